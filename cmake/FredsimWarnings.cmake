@@ -1,0 +1,6 @@
+function(fredsim_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(FREDSIM_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()

@@ -1,0 +1,105 @@
+#pragma once
+// The deterministic event queue (DESIGN.md "Layers: sim").
+//
+// Events are ordered by (cycle, sequence number): two events at the same cycle
+// run in the order they were scheduled (FIFO), never LIFO. Storage is reserved up
+// front and reused, so a queue that has reached its working size schedules and
+// pops without touching the heap.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "fredsim/sim/cycle.hpp"
+
+namespace fredsim {
+
+/// Something that events are delivered to: a CPU, an APIC, the interconnect, a
+/// kernel CPU context. `kind` and `arg` are the target's own encoding.
+class EventTarget {
+ public:
+  virtual void on_event(std::uint32_t kind, std::uint64_t arg) = 0;
+  /// A short name for the kind, for step() and the stepper ("nmi_arrive").
+  virtual std::string_view event_name(std::uint32_t kind) const = 0;
+  /// The CPU the target belongs to, or kNoCpu.
+  virtual CpuId event_cpu() const { return kNoCpu; }
+
+ protected:
+  ~EventTarget() = default;
+};
+
+/// A handle for cancel(). Stale handles (event already run or cancelled) are safe.
+struct EventId {
+  std::uint32_t slot = ~0u;
+  std::uint32_t generation = 0;
+};
+
+/// What one step() ran.
+struct StepInfo {
+  Cycle cycle = 0;
+  std::uint64_t seq = 0;
+  CpuId cpu = kNoCpu;
+  std::string_view name;  // the target's name for the kind
+};
+
+class EventQueue {
+ public:
+  explicit EventQueue(std::size_t initial_capacity = 256);
+
+  /// Schedules `target.on_event(kind, arg)` at cycle `at` (>= now()).
+  EventId schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0);
+  /// Schedules `delay` cycles from now.
+  EventId schedule_in(Cycle delay, EventTarget& target, std::uint32_t kind,
+                      std::uint64_t arg = 0) {
+    return schedule(now_ + delay, target, kind, arg);
+  }
+  /// Cancels a scheduled event; false when it already ran or was cancelled.
+  bool cancel(EventId id);
+  bool pending(EventId id) const;
+
+  Cycle now() const { return now_; }
+  bool empty() const { return live_ == 0; }
+  std::size_t size() const { return live_; }
+  /// Cycle of the next live event, or kNever.
+  Cycle next_cycle();
+
+  /// Runs the next event (advancing now()). Empty optional when idle.
+  std::optional<StepInfo> step();
+  /// Runs every event with cycle <= limit, then sets now() to limit (if it is
+  /// later). Returns how many events ran. Stops early after `max_events`.
+  std::uint64_t run_until(Cycle limit, std::uint64_t max_events = ~std::uint64_t{0});
+  /// Runs until no event is left, or `max_events` ran. Returns how many ran.
+  std::uint64_t run_to_idle(std::uint64_t max_events = ~std::uint64_t{0});
+
+  /// Storage reserved for queued events (grows by doubling, never shrinks).
+  std::size_t capacity() const { return heap_.capacity(); }
+  /// Events run since construction.
+  std::uint64_t events_run() const { return events_run_; }
+
+ private:
+  struct Entry {
+    Cycle cycle;
+    std::uint64_t seq;
+    EventTarget* target;
+    std::uint64_t arg;
+    std::uint32_t kind;
+    std::uint32_t slot;
+    std::uint32_t generation;
+  };
+  static bool later(const Entry& a, const Entry& b) {
+    return a.cycle != b.cycle ? a.cycle > b.cycle : a.seq > b.seq;
+  }
+  void drop_stale_top();
+  void grow();
+
+  std::vector<Entry> heap_;                // binary min-heap on (cycle, seq)
+  std::vector<std::uint32_t> generation_;  // per slot; odd = in use
+  std::vector<std::uint32_t> free_slots_;
+  Cycle now_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::uint64_t events_run_ = 0;
+  std::size_t live_ = 0;
+};
+
+}  // namespace fredsim

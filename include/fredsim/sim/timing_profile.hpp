@@ -1,0 +1,98 @@
+#pragma once
+// The timing profile: every cycle cost of the model, by name (DESIGN.md "Time").
+//
+// The default profile cites reference/hardware.md section 5 where a figure is
+// published and says "assumption" where none is. A scenario overrides any
+// parameter by its name ([timing] in SCENARIO.md).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "fredsim/sim/cycle.hpp"
+#include "fredsim/sim/result.hpp"
+
+namespace fredsim {
+
+/// One named cost. The order is the order of timing_params().
+enum class TimingParam : std::uint16_t {
+  // CPU (cpu/)
+  fred_delivery,      // NMI/event delivery through FRED, to the first entry instruction
+  idt_delivery,       // delivery through IDT vector 2
+  erets,              // ERETS, to the first instruction after it
+  eretu,              // ERETU
+  iret,               // IRET
+  msr_read,           // RDMSR of an ordinary MSR
+  msr_write,          // WRMSR of an ordinary MSR
+  port_read,          // IN from a legacy I/O port (port 0x61)
+  port_write,         // OUT to a legacy I/O port
+  // APIC and interconnect (apic/)
+  icr_write,          // the ICR write itself (xAPIC MMIO store or x2APIC WRMSR)
+  ipi_latency,        // interconnect: ICR write to arrival at the destination APIC
+  ipi_per_destination,  // extra latency per further destination of one broadcast
+  lvt_delivery,       // LVT (PMI, LINT1, thermal, CMCI) assertion to NMI at the CPU
+  // VMX (vmx/)
+  vm_exit,            // NMI-induced VM exit, to the first host instruction
+  vm_entry,           // VMRESUME, to the first guest instruction
+  // Kernel (kernel_model/)
+  nmi_entry,          // entry code before default_do_nmi (FRED or IDT stub)
+  nmi_exit,           // code after default_do_nmi up to the return instruction
+  kvm_nmi_exit,       // KVM's exit handling before it calls the host NMI entry
+  handler_call,       // one indirect call of a handler through the list, with its trace
+  device_check,       // handler "device": a call that finds no work
+  device_handle,      // handler "device": each work item
+  pmi_check,          // perf: LVTPC rewrite and global-status read (two MSR accesses)
+  pmi_handle,         // perf: each overflowed counter (sample, reprogram)
+  ghes_check,         // GHES: read the firmware error status block
+  ghes_handle,
+  backtrace_check,
+  backtrace_handle,   // printing one CPU's backtrace
+  stop_check,
+  stop_handle,
+  selftest_check,
+  selftest_handle,
+  kgdb_check,
+  kgdb_handle,
+  mce_check,
+  mce_handle,
+  serr_path,          // default_do_nmi's SERR path (prints, port 0x61 writes)
+  iochk_path,         // the IOCHK path
+  unknown_path,       // the unknown-NMI path (prints)
+  count_
+};
+
+inline constexpr std::size_t kTimingParamCount = static_cast<std::size_t>(TimingParam::count_);
+
+/// A parameter's name, default value and where the default comes from.
+struct TimingParamInfo {
+  TimingParam param;
+  std::string_view name;
+  Cycle default_cycles;
+  std::string_view source;
+};
+
+/// All parameters, in enum order.
+std::span<const TimingParamInfo> timing_params();
+std::optional<TimingParam> timing_param_by_name(std::string_view name);
+std::string_view timing_param_name(TimingParam p);
+
+class TimingProfile {
+ public:
+  /// The "default" profile.
+  TimingProfile();
+  /// A profile by name: "default" (more may follow). Error names the known ones.
+  static Result<TimingProfile> named(std::string_view name);
+
+  Cycle get(TimingParam p) const { return cycles_[static_cast<std::size_t>(p)]; }
+  Cycle operator[](TimingParam p) const { return get(p); }
+  void set(TimingParam p, Cycle c) { cycles_[static_cast<std::size_t>(p)] = c; }
+  /// Overrides by name; an unknown name is an error listing the close matches.
+  Status set(std::string_view name, Cycle c);
+
+ private:
+  std::array<Cycle, kTimingParamCount> cycles_{};
+};
+
+}  // namespace fredsim

@@ -1,0 +1,104 @@
+#include "fredsim/sim/event_queue.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace fredsim {
+
+// A slot's generation is odd while an event holds it and even while it is free,
+// so a handle is live exactly when its generation equals the slot's.
+
+EventQueue::EventQueue(std::size_t initial_capacity) {
+  initial_capacity = std::max<std::size_t>(initial_capacity, 16);
+  heap_.reserve(initial_capacity);
+  generation_.reserve(initial_capacity);
+  free_slots_.reserve(initial_capacity);
+}
+
+void EventQueue::grow() {
+  // Doubling keeps the number of reallocations logarithmic in the working size.
+  const std::size_t cap = std::max<std::size_t>(heap_.capacity() * 2, 16);
+  heap_.reserve(cap);
+  generation_.reserve(cap);
+  free_slots_.reserve(cap);
+}
+
+EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind,
+                             std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  if (heap_.size() == heap_.capacity()) grow();
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    if (generation_.size() == generation_.capacity()) grow();
+    slot = static_cast<std::uint32_t>(generation_.size());
+    generation_.push_back(0);
+  }
+  const std::uint32_t gen = ++generation_[slot];  // now odd: in use
+  heap_.push_back(Entry{at, next_seq_++, &target, arg, kind, slot, gen});
+  std::push_heap(heap_.begin(), heap_.end(), later);
+  ++live_;
+  return EventId{slot, gen};
+}
+
+bool EventQueue::pending(EventId id) const {
+  return id.slot < generation_.size() && generation_[id.slot] == id.generation &&
+         (id.generation & 1u) != 0;
+}
+
+bool EventQueue::cancel(EventId id) {
+  if (!pending(id)) return false;
+  ++generation_[id.slot];  // even: free; the heap entry is now stale
+  free_slots_.push_back(id.slot);
+  --live_;
+  return true;
+}
+
+void EventQueue::drop_stale_top() {
+  while (!heap_.empty() && generation_[heap_.front().slot] != heap_.front().generation) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    heap_.pop_back();
+  }
+}
+
+Cycle EventQueue::next_cycle() {
+  drop_stale_top();
+  return heap_.empty() ? kNever : heap_.front().cycle;
+}
+
+std::optional<StepInfo> EventQueue::step() {
+  drop_stale_top();
+  if (heap_.empty()) return std::nullopt;
+  std::pop_heap(heap_.begin(), heap_.end(), later);
+  const Entry e = heap_.back();
+  heap_.pop_back();
+  ++generation_[e.slot];
+  free_slots_.push_back(e.slot);
+  --live_;
+  now_ = e.cycle;
+  ++events_run_;
+  e.target->on_event(e.kind, e.arg);
+  return StepInfo{e.cycle, e.seq, e.target->event_cpu(), e.target->event_name(e.kind)};
+}
+
+std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
+  std::uint64_t ran = 0;
+  while (ran < max_events) {
+    const Cycle next = next_cycle();
+    if (next == kNever || next > limit) break;
+    step();
+    ++ran;
+  }
+  if (ran < max_events && limit != kNever && limit > now_) now_ = limit;
+  return ran;
+}
+
+std::uint64_t EventQueue::run_to_idle(std::uint64_t max_events) {
+  std::uint64_t ran = 0;
+  while (ran < max_events && step()) ++ran;
+  return ran;
+}
+
+}  // namespace fredsim
