@@ -23,8 +23,7 @@ void EventQueue::grow() {
   free_slots_.reserve(cap);
 }
 
-EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind,
-                             std::uint64_t arg) {
+EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   if (heap_.size() == heap_.capacity()) grow();
   std::uint32_t slot;
@@ -97,7 +96,8 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
 
 std::uint64_t EventQueue::run_to_idle(std::uint64_t max_events) {
   std::uint64_t ran = 0;
-  while (ran < max_events && step()) ++ran;
+  while (ran < max_events && step())
+    ++ran;
   return ran;
 }
 

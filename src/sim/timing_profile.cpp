@@ -81,7 +81,9 @@ static_assert(params_in_enum_order(), "kParams must follow the enum order");
 
 }  // namespace
 
-std::span<const TimingParamInfo> timing_params() { return kParams; }
+std::span<const TimingParamInfo> timing_params() {
+  return kParams;
+}
 
 std::optional<TimingParam> timing_param_by_name(std::string_view name) {
   for (const auto& p : kParams) {
@@ -95,7 +97,8 @@ std::string_view timing_param_name(TimingParam p) {
 }
 
 TimingProfile::TimingProfile() {
-  for (const auto& p : kParams) set(p.param, p.default_cycles);
+  for (const auto& p : kParams)
+    set(p.param, p.default_cycles);
 }
 
 Result<TimingProfile> TimingProfile::named(std::string_view name) {

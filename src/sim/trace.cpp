@@ -13,11 +13,21 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
@@ -52,8 +62,12 @@ void append_value(std::string& out, const TraceValue& v, bool json) {
   auto it = std::back_inserter(out);
   using K = TraceValue::Kind;
   switch (v.kind) {
-    case K::u64: fmt::format_to(it, "{}", v.u); break;
-    case K::i64: fmt::format_to(it, "{}", static_cast<std::int64_t>(v.u)); break;
+    case K::u64:
+      fmt::format_to(it, "{}", v.u);
+      break;
+    case K::i64:
+      fmt::format_to(it, "{}", static_cast<std::int64_t>(v.u));
+      break;
     case K::hex:
       if (json) {
         fmt::format_to(it, "\"{:#x}\"", v.u);
@@ -61,7 +75,9 @@ void append_value(std::string& out, const TraceValue& v, bool json) {
         fmt::format_to(it, "{:#x}", v.u);
       }
       break;
-    case K::boolean: out += v.u ? "true" : "false"; break;
+    case K::boolean:
+      out += v.u ? "true" : "false";
+      break;
     case K::str:
       if (json) {
         append_json_string(out, v.s);
@@ -132,10 +148,20 @@ std::string format_trace_json(const TraceRecord& r) {
   return out;
 }
 
-void TextTraceSink::record(const TraceRecord& r) { out_ << format_trace_text(r) << '\n'; }
-void TextTraceSink::flush() { out_.flush(); }
-void JsonlTraceSink::record(const TraceRecord& r) { out_ << format_trace_json(r) << '\n'; }
-void JsonlTraceSink::flush() { out_.flush(); }
-void MemoryTraceSink::record(const TraceRecord& r) { lines_.push_back(format_trace_text(r)); }
+void TextTraceSink::record(const TraceRecord& r) {
+  out_ << format_trace_text(r) << '\n';
+}
+void TextTraceSink::flush() {
+  out_.flush();
+}
+void JsonlTraceSink::record(const TraceRecord& r) {
+  out_ << format_trace_json(r) << '\n';
+}
+void JsonlTraceSink::flush() {
+  out_.flush();
+}
+void MemoryTraceSink::record(const TraceRecord& r) {
+  lines_.push_back(format_trace_text(r));
+}
 
 }  // namespace fredsim

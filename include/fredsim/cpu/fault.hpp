@@ -14,9 +14,12 @@ enum class Fault : std::uint8_t {
 
 constexpr std::string_view fault_name(Fault f) {
   switch (f) {
-    case Fault::none: return "none";
-    case Fault::gp: return "#GP";
-    case Fault::ud: return "#UD";
+    case Fault::none:
+      return "none";
+    case Fault::gp:
+      return "#GP";
+    case Fault::ud:
+      return "#UD";
   }
   return "?";
 }

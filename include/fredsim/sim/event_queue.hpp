@@ -50,8 +50,7 @@ class EventQueue {
   /// Schedules `target.on_event(kind, arg)` at cycle `at` (>= now()).
   EventId schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0);
   /// Schedules `delay` cycles from now.
-  EventId schedule_in(Cycle delay, EventTarget& target, std::uint32_t kind,
-                      std::uint64_t arg = 0) {
+  EventId schedule_in(Cycle delay, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
     return schedule(now_ + delay, target, kind, arg);
   }
   /// Cancels a scheduled event; false when it already ran or was cancelled.

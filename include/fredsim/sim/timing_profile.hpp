@@ -19,36 +19,36 @@ namespace fredsim {
 /// One named cost. The order is the order of timing_params().
 enum class TimingParam : std::uint16_t {
   // CPU (cpu/)
-  fred_delivery,      // NMI/event delivery through FRED, to the first entry instruction
-  idt_delivery,       // delivery through IDT vector 2
-  erets,              // ERETS, to the first instruction after it
-  eretu,              // ERETU
-  iret,               // IRET
-  msr_read,           // RDMSR of an ordinary MSR
-  msr_write,          // WRMSR of an ordinary MSR
-  port_read,          // IN from a legacy I/O port (port 0x61)
-  port_write,         // OUT to a legacy I/O port
+  fred_delivery,  // NMI/event delivery through FRED, to the first entry instruction
+  idt_delivery,   // delivery through IDT vector 2
+  erets,          // ERETS, to the first instruction after it
+  eretu,          // ERETU
+  iret,           // IRET
+  msr_read,       // RDMSR of an ordinary MSR
+  msr_write,      // WRMSR of an ordinary MSR
+  port_read,      // IN from a legacy I/O port (port 0x61)
+  port_write,     // OUT to a legacy I/O port
   // APIC and interconnect (apic/)
-  icr_write,          // the ICR write itself (xAPIC MMIO store or x2APIC WRMSR)
-  ipi_latency,        // interconnect: ICR write to arrival at the destination APIC
+  icr_write,            // the ICR write itself (xAPIC MMIO store or x2APIC WRMSR)
+  ipi_latency,          // interconnect: ICR write to arrival at the destination APIC
   ipi_per_destination,  // extra latency per further destination of one broadcast
-  lvt_delivery,       // LVT (PMI, LINT1, thermal, CMCI) assertion to NMI at the CPU
+  lvt_delivery,         // LVT (PMI, LINT1, thermal, CMCI) assertion to NMI at the CPU
   // VMX (vmx/)
-  vm_exit,            // NMI-induced VM exit, to the first host instruction
-  vm_entry,           // VMRESUME, to the first guest instruction
+  vm_exit,   // NMI-induced VM exit, to the first host instruction
+  vm_entry,  // VMRESUME, to the first guest instruction
   // Kernel (kernel_model/)
-  nmi_entry,          // entry code before default_do_nmi (FRED or IDT stub)
-  nmi_exit,           // code after default_do_nmi up to the return instruction
-  kvm_nmi_exit,       // KVM's exit handling before it calls the host NMI entry
-  handler_call,       // one indirect call of a handler through the list, with its trace
-  device_check,       // handler "device": a call that finds no work
-  device_handle,      // handler "device": each work item
-  pmi_check,          // perf: LVTPC rewrite and global-status read (two MSR accesses)
-  pmi_handle,         // perf: each overflowed counter (sample, reprogram)
-  ghes_check,         // GHES: read the firmware error status block
+  nmi_entry,      // entry code before default_do_nmi (FRED or IDT stub)
+  nmi_exit,       // code after default_do_nmi up to the return instruction
+  kvm_nmi_exit,   // KVM's exit handling before it calls the host NMI entry
+  handler_call,   // one indirect call of a handler through the list, with its trace
+  device_check,   // handler "device": a call that finds no work
+  device_handle,  // handler "device": each work item
+  pmi_check,      // perf: LVTPC rewrite and global-status read (two MSR accesses)
+  pmi_handle,     // perf: each overflowed counter (sample, reprogram)
+  ghes_check,     // GHES: read the firmware error status block
   ghes_handle,
   backtrace_check,
-  backtrace_handle,   // printing one CPU's backtrace
+  backtrace_handle,  // printing one CPU's backtrace
   stop_check,
   stop_handle,
   selftest_check,
@@ -57,9 +57,9 @@ enum class TimingParam : std::uint16_t {
   kgdb_handle,
   mce_check,
   mce_handle,
-  serr_path,          // default_do_nmi's SERR path (prints, port 0x61 writes)
-  iochk_path,         // the IOCHK path
-  unknown_path,       // the unknown-NMI path (prints)
+  serr_path,     // default_do_nmi's SERR path (prints, port 0x61 writes)
+  iochk_path,    // the IOCHK path
+  unknown_path,  // the unknown-NMI path (prints)
   count_
 };
 

@@ -68,14 +68,17 @@ class Tracer {
   void remove_sink(TraceSink& sink);
   void clear() { sinks_.clear(); }
   void emit(const TraceRecord& r) const {
-    for (TraceSink* s : sinks_) s->record(r);
+    for (TraceSink* s : sinks_)
+      s->record(r);
   }
   void emit(Cycle cycle, CpuId cpu, std::string_view event,
             std::initializer_list<TraceField> fields) const {
-    emit(TraceRecord{cycle, cpu, event, std::span<const TraceField>(fields.begin(), fields.size())});
+    emit(
+        TraceRecord{cycle, cpu, event, std::span<const TraceField>(fields.begin(), fields.size())});
   }
   void flush() const {
-    for (TraceSink* s : sinks_) s->flush();
+    for (TraceSink* s : sinks_)
+      s->flush();
   }
 
  private:

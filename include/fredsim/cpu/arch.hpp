@@ -1,0 +1,98 @@
+#pragma once
+// Architectural constants of FRED and NMI-source: reference/hardware.md sections 1
+// and 2. Every number the CPU model uses is named here, once.
+#include <cstdint>
+
+namespace fredsim::cpu::arch {
+
+// --- hardware.md §1 "Enumeration and control": CPUID.(EAX=7,ECX=1):EAX bits.
+inline constexpr unsigned kCpuidFredBit = 17;
+inline constexpr unsigned kCpuidLkgsBit = 18;
+inline constexpr unsigned kCpuidWrmsrnsBit = 19;
+inline constexpr unsigned kCpuidNmiSourceBit = 20;
+
+inline constexpr unsigned kCr4FredBit = 32;
+inline constexpr std::uint64_t kCr4Fred = std::uint64_t{1} << kCr4FredBit;
+
+// --- MSRs (hardware.md §1).
+inline constexpr std::uint32_t kMsrStar = 0xC0000081;  // IA32_STAR
+inline constexpr std::uint32_t kMsrFredRsp0 = 0x1CC;   // ..0x1CF: RSP0..RSP3
+inline constexpr std::uint32_t kMsrFredRsp3 = 0x1CF;
+inline constexpr std::uint32_t kMsrFredStklvls = 0x1D0;
+inline constexpr std::uint32_t kMsrFredSsp1 = 0x1D1;  // ..0x1D3: SSP1..SSP3
+inline constexpr std::uint32_t kMsrFredSsp3 = 0x1D3;
+inline constexpr std::uint32_t kMsrFredConfig = 0x1D4;
+inline constexpr std::uint32_t kMsrPl0Ssp = 0x6A4;  // IA32_PL0_SSP, FRED's SSP0
+// The PMU's global overflow status and its clear register (architectural PMU v2+).
+inline constexpr std::uint32_t kMsrPerfGlobalStatus = 0x38E;
+inline constexpr std::uint32_t kMsrPerfGlobalOvfCtrl = 0x390;
+
+// IA32_FRED_CONFIG fields.
+inline constexpr std::uint64_t kConfigCslMask = 0x3;  // bits 1:0 (hardware.md §1)
+inline constexpr std::uint64_t kConfigShadowStackSpace = 1u << 3;
+inline constexpr unsigned kConfigRedZoneShift = 6;  // bits 8:6, 64-byte units
+inline constexpr std::uint64_t kConfigRedZoneMask = 0x7;
+inline constexpr unsigned kConfigIntLevelShift = 9;  // bits 10:9
+inline constexpr std::uint64_t kConfigIntLevelMask = 0x3;
+inline constexpr std::uint64_t kConfigEntryPageMask = ~std::uint64_t{0xFFF};  // bits 63:12
+// Bits 2, 4, 5 and 11 are reserved.
+inline constexpr std::uint64_t kConfigReservedMask = (1u << 2) | (1u << 4) | (1u << 5) | (1u << 11);
+
+inline constexpr std::uint64_t kFredStackAlign = 64;  // RSPn 64-byte aligned, frame size
+inline constexpr std::uint64_t kFredFrameSize = 64;
+inline constexpr std::uint64_t kRing0EntryOffset = 256;  // entry page + 256 from ring 0
+
+// --- Event types, shared with the VMX interruption-type field (hardware.md §1).
+inline constexpr std::uint8_t kTypeExternalInterrupt = 0;
+inline constexpr std::uint8_t kTypeNmi = 2;
+inline constexpr std::uint8_t kTypeHardwareException = 3;
+inline constexpr std::uint8_t kTypeSoftwareInterrupt = 4;
+inline constexpr std::uint8_t kTypePrivilegedSoftwareException = 5;
+inline constexpr std::uint8_t kTypeSoftwareException = 6;
+inline constexpr std::uint8_t kTypeOther = 7;
+
+inline constexpr std::uint8_t kNmiVector = 2;
+inline constexpr std::uint8_t kDbVector = 1;
+inline constexpr std::uint8_t kDfVector = 8;
+inline constexpr std::uint8_t kGpVector = 13;
+inline constexpr std::uint8_t kPfVector = 14;
+inline constexpr std::uint8_t kNmVector = 7;
+inline constexpr std::uint8_t kMcVector = 18;
+
+// --- RFLAGS.
+inline constexpr std::uint64_t kRflagsFixed1 = 0x2;  // bit 1 always reads 1
+inline constexpr std::uint64_t kRflagsTf = 1u << 8;
+inline constexpr std::uint64_t kRflagsIf = 1u << 9;
+// ERETS: (RFLAGS & mask) must equal 2 (hardware.md §1 "Return").
+inline constexpr std::uint64_t kEretsRflagsMask = 0xFFFFFFFFFFC2802Aull;
+inline constexpr std::uint64_t kEretuRflagsMask = 0xFFFFFFFFFFC2B02Aull;
+
+// --- Selectors (Linux's GDT layout). User CS/SS come from IA32_STAR[47:32]:
+// SYSRET-style, SS = STAR[63:48] + 8 with RPL 3, CS = STAR[63:48] + 16 with RPL 3.
+inline constexpr std::uint16_t kKernelCs = 0x10;
+inline constexpr std::uint16_t kKernelSs = 0x18;
+inline constexpr std::uint16_t kUserCs = 0x33;
+inline constexpr std::uint16_t kUserSs = 0x2B;
+inline constexpr std::uint16_t kSelectorRplMask = 0x3;
+inline constexpr unsigned kStarKernelShift = 32;  // IA32_STAR[47:32]: kernel CS; SS = CS + 8
+
+// --- NMI-source (hardware.md §2).
+inline constexpr unsigned kNmiSourceBits = 16;
+inline constexpr std::uint16_t kNmiSourceUnknownBit = 1u << 0;   // vector 0 or >= 16
+inline constexpr std::uint16_t kNmiSourceExternalBit = 1u << 2;  // LINT1 / chipset NMIs
+inline constexpr std::uint32_t kNmiSourceExternalVector = 2;
+
+/// The bitmap bit an NMI with this source vector sets: vector v in 1..15 sets
+/// bit v; 0 or >= 16 sets bit 0, "source unknown" (hardware.md §2).
+constexpr std::uint16_t nmi_source_bit(std::uint32_t vector) {
+  return (vector >= 1 && vector < kNmiSourceBits) ? static_cast<std::uint16_t>(1u << vector)
+                                                  : kNmiSourceUnknownBit;
+}
+
+/// Canonical for 48-bit linear addresses: bits 63:47 all equal.
+constexpr bool is_canonical(std::uint64_t a) {
+  const std::uint64_t top = a >> 47;
+  return top == 0 || top == 0x1FFFF;
+}
+
+}  // namespace fredsim::cpu::arch

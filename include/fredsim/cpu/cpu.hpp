@@ -1,0 +1,336 @@
+#pragma once
+// One logical CPU: the architectural state that matters to NMIs, FRED and IDT
+// event delivery, the NMI latch with its NMI-source bitmap, and the return
+// instructions ERETS, ERETU and IRET (reference/hardware.md sections 1 and 2).
+//
+// The CPU knows nothing of Linux or of the APIC. It reaches the OS through the
+// OsEntry interface, VMX non-root operation through VmxHooks, and devices that own
+// MSR ranges (the x2APIC) through MsrDevice, all declared here.
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "fredsim/cpu/arch.hpp"
+#include "fredsim/cpu/fault.hpp"
+#include "fredsim/cpu/fred_frame.hpp"
+#include "fredsim/cpu/fred_msrs.hpp"
+#include "fredsim/cpu/msr_device.hpp"
+#include "fredsim/sim/context.hpp"
+#include "fredsim/sim/result.hpp"
+
+namespace fredsim::cpu {
+
+class Cpu;
+
+/// CPUID.(EAX=7,ECX=1):EAX feature bits of hardware.md §1.
+struct CpuFeatures {
+  bool fred = true;
+  bool lkgs = true;
+  bool wrmsrns = true;
+  bool nmi_source = true;
+
+  std::uint32_t cpuid_7_1_eax() const;
+  static CpuFeatures from_cpuid_7_1_eax(std::uint32_t eax);
+  /// FRED depends on LKGS, NMI_SOURCE on FRED (hardware.md §1): an error names the
+  /// broken dependency.
+  Status check() const;
+  /// Bare-metal IDT machine: no FRED, no NMI-source.
+  static CpuFeatures legacy() { return {false, true, true, false}; }
+};
+
+/// An event to deliver: type, vector, error code, event data (hardware.md §1).
+struct EventInfo {
+  EventType type = EventType::nmi;
+  std::uint8_t vector = arch::kNmiVector;
+  std::uint64_t error_code = 0;
+  std::uint64_t event_data = 0;
+  std::uint8_t instruction_length = 0;  // INT n, INT1, INT3, INTO, SYSCALL, SYSENTER
+  bool nested = false;                  // an exception during delivery
+
+  static EventInfo nmi(std::uint64_t event_data) {
+    return {EventType::nmi, arch::kNmiVector, 0, event_data, 0, false};
+  }
+};
+
+enum class DeliveryPath : std::uint8_t { fred, idt, vmexit };
+std::string_view delivery_path_name(DeliveryPath p);
+
+/// What the OS entry point receives when the CPU reaches it.
+struct Delivery {
+  DeliveryPath path = DeliveryPath::fred;
+  EventInfo event;
+  FredFrame frame;              // FRED: the pushed frame; IDT: the same slots, no event data
+  std::uint64_t frame_rsp = 0;  // the new RSP (address of the error-code slot)
+  std::uint8_t csl = 0;         // CSL after delivery
+  std::uint8_t from_cpl = 0;    // CPL at the event
+  Cycle started = 0;            // cycle the delivery began
+  bool software = false;        // a frame built by software (KVM), not by the CPU
+};
+
+/// What the CPU is doing. NMIs are taken only in `running` (and when unblocked).
+enum class RunState : std::uint8_t {
+  running,     // ordinary code (idle loop, user code, guest): RIP moves on
+  delivering,  // delivering an event, until the entry point is reached
+  in_os,       // running an OS entry point (handler code)
+  returning,   // executing ERETS / ERETU / IRET
+  transition,  // VM entry or exit in progress (vmx layer)
+};
+std::string_view run_state_name(RunState s);
+
+/// The OS, as the CPU sees it. The kernel model implements this.
+class OsEntry {
+ public:
+  /// The CPU has delivered `d` and runs the first instruction of the entry point.
+  virtual void on_delivery(Cpu& cpu, const Delivery& d) = 0;
+  /// A return instruction completed and the CPU goes on with the code it
+  /// interrupted: ordinary code (`RunState::running`) or OS code that had NMIs
+  /// unblocked (`RunState::in_os`, e.g. KVM after the ERETS of its frame). Not
+  /// called while an NMI taken back-to-back at the return is being handled: the
+  /// CPU calls it when that one returns in turn.
+  virtual void on_resume(Cpu& /*cpu*/, RunState /*resumed*/) {}
+
+ protected:
+  ~OsEntry() = default;
+};
+
+/// VMX non-root operation, as the CPU sees it. The vmx layer implements this.
+class VmxHooks {
+ public:
+  /// Pin-based "NMI exiting": an NMI causes a VM exit.
+  virtual bool nmi_exiting() const = 0;
+  /// Pin-based "virtual NMIs": guest NMI blocking is virtual, so it does not hold
+  /// back physical NMIs.
+  virtual bool virtual_nmis() const = 0;
+  /// Take an NMI-induced VM exit. The CPU has already taken the latch (cleared the
+  /// pending NMI and its bitmap, passed here) and counted the delivery; the hook
+  /// writes the exit fields, switches to the host and schedules the rest.
+  virtual void nmi_vm_exit(Cpu& cpu, std::uint16_t source_bitmap) = 0;
+
+ protected:
+  ~VmxHooks() = default;
+};
+
+/// Architectural state that VM entry and exit save and load.
+struct ArchState {
+  std::uint8_t cpl = 0;
+  std::uint8_t csl = 0;
+  std::uint64_t rip = 0;
+  std::uint64_t rsp = 0;
+  std::uint64_t rflags = arch::kRflagsFixed1;
+  std::uint16_t cs = arch::kKernelCs;
+  std::uint16_t ss = arch::kKernelSs;
+  std::uint64_t cr4 = 0;
+  std::array<std::uint64_t, 4> fred_rsp{};
+  std::array<std::uint64_t, 4> fred_ssp{};  // [0] is IA32_PL0_SSP
+  FredStklvls stklvls;
+  FredConfig config;
+  std::uint64_t star = 0;
+  bool nmi_blocked = false;
+};
+
+/// Per-CPU counters for the result (SCENARIO.md "Result").
+struct CpuStats {
+  std::uint64_t nmi_received = 0;   // NMIs that reached the CPU
+  std::uint64_t nmi_coalesced = 0;  // merged into one already pending
+  std::uint64_t nmi_delivered = 0;  // FRED/IDT deliveries and NMI-induced VM exits
+  std::uint64_t vm_exits_nmi = 0;
+  std::uint64_t dispatch_cycles = 0;   // delivery to the return that ends the NMI
+  std::uint64_t faults = 0;            // #GP/#UD raised by the model
+  std::uint64_t events_delivered = 0;  // all events, NMIs included
+};
+
+class Cpu final : public EventTarget {
+ public:
+  struct Config {
+    CpuId id = 0;
+    CpuFeatures features;
+    /// The symbolic RIP of the idle loop the CPU starts in (ring 0).
+    std::uint64_t idle_rip = 0xFFFFFFFF81000000ull;
+    std::uint64_t idle_rsp = 0xFFFFC90000004000ull;
+  };
+
+  Cpu(const Config& config, SimContext ctx);
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
+
+  CpuId id() const { return id_; }
+  const CpuFeatures& features() const { return features_; }
+
+  // --- Connections --------------------------------------------------------
+  void set_os_entry(OsEntry* os) { os_ = os; }
+  OsEntry* os_entry() const { return os_; }
+  /// Non-null while the CPU is in VMX non-root operation.
+  void set_vmx(VmxHooks* hooks) { vmx_ = hooks; }
+  VmxHooks* vmx() const { return vmx_; }
+  bool non_root() const { return vmx_ != nullptr; }
+  /// Adds a device that owns an MSR range (at most 4).
+  void attach_msr_device(MsrDevice& device);
+
+  // --- The NMI input (hardware.md §2) -------------------------------------
+  /// An NMI reaches the CPU carrying an NMI-source vector. Any value is accepted:
+  /// 1..15 set that bit, anything else bit 0.
+  void raise_nmi(std::uint32_t source_vector);
+  bool nmi_pending() const { return nmi_pending_; }
+  std::uint16_t nmi_source_bitmap() const { return bitmap_; }
+  bool nmi_blocked() const { return nmi_blocked_; }
+  /// NMI-source reporting is active: enumerated and CR4.FRED = 1 (hardware.md §2).
+  /// In VMX non-root operation the host's CR4 counts: the bitmap is the
+  /// physical CPU's, reported in the exit qualification (hardware.md §4).
+  bool nmi_source_active() const {
+    return features_.nmi_source && ((non_root() ? root_cr4_ : cr4_) & arch::kCr4Fred) != 0;
+  }
+
+  // --- Instructions (called by the OS model at the current cycle) ----------
+  /// ERETS / ERETU / IRET: check and pop the frame at RSP; the return completes
+  /// after its cost, then a pending unblocked NMI is delivered back-to-back.
+  Fault erets();
+  Fault eretu();
+  Fault iret();
+  MsrRead rdmsr(std::uint32_t index);
+  Fault wrmsr(std::uint32_t index, std::uint64_t value);
+  /// MOV to CR4. Setting CR4.FRED without FRED enumerated #GPs.
+  Fault write_cr4(std::uint64_t value);
+  /// Delivers an event now through FRED or the IDT of the current context,
+  /// bypassing the NMI latch: exceptions, external interrupts, and events a VMM
+  /// injects at VM entry (an NMI so delivered blocks NMIs but is not counted as a
+  /// latched NMI). #GP when the CPU is not executing code.
+  Fault deliver_event(const EventInfo& event);
+  /// Software builds a FRED frame on the current stack (KVM after an NMI exit,
+  /// hardware.md §4): pushes it 64-byte aligned below RSP. The OS then runs its
+  /// entry and returns with ERETS like after a hardware delivery.
+  void push_software_frame(const FredFrame& frame);
+  /// The frame at the current RSP (what ERETS/ERETU/IRET would pop); null if none.
+  const FredFrame* frame_at_rsp() const;
+  FredFrame* frame_at_rsp();
+
+  // --- Context switches the platform performs -----------------------------
+  /// Runs ordinary code in ring 3 (scenario "user" events) or back in ring 0.
+  /// Takes effect now when the CPU runs ordinary code, else at the next resume.
+  void set_user_mode(bool user);
+  ArchState save_state() const;
+  void load_state(const ArchState& state);
+  /// For the vmx layer: a VM entry or exit is in progress (no NMI taken).
+  void begin_transition();
+  /// The transition is over: the CPU runs ordinary code (the guest after an
+  /// entry) and takes a pending NMI if it can.
+  void end_transition();
+  /// The CPU runs OS code (the host after a VM exit) until a return.
+  void enter_os() { state_ = RunState::in_os; }
+  /// For the vmx layer: the VM entry that ends an NMI-induced exit completed
+  /// (closes the NMI's dispatch time, records nmi_return via "vmentry").
+  void complete_nmi_vm_entry();
+  void set_nmi_blocked(bool blocked) { nmi_blocked_ = blocked; }
+
+  // --- State ---------------------------------------------------------------
+  RunState run_state() const { return state_; }
+  std::uint8_t cpl() const { return cpl_; }
+  std::uint8_t csl() const { return csl_; }
+  /// RIP now: while running ordinary code it moves on with time.
+  std::uint64_t rip() const;
+  std::uint64_t rsp() const { return rsp_; }
+  std::uint64_t rflags() const { return rflags_; }
+  std::uint16_t cs() const { return cs_; }
+  std::uint16_t ss() const { return ss_; }
+  std::uint64_t cr4() const { return cr4_; }
+  bool fred_enabled() const { return (cr4_ & arch::kCr4Fred) != 0; }
+  FredConfig fred_config() const { return config_; }
+  FredStklvls fred_stklvls() const { return stklvls_; }
+  std::uint64_t fred_rsp(unsigned level) const { return fred_rsp_[level & 3]; }
+  /// The IDT NMI stack (the TSS IST entry Linux gives vector 2).
+  void set_idt_nmi_stack(std::uint64_t rsp) { idt_nmi_stack_ = rsp; }
+  /// PMU: counters overflowed (sets IA32_PERF_GLOBAL_STATUS bits). The platform
+  /// asserts LVTPC separately.
+  void pmu_overflow(std::uint64_t counter_mask) { perf_global_status_ |= counter_mask; }
+  std::uint64_t perf_global_status() const { return perf_global_status_; }
+  const CpuStats& stats() const { return stats_; }
+  Fault last_fault() const { return last_fault_; }
+  SimContext& context() { return ctx_; }
+  Cycle now() const { return ctx_.now(); }
+
+  // EventTarget
+  void on_event(std::uint32_t kind, std::uint64_t arg) override;
+  std::string_view event_name(std::uint32_t kind) const override;
+  CpuId event_cpu() const override { return id_; }
+
+ private:
+  enum EventKind : std::uint32_t { kEntryReached, kReturnDone };
+  enum class ReturnVia : std::uint8_t { erets, eretu, iret };
+  struct StackSlot {
+    std::uint64_t address = 0;
+    FredFrame frame;
+    bool nmi = false;       // pushed by an NMI delivery
+    bool software = false;  // built by software (KVM)
+    RunState interrupted = RunState::running;
+  };
+
+  void try_deliver();
+  void deliver_nmi();
+  void fred_deliver(const EventInfo& ev, DeliveryPath path);
+  void idt_deliver(const EventInfo& ev);
+  void start_entry(const Delivery& d, Cycle cost);
+  Fault fault(Fault f, std::string_view what);
+  Fault start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, std::uint8_t new_cpl);
+  void complete_return();
+  void push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software);
+  void pop_frame();
+  void trace_deliver(const Delivery& d) const;
+  MsrDevice* device_for(std::uint32_t index) const;
+
+  CpuId id_;
+  CpuFeatures features_;
+  SimContext ctx_;
+  OsEntry* os_ = nullptr;
+  VmxHooks* vmx_ = nullptr;
+  std::array<MsrDevice*, 4> devices_{};
+
+  // Architectural state.
+  std::uint8_t cpl_ = 0;
+  std::uint8_t csl_ = 0;
+  std::uint64_t rip_ = 0;  // while running: RIP at resumed_at_
+  std::uint64_t rsp_ = 0;
+  std::uint64_t rflags_ = arch::kRflagsFixed1 | arch::kRflagsIf;
+  std::uint16_t cs_ = arch::kKernelCs;
+  std::uint16_t ss_ = arch::kKernelSs;
+  std::uint64_t cr4_ = 0;
+  std::array<std::uint64_t, 4> fred_rsp_{};
+  std::array<std::uint64_t, 4> fred_ssp_{};
+  FredStklvls stklvls_;
+  FredConfig config_;
+  std::uint64_t star_ = 0;
+  std::uint64_t idt_nmi_stack_ = 0xFFFFFE0000010000ull;
+  std::uint64_t perf_global_status_ = 0;
+
+  // Ring-0 and ring-3 ordinary contexts the CPU runs between events.
+  std::uint64_t kernel_rip_;
+  std::uint64_t kernel_rsp_;
+  bool want_user_ = false;
+
+  // NMI latch (hardware.md §2).
+  bool nmi_pending_ = false;
+  bool nmi_blocked_ = false;
+  std::uint16_t bitmap_ = 0;
+
+  RunState state_ = RunState::running;
+  Cycle resumed_at_ = 0;
+  Delivery entry_;  // the delivery whose entry point is being reached
+  // Return in flight: the popped slot and what the instruction decided.
+  StackSlot returning_;
+  ReturnVia return_via_ = ReturnVia::erets;
+  bool return_unblocks_ = false;
+  std::uint8_t return_csl_ = 0;
+  std::uint8_t return_cpl_ = 0;
+  std::uint64_t root_cr4_ = 0;  // CR4 of VMX root operation: NMI-source follows the host
+  // The NMI being handled: its path and start, for dispatch_cycles.
+  bool nmi_open_ = false;
+  DeliveryPath nmi_path_ = DeliveryPath::fred;
+  Cycle nmi_started_ = 0;
+
+  // Frames pushed and not yet popped, innermost last.
+  std::array<StackSlot, 8> stack_{};
+  std::uint8_t depth_ = 0;
+
+  CpuStats stats_;
+  Fault last_fault_ = Fault::none;
+};
+
+}  // namespace fredsim::cpu
