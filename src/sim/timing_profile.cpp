@@ -68,6 +68,11 @@ constexpr TimingParamInfo kParams[] = {
     {P::iochk_path, "iochk_path", 6000,
      "assumption: as serr_path; the 2-second line toggle is not charged"},
     {P::unknown_path, "unknown_path", 4000, "assumption: rate-limited console messages"},
+    {P::selftest_poll, "selftest_poll", 2500,
+     "assumption: Linux polls every 1 ms (mdelay); 1 us keeps simulated runs short and gives "
+     "the same verdicts"},
+    {P::core_mhz, "core_mhz", 2500,
+     "assumption: a 2.5 GHz core; converts cycles to the ns of nmi_longest_ns and ftrace"},
 };
 static_assert(std::size(kParams) == kTimingParamCount, "every TimingParam needs an entry");
 

@@ -1,0 +1,293 @@
+#pragma once
+// The OS model: a port of the behaviour of Linux's x86 NMI code with the
+// NMI-source series (reference/linux-nmi.md): handler registration, nmi_handle
+// with the source filter, default_do_nmi with its swallow and reason logic, the
+// FRED and IDT NMI entries, the senders, and KVM's NMI-exit path.
+//
+// Time runs through the dispatch: each handler is called at the cycle where the
+// previous one finished and sees the machine as it is then. The dispatch is an
+// explicit state machine per CPU, driven by the event queue.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fredsim/cpu/cpu.hpp"
+#include "fredsim/kernel_model/nmi.hpp"
+#include "fredsim/machine/machine.hpp"
+#include "fredsim/sim/result.hpp"
+
+namespace fredsim::kernel {
+
+class Kernel;
+class NmiContext;
+
+/// A handler: any callable a user supplies. Returns NMI_DONE, NMI_HANDLED or a
+/// count of handled events. Charge its cost through the context.
+using NmiHandlerFn = std::function<int(NmiType, const PtRegs&, NmiContext&)>;
+
+using HandlerId = std::uint32_t;
+inline constexpr HandlerId kNoHandler = ~HandlerId{0};
+
+/// The behaviour of a built-in handler model (SCENARIO.md "Handler models").
+enum class HandlerModel : std::uint8_t {
+  custom,     // a user's callable
+  device,     // handles the work items pending for it on its CPU
+  ghes,       // a device handler with GHES's costs (firmware status block read)
+  pmi,        // perf: LVTPC rewrite, overflow status, every overflowed counter
+  selftest,   // test-and-clear of its CPU's bit in the selftest mask
+  stop,       // stop-other-CPUs: halts every CPU but the stopping one
+  backtrace,  // prints its CPU's backtrace when its CPU is in the mask
+  kgdb,       // the kgdb roundup (LOCAL) or the kgdb UNKNOWN-type claimer
+  mce,        // MCE injection
+};
+std::string_view handler_model_name(HandlerModel m);
+bool parse_handler_model(std::string_view text, HandlerModel& out);
+
+/// Per-handler figures for results.
+struct HandlerStats {
+  std::uint64_t calls = 0;
+  std::uint64_t handled = 0;  // sum of return values
+  std::uint64_t cycles = 0;   // cycles spent in its calls
+};
+
+/// A registered (or once registered) handler: Linux's nmiaction plus figures.
+struct NmiAction {
+  std::string name;
+  NmiType type = NmiType::local;
+  unsigned flags = 0;
+  unsigned vector = 0;  // NMI-source vector (0 = none)
+  HandlerModel model = HandlerModel::custom;
+  NmiHandlerFn fn;
+  Cycle max_duration = 0;  // largest duration seen (for the duration check)
+  bool registered = false;
+  HandlerStats total;
+  std::vector<HandlerStats> per_cpu;
+};
+
+/// What a handler can do while it runs.
+class NmiContext {
+ public:
+  CpuId cpu() const { return cpu_; }
+  Cycle now() const;
+  /// The call's cost so far, and adding to it.
+  Cycle charged() const { return charged_; }
+  void charge(Cycle cycles) { charged_ += cycles; }
+  void charge(TimingParam p);
+  Kernel& kernel() { return kernel_; }
+  Machine& machine();
+  cpu::Cpu& cpu_model();
+  HandlerId handler() const { return handler_; }
+  /// Takes every work item pending for this handler on this CPU (returns how many).
+  std::uint32_t take_work();
+  std::uint32_t pending_work() const;
+  /// This CPU stops for good inside this handler (stop_this_cpu): the dispatch
+  /// never returns and NMIs stay blocked.
+  void halt_cpu() { halt_ = true; }
+
+ private:
+  friend class Kernel;
+  NmiContext(Kernel& k, CpuId cpu, HandlerId h) : kernel_(k), cpu_(cpu), handler_(h) {}
+  Kernel& kernel_;
+  CpuId cpu_;
+  HandlerId handler_;
+  Cycle charged_ = 0;
+  bool halt_ = false;
+};
+
+/// Kernel settings (sysctls and boot choices).
+struct KernelConfig {
+  Revision revision = Revision::v7;
+  bool use_fred = true;  // enable FRED when the CPU enumerates it
+  bool unknown_nmi_panic = false;
+  bool panic_on_unrecovered_nmi = false;
+  bool panic_on_io_nmi = false;
+  std::uint64_t nmi_longest_ns = 1'000'000;  // 1 ms
+  bool perf_amd_claim_window = false;        // AMD: claim unattributed NMIs for 100 ms
+};
+
+/// A line of the kernel's console log.
+struct ConsoleLine {
+  Cycle cycle = 0;
+  CpuId cpu = kNoCpu;
+  std::string text;
+};
+
+/// A panic: the machine stops with this record.
+struct PanicRecord {
+  Cycle cycle = 0;
+  CpuId cpu = kNoCpu;
+  std::string message;
+};
+
+/// The IDT NMI entry's per-CPU latch.
+enum class IdtNmiState : std::uint8_t { not_running, executing, latched };
+
+/// Per-CPU kernel state for inspection.
+struct KernelCpuState {
+  NmiStats stats;
+  bool swallow = false;
+  std::uint64_t last_nmi_rip = 0;
+  IdtNmiState idt_state = IdtNmiState::not_running;
+  bool halted = false;      // stopped by stop-other-CPUs
+  bool in_dispatch = false;
+  std::uint64_t lost = 0;   // filled by lost_work()
+};
+
+class Kernel final : public cpu::OsEntry {
+ public:
+  Kernel(Machine& machine, const KernelConfig& config);
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  /// Boot: programs FRED (or the IDT NMI stack), LVTPC and LINT1 on every CPU
+  /// the way Linux does, and attaches itself as every CPU's OS.
+  void boot();
+
+  Machine& machine() { return machine_; }
+  const KernelConfig& config() const { return config_; }
+  KernelConfig& config() { return config_; }
+  /// NMI-source is on for this CPU: enumerated and CR4.FRED set.
+  bool nmi_source_enabled(CpuId cpu) const;
+
+  // --- Registration (reference/linux-nmi.md "Registration") ------------------
+  /// Registers a handler. Refusals (a null callable, the same name already
+  /// registered in that list) are errors; the warn-once cases are logged on
+  /// the console and the handler is registered.
+  Result<HandlerId> register_nmi_handler(NmiType type, NmiHandlerFn fn, unsigned flags,
+                                         std::string_view name, unsigned vector = 0);
+  /// Registers a built-in model with its costs (0 = the timing profile's).
+  Result<HandlerId> register_model(NmiType type, HandlerModel model, unsigned flags,
+                                   std::string_view name, unsigned vector, Cycle check_cycles = 0,
+                                   Cycle handle_cycles = 0);
+  /// Unregisters the first handler of that name in that list; false if none.
+  bool unregister_nmi_handler(NmiType type, std::string_view name);
+  /// An emergency handler short-circuits the whole list of its type.
+  void set_emergency_handler(NmiType type, NmiHandlerFn fn);
+
+  std::size_t handler_count() const { return actions_.size(); }
+  const NmiAction& handler(HandlerId id) const { return actions_[id]; }
+  HandlerId find_handler(std::string_view name) const;
+  /// The handler list of a type, in call order.
+  const std::vector<HandlerId>& handler_list(NmiType type) const;
+
+  // --- Ground truth ------------------------------------------------------------
+  /// Gives `count` work items to handler `h` on `cpu` (a mask-like model, such
+  /// as backtrace, keeps at most one).
+  void add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1);
+  std::uint32_t pending_work(HandlerId h, CpuId cpu) const;
+  std::uint32_t take_work(HandlerId h, CpuId cpu);
+  /// Work items still pending on `cpu` (all handlers), plus unhandled reasons.
+  std::uint64_t lost_work(CpuId cpu) const;
+
+  // --- Senders (reference/linux-nmi.md "Senders"), through APIC writes ---------
+  /// Linux's ICR value for an IPI (the __prepare_ICR of the NMI-source series):
+  /// NMI mode keeps the vector when NMI-source is on, 0 when off; a plain
+  /// "vector 2" request becomes bare NMI mode.
+  std::uint64_t prepare_icr(CpuId from, std::uint32_t shorthand_bits, std::uint32_t delivery_mode,
+                            std::uint32_t vector, std::uint32_t dest_apic_id) const;
+  /// Sends an NMI IPI with a source vector: to one CPU, a list, or by shorthand.
+  void send_nmi_ipi(CpuId from, std::span<const CpuId> dest, unsigned vector);
+  void send_nmi_ipi_shorthand(CpuId from, std::uint32_t shorthand_bits, unsigned vector);
+  /// trigger_cpumask_backtrace: the CPUs in `mask` print their backtraces (the
+  /// sender's own is printed directly, without an NMI, unless excluded).
+  void trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exclude_self);
+  /// Stop every other CPU (panic/reboot) by NMI.
+  void stop_other_cpus(CpuId from);
+  /// The NMI selftest (remote then local); its report goes to the console.
+  void run_selftest(CpuId from);
+  /// kgdb's roundup of the other CPUs.
+  void kgdb_roundup(CpuId from);
+  /// MCE injection broadcast to `targets`.
+  void mce_inject(CpuId from, std::span<const CpuId> targets);
+  /// Perf counters overflow on `cpu` (the PMU raises a PMI through LVTPC).
+  void pmu_overflow(CpuId cpu, unsigned counters);
+  /// A platform NMI through LINT1 (with a port 0x61 reason, or none).
+  void external_nmi(CpuId cpu, NmiReason reason);
+  /// stop_nmi() / restart_nmi(): the IDT entry ignores NMIs while > 0.
+  void stop_nmi() { ++ignore_nmis_; }
+  void restart_nmi() {
+    if (ignore_nmis_ > 0) --ignore_nmis_;
+  }
+
+  // --- Results -------------------------------------------------------------------
+  const KernelCpuState& cpu_state(CpuId cpu) const;
+  const std::vector<ConsoleLine>& console() const { return console_; }
+  bool panicked() const { return panic_.has_value(); }
+  const std::optional<PanicRecord>& panic() const { return panic_; }
+  /// Dispatch cycles of each NMI handled, in order (for compare's percentiles).
+  const std::vector<std::uint64_t>& nmi_dispatch_samples() const { return samples_; }
+  /// Selftest outcome: passed / failed / timed out counts.
+  struct SelftestReport {
+    unsigned passed = 0, failed = 0, timeout = 0, runs = 0;
+  };
+  const SelftestReport& selftest_report() const { return selftest_; }
+
+  // cpu::OsEntry
+  void on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) override;
+  void on_resume(cpu::Cpu& cpu, cpu::RunState resumed) override;
+
+  /// KVM: after an NMI-induced VM exit, run the host's NMI entry with a frame
+  /// built in software (event data = the exit qualification, read
+  /// unconditionally), or the IDT stub without FRED (hardware.md §4). `then` runs
+  /// when the entry's return has completed (KVM goes on to VM entry).
+  /// `exit_started` is the cycle the VM exit began and `entry_cycles` the VM
+  /// entry that will follow, for the dispatch samples.
+  void kvm_handle_nmi_exit(CpuId cpu, std::uint64_t exit_qualification, Cycle exit_started,
+                           Cycle entry_cycles, std::function<void()> then);
+
+  /// Appends a console line (rate limiting is the caller's).
+  void printk(CpuId cpu, std::string text);
+
+ private:
+  friend class NmiContext;
+  struct CpuCtx;
+  struct Selftest;
+  struct RateLimit;
+
+  void begin_nmi(CpuCtx& c, const cpu::Delivery& d);
+  void start_default_do_nmi(CpuCtx& c);
+  void begin_handle(CpuCtx& c, NmiType type);
+  void call_next_handler(CpuCtx& c);
+  void handle_done(CpuCtx& c);
+  void after_reason_read(CpuCtx& c);
+  void finish_do_nmi(CpuCtx& c, std::string_view outcome);
+  void return_from_nmi(CpuCtx& c);
+  void on_cpu_event(CpuCtx& c, std::uint32_t kind);
+  void do_panic(CpuId cpu, std::string message);
+  bool ratelimit(unsigned site);
+  void warn_once(unsigned site, std::string text);
+  NmiHandlerFn make_model(HandlerId id, HandlerModel model, Cycle check, Cycle handle);
+  void selftest_step(CpuCtx& c);
+  void selftest_begin_stage();
+  void selftest_record(const char* name, const char* verdict, bool passed, bool timeout);
+  HandlerId ensure_role(HandlerModel model);
+  std::uint64_t cycles_to_ns(Cycle c) const;
+
+  Machine& machine_;
+  KernelConfig config_;
+  std::vector<NmiAction> actions_;
+  std::vector<HandlerId> lists_[kNmiTypeCount];
+  NmiHandlerFn emergency_[kNmiTypeCount];
+  std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
+  std::vector<std::unique_ptr<CpuCtx>> cpus_;
+  std::vector<ConsoleLine> console_;
+  std::optional<PanicRecord> panic_;
+  std::vector<std::uint64_t> samples_;
+  std::uint32_t warned_ = 0;  // warn-once sites
+  std::vector<RateLimit> rate_;
+  CpuId reason_owner_ = kNoCpu;  // the CPU whose external NMI latched the port 0x61 reason
+  unsigned ignore_nmis_ = 0;
+  CpuId stopping_cpu_ = kNoCpu;
+  bool kgdb_active_ = false;
+  SelftestReport selftest_;
+  std::unique_ptr<Selftest> selftest_run_;
+  HandlerId roles_[9];
+};
+
+}  // namespace fredsim::kernel

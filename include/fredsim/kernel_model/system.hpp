@@ -1,0 +1,52 @@
+#pragma once
+// A whole simulated system: the machine (CPUs, APICs, VMX) with the Linux
+// kernel model booted on it. Build one in code, step it one event at a time, run
+// it to a cycle or to idle, and inspect it between steps (DESIGN.md "Public API").
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/machine/machine.hpp"
+
+namespace fredsim {
+
+struct SystemConfig {
+  MachineConfig machine;
+  kernel::KernelConfig kernel;
+};
+
+class System {
+ public:
+  /// Builds the machine and boots the kernel on it; an inconsistent
+  /// configuration is an error naming what is wrong.
+  static Result<std::unique_ptr<System>> create(const SystemConfig& config);
+  ~System();
+
+  Machine& machine() { return *machine_; }
+  kernel::Kernel& kernel() { return *kernel_; }
+  Cycle now() const { return machine_->now(); }
+
+  /// Runs the next event; nothing when idle or after a panic stopped the machine.
+  std::optional<StepInfo> step();
+  /// Runs the events up to and including `cycle` (fewer after a panic).
+  std::uint64_t run_until(Cycle cycle);
+  /// Runs until no event is left (or a panic), at most `max_events`.
+  std::uint64_t run_to_idle(std::uint64_t max_events = ~std::uint64_t{0});
+  bool idle() { return machine_->queue().next_cycle() == kNever; }
+
+  /// Runs `action` at `cycle` (>= now), in the order of scheduling for equal
+  /// cycles: scenario events, test drivers. The action list is setup storage.
+  void at(Cycle cycle, std::function<void()> action);
+  bool stopped() const { return kernel_->panicked(); }
+
+ private:
+  System() = default;
+  struct Actions;
+  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<kernel::Kernel> kernel_;
+  std::unique_ptr<Actions> actions_;
+};
+
+}  // namespace fredsim

@@ -1,0 +1,145 @@
+// The built-in handler models (SCENARIO.md "Handler models"; reference/linux-nmi.md
+// "Senders and their handlers" and "Perf's handler"). Costs are read from the
+// timing profile at call time unless the registration fixed them.
+#include <fmt/format.h>
+
+#include <bit>
+
+#include "fredsim/cpu/arch.hpp"
+#include "fredsim/kernel_model/kernel.hpp"
+#include "kernel_model/apicdef.hpp"
+#include "kernel_model/kernel_internal.hpp"
+
+namespace fredsim::kernel {
+namespace {
+
+struct Costs {
+  TimingParam check;
+  TimingParam handle;
+};
+
+Costs model_costs(HandlerModel m) {
+  switch (m) {
+    case HandlerModel::ghes: return {TimingParam::ghes_check, TimingParam::ghes_handle};
+    case HandlerModel::pmi: return {TimingParam::pmi_check, TimingParam::pmi_handle};
+    case HandlerModel::selftest: return {TimingParam::selftest_check, TimingParam::selftest_handle};
+    case HandlerModel::stop: return {TimingParam::stop_check, TimingParam::stop_handle};
+    case HandlerModel::backtrace:
+      return {TimingParam::backtrace_check, TimingParam::backtrace_handle};
+    case HandlerModel::kgdb: return {TimingParam::kgdb_check, TimingParam::kgdb_handle};
+    case HandlerModel::mce: return {TimingParam::mce_check, TimingParam::mce_handle};
+    default: return {TimingParam::device_check, TimingParam::device_handle};
+  }
+}
+
+// AMD's perf handler claims unattributed NMIs for 100 ms after a real PMI.
+constexpr std::uint64_t kAmdClaimWindowMs = 100;
+
+}  // namespace
+
+NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, Cycle handle) {
+  const Costs costs = model_costs(model);
+  // A cost fixed at registration, or the profile's at call time.
+  auto check_cost = [this, check, costs] {
+    return check != 0 ? check : machine_.timing().get(costs.check);
+  };
+  auto handle_cost = [this, handle, costs] {
+    return handle != 0 ? handle : machine_.timing().get(costs.handle);
+  };
+  (void)id;
+
+  switch (model) {
+    case HandlerModel::custom:
+    case HandlerModel::device:
+    case HandlerModel::ghes:
+    case HandlerModel::mce:
+      return [this, check_cost, handle_cost](NmiType type, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        std::uint32_t n = 0;
+        if (type == NmiType::serr || type == NmiType::io_check) {
+          // A platform error handler: its work is the latched port 0x61 reason.
+          const std::uint8_t bit = type == NmiType::serr ? port61::kSerr : port61::kIochk;
+          const std::uint8_t clear =
+              type == NmiType::serr ? port61::kSerrDisable : port61::kIochkDisable;
+          if (machine_.nmi_reason() & bit) {
+            machine_.port_out(port61::kPort, clear);
+            machine_.port_out(port61::kPort, 0);
+            n = 1;
+          }
+        } else {
+          n = ctx.take_work();
+        }
+        ctx.charge(n * handle_cost());
+        return static_cast<int>(n);
+      };
+
+    case HandlerModel::pmi:
+      return [this, check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
+        using namespace cpu::arch;
+        ctx.charge(check_cost());
+        cpu::Cpu& cpu = ctx.cpu_model();
+        CpuCtx& c = *cpus_[ctx.cpu()];
+        // Unmask LVTPC by rewriting it, then read and clear the overflow status.
+        const std::uint32_t vector = nmi_source_enabled(ctx.cpu()) ? nmis::VECTOR_PMI : 0;
+        machine_.apic_write(ctx.cpu(), apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | vector);
+        const std::uint64_t status = cpu.rdmsr(kMsrPerfGlobalStatus).value;
+        const int n = std::popcount(status);
+        if (n > 0) {
+          cpu.wrmsr(kMsrPerfGlobalOvfCtrl, status);
+          ctx.take_work();
+          c.had_pmi = true;
+          c.last_pmi = ctx.now();
+          ctx.charge(static_cast<Cycle>(n) * handle_cost());
+          return n;
+        }
+        if (config_.perf_amd_claim_window && c.had_pmi) {
+          const Cycle window =
+              kAmdClaimWindowMs * machine_.timing().get(TimingParam::core_mhz) * 1000;
+          if (ctx.now() - c.last_pmi < window) return NMI_HANDLED;  // swallowed
+        }
+        return NMI_DONE;
+      };
+
+    case HandlerModel::selftest:
+      return [check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        if (ctx.take_work() == 0) return NMI_DONE;
+        ctx.charge(handle_cost());
+        return NMI_HANDLED;
+      };
+
+    case HandlerModel::backtrace:
+      return [this, check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        if (ctx.take_work() == 0) return NMI_DONE;
+        ctx.charge(handle_cost());
+        printk(ctx.cpu(), fmt::format("NMI backtrace for cpu {}", ctx.cpu()));
+        return NMI_HANDLED;
+      };
+
+    case HandlerModel::stop:
+      return [this, check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        if (stopping_cpu_ == kNoCpu) return NMI_DONE;  // no stop in progress
+        if (ctx.cpu() == stopping_cpu_) return NMI_HANDLED;
+        ctx.take_work();
+        ctx.charge(handle_cost());
+        ctx.halt_cpu();  // stop_this_cpu(): never returns
+        return NMI_HANDLED;
+      };
+
+    case HandlerModel::kgdb:
+      return [this, check_cost, handle_cost](NmiType type, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        // LOCAL: the roundup NMI. UNKNOWN: claims a roundup NMI that arrived
+        // without its source while a kgdb session is active.
+        if (type == NmiType::unknown && !kgdb_active_) return NMI_DONE;
+        if (ctx.take_work() == 0) return NMI_DONE;
+        ctx.charge(handle_cost());
+        return NMI_HANDLED;
+      };
+  }
+  return nullptr;
+}
+
+}  // namespace fredsim::kernel

@@ -1,0 +1,657 @@
+#include "fredsim/kernel_model/kernel.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+
+#include "fredsim/cpu/arch.hpp"
+#include "kernel_model/apicdef.hpp"
+#include "kernel_model/kernel_internal.hpp"
+
+namespace fredsim::kernel {
+
+using cpu::Cpu;
+using cpu::Delivery;
+using cpu::DeliveryPath;
+using cpu::EventType;
+using cpu::FredCs;
+using cpu::FredFrame;
+using cpu::FredSs;
+using cpu::RunState;
+
+namespace {
+
+// Linux's FRED setup (reference/hardware.md §1 "Linux's settings").
+constexpr std::uint64_t kFredEntryPage = 0xFFFFFFFF81200000ull;
+constexpr unsigned kFredRedZoneLines = 1;
+constexpr std::uint64_t kTaskStackTop = 0xFFFFC90000008000ull;  // RSP0 (per-task stack)
+constexpr std::uint64_t kExceptionStacks = 0xFFFFFE0000000000ull;
+constexpr std::uint64_t kExceptionStackStride = 0x10000;  // per CPU, 64 KiB apart
+constexpr unsigned kDbLevel = 1, kNmiLevel = 2, kMcLevel = 2, kDfLevel = 3;
+constexpr std::uint16_t kUser32Cs = 0x23;  // IA32_STAR[63:48]
+
+// Rate-limit sites (printk_ratelimited: 10 messages per 5 seconds per site).
+enum RateSite : unsigned { kRateDuration, kRateUnknown, kRateSerr, kRateIochk, kRateSites };
+constexpr unsigned kRateBurst = 10;
+constexpr std::uint64_t kRateIntervalSeconds = 5;
+
+// Warn-once sites.
+enum WarnSite : unsigned {
+  kWarnTypeVector,
+  kWarnVectorRange,
+  kWarnSecondSerr,
+  kWarnSecondIochk,
+  kWarnZeroEventData,
+  kWarnUnregisterInNmi,
+};
+
+}  // namespace
+
+// --- NmiContext -----------------------------------------------------------------
+
+Cycle NmiContext::now() const { return kernel_.machine_.now(); }
+void NmiContext::charge(TimingParam p) { charged_ += kernel_.machine_.timing().get(p); }
+Machine& NmiContext::machine() { return kernel_.machine_; }
+cpu::Cpu& NmiContext::cpu_model() { return kernel_.machine_.cpu(cpu_); }
+std::uint32_t NmiContext::take_work() { return kernel_.take_work(handler_, cpu_); }
+std::uint32_t NmiContext::pending_work() const { return kernel_.pending_work(handler_, cpu_); }
+
+// --- Kernel -----------------------------------------------------------------------
+
+Kernel::Kernel(Machine& machine, const KernelConfig& config)
+    : machine_(machine), config_(config) {
+  std::fill(std::begin(roles_), std::end(roles_), kNoHandler);
+  const std::uint32_t n = machine.cpu_count();
+  cpus_.reserve(n);
+  for (CpuId i = 0; i < n; ++i) cpus_.push_back(std::make_unique<CpuCtx>(*this, i));
+  actions_.reserve(64);
+  for (auto& l : lists_) l.reserve(64);
+  samples_.reserve(4096);
+  rate_.resize(kRateSites);
+}
+
+Kernel::~Kernel() {
+  for (CpuId i = 0; i < machine_.cpu_count(); ++i) {
+    if (machine_.cpu(i).os_entry() == this) machine_.cpu(i).set_os_entry(nullptr);
+  }
+}
+
+std::uint64_t Kernel::cycles_to_ns(Cycle c) const {
+  const std::uint64_t mhz = std::max<std::uint64_t>(1, machine_.timing().get(TimingParam::core_mhz));
+  return c * 1000 / mhz;
+}
+
+bool Kernel::nmi_source_enabled(CpuId cpu) const {
+  const Cpu& c = machine_.cpu(cpu);
+  return c.features().nmi_source && c.fred_enabled();
+}
+
+void Kernel::boot() {
+  using namespace cpu::arch;
+  for (CpuId i = 0; i < machine_.cpu_count(); ++i) {
+    Cpu& c = machine_.cpu(i);
+    c.set_os_entry(this);
+    if (config_.use_fred && c.features().fred) {
+      // Linux's FRED setup: entry page, one-line red zone, IRQs at level 0;
+      // #DB level 1, NMI and #MC level 2, #DF level 3; RSP1..3 those stacks.
+      const std::uint64_t stacks = kExceptionStacks + i * kExceptionStackStride;
+      c.wrmsr(kMsrFredConfig, cpu::FredConfig::make(kFredEntryPage, kFredRedZoneLines, 0).encode());
+      cpu::FredStklvls lv;
+      lv.set_level(kDbVector, kDbLevel)
+          .set_level(kNmiVector, kNmiLevel)
+          .set_level(kMcVector, kMcLevel)
+          .set_level(kDfVector, kDfLevel);
+      c.wrmsr(kMsrFredStklvls, lv.encode());
+      c.wrmsr(kMsrFredRsp0, kTaskStackTop);
+      c.wrmsr(kMsrFredRsp0 + 1, stacks + 0x4000);  // #DB stack
+      c.wrmsr(kMsrFredRsp0 + 2, stacks + 0x8000);  // NMI stack
+      c.wrmsr(kMsrFredRsp0 + 3, stacks + 0xC000);  // #DF stack
+      c.wrmsr(kMsrStar, (std::uint64_t{kUser32Cs} << 48) | (std::uint64_t{kKernelCs} << 32));
+      c.write_cr4(c.cr4() | kCr4Fred);
+    } else {
+      c.set_idt_nmi_stack(kExceptionStacks + i * kExceptionStackStride + 0x8000);
+    }
+    // Perf programs LVTPC in NMI mode, with the PMI source vector when
+    // NMI-source is on; only the BSP takes LINT1 NMIs (setup_local_APIC).
+    const std::uint32_t pmi_vector = nmi_source_enabled(i) ? nmis::VECTOR_PMI : 0;
+    machine_.apic_write(i, apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | pmi_vector);
+    machine_.apic_write(i, apicdef::APIC_LVT1,
+                        i == 0 ? apicdef::APIC_DM_NMI
+                               : (apicdef::APIC_DM_NMI | apicdef::APIC_LVT_MASKED));
+  }
+}
+
+void Kernel::printk(CpuId cpu, std::string text) {
+  console_.push_back(ConsoleLine{machine_.now(), cpu, std::move(text)});
+}
+
+void Kernel::warn_once(unsigned site, std::string text) {
+  if (warned_ & (1u << site)) return;
+  warned_ |= 1u << site;
+  printk(kNoCpu, "WARNING: " + std::move(text));
+}
+
+bool Kernel::ratelimit(unsigned site) {
+  RateLimit& r = rate_[site];
+  const Cycle interval =
+      kRateIntervalSeconds * machine_.timing().get(TimingParam::core_mhz) * 1'000'000;
+  const Cycle now = machine_.now();
+  if (!r.started || now - r.begin >= interval) {
+    r.started = true;
+    r.begin = now;
+    r.printed = 0;
+  }
+  if (r.printed >= kRateBurst) return false;
+  ++r.printed;
+  return true;
+}
+
+// --- Registration -----------------------------------------------------------------
+
+HandlerId Kernel::find_handler(std::string_view name) const {
+  for (HandlerId i = 0; i < actions_.size(); ++i) {
+    if (actions_[i].name == name) return i;
+  }
+  return kNoHandler;
+}
+
+const std::vector<HandlerId>& Kernel::handler_list(NmiType type) const {
+  return lists_[static_cast<int>(type)];
+}
+
+Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, unsigned flags,
+                                               std::string_view name, unsigned vector) {
+  if (!fn) return Error{fmt::format("register_nmi_handler({}): no handler function", name)};
+  auto& list = lists_[static_cast<int>(type)];
+  for (HandlerId id : list) {
+    if (actions_[id].name == name) {
+      return Error{fmt::format("register_nmi_handler({}): already registered on the {} list",
+                               name, nmi_type_name(type))};
+    }
+  }
+  // reference/linux-nmi.md "Registration": the warn-once cases still register.
+  if (type != NmiType::local && vector != 0) {
+    warn_once(kWarnTypeVector,
+              fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL handlers "
+                          "are filtered by source",
+                          name, nmi_type_name(type), vector));
+  }
+  if (config_.revision == Revision::v7) {
+    if (vector >= nmis::VECTOR_COUNT) {
+      warn_once(kWarnVectorRange,
+                fmt::format("NMI handler {}: source vector {} >= NMIS_VECTOR_COUNT", name, vector));
+    }
+  } else {
+    // v5 forces vector 0 when the feature is off or the type is not LOCAL, and
+    // warns for vectors >= 16.
+    bool feature = machine_.cpu_count() > 0 && nmi_source_enabled(0);
+    if (!feature || type != NmiType::local) vector = 0;
+    if (vector >= nmis::VECTOR_MAX) {
+      warn_once(kWarnVectorRange,
+                fmt::format("NMI handler {}: source vector {} >= 16", name, vector));
+    }
+  }
+  if ((type == NmiType::serr || type == NmiType::io_check) && !list.empty()) {
+    warn_once(type == NmiType::serr ? kWarnSecondSerr : kWarnSecondIochk,
+              fmt::format("a second {} NMI handler ({})", nmi_type_name(type), name));
+  }
+
+  // An action registered before and unregistered keeps its figures.
+  HandlerId id = kNoHandler;
+  for (HandlerId i = 0; i < actions_.size(); ++i) {
+    if (actions_[i].name == name && !actions_[i].registered && actions_[i].type == type) id = i;
+  }
+  if (id == kNoHandler) {
+    id = static_cast<HandlerId>(actions_.size());
+    actions_.emplace_back();
+    actions_.back().per_cpu.resize(machine_.cpu_count());
+    work_.resize(actions_.size() * machine_.cpu_count(), 0);
+  }
+  NmiAction& a = actions_[id];
+  a.name = std::string(name);
+  a.type = type;
+  a.flags = flags;
+  a.vector = vector;
+  a.fn = std::move(fn);
+  a.registered = true;
+  // FIRST handlers go to the head (so the newest FIRST runs first), others to the tail.
+  if (flags & NMI_FLAG_FIRST) {
+    list.insert(list.begin(), id);
+  } else {
+    list.push_back(id);
+  }
+  return id;
+}
+
+Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsigned flags,
+                                         std::string_view name, unsigned vector,
+                                         Cycle check_cycles, Cycle handle_cycles) {
+  // The callable needs the id; register a placeholder first, then set it.
+  auto r = register_nmi_handler(
+      type, [](NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }, flags, name, vector);
+  if (!r.ok()) return r;
+  NmiAction& a = actions_[*r];
+  a.model = model;
+  a.fn = make_model(*r, model, check_cycles, handle_cycles);
+  if (model != HandlerModel::custom && model != HandlerModel::device &&
+      model != HandlerModel::ghes) {
+    if (roles_[static_cast<int>(model)] == kNoHandler || type == NmiType::local) {
+      roles_[static_cast<int>(model)] = *r;
+    }
+  }
+  return r;
+}
+
+bool Kernel::unregister_nmi_handler(NmiType type, std::string_view name) {
+  auto& list = lists_[static_cast<int>(type)];
+  for (auto it = list.begin(); it != list.end(); ++it) {
+    if (actions_[*it].name == name) {
+      if (std::any_of(cpus_.begin(), cpus_.end(), [](const auto& c) { return c->st.in_dispatch; })) {
+        warn_once(kWarnUnregisterInNmi,
+                  fmt::format("Trying to free NMI ({}) from NMI context!", name));
+      }
+      actions_[*it].registered = false;
+      list.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Kernel::set_emergency_handler(NmiType type, NmiHandlerFn fn) {
+  emergency_[static_cast<int>(type)] = std::move(fn);
+}
+
+// --- Ground truth ---------------------------------------------------------------
+
+namespace {
+bool mask_like(HandlerModel m) {
+  return m == HandlerModel::backtrace || m == HandlerModel::selftest || m == HandlerModel::stop ||
+         m == HandlerModel::kgdb;
+}
+}  // namespace
+
+void Kernel::add_work(HandlerId h, CpuId cpu, std::uint32_t count) {
+  std::uint32_t& w = work_[h * machine_.cpu_count() + cpu];
+  w = mask_like(actions_[h].model) ? 1 : w + count;
+}
+
+std::uint32_t Kernel::pending_work(HandlerId h, CpuId cpu) const {
+  return work_[h * machine_.cpu_count() + cpu];
+}
+
+std::uint32_t Kernel::take_work(HandlerId h, CpuId cpu) {
+  std::uint32_t& w = work_[h * machine_.cpu_count() + cpu];
+  const std::uint32_t n = w;
+  w = 0;
+  return n;
+}
+
+std::uint64_t Kernel::lost_work(CpuId cpu) const {
+  std::uint64_t lost = 0;
+  for (HandlerId h = 0; h < actions_.size(); ++h) lost += pending_work(h, cpu);
+  if (reason_owner_ == cpu && machine_.nmi_reason() != 0) ++lost;
+  return lost;
+}
+
+const KernelCpuState& Kernel::cpu_state(CpuId cpu) const { return cpus_[cpu]->st; }
+
+// --- Entry ------------------------------------------------------------------------
+
+void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
+  CpuCtx& c = *cpus_[cpu.id()];
+  if (panicked()) return;  // the machine has stopped
+  if (d.event.type != EventType::nmi || d.event.vector != cpu::arch::kNmiVector) {
+    // The FRED NMI entry takes type NMI, vector 2 only; this model's OS has no
+    // other entries, so anything else is a bad event it returns from at once.
+    printk(cpu.id(), fmt::format("FRED: bad event type {} vector {}",
+                                 static_cast<int>(d.event.type), d.event.vector));
+    c.d = d;
+    c.software = false;
+    return_from_nmi(c);
+    return;
+  }
+  begin_nmi(c, d);
+}
+
+void Kernel::begin_nmi(CpuCtx& c, const Delivery& d) {
+  c.d = d;
+  c.software = d.software;
+  c.regs = PtRegs{};
+  c.regs.ip = d.frame.rip;
+  c.regs.sp = d.frame.rsp;
+  c.regs.flags = d.frame.rflags;
+  c.regs.cs = d.frame.cs.selector();
+  c.regs.ss = d.frame.ss.selector();
+  c.regs.cpl = d.from_cpl;
+  c.regs.fred = d.path == DeliveryPath::fred;
+  c.regs.event_data = c.regs.fred ? d.frame.event_data : 0;
+  c.st.in_dispatch = true;
+  if (c.started == 0 || !d.software) c.started = d.started;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_entry), c, kStart);
+}
+
+void Kernel::on_resume(Cpu& cpu, RunState resumed) {
+  CpuCtx& c = *cpus_[cpu.id()];
+  if (resumed == RunState::in_os && c.kvm_then) {
+    auto then = std::move(c.kvm_then);
+    c.kvm_then = nullptr;
+    then();
+  }
+}
+
+void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
+  if (panicked() && kind != kSelftestPoll) return;
+  switch (kind) {
+    case kStart:
+      if (c.d.path == DeliveryPath::idt) {
+        // The IDT entry's latch (reference/linux-nmi.md "Entry").
+        if (c.st.idt_state != IdtNmiState::not_running) {
+          c.st.idt_state = IdtNmiState::latched;
+          return_from_nmi(c);
+          return;
+        }
+        c.st.idt_state = IdtNmiState::executing;
+        if (ignore_nmis_ > 0) {
+          c.st.idt_state = IdtNmiState::not_running;
+          machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_exit), c, kExit);
+          return;
+        }
+      }
+      start_default_do_nmi(c);
+      break;
+    case kHandlerDone: call_next_handler(c); break;
+    case kReasonRead: after_reason_read(c); break;
+    case kPathDone: finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external"); break;
+    case kExit: return_from_nmi(c); break;
+    case kSelftestPoll: selftest_step(c); break;
+    case kKvmEntry: {
+      // KVM calls the host's NMI entry with a frame it built (hardware.md §4).
+      Cpu& cpu = machine_.cpu(c.id);
+      FredFrame f;
+      f.rip = cpu.rip();
+      f.cs = FredCs{}.set_selector(cpu.cs()).set_stack_level(cpu.csl());
+      f.rflags = cpu::arch::kRflagsFixed1;
+      f.rsp = cpu.rsp();
+      const bool fred = cpu.fred_enabled();
+      f.ss = FredSs{}.set_selector(cpu.ss());
+      if (fred) {
+        f.ss.set_nmi(true)
+            .set_vector(cpu::arch::kNmiVector)
+            .set_type(EventType::nmi)
+            .set_long_mode(true);
+        f.event_data = c.kvm_qualification;  // read unconditionally
+      }
+      cpu.push_software_frame(f);
+      Delivery d;
+      d.path = fred ? DeliveryPath::fred : DeliveryPath::idt;
+      d.event = cpu::EventInfo::nmi(fred ? c.kvm_qualification : 0);
+      d.frame = f;
+      d.frame_rsp = cpu.rsp();
+      d.csl = cpu.csl();
+      d.from_cpl = 0;
+      d.started = c.started;
+      d.software = true;
+      begin_nmi(c, d);
+      break;
+    }
+    default: assert(false && "unknown kernel event");
+  }
+}
+
+void Kernel::kvm_handle_nmi_exit(CpuId cpu, std::uint64_t exit_qualification, Cycle exit_started,
+                                 Cycle entry_cycles, std::function<void()> then) {
+  CpuCtx& c = *cpus_[cpu];
+  c.kvm_qualification = exit_qualification;
+  c.kvm_then = std::move(then);
+  c.started = exit_started;
+  c.extra_return_cycles = entry_cycles;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::kvm_nmi_exit), c, kKvmEntry);
+}
+
+// --- default_do_nmi (reference/linux-nmi.md "default_do_nmi") ---------------------
+
+void Kernel::start_default_do_nmi(CpuCtx& c) {
+  // 1. Back-to-back: the same RIP as the last NMI means this one was latched
+  // while the previous was handled.
+  c.b2b = c.regs.ip == c.st.last_nmi_rip;
+  if (!c.b2b) c.st.swallow = false;
+  c.st.last_nmi_rip = c.regs.ip;
+  c.handled_total = 0;
+  // 3. The LOCAL handlers.
+  begin_handle(c, NmiType::local);
+}
+
+void Kernel::begin_handle(CpuCtx& c, NmiType type) {
+  // nmi_handle (reference/linux-nmi.md "nmi_handle").
+  c.type = type;
+  c.next = 0;
+  c.sum = 0;
+  c.emergency = false;
+  if (const NmiHandlerFn& em = emergency_[static_cast<int>(type)]) {
+    // 1. An emergency handler runs alone: no filter, no trace, no duration check.
+    NmiContext ctx(*this, c.id, kNoHandler);
+    c.sum = em(type, c.regs, ctx);
+    c.emergency = true;
+    c.next = handler_list(type).size();
+    machine_.queue().schedule_in(ctx.charged(), c, kHandlerDone);
+    return;
+  }
+  // 2. The source filter (v7): precise only for LOCAL with NMI-source on.
+  c.filter = false;
+  c.bitmap = ~std::uint64_t{0};
+  if (type == NmiType::local && nmi_source_enabled(c.id) && c.regs.fred) {
+    const std::uint64_t data = c.regs.event_data;
+    if (data == 0) {
+      warn_once(kWarnZeroEventData,
+                fmt::format("NMI-source: NMI with event data 0 on CPU {}; polling every handler",
+                            c.id));
+    } else if ((data & cpu::arch::kNmiSourceUnknownBit) == 0) {
+      c.filter = true;
+      c.bitmap = data;
+    }
+  }
+  call_next_handler(c);
+}
+
+void Kernel::call_next_handler(CpuCtx& c) {
+  const auto& list = handler_list(c.type);
+  // 3. Walk the whole list in order; skip handlers whose source bit is clear.
+  while (c.next < list.size() && !c.emergency) {
+    const HandlerId id = list[c.next++];
+    NmiAction& a = actions_[id];
+    if (c.filter && (a.vector >= 64 || ((c.bitmap >> a.vector) & 1u) == 0)) continue;
+
+    NmiContext ctx(*this, c.id, id);
+    ctx.charge(TimingParam::handler_call);
+    const int ret = a.fn(c.type, c.regs, ctx);
+    const Cycle cost = ctx.charged();
+    c.sum += ret;
+    ++a.total.calls;
+    a.total.handled += static_cast<std::uint64_t>(ret);
+    a.total.cycles += cost;
+    HandlerStats& pc = a.per_cpu[c.id];
+    ++pc.calls;
+    pc.handled += static_cast<std::uint64_t>(ret);
+    pc.cycles += cost;
+
+    const std::uint64_t delta_ns = cycles_to_ns(cost);
+    if (machine_.tracer().enabled()) {
+      if (config_.revision == Revision::v5) {
+        const std::uint64_t raw =
+            (c.type == NmiType::local && nmi_source_enabled(c.id)) ? c.regs.event_data : 0;
+        machine_.tracer().emit(machine_.now(), c.id, "handler_call",
+                               {{"handler", TraceValue::str(a.name)},
+                                {"type", TraceValue::str(nmi_type_name(c.type))},
+                                {"returned", TraceValue::sdec(ret)},
+                                {"cycles", TraceValue::dec(cost)},
+                                {"delta_ns", TraceValue::dec(delta_ns)},
+                                {"source_bitmap", TraceValue::hex(raw)}});
+      } else {
+        machine_.tracer().emit(machine_.now(), c.id, "handler_call",
+                               {{"handler", TraceValue::str(a.name)},
+                                {"type", TraceValue::str(nmi_type_name(c.type))},
+                                {"returned", TraceValue::sdec(ret)},
+                                {"cycles", TraceValue::dec(cost)},
+                                {"delta_ns", TraceValue::dec(delta_ns)}});
+      }
+    }
+    // 4. The duration check.
+    if (delta_ns >= config_.nmi_longest_ns && cost > a.max_duration) {
+      a.max_duration = cost;
+      if (ratelimit(kRateDuration)) {
+        printk(c.id, fmt::format("INFO: NMI handler ({}) took too long to run: {}.{:03} msecs",
+                                 a.name, delta_ns / 1'000'000, (delta_ns / 1000) % 1000));
+      }
+    }
+    if (ctx.halt_) {
+      // stop_this_cpu(): the CPU never returns from the handler.
+      c.st.halted = true;
+      return;
+    }
+    machine_.queue().schedule_in(cost, c, kHandlerDone);
+    return;
+  }
+  handle_done(c);
+}
+
+void Kernel::handle_done(CpuCtx& c) {
+  const int handled = c.sum;
+  switch (c.type) {
+    case NmiType::local:
+      c.st.stats.normal += static_cast<std::uint64_t>(handled);
+      c.handled_total = handled;
+      if (handled > 0) {
+        // Several events handled at once: the next NMI may be their second half.
+        if (handled > 1) c.st.swallow = true;
+        finish_do_nmi(c, "handled");
+        return;
+      }
+      // 4. The NMI reason, from port 0x61 (any CPU may take platform NMIs).
+      machine_.queue().schedule_in(machine_.timing().get(TimingParam::port_read), c, kReasonRead);
+      return;
+    case NmiType::serr:
+    case NmiType::io_check: {
+      const bool serr = c.type == NmiType::serr;
+      c.handled_total = handled;
+      if (handled == 0) {
+        if (ratelimit(serr ? kRateSerr : kRateIochk)) {
+          printk(c.id, serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
+                                          c.reason, c.id)
+                            : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
+                                          "CPU {}.",
+                                          c.reason, c.id));
+        }
+        if (serr ? config_.panic_on_unrecovered_nmi : config_.panic_on_io_nmi) {
+          do_panic(c.id, serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
+        }
+        printk(c.id, "Dazed and confused, but trying to continue");
+        // Clear and re-enable the line in port 0x61.
+        const std::uint8_t clear = serr ? port61::kSerrDisable : port61::kIochkDisable;
+        machine_.port_out(port61::kPort, static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
+        machine_.port_out(port61::kPort, static_cast<std::uint8_t>(c.reason & 0x0F & ~clear));
+      }
+      c.st.stats.external += 1;
+      machine_.queue().schedule_in(
+          handled ? 0 : machine_.timing().get(serr ? TimingParam::serr_path : TimingParam::iochk_path),
+          c, kPathDone);
+      return;
+    }
+    case NmiType::unknown:
+      if (handled > 0) {
+        c.st.stats.unknown += static_cast<std::uint64_t>(handled);
+        c.handled_total = handled;
+        finish_do_nmi(c, "unknown");
+        return;
+      }
+      c.st.stats.unknown += 1;
+      if (ratelimit(kRateUnknown)) {
+        printk(c.id, fmt::format("Uhhuh. NMI received for unknown reason {:02x} on CPU {}.",
+                                 c.reason, c.id));
+        if (nmi_source_enabled(c.id)) {
+          printk(c.id, fmt::format("NMI-source bitmap is {:#x}", c.regs.event_data));
+        }
+      }
+      if (config_.unknown_nmi_panic || config_.panic_on_unrecovered_nmi) {
+        do_panic(c.id, "NMI: Not continuing");
+      }
+      printk(c.id, "Dazed and confused, but trying to continue");
+      machine_.queue().schedule_in(machine_.timing().get(TimingParam::unknown_path), c, kPathDone);
+      return;
+  }
+}
+
+void Kernel::after_reason_read(CpuCtx& c) {
+  c.reason = machine_.port_in(port61::kPort);
+  if (c.reason & port61::kReasonMask) {
+    // SERR wins over IOCHK.
+    begin_handle(c, (c.reason & port61::kSerr) ? NmiType::serr : NmiType::io_check);
+    return;
+  }
+  // 5. No reason: the second half of a multi-event NMI, or unknown.
+  if (c.b2b && c.st.swallow) {
+    c.st.stats.swallow += 1;
+    finish_do_nmi(c, "swallow");
+    return;
+  }
+  begin_handle(c, NmiType::unknown);
+}
+
+void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
+  if (machine_.tracer().enabled()) {
+    machine_.tracer().emit(machine_.now(), c.id, "nmi_outcome",
+                           {{"handled", TraceValue::sdec(c.handled_total)},
+                            {"outcome", TraceValue::str(outcome)}});
+  }
+  if (c.d.path == DeliveryPath::idt && !c.software) {
+    if (c.st.idt_state == IdtNmiState::latched) {
+      // An NMI came in while this one ran: run default_do_nmi once more.
+      c.st.idt_state = IdtNmiState::executing;
+      start_default_do_nmi(c);
+      return;
+    }
+    c.st.idt_state = IdtNmiState::not_running;
+  }
+  if (panicked()) return;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_exit), c, kExit);
+}
+
+void Kernel::return_from_nmi(CpuCtx& c) {
+  Cpu& cpu = machine_.cpu(c.id);
+  c.st.in_dispatch = false;
+  cpu::Fault f;
+  Cycle ret_cost;
+  if (c.d.path == DeliveryPath::idt) {
+    f = cpu.iret();
+    ret_cost = machine_.timing().get(TimingParam::iret);
+  } else if (c.d.from_cpl == 3) {
+    f = cpu.eretu();
+    ret_cost = machine_.timing().get(TimingParam::eretu);
+  } else {
+    f = cpu.erets();
+    ret_cost = machine_.timing().get(TimingParam::erets);
+  }
+  if (f != cpu::Fault::none) {
+    printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));
+    return;
+  }
+  if (c.d.event.type == EventType::nmi) {
+    samples_.push_back(machine_.now() + ret_cost + (c.software ? c.extra_return_cycles : 0) -
+                       c.started);
+  }
+  c.started = 0;
+  c.extra_return_cycles = 0;
+}
+
+void Kernel::do_panic(CpuId cpu, std::string message) {
+  if (panic_) return;  // the panicking CPU's second panic returns
+  panic_ = PanicRecord{machine_.now(), cpu, message};
+  printk(cpu, "Kernel panic - not syncing: " + message);
+  if (machine_.tracer().enabled()) {
+    machine_.tracer().emit(machine_.now(), cpu, "panic", {{"message", TraceValue::str(message)}});
+  }
+}
+
+}  // namespace fredsim::kernel

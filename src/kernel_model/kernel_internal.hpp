@@ -1,0 +1,81 @@
+#pragma once
+// The kernel model's per-CPU context, shared by its .cpp files.
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "fredsim/kernel_model/kernel.hpp"
+
+namespace fredsim::kernel {
+
+// Events of a CPU's kernel context.
+enum CpuEvent : std::uint32_t {
+  kStart,          // the entry code ran: default_do_nmi begins
+  kHandlerDone,    // a handler call finished: call the next one
+  kReasonRead,     // the port 0x61 read finished
+  kPathDone,       // the SERR / IOCHK / unknown path finished
+  kExit,           // the exit code ran: the return instruction
+  kSelftestPoll,   // the selftest's wait loop
+  kKvmEntry,       // KVM's exit handling ran: it calls the host NMI entry
+};
+
+
+/// A CPU's kernel context: the NMI being dispatched and the per-CPU state.
+struct Kernel::CpuCtx final : EventTarget {
+  Kernel& k;
+  CpuId id;
+  KernelCpuState st;
+
+  // The NMI in progress.
+  cpu::Delivery d;
+  PtRegs regs;
+  bool b2b = false;
+  NmiType type = NmiType::local;  // the list nmi_handle walks now
+  std::size_t next = 0;
+  int sum = 0;
+  bool filter = false;  // the source filter is on for this walk
+  std::uint64_t bitmap = ~std::uint64_t{0};
+  bool emergency = false;
+  int handled_total = 0;
+  std::uint8_t reason = 0;
+  Cycle started = 0;  // delivery (or VM exit) start, for the samples
+  bool software = false;
+  Cycle extra_return_cycles = 0;  // VM entry after KVM's return
+
+  // KVM: what to do when the host NMI entry has returned.
+  std::function<void()> kvm_then;
+  std::uint64_t kvm_qualification = 0;
+
+  Cycle last_pmi = 0;
+  bool had_pmi = false;
+  std::vector<std::uint64_t> lost_reasons;
+
+  CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}
+  void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
+  std::string_view event_name(std::uint32_t kind) const override {
+    static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done", "reason_read",
+                                                  "nmi_path_done", "nmi_exit",     "selftest_poll",
+                                                  "kvm_nmi_entry"};
+    return kind < std::size(kNames) ? kNames[kind] : "kernel_?";
+  }
+  CpuId event_cpu() const override { return id; }
+};
+
+struct Kernel::Selftest {
+  CpuId from = 0;
+  enum class Stage { remote, local, done } stage = Stage::remote;
+  Cycle deadline = 0;
+  HandlerId handler = kNoHandler;
+  std::vector<CpuId> targets;
+  unsigned failures = 0;
+  unsigned tests = 0;
+};
+
+struct Kernel::RateLimit {
+  Cycle begin = 0;
+  unsigned printed = 0;
+  bool started = false;
+};
+
+
+}  // namespace fredsim::kernel

@@ -1,0 +1,226 @@
+// The kernel's NMI senders (reference/linux-nmi.md "Senders and their handlers"),
+// through APIC register writes only, and the NMI selftest.
+#include <fmt/format.h>
+
+#include <bit>
+
+#include "fredsim/kernel_model/kernel.hpp"
+#include "kernel_model/apicdef.hpp"
+#include "kernel_model/kernel_internal.hpp"
+
+namespace fredsim::kernel {
+
+std::uint64_t Kernel::prepare_icr(CpuId from, std::uint32_t shorthand_bits,
+                                  std::uint32_t delivery_mode, std::uint32_t vector,
+                                  std::uint32_t dest_apic_id) const {
+  // The NMI-source series' encoder: NMI mode carries the source vector only when
+  // NMI-source is on; Linux's plain NMI_VECTOR request is bare NMI mode, so its
+  // receivers see bit 0, never bit 2 (reference/hardware.md §3).
+  std::uint32_t low = shorthand_bits | delivery_mode;
+  if (delivery_mode == apicdef::APIC_DM_NMI) {
+    if (vector == apicdef::NMI_VECTOR || !nmi_source_enabled(from)) vector = 0;
+  }
+  low |= vector & apicdef::APIC_VECTOR_MASK;
+  if (machine_.apic_mode() == ApicMode::x2apic) {
+    return (std::uint64_t{dest_apic_id} << 32) | low;
+  }
+  // xAPIC: ICR2 bits 31:24 hold the 8-bit destination.
+  return (std::uint64_t{(dest_apic_id & 0xFF) << 24} << 32) | low;
+}
+
+void Kernel::send_nmi_ipi(CpuId from, std::span<const CpuId> dest, unsigned vector) {
+  // x2APIC physical mode sends one ICR write per destination (send_IPI_mask).
+  for (CpuId d : dest) {
+    machine_.apic_write(from, apicdef::APIC_ICR, prepare_icr(from, 0, apicdef::APIC_DM_NMI, vector, d));
+  }
+}
+
+void Kernel::send_nmi_ipi_shorthand(CpuId from, std::uint32_t shorthand_bits, unsigned vector) {
+  machine_.apic_write(from, apicdef::APIC_ICR,
+                      prepare_icr(from, shorthand_bits, apicdef::APIC_DM_NMI, vector, 0));
+}
+
+HandlerId Kernel::ensure_role(HandlerModel model) {
+  HandlerId& role = roles_[static_cast<int>(model)];
+  if (role != kNoHandler && actions_[role].registered) return role;
+  // The handler Linux registers for this user (reference/linux-nmi.md table).
+  struct Default {
+    HandlerModel model;
+    const char* name;
+    unsigned flags;
+    unsigned vector;
+  };
+  static constexpr Default kDefaults[] = {
+      {HandlerModel::pmi, "PMI", 0, nmis::VECTOR_PMI},
+      {HandlerModel::selftest, "nmi_selftest", NMI_FLAG_FIRST, nmis::VECTOR_TEST},
+      {HandlerModel::stop, "smp_stop", NMI_FLAG_FIRST, nmis::VECTOR_SMP_STOP},
+      {HandlerModel::backtrace, "arch_bt", 0, nmis::VECTOR_BT},
+      {HandlerModel::kgdb, "kgdb", 0, nmis::VECTOR_KGDB},
+      {HandlerModel::mce, "mce", 0, nmis::VECTOR_MCE},
+  };
+  for (const auto& d : kDefaults) {
+    if (d.model == model) {
+      auto r = register_model(NmiType::local, model, d.flags, d.name, d.vector);
+      role = r.ok() ? *r : kNoHandler;
+      return role;
+    }
+  }
+  return kNoHandler;
+}
+
+void Kernel::trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exclude_self) {
+  const HandlerId h = ensure_role(HandlerModel::backtrace);
+  std::vector<CpuId> targets;
+  targets.reserve(mask.size());
+  for (CpuId c : mask) {
+    if (c >= machine_.cpu_count()) continue;
+    if (c == from) {
+      // The sender prints its own backtrace directly, without an NMI.
+      if (!exclude_self) printk(from, fmt::format("NMI backtrace for cpu {}", from));
+      continue;
+    }
+    add_work(h, c);
+    targets.push_back(c);
+  }
+  if (!targets.empty()) {
+    printk(from, fmt::format("Sending NMI from CPU {} to {} CPUs", from, targets.size()));
+    send_nmi_ipi(from, targets, nmis::VECTOR_BT);
+  }
+}
+
+void Kernel::stop_other_cpus(CpuId from) {
+  stopping_cpu_ = from;
+  const HandlerId h = ensure_role(HandlerModel::stop);
+  for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
+    if (c != from) add_work(h, c);
+  }
+  if (machine_.cpu_count() > 1) {
+    send_nmi_ipi_shorthand(from, apicdef::APIC_DEST_ALLBUT, nmis::VECTOR_SMP_STOP);
+  }
+}
+
+void Kernel::kgdb_roundup(CpuId from) {
+  kgdb_active_ = true;
+  const HandlerId h = ensure_role(HandlerModel::kgdb);
+  for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
+    if (c != from) add_work(h, c);
+  }
+  if (machine_.cpu_count() > 1) {
+    send_nmi_ipi_shorthand(from, apicdef::APIC_DEST_ALLBUT, nmis::VECTOR_KGDB);
+  }
+}
+
+void Kernel::mce_inject(CpuId from, std::span<const CpuId> targets) {
+  const HandlerId h = ensure_role(HandlerModel::mce);
+  for (CpuId c : targets) {
+    if (c < machine_.cpu_count()) add_work(h, c);
+  }
+  send_nmi_ipi(from, targets, nmis::VECTOR_MCE);
+}
+
+void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {
+  const HandlerId h = ensure_role(HandlerModel::pmi);
+  const std::uint64_t mask = counters >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << counters) - 1;
+  // A counter that overflows again before its PMI was handled adds no sample.
+  const std::uint64_t fresh = mask & ~machine_.cpu(cpu).perf_global_status();
+  if (fresh != 0) add_work(h, cpu, static_cast<std::uint32_t>(std::popcount(fresh)));
+  machine_.pmu_overflow(cpu, mask);
+}
+
+void Kernel::external_nmi(CpuId cpu, NmiReason reason) {
+  if (reason != NmiReason::none) reason_owner_ = cpu;
+  machine_.external_nmi(cpu, reason);
+}
+
+// --- The NMI selftest (reference/linux-nmi.md "The selftest") ----------------------
+
+void Kernel::run_selftest(CpuId from) {
+  if (selftest_run_) {
+    printk(from, "NMI selftest already running");
+    return;
+  }
+  selftest_run_ = std::make_unique<Selftest>();
+  selftest_run_->from = from;
+  ++selftest_.runs;
+  printk(from, "----------------");
+  printk(from, "| NMI testsuite:");
+  printk(from, "--------------------");
+  selftest_begin_stage();
+}
+
+void Kernel::selftest_begin_stage() {
+  Selftest& s = *selftest_run_;
+  CpuCtx& c = *cpus_[s.from];
+  s.targets.clear();
+  if (s.stage == Selftest::Stage::remote) {
+    for (CpuId i = 0; i < machine_.cpu_count(); ++i) {
+      if (i != s.from) s.targets.push_back(i);
+    }
+    if (s.targets.empty()) {
+      // One CPU: the remote test is skipped and counts as passed.
+      selftest_record(" remote IPI:", "  ok  | (skipped: no other CPU)", true, false);
+      return;
+    }
+  } else {
+    s.targets.push_back(s.from);
+  }
+  auto r = register_model(NmiType::local, HandlerModel::selftest, NMI_FLAG_FIRST, "nmi_selftest",
+                          nmis::VECTOR_TEST);
+  if (!r.ok()) {
+    selftest_record(s.stage == Selftest::Stage::remote ? " remote IPI:" : "  local IPI:",
+                    "FAILED |", false, false);
+    return;
+  }
+  s.handler = *r;
+  for (CpuId t : s.targets) add_work(s.handler, t);
+  send_nmi_ipi(s.from, s.targets, nmis::VECTOR_TEST);
+  // Wait up to a second for the mask to empty.
+  s.deadline = machine_.now() + machine_.timing().get(TimingParam::core_mhz) * 1'000'000;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::selftest_poll), c, kSelftestPoll);
+}
+
+void Kernel::selftest_step(CpuCtx& c) {
+  if (!selftest_run_) return;
+  Selftest& s = *selftest_run_;
+  bool empty = true;
+  for (CpuId t : s.targets) empty = empty && pending_work(s.handler, t) == 0;
+  const char* name = s.stage == Selftest::Stage::remote ? " remote IPI:" : "  local IPI:";
+  if (empty || machine_.now() >= s.deadline) {
+    unregister_nmi_handler(NmiType::local, "nmi_selftest");
+    // A timed-out test leaves its bits: they are not the kernel's work any more.
+    for (CpuId t : s.targets) take_work(s.handler, t);
+    selftest_record(name, empty ? "  ok  |" : "TIMEOUT|", empty, !empty);
+    return;
+  }
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::selftest_poll), c, kSelftestPoll);
+}
+
+void Kernel::selftest_record(const char* name, const char* verdict, bool passed, bool timeout) {
+  Selftest& s = *selftest_run_;
+  ++s.tests;
+  if (passed) {
+    ++selftest_.passed;
+  } else {
+    ++s.failures;
+    if (timeout) {
+      ++selftest_.timeout;
+    } else {
+      ++selftest_.failed;
+    }
+  }
+  printk(s.from, fmt::format("{} {}", name, verdict));
+  if (s.stage == Selftest::Stage::remote) {
+    s.stage = Selftest::Stage::local;
+    selftest_begin_stage();
+    return;
+  }
+  printk(s.from, "--------------------");
+  if (s.failures == 0) {
+    printk(s.from, fmt::format("Good, all {} testcases passed!", s.tests));
+  } else {
+    printk(s.from, fmt::format("BUG: {} unexpected failures (out of {})", s.failures, s.tests));
+  }
+  selftest_run_.reset();
+}
+
+}  // namespace fredsim::kernel

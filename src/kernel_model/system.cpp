@@ -1,0 +1,53 @@
+#include "fredsim/kernel_model/system.hpp"
+
+namespace fredsim {
+
+/// Actions scheduled with at(): each event's arg is the index of its action.
+struct System::Actions final : EventTarget {
+  std::vector<std::function<void()>> list;
+  void on_event(std::uint32_t, std::uint64_t arg) override { list[arg](); }
+  std::string_view event_name(std::uint32_t) const override { return "action"; }
+};
+
+void System::at(Cycle cycle, std::function<void()> action) {
+  actions_->list.push_back(std::move(action));
+  machine_->queue().schedule(cycle, *actions_, 0, actions_->list.size() - 1);
+}
+
+Result<std::unique_ptr<System>> System::create(const SystemConfig& config) {
+  auto machine = Machine::create(config.machine);
+  if (!machine.ok()) return machine.error();
+  std::unique_ptr<System> s(new System());
+  s->machine_ = std::move(*machine);
+  s->kernel_ = std::make_unique<kernel::Kernel>(*s->machine_, config.kernel);
+  s->kernel_->boot();
+  s->actions_ = std::make_unique<Actions>();
+  return s;
+}
+
+System::~System() = default;
+
+std::optional<StepInfo> System::step() {
+  if (stopped()) return std::nullopt;
+  return machine_->queue().step();
+}
+
+std::uint64_t System::run_until(Cycle cycle) {
+  std::uint64_t ran = 0;
+  while (!stopped()) {
+    const Cycle next = machine_->queue().next_cycle();
+    if (next == kNever || next > cycle) break;
+    machine_->queue().step();
+    ++ran;
+  }
+  if (!stopped()) machine_->queue().run_until(cycle);  // advances the clock to `cycle`
+  return ran;
+}
+
+std::uint64_t System::run_to_idle(std::uint64_t max_events) {
+  std::uint64_t ran = 0;
+  while (ran < max_events && !stopped() && machine_->queue().step()) ++ran;
+  return ran;
+}
+
+}  // namespace fredsim

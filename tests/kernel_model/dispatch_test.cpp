@@ -1,0 +1,208 @@
+// nmi_handle and default_do_nmi: reference/linux-nmi.md "nmi_handle(type, regs)"
+// and "default_do_nmi(regs)".
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "fredsim/kernel_model/kernel.hpp"
+#include "test_support.hpp"
+
+namespace fredsim::kernel {
+namespace {
+
+using fredsim::testing::console_has;
+using fredsim::testing::make_config;
+using fredsim::testing::make_system;
+
+struct Four {
+  HandlerId perf, bt, ghes, dev;
+};
+
+Four register_four(Kernel& k) {
+  Four f;
+  f.perf = *k.register_model(NmiType::local, HandlerModel::pmi, 0, "perf", nmis::VECTOR_PMI);
+  f.bt = *k.register_model(NmiType::local, HandlerModel::backtrace, 0, "bt", nmis::VECTOR_BT);
+  f.ghes = *k.register_model(NmiType::local, HandlerModel::ghes, 0, "ghes", 0);
+  f.dev = *k.register_model(NmiType::local, HandlerModel::device, 0, "dev", 5);
+  return f;
+}
+
+std::vector<CpuId> all_cpus(System& s) {
+  std::vector<CpuId> v(s.machine().cpu_count());
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+TEST(Dispatch, BitmapCallsOnlyHandlersWhoseSourceBitIsSet) {
+  auto sys = make_system(make_config(8));
+  Kernel& k = sys->kernel();
+  Four f = register_four(k);
+  auto cpus = all_cpus(*sys);
+  sys->at(1000, [&] { k.trigger_backtrace(0, cpus, true); });
+  sys->run_to_idle();
+  EXPECT_EQ(k.handler(f.bt).total.calls, 7u);
+  EXPECT_EQ(k.handler(f.bt).total.handled, 7u);
+  EXPECT_EQ(k.handler(f.perf).total.calls, 0u);
+  EXPECT_EQ(k.handler(f.ghes).total.calls, 0u) << "vector-0 handlers expect bit 0";
+  EXPECT_EQ(k.handler(f.dev).total.calls, 0u);
+  for (CpuId c = 1; c < 8; ++c) {
+    EXPECT_EQ(k.cpu_state(c).stats.normal, 1u) << "cpu " << c;
+    EXPECT_EQ(k.cpu_state(c).stats.unknown, 0u);
+    EXPECT_EQ(k.lost_work(c), 0u);
+  }
+  EXPECT_EQ(k.cpu_state(0).stats.normal, 0u) << "the sender excluded itself";
+}
+
+TEST(Dispatch, WithoutNmiSourceEveryHandlerIsPolled) {
+  for (bool fred : {true, false}) {
+    auto sys = make_system(make_config(8, fred, false));
+    Kernel& k = sys->kernel();
+    Four f = register_four(k);
+    auto cpus = all_cpus(*sys);
+    sys->at(1000, [&] { k.trigger_backtrace(0, cpus, true); });
+    sys->run_to_idle();
+    EXPECT_EQ(k.handler(f.bt).total.handled, 7u);
+    for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev}) {
+      EXPECT_EQ(k.handler(h).total.calls, 7u) << k.handler(h).name << " fred=" << fred;
+    }
+  }
+}
+
+TEST(Dispatch, EachHandlerStartsWhereThePreviousEnded) {
+  auto sys = make_system(make_config(2, true, false));
+  Kernel& k = sys->kernel();
+  std::vector<Cycle> seen;
+  auto probe = [&seen](Cycle cost) {
+    return [&seen, cost](NmiType, const PtRegs&, NmiContext& ctx) {
+      seen.push_back(ctx.now());
+      ctx.charge(cost);
+      return NMI_DONE;
+    };
+  };
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, probe(1000), 0, "a", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, probe(10), 0, "b", 0).ok());
+  const CpuId dest[] = {1};
+  sys->at(0, [&] { k.send_nmi_ipi(0, dest, 0); });
+  sys->run_to_idle();
+  ASSERT_EQ(seen.size(), 2u);
+  const Cycle call = sys->machine().timing()[TimingParam::handler_call];
+  EXPECT_EQ(seen[1] - seen[0], 1000 + call);
+}
+
+TEST(Dispatch, BackToBackSwallowInBothModes) {
+  for (bool source : {true, false}) {
+    auto sys = make_system(make_config(2, true, source));
+    Kernel& k = sys->kernel();
+    HandlerId dev = *k.register_model(NmiType::local, HandlerModel::device, 0, "dev", 5);
+    const CpuId dest[] = {1};
+    // Two work items behind one NMI, and a second NMI that arrives while the
+    // first is being handled: it is pending at the ERETS and taken at once.
+    sys->at(100, [&] {
+      k.add_work(dev, 1, 2);
+      k.send_nmi_ipi(0, dest, 5);
+    });
+    sys->at(101, [&] { k.send_nmi_ipi(0, dest, 5); });
+    sys->run_to_idle();
+    const auto& st = k.cpu_state(1).stats;
+    EXPECT_EQ(st.normal, 2u) << "source=" << source;
+    EXPECT_EQ(st.swallow, 1u) << "source=" << source;
+    EXPECT_EQ(st.unknown, 0u) << "source=" << source;
+    EXPECT_EQ(sys->machine().cpu(1).stats().nmi_delivered, 2u);
+  }
+}
+
+TEST(Dispatch, ExternalOnlyNmiCallsNoLocalHandler) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  Four f = register_four(k);
+  sys->at(10, [&] { k.external_nmi(0, NmiReason::serr); });
+  sys->at(100000, [&] { k.external_nmi(0, NmiReason::none); });
+  sys->run_to_idle();
+  for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev}) EXPECT_EQ(k.handler(h).total.calls, 0u);
+  EXPECT_EQ(k.cpu_state(0).stats.external, 1u);
+  EXPECT_EQ(k.cpu_state(0).stats.unknown, 1u);
+  EXPECT_TRUE(console_has(k, "NMI: PCI system error (SERR) for reason 80 on CPU 0."));
+  EXPECT_TRUE(console_has(k, "Uhhuh. NMI received for unknown reason 00 on CPU 0."));
+  EXPECT_TRUE(console_has(k, "NMI-source bitmap is 0x4"));
+  EXPECT_EQ(sys->machine().nmi_reason(), 0) << "the SERR path clears the reason";
+  EXPECT_EQ(k.lost_work(0), 0u);
+}
+
+TEST(Dispatch, Lint1IsMaskedOnApplicationProcessors) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  sys->at(10, [&] { k.external_nmi(1, NmiReason::none); });
+  sys->run_to_idle();
+  EXPECT_EQ(sys->machine().cpu(1).stats().nmi_received, 0u) << "setup_local_APIC masks LINT1";
+}
+
+TEST(Dispatch, UnknownNmiPanicsWhenAsked) {
+  auto cfg = make_config(2);
+  cfg.kernel.unknown_nmi_panic = true;
+  auto sys = make_system(cfg);
+  Kernel& k = sys->kernel();
+  const CpuId dest[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, dest, 0); });
+  sys->at(1'000'000, [&] { k.send_nmi_ipi(0, dest, 0); });
+  sys->run_to_idle();
+  ASSERT_TRUE(k.panicked());
+  EXPECT_EQ(k.panic()->cpu, 1u);
+  EXPECT_TRUE(console_has(k, "Kernel panic - not syncing: NMI: Not continuing"));
+  EXPECT_TRUE(console_has(k, "Dazed and confused, but trying to continue"));
+  EXPECT_EQ(sys->machine().cpu(1).stats().nmi_received, 1u) << "the machine stopped";
+}
+
+TEST(Dispatch, DurationCheckReportsSlowHandlers) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  // 5,000,000 cycles at 2,500 MHz: 2 ms, over the 1 ms default.
+  HandlerId dev =
+      *k.register_model(NmiType::local, HandlerModel::device, 0, "slow", 5, 100, 5'000'000);
+  const CpuId dest[] = {1};
+  sys->at(10, [&] {
+    k.add_work(dev, 1);
+    k.send_nmi_ipi(0, dest, 5);
+  });
+  sys->run_to_idle();
+  EXPECT_TRUE(console_has(k, "INFO: NMI handler (slow) took too long to run: 2.0"));
+}
+
+TEST(Dispatch, UserModeNmiReturnsWithEretu) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  HandlerId dev = *k.register_model(NmiType::local, HandlerModel::device, 0, "dev", 5);
+  MemoryTraceSink trace;
+  sys->machine().tracer().add_sink(trace);
+  const CpuId dest[] = {1};
+  sys->at(0, [&] { sys->machine().cpu(1).set_user_mode(true); });
+  sys->at(10, [&] {
+    k.add_work(dev, 1);
+    k.send_nmi_ipi(0, dest, 5);
+  });
+  sys->run_to_idle();
+  EXPECT_EQ(k.handler(dev).total.handled, 1u);
+  EXPECT_EQ(sys->machine().cpu(1).cpl(), 3u);
+  bool eretu = false;
+  for (const auto& l : trace.lines()) eretu = eretu || l.find("nmi_return via=eretu") != std::string::npos;
+  EXPECT_TRUE(eretu);
+}
+
+TEST(Dispatch, EmergencyHandlerShortCircuitsTheList) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  Four f = register_four(k);
+  int emergency_calls = 0;
+  k.set_emergency_handler(NmiType::local, [&](NmiType, const PtRegs&, NmiContext&) {
+    ++emergency_calls;
+    return NMI_HANDLED;
+  });
+  const CpuId dest[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, dest, 0); });
+  sys->run_to_idle();
+  EXPECT_EQ(emergency_calls, 1);
+  EXPECT_EQ(k.handler(f.ghes).total.calls, 0u);
+  EXPECT_EQ(k.cpu_state(1).stats.normal, 1u);
+}
+
+}  // namespace
+}  // namespace fredsim::kernel

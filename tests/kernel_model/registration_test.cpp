@@ -1,0 +1,85 @@
+// reference/linux-nmi.md "Registration".
+#include <gtest/gtest.h>
+
+#include "fredsim/kernel_model/kernel.hpp"
+#include "test_support.hpp"
+
+namespace fredsim::kernel {
+namespace {
+
+using fredsim::testing::console_has;
+using fredsim::testing::make_config;
+using fredsim::testing::make_system;
+
+int done(NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }
+
+std::vector<std::string> names(const Kernel& k, NmiType t) {
+  std::vector<std::string> out;
+  for (HandlerId id : k.handler_list(t)) out.push_back(k.handler(id).name);
+  return out;
+}
+
+TEST(Registration, FirstHandlersGoToTheHeadNewestFirst) {
+  auto sys = make_system(make_config(1));
+  Kernel& k = sys->kernel();
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "a", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, NMI_FLAG_FIRST, "f1", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "b", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, NMI_FLAG_FIRST, "f2", 0).ok());
+  EXPECT_EQ(names(k, NmiType::local), (std::vector<std::string>{"f2", "f1", "a", "b"}));
+}
+
+TEST(Registration, NullCallableAndDuplicatesAreRefused) {
+  auto sys = make_system(make_config(1));
+  Kernel& k = sys->kernel();
+  EXPECT_FALSE(k.register_nmi_handler(NmiType::local, nullptr, 0, "x", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "x", 0).ok());
+  auto again = k.register_nmi_handler(NmiType::local, done, 0, "x", 0);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("already registered"), std::string::npos);
+  EXPECT_EQ(names(k, NmiType::local).size(), 1u) << "nothing registered by a refusal";
+}
+
+TEST(Registration, UnregisterRemovesTheFirstMatchAndAllowsReRegistration) {
+  auto sys = make_system(make_config(1));
+  Kernel& k = sys->kernel();
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "x", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "y", 0).ok());
+  EXPECT_TRUE(k.unregister_nmi_handler(NmiType::local, "x"));
+  EXPECT_FALSE(k.unregister_nmi_handler(NmiType::local, "x"));
+  EXPECT_EQ(names(k, NmiType::local), (std::vector<std::string>{"y"}));
+  EXPECT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "x", 0).ok());
+  EXPECT_EQ(names(k, NmiType::local), (std::vector<std::string>{"y", "x"}));
+}
+
+TEST(Registration, WarnOnceCasesStillRegister) {
+  auto sys = make_system(make_config(1));
+  Kernel& k = sys->kernel();
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::unknown, done, 0, "u", 3).ok());
+  EXPECT_TRUE(console_has(k, "only LOCAL handlers are filtered"));
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "big", 9).ok());
+  EXPECT_TRUE(console_has(k, ">= NMIS_VECTOR_COUNT"));
+  EXPECT_EQ(k.handler(k.find_handler("big")).vector, 9u) << "v7 keeps the vector as given";
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::serr, done, 0, "s1", 0).ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::serr, done, 0, "s2", 0).ok());
+  EXPECT_TRUE(console_has(k, "a second serr NMI handler (s2)"));
+  EXPECT_EQ(names(k, NmiType::serr).size(), 2u);
+  // Warned once: a second offender adds no second warning.
+  const auto lines = k.console().size();
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::unknown, done, 0, "u2", 4).ok());
+  EXPECT_EQ(k.console().size(), lines);
+}
+
+TEST(Registration, V5ForcesVectorZeroWhenTheFeatureIsOffOrTheTypeIsNotLocal) {
+  auto off = make_system(make_config(1, true, false, Revision::v5));
+  ASSERT_TRUE(off->kernel().register_nmi_handler(NmiType::local, done, 0, "p", 7).ok());
+  EXPECT_EQ(off->kernel().handler(0).vector, 0u);
+  auto on = make_system(make_config(1, true, true, Revision::v5));
+  ASSERT_TRUE(on->kernel().register_nmi_handler(NmiType::local, done, 0, "p", 7).ok());
+  ASSERT_TRUE(on->kernel().register_nmi_handler(NmiType::unknown, done, 0, "u", 7).ok());
+  EXPECT_EQ(on->kernel().handler(on->kernel().find_handler("p")).vector, 7u);
+  EXPECT_EQ(on->kernel().handler(on->kernel().find_handler("u")).vector, 0u);
+}
+
+}  // namespace
+}  // namespace fredsim::kernel

@@ -1,0 +1,36 @@
+#pragma once
+// Helpers for kernel-model tests: a booted System and common queries.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "fredsim/kernel_model/system.hpp"
+
+namespace fredsim::testing {
+
+inline SystemConfig make_config(std::uint32_t cpus, bool fred = true, bool nmi_source = true,
+                                kernel::Revision rev = kernel::Revision::v7) {
+  SystemConfig c;
+  c.machine.cpus = cpus;
+  c.machine.features.fred = fred;
+  c.machine.features.nmi_source = fred && nmi_source;
+  c.machine.apic = ApicMode::x2apic;
+  c.kernel.revision = rev;
+  return c;
+}
+
+inline std::unique_ptr<System> make_system(const SystemConfig& c) {
+  auto s = System::create(c);
+  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+inline bool console_has(const kernel::Kernel& k, const std::string& text) {
+  for (const auto& l : k.console()) {
+    if (l.text.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace fredsim::testing
