@@ -626,6 +626,10 @@ void Cpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
     case kEntryReached:
       state_ = RunState::in_os;
       if (os_ != nullptr) os_->on_delivery(*this, entry_);
+      // An NMI latched during the delivery of an event that does not block NMIs
+      // (hardware.md §1 "Delivery" step 6) is taken at the entry's first
+      // instruction boundary, not held until the next return.
+      try_deliver();
       break;
     case kReturnDone:
       complete_return();
