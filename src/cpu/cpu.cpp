@@ -234,8 +234,10 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   cpl_ = 0;
   csl_ = new_csl;
   if (from_user) {
-    cs_ = static_cast<std::uint16_t>((star_ >> kStarKernelShift) & 0xFFFF);
-    ss_ = static_cast<std::uint16_t>(cs_ + 8);
+    // As SYSCALL loads them: RPL forced to 0 to match CPL 0.
+    const auto kernel_cs = static_cast<std::uint16_t>((star_ >> kStarKernelShift) & 0xFFFF);
+    cs_ = static_cast<std::uint16_t>(kernel_cs & ~kSelectorRplMask);
+    ss_ = static_cast<std::uint16_t>((kernel_cs + 8) & ~kSelectorRplMask);
     // SWAPGS happens here; GS is not modelled.
   }
   rip_ = config_.entry_page() + (from_user ? 0 : kRing0EntryOffset);
@@ -626,6 +628,10 @@ void Cpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
     case kEntryReached:
       state_ = RunState::in_os;
       if (os_ != nullptr) os_->on_delivery(*this, entry_);
+      // An NMI latched during the delivery of an event that does not block NMIs
+      // (hardware.md §1 "Delivery" step 6) is taken at the entry's first
+      // instruction boundary, not held until the next return.
+      try_deliver();
       break;
     case kReturnDone:
       complete_return();
