@@ -90,11 +90,12 @@ void BM_BroadcastNmi(benchmark::State& state) {
   const auto cpus = static_cast<std::uint32_t>(state.range(0));
   auto sys = make(cpus, true);
   Kernel& k = sys->kernel();
-  HandlerId bt = *k.register_model(NmiType::local, HandlerModel::backtrace, 0, "bt", nmis::VECTOR_BT,
-                                   30, 100);
+  // A device handler: the backtrace model prints, and printing allocates.
+  HandlerId bt =
+      *k.register_model(NmiType::local, HandlerModel::device, 0, "stop", nmis::VECTOR_SMP_STOP);
   auto send = [&] {
     for (CpuId c = 1; c < cpus; ++c) k.add_work(bt, c);
-    k.send_nmi_ipi_shorthand(0, 0xC0000 /* APIC_DEST_ALLBUT */, nmis::VECTOR_BT);
+    k.send_nmi_ipi_shorthand(0, 0xC0000 /* APIC_DEST_ALLBUT */, nmis::VECTOR_SMP_STOP);
     sys->run_to_idle();
   };
   send();

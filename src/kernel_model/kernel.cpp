@@ -637,7 +637,7 @@ void Kernel::return_from_nmi(CpuCtx& c) {
     printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));
     return;
   }
-  if (c.d.event.type == EventType::nmi) {
+  if (record_samples_ && c.d.event.type == EventType::nmi) {
     samples_.push_back(machine_.now() + ret_cost + (c.software ? c.extra_return_cycles : 0) -
                        c.started);
   }

@@ -220,7 +220,9 @@ class Kernel final : public cpu::OsEntry {
   const std::vector<ConsoleLine>& console() const { return console_; }
   bool panicked() const { return panic_.has_value(); }
   const std::optional<PanicRecord>& panic() const { return panic_; }
-  /// Dispatch cycles of each NMI handled, in order (for compare's percentiles).
+  /// Keeps the dispatch cycles of each NMI (for compare's percentiles); off by
+  /// default, since the list grows with the run.
+  void record_dispatch_samples(bool on) { record_samples_ = on; }
   const std::vector<std::uint64_t>& nmi_dispatch_samples() const { return samples_; }
   /// Selftest outcome: passed / failed / timed out counts.
   struct SelftestReport {
@@ -279,6 +281,7 @@ class Kernel final : public cpu::OsEntry {
   std::vector<ConsoleLine> console_;
   std::optional<PanicRecord> panic_;
   std::vector<std::uint64_t> samples_;
+  bool record_samples_ = false;
   std::uint32_t warned_ = 0;  // warn-once sites
   std::vector<RateLimit> rate_;
   CpuId reason_owner_ = kNoCpu;  // the CPU whose external NMI latched the port 0x61 reason
