@@ -55,7 +55,8 @@ void end_to_end(benchmark::State& state, bool source, bool fred) {
   const Cycle start_cycle = sys->now();
   const std::uint64_t start_calls = k.handler(ids[0]).total.calls;
   std::uint64_t calls_before = 0;
-  for (HandlerId h : ids) calls_before += k.handler(h).total.calls;
+  for (HandlerId h : ids)
+    calls_before += k.handler(h).total.calls;
   const std::uint64_t allocs_before = fredsim::bench::allocation_count();
   for (auto _ : state) {
     k.add_work(ids[0], 1);
@@ -65,12 +66,13 @@ void end_to_end(benchmark::State& state, bool source, bool fred) {
   const double n = static_cast<double>(state.iterations());
   const std::uint64_t allocs = fredsim::bench::allocation_count() - allocs_before;
   std::uint64_t calls_after = 0;
-  for (HandlerId h : ids) calls_after += k.handler(h).total.calls;
+  for (HandlerId h : ids)
+    calls_after += k.handler(h).total.calls;
   const auto& cpu1 = sys->machine().cpu(1).stats();
   state.SetItemsProcessed(state.iterations());
   state.counters["nmis_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
-  state.counters["sim_cycles_per_s"] =
-      benchmark::Counter(static_cast<double>(sys->now() - start_cycle), benchmark::Counter::kIsRate);
+  state.counters["sim_cycles_per_s"] = benchmark::Counter(
+      static_cast<double>(sys->now() - start_cycle), benchmark::Counter::kIsRate);
   state.counters["dispatch_cycles_per_nmi"] =
       static_cast<double>(cpu1.dispatch_cycles) / static_cast<double>(cpu1.nmi_delivered);
   state.counters["handler_calls_per_nmi"] = static_cast<double>(calls_after - calls_before) / n;
@@ -78,9 +80,15 @@ void end_to_end(benchmark::State& state, bool source, bool fred) {
   benchmark::DoNotOptimize(start_calls);
 }
 
-void BM_EndToEnd_Bitmap(benchmark::State& s) { end_to_end(s, true, true); }
-void BM_EndToEnd_PollingFred(benchmark::State& s) { end_to_end(s, false, true); }
-void BM_EndToEnd_PollingIdt(benchmark::State& s) { end_to_end(s, false, false); }
+void BM_EndToEnd_Bitmap(benchmark::State& s) {
+  end_to_end(s, true, true);
+}
+void BM_EndToEnd_PollingFred(benchmark::State& s) {
+  end_to_end(s, false, true);
+}
+void BM_EndToEnd_PollingIdt(benchmark::State& s) {
+  end_to_end(s, false, false);
+}
 BENCHMARK(BM_EndToEnd_Bitmap)->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(64);
 BENCHMARK(BM_EndToEnd_PollingFred)->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(64);
 BENCHMARK(BM_EndToEnd_PollingIdt)->Arg(8);
@@ -94,13 +102,15 @@ void BM_BroadcastNmi(benchmark::State& state) {
   HandlerId bt =
       *k.register_model(NmiType::local, HandlerModel::device, 0, "stop", nmis::VECTOR_SMP_STOP);
   auto send = [&] {
-    for (CpuId c = 1; c < cpus; ++c) k.add_work(bt, c);
+    for (CpuId c = 1; c < cpus; ++c)
+      k.add_work(bt, c);
     k.send_nmi_ipi_shorthand(0, 0xC0000 /* APIC_DEST_ALLBUT */, nmis::VECTOR_SMP_STOP);
     sys->run_to_idle();
   };
   send();
   const std::uint64_t allocs_before = fredsim::bench::allocation_count();
-  for (auto _ : state) send();
+  for (auto _ : state)
+    send();
   const double dests = static_cast<double>(state.iterations()) * (cpus - 1);
   state.SetItemsProcessed(static_cast<std::int64_t>(dests));
   state.counters["ns_per_destination"] =

@@ -26,7 +26,8 @@ void BM_ScheduleAndPop(benchmark::State& state) {
     x ^= x << 17;
     return x % 1000;
   };
-  for (std::uint64_t i = 0; i < depth; ++i) q.schedule_in(next_delay(), sink, 1, i);
+  for (std::uint64_t i = 0; i < depth; ++i)
+    q.schedule_in(next_delay(), sink, 1, i);
   const std::uint64_t allocs_before = fredsim::bench::allocation_count();
   for (auto _ : state) {
     q.step();

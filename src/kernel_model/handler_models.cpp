@@ -20,15 +20,22 @@ struct Costs {
 
 Costs model_costs(HandlerModel m) {
   switch (m) {
-    case HandlerModel::ghes: return {TimingParam::ghes_check, TimingParam::ghes_handle};
-    case HandlerModel::pmi: return {TimingParam::pmi_check, TimingParam::pmi_handle};
-    case HandlerModel::selftest: return {TimingParam::selftest_check, TimingParam::selftest_handle};
-    case HandlerModel::stop: return {TimingParam::stop_check, TimingParam::stop_handle};
+    case HandlerModel::ghes:
+      return {TimingParam::ghes_check, TimingParam::ghes_handle};
+    case HandlerModel::pmi:
+      return {TimingParam::pmi_check, TimingParam::pmi_handle};
+    case HandlerModel::selftest:
+      return {TimingParam::selftest_check, TimingParam::selftest_handle};
+    case HandlerModel::stop:
+      return {TimingParam::stop_check, TimingParam::stop_handle};
     case HandlerModel::backtrace:
       return {TimingParam::backtrace_check, TimingParam::backtrace_handle};
-    case HandlerModel::kgdb: return {TimingParam::kgdb_check, TimingParam::kgdb_handle};
-    case HandlerModel::mce: return {TimingParam::mce_check, TimingParam::mce_handle};
-    default: return {TimingParam::device_check, TimingParam::device_handle};
+    case HandlerModel::kgdb:
+      return {TimingParam::kgdb_check, TimingParam::kgdb_handle};
+    case HandlerModel::mce:
+      return {TimingParam::mce_check, TimingParam::mce_handle};
+    default:
+      return {TimingParam::device_check, TimingParam::device_handle};
   }
 }
 

@@ -51,23 +51,36 @@ enum WarnSite : unsigned {
 
 // --- NmiContext -----------------------------------------------------------------
 
-Cycle NmiContext::now() const { return kernel_.machine_.now(); }
-void NmiContext::charge(TimingParam p) { charged_ += kernel_.machine_.timing().get(p); }
-Machine& NmiContext::machine() { return kernel_.machine_; }
-cpu::Cpu& NmiContext::cpu_model() { return kernel_.machine_.cpu(cpu_); }
-std::uint32_t NmiContext::take_work() { return kernel_.take_work(handler_, cpu_); }
-std::uint32_t NmiContext::pending_work() const { return kernel_.pending_work(handler_, cpu_); }
+Cycle NmiContext::now() const {
+  return kernel_.machine_.now();
+}
+void NmiContext::charge(TimingParam p) {
+  charged_ += kernel_.machine_.timing().get(p);
+}
+Machine& NmiContext::machine() {
+  return kernel_.machine_;
+}
+cpu::Cpu& NmiContext::cpu_model() {
+  return kernel_.machine_.cpu(cpu_);
+}
+std::uint32_t NmiContext::take_work() {
+  return kernel_.take_work(handler_, cpu_);
+}
+std::uint32_t NmiContext::pending_work() const {
+  return kernel_.pending_work(handler_, cpu_);
+}
 
 // --- Kernel -----------------------------------------------------------------------
 
-Kernel::Kernel(Machine& machine, const KernelConfig& config)
-    : machine_(machine), config_(config) {
+Kernel::Kernel(Machine& machine, const KernelConfig& config) : machine_(machine), config_(config) {
   std::fill(std::begin(roles_), std::end(roles_), kNoHandler);
   const std::uint32_t n = machine.cpu_count();
   cpus_.reserve(n);
-  for (CpuId i = 0; i < n; ++i) cpus_.push_back(std::make_unique<CpuCtx>(*this, i));
+  for (CpuId i = 0; i < n; ++i)
+    cpus_.push_back(std::make_unique<CpuCtx>(*this, i));
   actions_.reserve(64);
-  for (auto& l : lists_) l.reserve(64);
+  for (auto& l : lists_)
+    l.reserve(64);
   samples_.reserve(4096);
   rate_.resize(kRateSites);
 }
@@ -79,7 +92,8 @@ Kernel::~Kernel() {
 }
 
 std::uint64_t Kernel::cycles_to_ns(Cycle c) const {
-  const std::uint64_t mhz = std::max<std::uint64_t>(1, machine_.timing().get(TimingParam::core_mhz));
+  const std::uint64_t mhz =
+      std::max<std::uint64_t>(1, machine_.timing().get(TimingParam::core_mhz));
   return c * 1000 / mhz;
 }
 
@@ -117,9 +131,9 @@ void Kernel::boot() {
     // NMI-source is on; only the BSP takes LINT1 NMIs (setup_local_APIC).
     const std::uint32_t pmi_vector = nmi_source_enabled(i) ? nmis::VECTOR_PMI : 0;
     machine_.apic_write(i, apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | pmi_vector);
-    machine_.apic_write(i, apicdef::APIC_LVT1,
-                        i == 0 ? apicdef::APIC_DM_NMI
-                               : (apicdef::APIC_DM_NMI | apicdef::APIC_LVT_MASKED));
+    machine_.apic_write(
+        i, apicdef::APIC_LVT1,
+        i == 0 ? apicdef::APIC_DM_NMI : (apicdef::APIC_DM_NMI | apicdef::APIC_LVT_MASKED));
   }
 }
 
@@ -167,8 +181,8 @@ Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, un
   auto& list = lists_[static_cast<int>(type)];
   for (HandlerId id : list) {
     if (actions_[id].name == name) {
-      return Error{fmt::format("register_nmi_handler({}): already registered on the {} list",
-                               name, nmi_type_name(type))};
+      return Error{fmt::format("register_nmi_handler({}): already registered on the {} list", name,
+                               nmi_type_name(type))};
     }
   }
   // reference/linux-nmi.md "Registration": the warn-once cases still register.
@@ -226,8 +240,8 @@ Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, un
 }
 
 Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsigned flags,
-                                         std::string_view name, unsigned vector,
-                                         Cycle check_cycles, Cycle handle_cycles) {
+                                         std::string_view name, unsigned vector, Cycle check_cycles,
+                                         Cycle handle_cycles) {
   // The callable needs the id; register a placeholder first, then set it.
   auto r = register_nmi_handler(
       type, [](NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }, flags, name, vector);
@@ -248,7 +262,8 @@ bool Kernel::unregister_nmi_handler(NmiType type, std::string_view name) {
   auto& list = lists_[static_cast<int>(type)];
   for (auto it = list.begin(); it != list.end(); ++it) {
     if (actions_[*it].name == name) {
-      if (std::any_of(cpus_.begin(), cpus_.end(), [](const auto& c) { return c->st.in_dispatch; })) {
+      if (std::any_of(cpus_.begin(), cpus_.end(),
+                      [](const auto& c) { return c->st.in_dispatch; })) {
         warn_once(kWarnUnregisterInNmi,
                   fmt::format("Trying to free NMI ({}) from NMI context!", name));
       }
@@ -291,12 +306,15 @@ std::uint32_t Kernel::take_work(HandlerId h, CpuId cpu) {
 
 std::uint64_t Kernel::lost_work(CpuId cpu) const {
   std::uint64_t lost = 0;
-  for (HandlerId h = 0; h < actions_.size(); ++h) lost += pending_work(h, cpu);
+  for (HandlerId h = 0; h < actions_.size(); ++h)
+    lost += pending_work(h, cpu);
   if (reason_owner_ == cpu && machine_.nmi_reason() != 0) ++lost;
   return lost;
 }
 
-const KernelCpuState& Kernel::cpu_state(CpuId cpu) const { return cpus_[cpu]->st; }
+const KernelCpuState& Kernel::cpu_state(CpuId cpu) const {
+  return cpus_[cpu]->st;
+}
 
 // --- Entry ------------------------------------------------------------------------
 
@@ -362,11 +380,21 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       }
       start_default_do_nmi(c);
       break;
-    case kHandlerDone: call_next_handler(c); break;
-    case kReasonRead: after_reason_read(c); break;
-    case kPathDone: finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external"); break;
-    case kExit: return_from_nmi(c); break;
-    case kSelftestPoll: selftest_step(c); break;
+    case kHandlerDone:
+      call_next_handler(c);
+      break;
+    case kReasonRead:
+      after_reason_read(c);
+      break;
+    case kPathDone:
+      finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external");
+      break;
+    case kExit:
+      return_from_nmi(c);
+      break;
+    case kSelftestPoll:
+      selftest_step(c);
+      break;
     case kKvmEntry: {
       // KVM calls the host's NMI entry with a frame it built (hardware.md §4).
       Cpu& cpu = machine_.cpu(c.id);
@@ -397,7 +425,8 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       begin_nmi(c, d);
       break;
     }
-    default: assert(false && "unknown kernel event");
+    default:
+      assert(false && "unknown kernel event");
   }
 }
 
@@ -445,9 +474,9 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   if (type == NmiType::local && nmi_source_enabled(c.id) && c.regs.fred) {
     const std::uint64_t data = c.regs.event_data;
     if (data == 0) {
-      warn_once(kWarnZeroEventData,
-                fmt::format("NMI-source: NMI with event data 0 on CPU {}; polling every handler",
-                            c.id));
+      warn_once(
+          kWarnZeroEventData,
+          fmt::format("NMI-source: NMI with event data 0 on CPU {}; polling every handler", c.id));
     } else if ((data & cpu::arch::kNmiSourceUnknownBit) == 0) {
       c.filter = true;
       c.bitmap = data;
@@ -538,11 +567,12 @@ void Kernel::handle_done(CpuCtx& c) {
       c.handled_total = handled;
       if (handled == 0) {
         if (ratelimit(serr ? kRateSerr : kRateIochk)) {
-          printk(c.id, serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
-                                          c.reason, c.id)
-                            : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
-                                          "CPU {}.",
-                                          c.reason, c.id));
+          printk(c.id,
+                 serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
+                                    c.reason, c.id)
+                      : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
+                                    "CPU {}.",
+                                    c.reason, c.id));
         }
         if (serr ? config_.panic_on_unrecovered_nmi : config_.panic_on_io_nmi) {
           do_panic(c.id, serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
@@ -555,7 +585,8 @@ void Kernel::handle_done(CpuCtx& c) {
       }
       c.st.stats.external += 1;
       machine_.queue().schedule_in(
-          handled ? 0 : machine_.timing().get(serr ? TimingParam::serr_path : TimingParam::iochk_path),
+          handled ? 0
+                  : machine_.timing().get(serr ? TimingParam::serr_path : TimingParam::iochk_path),
           c, kPathDone);
       return;
     }
@@ -601,9 +632,9 @@ void Kernel::after_reason_read(CpuCtx& c) {
 
 void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
   if (machine_.tracer().enabled()) {
-    machine_.tracer().emit(machine_.now(), c.id, "nmi_outcome",
-                           {{"handled", TraceValue::sdec(c.handled_total)},
-                            {"outcome", TraceValue::str(outcome)}});
+    machine_.tracer().emit(
+        machine_.now(), c.id, "nmi_outcome",
+        {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
   }
   if (c.d.path == DeliveryPath::idt && !c.software) {
     if (c.st.idt_state == IdtNmiState::latched) {

@@ -10,15 +10,14 @@ namespace fredsim::kernel {
 
 // Events of a CPU's kernel context.
 enum CpuEvent : std::uint32_t {
-  kStart,          // the entry code ran: default_do_nmi begins
-  kHandlerDone,    // a handler call finished: call the next one
-  kReasonRead,     // the port 0x61 read finished
-  kPathDone,       // the SERR / IOCHK / unknown path finished
-  kExit,           // the exit code ran: the return instruction
-  kSelftestPoll,   // the selftest's wait loop
-  kKvmEntry,       // KVM's exit handling ran: it calls the host NMI entry
+  kStart,         // the entry code ran: default_do_nmi begins
+  kHandlerDone,   // a handler call finished: call the next one
+  kReasonRead,    // the port 0x61 read finished
+  kPathDone,      // the SERR / IOCHK / unknown path finished
+  kExit,          // the exit code ran: the return instruction
+  kSelftestPoll,  // the selftest's wait loop
+  kKvmEntry,      // KVM's exit handling ran: it calls the host NMI entry
 };
-
 
 /// A CPU's kernel context: the NMI being dispatched and the per-CPU state.
 struct Kernel::CpuCtx final : EventTarget {
@@ -76,6 +75,5 @@ struct Kernel::RateLimit {
   unsigned printed = 0;
   bool started = false;
 };
-
 
 }  // namespace fredsim::kernel

@@ -31,7 +31,8 @@ std::uint64_t Kernel::prepare_icr(CpuId from, std::uint32_t shorthand_bits,
 void Kernel::send_nmi_ipi(CpuId from, std::span<const CpuId> dest, unsigned vector) {
   // x2APIC physical mode sends one ICR write per destination (send_IPI_mask).
   for (CpuId d : dest) {
-    machine_.apic_write(from, apicdef::APIC_ICR, prepare_icr(from, 0, apicdef::APIC_DM_NMI, vector, d));
+    machine_.apic_write(from, apicdef::APIC_ICR,
+                        prepare_icr(from, 0, apicdef::APIC_DM_NMI, vector, d));
   }
 }
 
@@ -120,7 +121,8 @@ void Kernel::mce_inject(CpuId from, std::span<const CpuId> targets) {
 
 void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {
   const HandlerId h = ensure_role(HandlerModel::pmi);
-  const std::uint64_t mask = counters >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << counters) - 1;
+  const std::uint64_t mask =
+      counters >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << counters) - 1;
   // A counter that overflows again before its PMI was handled adds no sample.
   const std::uint64_t fresh = mask & ~machine_.cpu(cpu).perf_global_status();
   if (fresh != 0) add_work(h, cpu, static_cast<std::uint32_t>(std::popcount(fresh)));
@@ -172,7 +174,8 @@ void Kernel::selftest_begin_stage() {
     return;
   }
   s.handler = *r;
-  for (CpuId t : s.targets) add_work(s.handler, t);
+  for (CpuId t : s.targets)
+    add_work(s.handler, t);
   send_nmi_ipi(s.from, s.targets, nmis::VECTOR_TEST);
   // Wait up to a second for the mask to empty.
   s.deadline = machine_.now() + machine_.timing().get(TimingParam::core_mhz) * 1'000'000;
@@ -183,12 +186,14 @@ void Kernel::selftest_step(CpuCtx& c) {
   if (!selftest_run_) return;
   Selftest& s = *selftest_run_;
   bool empty = true;
-  for (CpuId t : s.targets) empty = empty && pending_work(s.handler, t) == 0;
+  for (CpuId t : s.targets)
+    empty = empty && pending_work(s.handler, t) == 0;
   const char* name = s.stage == Selftest::Stage::remote ? " remote IPI:" : "  local IPI:";
   if (empty || machine_.now() >= s.deadline) {
     unregister_nmi_handler(NmiType::local, "nmi_selftest");
     // A timed-out test leaves its bits: they are not the kernel's work any more.
-    for (CpuId t : s.targets) take_work(s.handler, t);
+    for (CpuId t : s.targets)
+      take_work(s.handler, t);
     selftest_record(name, empty ? "  ok  |" : "TIMEOUT|", empty, !empty);
     return;
   }

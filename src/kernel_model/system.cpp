@@ -46,7 +46,8 @@ std::uint64_t System::run_until(Cycle cycle) {
 
 std::uint64_t System::run_to_idle(std::uint64_t max_events) {
   std::uint64_t ran = 0;
-  while (ran < max_events && !stopped() && machine_->queue().step()) ++ran;
+  while (ran < max_events && !stopped() && machine_->queue().step())
+    ++ran;
   return ran;
 }
 

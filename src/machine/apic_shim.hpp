@@ -39,9 +39,9 @@ class ApicShim final : public EventTarget {
     if (((icr >> 8) & 7) != 4) return;
     const std::uint32_t vector = icr & 0xFF;
     const unsigned sh = (icr >> 18) & 3;
-    const std::uint32_t dest =
-        m_.apic_mode() == ApicMode::x2apic ? static_cast<std::uint32_t>(icr >> 32)
-                                           : static_cast<std::uint32_t>(icr >> 56);
+    const std::uint32_t dest = m_.apic_mode() == ApicMode::x2apic
+                                   ? static_cast<std::uint32_t>(icr >> 32)
+                                   : static_cast<std::uint32_t>(icr >> 56);
     auto post = [&](CpuId to) {
       m_.queue().schedule_in(m_.timing()[TimingParam::ipi_latency], *this, 0,
                              (std::uint64_t{to} << 32) | vector);

@@ -60,8 +60,12 @@ void Machine::external_nmi(CpuId cpu, NmiReason reason) {
   impl_->apic->assert_lvt(cpu, ApicShim::kLvt1);
 }
 
-void Machine::thermal_event(CpuId cpu) { impl_->apic->assert_lvt(cpu, ApicShim::kLvtThermal); }
-void Machine::cmci_event(CpuId cpu) { impl_->apic->assert_lvt(cpu, ApicShim::kLvtCmci); }
+void Machine::thermal_event(CpuId cpu) {
+  impl_->apic->assert_lvt(cpu, ApicShim::kLvtThermal);
+}
+void Machine::cmci_event(CpuId cpu) {
+  impl_->apic->assert_lvt(cpu, ApicShim::kLvtCmci);
+}
 
 std::uint8_t Machine::port_in(std::uint16_t port) {
   return port == port61::kPort ? port61_ : 0xFF;

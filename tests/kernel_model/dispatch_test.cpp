@@ -118,7 +118,8 @@ TEST(Dispatch, ExternalOnlyNmiCallsNoLocalHandler) {
   sys->at(10, [&] { k.external_nmi(0, NmiReason::serr); });
   sys->at(100000, [&] { k.external_nmi(0, NmiReason::none); });
   sys->run_to_idle();
-  for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev}) EXPECT_EQ(k.handler(h).total.calls, 0u);
+  for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev})
+    EXPECT_EQ(k.handler(h).total.calls, 0u);
   EXPECT_EQ(k.cpu_state(0).stats.external, 1u);
   EXPECT_EQ(k.cpu_state(0).stats.unknown, 1u);
   EXPECT_TRUE(console_has(k, "NMI: PCI system error (SERR) for reason 80 on CPU 0."));
@@ -183,7 +184,8 @@ TEST(Dispatch, UserModeNmiReturnsWithEretu) {
   EXPECT_EQ(k.handler(dev).total.handled, 1u);
   EXPECT_EQ(sys->machine().cpu(1).cpl(), 3u);
   bool eretu = false;
-  for (const auto& l : trace.lines()) eretu = eretu || l.find("nmi_return via=eretu") != std::string::npos;
+  for (const auto& l : trace.lines())
+    eretu = eretu || l.find("nmi_return via=eretu") != std::string::npos;
   EXPECT_TRUE(eretu);
 }
 

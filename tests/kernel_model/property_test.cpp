@@ -96,7 +96,8 @@ Outcome run(const Plan& p, bool source) {
     o.handled.push_back(k.handler(h).total.handled);
     o.calls += k.handler(h).total.calls;
   }
-  for (CpuId c = 0; c < p.cpus; ++c) o.lost += k.lost_work(c);
+  for (CpuId c = 0; c < p.cpus; ++c)
+    o.lost += k.lost_work(c);
   o.violations = check.violations;
   return o;
 }

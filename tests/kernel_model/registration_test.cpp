@@ -11,11 +11,14 @@ using fredsim::testing::console_has;
 using fredsim::testing::make_config;
 using fredsim::testing::make_system;
 
-int done(NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }
+int done(NmiType, const PtRegs&, NmiContext&) {
+  return NMI_DONE;
+}
 
 std::vector<std::string> names(const Kernel& k, NmiType t) {
   std::vector<std::string> out;
-  for (HandlerId id : k.handler_list(t)) out.push_back(k.handler(id).name);
+  for (HandlerId id : k.handler_list(t))
+    out.push_back(k.handler(id).name);
   return out;
 }
 

@@ -22,11 +22,13 @@ TEST_P(Selftest, PassesAndPrintsTheLinuxSummary) {
     EXPECT_TRUE(console_has(k, "Good, all 2 testcases passed!")) << "source=" << source;
     EXPECT_EQ(k.selftest_report().passed, 2u);
     EXPECT_EQ(k.selftest_report().failed + k.selftest_report().timeout, 0u);
-    EXPECT_EQ(k.find_handler("nmi_selftest") == kNoHandler ? 0u
-                                                           : k.handler(k.find_handler("nmi_selftest")).registered,
+    EXPECT_EQ(k.find_handler("nmi_selftest") == kNoHandler
+                  ? 0u
+                  : k.handler(k.find_handler("nmi_selftest")).registered,
               0u)
         << "unregistered at the end";
-    for (CpuId c = 0; c < GetParam(); ++c) EXPECT_EQ(k.lost_work(c), 0u);
+    for (CpuId c = 0; c < GetParam(); ++c)
+      EXPECT_EQ(k.lost_work(c), 0u);
   }
 }
 

@@ -34,10 +34,12 @@ TEST(EventQueue, TiesKeepInsertionOrder) {
   EventQueue q;
   Recorder r;
   r.q = &q;
-  for (std::uint64_t i = 0; i < 100; ++i) q.schedule(5, r, 0, i);
+  for (std::uint64_t i = 0; i < 100; ++i)
+    q.schedule(5, r, 0, i);
   q.run_to_idle();
   ASSERT_EQ(r.seen.size(), 100u);
-  for (std::uint64_t i = 0; i < 100; ++i) EXPECT_EQ(r.seen[i].second, i) << "FIFO tie order";
+  for (std::uint64_t i = 0; i < 100; ++i)
+    EXPECT_EQ(r.seen[i].second, i) << "FIFO tie order";
 }
 
 TEST(EventQueue, EventsScheduledDuringARunAtTheSameCycleRunAfterEarlierOnes) {
@@ -124,7 +126,8 @@ TEST(EventQueue, StorageStopsGrowingAtTheWorkingSize) {
   EventQueue q(16);
   Recorder r;
   r.q = &q;
-  for (int i = 0; i < 64; ++i) q.schedule(static_cast<Cycle>(i), r, 0, 0);
+  for (int i = 0; i < 64; ++i)
+    q.schedule(static_cast<Cycle>(i), r, 0, 0);
   const std::size_t cap = q.capacity();
   for (int i = 0; i < 10000; ++i) {
     q.step();

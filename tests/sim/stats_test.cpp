@@ -7,7 +7,8 @@ namespace {
 
 TEST(Samples, NearestRankPercentiles) {
   Samples s;
-  for (std::uint64_t v = 1; v <= 100; ++v) s.add(101 - v);
+  for (std::uint64_t v = 1; v <= 100; ++v)
+    s.add(101 - v);
   Summary sum = s.summary();
   EXPECT_EQ(sum.count, 100u);
   EXPECT_DOUBLE_EQ(sum.mean, 50.5);

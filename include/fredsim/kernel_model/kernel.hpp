@@ -133,9 +133,9 @@ struct KernelCpuState {
   bool swallow = false;
   std::uint64_t last_nmi_rip = 0;
   IdtNmiState idt_state = IdtNmiState::not_running;
-  bool halted = false;      // stopped by stop-other-CPUs
+  bool halted = false;  // stopped by stop-other-CPUs
   bool in_dispatch = false;
-  std::uint64_t lost = 0;   // filled by lost_work()
+  std::uint64_t lost = 0;  // filled by lost_work()
 };
 
 class Kernel final : public cpu::OsEntry {

@@ -45,8 +45,8 @@ struct PtRegs {
   std::uint16_t cs = 0;
   std::uint16_t ss = 0;
   std::uint8_t cpl = 0;
-  bool fred = false;              // entered through FRED (event data valid)
-  std::uint64_t event_data = 0;   // FRED event data: the NMI-source bitmap
+  bool fred = false;             // entered through FRED (event data valid)
+  std::uint64_t event_data = 0;  // FRED event data: the NMI-source bitmap
 };
 
 /// Per-CPU counters, as default_do_nmi keeps them.

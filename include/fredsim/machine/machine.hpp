@@ -29,10 +29,10 @@ enum class ApicMode : std::uint8_t { xapic, x2apic };
 /// Port 0x61 (NMI status and control), reference/linux-nmi.md "default_do_nmi".
 namespace port61 {
 inline constexpr std::uint16_t kPort = 0x61;
-inline constexpr std::uint8_t kSerr = 1u << 7;        // PCI SERR# asserted
-inline constexpr std::uint8_t kIochk = 1u << 6;       // I/O channel check
-inline constexpr std::uint8_t kSerrDisable = 1u << 2; // write: clear and disable SERR
-inline constexpr std::uint8_t kIochkDisable = 1u << 3;// write: clear and disable IOCHK
+inline constexpr std::uint8_t kSerr = 1u << 7;          // PCI SERR# asserted
+inline constexpr std::uint8_t kIochk = 1u << 6;         // I/O channel check
+inline constexpr std::uint8_t kSerrDisable = 1u << 2;   // write: clear and disable SERR
+inline constexpr std::uint8_t kIochkDisable = 1u << 3;  // write: clear and disable IOCHK
 inline constexpr std::uint8_t kReasonMask = kSerr | kIochk;
 }  // namespace port61
 

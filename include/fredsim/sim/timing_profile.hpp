@@ -57,9 +57,9 @@ enum class TimingParam : std::uint16_t {
   kgdb_handle,
   mce_check,
   mce_handle,
-  serr_path,     // default_do_nmi's SERR path (prints, port 0x61 writes)
-  iochk_path,    // the IOCHK path
-  unknown_path,  // the unknown-NMI path (prints)
+  serr_path,      // default_do_nmi's SERR path (prints, port 0x61 writes)
+  iochk_path,     // the IOCHK path
+  unknown_path,   // the unknown-NMI path (prints)
   selftest_poll,  // the NMI selftest's wait loop: one poll of the CPU mask
   core_mhz,       // not a cost: the core clock, to turn cycles into the kernel's ns
   count_
