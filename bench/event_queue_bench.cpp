@@ -30,7 +30,7 @@ void BM_ScheduleAndPop(benchmark::State& state) {
     q.schedule_in(next_delay(), sink, 1, i);
   const std::uint64_t allocs_before = fredsim::bench::allocation_count();
   for (auto _ : state) {
-    q.step();
+    q.run_one();
     q.schedule_in(next_delay(), sink, 1, 0);
   }
   const std::uint64_t allocs = fredsim::bench::allocation_count() - allocs_before;

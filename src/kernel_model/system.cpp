@@ -37,7 +37,7 @@ std::uint64_t System::run_until(Cycle cycle) {
   while (!stopped()) {
     const Cycle next = machine_->queue().next_cycle();
     if (next == kNever || next > cycle) break;
-    machine_->queue().step();
+    machine_->queue().run_one();
     ++ran;
   }
   if (!stopped()) machine_->queue().run_until(cycle);  // advances the clock to `cycle`
@@ -46,7 +46,7 @@ std::uint64_t System::run_until(Cycle cycle) {
 
 std::uint64_t System::run_to_idle(std::uint64_t max_events) {
   std::uint64_t ran = 0;
-  while (ran < max_events && !stopped() && machine_->queue().step())
+  while (ran < max_events && !stopped() && machine_->queue().run_one())
     ++ran;
   return ran;
 }

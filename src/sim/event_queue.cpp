@@ -67,9 +67,7 @@ Cycle EventQueue::next_cycle() {
   return heap_.empty() ? kNever : heap_.front().cycle;
 }
 
-std::optional<StepInfo> EventQueue::step() {
-  drop_stale_top();
-  if (heap_.empty()) return std::nullopt;
+EventQueue::Entry EventQueue::pop_live() {
   std::pop_heap(heap_.begin(), heap_.end(), later);
   const Entry e = heap_.back();
   heap_.pop_back();
@@ -78,8 +76,25 @@ std::optional<StepInfo> EventQueue::step() {
   --live_;
   now_ = e.cycle;
   ++events_run_;
+  return e;
+}
+
+bool EventQueue::run_one() {
+  drop_stale_top();
+  if (heap_.empty()) return false;
+  const Entry e = pop_live();
   e.target->on_event(e.kind, e.arg);
-  return StepInfo{e.cycle, e.seq, e.target->event_cpu(), e.target->event_name(e.kind)};
+  return true;
+}
+
+std::optional<StepInfo> EventQueue::step() {
+  drop_stale_top();
+  if (heap_.empty()) return std::nullopt;
+  const Entry e = pop_live();
+  // Named before the event runs: the target may be gone after it.
+  StepInfo info{e.cycle, e.seq, e.target->event_cpu(), e.target->event_name(e.kind)};
+  e.target->on_event(e.kind, e.arg);
+  return info;
 }
 
 std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
@@ -87,7 +102,7 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
   while (ran < max_events) {
     const Cycle next = next_cycle();
     if (next == kNever || next > limit) break;
-    step();
+    run_one();
     ++ran;
   }
   if (ran < max_events && limit != kNever && limit > now_) now_ = limit;
@@ -96,7 +111,7 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
 
 std::uint64_t EventQueue::run_to_idle(std::uint64_t max_events) {
   std::uint64_t ran = 0;
-  while (ran < max_events && step())
+  while (ran < max_events && run_one())
     ++ran;
   return ran;
 }

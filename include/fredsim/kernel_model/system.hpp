@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "fredsim/kernel_model/kernel.hpp"
 #include "fredsim/machine/machine.hpp"
@@ -39,6 +40,8 @@ class System {
   /// Runs `action` at `cycle` (>= now), in the order of scheduling for equal
   /// cycles: scenario events, test drivers. The action list is setup storage.
   void at(Cycle cycle, std::function<void()> action);
+  /// Keeps `owned` alive as long as the System (a driver of its events, say).
+  void adopt(std::shared_ptr<void> owned) { owned_.push_back(std::move(owned)); }
   bool stopped() const { return kernel_->panicked(); }
 
  private:
@@ -47,6 +50,7 @@ class System {
   std::unique_ptr<Machine> machine_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::unique_ptr<Actions> actions_;
+  std::vector<std::shared_ptr<void>> owned_;
 };
 
 }  // namespace fredsim

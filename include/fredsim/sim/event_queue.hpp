@@ -65,6 +65,8 @@ class EventQueue {
 
   /// Runs the next event (advancing now()). Empty optional when idle.
   std::optional<StepInfo> step();
+  /// Runs the next event without describing it; false when idle.
+  bool run_one();
   /// Runs every event with cycle <= limit, then sets now() to limit (if it is
   /// later). Returns how many events ran. Stops early after `max_events`.
   std::uint64_t run_until(Cycle limit, std::uint64_t max_events = ~std::uint64_t{0});
@@ -90,6 +92,7 @@ class EventQueue {
     return a.cycle != b.cycle ? a.cycle > b.cycle : a.seq > b.seq;
   }
   void drop_stale_top();
+  Entry pop_live();
   void grow();
 
   std::vector<Entry> heap_;                // binary min-heap on (cycle, seq)
