@@ -141,6 +141,7 @@ void Cpu::deliver_nmi() {
   if (non_root() && vmx_->nmi_exiting()) {
     ++stats_.vm_exits_nmi;
     nmi_path_ = DeliveryPath::vmexit;
+    rip_ = rip();  // freeze the guest RIP at the exit: save_state() must see it
     state_ = RunState::transition;
     vmx_->nmi_vm_exit(*this, bitmap);
     return;
@@ -530,6 +531,7 @@ void Cpu::load_state(const ArchState& s) {
 }
 
 void Cpu::begin_transition() {
+  rip_ = rip();  // ordinary code stops here; the RIP must not jump back
   state_ = RunState::transition;
 }
 

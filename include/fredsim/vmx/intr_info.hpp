@@ -1,0 +1,70 @@
+#pragma once
+// The interruption-information layout shared by VM-exit interruption information
+// (0x4404), IDT-vectoring information (0x4408) and VM-entry interruption
+// information (0x4016): hardware.md §4.
+#include <cstdint>
+
+#include "fredsim/cpu/arch.hpp"
+#include "fredsim/vmx/fields.hpp"
+
+namespace fredsim::vmx {
+
+class IntrInfo {
+ public:
+  static constexpr BitField kVector{0, 8};
+  static constexpr BitField kType{8, 3};  // the event types of hardware.md §1; NMI = 2
+  static constexpr BitField kErrorCodeValid{11, 1};
+  static constexpr BitField kNmiUnblockingIret{12, 1};  // NMI unblocking due to IRET
+  static constexpr BitField kNested{13, 1};             // nested exception (FRED)
+  static constexpr BitField kValid{31, 1};
+  /// Bits 30:14 are reserved in all three fields.
+  static constexpr std::uint32_t kReservedMask =
+      static_cast<std::uint32_t>(BitField{14, 17}.mask());
+  /// VM entry checks bits 30:12 of 0x4016 are 0, except bit 13, which FRED
+  /// gives to injections of nested exceptions (SDM Vol. 3C "Checks on VM-Entry
+  /// Control Fields"; bit 12 is defined for exits only).
+  static constexpr std::uint32_t kEntryReservedMask =
+      kReservedMask | static_cast<std::uint32_t>(kNmiUnblockingIret.mask());
+
+  constexpr IntrInfo() = default;
+  constexpr explicit IntrInfo(std::uint32_t raw) : raw_(raw) {}
+  static constexpr IntrInfo decode(std::uint64_t raw) {
+    return IntrInfo(static_cast<std::uint32_t>(raw));
+  }
+  constexpr std::uint32_t encode() const { return raw_; }
+
+  /// A valid NMI: vector 2, type NMI.
+  static constexpr IntrInfo nmi() {
+    return IntrInfo{}
+        .set_vector(cpu::arch::kNmiVector)
+        .set_type(cpu::EventType::nmi)
+        .set_valid(true);
+  }
+
+  constexpr std::uint8_t vector() const { return static_cast<std::uint8_t>(kVector.get(raw_)); }
+  constexpr cpu::EventType type() const { return static_cast<cpu::EventType>(kType.get(raw_)); }
+  constexpr bool error_code_valid() const { return kErrorCodeValid.get(raw_) != 0; }
+  constexpr bool nmi_unblocking_iret() const { return kNmiUnblockingIret.get(raw_) != 0; }
+  constexpr bool nested() const { return kNested.get(raw_) != 0; }
+  constexpr bool valid() const { return kValid.get(raw_) != 0; }
+
+  constexpr IntrInfo& set_vector(std::uint8_t v) { return put(kVector, v); }
+  constexpr IntrInfo& set_type(cpu::EventType t) {
+    return put(kType, static_cast<std::uint64_t>(t));
+  }
+  constexpr IntrInfo& set_error_code_valid(bool v) { return put(kErrorCodeValid, v); }
+  constexpr IntrInfo& set_nmi_unblocking_iret(bool v) { return put(kNmiUnblockingIret, v); }
+  constexpr IntrInfo& set_nested(bool v) { return put(kNested, v); }
+  constexpr IntrInfo& set_valid(bool v) { return put(kValid, v); }
+
+  friend constexpr bool operator==(IntrInfo, IntrInfo) = default;
+
+ private:
+  constexpr IntrInfo& put(BitField f, std::uint64_t v) {
+    raw_ = static_cast<std::uint32_t>(f.set(raw_, v));
+    return *this;
+  }
+  std::uint32_t raw_ = 0;
+};
+
+}  // namespace fredsim::vmx

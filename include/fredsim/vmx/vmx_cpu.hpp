@@ -1,0 +1,166 @@
+#pragma once
+// VMX on one logical CPU: VM entry (VMLAUNCH/VMRESUME) and the NMI-induced VM
+// exit of reference/hardware.md §4, over the CPU model's VmxHooks.
+//
+// Setting up a guest:
+//   VmxCpu vcpu(cpu, {.guest_os = &guest_os, .exit_handler = &kvm});
+//   vcpu.vmcs().vmwrite(field::kPinControls, PinControls{}.set_nmi_exiting(true).encode());
+//   vcpu.write_guest_state(guest);  // RIP, RSP, CR4, selectors, FRED state, ...
+//   vcpu.vm_enter();                // VMLAUNCH; later exits go to kvm.on_vm_exit()
+//   ...                             // in on_vm_exit or later: vcpu.vm_resume()
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "fredsim/cpu/cpu.hpp"
+#include "fredsim/sim/event_queue.hpp"
+#include "fredsim/vmx/controls.hpp"
+#include "fredsim/vmx/exit_handler.hpp"
+#include "fredsim/vmx/vmcs.hpp"
+
+namespace fredsim::vmx {
+
+/// Guest-state and host-state values that no VMCS field holds: IA32_FRED_RSP0,
+/// IA32_PL0_SSP (FRED's SSP0) and IA32_STAR. A VMM switches them through the
+/// VM-entry MSR-load and VM-exit MSR-store/-load areas (SDM Vol. 3C "VM-Entry
+/// Controls for MSRs"); the model keeps one such area per side and always uses it.
+struct MsrArea {
+  std::uint64_t fred_rsp0 = 0;
+  std::uint64_t pl0_ssp = 0;
+  std::uint64_t star = 0;
+};
+
+struct VmxStats {
+  std::array<std::uint64_t, kBasicExitReasonCount> exits_by_reason{};
+  std::uint64_t exits = 0;
+  std::uint64_t entries = 0;         // VM entries that completed
+  std::uint64_t failed_entries = 0;  // VMfailValid, or a VM-entry failure (guest state)
+  std::uint64_t injected_events = 0;
+  /// An NMI exit taken at the entry that was injecting an event (the event is
+  /// then reported in the IDT-vectoring information).
+  std::uint64_t exits_during_injection = 0;
+
+  std::uint64_t exits_for(BasicExitReason r) const {
+    return exits_by_reason[static_cast<std::size_t>(r)];
+  }
+};
+
+/// Where this VMX CPU is.
+enum class VmxMode : std::uint8_t {
+  root,      // the host runs (before the first entry, or after an exit completed)
+  entering,  // VM entry in progress (vm_entry cycles)
+  guest,     // VMX non-root operation
+  exiting,   // VM exit in progress (vm_exit cycles)
+};
+std::string_view vmx_mode_name(VmxMode m);
+
+class VmxCpu final : public cpu::VmxHooks, public EventTarget {
+ public:
+  struct Config {
+    /// The guest's OS entry points while the guest runs; null: a guest that never
+    /// takes events itself (every event exits, or none comes).
+    cpu::OsEntry* guest_os = nullptr;
+    /// The VMM; null: exits complete and the host just runs on.
+    VmExitHandler* exit_handler = nullptr;
+    /// The host-state fields take the CPU's state at each VM entry, as KVM
+    /// writes HOST_RSP, HOST_CR4 and the rest before VMRESUME (HOST_RIP: the
+    /// instruction after VMRESUME). false: the host fields are the VMM's, set
+    /// with vmwrite.
+    bool capture_host_state = true;
+  };
+
+  VmxCpu(cpu::Cpu& cpu, const Config& config);
+  VmxCpu(const VmxCpu&) = delete;
+  VmxCpu& operator=(const VmxCpu&) = delete;
+
+  cpu::Cpu& cpu() { return cpu_; }
+  const cpu::Cpu& cpu() const { return cpu_; }
+  Vmcs& vmcs() { return vmcs_; }
+  const Vmcs& vmcs() const { return vmcs_; }
+  void set_guest_os(cpu::OsEntry* os) { guest_os_ = os; }
+  void set_exit_handler(VmExitHandler* h) { handler_ = h; }
+
+  // --- Setup helpers (each is a series of VMWRITEs of the VMM) -------------
+  /// Writes the guest-state fields and the guest MSR area from `s`: RIP, RSP,
+  /// RFLAGS, CR4, CS/SS selectors, SS access rights (DPL = CPL), the FRED fields
+  /// (CONFIG carries the CSL in bits 1:0), and interruptibility bit 3 from
+  /// s.nmi_blocked. Sets "load guest FRED state" and "save guest FRED state" /
+  /// "load host FRED state" (with the secondary exit controls activated) when
+  /// CR4.FRED is set in `s`.
+  void write_guest_state(const cpu::ArchState& s);
+  /// The guest state as the fields and the guest MSR area hold it.
+  cpu::ArchState guest_state() const;
+  /// Writes the host-state fields and host MSR area (with capture_host_state false).
+  void write_host_state(const cpu::ArchState& s);
+  cpu::ArchState host_state() const;
+  MsrArea& guest_msrs() { return guest_msrs_; }
+  MsrArea& host_msrs() { return host_msrs_; }
+
+  // --- VMX instructions, executed by the host at the current cycle ----------
+  /// VMLAUNCH: checks, then switches to the guest; the guest runs its first
+  /// instruction `vm_entry` cycles later. VMfailValid with error 4 when the VMCS
+  /// is launched, 7 on invalid controls (e.g. virtual NMIs without NMI exiting,
+  /// a malformed VM-entry interruption information). #UD unless the CPU runs
+  /// host code (VMX root, RunState running or in_os).
+  VmxResult vm_enter();
+  /// VMRESUME: as vm_enter(), error 5 when the VMCS is not launched.
+  VmxResult vm_resume();
+
+  /// Guest NMI-source, a model of a proposal, ahead of the field (hardware.md §4
+  /// last bullet: no kernel exposes NMI-source to guests yet): sets the VM-entry
+  /// interruption information to a valid NMI (vector 2) and the injected-event
+  /// data 0x2052 to `event_data`, so the next VM entry delivers a virtual NMI
+  /// carrying that event data (a source bitmap) to a FRED guest.
+  void inject_nmi(std::uint64_t event_data);
+
+  // --- State ---------------------------------------------------------------
+  VmxMode mode() const { return mode_; }
+  bool in_guest() const { return mode_ == VmxMode::guest; }
+  const ExitInfo& last_exit() const { return exit_; }
+  const VmxStats& stats() const { return stats_; }
+  /// The pin-based controls in force in the guest (latched at VM entry).
+  PinControls active_pin_controls() const { return active_pin_; }
+
+  // cpu::VmxHooks
+  bool nmi_exiting() const override { return active_pin_.nmi_exiting(); }
+  bool virtual_nmis() const override { return active_pin_.virtual_nmis(); }
+  void nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) override;
+
+  // EventTarget
+  void on_event(std::uint32_t kind, std::uint64_t arg) override;
+  std::string_view event_name(std::uint32_t kind) const override;
+  CpuId event_cpu() const override { return cpu_.id(); }
+
+ private:
+  enum EventKind : std::uint32_t { kEntryDone, kExitDone };
+  enum class Instruction : std::uint8_t { vmlaunch, vmresume };
+
+  VmxResult enter(Instruction insn);
+  VmInstructionError check_controls() const;
+  bool guest_state_valid() const;
+  void complete_entry();
+  void capture_host_state();
+  void save_guest_state();
+  cpu::ArchState build_host_state() const;
+  bool load_host_fred() const;
+
+  cpu::Cpu& cpu_;
+  Vmcs vmcs_;
+  cpu::OsEntry* guest_os_;
+  cpu::OsEntry* host_os_ = nullptr;
+  VmExitHandler* handler_;
+  bool capture_host_;
+
+  VmxMode mode_ = VmxMode::root;
+  Instruction entering_with_ = Instruction::vmlaunch;
+  PinControls active_pin_;
+  bool ends_nmi_exit_ = false;  // the next entry completes an NMI-induced exit
+  IntrInfo vectoring_;          // an injected event an exit interrupted
+  std::uint64_t vectoring_data_ = 0;
+  MsrArea guest_msrs_;
+  MsrArea host_msrs_;
+  ExitInfo exit_;
+  VmxStats stats_;
+};
+
+}  // namespace fredsim::vmx

@@ -1,0 +1,491 @@
+#include "fredsim/vmx/vmx_cpu.hpp"
+
+#include <cassert>
+
+namespace fredsim::vmx {
+
+namespace {
+
+using cpu::ArchState;
+using cpu::EventType;
+using cpu::RunState;
+namespace arch = cpu::arch;
+
+// Segment access rights (SDM Vol. 3C "Guest Register State"): DPL in bits 6:5,
+// present in bit 7. CPL is the DPL of SS after VM entry.
+constexpr BitField kAccessRightsDpl{5, 2};
+constexpr BitField kAccessRightsPresent{7, 1};
+// IA32_FRED_CONFIG bits 1:0 hold the current stack level (hardware.md §1).
+constexpr std::uint64_t kConfigCsl = arch::kConfigCslMask;
+// RFLAGS after a VM exit: every bit cleared except bit 1 (SDM Vol. 3C "Loading
+// Host RIP, RSP, RFLAGS, and SSP").
+constexpr std::uint64_t kHostRflagsAfterExit = arch::kRflagsFixed1;
+
+constexpr std::uint64_t fred_config_with_csl(const ArchState& s) {
+  return (s.config.encode() & ~kConfigCsl) | (s.csl & kConfigCsl);
+}
+
+// The FRED MSR fields of one side, in VMCS order: CONFIG, RSP1..3, STKLVLS, SSP1..3.
+struct FredFields {
+  std::uint32_t config, rsp1, stklvls, ssp1;
+};
+constexpr FredFields kGuestFred{field::kGuestFredConfig, field::kGuestFredRsp1,
+                                field::kGuestFredStklvls, field::kGuestFredSsp1};
+constexpr FredFields kHostFred{field::kHostFredConfig, field::kHostFredRsp1,
+                               field::kHostFredStklvls, field::kHostFredSsp1};
+constexpr std::uint32_t kFieldStep = 2;  // consecutive 64-bit fields (hardware.md §4)
+constexpr unsigned kFredLevels = 4;      // RSP/SSP 1..3 are in the VMCS, 0 is not
+
+void write_fred(Vmcs& v, const FredFields& f, const ArchState& s) {
+  v.set_exit_field(f.config, fred_config_with_csl(s));
+  v.set_exit_field(f.stklvls, s.stklvls.encode());
+  for (unsigned l = 1; l < kFredLevels; ++l) {
+    v.set_exit_field(f.rsp1 + (l - 1) * kFieldStep, s.fred_rsp[l]);
+    v.set_exit_field(f.ssp1 + (l - 1) * kFieldStep, s.fred_ssp[l]);
+  }
+}
+
+void read_fred(const Vmcs& v, const FredFields& f, ArchState& s) {
+  const std::uint64_t config = v.get(f.config);
+  s.config = cpu::FredConfig(config);
+  s.csl = static_cast<std::uint8_t>(config & kConfigCsl);
+  s.stklvls = cpu::FredStklvls(v.get(f.stklvls));
+  for (unsigned l = 1; l < kFredLevels; ++l) {
+    s.fred_rsp[l] = v.get(f.rsp1 + (l - 1) * kFieldStep);
+    s.fred_ssp[l] = v.get(f.ssp1 + (l - 1) * kFieldStep);
+  }
+}
+
+void write_msrs(MsrArea& m, const ArchState& s) {
+  m.fred_rsp0 = s.fred_rsp[0];
+  m.pl0_ssp = s.fred_ssp[0];
+  m.star = s.star;
+}
+
+void read_msrs(const MsrArea& m, ArchState& s) {
+  s.fred_rsp[0] = m.fred_rsp0;
+  s.fred_ssp[0] = m.pl0_ssp;
+  s.star = m.star;
+}
+
+}  // namespace
+
+std::string_view vmx_mode_name(VmxMode m) {
+  switch (m) {
+    case VmxMode::root:
+      return "root";
+    case VmxMode::entering:
+      return "entering";
+    case VmxMode::guest:
+      return "guest";
+    case VmxMode::exiting:
+      return "exiting";
+  }
+  return "?";
+}
+
+VmxCpu::VmxCpu(cpu::Cpu& cpu, const Config& config)
+    : cpu_(cpu),
+      guest_os_(config.guest_os),
+      handler_(config.exit_handler),
+      capture_host_(config.capture_host_state) {}
+
+// --- Setup helpers -----------------------------------------------------------------
+
+void VmxCpu::write_guest_state(const ArchState& s) {
+  Vmcs& v = vmcs_;
+  v.set_exit_field(field::kGuestRip, s.rip);
+  v.set_exit_field(field::kGuestRsp, s.rsp);
+  v.set_exit_field(field::kGuestRflags, s.rflags);
+  v.set_exit_field(field::kGuestCr4, s.cr4);
+  v.set_exit_field(field::kGuestCsSelector, s.cs);
+  v.set_exit_field(field::kGuestSsSelector, s.ss);
+  const std::uint64_t ar = kAccessRightsPresent.set(kAccessRightsDpl.set(0, s.cpl), 1);
+  v.set_exit_field(field::kGuestCsAccessRights, ar);
+  v.set_exit_field(field::kGuestSsAccessRights, ar);
+  write_fred(v, kGuestFred, s);
+  write_msrs(guest_msrs_, s);
+  v.set_exit_field(field::kGuestInterruptibility,
+                   Interruptibility::decode(v.get(field::kGuestInterruptibility))
+                       .set_blocking_by_nmi(s.nmi_blocked)
+                       .encode());
+  if ((s.cr4 & arch::kCr4Fred) != 0) {
+    v.set_exit_field(
+        field::kEntryControls,
+        EntryControls::decode(v.get(field::kEntryControls)).set_load_guest_fred(true).encode());
+    v.set_exit_field(field::kPrimaryExitControls,
+                     PrimaryExitControls::decode(v.get(field::kPrimaryExitControls))
+                         .set_activate_secondary(true)
+                         .encode());
+    v.set_exit_field(field::kSecondaryExitControls,
+                     SecondaryExitControls::decode(v.get(field::kSecondaryExitControls))
+                         .set_save_guest_fred(true)
+                         .set_load_host_fred(true)
+                         .encode());
+  }
+}
+
+ArchState VmxCpu::guest_state() const {
+  ArchState s;
+  const Vmcs& v = vmcs_;
+  s.rip = v.get(field::kGuestRip);
+  s.rsp = v.get(field::kGuestRsp);
+  s.rflags = v.get(field::kGuestRflags);
+  s.cr4 = v.get(field::kGuestCr4);
+  s.cs = static_cast<std::uint16_t>(v.get(field::kGuestCsSelector));
+  s.ss = static_cast<std::uint16_t>(v.get(field::kGuestSsSelector));
+  s.cpl = static_cast<std::uint8_t>(kAccessRightsDpl.get(v.get(field::kGuestSsAccessRights)));
+  read_fred(v, kGuestFred, s);
+  read_msrs(guest_msrs_, s);
+  s.nmi_blocked = Interruptibility::decode(v.get(field::kGuestInterruptibility)).blocking_by_nmi();
+  return s;
+}
+
+void VmxCpu::write_host_state(const ArchState& s) {
+  Vmcs& v = vmcs_;
+  v.set_exit_field(field::kHostRip, s.rip);
+  v.set_exit_field(field::kHostRsp, s.rsp);
+  v.set_exit_field(field::kHostCr4, s.cr4);
+  v.set_exit_field(field::kHostCsSelector, s.cs);
+  v.set_exit_field(field::kHostSsSelector, s.ss);
+  write_fred(v, kHostFred, s);
+  write_msrs(host_msrs_, s);
+}
+
+ArchState VmxCpu::host_state() const {
+  ArchState s;
+  const Vmcs& v = vmcs_;
+  s.cpl = 0;
+  s.rip = v.get(field::kHostRip);
+  s.rsp = v.get(field::kHostRsp);
+  s.rflags = kHostRflagsAfterExit;
+  s.cr4 = v.get(field::kHostCr4);
+  s.cs = static_cast<std::uint16_t>(v.get(field::kHostCsSelector));
+  s.ss = static_cast<std::uint16_t>(v.get(field::kHostSsSelector));
+  read_fred(v, kHostFred, s);
+  read_msrs(host_msrs_, s);
+  return s;
+}
+
+void VmxCpu::inject_nmi(std::uint64_t event_data) {
+  // Control fields: VMWRITE cannot fail on them.
+  [[maybe_unused]] const VmxResult a =
+      vmcs_.vmwrite(field::kEntryIntrInfo, IntrInfo::nmi().encode());
+  [[maybe_unused]] const VmxResult b = vmcs_.vmwrite(field::kInjectedEventData, event_data);
+  assert(a.ok() && b.ok());
+}
+
+// --- VM entry ------------------------------------------------------------------------
+
+VmxResult VmxCpu::vm_enter() {
+  return enter(Instruction::vmlaunch);
+}
+VmxResult VmxCpu::vm_resume() {
+  return enter(Instruction::vmresume);
+}
+
+VmInstructionError VmxCpu::check_controls() const {
+  // SDM Vol. 3C "Checks on VM-Execution Control Fields": "If the 'NMI exiting'
+  // VM-execution control is 0, the 'virtual NMIs' VM-execution control must be 0."
+  const PinControls pin = PinControls::decode(vmcs_.get(field::kPinControls));
+  if (pin.virtual_nmis() && !pin.nmi_exiting()) {
+    return VmInstructionError::entry_invalid_control_fields;
+  }
+  // "Checks on VM-Entry Control Fields", event injection.
+  const IntrInfo inj = IntrInfo::decode(vmcs_.get(field::kEntryIntrInfo));
+  if (inj.valid()) {
+    if ((inj.encode() & IntrInfo::kEntryReservedMask) != 0 || inj.type() == EventType::reserved) {
+      return VmInstructionError::entry_invalid_control_fields;
+    }
+    if (inj.type() == EventType::nmi && inj.vector() != arch::kNmiVector) {
+      return VmInstructionError::entry_invalid_control_fields;
+    }
+    if (inj.error_code_valid() && inj.type() != EventType::hardware_exception) {
+      return VmInstructionError::entry_invalid_control_fields;
+    }
+  }
+  return VmInstructionError::none;
+}
+
+bool VmxCpu::guest_state_valid() const {
+  // SDM Vol. 3C "Checks on Guest Non-Register State": blocking by NMI must be 0
+  // when the entry injects an NMI.
+  const IntrInfo inj = IntrInfo::decode(vmcs_.get(field::kEntryIntrInfo));
+  const Interruptibility intr = Interruptibility::decode(vmcs_.get(field::kGuestInterruptibility));
+  return !(inj.valid() && inj.type() == EventType::nmi && intr.blocking_by_nmi());
+}
+
+VmxResult VmxCpu::enter(Instruction insn) {
+  const RunState rs = cpu_.run_state();
+  if (mode_ != VmxMode::root || cpu_.non_root() ||
+      (rs != RunState::running && rs != RunState::in_os)) {
+    return VmxResult::faulted(cpu::Fault::ud);  // not executing host code
+  }
+  if (cpu_.cpl() != 0) return VmxResult::faulted(cpu::Fault::gp);
+
+  VmInstructionError err = VmInstructionError::none;
+  if (insn == Instruction::vmlaunch && vmcs_.launched()) {
+    err = VmInstructionError::vmlaunch_non_clear_vmcs;
+  } else if (insn == Instruction::vmresume && !vmcs_.launched()) {
+    err = VmInstructionError::vmresume_non_launched_vmcs;
+  } else {
+    err = check_controls();
+  }
+  SimContext& ctx = cpu_.context();
+  if (err != VmInstructionError::none) {
+    ++stats_.failed_entries;
+    if (ctx.tracer.enabled()) {
+      ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_entry_fail",
+                      {{"error", TraceValue::dec(static_cast<std::uint32_t>(err))},
+                       {"what", TraceValue::str(vm_instruction_error_text(err))}});
+    }
+    return vmcs_.fail_valid(err);
+  }
+  if (!guest_state_valid()) {
+    // A VM-entry failure: reported as a VM exit with bit 31 set; the processor
+    // stays with the host, which goes on after the instruction.
+    ++stats_.failed_entries;
+    vmcs_.set_exit_field(field::kExitReason,
+                         ExitReason::of(BasicExitReason::invalid_guest_state, true).encode());
+    vmcs_.set_exit_field(field::kExitQualification, 0);
+    if (ctx.tracer.enabled()) {
+      ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_entry_fail",
+                      {{"reason", TraceValue::dec(vmcs_.get(field::kExitReason))},
+                       {"what", TraceValue::str("invalid guest state")}});
+    }
+    return {VmxStatus::entry_failure, VmInstructionError::none, cpu::Fault::none, 0};
+  }
+
+  if (insn == Instruction::vmlaunch) vmcs_.set_launched(true);
+  if (capture_host_) write_host_state(cpu_.save_state());
+  host_os_ = cpu_.os_entry();
+  active_pin_ = PinControls::decode(vmcs_.get(field::kPinControls));
+  entering_with_ = insn;
+
+  // Load the guest: the parts the controls do not load keep their values.
+  ArchState g = cpu_.save_state();
+  const ArchState fields = guest_state();
+  g.rip = fields.rip;
+  g.rsp = fields.rsp;
+  g.rflags = fields.rflags;
+  g.cr4 = fields.cr4;
+  g.cs = fields.cs;
+  g.ss = fields.ss;
+  g.cpl = fields.cpl;
+  g.nmi_blocked = fields.nmi_blocked;
+  if (EntryControls::decode(vmcs_.get(field::kEntryControls)).load_guest_fred()) {
+    g.config = fields.config;
+    g.csl = fields.csl;
+    g.stklvls = fields.stklvls;
+    for (unsigned l = 1; l < kFredLevels; ++l) {
+      g.fred_rsp[l] = fields.fred_rsp[l];
+      g.fred_ssp[l] = fields.fred_ssp[l];
+    }
+  }
+  read_msrs(guest_msrs_, g);
+
+  cpu_.begin_transition();
+  cpu_.set_vmx(this);  // before load_state: the host's CR4 stays the root CR4
+  cpu_.load_state(g);
+  cpu_.set_os_entry(guest_os_);
+  mode_ = VmxMode::entering;
+  ctx.queue.schedule_in(ctx.cost(TimingParam::vm_entry), *this, kEntryDone);
+  return VmxResult::success();
+}
+
+void VmxCpu::complete_entry() {
+  mode_ = VmxMode::guest;
+  ++stats_.entries;
+  SimContext& ctx = cpu_.context();
+  if (ends_nmi_exit_) {
+    ends_nmi_exit_ = false;
+    cpu_.complete_nmi_vm_entry();
+  }
+  const IntrInfo inj = IntrInfo::decode(vmcs_.get(field::kEntryIntrInfo));
+  if (ctx.tracer.enabled()) {
+    ctx.tracer.emit(
+        ctx.now(), cpu_.id(), "vm_entry",
+        {{"instruction",
+          TraceValue::str(entering_with_ == Instruction::vmlaunch ? "vmlaunch" : "vmresume")},
+         {"injected", TraceValue::hex(inj.valid() ? inj.encode() : 0)},
+         {"guest_rip", TraceValue::hex(cpu_.rip())}});
+  }
+  if (!inj.valid()) {
+    cpu_.end_transition();  // a pending NMI may cause an exit right away
+    return;
+  }
+
+  cpu::EventInfo ev;
+  ev.type = inj.type();
+  ev.vector = inj.vector();
+  ev.error_code = inj.error_code_valid() ? vmcs_.get(field::kEntryExceptionErrorCode) : 0;
+  ev.event_data = vmcs_.get(field::kInjectedEventData);
+  ev.instruction_length = static_cast<std::uint8_t>(vmcs_.get(field::kEntryInstructionLength));
+  ev.nested = inj.nested();
+
+  // A physical NMI already pending that causes an exit: the model takes the exit
+  // before the injected delivery and reports the event in the IDT-vectoring
+  // information, as for an exit during event delivery (hardware takes it at the
+  // first instruction of the handler instead; the CPU model does not look at the
+  // latch when an entry point is reached). KVM re-injects it either way.
+  const bool exit_first =
+      cpu_.nmi_pending() && nmi_exiting() && (!cpu_.nmi_blocked() || virtual_nmis());
+  if (exit_first) {
+    vectoring_ = inj;
+    vectoring_data_ = ev.event_data;
+    ++stats_.exits_during_injection;
+    cpu_.end_transition();
+    assert(mode_ == VmxMode::exiting);
+    return;
+  }
+  // Otherwise the injected event goes first; the latch waits for the next
+  // instruction boundary the CPU model checks (an injected NMI blocks NMIs).
+  const bool blocked = cpu_.nmi_blocked();
+  cpu_.set_nmi_blocked(true);
+  cpu_.end_transition();
+  cpu_.set_nmi_blocked(blocked);
+  ++stats_.injected_events;
+  [[maybe_unused]] const cpu::Fault f = cpu_.deliver_event(ev);
+  assert(f == cpu::Fault::none);
+}
+
+// --- The NMI-induced VM exit (hardware.md §4) ------------------------------------------
+
+bool VmxCpu::load_host_fred() const {
+  // The secondary controls count only when the primary exit controls activate them.
+  return PrimaryExitControls::decode(vmcs_.get(field::kPrimaryExitControls)).activate_secondary() &&
+         SecondaryExitControls::decode(vmcs_.get(field::kSecondaryExitControls)).load_host_fred();
+}
+
+void VmxCpu::save_guest_state() {
+  const ArchState s = cpu_.save_state();
+  Vmcs& v = vmcs_;
+  v.set_exit_field(field::kGuestRip, s.rip);
+  v.set_exit_field(field::kGuestRsp, s.rsp);
+  v.set_exit_field(field::kGuestRflags, s.rflags);
+  v.set_exit_field(field::kGuestCr4, s.cr4);
+  v.set_exit_field(field::kGuestCsSelector, s.cs);
+  v.set_exit_field(field::kGuestSsSelector, s.ss);
+  v.set_exit_field(field::kGuestSsAccessRights,
+                   kAccessRightsDpl.set(v.get(field::kGuestSsAccessRights), s.cpl));
+  const bool save_fred =
+      PrimaryExitControls::decode(v.get(field::kPrimaryExitControls)).activate_secondary() &&
+      SecondaryExitControls::decode(v.get(field::kSecondaryExitControls)).save_guest_fred();
+  if (save_fred) write_fred(v, kGuestFred, s);
+  write_msrs(guest_msrs_, s);
+  // Blocking by NMI: with virtual NMIs, the CPU's NMI blocking in the guest is
+  // the virtual-NMI blocking; without, an NMI exit happens only unblocked (0).
+  v.set_exit_field(field::kGuestInterruptibility,
+                   Interruptibility::decode(v.get(field::kGuestInterruptibility))
+                       .set_blocking_by_nmi(s.nmi_blocked)
+                       .encode());
+}
+
+ArchState VmxCpu::build_host_state() const {
+  ArchState h = cpu_.save_state();
+  const ArchState fields = host_state();
+  h.cpl = 0;
+  h.rip = fields.rip;
+  h.rsp = fields.rsp;
+  h.rflags = fields.rflags;
+  h.cr4 = fields.cr4;
+  h.cs = fields.cs;
+  h.ss = fields.ss;
+  if (load_host_fred()) {
+    h.config = fields.config;
+    h.csl = fields.csl;
+    h.stklvls = fields.stklvls;
+    for (unsigned l = 1; l < kFredLevels; ++l) {
+      h.fred_rsp[l] = fields.fred_rsp[l];
+      h.fred_ssp[l] = fields.fred_ssp[l];
+    }
+  }
+  read_msrs(host_msrs_, h);
+  return h;
+}
+
+void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
+  assert(&cpu == &cpu_ && mode_ == VmxMode::guest);
+  (void)cpu;
+  SimContext& ctx = cpu_.context();
+
+  // Exit information (hardware.md §4).
+  exit_ = ExitInfo{};
+  exit_.reason = ExitReason::of(BasicExitReason::exception_or_nmi);
+  exit_.qualification = source_bitmap;  // 0 when NMI-source is not active: the CPU kept none
+  exit_.intr_info = IntrInfo::nmi();
+  exit_.idt_vectoring = vectoring_;
+  exit_.original_event_data = vectoring_.valid() ? vectoring_data_ : 0;
+  exit_.exited_at = ctx.now();
+  vectoring_ = IntrInfo{};
+  vectoring_data_ = 0;
+  Vmcs& v = vmcs_;
+  v.set_exit_field(field::kExitReason, exit_.reason.encode());
+  v.set_exit_field(field::kExitQualification, exit_.qualification);
+  v.set_exit_field(field::kExitIntrInfo, exit_.intr_info.encode());
+  v.set_exit_field(field::kExitIntrErrorCode, 0);
+  v.set_exit_field(field::kIdtVectoringInfo, exit_.idt_vectoring.encode());
+  v.set_exit_field(field::kIdtVectoringErrorCode, 0);
+  v.set_exit_field(field::kOriginalEventData, exit_.original_event_data);
+  v.set_exit_field(field::kExitInstructionLength, 0);
+
+  save_guest_state();
+  exit_.guest_interruptibility = Interruptibility::decode(v.get(field::kGuestInterruptibility));
+  exit_.guest_rip = v.get(field::kGuestRip);
+  // Every VM exit clears the valid bit of the VM-entry interruption information
+  // (SDM Vol. 3C "Updating Non-Register State").
+  v.set_exit_field(field::kEntryIntrInfo,
+                   IntrInfo::decode(v.get(field::kEntryIntrInfo)).set_valid(false).encode());
+
+  // The host, with NMIs blocked after an NMI-induced exit (hardware.md §4).
+  cpu_.set_vmx(nullptr);
+  ArchState h = build_host_state();
+  h.nmi_blocked = true;
+  cpu_.load_state(h);
+  cpu_.set_os_entry(host_os_);
+  mode_ = VmxMode::exiting;
+  ends_nmi_exit_ = true;
+  ++stats_.exits;
+  ++stats_.exits_by_reason[exit_.reason.basic()];
+
+  if (ctx.tracer.enabled()) {
+    ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_exit",
+                    {{"reason", TraceValue::dec(exit_.reason.encode())},
+                     {"exit_qualification", TraceValue::hex(exit_.qualification)},
+                     {"intr_info", TraceValue::hex(exit_.intr_info.encode())}});
+    ctx.tracer.emit(ctx.now(), cpu_.id(), "nmi_deliver",
+                    {{"path", TraceValue::str(cpu::delivery_path_name(cpu::DeliveryPath::vmexit))},
+                     {"vector", TraceValue::dec(arch::kNmiVector)},
+                     {"event_data", TraceValue::hex(source_bitmap)}});
+  }
+  ctx.queue.schedule_in(ctx.cost(TimingParam::vm_exit), *this, kExitDone);
+}
+
+// --- Events --------------------------------------------------------------------------
+
+void VmxCpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
+  switch (kind) {
+    case kEntryDone:
+      complete_entry();
+      break;
+    case kExitDone:
+      mode_ = VmxMode::root;
+      cpu_.enter_os();
+      if (handler_ != nullptr) handler_->on_vm_exit(*this, exit_);
+      break;
+    default:
+      assert(false && "unknown VMX event");
+  }
+}
+
+std::string_view VmxCpu::event_name(std::uint32_t kind) const {
+  switch (kind) {
+    case kEntryDone:
+      return "vmx_entry";
+    case kExitDone:
+      return "vmx_exit";
+  }
+  return "vmx_?";
+}
+
+}  // namespace fredsim::vmx
