@@ -136,22 +136,23 @@ void Cpu::deliver_nmi() {
   bitmap_ = 0;
   nmi_pending_ = false;
   ++stats_.nmi_delivered;
-  nmi_open_ = true;
-  nmi_started_ = ctx_.now();
   if (non_root() && vmx_->nmi_exiting()) {
     ++stats_.vm_exits_nmi;
-    nmi_path_ = DeliveryPath::vmexit;
+    // Its own slot: a host NMI taken back-to-back after KVM's ERETS is handled
+    // (and timed) inside this exit's window.
+    vmexit_open_ = true;
+    vmexit_started_ = ctx_.now();
     rip_ = rip();  // freeze the guest RIP at the exit: save_state() must see it
     state_ = RunState::transition;
     vmx_->nmi_vm_exit(*this, bitmap);
     return;
   }
+  nmi_open_ = true;
+  nmi_started_ = ctx_.now();
   if (fred_enabled()) {
-    nmi_path_ = DeliveryPath::fred;
     // hardware.md §1 "Event data": the NMI-source bitmap, 0 without NMI-source.
     fred_deliver(EventInfo::nmi(bitmap), DeliveryPath::fred);
   } else {
-    nmi_path_ = DeliveryPath::idt;
     idt_deliver(EventInfo::nmi(0));
   }
 }
@@ -438,7 +439,7 @@ void Cpu::complete_return() {
   }
   // The NMI's handling ends with the return that pops its frame; after an
   // NMI-induced VM exit it ends at the VM entry instead.
-  if (returning_.nmi && !returning_.software && nmi_open_ && nmi_path_ != DeliveryPath::vmexit) {
+  if (returning_.nmi && !returning_.software && nmi_open_) {
     stats_.dispatch_cycles += ctx_.now() - nmi_started_;
     nmi_open_ = false;
   }
@@ -457,9 +458,9 @@ void Cpu::complete_return() {
 }
 
 void Cpu::complete_nmi_vm_entry() {
-  if (nmi_open_ && nmi_path_ == DeliveryPath::vmexit) {
-    stats_.dispatch_cycles += ctx_.now() - nmi_started_;
-    nmi_open_ = false;
+  if (vmexit_open_) {
+    stats_.dispatch_cycles += ctx_.now() - vmexit_started_;
+    vmexit_open_ = false;
   }
   if (ctx_.tracer.enabled()) {
     ctx_.tracer.emit(

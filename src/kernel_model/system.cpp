@@ -21,6 +21,7 @@ Result<std::unique_ptr<System>> System::create(const SystemConfig& config) {
   s->machine_ = std::move(*machine);
   s->kernel_ = std::make_unique<kernel::Kernel>(*s->machine_, config.kernel);
   s->kernel_->boot();
+  s->kvm_ = std::make_unique<kernel::Kvm>(*s->machine_, *s->kernel_);
   s->actions_ = std::make_unique<Actions>();
   return s;
 }

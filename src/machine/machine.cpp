@@ -3,12 +3,14 @@
 #include <cassert>
 #include <string>
 
+#include "fredsim/vmx/vmx_cpu.hpp"
 #include "machine/apic_shim.hpp"
 
 namespace fredsim {
 
 struct Machine::Impl {
   std::unique_ptr<ApicShim> apic;
+  std::vector<std::unique_ptr<vmx::VmxCpu>> vmx;  // made on first use
 };
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
@@ -37,9 +39,20 @@ Machine::Machine(const MachineConfig& config)
     cpus_.push_back(std::make_unique<cpu::Cpu>(cc, ctx_));
   }
   impl_->apic = std::make_unique<ApicShim>(*this);
+  impl_->vmx.resize(config.cpus);
 }
 
 Machine::~Machine() = default;
+
+vmx::VmxCpu& Machine::vmx(CpuId id) {
+  auto& v = impl_->vmx[id];
+  if (!v) v = std::make_unique<vmx::VmxCpu>(*cpus_[id], vmx::VmxCpu::Config{});
+  return *v;
+}
+
+bool Machine::has_vmx(CpuId id) const {
+  return impl_->vmx[id] != nullptr;
+}
 
 void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
   impl_->apic->write(cpu, offset, value);

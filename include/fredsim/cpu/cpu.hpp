@@ -322,8 +322,10 @@ class Cpu final : public EventTarget {
   std::uint64_t root_cr4_ = 0;  // CR4 of VMX root operation: NMI-source follows the host
   // The NMI being handled: its path and start, for dispatch_cycles.
   bool nmi_open_ = false;
-  DeliveryPath nmi_path_ = DeliveryPath::fred;
   Cycle nmi_started_ = 0;
+  // The NMI-induced VM exit being handled: from the exit to the VM entry.
+  bool vmexit_open_ = false;
+  Cycle vmexit_started_ = 0;
 
   // Frames pushed and not yet popped, innermost last.
   std::array<StackSlot, 8> stack_{};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel_model/kvm.hpp"
 #include "fredsim/machine/machine.hpp"
 
 namespace fredsim {
@@ -27,6 +28,7 @@ class System {
 
   Machine& machine() { return *machine_; }
   kernel::Kernel& kernel() { return *kernel_; }
+  kernel::Kvm& kvm() { return *kvm_; }
   Cycle now() const { return machine_->now(); }
 
   /// Runs the next event; nothing when idle or after a panic stopped the machine.
@@ -49,6 +51,7 @@ class System {
   struct Actions;
   std::unique_ptr<Machine> machine_;
   std::unique_ptr<kernel::Kernel> kernel_;
+  std::unique_ptr<kernel::Kvm> kvm_;
   std::unique_ptr<Actions> actions_;
   std::vector<std::shared_ptr<void>> owned_;
 };

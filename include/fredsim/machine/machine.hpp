@@ -66,7 +66,9 @@ class Machine {
   cpu::Cpu& cpu(CpuId id) { return *cpus_[id]; }
   apic::LocalApic& apic(CpuId id);
   apic::Interconnect& interconnect();
+  /// VMX of a CPU (its VMCS), made on first use.
   vmx::VmxCpu& vmx(CpuId id);
+  bool has_vmx(CpuId id) const;
   ApicMode apic_mode() const { return config_.apic; }
   const MachineConfig& config() const { return config_; }
 

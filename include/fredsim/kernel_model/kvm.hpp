@@ -1,0 +1,57 @@
+#pragma once
+// KVM's side of VMX for the NMI path (reference/hardware.md §4): it enters guests,
+// and after an NMI-induced VM exit hands the exit qualification (the NMI-source
+// bitmap) to the host kernel's NMI entry as event data, then resumes the guest.
+#include <cstdint>
+#include <vector>
+
+#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/machine/machine.hpp"
+#include "fredsim/vmx/exit_handler.hpp"
+
+namespace fredsim::kernel {
+
+/// The guest's own NMI entry, for NMIs that reach the guest (NMI exiting off, or
+/// a virtual NMI KVM injects): it counts them and returns. The guest's handlers
+/// are not modelled; its event data is recorded so a test can see what a guest
+/// kernel's dispatch would filter on.
+struct GuestNmiStats {
+  std::uint64_t nmis = 0;
+  std::uint64_t last_event_data = 0;
+  std::uint64_t event_data_or = 0;  // OR of the event data of every guest NMI
+};
+
+class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
+ public:
+  Kvm(Machine& machine, Kernel& kernel);
+
+  /// VMLAUNCH (or VMRESUME) a guest on `cpu`, a copy of the host's context in a
+  /// guest address space, with the pin-based controls given. `guest_nmi_source`
+  /// models a proposal, ahead of the field: after each NMI exit KVM injects a
+  /// virtual NMI whose event data (field 0x2052) is the exit's bitmap.
+  Status run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source);
+  /// The guest's time is up: the next exit is not resumed.
+  void stop_guest(CpuId cpu);
+  bool guest_running(CpuId cpu) const;
+  const GuestNmiStats& guest_stats(CpuId cpu) const { return vcpus_[cpu].guest; }
+
+  // vmx::VmExitHandler
+  void on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) override;
+  // cpu::OsEntry: the guest kernel's entry points.
+  void on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) override;
+
+ private:
+  struct Vcpu {
+    bool active = false;  // a guest is set up
+    bool stop = false;    // do not resume at the next exit
+    bool guest_nmi_source = false;
+    GuestNmiStats guest;
+  };
+  void resume(vmx::VmxCpu& vcpu);
+
+  Machine& machine_;
+  Kernel& kernel_;
+  std::vector<Vcpu> vcpus_;
+};
+
+}  // namespace fredsim::kernel

@@ -1,0 +1,126 @@
+// KVM's NMI-exit path (reference/hardware.md §4): the exit qualification becomes
+// the event data of the host's FRED NMI entry.
+#include <gtest/gtest.h>
+
+#include "fredsim/kernel_model/kvm.hpp"
+#include "fredsim/vmx/vmx.hpp"
+#include "test_support.hpp"
+
+namespace fredsim::kernel {
+namespace {
+
+using fredsim::testing::make_config;
+using fredsim::testing::make_system;
+
+struct Rig {
+  std::unique_ptr<System> sys;
+  HandlerId dev, ghes;
+  explicit Rig(bool source, bool fred = true) : sys(make_system(make_config(2, fred, source))) {
+    dev = *sys->kernel().register_model(NmiType::local, HandlerModel::device, 0, "dev", 5);
+    ghes = *sys->kernel().register_model(NmiType::local, HandlerModel::ghes, 0, "ghes", 0);
+  }
+  void nmi_to_guest(Cycle at, unsigned vector = 5, std::uint32_t items = 1) {
+    sys->at(at, [this, vector, items] {
+      if (items) sys->kernel().add_work(dev, 1, items);
+      const CpuId dest[] = {1};
+      sys->kernel().send_nmi_ipi(0, dest, vector);
+    });
+  }
+};
+
+TEST(Kvm, NmiExitCarriesTheBitmapIntoTheHostDispatch) {
+  Rig r(true);
+  MemoryTraceSink trace;
+  r.sys->machine().tracer().add_sink(trace);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.nmi_to_guest(5'000);
+  r.sys->run_to_idle();
+  const auto& st = r.sys->machine().cpu(1).stats();
+  EXPECT_EQ(st.vm_exits_nmi, 1u);
+  EXPECT_EQ(st.nmi_delivered, 1u);
+  EXPECT_EQ(r.sys->machine().vmx(1).last_exit().qualification, 0x20u) << "bit 5";
+  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 1u);
+  EXPECT_EQ(r.sys->kernel().handler(r.ghes).total.calls, 0u) << "precise bitmap: GHES skipped";
+  EXPECT_TRUE(r.sys->machine().cpu(1).non_root()) << "KVM resumed the guest";
+  EXPECT_FALSE(r.sys->machine().cpu(1).nmi_blocked());
+  // The dispatch time runs from the exit to the VM entry.
+  const auto& t = r.sys->machine().timing();
+  EXPECT_GE(st.dispatch_cycles, t[TimingParam::vm_exit] + t[TimingParam::kvm_nmi_exit] +
+                                    t[TimingParam::nmi_entry] + t[TimingParam::erets] +
+                                    t[TimingParam::vm_entry]);
+  bool exit_rec = false, vmentry_ret = false;
+  for (const auto& l : trace.lines()) {
+    exit_rec = exit_rec || l.find("vm_exit") != std::string::npos;
+    vmentry_ret = vmentry_ret || l.find("nmi_return via=vmentry") != std::string::npos;
+  }
+  EXPECT_TRUE(exit_rec);
+  EXPECT_TRUE(vmentry_ret);
+}
+
+TEST(Kvm, WithoutNmiSourceTheQualificationIsZeroAndTheHostPolls) {
+  Rig r(false);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.nmi_to_guest(5'000);
+  r.sys->run_to_idle();
+  EXPECT_EQ(r.sys->machine().vmx(1).last_exit().qualification, 0u);
+  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 1u);
+  EXPECT_EQ(r.sys->kernel().handler(r.ghes).total.calls, 1u) << "every handler polled";
+}
+
+TEST(Kvm, IdtHostUsesTheIdtStub) {
+  Rig r(false, false);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.nmi_to_guest(5'000);
+  r.sys->run_to_idle();
+  EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 1u);
+  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 1u);
+  EXPECT_TRUE(r.sys->machine().cpu(1).non_root());
+}
+
+TEST(Kvm, NmiDuringHostHandlingIsTakenBackToBackAfterErets) {
+  Rig r(true);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.nmi_to_guest(5'000);
+  // Arrives while the host handles the first: NMIs are blocked until KVM's ERETS.
+  r.nmi_to_guest(5'000 + 100, 5, 1);
+  r.sys->run_to_idle();
+  const auto& st = r.sys->machine().cpu(1).stats();
+  EXPECT_EQ(st.vm_exits_nmi, 1u) << "the second one is a host NMI, not an exit";
+  EXPECT_EQ(st.nmi_delivered, 2u);
+  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.calls, 2u);
+  EXPECT_EQ(r.sys->kernel().lost_work(1), 0u);
+  EXPECT_TRUE(r.sys->machine().cpu(1).non_root());
+}
+
+TEST(Kvm, NmiExitingOffDeliversToTheGuest) {
+  Rig r(true);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, false, false).ok()); });
+  r.nmi_to_guest(5'000, 5, 0);
+  r.sys->run_to_idle();
+  EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 0u);
+  EXPECT_EQ(r.sys->kvm().guest_stats(1).nmis, 1u);
+  EXPECT_EQ(r.sys->kvm().guest_stats(1).last_event_data, 0x20u);
+  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.calls, 0u);
+}
+
+TEST(Kvm, GuestNmiSourceInjectsTheBitmapAsEventData) {
+  Rig r(true);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, true).ok()); });
+  r.nmi_to_guest(5'000);
+  r.sys->run_to_idle();
+  EXPECT_EQ(r.sys->kvm().guest_stats(1).nmis, 1u);
+  EXPECT_EQ(r.sys->kvm().guest_stats(1).last_event_data, 0x20u) << "injected-event data 0x2052";
+}
+
+TEST(Kvm, StoppedGuestIsNotResumed) {
+  Rig r(true);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(1'000, [&] { r.sys->kvm().stop_guest(1); });
+  r.nmi_to_guest(5'000);
+  r.sys->run_to_idle();
+  EXPECT_FALSE(r.sys->machine().cpu(1).non_root());
+  EXPECT_EQ(r.sys->machine().cpu(1).run_state(), cpu::RunState::running);
+}
+
+}  // namespace
+}  // namespace fredsim::kernel
