@@ -125,7 +125,9 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
   resolve(apics_[sender], icr);
   const DeliveryMode mode = icr.delivery_mode();
   // Arbitration among lowest-priority destinations is not modelled: the first wins.
-  if (mode == DeliveryMode::lowest_priority && dest_.size() > 1) dest_.resize(1);
+  if (mode == DeliveryMode::lowest_priority && dest_.size() > 1) {
+    dest_.erase(dest_.begin() + 1, dest_.end());
+  }
 
   const Cycle now = ctx_.now();
   if (ctx_.tracer.enabled()) {
