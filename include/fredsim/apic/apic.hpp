@@ -1,0 +1,10 @@
+#pragma once
+// The local APIC and interconnect layer (DESIGN.md "Layers: apic").
+#include "fredsim/apic/bit_field.hpp"
+#include "fredsim/apic/constants.hpp"
+#include "fredsim/apic/delivery_mode.hpp"
+#include "fredsim/apic/icr.hpp"
+#include "fredsim/apic/interconnect.hpp"
+#include "fredsim/apic/local_apic.hpp"
+#include "fredsim/apic/lvt.hpp"
+#include "fredsim/apic/nmi_sink.hpp"

@@ -1,0 +1,156 @@
+#include "fredsim/apic/interconnect.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace fredsim::apic {
+
+Result<std::unique_ptr<Interconnect>> Interconnect::create(SimContext ctx,
+                                                           const InterconnectConfig& config) {
+  if (config.cpus == 0) return Error{"apic: a system needs at least one CPU"};
+  if (config.mode == ApicMode::disabled) {
+    return Error{"apic: the initial mode must be xapic or x2apic"};
+  }
+  if (config.mode == ApicMode::xapic && config.cpus > kXapicMaxCpus) {
+    return Error{"apic: xapic addresses at most " + std::to_string(kXapicMaxCpus) +
+                 " CPUs (8-bit APIC IDs, 0xFF is broadcast), got " + std::to_string(config.cpus) +
+                 "; use x2apic"};
+  }
+  if (!config.apic_ids.empty()) {
+    if (config.apic_ids.size() != config.cpus) {
+      return Error{"apic: " + std::to_string(config.apic_ids.size()) + " APIC IDs for " +
+                   std::to_string(config.cpus) + " CPUs"};
+    }
+    const std::uint32_t broadcast =
+        config.mode == ApicMode::xapic ? APIC_BROADCAST_ID : X2APIC_BROADCAST_ID;
+    for (std::size_t i = 0; i < config.apic_ids.size(); ++i) {
+      if (config.apic_ids[i] >= broadcast) {
+        return Error{"apic: APIC ID " + std::to_string(config.apic_ids[i]) + " of CPU " +
+                     std::to_string(i) + " is out of range for " +
+                     std::string(apic_mode_name(config.mode)) + " (the broadcast ID is " +
+                     std::to_string(broadcast) + ")"};
+      }
+    }
+    std::vector<std::uint32_t> sorted = config.apic_ids;
+    std::sort(sorted.begin(), sorted.end());
+    if (auto dup = std::adjacent_find(sorted.begin(), sorted.end()); dup != sorted.end()) {
+      return Error{"apic: APIC ID " + std::to_string(*dup) + " is given to two CPUs"};
+    }
+  }
+  return std::unique_ptr<Interconnect>(new Interconnect(ctx, config));
+}
+
+Interconnect::Interconnect(SimContext ctx, const InterconnectConfig& config) : ctx_(ctx) {
+  for (std::uint32_t cpu = 0; cpu < config.cpus; ++cpu) {
+    const std::uint32_t id = config.apic_ids.empty() ? cpu : config.apic_ids[cpu];
+    if (id != cpu) identity_ids_ = false;
+    apics_.emplace_back(LocalApic::Key{}, *this, ctx, cpu, id, config.mode,
+                        config.software_enabled);
+  }
+  if (!identity_ids_) {
+    by_apic_id_.reserve(config.cpus);
+    for (std::uint32_t cpu = 0; cpu < config.cpus; ++cpu) {
+      by_apic_id_.emplace_back(apics_[cpu].apic_id(), cpu);
+    }
+    std::sort(by_apic_id_.begin(), by_apic_id_.end());
+  }
+  // A broadcast names every CPU: reserve it all now so no send allocates.
+  dest_.reserve(config.cpus);
+}
+
+CpuId Interconnect::cpu_of_apic_id(std::uint32_t apic_id) const {
+  if (identity_ids_) return apic_id < apics_.size() ? apic_id : kNoCpu;
+  const auto it = std::lower_bound(by_apic_id_.begin(), by_apic_id_.end(),
+                                   std::pair<std::uint32_t, CpuId>{apic_id, 0});
+  return it != by_apic_id_.end() && it->first == apic_id ? it->second : kNoCpu;
+}
+
+void Interconnect::add_all(CpuId except) {
+  const auto n = static_cast<CpuId>(apics_.size());
+  for (CpuId cpu = 0; cpu < n; ++cpu) {
+    if (cpu != except) dest_.push_back(cpu);
+  }
+}
+
+void Interconnect::resolve(const LocalApic& sender, IcrValue icr) {
+  dest_.clear();
+  switch (icr.shorthand()) {
+    case Shorthand::self:
+      dest_.push_back(sender.cpu());
+      return;
+    case Shorthand::all_including_self:
+      add_all(kNoCpu);
+      return;
+    case Shorthand::all_excluding_self:
+      add_all(sender.cpu());
+      return;
+    case Shorthand::none:
+      break;
+  }
+  const bool x2 = sender.mode() == ApicMode::x2apic;
+  // An xAPIC sender's ICR2 holds 8 destination bits (hardware.md §3).
+  const std::uint32_t dest = x2 ? icr.destination() : (icr.destination() & APIC_BROADCAST_ID);
+  const std::uint32_t broadcast = x2 ? X2APIC_BROADCAST_ID : APIC_BROADCAST_ID;
+  if (dest == broadcast) {  // SDM 11.6.2: all APICs, the sender included
+    add_all(kNoCpu);
+    return;
+  }
+  if (icr.dest_mode() == DestMode::physical) {
+    if (const CpuId cpu = cpu_of_apic_id(dest); cpu != kNoCpu) dest_.push_back(cpu);
+    return;
+  }
+  if (x2) {
+    // x2APIC cluster mode (SDM 11.12.10): each member bit names the APIC whose ID is
+    // cluster << 4 | bit, so the lookup costs at most 16 searches, not a scan.
+    const auto cluster = static_cast<std::uint32_t>(kX2apicLogicalCluster.get(dest));
+    const auto members = static_cast<std::uint32_t>(kX2apicLogicalMembers.get(dest));
+    for (std::uint32_t bit = 0; bit < kX2apicLogicalMembers.width; ++bit) {
+      if ((members & (1u << bit)) == 0) continue;
+      const CpuId cpu = cpu_of_apic_id((cluster << kX2apicClusterShift) | bit);
+      if (cpu != kNoCpu && apics_[cpu].matches_logical(dest, ApicMode::x2apic)) {
+        dest_.push_back(cpu);
+      }
+    }
+    return;
+  }
+  // xAPIC logical (flat or cluster, per receiver's DFR): at most 255 APICs to check.
+  const auto n = static_cast<CpuId>(apics_.size());
+  for (CpuId cpu = 0; cpu < n; ++cpu) {
+    if (apics_[cpu].matches_logical(dest, ApicMode::xapic)) dest_.push_back(cpu);
+  }
+}
+
+std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
+  ++counters_.sends;
+  resolve(apics_[sender], icr);
+  const DeliveryMode mode = icr.delivery_mode();
+  // Arbitration among lowest-priority destinations is not modelled: the first wins.
+  if (mode == DeliveryMode::lowest_priority && dest_.size() > 1) {
+    dest_.erase(dest_.begin() + 1, dest_.end());
+  }
+
+  const Cycle now = ctx_.now();
+  if (ctx_.tracer.enabled()) {
+    // SCENARIO.md ipi_send: the ICR in its 64-bit x2APIC form, whatever the mode.
+    ctx_.tracer.emit(now, sender, "ipi_send",
+                     {{"icr", TraceValue::hex(icr.raw())}, {"dest", TraceValue::cpu_list(dest_)}});
+  }
+  if (dest_.empty()) {
+    ++counters_.dropped_no_destination;
+    return 0;
+  }
+  const Cycle latency = ctx_.cost(TimingParam::ipi_latency);
+  const Cycle per_dest = ctx_.cost(TimingParam::ipi_per_destination);
+  const std::uint64_t arg = LocalApic::pack_message(mode, icr.vector());
+  Cycle at = now + latency;
+  for (const CpuId cpu : dest_) {
+    ctx_.queue.schedule(at, apics_[cpu], LocalApic::kIpiArrive, arg);
+    at += per_dest;
+  }
+  const auto n = static_cast<std::uint32_t>(dest_.size());
+  counters_.messages_posted += n;
+  counters_.posted_by_mode[index_of(mode)] += n;
+  return n;
+}
+
+}  // namespace fredsim::apic
