@@ -4,12 +4,26 @@
 #include <string>
 
 #include "fredsim/vmx/vmx_cpu.hpp"
-#include "machine/apic_shim.hpp"
+#include "fredsim/apic/apic.hpp"
 
 namespace fredsim {
 
+namespace {
+/// Binds a local APIC's NMI output to its CPU's NMI input (DESIGN.md: the APIC
+/// declares the interface, the latch lives in the CPU).
+class CpuNmiLine final : public apic::NmiSink {
+ public:
+  explicit CpuNmiLine(cpu::Cpu& cpu) : cpu_(cpu) {}
+  void assert_nmi(std::uint32_t source_vector) override { cpu_.raise_nmi(source_vector); }
+
+ private:
+  cpu::Cpu& cpu_;
+};
+}  // namespace
+
 struct Machine::Impl {
-  std::unique_ptr<ApicShim> apic;
+  std::unique_ptr<apic::Interconnect> apic;
+  std::vector<CpuNmiLine> lines;
   std::vector<std::unique_ptr<vmx::VmxCpu>> vmx;  // made on first use
 };
 
@@ -38,7 +52,18 @@ Machine::Machine(const MachineConfig& config)
     cc.features = config.features;
     cpus_.push_back(std::make_unique<cpu::Cpu>(cc, ctx_));
   }
-  impl_->apic = std::make_unique<ApicShim>(*this);
+  apic::InterconnectConfig ic;
+  ic.cpus = config.cpus;
+  ic.mode = config.apic == ApicMode::x2apic ? apic::ApicMode::x2apic : apic::ApicMode::xapic;
+  auto bus = apic::Interconnect::create(ctx_, ic);
+  assert(bus.ok() && "create() checked the configuration");
+  impl_->apic = std::move(*bus);
+  impl_->lines.reserve(config.cpus);
+  for (CpuId i = 0; i < config.cpus; ++i) {
+    impl_->lines.emplace_back(*cpus_[i]);
+    impl_->apic->bind_nmi_sink(i, impl_->lines.back());
+    cpus_[i]->attach_msr_device(impl_->apic->apic(i));
+  }
   impl_->vmx.resize(config.cpus);
 }
 
@@ -54,30 +79,46 @@ bool Machine::has_vmx(CpuId id) const {
   return impl_->vmx[id] != nullptr;
 }
 
+apic::LocalApic& Machine::apic(CpuId id) { return impl_->apic->apic(id); }
+apic::Interconnect& Machine::interconnect() { return *impl_->apic; }
+
 void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
-  impl_->apic->write(cpu, offset, value);
+  if (config_.apic == ApicMode::x2apic) {
+    cpus_[cpu]->wrmsr(apic::x2apic_msr(offset), value);
+    return;
+  }
+  apic::LocalApic& a = impl_->apic->apic(cpu);
+  if (offset == apic::APIC_ICR) {
+    // ICR2 first; the store to the low word sends.
+    a.mmio_write(apic::APIC_ICR2, static_cast<std::uint32_t>(value >> 32));
+  }
+  a.mmio_write(offset, static_cast<std::uint32_t>(value));
 }
 
 std::uint64_t Machine::apic_read(CpuId cpu, std::uint32_t offset) {
-  return impl_->apic->read(cpu, offset);
+  if (config_.apic == ApicMode::x2apic) return cpus_[cpu]->rdmsr(apic::x2apic_msr(offset)).value;
+  apic::LocalApic& a = impl_->apic->apic(cpu);
+  std::uint64_t v = a.mmio_read(offset);
+  if (offset == apic::APIC_ICR) v |= std::uint64_t{a.mmio_read(apic::APIC_ICR2)} << 32;
+  return v;
 }
 
 void Machine::pmu_overflow(CpuId cpu, std::uint64_t counter_mask) {
   cpus_[cpu]->pmu_overflow(counter_mask);
-  impl_->apic->assert_lvt(cpu, ApicShim::kLvtPc);
+  impl_->apic->apic(cpu).assert_lvt(apic::Lvt::perfmon);
 }
 
 void Machine::external_nmi(CpuId cpu, NmiReason reason) {
   if (reason == NmiReason::serr) port61_ |= port61::kSerr;
   if (reason == NmiReason::iochk) port61_ |= port61::kIochk;
-  impl_->apic->assert_lvt(cpu, ApicShim::kLvt1);
+  impl_->apic->apic(cpu).assert_lvt(apic::Lvt::lint1);
 }
 
 void Machine::thermal_event(CpuId cpu) {
-  impl_->apic->assert_lvt(cpu, ApicShim::kLvtThermal);
+  impl_->apic->apic(cpu).assert_lvt(apic::Lvt::thermal);
 }
 void Machine::cmci_event(CpuId cpu) {
-  impl_->apic->assert_lvt(cpu, ApicShim::kLvtCmci);
+  impl_->apic->apic(cpu).assert_lvt(apic::Lvt::cmci);
 }
 
 std::uint8_t Machine::port_in(std::uint16_t port) {
