@@ -5,6 +5,48 @@
 
 namespace fredsim {
 
+// A 4-ary min-heap on (cycle, seq): half the depth of a binary heap, and the four
+// children of a node share a cache line or two. Sifting moves a hole instead of
+// swapping entries.
+namespace {
+constexpr std::size_t kArity = 4;
+}  // namespace
+
+void EventQueue::sift_up(std::size_t i) {
+  Entry e = heap_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / kArity;
+    if (!later(heap_[parent], e)) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = e;
+}
+
+void EventQueue::sift_down(std::size_t i) {
+  const std::size_t n = heap_.size();
+  Entry e = heap_[i];
+  for (;;) {
+    const std::size_t first = i * kArity + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    const std::size_t last = std::min(first + kArity, n);
+    for (std::size_t c = first + 1; c < last; ++c) {
+      if (later(heap_[best], heap_[c])) best = c;
+    }
+    if (!later(e, heap_[best])) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = e;
+}
+
+void EventQueue::pop_top() {
+  heap_.front() = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0);
+}
+
 // A slot's generation is odd while an event holds it and even while it is free,
 // so a handle is live exactly when its generation equals the slot's.
 
@@ -37,7 +79,7 @@ EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, 
   }
   const std::uint32_t gen = ++generation_[slot];  // now odd: in use
   heap_.push_back(Entry{at, next_seq_++, &target, arg, kind, slot, gen});
-  std::push_heap(heap_.begin(), heap_.end(), later);
+  sift_up(heap_.size() - 1);
   ++live_;
   return EventId{slot, gen};
 }
@@ -57,8 +99,7 @@ bool EventQueue::cancel(EventId id) {
 
 void EventQueue::drop_stale_top() {
   while (!heap_.empty() && generation_[heap_.front().slot] != heap_.front().generation) {
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    heap_.pop_back();
+    pop_top();
   }
 }
 
@@ -68,9 +109,8 @@ Cycle EventQueue::next_cycle() {
 }
 
 EventQueue::Entry EventQueue::pop_live() {
-  std::pop_heap(heap_.begin(), heap_.end(), later);
-  const Entry e = heap_.back();
-  heap_.pop_back();
+  const Entry e = heap_.front();
+  pop_top();
   ++generation_[e.slot];
   free_slots_.push_back(e.slot);
   --live_;

@@ -92,10 +92,13 @@ class EventQueue {
     return a.cycle != b.cycle ? a.cycle > b.cycle : a.seq > b.seq;
   }
   void drop_stale_top();
+  void sift_up(std::size_t i);
+  void sift_down(std::size_t i);
+  void pop_top();
   Entry pop_live();
   void grow();
 
-  std::vector<Entry> heap_;                // binary min-heap on (cycle, seq)
+  std::vector<Entry> heap_;                // 4-ary min-heap on (cycle, seq)
   std::vector<std::uint32_t> generation_;  // per slot; odd = in use
   std::vector<std::uint32_t> free_slots_;
   Cycle now_ = 0;
