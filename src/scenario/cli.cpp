@@ -67,11 +67,14 @@ Result<ScenarioSpec> load(const std::string& file, const std::vector<Override>& 
 
 int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
                 std::ostream& err) {
-  bool json_stdout = cmd.json_out && *cmd.json_out == "-";
+  auto on_stdout = [](const std::optional<std::string>& path) { return path && *path == "-"; };
+  bool json_stdout = on_stdout(cmd.json_out);
   bool trace_stdout = cmd.trace != TraceFormat::none && (!cmd.trace_out || *cmd.trace_out == "-");
-  if (json_stdout && trace_stdout) {
-    err << "error: --json - and --trace without --trace-out both write to stdout; give "
-           "--trace-out FILE\n";
+  int stdout_users =
+      json_stdout + trace_stdout + on_stdout(cmd.chrome_trace) + on_stdout(cmd.ftrace);
+  if (stdout_users > 1) {
+    err << "error: only one of --json, --trace, --chrome-trace and --ftrace can write to "
+           "stdout; give the others a file\n";
     return kExitBadUsage;
   }
   auto spec = load(cmd.file, cmd.overrides);
@@ -117,7 +120,7 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   apply_expectations(*spec, *result);
 
   if (json_file) json_file->stream() << to_json(*result) << '\n' << std::flush;
-  if (!cmd.quiet) write_summary(json_stdout || trace_stdout ? err : out, *result);
+  if (!cmd.quiet) write_summary(stdout_users ? err : out, *result);
   return result->passed ? kExitPassed : kExitFailed;
 }
 

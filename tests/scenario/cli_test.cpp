@@ -188,6 +188,19 @@ TEST(Cli, JsonAndTraceBothOnStdoutIsBadUsage) {
   auto r = cli({"run", dir.write("p.toml", kPassing), "--json", "-", "--trace=jsonl"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "error: only one of --json, --trace, --chrome-trace and --ftrace can write to stdout; "
+            "give the others a file\n");
+  EXPECT_EQ(cli({"run", "p.toml", "--json", "-", "--chrome-trace", "-"}).code, 2);
+  EXPECT_EQ(cli({"run", "p.toml", "--trace=text", "--trace-out", "-", "--ftrace", "-"}).code, 2);
+}
+
+TEST(Cli, ChromeTraceToStdoutMovesTheSummary) {
+  test::TempDir dir;
+  auto r = cli({"run", dir.write("p.toml", kPassing), "--chrome-trace", "-"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(json::parse(r.out)["traceEvents"].size(), 3u);
+  EXPECT_NE(r.err.find("PASS"), std::string::npos);
 }
 
 TEST(Cli, TraceJsonlToStdout) {

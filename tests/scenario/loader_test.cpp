@@ -590,6 +590,25 @@ TEST(LoaderError, FileErrorsNameTheFile) {
   EXPECT_EQ(r.error().message, path + ":3:8: error: system.cpus = 0 is out of range (1..4096)");
 }
 
+// Regressions found by fuzz/loader_fuzz in toml++ 3.3 (see src/scenario/toml.hpp).
+TEST(LoaderError, TomlTableHeaderOfBracketsIsAnErrorNotAnAbort) {
+  EXPECT_EQ(load_error("[[[\n"),
+            "t.toml:1:3: error: TOML syntax error in key: expected bare key starting character or "
+            "string delimiter, saw '['");
+}
+
+TEST(LoaderError, NonAsciiCharacterOutsideStringsIsAnError) {
+  EXPECT_EQ(load_error("name = \"x\" \xc5\xbc\n"),
+            "t.toml:1:12: error: TOML syntax error in key-value pair: expected a comment or "
+            "whitespace, saw '\xc5\xbc'");
+  // Non-ASCII text in strings and comments is fine, including where toml++ looks
+  // for whitespace (after a line-ending backslash in a multi-line string).
+  ScenarioSpec s =
+      load_ok("name = \"caf\xc3\xa9\" # \xc5\xbc\ndescription = \"\"\"a \\\n \xc5\xbc\"\"\"\n");
+  EXPECT_EQ(s.name, "caf\xc3\xa9");
+  EXPECT_EQ(s.description, "a \xc5\xbc");
+}
+
 TEST(LoaderError, SpecErrorAtFormsTheContractMessage) {
   ScenarioSpec s = load_ok(std::string(kHead) + "[[handler]]\nname = \"a\"\n");
   EXPECT_EQ(s.error_at(s.handlers[0].loc, "inconsistent").message,
