@@ -1,0 +1,63 @@
+#pragma once
+// The fredsim command line (SCENARIO.md "Command line", docs/cli.md), as a library
+// so tests run it without a process: tools/fredsim/main.cpp only forwards to it.
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fredsim/scenario/loader.hpp"
+#include "fredsim/scenario/runner.hpp"
+
+namespace fredsim::scenario {
+
+/// Exit status of the command (SCENARIO.md).
+enum ExitCode : int {
+  kExitPassed = 0,    // every expectation holds
+  kExitFailed = 1,    // an expectation failed
+  kExitBadInput = 2,  // bad file, bad key, bad value, inconsistent system
+  kExitBadUsage = 2,  // bad command line
+};
+
+enum class TraceFormat : std::uint8_t { none, text, jsonl };
+
+/// `fredsim run`
+struct RunCommand {
+  std::string file;
+  std::optional<std::string> json_out;  // "-" = stdout
+  TraceFormat trace = TraceFormat::none;
+  std::optional<std::string> trace_out;  // default stdout
+  std::optional<std::string> chrome_trace;
+  std::optional<std::string> ftrace;
+  std::vector<Override> overrides;
+  bool quiet = false;
+};
+
+/// `fredsim compare`
+struct CompareCommand {
+  std::string file;
+  std::optional<std::string> json_out;
+  std::vector<Override> overrides;
+  bool quiet = false;
+};
+
+/// `fredsim step`
+struct StepCommand {
+  std::string file;
+  std::vector<Override> overrides;
+};
+
+int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
+                std::ostream& err);
+int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
+                    std::ostream& err);
+/// Reads stepping commands from `in` until "quit" or its end.
+int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istream& in,
+                 std::ostream& out, std::ostream& err);
+
+/// Parses argv (args[0] is the program name) and runs the subcommand.
+int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner, std::istream& in,
+             std::ostream& out, std::ostream& err);
+
+}  // namespace fredsim::scenario

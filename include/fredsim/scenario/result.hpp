@@ -1,0 +1,103 @@
+#pragma once
+// The outcome of one scenario run (SCENARIO.md "Result"): what a runner fills in,
+// what expectations check and what result_json writes.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fredsim/scenario/spec.hpp"
+#include "fredsim/sim/cycle.hpp"
+#include "fredsim/sim/stats.hpp"
+
+namespace fredsim::scenario {
+
+/// The Linux per-CPU NMI stats, as default_do_nmi counts them.
+struct NmiStats {
+  std::uint64_t normal = 0;
+  std::uint64_t unknown = 0;
+  std::uint64_t external = 0;
+  std::uint64_t swallow = 0;
+};
+
+struct CpuResult {
+  CpuId id = 0;
+  std::uint64_t nmi_received = 0;
+  std::uint64_t nmi_coalesced = 0;
+  std::uint64_t nmi_delivered = 0;  // FRED/IDT deliveries and NMI-induced VM exits
+  std::uint64_t vm_exits_nmi = 0;   // the VM-exit part of nmi_delivered
+  Cycle dispatch_cycles = 0;        // delivery to return, summed
+  NmiStats stats;
+  std::uint64_t lost = 0;  // work items still unhandled at the end
+};
+
+struct HandlerCpuCounts {
+  std::uint64_t calls = 0;
+  std::uint64_t handled = 0;
+};
+
+struct HandlerResult {
+  std::string name;
+  HandlerType type = HandlerType::local;
+  std::uint32_t vector = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t handled = 0;  // sum of the return values
+  Cycle cycles = 0;           // simulated cycles spent in its calls
+  /// Indexed by CPU id; empty or shorter means zero for the CPUs beyond it.
+  std::vector<HandlerCpuCounts> per_cpu;
+
+  HandlerCpuCounts on_cpu(CpuId cpu) const {
+    return cpu < per_cpu.size() ? per_cpu[cpu] : HandlerCpuCounts{};
+  }
+};
+
+/// A kernel log line ("Uhhuh. NMI received for unknown reason 00 on CPU 0.").
+struct ConsoleLine {
+  Cycle cycle = 0;
+  CpuId cpu = kNoCpu;
+  std::string text;
+};
+
+struct PanicRecord {
+  Cycle cycle = 0;
+  CpuId cpu = kNoCpu;
+  std::string message;  // "Kernel panic - not syncing: NMI: Not continuing"
+};
+
+struct ExpectationResult {
+  std::string text;  // "handler perf on cpu 3: calls == 1"
+  bool passed = false;
+  std::uint64_t actual = 0;
+  std::uint64_t expected = 0;
+  SourceLoc loc;
+};
+
+/// The configuration the run used (after overrides).
+struct ResultConfig {
+  std::uint32_t cpus = 0;
+  Delivery delivery = Delivery::fred;
+  bool nmi_source = false;
+  ApicMode apic = ApicMode::x2apic;
+  KernelRevision kernel = KernelRevision::v7;
+  std::string timing = "default";
+  std::uint64_t seed = 0;
+};
+ResultConfig config_of(const SystemSpec& s);
+
+struct ScenarioResult {
+  std::string scenario;
+  ResultConfig config;
+  Cycle end_cycle = 0;
+  std::vector<CpuResult> cpus;          // one per CPU, by id
+  std::vector<HandlerResult> handlers;  // registration order
+  std::vector<ConsoleLine> console;
+  std::optional<PanicRecord> panic;
+  /// Dispatch cycles of each NMI delivery (delivery to return), in run order.
+  Samples dispatch_samples;
+  std::vector<ExpectationResult> expectations;
+  bool passed = true;  // every expectation holds
+
+  const HandlerResult* find_handler(std::string_view name) const;
+};
+
+}  // namespace fredsim::scenario

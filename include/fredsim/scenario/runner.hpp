@@ -1,0 +1,68 @@
+#pragma once
+// The seam between the scenario front end (files, CLI, results) and the simulator:
+// a ScenarioRunner builds a System from a ScenarioSpec and runs it.
+//
+// NullRunner is a stand-in until the System exists: it runs nothing and reports
+// zero counts for the configured CPUs and handlers. It is not a simulation.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fredsim/scenario/result.hpp"
+#include "fredsim/scenario/spec.hpp"
+#include "fredsim/sim/cycle.hpp"
+#include "fredsim/sim/result.hpp"
+#include "fredsim/sim/trace.hpp"
+
+namespace fredsim::scenario {
+
+/// What a run is asked for besides the spec. The sinks belong to the caller and
+/// outlive the run; the runner attaches them to its System's Tracer.
+struct RunOptions {
+  std::vector<TraceSink*> trace_sinks;
+};
+
+/// One run in progress, for `fredsim step`.
+class ScenarioSession {
+ public:
+  virtual ~ScenarioSession() = default;
+  virtual Cycle now() const = 0;
+  /// True when no event is left (or the end cycle is reached).
+  virtual bool done() const = 0;
+  /// Runs one event; returns what happened, one line per thing (trace text).
+  virtual std::vector<std::string> step() = 0;
+  /// Runs every event up to and including `cycle`.
+  virtual std::vector<std::string> run_to(Cycle cycle) = 0;
+  /// The state of one thing: "cpu 3", "apic 3", "handlers", "stats", ...; an
+  /// error names what can be printed.
+  virtual Result<std::string> print(std::string_view what) const = 0;
+  /// The result so far (expectations not yet applied).
+  virtual ScenarioResult result() const = 0;
+};
+
+class ScenarioRunner {
+ public:
+  virtual ~ScenarioRunner() = default;
+  /// Builds and runs to the end. An error (an inconsistent system found while
+  /// building) is in the contract's form: use spec.error_at(loc, what).
+  virtual Result<ScenarioResult> run(const ScenarioSpec& spec, RunOptions& options) const = 0;
+  /// Builds and returns a session stopped at cycle 0.
+  virtual Result<std::unique_ptr<ScenarioSession>> start(const ScenarioSpec& spec,
+                                                         RunOptions& options) const = 0;
+};
+
+/// A result with the configuration, one zeroed CpuResult per CPU and one zeroed
+/// HandlerResult per handler: the shape every runner starts from.
+ScenarioResult empty_result(const ScenarioSpec& spec);
+
+/// Placeholder until the real runner lands: runs nothing, counts nothing.
+class NullRunner final : public ScenarioRunner {
+ public:
+  Result<ScenarioResult> run(const ScenarioSpec& spec, RunOptions& options) const override;
+  Result<std::unique_ptr<ScenarioSession>> start(const ScenarioSpec& spec,
+                                                 RunOptions& options) const override;
+};
+
+}  // namespace fredsim::scenario

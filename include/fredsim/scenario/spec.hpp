@@ -1,0 +1,203 @@
+#pragma once
+// A parsed scenario file (SCENARIO.md "File", extensions in docs/scenarios.md).
+//
+// Plain data: the loader fills it, a runner builds a System from it. Every element
+// keeps where it came from, so a later error (an inconsistent system found while
+// building) can name the place: ScenarioSpec::error_at(loc, what).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fredsim/sim/cycle.hpp"
+#include "fredsim/sim/result.hpp"
+#include "fredsim/sim/timing_profile.hpp"
+
+namespace fredsim::scenario {
+
+/// Where a spec element or key came from: a line and column of the file (1-based),
+/// or a --set argument (then `set_arg` holds it, "system.cpus=64", and line is 0).
+struct SourceLoc {
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+  std::string set_arg;
+
+  bool known() const { return line != 0 || !set_arg.empty(); }
+};
+
+/// The locations of the keys an element was given with (in the order the loader
+/// reads them, not file order). Keys left
+/// to their defaults are absent; loc_of() then falls back to the element's own.
+class KeyLocations {
+ public:
+  void add(std::string key, SourceLoc loc) { keys_.emplace_back(std::move(key), std::move(loc)); }
+  bool has(std::string_view key) const;
+  /// The key's location, or `fallback` when the key was not given.
+  const SourceLoc& loc_of(std::string_view key, const SourceLoc& fallback) const;
+  const std::vector<std::pair<std::string, SourceLoc>>& keys() const { return keys_; }
+
+ private:
+  std::vector<std::pair<std::string, SourceLoc>> keys_;
+};
+
+// Closed sets of strings are enums; to_string() gives the file's spelling.
+enum class Delivery : std::uint8_t { fred, idt };
+enum class ApicMode : std::uint8_t { xapic, x2apic };
+enum class KernelRevision : std::uint8_t { v7, v5 };
+enum class HandlerType : std::uint8_t { local, unknown, serr, io_check };
+enum class HandlerModel : std::uint8_t { device, pmi, selftest, stop, backtrace, kgdb, mce, ghes };
+enum class EventType : std::uint8_t {
+  ipi,
+  pmi,
+  external,
+  guest,
+  user,
+  backtrace,
+  stop,
+  selftest,
+  kgdb,
+  mce
+};
+/// ICR delivery mode of an "ipi" event.
+enum class IpiMode : std::uint8_t { nmi, fixed, init, startup, smi };
+/// Port-0x61 reason bits an "external" event raises.
+enum class ExternalReason : std::uint8_t { none, serr, iochk };
+enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
+enum class Comparison : std::uint8_t { equals, at_least, at_most };
+
+std::string_view to_string(Delivery v);
+std::string_view to_string(ApicMode v);
+std::string_view to_string(KernelRevision v);
+std::string_view to_string(HandlerType v);
+std::string_view to_string(HandlerModel v);
+std::string_view to_string(EventType v);
+std::string_view to_string(IpiMode v);
+std::string_view to_string(ExternalReason v);
+std::string_view to_string(StatKind v);
+/// "==", ">=", "<=".
+std::string_view to_symbol(Comparison v);
+
+inline constexpr std::uint32_t kMaxCpus = 4096;
+inline constexpr std::uint32_t kMaxXapicCpus = 255;
+inline constexpr std::uint32_t kMaxVector = 255;  // the ICR's 8-bit vector field
+
+/// [system]
+struct SystemSpec {
+  std::uint32_t cpus = 1;
+  Delivery delivery = Delivery::fred;
+  bool nmi_source = true;  // default: delivery == fred
+  ApicMode apic = ApicMode::x2apic;
+  KernelRevision kernel = KernelRevision::v7;
+  std::string timing = "default";
+  std::uint64_t seed = 1;
+  std::optional<Cycle> end;            // default: run until idle
+  std::uint32_t frequency_mhz = 2000;  // extension: converts cycles to ns (ftrace, durations)
+  SourceLoc loc;                       // the [system] header, or line 1
+  KeyLocations keys;
+};
+
+/// One [timing] entry: a timing-profile parameter overridden by name.
+struct TimingOverride {
+  TimingParam param{};
+  Cycle cycles = 0;
+  SourceLoc loc;
+};
+
+/// [kernel] (extension): the kernel's NMI-related tunables.
+struct KernelSpec {
+  bool unknown_nmi_panic = false;
+  bool panic_on_unrecovered_nmi = false;
+  bool panic_on_io_nmi = false;
+  std::uint32_t ignore_nmis = 0;             // the ignore_nmis counter at start (stop_nmi)
+  std::uint64_t nmi_longest_ns = 1'000'000;  // the duration-check threshold
+  SourceLoc loc;
+  KeyLocations keys;
+};
+
+/// One [[handler]], in registration order.
+struct HandlerSpec {
+  std::string name;
+  HandlerType type = HandlerType::local;
+  std::uint32_t vector = 0;  // NMI-source vector; the kernel model warns where Linux does
+  bool first = false;        // NMI_FLAG_FIRST
+  HandlerModel model = HandlerModel::device;
+  std::optional<Cycle> check_cycles;   // default: the timing profile's <model>_check
+  std::optional<Cycle> handle_cycles;  // default: the timing profile's <model>_handle
+  SourceLoc loc;
+  KeyLocations keys;
+};
+
+/// Destination of an IPI: a shorthand or a list of CPUs (sorted, no duplicates).
+struct Destination {
+  enum class Kind : std::uint8_t { self, all, all_but_self, cpus };
+  Kind kind = Kind::all_but_self;
+  std::vector<CpuId> cpus;  // Kind::cpus only
+};
+std::string to_string(const Destination& d);
+
+/// One [[event]]. Fields not used by its type keep their defaults (the loader
+/// rejects keys that do not belong to the type). A repeating event is kept as one
+/// element with `every`/`count`: occurrence i is at `at + i * every`; the loader
+/// checks that the last one fits in 63 bits.
+struct EventSpec {
+  Cycle at = 0;
+  EventType type = EventType::ipi;
+  // ipi and the kernel senders
+  CpuId from = 0;
+  Destination dest;
+  IpiMode mode = IpiMode::nmi;
+  std::uint32_t vector = 0;
+  std::vector<std::string> work;  // handler names, each declared (ipi, external)
+  // pmi, external, guest, user
+  CpuId cpu = 0;
+  std::uint32_t counters = 1;  // pmi
+  ExternalReason reason = ExternalReason::none;
+  std::optional<Cycle> until;     // guest, user: default until the end of the run
+  bool nmi_exiting = true;        // guest
+  bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
+  // repetition
+  Cycle every = 0;
+  std::uint64_t count = 1;
+
+  std::size_t file_index = 0;  // position among the [[event]] tables of the file
+  SourceLoc loc;
+  KeyLocations keys;
+
+  Cycle occurrence(std::uint64_t i) const { return at + i * every; }
+  Cycle last_occurrence() const { return occurrence(count - 1); }
+};
+
+/// One [[expect]]: one check of a handler count or of a stat. A [[expect]] table
+/// that gives both `calls` and `handled` becomes two ExpectSpecs.
+struct ExpectSpec {
+  enum class Kind : std::uint8_t { handler_calls, handler_handled, stat };
+  Kind kind = Kind::stat;
+  std::string handler;  // handler_calls, handler_handled
+  StatKind stat = StatKind::normal;
+  std::optional<CpuId> cpu;  // summed over CPUs when absent
+  Comparison cmp = Comparison::equals;
+  std::uint64_t value = 0;
+  SourceLoc loc;
+};
+
+struct ScenarioSpec {
+  std::string name;
+  std::string description;
+  std::string source_name;  // the file path (or the name given to load_scenario_string)
+  SystemSpec system;
+  std::vector<TimingOverride> timing;  // by parameter name
+  KernelSpec kernel;
+  std::vector<HandlerSpec> handlers;  // registration order
+  std::vector<EventSpec> events;      // by `at`, ties in file order
+  std::vector<ExpectSpec> expects;    // file order
+
+  const HandlerSpec* find_handler(std::string_view name) const;
+  /// "FILE:LINE:COLUMN" or "--set ARG".
+  std::string where(const SourceLoc& loc) const;
+  /// "FILE:LINE:COLUMN: error: WHAT" (or "error: --set ARG: WHAT"), the contract's form.
+  Error error_at(const SourceLoc& loc, std::string_view what) const;
+};
+
+}  // namespace fredsim::scenario

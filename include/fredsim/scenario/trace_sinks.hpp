@@ -1,0 +1,53 @@
+#pragma once
+// Trace sinks for the outputs of `fredsim run` beyond --trace: Chrome/Perfetto
+// trace events and ftrace-style nmi_handler lines (docs/cli.md).
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "fredsim/sim/trace.hpp"
+
+namespace fredsim::scenario {
+
+/// Chrome trace-event JSON ({"traceEvents": [...]}), loadable in Perfetto or
+/// chrome://tracing. One track per CPU; timestamps in microseconds at
+/// `frequency_mhz`. nmi_deliver..nmi_return become a duration "nmi", each
+/// handler_call a complete event of its `cycles` (taken to start at the record's
+/// cycle); every other record an instant event with its fields as args.
+class ChromeTraceSink final : public TraceSink {
+ public:
+  ChromeTraceSink(std::ostream& out, std::uint32_t frequency_mhz);
+  ~ChromeTraceSink() override;
+  void record(const TraceRecord& r) override;
+  void flush() override;
+  /// Closes the JSON document; further records are ignored. Also done on destruction.
+  void finish();
+
+ private:
+  void write_event(const std::string& json);
+  std::ostream& out_;
+  double cycles_per_us_;
+  bool started_ = false;
+  bool finished_ = false;
+};
+
+/// Lines as Linux's nmi_handler trace event prints them in trace_pipe:
+///   "<idle>-0 [003] d.Z1. 0.000510: nmi_handler: perf() delta_ns: 750 handled: 1"
+/// from handler_call records (`handler`, `returned`, `cycles`). With
+/// `with_source_bitmap` (kernel v5) a " source_bitmap: 0x..." field follows, from
+/// the record's `source_bitmap` field or 0.
+class FtraceSink final : public TraceSink {
+ public:
+  FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with_source_bitmap);
+  void record(const TraceRecord& r) override;
+  void flush() override;
+
+ private:
+  std::ostream& out_;
+  std::uint32_t frequency_mhz_;
+  bool with_source_bitmap_;
+  bool header_written_ = false;
+};
+
+}  // namespace fredsim::scenario

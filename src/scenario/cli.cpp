@@ -1,0 +1,377 @@
+// The fredsim command line: argument parsing (CLI11) and the three commands.
+#include "fredsim/scenario/cli.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "fredsim/scenario/report.hpp"
+#include "fredsim/scenario/trace_sinks.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+/// An output file opened for a command, or stdout for "-".
+class Output {
+ public:
+  static Result<std::unique_ptr<Output>> open(const std::string& path, std::ostream& stdout_) {
+    auto o = std::make_unique<Output>();
+    if (path == "-") {
+      o->stream_ = &stdout_;
+      return o;
+    }
+    o->file_ = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+    if (!*o->file_) {
+      return Error{
+          fmt::format("error: cannot open {} for writing: {}", path, std::strerror(errno))};
+    }
+    o->stream_ = o->file_.get();
+    return o;
+  }
+  std::ostream& stream() { return *stream_; }
+
+ private:
+  std::unique_ptr<std::ofstream> file_;
+  std::ostream* stream_ = nullptr;
+};
+
+int report_error(std::ostream& err, const Error& e) {
+  err << e.message << '\n';
+  return kExitBadInput;
+}
+
+std::vector<Override> to_overrides(const std::vector<std::string>& sets) {
+  std::vector<Override> out;
+  out.reserve(sets.size());
+  for (const auto& s : sets)
+    out.push_back(Override{s});
+  return out;
+}
+
+Result<ScenarioSpec> load(const std::string& file, const std::vector<Override>& overrides) {
+  for (const auto& o : overrides) {
+    if (auto st = check_override_syntax(o.text); !st) return st.error();
+  }
+  return load_scenario_file(file, overrides);
+}
+
+}  // namespace
+
+int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
+                std::ostream& err) {
+  auto on_stdout = [](const std::optional<std::string>& path) { return path && *path == "-"; };
+  bool json_stdout = on_stdout(cmd.json_out);
+  bool trace_stdout = cmd.trace != TraceFormat::none && (!cmd.trace_out || *cmd.trace_out == "-");
+  int stdout_users =
+      json_stdout + trace_stdout + on_stdout(cmd.chrome_trace) + on_stdout(cmd.ftrace);
+  if (stdout_users > 1) {
+    err << "error: only one of --json, --trace, --chrome-trace and --ftrace can write to "
+           "stdout; give the others a file\n";
+    return kExitBadUsage;
+  }
+  auto spec = load(cmd.file, cmd.overrides);
+  if (!spec) return report_error(err, spec.error());
+
+  std::unique_ptr<Output> json_file, trace_file, chrome_file, ftrace_file;
+  for (auto [path, slot] :
+       {std::pair{&cmd.json_out, &json_file}, std::pair{&cmd.trace_out, &trace_file},
+        std::pair{&cmd.chrome_trace, &chrome_file}, std::pair{&cmd.ftrace, &ftrace_file}}) {
+    if (!*path) continue;
+    auto o = Output::open(**path, out);
+    if (!o) return report_error(err, o.error());
+    *slot = std::move(*o);
+  }
+
+  RunOptions options;
+  std::unique_ptr<TraceSink> trace_sink, chrome_sink, ftrace_sink;
+  if (cmd.trace != TraceFormat::none) {
+    std::ostream& to = trace_file ? trace_file->stream() : out;
+    if (cmd.trace == TraceFormat::text) {
+      trace_sink = std::make_unique<TextTraceSink>(to);
+    } else {
+      trace_sink = std::make_unique<JsonlTraceSink>(to);
+    }
+    options.trace_sinks.push_back(trace_sink.get());
+  }
+  if (chrome_file) {
+    chrome_sink =
+        std::make_unique<ChromeTraceSink>(chrome_file->stream(), spec->system.frequency_mhz);
+    options.trace_sinks.push_back(chrome_sink.get());
+  }
+  if (ftrace_file) {
+    ftrace_sink = std::make_unique<FtraceSink>(ftrace_file->stream(), spec->system.frequency_mhz,
+                                               spec->system.kernel == KernelRevision::v5);
+    options.trace_sinks.push_back(ftrace_sink.get());
+  }
+
+  auto result = runner.run(*spec, options);
+  for (TraceSink* s : options.trace_sinks)
+    s->flush();
+  chrome_sink.reset();  // closes the JSON document
+  if (!result) return report_error(err, result.error());
+  apply_expectations(*spec, *result);
+
+  if (json_file) json_file->stream() << to_json(*result) << '\n' << std::flush;
+  if (!cmd.quiet) write_summary(stdout_users ? err : out, *result);
+  return result->passed ? kExitPassed : kExitFailed;
+}
+
+int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
+                    std::ostream& err) {
+  auto spec = load(cmd.file, cmd.overrides);
+  if (!spec) return report_error(err, spec.error());
+  bool json_stdout = cmd.json_out && *cmd.json_out == "-";
+  std::unique_ptr<Output> json_file;
+  if (cmd.json_out) {
+    auto o = Output::open(*cmd.json_out, out);
+    if (!o) return report_error(err, o.error());
+    json_file = std::move(*o);
+  }
+  if (!spec->system.nmi_source) {
+    err << "note: the scenario has system.nmi_source = false, so both runs poll\n";
+  }
+  ScenarioSpec polling_spec = *spec;
+  polling_spec.system.nmi_source = false;
+  for (auto& e : polling_spec.events)
+    e.guest_nmi_source = false;
+
+  RunOptions bitmap_options, polling_options;
+  auto bitmap = runner.run(*spec, bitmap_options);
+  if (!bitmap) return report_error(err, bitmap.error());
+  auto polling = runner.run(polling_spec, polling_options);
+  if (!polling) return report_error(err, polling.error());
+  apply_expectations(*spec, *bitmap);
+  apply_expectations(polling_spec, *polling);
+
+  if (json_file) json_file->stream() << compare_json(*bitmap, *polling) << '\n' << std::flush;
+  if (!cmd.quiet) write_compare(json_stdout ? err : out, *bitmap, *polling);
+  // The scenario's expectations are about the scenario as written: the bitmap run.
+  return bitmap->passed ? kExitPassed : kExitFailed;
+}
+
+namespace {
+
+constexpr std::string_view kStepHelp =
+    "commands:\n"
+    "  s, step [N]        run the next N events (default 1)\n"
+    "  r, run CYCLE       run every event up to CYCLE\n"
+    "  c, continue        run to the next breakpoint, or to the end\n"
+    "  b, break CYCLE     stop `continue` at CYCLE\n"
+    "  delete             remove every breakpoint\n"
+    "  p, print WHAT      show state: cpu N, apic N, handlers, stats, ...\n"
+    "  result             the summary so far, with expectations\n"
+    "  q, quit            end stepping (prints the summary)\n"
+    "  h, help            this text\n";
+
+std::optional<Cycle> parse_cycle(std::string_view s) {
+  std::string digits;
+  for (char c : s) {
+    if (c != '_') digits += c;
+  }
+  if (digits.empty()) return std::nullopt;
+  Cycle v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    if (v > (kNever - static_cast<Cycle>(c - '0')) / 10) return std::nullopt;
+    v = v * 10 + static_cast<Cycle>(c - '0');
+  }
+  return v;
+}
+
+void print_lines(std::ostream& out, const std::vector<std::string>& lines) {
+  for (const auto& l : lines)
+    out << l << '\n';
+}
+
+}  // namespace
+
+int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istream& in,
+                 std::ostream& out, std::ostream& err) {
+  auto spec = load(cmd.file, cmd.overrides);
+  if (!spec) return report_error(err, spec.error());
+  RunOptions options;
+  auto started = runner.start(*spec, options);
+  if (!started) return report_error(err, started.error());
+  ScenarioSession& session = **started;
+  std::vector<Cycle> breakpoints;
+
+  out << "fredsim step: " << spec->name << " (" << spec->events.size()
+      << " events); 'help' lists the commands\n";
+  std::string line;
+  while (true) {
+    out << "(fredsim " << session.now() << (session.done() ? ", done" : "") << ") " << std::flush;
+    if (!std::getline(in, line)) break;
+    std::istringstream words(line);
+    std::string verb, arg;
+    words >> verb;
+    std::getline(words >> std::ws, arg);
+    if (verb.empty()) continue;
+    if (verb == "q" || verb == "quit" || verb == "exit") break;
+    if (verb == "h" || verb == "help") {
+      out << kStepHelp;
+    } else if (verb == "s" || verb == "step") {
+      auto n = arg.empty() ? std::optional<Cycle>(1) : parse_cycle(arg);
+      if (!n) {
+        out << "step: '" << arg << "' is not a count\n";
+        continue;
+      }
+      for (Cycle i = 0; i < *n && !session.done(); ++i)
+        print_lines(out, session.step());
+      if (session.done()) out << "no events left\n";
+    } else if (verb == "r" || verb == "run") {
+      auto c = parse_cycle(arg);
+      if (!c) {
+        out << "run: give a cycle (run 5000)\n";
+        continue;
+      }
+      print_lines(out, session.run_to(*c));
+    } else if (verb == "c" || verb == "continue") {
+      Cycle stop = kNever;
+      for (Cycle b : breakpoints) {
+        if (b > session.now() && b < stop) stop = b;
+      }
+      print_lines(out, session.run_to(stop));
+      if (stop != kNever) out << "breakpoint at cycle " << stop << '\n';
+    } else if (verb == "b" || verb == "break") {
+      auto c = parse_cycle(arg);
+      if (!c) {
+        out << "break: give a cycle (break 5000)\n";
+        continue;
+      }
+      breakpoints.push_back(*c);
+      out << "breakpoint " << breakpoints.size() << " at cycle " << *c << '\n';
+    } else if (verb == "delete") {
+      breakpoints.clear();
+    } else if (verb == "p" || verb == "print") {
+      auto text = session.print(arg);
+      out << (text ? *text : text.error().message) << '\n';
+    } else if (verb == "result") {
+      ScenarioResult r = session.result();
+      apply_expectations(*spec, r);
+      write_summary(out, r);
+    } else {
+      out << "unknown command '" << verb << "'; 'help' lists the commands\n";
+    }
+  }
+  out << '\n';
+  ScenarioResult r = session.result();
+  apply_expectations(*spec, r);
+  write_summary(out, r);
+  return r.passed ? kExitPassed : kExitFailed;
+}
+
+int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner, std::istream& in,
+             std::ostream& out, std::ostream& err) {
+  CLI::App app{
+      "fredsim: a cycle-level simulator of the x86 NMI path (FRED, NMI-source reporting, "
+      "local APIC, VMX, Linux NMI dispatch).\n"
+      "Exit status: 0 every expectation holds, 1 an expectation failed, 2 bad input or usage.",
+      "fredsim"};
+  app.require_subcommand(1, 1);
+  app.set_help_all_flag("--help-all", "Print the help of every subcommand");
+
+  RunCommand run;
+  std::vector<std::string> run_sets;
+  std::string trace_format;
+  CLI::App* run_cmd =
+      app.add_subcommand("run", "Run a scenario, check its expectations and print a summary");
+  run_cmd->add_option("FILE", run.file, "Scenario file (TOML, see docs/scenarios.md)")->required();
+  run_cmd
+      ->add_option("--json", run.json_out,
+                   "Write the result JSON to OUT; '-' writes it to stdout and nothing else "
+                   "there (the summary then goes to stderr)")
+      ->type_name("OUT");
+  auto* trace_opt =
+      run_cmd
+          ->add_option("--trace", trace_format,
+                       "Write trace records as 'text' or 'jsonl' (one JSON object a line) to "
+                       "stdout, or to --trace-out")
+          ->check(CLI::IsMember({"text", "jsonl"}))
+          ->type_name("FORMAT");
+  run_cmd->add_option("--trace-out", run.trace_out, "Where --trace writes (default stdout)")
+      ->needs(trace_opt)
+      ->type_name("OUT");
+  run_cmd
+      ->add_option("--chrome-trace", run.chrome_trace,
+                   "Write Chrome/Perfetto trace events (JSON) to OUT")
+      ->type_name("OUT");
+  run_cmd
+      ->add_option("--ftrace", run.ftrace,
+                   "Write ftrace-style nmi_handler lines (as trace_pipe shows them) to OUT")
+      ->type_name("OUT");
+  run_cmd
+      ->add_option("--set", run_sets,
+                   "Override a key by its dotted path: system.cpus=64, "
+                   "system.nmi_source=false, timing.vm_exit=900, handler.0.vector=3 "
+                   "(repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  run_cmd->add_flag("-q,--quiet", run.quiet, "Do not print the readable summary");
+
+  CompareCommand compare;
+  std::vector<std::string> compare_sets;
+  CLI::App* compare_cmd = app.add_subcommand(
+      "compare",
+      "Run a scenario with bitmap dispatch (as written) and with polling "
+      "(system.nmi_source = false) and show them side by side; the exit status is the bitmap "
+      "run's");
+  compare_cmd->add_option("FILE", compare.file, "Scenario file (TOML)")->required();
+  compare_cmd
+      ->add_option("--json", compare.json_out,
+                   "Write {\"bitmap\": RESULT, \"polling\": RESULT} to OUT ('-' = stdout only)")
+      ->type_name("OUT");
+  compare_cmd->add_option("--set", compare_sets, "Override a key (as for run; repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  compare_cmd->add_flag("-q,--quiet", compare.quiet, "Do not print the side-by-side table");
+
+  StepCommand step;
+  std::vector<std::string> step_sets;
+  CLI::App* step_cmd = app.add_subcommand(
+      "step", "Step through a scenario interactively: step, run to a cycle, break, print state");
+  step_cmd->add_option("FILE", step.file, "Scenario file (TOML)")->required();
+  step_cmd->add_option("--set", step_sets, "Override a key (as for run; repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+
+  std::vector<const char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const auto& a : args)
+    argv.push_back(a.c_str());
+  if (argv.empty()) argv.push_back("fredsim");
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, out, err);
+    // Help and version are successes; every other parse error is bad usage.
+    return code == static_cast<int>(CLI::ExitCodes::Success) ? kExitPassed : kExitBadUsage;
+  }
+
+  try {
+    if (*run_cmd) {
+      if (trace_format == "text") run.trace = TraceFormat::text;
+      if (trace_format == "jsonl") run.trace = TraceFormat::jsonl;
+      run.overrides = to_overrides(run_sets);
+      return run_command(run, runner, out, err);
+    }
+    if (*compare_cmd) {
+      compare.overrides = to_overrides(compare_sets);
+      return compare_command(compare, runner, out, err);
+    }
+    step.overrides = to_overrides(step_sets);
+    return step_command(step, runner, in, out, err);
+  } catch (const std::exception& e) {
+    err << "error: internal: " << e.what() << '\n';
+    return kExitBadInput;
+  }
+}
+
+}  // namespace fredsim::scenario

@@ -1,0 +1,88 @@
+// Expectations: each ExpectSpec is checked against the counts of a result.
+#include <fmt/format.h>
+
+#include "fredsim/scenario/report.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+std::uint64_t stat_of(const CpuResult& c, StatKind k) {
+  switch (k) {
+    case StatKind::normal:
+      return c.stats.normal;
+    case StatKind::unknown:
+      return c.stats.unknown;
+    case StatKind::external:
+      return c.stats.external;
+    case StatKind::swallow:
+      return c.stats.swallow;
+    case StatKind::lost:
+      return c.lost;
+  }
+  return 0;
+}
+
+std::uint64_t actual_of(const ExpectSpec& e, const ScenarioResult& r) {
+  if (e.kind == ExpectSpec::Kind::stat) {
+    std::uint64_t sum = 0;
+    for (const auto& c : r.cpus) {
+      if (!e.cpu || c.id == *e.cpu) sum += stat_of(c, e.stat);
+    }
+    return sum;
+  }
+  const HandlerResult* h = r.find_handler(e.handler);
+  if (!h) return 0;
+  bool calls = e.kind == ExpectSpec::Kind::handler_calls;
+  if (!e.cpu) return calls ? h->calls : h->handled;
+  HandlerCpuCounts c = h->on_cpu(*e.cpu);
+  return calls ? c.calls : c.handled;
+}
+
+bool holds(Comparison cmp, std::uint64_t actual, std::uint64_t expected) {
+  switch (cmp) {
+    case Comparison::equals:
+      return actual == expected;
+    case Comparison::at_least:
+      return actual >= expected;
+    case Comparison::at_most:
+      return actual <= expected;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string expectation_text(const ExpectSpec& e) {
+  std::string on_cpu = e.cpu ? fmt::format(" on cpu {}", *e.cpu) : std::string();
+  if (e.kind == ExpectSpec::Kind::stat) {
+    return fmt::format("stat {}{}: {} {}", to_string(e.stat), on_cpu, to_symbol(e.cmp), e.value);
+  }
+  return fmt::format("handler {}{}: {} {} {}", e.handler, on_cpu,
+                     e.kind == ExpectSpec::Kind::handler_calls ? "calls" : "handled",
+                     to_symbol(e.cmp), e.value);
+}
+
+std::vector<ExpectationResult> evaluate_expectations(const std::vector<ExpectSpec>& expects,
+                                                     const ScenarioResult& result) {
+  std::vector<ExpectationResult> out;
+  out.reserve(expects.size());
+  for (const auto& e : expects) {
+    ExpectationResult r;
+    r.text = expectation_text(e);
+    r.actual = actual_of(e, result);
+    r.expected = e.value;
+    r.passed = holds(e.cmp, r.actual, e.value);
+    r.loc = e.loc;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void apply_expectations(const ScenarioSpec& spec, ScenarioResult& result) {
+  result.expectations = evaluate_expectations(spec.expects, result);
+  result.passed = true;
+  for (const auto& e : result.expectations)
+    result.passed = result.passed && e.passed;
+}
+
+}  // namespace fredsim::scenario

@@ -1,0 +1,87 @@
+#pragma once
+// The file's spelling of each enum value, in one place for the loader (parsing,
+// "allowed:" lists) and for to_string().
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "fredsim/scenario/spec.hpp"
+
+namespace fredsim::scenario {
+
+template <class E, std::size_t N>
+using Names = std::array<std::pair<std::string_view, E>, N>;
+
+inline constexpr Names<Delivery, 2> kDeliveryNames{
+    {{"fred", Delivery::fred}, {"idt", Delivery::idt}}};
+inline constexpr Names<ApicMode, 2> kApicNames{
+    {{"xapic", ApicMode::xapic}, {"x2apic", ApicMode::x2apic}}};
+inline constexpr Names<KernelRevision, 2> kKernelNames{
+    {{"v7", KernelRevision::v7}, {"v5", KernelRevision::v5}}};
+inline constexpr Names<HandlerType, 4> kHandlerTypeNames{{{"local", HandlerType::local},
+                                                          {"unknown", HandlerType::unknown},
+                                                          {"serr", HandlerType::serr},
+                                                          {"io_check", HandlerType::io_check}}};
+inline constexpr Names<HandlerModel, 8> kHandlerModelNames{{{"device", HandlerModel::device},
+                                                            {"pmi", HandlerModel::pmi},
+                                                            {"selftest", HandlerModel::selftest},
+                                                            {"stop", HandlerModel::stop},
+                                                            {"backtrace", HandlerModel::backtrace},
+                                                            {"kgdb", HandlerModel::kgdb},
+                                                            {"mce", HandlerModel::mce},
+                                                            {"ghes", HandlerModel::ghes}}};
+inline constexpr Names<EventType, 10> kEventTypeNames{{{"ipi", EventType::ipi},
+                                                       {"pmi", EventType::pmi},
+                                                       {"external", EventType::external},
+                                                       {"guest", EventType::guest},
+                                                       {"user", EventType::user},
+                                                       {"backtrace", EventType::backtrace},
+                                                       {"stop", EventType::stop},
+                                                       {"selftest", EventType::selftest},
+                                                       {"kgdb", EventType::kgdb},
+                                                       {"mce", EventType::mce}}};
+inline constexpr Names<IpiMode, 5> kIpiModeNames{{{"nmi", IpiMode::nmi},
+                                                  {"fixed", IpiMode::fixed},
+                                                  {"init", IpiMode::init},
+                                                  {"startup", IpiMode::startup},
+                                                  {"smi", IpiMode::smi}}};
+inline constexpr Names<ExternalReason, 2> kReasonNames{
+    {{"serr", ExternalReason::serr}, {"iochk", ExternalReason::iochk}}};
+inline constexpr Names<StatKind, 5> kStatNames{{{"normal", StatKind::normal},
+                                                {"unknown", StatKind::unknown},
+                                                {"external", StatKind::external},
+                                                {"swallow", StatKind::swallow},
+                                                {"lost", StatKind::lost}}};
+
+template <class E, std::size_t N>
+constexpr std::string_view name_of(const Names<E, N>& names, E v) {
+  for (const auto& [n, e] : names) {
+    if (e == v) return n;
+  }
+  return "?";
+}
+
+template <class E, std::size_t N>
+constexpr std::optional<E> value_of(const Names<E, N>& names, std::string_view s) {
+  for (const auto& [n, e] : names) {
+    if (n == s) return e;
+  }
+  return std::nullopt;
+}
+
+/// "\"fred\" | \"idt\""
+template <class E, std::size_t N>
+std::string quoted_names(const Names<E, N>& names) {
+  std::string out;
+  for (const auto& [n, e] : names) {
+    if (!out.empty()) out += " | ";
+    out += '"';
+    out += n;
+    out += '"';
+  }
+  return out;
+}
+
+}  // namespace fredsim::scenario

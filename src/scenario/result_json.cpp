@@ -1,0 +1,102 @@
+// The result JSON of SCENARIO.md "Result" (extra fields: docs/scenarios.md).
+#include <nlohmann/json.hpp>
+
+#include "fredsim/scenario/report.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json cpu_json(CpuId cpu) {
+  if (cpu == kNoCpu) return nullptr;
+  return cpu;
+}
+
+ordered_json summary_json(const Summary& s) {
+  return ordered_json{{"count", s.count}, {"mean", s.mean}, {"p50", s.p50},
+                      {"p99", s.p99},     {"min", s.min},   {"max", s.max}};
+}
+
+ordered_json result_json(const ScenarioResult& r) {
+  ordered_json j;
+  j["scenario"] = r.scenario;
+  j["config"] = ordered_json{{"cpus", r.config.cpus},
+                             {"delivery", to_string(r.config.delivery)},
+                             {"nmi_source", r.config.nmi_source},
+                             {"apic", to_string(r.config.apic)},
+                             {"kernel", to_string(r.config.kernel)},
+                             {"timing", r.config.timing},
+                             {"seed", r.config.seed}};
+  j["end_cycle"] = r.end_cycle;
+  auto& cpus = j["cpus"] = ordered_json::array();
+  for (const auto& c : r.cpus) {
+    cpus.push_back(ordered_json{{"id", c.id},
+                                {"nmi_received", c.nmi_received},
+                                {"nmi_coalesced", c.nmi_coalesced},
+                                {"nmi_delivered", c.nmi_delivered},
+                                {"vm_exits_nmi", c.vm_exits_nmi},
+                                {"dispatch_cycles", c.dispatch_cycles},
+                                {"stats",
+                                 {{"normal", c.stats.normal},
+                                  {"unknown", c.stats.unknown},
+                                  {"external", c.stats.external},
+                                  {"swallow", c.stats.swallow}}},
+                                {"lost", c.lost}});
+  }
+  auto& handlers = j["handlers"] = ordered_json::array();
+  for (const auto& h : r.handlers) {
+    ordered_json per_cpu = ordered_json::array();
+    for (std::size_t i = 0; i < h.per_cpu.size(); ++i) {
+      const auto& c = h.per_cpu[i];
+      if (c.calls == 0 && c.handled == 0) continue;
+      per_cpu.push_back(ordered_json{{"cpu", i}, {"calls", c.calls}, {"handled", c.handled}});
+    }
+    handlers.push_back(ordered_json{{"name", h.name},
+                                    {"type", to_string(h.type)},
+                                    {"vector", h.vector},
+                                    {"calls", h.calls},
+                                    {"handled", h.handled},
+                                    {"cycles", h.cycles},
+                                    {"per_cpu", std::move(per_cpu)}});
+  }
+  j["dispatch"] = summary_json(r.dispatch_samples.summary());
+  auto& console = j["console"] = ordered_json::array();
+  for (const auto& l : r.console) {
+    console.push_back(ordered_json{{"cycle", l.cycle}, {"cpu", cpu_json(l.cpu)}, {"text", l.text}});
+  }
+  if (r.panic) {
+    j["panic"] = ordered_json{
+        {"cycle", r.panic->cycle}, {"cpu", cpu_json(r.panic->cpu)}, {"message", r.panic->message}};
+  } else {
+    j["panic"] = nullptr;
+  }
+  auto& ex = j["expectations"] = ordered_json::array();
+  for (const auto& e : r.expectations) {
+    ex.push_back(ordered_json{
+        {"text", e.text}, {"passed", e.passed}, {"actual", e.actual}, {"expected", e.expected}});
+  }
+  j["passed"] = r.passed;
+  return j;
+}
+
+// Strings in a result come from the scenario file (names) and the kernel model;
+// replace invalid UTF-8 instead of failing.
+std::string dump(const ordered_json& j) {
+  return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string to_json(const ScenarioResult& result) {
+  return dump(result_json(result));
+}
+
+std::string compare_json(const ScenarioResult& bitmap, const ScenarioResult& polling) {
+  ordered_json j;
+  j["bitmap"] = result_json(bitmap);
+  j["polling"] = result_json(polling);
+  return dump(j);
+}
+
+}  // namespace fredsim::scenario

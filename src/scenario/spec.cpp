@@ -1,0 +1,95 @@
+#include "fredsim/scenario/spec.hpp"
+
+#include <fmt/format.h>
+
+#include "scenario/names.hpp"
+
+namespace fredsim::scenario {
+
+bool KeyLocations::has(std::string_view key) const {
+  for (const auto& [k, loc] : keys_) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+const SourceLoc& KeyLocations::loc_of(std::string_view key, const SourceLoc& fallback) const {
+  for (const auto& [k, loc] : keys_) {
+    if (k == key) return loc;
+  }
+  return fallback;
+}
+
+std::string_view to_string(Delivery v) {
+  return name_of(kDeliveryNames, v);
+}
+std::string_view to_string(ApicMode v) {
+  return name_of(kApicNames, v);
+}
+std::string_view to_string(KernelRevision v) {
+  return name_of(kKernelNames, v);
+}
+std::string_view to_string(HandlerType v) {
+  return name_of(kHandlerTypeNames, v);
+}
+std::string_view to_string(HandlerModel v) {
+  return name_of(kHandlerModelNames, v);
+}
+std::string_view to_string(EventType v) {
+  return name_of(kEventTypeNames, v);
+}
+std::string_view to_string(IpiMode v) {
+  return name_of(kIpiModeNames, v);
+}
+std::string_view to_string(ExternalReason v) {
+  return v == ExternalReason::none ? std::string_view("none") : name_of(kReasonNames, v);
+}
+std::string_view to_string(StatKind v) {
+  return name_of(kStatNames, v);
+}
+
+std::string_view to_symbol(Comparison v) {
+  switch (v) {
+    case Comparison::equals:
+      return "==";
+    case Comparison::at_least:
+      return ">=";
+    case Comparison::at_most:
+      return "<=";
+  }
+  return "?";
+}
+
+std::string to_string(const Destination& d) {
+  switch (d.kind) {
+    case Destination::Kind::self:
+      return "self";
+    case Destination::Kind::all:
+      return "all";
+    case Destination::Kind::all_but_self:
+      return "all-but-self";
+    case Destination::Kind::cpus:
+      break;
+  }
+  if (d.cpus.size() == 1) return fmt::format("{}", d.cpus.front());
+  return fmt::format("[{}]", fmt::join(d.cpus, ", "));
+}
+
+const HandlerSpec* ScenarioSpec::find_handler(std::string_view handler_name) const {
+  for (const auto& h : handlers) {
+    if (h.name == handler_name) return &h;
+  }
+  return nullptr;
+}
+
+std::string ScenarioSpec::where(const SourceLoc& loc) const {
+  if (!loc.set_arg.empty()) return "--set " + loc.set_arg;
+  return fmt::format("{}:{}:{}", source_name, loc.line ? loc.line : 1, loc.column ? loc.column : 1);
+}
+
+Error ScenarioSpec::error_at(const SourceLoc& loc, std::string_view what) const {
+  if (!loc.set_arg.empty()) return Error{fmt::format("error: --set {}: {}", loc.set_arg, what)};
+  return Error{fmt::format("{}: error: {}", where(loc), what)};
+}
+
+}  // namespace fredsim::scenario

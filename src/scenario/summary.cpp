@@ -1,0 +1,166 @@
+// The readable outputs of `fredsim run` and `fredsim compare`.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <ostream>
+
+#include "fredsim/scenario/report.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+bool active(const CpuResult& c) {
+  return c.nmi_received || c.nmi_delivered || c.dispatch_cycles || c.stats.normal ||
+         c.stats.unknown || c.stats.external || c.stats.swallow || c.lost;
+}
+
+std::uint64_t total(const ScenarioResult& r, std::uint64_t CpuResult::*field) {
+  std::uint64_t sum = 0;
+  for (const auto& c : r.cpus)
+    sum += c.*field;
+  return sum;
+}
+
+std::uint64_t total_stat(const ScenarioResult& r, std::uint64_t NmiStats::*field) {
+  std::uint64_t sum = 0;
+  for (const auto& c : r.cpus)
+    sum += c.stats.*field;
+  return sum;
+}
+
+void cpu_row(std::ostream& out, std::string_view id, const CpuResult& c) {
+  fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", id,
+             c.nmi_received, c.nmi_coalesced, c.nmi_delivered, c.vm_exits_nmi, c.dispatch_cycles,
+             c.stats.normal, c.stats.unknown, c.stats.external, c.stats.swallow, c.lost);
+}
+
+std::string ratio(double bitmap, double polling) {
+  if (bitmap == 0) return polling == 0 ? "=" : "-";
+  return fmt::format("{:.2f}", polling / bitmap);
+}
+
+void compare_row(std::ostream& out, std::string_view what, double b, double p, bool integral) {
+  if (integral) {
+    fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", what, static_cast<std::uint64_t>(b),
+               static_cast<std::uint64_t>(p), ratio(b, p));
+  } else {
+    fmt::print(out, "  {:<36} {:>14.1f} {:>14.1f} {:>10}\n", what, b, p, ratio(b, p));
+  }
+}
+
+}  // namespace
+
+void write_summary(std::ostream& out, const ScenarioResult& r) {
+  fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}\n", r.scenario,
+             r.config.cpus, to_string(r.config.delivery), r.config.nmi_source ? "on" : "off",
+             to_string(r.config.apic), to_string(r.config.kernel), r.config.timing);
+  fmt::print(out, "ended at cycle {}\n\n", r.end_cycle);
+
+  fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "cpu",
+             "received", "coalesced", "delivered", "vm_exits", "dispatch_cyc", "normal", "unknown",
+             "external", "swallow", "lost");
+  std::size_t idle = 0;
+  for (const auto& c : r.cpus) {
+    if (active(c)) {
+      cpu_row(out, fmt::format("{}", c.id), c);
+    } else {
+      ++idle;
+    }
+  }
+  CpuResult sum;
+  sum.nmi_received = total(r, &CpuResult::nmi_received);
+  sum.nmi_coalesced = total(r, &CpuResult::nmi_coalesced);
+  sum.nmi_delivered = total(r, &CpuResult::nmi_delivered);
+  sum.vm_exits_nmi = total(r, &CpuResult::vm_exits_nmi);
+  sum.dispatch_cycles = total(r, &CpuResult::dispatch_cycles);
+  sum.stats.normal = total_stat(r, &NmiStats::normal);
+  sum.stats.unknown = total_stat(r, &NmiStats::unknown);
+  sum.stats.external = total_stat(r, &NmiStats::external);
+  sum.stats.swallow = total_stat(r, &NmiStats::swallow);
+  sum.lost = total(r, &CpuResult::lost);
+  cpu_row(out, "all", sum);
+  if (idle)
+    fmt::print(out, "  ({} CPU{} without NMI activity not shown)\n", idle, idle == 1 ? "" : "s");
+
+  if (!r.handlers.empty()) {
+    fmt::print(out, "\n  {:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", "handler", "type", "vector",
+               "calls", "handled", "cycles");
+    for (const auto& h : r.handlers) {
+      fmt::print(out, "  {:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", h.name, to_string(h.type),
+                 h.vector, h.calls, h.handled, h.cycles);
+    }
+  }
+
+  Summary d = r.dispatch_samples.summary();
+  if (d.count) {
+    fmt::print(out, "\ndispatch cycles per NMI: n={} mean={:.1f} p50={} p99={} min={} max={}\n",
+               d.count, d.mean, d.p50, d.p99, d.min, d.max);
+  }
+
+  if (!r.console.empty()) {
+    fmt::print(out, "\nconsole:\n");
+    for (const auto& l : r.console) {
+      if (l.cpu == kNoCpu) {
+        fmt::print(out, "  [{:>12}]       {}\n", l.cycle, l.text);
+      } else {
+        fmt::print(out, "  [{:>12}] cpu {:<3} {}\n", l.cycle, l.cpu, l.text);
+      }
+    }
+  }
+  if (r.panic) {
+    fmt::print(out, "\nPANIC at cycle {} on cpu {}: {}\n", r.panic->cycle, r.panic->cpu,
+               r.panic->message);
+  }
+
+  if (!r.expectations.empty()) {
+    fmt::print(out, "\nexpectations:\n");
+    std::size_t passed = 0;
+    for (const auto& e : r.expectations) {
+      if (e.passed) {
+        ++passed;
+        fmt::print(out, "  PASS  {}\n", e.text);
+      } else {
+        fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual);
+      }
+    }
+    fmt::print(out, "\n{}: {} of {} expectations hold\n", r.passed ? "PASSED" : "FAILED", passed,
+               r.expectations.size());
+  } else {
+    fmt::print(out, "\nno expectations\n");
+  }
+}
+
+void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioResult& p) {
+  fmt::print(out, "scenario {}: {} CPUs, {}; bitmap = nmi_source on, polling = off\n\n", b.scenario,
+             b.config.cpus, to_string(b.config.delivery));
+  fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", "bitmap", "polling", "poll/bmp");
+  for (const auto& h : b.handlers) {
+    const HandlerResult* ph = p.find_handler(h.name);
+    double pc = ph ? static_cast<double>(ph->calls) : 0;
+    compare_row(out, fmt::format("calls {}", h.name), static_cast<double>(h.calls), pc, true);
+  }
+  for (const auto& h : b.handlers) {
+    const HandlerResult* ph = p.find_handler(h.name);
+    double pc = ph ? static_cast<double>(ph->cycles) : 0;
+    compare_row(out, fmt::format("cycles {}", h.name), static_cast<double>(h.cycles), pc, true);
+  }
+  Summary sb = b.dispatch_samples.summary();
+  Summary sp = p.dispatch_samples.summary();
+  compare_row(out, "NMIs dispatched", static_cast<double>(sb.count), static_cast<double>(sp.count),
+              true);
+  compare_row(out, "dispatch cycles per NMI, mean", sb.mean, sp.mean, false);
+  compare_row(out, "dispatch cycles per NMI, p50", static_cast<double>(sb.p50),
+              static_cast<double>(sp.p50), true);
+  compare_row(out, "dispatch cycles per NMI, p99", static_cast<double>(sb.p99),
+              static_cast<double>(sp.p99), true);
+  compare_row(out, "lost work items", static_cast<double>(total(b, &CpuResult::lost)),
+              static_cast<double>(total(p, &CpuResult::lost)), true);
+  compare_row(out, "unknown NMIs", static_cast<double>(total_stat(b, &NmiStats::unknown)),
+              static_cast<double>(total_stat(p, &NmiStats::unknown)), true);
+  compare_row(out, "swallowed NMIs", static_cast<double>(total_stat(b, &NmiStats::swallow)),
+              static_cast<double>(total_stat(p, &NmiStats::swallow)), true);
+  compare_row(out, "end cycle", static_cast<double>(b.end_cycle), static_cast<double>(p.end_cycle),
+              true);
+}
+
+}  // namespace fredsim::scenario

@@ -1,0 +1,638 @@
+#include "fredsim/scenario/loader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "test_util.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+using test::load_error;
+using test::load_ok;
+
+TEST(Loader, MinimalFileTakesEveryDefault) {
+  ScenarioSpec s = load_ok("name = \"min\"\n");
+  EXPECT_EQ(s.name, "min");
+  EXPECT_EQ(s.description, "");
+  EXPECT_EQ(s.source_name, "t.toml");
+  EXPECT_EQ(s.system.cpus, 1u);
+  EXPECT_EQ(s.system.delivery, Delivery::fred);
+  EXPECT_TRUE(s.system.nmi_source);
+  EXPECT_EQ(s.system.apic, ApicMode::x2apic);
+  EXPECT_EQ(s.system.kernel, KernelRevision::v7);
+  EXPECT_EQ(s.system.timing, "default");
+  EXPECT_EQ(s.system.seed, 1u);
+  EXPECT_FALSE(s.system.end.has_value());
+  EXPECT_EQ(s.system.frequency_mhz, 2000u);
+  EXPECT_FALSE(s.kernel.unknown_nmi_panic);
+  EXPECT_FALSE(s.kernel.panic_on_unrecovered_nmi);
+  EXPECT_FALSE(s.kernel.panic_on_io_nmi);
+  EXPECT_EQ(s.kernel.ignore_nmis, 0u);
+  EXPECT_EQ(s.kernel.nmi_longest_ns, 1'000'000u);
+  EXPECT_TRUE(s.timing.empty());
+  EXPECT_TRUE(s.handlers.empty());
+  EXPECT_TRUE(s.events.empty());
+  EXPECT_TRUE(s.expects.empty());
+}
+
+TEST(Loader, IdtDeliveryDefaultsNmiSourceOff) {
+  ScenarioSpec s = load_ok("name = \"x\"\n[system]\ndelivery = \"idt\"\n");
+  EXPECT_EQ(s.system.delivery, Delivery::idt);
+  EXPECT_FALSE(s.system.nmi_source);
+}
+
+constexpr std::string_view kFull = R"(name = "full"
+description = "every key"
+
+[system]
+cpus = 16
+delivery = "fred"
+nmi_source = true
+apic = "xapic"
+kernel = "v5"
+timing = "default"
+seed = 42
+end = 1_000_000
+frequency_mhz = 3000
+
+[timing]
+vm_exit = 1200
+ipi_latency = 900
+
+[kernel]
+unknown_nmi_panic = true
+panic_on_unrecovered_nmi = true
+panic_on_io_nmi = true
+ignore_nmis = 1
+nmi_longest_ns = 500_000
+
+[[handler]]
+name = "perf"
+type = "local"
+vector = 7
+first = true
+model = "pmi"
+check_cycles = 400
+handle_cycles = 1500
+
+[[handler]]
+name = "hp"
+type = "io_check"
+
+[[event]]
+at = 1000
+type = "ipi"
+from = 2
+dest = [5, 1]
+mode = "fixed"
+vector = 200
+work = ["perf", "hp"]
+
+[[event]]
+at = 2000
+type = "pmi"
+cpu = 3
+counters = 2
+every = 500
+count = 4
+
+[[event]]
+at = 3000
+type = "external"
+cpu = 4
+reason = "iochk"
+work = "hp"
+
+[[event]]
+at = 0
+type = "guest"
+cpu = 2
+until = 500_000
+nmi_exiting = false
+guest_nmi_source = true
+
+[[event]]
+at = 10
+type = "user"
+cpu = 1
+until = 20
+
+[[event]]
+at = 4000
+type = "backtrace"
+from = 1
+dest = "all"
+
+[[expect]]
+handler = "perf"
+cpu = 3
+calls = 1
+handled = 2
+
+[[expect]]
+stat = "lost"
+at_least = 1
+at_most = 3
+)";
+
+TEST(Loader, ReadsEveryKey) {
+  ScenarioSpec s = load_ok(kFull);
+  EXPECT_EQ(s.description, "every key");
+  EXPECT_EQ(s.system.cpus, 16u);
+  EXPECT_EQ(s.system.apic, ApicMode::xapic);
+  EXPECT_EQ(s.system.kernel, KernelRevision::v5);
+  EXPECT_EQ(s.system.seed, 42u);
+  ASSERT_TRUE(s.system.end.has_value());
+  EXPECT_EQ(*s.system.end, 1'000'000u);
+  EXPECT_EQ(s.system.frequency_mhz, 3000u);
+  EXPECT_EQ(s.system.loc.line, 4u);
+  EXPECT_EQ(s.system.keys.loc_of("cpus", s.system.loc).line, 5u);
+
+  ASSERT_EQ(s.timing.size(), 2u);
+  // Ordered by parameter name (toml++ tables are sorted maps).
+  EXPECT_EQ(s.timing[0].param, TimingParam::ipi_latency);
+  EXPECT_EQ(s.timing[0].cycles, 900u);
+  EXPECT_EQ(s.timing[0].loc.line, 17u);
+  EXPECT_EQ(s.timing[1].param, TimingParam::vm_exit);
+  EXPECT_EQ(s.timing[1].cycles, 1200u);
+
+  EXPECT_TRUE(s.kernel.unknown_nmi_panic);
+  EXPECT_TRUE(s.kernel.panic_on_unrecovered_nmi);
+  EXPECT_TRUE(s.kernel.panic_on_io_nmi);
+  EXPECT_EQ(s.kernel.ignore_nmis, 1u);
+  EXPECT_EQ(s.kernel.nmi_longest_ns, 500'000u);
+
+  ASSERT_EQ(s.handlers.size(), 2u);
+  const HandlerSpec& perf = s.handlers[0];
+  EXPECT_EQ(perf.name, "perf");
+  EXPECT_EQ(perf.type, HandlerType::local);
+  EXPECT_EQ(perf.vector, 7u);
+  EXPECT_TRUE(perf.first);
+  EXPECT_EQ(perf.model, HandlerModel::pmi);
+  EXPECT_EQ(perf.check_cycles, 400u);
+  EXPECT_EQ(perf.handle_cycles, 1500u);
+  EXPECT_EQ(perf.loc.line, 26u);
+  const HandlerSpec& hp = s.handlers[1];
+  EXPECT_EQ(hp.type, HandlerType::io_check);
+  EXPECT_EQ(hp.vector, 0u);
+  EXPECT_FALSE(hp.first);
+  EXPECT_EQ(hp.model, HandlerModel::device);
+  EXPECT_FALSE(hp.check_cycles.has_value());
+  EXPECT_FALSE(hp.handle_cycles.has_value());
+
+  // Sorted by cycle: guest(0), user(10), ipi(1000), pmi(2000), external(3000), backtrace(4000).
+  ASSERT_EQ(s.events.size(), 6u);
+  const EventSpec& guest = s.events[0];
+  EXPECT_EQ(guest.type, EventType::guest);
+  EXPECT_EQ(guest.cpu, 2u);
+  EXPECT_EQ(guest.until, 500'000u);
+  EXPECT_FALSE(guest.nmi_exiting);
+  EXPECT_TRUE(guest.guest_nmi_source);
+  EXPECT_EQ(guest.file_index, 3u);
+  const EventSpec& user = s.events[1];
+  EXPECT_EQ(user.type, EventType::user);
+  EXPECT_EQ(user.until, 20u);
+  const EventSpec& ipi = s.events[2];
+  EXPECT_EQ(ipi.type, EventType::ipi);
+  EXPECT_EQ(ipi.at, 1000u);
+  EXPECT_EQ(ipi.from, 2u);
+  EXPECT_EQ(ipi.dest.kind, Destination::Kind::cpus);
+  EXPECT_EQ(ipi.dest.cpus, (std::vector<CpuId>{1, 5}));
+  EXPECT_EQ(ipi.mode, IpiMode::fixed);
+  EXPECT_EQ(ipi.vector, 200u);
+  EXPECT_EQ(ipi.work, (std::vector<std::string>{"perf", "hp"}));
+  EXPECT_EQ(ipi.loc.line, 39u);
+  const EventSpec& pmi = s.events[3];
+  EXPECT_EQ(pmi.cpu, 3u);
+  EXPECT_EQ(pmi.counters, 2u);
+  EXPECT_EQ(pmi.every, 500u);
+  EXPECT_EQ(pmi.count, 4u);
+  EXPECT_EQ(pmi.last_occurrence(), 3500u);
+  const EventSpec& ext = s.events[4];
+  EXPECT_EQ(ext.reason, ExternalReason::iochk);
+  EXPECT_EQ(ext.work, (std::vector<std::string>{"hp"}));
+  const EventSpec& bt = s.events[5];
+  EXPECT_EQ(bt.type, EventType::backtrace);
+  EXPECT_EQ(bt.from, 1u);
+  EXPECT_EQ(bt.dest.kind, Destination::Kind::all);
+
+  // One ExpectSpec per checked quantity.
+  ASSERT_EQ(s.expects.size(), 4u);
+  EXPECT_EQ(s.expects[0].kind, ExpectSpec::Kind::handler_calls);
+  EXPECT_EQ(s.expects[0].handler, "perf");
+  EXPECT_EQ(s.expects[0].cpu, 3u);
+  EXPECT_EQ(s.expects[0].value, 1u);
+  EXPECT_EQ(s.expects[1].kind, ExpectSpec::Kind::handler_handled);
+  EXPECT_EQ(s.expects[1].value, 2u);
+  EXPECT_EQ(s.expects[2].kind, ExpectSpec::Kind::stat);
+  EXPECT_EQ(s.expects[2].stat, StatKind::lost);
+  EXPECT_EQ(s.expects[2].cmp, Comparison::at_least);
+  EXPECT_FALSE(s.expects[2].cpu.has_value());
+  EXPECT_EQ(s.expects[3].cmp, Comparison::at_most);
+  EXPECT_EQ(s.expects[3].value, 3u);
+}
+
+TEST(Loader, EventDefaults) {
+  ScenarioSpec s = load_ok(R"(name = "d"
+[system]
+cpus = 4
+[[event]]
+at = 5
+type = "ipi"
+dest = "self"
+[[event]]
+at = 6
+type = "guest"
+cpu = 1
+[[event]]
+at = 7
+type = "pmi"
+cpu = 2
+[[event]]
+at = 8
+type = "stop"
+[[event]]
+at = 9
+type = "external"
+)");
+  ASSERT_EQ(s.events.size(), 5u);
+  EXPECT_EQ(s.events[0].mode, IpiMode::nmi);
+  EXPECT_EQ(s.events[0].from, 0u);
+  EXPECT_EQ(s.events[0].vector, 0u);
+  EXPECT_EQ(s.events[0].dest.kind, Destination::Kind::self);
+  EXPECT_TRUE(s.events[0].work.empty());
+  EXPECT_EQ(s.events[0].count, 1u);
+  EXPECT_EQ(s.events[0].every, 0u);
+  EXPECT_TRUE(s.events[1].nmi_exiting);
+  EXPECT_TRUE(s.events[1].guest_nmi_source);  // follows system.nmi_source
+  EXPECT_FALSE(s.events[1].until.has_value());
+  EXPECT_EQ(s.events[2].counters, 1u);
+  EXPECT_EQ(s.events[3].dest.kind, Destination::Kind::all_but_self);
+  EXPECT_EQ(s.events[4].cpu, 0u);
+  EXPECT_EQ(s.events[4].reason, ExternalReason::none);
+}
+
+TEST(Loader, DestinationForms) {
+  ScenarioSpec s = load_ok(R"(name = "d"
+[system]
+cpus = 8
+[[event]]
+at = 1
+type = "ipi"
+dest = "all"
+[[event]]
+at = 2
+type = "ipi"
+dest = "all-but-self"
+[[event]]
+at = 3
+type = "ipi"
+dest = 7
+[[event]]
+at = 4
+type = "ipi"
+dest = [6, 0, 3]
+)");
+  ASSERT_EQ(s.events.size(), 4u);
+  EXPECT_EQ(s.events[0].dest.kind, Destination::Kind::all);
+  EXPECT_EQ(s.events[1].dest.kind, Destination::Kind::all_but_self);
+  EXPECT_EQ(s.events[2].dest.cpus, (std::vector<CpuId>{7}));
+  EXPECT_EQ(s.events[3].dest.cpus, (std::vector<CpuId>{0, 3, 6}));
+  EXPECT_EQ(to_string(s.events[3].dest), "[0, 3, 6]");
+  EXPECT_EQ(to_string(s.events[2].dest), "7");
+  EXPECT_EQ(to_string(s.events[1].dest), "all-but-self");
+}
+
+TEST(Loader, EventsSortByCycleAndTiesKeepFileOrder) {
+  std::string text = "name = \"sort\"\n[system]\ncpus = 2\n";
+  const int ats[] = {300, 100, 300, 100, 0, 300};
+  for (int at : ats) {
+    text += "[[event]]\ntype = \"pmi\"\ncpu = 1\nat = " + std::to_string(at) + "\n";
+  }
+  ScenarioSpec s = load_ok(text);
+  ASSERT_EQ(s.events.size(), 6u);
+  std::vector<std::size_t> order;
+  for (const auto& e : s.events)
+    order.push_back(e.file_index);
+  EXPECT_EQ(order, (std::vector<std::size_t>{4, 1, 3, 0, 2, 5}));
+  for (std::size_t i = 1; i < s.events.size(); ++i) {
+    EXPECT_LE(s.events[i - 1].at, s.events[i].at);
+  }
+}
+
+TEST(Loader, HandlersMayFollowTheEventsThatNameThem) {
+  ScenarioSpec s = load_ok(R"(name = "late"
+[system]
+cpus = 2
+[[event]]
+at = 1
+type = "ipi"
+dest = 1
+work = "late"
+[[handler]]
+name = "late"
+)");
+  ASSERT_EQ(s.events.size(), 1u);
+  EXPECT_EQ(s.events[0].work.front(), "late");
+}
+
+TEST(Loader, ExampleScenariosLoad) {
+  for (const char* name : {"demo.toml", "selftest.toml", "serr.toml"}) {
+    auto r = load_scenario_file(test::source_dir() + "/scenarios/" + name);
+    EXPECT_TRUE(r.ok()) << name << ": " << r.error().message;
+  }
+}
+
+// --- errors ------------------------------------------------------------------------
+
+TEST(LoaderError, TomlSyntaxErrorCarriesItsPosition) {
+  std::string e = load_error("name = \"x\"\n[system]\ncpus = \n");
+  EXPECT_EQ(e.rfind("t.toml:3:", 0), 0u) << e;
+  EXPECT_NE(e.find(": error: "), std::string::npos) << e;
+}
+
+TEST(LoaderError, UnterminatedStringIsAnError) {
+  std::string e = load_error("name = \"x\n");
+  EXPECT_EQ(e.rfind("t.toml:1:", 0), 0u) << e;
+}
+
+TEST(LoaderError, MissingName) {
+  EXPECT_EQ(load_error("[system]\ncpus = 2\n"),
+            "t.toml:1:1: error: missing required key 'name' (the scenario's name)");
+  EXPECT_EQ(load_error(""), "t.toml:1:1: error: missing required key 'name' (the scenario's name)");
+}
+
+TEST(LoaderError, NameMustBeAString) {
+  EXPECT_EQ(load_error("name = 3\n"), "t.toml:1:8: error: name must be a string, not an integer");
+  EXPECT_EQ(load_error("name = \"\"\n"), "t.toml:1:8: error: name must not be empty");
+}
+
+TEST(LoaderError, UnknownTopLevelKey) {
+  EXPECT_EQ(load_error("name = \"x\"\nnmae = 1\n"),
+            "t.toml:2:1: error: unknown key 'nmae' at the top level (allowed: name, description, "
+            "system, timing, kernel, handler, event, expect)");
+}
+
+TEST(LoaderError, UnknownSystemKeyListsTheAllowedOnes) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpu = 4\n"),
+            "t.toml:3:1: error: unknown key 'cpu' in [system] (allowed: cpus, delivery, "
+            "nmi_source, apic, kernel, timing, seed, end, frequency_mhz)");
+}
+
+TEST(LoaderError, CpusOutOfRange) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = 0\n"),
+            "t.toml:3:8: error: system.cpus = 0 is out of range (1..4096)");
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = 5000\n"),
+            "t.toml:3:8: error: system.cpus = 5000 is out of range (1..4096)");
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = -1\n"),
+            "t.toml:3:8: error: system.cpus = -1 is out of range (1..4096)");
+}
+
+TEST(LoaderError, WrongTypes) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = \"8\"\n"),
+            "t.toml:3:8: error: system.cpus must be an integer, not a string");
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = 8.0\n"),
+            "t.toml:3:8: error: system.cpus must be an integer, not a float");
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\nnmi_source = 1\n"),
+            "t.toml:3:14: error: system.nmi_source must be true or false, not an integer");
+  EXPECT_EQ(load_error("name = \"x\"\nsystem = 5\n"),
+            "t.toml:2:10: error: 'system' must be a table ([system]), not an integer");
+  EXPECT_EQ(load_error("name = \"x\"\n[handler]\nname = \"h\"\n"),
+            "t.toml:2:1: error: 'handler' must be an array of tables ([[handler]]), not a table");
+}
+
+TEST(LoaderError, BadEnumValueListsTheChoices) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ndelivery = \"fredd\"\n"),
+            "t.toml:3:12: error: system.delivery = \"fredd\" is not one of \"fred\" | \"idt\"");
+  EXPECT_EQ(load_error("name = \"x\"\n[[handler]]\nname = \"h\"\nmodel = \"perf\"\n"),
+            "t.toml:4:9: error: handler.model = \"perf\" is not one of \"device\" | \"pmi\" | "
+            "\"selftest\" | \"stop\" | \"backtrace\" | \"kgdb\" | \"mce\" | \"ghes\"");
+}
+
+TEST(LoaderError, XapicAddressesAtMost255Cpus) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = 256\napic = \"xapic\"\n"),
+            "t.toml:4:8: error: apic = \"xapic\" addresses at most 255 CPUs, but cpus = 256 (use "
+            "apic = \"x2apic\")");
+  load_ok("name = \"x\"\n[system]\ncpus = 255\napic = \"xapic\"\n");
+}
+
+TEST(LoaderError, NmiSourceNeedsFred) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ndelivery = \"idt\"\nnmi_source = true\n"),
+            "t.toml:4:14: error: nmi_source = true needs delivery = \"fred\" (NMI-source reports "
+            "the bitmap as FRED event data; IDT delivery has none)");
+}
+
+TEST(LoaderError, UnknownTimingProfileAndParameter) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ntiming = \"fast\"\n"),
+            "t.toml:3:10: error: system.timing: unknown timing profile 'fast' (known: default)");
+  std::string e = load_error("name = \"x\"\n[timing]\nvm_exitt = 5\n");
+  EXPECT_EQ(e.rfind("t.toml:3:1: error: unknown timing parameter 'vm_exitt' in [timing] (allowed: "
+                    "fred_delivery, idt_delivery, ",
+                    0),
+            0u)
+      << e;
+  EXPECT_EQ(load_error("name = \"x\"\n[timing]\nvm_exit = -5\n"),
+            "t.toml:3:11: error: timing.vm_exit = -5 is out of range (at least 0)");
+}
+
+TEST(LoaderError, UnknownKernelKey) {
+  EXPECT_EQ(load_error("name = \"x\"\n[kernel]\npanic = true\n"),
+            "t.toml:3:1: error: unknown key 'panic' in [kernel] (allowed: unknown_nmi_panic, "
+            "panic_on_unrecovered_nmi, panic_on_io_nmi, ignore_nmis, nmi_longest_ns)");
+}
+
+constexpr std::string_view kHead = "name = \"x\"\n[system]\ncpus = 4\n";  // 3 lines
+
+TEST(LoaderError, HandlerErrors) {
+  std::string h = std::string(kHead) + "[[handler]]\nname = \"a\"\n";
+  EXPECT_EQ(load_error(std::string(kHead) + "[[handler]]\nvector = 1\n"),
+            "t.toml:4:1: error: missing required key 'name' in [[handler]]");
+  EXPECT_EQ(load_error(h + "[[handler]]\nname = \"a\"\n"),
+            "t.toml:7:8: error: duplicate handler name 'a' (first declared at t.toml:4:1)");
+  EXPECT_EQ(load_error(h + "vector = 256\n"),
+            "t.toml:6:10: error: handler.vector = 256 is out of range (0..255)");
+  EXPECT_EQ(load_error(h + "type = \"nmi\"\n"),
+            "t.toml:6:8: error: handler.type = \"nmi\" is not one of \"local\" | \"unknown\" | "
+            "\"serr\" | \"io_check\"");
+  EXPECT_EQ(load_error(h + "colour = 1\n"),
+            "t.toml:6:1: error: unknown key 'colour' in [[handler]] (allowed: name, type, vector, "
+            "first, model, check_cycles, handle_cycles)");
+}
+
+TEST(LoaderError, EventRequiredKeys) {
+  std::string ev = std::string(kHead) + "[[event]]\n";
+  EXPECT_EQ(load_error(ev + "at = 1\n"),
+            "t.toml:4:1: error: missing required key 'type' in [[event]]");
+  EXPECT_EQ(load_error(ev + "type = \"pmi\"\ncpu = 1\n"),
+            "t.toml:4:1: error: missing required key 'at' in [[event]]");
+  EXPECT_EQ(load_error(ev + "at = 1\ntype = \"ipi\"\n"),
+            "t.toml:4:1: error: missing required key 'dest' in [[event]] of type \"ipi\"");
+  EXPECT_EQ(load_error(ev + "at = 1\ntype = \"pmi\"\n"),
+            "t.toml:4:1: error: missing required key 'cpu' in [[event]] of type \"pmi\"");
+  EXPECT_EQ(load_error(ev + "at = 1\ntype = \"nmi\"\n"),
+            "t.toml:6:8: error: event.type = \"nmi\" is not one of \"ipi\" | \"pmi\" | "
+            "\"external\" | \"guest\" | \"user\" | \"backtrace\" | \"stop\" | \"selftest\" | "
+            "\"kgdb\" | \"mce\"");
+}
+
+TEST(LoaderError, EventKeysDependOnTheType) {
+  std::string ev = std::string(kHead) + "[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\n";
+  EXPECT_EQ(load_error(ev + "counters = 2\n"),
+            "t.toml:8:1: error: unknown key 'counters' in [[event]] of type \"ipi\" (allowed: at, "
+            "type, every, count, from, dest, mode, vector, work)");
+  std::string g = std::string(kHead) + "[[event]]\nat = 1\ntype = \"guest\"\ncpu = 1\n";
+  EXPECT_EQ(load_error(g + "every = 5\n"),
+            "t.toml:8:1: error: unknown key 'every' in [[event]] of type \"guest\" (allowed: at, "
+            "type, cpu, until, nmi_exiting, guest_nmi_source)");
+}
+
+TEST(LoaderError, CpuNumbersMustExist) {
+  std::string ev = std::string(kHead) + "[[event]]\nat = 1\n";
+  EXPECT_EQ(load_error(ev + "type = \"pmi\"\ncpu = 4\n"),
+            "t.toml:7:7: error: event.cpu = 4 is not a CPU of this system (cpus = 4: 0..3)");
+  EXPECT_EQ(load_error(ev + "type = \"ipi\"\nfrom = 9\ndest = 1\n"),
+            "t.toml:7:8: error: event.from = 9 is not a CPU of this system (cpus = 4: 0..3)");
+  EXPECT_EQ(load_error(ev + "type = \"ipi\"\ndest = [1, 4]\n"),
+            "t.toml:7:12: error: event.dest = 4 is not a CPU of this system (cpus = 4: 0..3)");
+  EXPECT_EQ(load_error(ev + "type = \"ipi\"\ndest = [1, 1]\n"),
+            "t.toml:7:12: error: event.dest lists CPU 1 twice");
+  EXPECT_EQ(load_error(ev + "type = \"ipi\"\ndest = []\n"),
+            "t.toml:7:8: error: event.dest must list at least one CPU");
+  EXPECT_EQ(load_error(ev + "type = \"ipi\"\ndest = \"others\"\n"),
+            "t.toml:7:8: error: event.dest = \"others\" is not one of \"self\" | \"all\" | "
+            "\"all-but-self\", a CPU number or a list of CPU numbers");
+  EXPECT_EQ(
+      load_error(std::string(kHead) + "[[expect]]\nstat = \"normal\"\ncpu = 10\nequals = 0\n"),
+      "t.toml:6:7: error: expect.cpu = 10 is not a CPU of this system (cpus = 4: 0..3)");
+}
+
+TEST(LoaderError, WorkMustNameAHandler) {
+  std::string ev = std::string(kHead) +
+                   "[[handler]]\nname = \"bt\"\n[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\n";
+  EXPECT_EQ(load_error(ev + "work = \"perf\"\n"),
+            "t.toml:10:8: error: event.work names no handler 'perf' (declared: bt)");
+  EXPECT_EQ(load_error(ev + "work = [\"bt\", \"x\"]\n"),
+            "t.toml:10:15: error: event.work names no handler 'x' (declared: bt)");
+  EXPECT_EQ(load_error(std::string(kHead) + "[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\n"
+                                            "work = \"bt\"\n"),
+            "t.toml:8:8: error: event.work names no handler 'bt' (no handler is declared)");
+}
+
+TEST(LoaderError, IntervalsAndRepeats) {
+  std::string g = std::string(kHead) + "[[event]]\nat = 100\ntype = \"guest\"\ncpu = 1\n";
+  EXPECT_EQ(load_error(g + "until = 100\n"),
+            "t.toml:8:9: error: event.until = 100 must come after at = 100");
+  std::string p = std::string(kHead) + "[[event]]\nat = 100\ntype = \"pmi\"\ncpu = 1\n";
+  EXPECT_EQ(load_error(p + "every = 10\n"),
+            "t.toml:8:9: error: event.every needs count = N (the number of occurrences)");
+  EXPECT_EQ(load_error(p + "count = 3\n"),
+            "t.toml:8:9: error: event.count > 1 needs every = CYCLES (the period)");
+  EXPECT_EQ(load_error(p + "count = 0\n"),
+            "t.toml:8:9: error: event.count = 0 is out of range (at least 1)");
+  EXPECT_EQ(load_error(p + "every = 0\ncount = 2\n"),
+            "t.toml:8:9: error: event.every = 0 is out of range (at least 1)");
+  EXPECT_EQ(load_error(p + "every = 4611686018427387904\ncount = 3\n"),
+            "t.toml:9:9: error: event repeats past cycle 2^63-1 (at = 100, every = "
+            "4611686018427387904, count = 3)");
+  load_ok(p + "count = 1\n");
+}
+
+TEST(LoaderError, GuestNmiSourceNeedsHostNmiSource) {
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\ncpus = 2\nnmi_source = false\n[[event]]\nat = 0\n"
+                       "type = \"guest\"\ncpu = 1\nguest_nmi_source = true\n"),
+            "t.toml:9:20: error: event.guest_nmi_source = true needs system.nmi_source = true (the "
+            "host CPU must report NMI sources for the guest's exits to carry them)");
+}
+
+TEST(LoaderError, ExpectErrors) {
+  std::string h = std::string(kHead) + "[[handler]]\nname = \"bt\"\n[[expect]]\n";
+  EXPECT_EQ(load_error(h + "handler = \"perf\"\ncalls = 1\n"),
+            "t.toml:7:11: error: expect.handler names no handler 'perf' (declared: bt)");
+  EXPECT_EQ(load_error(h + "handler = \"bt\"\n"),
+            "t.toml:6:1: error: [[expect]] for a handler needs calls = N or handled = N");
+  EXPECT_EQ(load_error(h + "handler = \"bt\"\nequals = 1\n"),
+            "t.toml:8:10: error: expect.equals goes with stat; a handler expectation takes calls "
+            "= N and handled = N");
+  EXPECT_EQ(load_error(h + "stat = \"normal\"\n"),
+            "t.toml:6:1: error: [[expect]] for a stat needs equals = N, at_least = N or at_most = "
+            "N");
+  EXPECT_EQ(load_error(h + "stat = \"normal\"\ncalls = 1\n"),
+            "t.toml:8:9: error: expect.calls goes with handler; a stat expectation takes equals, "
+            "at_least or at_most");
+  EXPECT_EQ(load_error(h + "stat = \"normal\"\nhandler = \"bt\"\nequals = 1\n"),
+            "t.toml:6:1: error: [[expect]] takes either 'handler' or 'stat', not both");
+  EXPECT_EQ(load_error(h + "equals = 1\n"),
+            "t.toml:6:1: error: [[expect]] needs handler = NAME (with calls/handled) or stat = "
+            "KIND (with equals/at_least/at_most)");
+  EXPECT_EQ(load_error(h + "stat = \"lots\"\nequals = 1\n"),
+            "t.toml:7:8: error: expect.stat = \"lots\" is not one of \"normal\" | \"unknown\" | "
+            "\"external\" | \"swallow\" | \"lost\"");
+}
+
+TEST(LoaderError, MissingAndUnreadableFiles) {
+  auto r = load_scenario_file("/nonexistent/dir/x.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "/nonexistent/dir/x.toml: error: cannot open: No such file or directory");
+  test::TempDir dir;
+  auto d = load_scenario_file(dir.path(""));
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().message.find("is a directory"), std::string::npos);
+}
+
+TEST(LoaderError, FileErrorsNameTheFile) {
+  test::TempDir dir;
+  std::string path = dir.write("bad.toml", "name = \"x\"\n[system]\ncpus = 0\n");
+  auto r = load_scenario_file(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, path + ":3:8: error: system.cpus = 0 is out of range (1..4096)");
+}
+
+// Regressions found by fuzz/loader_fuzz in toml++ 3.3 (see src/scenario/toml.hpp).
+TEST(LoaderError, TomlTableHeaderOfBracketsIsAnErrorNotAnAbort) {
+  EXPECT_EQ(load_error("[[[\n"),
+            "t.toml:1:3: error: TOML syntax error in key: expected bare key starting character or "
+            "string delimiter, saw '['");
+}
+
+TEST(LoaderError, NonAsciiCharacterOutsideStringsIsAnError) {
+  EXPECT_EQ(load_error("name = \"x\" \xc5\xbc\n"),
+            "t.toml:1:12: error: TOML syntax error in key-value pair: expected a comment or "
+            "whitespace, saw '\xc5\xbc'");
+  // Non-ASCII text in strings and comments is fine, including where toml++ looks
+  // for whitespace (after a line-ending backslash in a multi-line string).
+  ScenarioSpec s =
+      load_ok("name = \"caf\xc3\xa9\" # \xc5\xbc\ndescription = \"\"\"a \\\n \xc5\xbc\"\"\"\n");
+  EXPECT_EQ(s.name, "caf\xc3\xa9");
+  EXPECT_EQ(s.description, "a \xc5\xbc");
+}
+
+TEST(LoaderError, SpecErrorAtFormsTheContractMessage) {
+  ScenarioSpec s = load_ok(std::string(kHead) + "[[handler]]\nname = \"a\"\n");
+  EXPECT_EQ(s.error_at(s.handlers[0].loc, "inconsistent").message,
+            "t.toml:4:1: error: inconsistent");
+  SourceLoc set;
+  set.set_arg = "system.cpus=3";
+  EXPECT_EQ(s.error_at(set, "bad").message, "error: --set system.cpus=3: bad");
+}
+
+TEST(LoaderError, GarbageNeverThrows) {
+  const char* inputs[] = {"\x00\x01\x02",
+                          "[[[",
+                          "a = [[[[[[[[[[[[[[[[[[[[[[[[[[",
+                          "name = \"x\"\n[[event]]\n[[event]]\nat = 9223372036854775807\n",
+                          "\xef\xbb\xbfname = \"bom\"\n",
+                          "name = '''\n",
+                          "= 1"};
+  for (const char* in : inputs) {
+    auto r = load_scenario_string(std::string_view(in, std::strlen(in) + (in[0] == 0 ? 3 : 0)),
+                                  "g.toml");
+    (void)r;
+  }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace fredsim::scenario
