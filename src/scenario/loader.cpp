@@ -559,7 +559,7 @@ class Validator {
     e.loc = locate(t);
     e.file_index = index;
     auto& k = e.keys;
-    e.guest_nmi_source = spec_.system.nmi_source;
+    e.guest_nmi_source = false;  // a model of a proposal: opt in
     const toml::node* type = field(t, "type", k);
     if (!type) {
       fail(e.loc, "missing required key 'type' in [[event]]");

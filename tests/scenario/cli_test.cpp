@@ -1,4 +1,5 @@
 #include "fredsim/scenario/cli.hpp"
+#include "fredsim/scenario/system_runner.hpp"
 
 #include <gtest/gtest.h>
 
@@ -59,11 +60,11 @@ class FakeRunner final : public ScenarioRunner {
   }
   Result<std::unique_ptr<ScenarioSession>> start(const ScenarioSpec& spec,
                                                  RunOptions& options) const override {
-    return null_.start(spec, options);
+    return real_.start(spec, options);
   }
 
  private:
-  NullRunner null_;
+  SystemRunner real_;
 };
 
 struct Outcome {
@@ -199,7 +200,8 @@ TEST(Cli, ChromeTraceToStdoutMovesTheSummary) {
   test::TempDir dir;
   auto r = cli({"run", dir.write("p.toml", kPassing), "--chrome-trace", "-"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(json::parse(r.out)["traceEvents"].size(), 3u);
+  // Two metadata records (process and CPU track names), then B, X, E.
+  EXPECT_EQ(json::parse(r.out)["traceEvents"].size(), 5u);
   EXPECT_NE(r.err.find("PASS"), std::string::npos);
 }
 
@@ -229,12 +231,15 @@ TEST(Cli, TraceTextToFileAndChromeAndFtrace) {
             std::string::npos)
       << test::read_file(trace);
   json c = json::parse(test::read_file(chrome));
-  ASSERT_EQ(c["traceEvents"].size(), 3u);
-  EXPECT_EQ(c["traceEvents"][0]["ph"], "B");
-  EXPECT_EQ(c["traceEvents"][1]["ph"], "X");
-  EXPECT_EQ(c["traceEvents"][1]["name"], "perf");
-  EXPECT_EQ(c["traceEvents"][1]["dur"], 1.0);  // 2000 cycles at 2000 MHz
-  EXPECT_EQ(c["traceEvents"][2]["ph"], "E");
+  ASSERT_EQ(c["traceEvents"].size(), 5u);
+  EXPECT_EQ(c["traceEvents"][0]["ph"], "M");
+  EXPECT_EQ(c["traceEvents"][1]["ph"], "M");
+  EXPECT_EQ(c["traceEvents"][1]["args"]["name"], "CPU 1");
+  EXPECT_EQ(c["traceEvents"][2]["ph"], "B");
+  EXPECT_EQ(c["traceEvents"][3]["ph"], "X");
+  EXPECT_EQ(c["traceEvents"][3]["name"], "perf");
+  EXPECT_EQ(c["traceEvents"][3]["dur"], 1.0);  // 2000 cycles at 2000 MHz
+  EXPECT_EQ(c["traceEvents"][4]["ph"], "E");
   std::string f = test::read_file(ftrace);
   // Emitted when the call returns: cycle 2120 at 2 GHz = 1060 ns.
   EXPECT_NE(f.find("[001] d.Z1.     0.000001: nmi_handler: perf() delta_ns: 1000 handled: 1\n"),

@@ -266,7 +266,7 @@ type = "external"
   EXPECT_EQ(s.events[0].count, 1u);
   EXPECT_EQ(s.events[0].every, 0u);
   EXPECT_TRUE(s.events[1].nmi_exiting);
-  EXPECT_TRUE(s.events[1].guest_nmi_source);  // follows system.nmi_source
+  EXPECT_FALSE(s.events[1].guest_nmi_source);  // a proposal: opt in
   EXPECT_FALSE(s.events[1].until.has_value());
   EXPECT_EQ(s.events[2].counters, 1u);
   EXPECT_EQ(s.events[3].dest.kind, Destination::Kind::all_but_self);

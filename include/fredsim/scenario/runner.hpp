@@ -2,8 +2,8 @@
 // The seam between the scenario front end (files, CLI, results) and the simulator:
 // a ScenarioRunner builds a System from a ScenarioSpec and runs it.
 //
-// NullRunner is a stand-in until the System exists: it runs nothing and reports
-// zero counts for the configured CPUs and handlers. It is not a simulation.
+// SystemRunner (system_runner.hpp) is the runner of the simulator; tests of the
+// front end use their own doubles.
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,13 +56,5 @@ class ScenarioRunner {
 /// A result with the configuration, one zeroed CpuResult per CPU and one zeroed
 /// HandlerResult per handler: the shape every runner starts from.
 ScenarioResult empty_result(const ScenarioSpec& spec);
-
-/// Placeholder until the real runner lands: runs nothing, counts nothing.
-class NullRunner final : public ScenarioRunner {
- public:
-  Result<ScenarioResult> run(const ScenarioSpec& spec, RunOptions& options) const override;
-  Result<std::unique_ptr<ScenarioSession>> start(const ScenarioSpec& spec,
-                                                 RunOptions& options) const override;
-};
 
 }  // namespace fredsim::scenario

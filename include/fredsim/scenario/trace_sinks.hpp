@@ -3,6 +3,7 @@
 // trace events and ftrace-style nmi_handler lines (docs/cli.md).
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,23 @@ class ChromeTraceSink final : public TraceSink {
   void finish();
 
  private:
+  struct PendingFlow {
+    std::uint64_t id;
+    CpuId from;
+    CpuId to;
+    std::uint32_t vector;
+    double ts;
+  };
   void write_event(const std::string& json);
+  void name_track(CpuId cpu);
   std::ostream& out_;
   double cycles_per_us_;
   bool started_ = false;
   bool finished_ = false;
+  double last_ts_ = 0;
+  std::uint64_t next_flow_ = 1;
+  std::vector<PendingFlow> flows_;           // IPIs sent, not yet received
+  std::map<CpuId, std::vector<char>> open_;  // per CPU: 'n' NMI slice, 'v' VM-exit slice
 };
 
 /// Lines as Linux's nmi_handler trace event prints them in trace_pipe:

@@ -1,0 +1,23 @@
+#pragma once
+// The ScenarioRunner that runs scenarios on the simulator: it builds a System
+// (machine + kernel model) from a ScenarioSpec through the public API only.
+#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/scenario/runner.hpp"
+
+namespace fredsim::scenario {
+
+class SystemRunner final : public ScenarioRunner {
+ public:
+  Result<ScenarioResult> run(const ScenarioSpec& spec, RunOptions& options) const override;
+  Result<std::unique_ptr<ScenarioSession>> start(const ScenarioSpec& spec,
+                                                 RunOptions& options) const override;
+};
+
+/// Builds the System of a scenario, with its handlers registered and its events
+/// scheduled, stopped at cycle 0. For library users who want the System itself.
+Result<std::unique_ptr<System>> build_system(const ScenarioSpec& spec);
+
+/// Collects the result of a System built from `spec` (expectations not applied).
+ScenarioResult collect_result(const ScenarioSpec& spec, System& system);
+
+}  // namespace fredsim::scenario

@@ -1,0 +1,454 @@
+// Scenario -> System: the configuration, the handlers, the events; and System ->
+// result (SCENARIO.md "Result").
+#include "fredsim/scenario/system_runner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <sstream>
+
+#include "fredsim/cpu/arch.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+// ICR fields for the raw "ipi" event (reference/hardware.md §3).
+constexpr std::uint32_t kIcrOffset = 0x300;
+constexpr unsigned kIcrModeShift = 8;
+constexpr unsigned kIcrShorthandShift = 18;
+constexpr std::uint32_t kShorthandSelf = 1, kShorthandAll = 2, kShorthandAllBut = 3;
+
+std::uint32_t icr_mode_bits(IpiMode m) {
+  switch (m) {
+    case IpiMode::fixed:
+      return 0u << kIcrModeShift;
+    case IpiMode::smi:
+      return 2u << kIcrModeShift;
+    case IpiMode::nmi:
+      return 4u << kIcrModeShift;
+    case IpiMode::init:
+      return 5u << kIcrModeShift;
+    case IpiMode::startup:
+      return 6u << kIcrModeShift;
+  }
+  return 4u << kIcrModeShift;
+}
+
+kernel::NmiType to_kernel(HandlerType t) {
+  kernel::NmiType out = kernel::NmiType::local;
+  kernel::parse_nmi_type(to_string(t), out);
+  return out;
+}
+
+kernel::HandlerModel to_kernel(HandlerModel m) {
+  kernel::HandlerModel out = kernel::HandlerModel::device;
+  kernel::parse_handler_model(to_string(m), out);
+  return out;
+}
+
+/// The CPUs a destination names, for work items and kernel senders.
+std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpus) {
+  std::vector<CpuId> out;
+  switch (d.kind) {
+    case Destination::Kind::self:
+      out.push_back(from);
+      break;
+    case Destination::Kind::all:
+      out.resize(cpus);
+      std::iota(out.begin(), out.end(), 0);
+      break;
+    case Destination::Kind::all_but_self:
+      for (CpuId c = 0; c < cpus; ++c) {
+        if (c != from) out.push_back(c);
+      }
+      break;
+    case Destination::Kind::cpus:
+      out = d.cpus;
+      break;
+  }
+  return out;
+}
+
+/// Runs the scenario's events: kind = event index, arg = occurrence.
+class Driver final : public EventTarget {
+ public:
+  Driver(const ScenarioSpec& spec, System& sys) : spec_(spec), sys_(sys) {
+    for (const auto& h : spec.handlers) {
+      handler_ids_.push_back(sys.kernel().find_handler(h.name));
+    }
+  }
+
+  void schedule_all() {
+    struct Item {
+      Cycle at;
+      std::size_t file_index;
+      std::uint32_t event;
+      std::uint64_t arg;
+    };
+    std::vector<Item> items;
+    for (std::uint32_t e = 0; e < spec_.events.size(); ++e) {
+      const EventSpec& ev = spec_.events[e];
+      for (std::uint64_t i = 0; i < ev.count; ++i) {
+        items.push_back({ev.occurrence(i), ev.file_index, e, i << 1});
+        if ((ev.type == EventType::user || ev.type == EventType::guest) && ev.until) {
+          // The end of a user or guest interval: arg bit 0.
+          items.push_back({ev.occurrence(i) + (*ev.until - ev.at), ev.file_index, e, (i << 1) | 1});
+        }
+      }
+    }
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      return a.at != b.at ? a.at < b.at : a.file_index < b.file_index;
+    });
+    for (const auto& it : items)
+      sys_.machine().queue().schedule(it.at, *this, it.event, it.arg);
+  }
+
+  void on_event(std::uint32_t kind, std::uint64_t arg) override {
+    const EventSpec& ev = spec_.events[kind];
+    const bool end_of_interval = (arg & 1) != 0;
+    kernel::Kernel& k = sys_.kernel();
+    Machine& m = sys_.machine();
+    const std::uint32_t cpus = m.cpu_count();
+    switch (ev.type) {
+      case EventType::ipi: {
+        const auto dest = dest_cpus(ev.dest, ev.from, cpus);
+        give_work(ev, dest);
+        const std::uint32_t low = (ev.vector & 0xFF) | icr_mode_bits(ev.mode);
+        auto write = [&](std::uint32_t shorthand, std::uint32_t dest_id) {
+          std::uint64_t icr = low | (shorthand << kIcrShorthandShift);
+          icr |= m.apic_mode() == fredsim::ApicMode::x2apic ? std::uint64_t{dest_id} << 32
+                                                            : std::uint64_t{dest_id & 0xFF} << 56;
+          m.apic_write(ev.from, kIcrOffset, icr);
+        };
+        switch (ev.dest.kind) {
+          case Destination::Kind::self:
+            write(kShorthandSelf, 0);
+            break;
+          case Destination::Kind::all:
+            write(kShorthandAll, 0);
+            break;
+          case Destination::Kind::all_but_self:
+            write(kShorthandAllBut, 0);
+            break;
+          case Destination::Kind::cpus:
+            for (CpuId c : ev.dest.cpus)
+              write(0, c);
+            break;
+        }
+        break;
+      }
+      case EventType::pmi:
+        k.pmu_overflow(ev.cpu, ev.counters);
+        break;
+      case EventType::external: {
+        const CpuId one[] = {ev.cpu};
+        give_work(ev, one);
+        k.external_nmi(ev.cpu, ev.reason == ExternalReason::serr    ? NmiReason::serr
+                               : ev.reason == ExternalReason::iochk ? NmiReason::iochk
+                                                                    : NmiReason::none);
+        break;
+      }
+      case EventType::user:
+        m.cpu(ev.cpu).set_user_mode(!end_of_interval);
+        break;
+      case EventType::guest:
+        if (end_of_interval) {
+          sys_.kvm().stop_guest(ev.cpu);
+        } else {
+          if (Status st = sys_.kvm().run_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source);
+              !st.ok()) {
+            k.printk(ev.cpu, "KVM: " + st.error().message);
+          }
+        }
+        break;
+      case EventType::backtrace: {
+        const auto dest = dest_cpus(Destination{Destination::Kind::all, {}}, ev.from, cpus);
+        if (ev.dest.kind == Destination::Kind::all_but_self) {
+          k.trigger_backtrace(ev.from, dest, true);
+        } else {
+          k.trigger_backtrace(ev.from, dest_cpus(ev.dest, ev.from, cpus), false);
+        }
+        break;
+      }
+      case EventType::stop:
+        k.stop_other_cpus(ev.from);
+        break;
+      case EventType::selftest:
+        k.run_selftest(ev.from);
+        break;
+      case EventType::kgdb:
+        k.kgdb_roundup(ev.from);
+        break;
+      case EventType::mce:
+        k.mce_inject(ev.from, dest_cpus(ev.dest, ev.from, cpus));
+        break;
+    }
+  }
+  std::string_view event_name(std::uint32_t kind) const override {
+    return to_string(spec_.events[kind].type);
+  }
+
+ private:
+  void give_work(const EventSpec& ev, std::span<const CpuId> cpus) {
+    for (const auto& name : ev.work) {
+      const kernel::HandlerId h = sys_.kernel().find_handler(name);
+      if (h == kernel::kNoHandler) continue;  // the loader checked the names
+      for (CpuId c : cpus)
+        sys_.kernel().add_work(h, c, 1);
+    }
+  }
+
+  const ScenarioSpec& spec_;
+  System& sys_;
+  std::vector<kernel::HandlerId> handler_ids_;
+};
+
+struct Built {
+  std::unique_ptr<System> system;
+  std::unique_ptr<Driver> driver;
+};
+
+Result<Built> build(const ScenarioSpec& spec) {
+  SystemConfig cfg;
+  cfg.machine.cpus = spec.system.cpus;
+  cfg.machine.features.fred = spec.system.delivery == Delivery::fred;
+  cfg.machine.features.nmi_source = spec.system.nmi_source;
+  cfg.machine.apic = spec.system.apic == scenario::ApicMode::x2apic ? fredsim::ApicMode::x2apic
+                                                                    : fredsim::ApicMode::xapic;
+  auto profile = TimingProfile::named(spec.system.timing);
+  if (!profile.ok()) {
+    return spec.error_at(spec.system.keys.loc_of("timing", spec.system.loc),
+                         profile.error().message);
+  }
+  cfg.machine.timing = *profile;
+  cfg.machine.timing.set(TimingParam::core_mhz, spec.system.frequency_mhz);
+  for (const auto& t : spec.timing)
+    cfg.machine.timing.set(t.param, t.cycles);
+  cfg.kernel.revision =
+      spec.system.kernel == KernelRevision::v5 ? kernel::Revision::v5 : kernel::Revision::v7;
+  cfg.kernel.unknown_nmi_panic = spec.kernel.unknown_nmi_panic;
+  cfg.kernel.panic_on_unrecovered_nmi = spec.kernel.panic_on_unrecovered_nmi;
+  cfg.kernel.panic_on_io_nmi = spec.kernel.panic_on_io_nmi;
+  cfg.kernel.nmi_longest_ns = spec.kernel.nmi_longest_ns;
+
+  auto sys = System::create(cfg);
+  if (!sys.ok()) return spec.error_at(spec.system.loc, sys.error().message);
+  Built b;
+  b.system = std::move(*sys);
+  kernel::Kernel& k = b.system->kernel();
+  k.record_dispatch_samples(true);
+  for (std::uint32_t i = 0; i < spec.kernel.ignore_nmis; ++i)
+    k.stop_nmi();
+  for (const auto& h : spec.handlers) {
+    auto r = k.register_model(to_kernel(h.type), to_kernel(h.model),
+                              h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name, h.vector,
+                              h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
+    if (!r.ok()) return spec.error_at(h.loc, r.error().message);
+  }
+  b.driver = std::make_unique<Driver>(spec, *b.system);
+  b.driver->schedule_all();
+  return b;
+}
+
+void run_built(const ScenarioSpec& spec, System& sys) {
+  if (spec.system.end) {
+    sys.run_until(*spec.system.end);
+  } else {
+    sys.run_to_idle();
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<System>> build_system(const ScenarioSpec& spec) {
+  auto b = build(spec);
+  if (!b.ok()) return b.error();
+  // The driver must live as long as the system.
+  b->system->adopt(std::shared_ptr<void>(std::move(b->driver)));
+  return std::move(b->system);
+}
+
+ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
+  ScenarioResult r;
+  r.scenario = spec.name;
+  r.config = config_of(spec.system);
+  r.end_cycle = sys.now();
+  const kernel::Kernel& k = sys.kernel();
+  Machine& m = sys.machine();
+  for (CpuId c = 0; c < m.cpu_count(); ++c) {
+    const auto& cs = m.cpu(c).stats();
+    const auto& ks = k.cpu_state(c);
+    CpuResult cr;
+    cr.id = c;
+    cr.nmi_received = cs.nmi_received;
+    cr.nmi_coalesced = cs.nmi_coalesced;
+    cr.nmi_delivered = cs.nmi_delivered;
+    cr.vm_exits_nmi = cs.vm_exits_nmi;
+    cr.dispatch_cycles = cs.dispatch_cycles;
+    cr.stats = NmiStats{ks.stats.normal, ks.stats.unknown, ks.stats.external, ks.stats.swallow};
+    cr.lost = k.lost_work(c);
+    r.cpus.push_back(cr);
+  }
+  for (kernel::HandlerId h = 0; h < k.handler_count(); ++h) {
+    const kernel::NmiAction& a = k.handler(h);
+    HandlerResult hr;
+    hr.name = a.name;
+    HandlerType t = HandlerType::local;
+    for (HandlerType cand :
+         {HandlerType::local, HandlerType::unknown, HandlerType::serr, HandlerType::io_check}) {
+      if (to_string(cand) == kernel::nmi_type_name(a.type)) t = cand;
+    }
+    hr.type = t;
+    hr.vector = a.vector;
+    hr.calls = a.total.calls;
+    hr.handled = a.total.handled;
+    hr.cycles = a.total.cycles;
+    for (const auto& pc : a.per_cpu)
+      hr.per_cpu.push_back({pc.calls, pc.handled});
+    r.handlers.push_back(std::move(hr));
+  }
+  for (const auto& l : k.console())
+    r.console.push_back({l.cycle, l.cpu, l.text});
+  if (k.panic()) r.panic = PanicRecord{k.panic()->cycle, k.panic()->cpu, k.panic()->message};
+  for (std::uint64_t s : k.nmi_dispatch_samples())
+    r.dispatch_samples.add(s);
+  return r;
+}
+
+Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& options) const {
+  auto b = build(spec);
+  if (!b.ok()) return b.error();
+  System& sys = *b->system;
+  for (TraceSink* s : options.trace_sinks)
+    sys.machine().tracer().add_sink(*s);
+  run_built(spec, sys);
+  sys.machine().tracer().flush();
+  ScenarioResult r = collect_result(spec, sys);
+  sys.machine().tracer().clear();
+  return r;
+}
+
+// --- Stepping -------------------------------------------------------------------------
+
+namespace {
+
+class SystemSession final : public ScenarioSession {
+ public:
+  SystemSession(const ScenarioSpec& spec, Built built, RunOptions& options)
+      : spec_(spec), b_(std::move(built)) {
+    for (TraceSink* s : options.trace_sinks)
+      b_.system->machine().tracer().add_sink(*s);
+    b_.system->machine().tracer().add_sink(lines_);
+  }
+  ~SystemSession() override { b_.system->machine().tracer().clear(); }
+
+  Cycle now() const override { return b_.system->now(); }
+  bool done() const override {
+    System& s = *b_.system;
+    if (s.stopped()) return true;
+    const Cycle next = s.machine().queue().next_cycle();
+    return next == kNever || (spec_.system.end && next > *spec_.system.end);
+  }
+  std::vector<std::string> step() override {
+    lines_.clear();
+    if (!done()) {
+      auto info = b_.system->step();
+      if (info && lines_.lines().empty()) {
+        lines_.record(TraceRecord{info->cycle, info->cpu, info->name, {}});
+      }
+    }
+    return lines_.take();
+  }
+  std::vector<std::string> run_to(Cycle cycle) override {
+    lines_.clear();
+    if (spec_.system.end) cycle = std::min(cycle, *spec_.system.end);
+    b_.system->run_until(cycle);
+    return lines_.take();
+  }
+  Result<std::string> print(std::string_view what) const override;
+  ScenarioResult result() const override { return collect_result(spec_, *b_.system); }
+
+ private:
+  const ScenarioSpec& spec_;
+  Built b_;
+  mutable MemoryTraceSink lines_;
+};
+
+Result<std::string> SystemSession::print(std::string_view what) const {
+  System& s = *b_.system;
+  std::istringstream in{std::string(what)};
+  std::string noun;
+  in >> noun;
+  long long n = -1;
+  in >> n;
+  auto bad_cpu = [&]() -> Result<std::string> {
+    return Error{
+        fmt::format("print {}: give a CPU number 0..{}", noun, s.machine().cpu_count() - 1)};
+  };
+  if (noun == "cpu") {
+    if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();
+    const cpu::Cpu& c = s.machine().cpu(static_cast<CpuId>(n));
+    std::string out =
+        fmt::format("cpu {}: {} cpl={} csl={} rip={:#x} rsp={:#x} rflags={:#x} cs={:#x} ss={:#x}\n",
+                    n, cpu::run_state_name(c.run_state()), c.cpl(), c.csl(), c.rip(), c.rsp(),
+                    c.rflags(), c.cs(), c.ss());
+    out += fmt::format(
+        "  nmi: pending={} bitmap={:#06x} blocked={} source_active={} fred={} non_root={}\n",
+        c.nmi_pending(), c.nmi_source_bitmap(), c.nmi_blocked(), c.nmi_source_active(),
+        c.fred_enabled(), c.non_root());
+    out += fmt::format(
+        "  FRED_CONFIG={:#x} STKLVLS={:#x} RSP0={:#x} RSP1={:#x} RSP2={:#x} RSP3={:#x}\n",
+        c.fred_config().encode(), c.fred_stklvls().encode(), c.fred_rsp(0), c.fred_rsp(1),
+        c.fred_rsp(2), c.fred_rsp(3));
+    const auto& st = c.stats();
+    out += fmt::format(
+        "  received={} coalesced={} delivered={} vm_exits_nmi={} dispatch_cycles={} faults={}",
+        st.nmi_received, st.nmi_coalesced, st.nmi_delivered, st.vm_exits_nmi, st.dispatch_cycles,
+        st.faults);
+    return out;
+  }
+  if (noun == "apic") {
+    if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();
+    const CpuId id = static_cast<CpuId>(n);
+    return fmt::format("apic {}: mode={} LVTPC={:#x} LINT1={:#x} ICR={:#x}", n,
+                       s.machine().apic_mode() == fredsim::ApicMode::x2apic ? "x2apic" : "xapic",
+                       s.machine().apic_read(id, 0x340), s.machine().apic_read(id, 0x360),
+                       s.machine().apic_read(id, 0x300));
+  }
+  if (noun == "stats") {
+    std::string out;
+    for (CpuId c = 0; c < s.machine().cpu_count(); ++c) {
+      const auto& st = s.kernel().cpu_state(c);
+      out += fmt::format("cpu {}: normal={} unknown={} external={} swallow={} lost={}{}\n", c,
+                         st.stats.normal, st.stats.unknown, st.stats.external, st.stats.swallow,
+                         s.kernel().lost_work(c), st.halted ? " (stopped)" : "");
+    }
+    if (!out.empty()) out.pop_back();
+    return out;
+  }
+  if (noun == "handlers") {
+    std::string out;
+    for (kernel::HandlerId h = 0; h < s.kernel().handler_count(); ++h) {
+      const auto& a = s.kernel().handler(h);
+      out +=
+          fmt::format("{} ({}, vector {}{}): calls={} handled={} cycles={}\n", a.name,
+                      kernel::nmi_type_name(a.type), a.vector, a.registered ? "" : ", unregistered",
+                      a.total.calls, a.total.handled, a.total.cycles);
+    }
+    if (!out.empty()) out.pop_back();
+    return out;
+  }
+  return Error{fmt::format("cannot print '{}': try cpu N, apic N, vmcs N, stats, handlers", what)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ScenarioSession>> SystemRunner::start(const ScenarioSpec& spec,
+                                                             RunOptions& options) const {
+  auto b = build(spec);
+  if (!b.ok()) return b.error();
+  return std::unique_ptr<ScenarioSession>(new SystemSession(spec, std::move(*b), options));
+}
+
+}  // namespace fredsim::scenario
