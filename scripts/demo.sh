@@ -14,14 +14,8 @@ cmake --build --preset release -j "$jobs" --target fredsim_cli
 fredsim=./build/release/tools/fredsim/fredsim
 scenario=scenarios/demo.toml
 
-if [ ! -f "$scenario" ]; then
-  echo "demo: $scenario does not exist yet (the command line and the demo scenario" \
-       "are still being written); running the fredsim command without arguments." >&2
-  exec "$fredsim"
-fi
-
 echo "== fredsim compare $scenario $*"
 "$fredsim" compare "$scenario" "$@"
 echo
-echo "== fredsim run $scenario --trace=text $*"
+echo "== fredsim run $scenario --trace=text $*   (the path of every NMI, then the summary)"
 "$fredsim" run "$scenario" --trace=text "$@"
