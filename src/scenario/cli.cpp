@@ -162,11 +162,13 @@ namespace {
 constexpr std::string_view kStepHelp =
     "commands:\n"
     "  s, step [N]        run the next N events (default 1)\n"
-    "  r, run CYCLE       run every event up to CYCLE\n"
+    "  u, until CYCLE     run every event up to CYCLE (also: run CYCLE)\n"
     "  c, continue        run to the next breakpoint, or to the end\n"
     "  b, break CYCLE     stop `continue` at CYCLE\n"
+    "  break handler NAME stop `continue` after a call of handler NAME\n"
+    "  break cpu N        stop `continue` after an event on CPU N\n"
     "  delete             remove every breakpoint\n"
-    "  p, print WHAT      show state: cpu N, apic N, handlers, stats, ...\n"
+    "  p, print WHAT      show state: cpu N, apic N, vmcs N, handlers, stats\n"
     "  result             the summary so far, with expectations\n"
     "  q, quit            end stepping (prints the summary)\n"
     "  h, help            this text\n";
@@ -191,6 +193,35 @@ void print_lines(std::ostream& out, const std::vector<std::string>& lines) {
     out << l << '\n';
 }
 
+/// A `continue` stop: a cycle, a handler's call, or any event of one CPU.
+struct Breakpoint {
+  enum class Kind : std::uint8_t { cycle, handler, cpu };
+  Kind kind = Kind::cycle;
+  Cycle cycle = 0;
+  std::string text;  // what it matches in the trace text of a step
+
+  std::string describe() const {
+    switch (kind) {
+      case Kind::cycle:
+        return "cycle " + std::to_string(cycle);
+      case Kind::handler: {
+        const std::size_t prefix = std::string_view("handler_call handler=").size();
+        return "handler " + text.substr(prefix, text.size() - prefix - 1);
+      }
+      case Kind::cpu:
+        return "cpu " + text.substr(5, text.size() - 6);
+    }
+    return "?";
+  }
+  bool hit_by(const std::vector<std::string>& lines) const {
+    for (const auto& l : lines) {
+      if (kind == Kind::handler && l.find(text) != std::string::npos) return true;
+      if (kind == Kind::cpu && l.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
 }  // namespace
 
 int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istream& in,
@@ -201,7 +232,7 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
   auto started = runner.start(*spec, options);
   if (!started) return report_error(err, started.error());
   ScenarioSession& session = **started;
-  std::vector<Cycle> breakpoints;
+  std::vector<Breakpoint> breakpoints;
 
   out << "fredsim step: " << spec->name << " (" << spec->events.size()
       << " events); 'help' lists the commands\n";
@@ -226,28 +257,57 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
       for (Cycle i = 0; i < *n && !session.done(); ++i)
         print_lines(out, session.step());
       if (session.done()) out << "no events left\n";
-    } else if (verb == "r" || verb == "run") {
+    } else if (verb == "r" || verb == "run" || verb == "u" || verb == "until") {
       auto c = parse_cycle(arg);
       if (!c) {
-        out << "run: give a cycle (run 5000)\n";
+        out << verb << ": give a cycle (until 5000)\n";
         continue;
       }
       print_lines(out, session.run_to(*c));
     } else if (verb == "c" || verb == "continue") {
-      Cycle stop = kNever;
-      for (Cycle b : breakpoints) {
-        if (b > session.now() && b < stop) stop = b;
+      // Event by event, so handler and CPU breakpoints see every step.
+      const Breakpoint* hit = nullptr;
+      while (!session.done() && hit == nullptr) {
+        Cycle next_stop = kNever;
+        for (const auto& b : breakpoints) {
+          if (b.kind == Breakpoint::Kind::cycle && b.cycle > session.now()) {
+            next_stop = std::min(next_stop, b.cycle);
+          }
+        }
+        auto lines = session.step();
+        print_lines(out, lines);
+        for (const auto& b : breakpoints) {
+          if (b.kind == Breakpoint::Kind::cycle ? session.now() >= next_stop && b.cycle == next_stop
+                                                : b.hit_by(lines)) {
+            hit = &b;
+            break;
+          }
+        }
       }
-      print_lines(out, session.run_to(stop));
-      if (stop != kNever) out << "breakpoint at cycle " << stop << '\n';
+      if (hit != nullptr) {
+        out << "breakpoint: " << hit->describe() << " (cycle " << session.now() << ")\n";
+      } else {
+        out << "no events left\n";
+      }
     } else if (verb == "b" || verb == "break") {
-      auto c = parse_cycle(arg);
-      if (!c) {
-        out << "break: give a cycle (break 5000)\n";
+      std::istringstream parts(arg);
+      std::string what, value;
+      parts >> what >> value;
+      Breakpoint b;
+      if (what == "handler" && !value.empty()) {
+        b.kind = Breakpoint::Kind::handler;
+        b.text = "handler_call handler=" + value + " ";
+      } else if (what == "cpu" && parse_cycle(value)) {
+        b.kind = Breakpoint::Kind::cpu;
+        b.text = " cpu=" + value + " ";
+      } else if (auto c = parse_cycle(arg)) {
+        b.cycle = *c;
+      } else {
+        out << "break: give a cycle, 'handler NAME' or 'cpu N'\n";
         continue;
       }
-      breakpoints.push_back(*c);
-      out << "breakpoint " << breakpoints.size() << " at cycle " << *c << '\n';
+      breakpoints.push_back(b);
+      out << "breakpoint " << breakpoints.size() << ": " << b.describe() << '\n';
     } else if (verb == "delete") {
       breakpoints.clear();
     } else if (verb == "p" || verb == "print") {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fredsim/cpu/arch.hpp"
+#include "fredsim/vmx/vmx.hpp"
 
 namespace fredsim::scenario {
 namespace {
@@ -415,6 +416,26 @@ Result<std::string> SystemSession::print(std::string_view what) const {
                        s.machine().apic_mode() == fredsim::ApicMode::x2apic ? "x2apic" : "xapic",
                        s.machine().apic_read(id, 0x340), s.machine().apic_read(id, 0x360),
                        s.machine().apic_read(id, 0x300));
+  }
+  if (noun == "vmcs") {
+    if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();
+    const CpuId id = static_cast<CpuId>(n);
+    if (!s.machine().has_vmx(id)) return fmt::format("vmcs {}: no guest has run on CPU {}", n, n);
+    vmx::VmxCpu& v = s.machine().vmx(id);
+    const vmx::Vmcs& f = v.vmcs();
+    std::string out = fmt::format("vmcs {}: mode={} exits={} entries={} failed_entries={}\n", n,
+                                  vmx::vmx_mode_name(v.mode()), v.stats().exits, v.stats().entries,
+                                  v.stats().failed_entries);
+    out += fmt::format(
+        "  pin_controls={:#x} exit_reason={:#x} exit_qualification={:#x} exit_intr_info={:#x}\n",
+        f.get(vmx::field::kPinControls), f.get(vmx::field::kExitReason),
+        f.get(vmx::field::kExitQualification), f.get(vmx::field::kExitIntrInfo));
+    out += fmt::format(
+        "  entry_intr_info={:#x} injected_event_data={:#x} guest_interruptibility={:#x} "
+        "guest_rip={:#x}",
+        f.get(vmx::field::kEntryIntrInfo), f.get(vmx::field::kInjectedEventData),
+        f.get(vmx::field::kGuestInterruptibility), f.get(vmx::field::kGuestRip));
+    return out;
   }
   if (noun == "stats") {
     std::string out;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -293,9 +294,35 @@ TEST(Cli, StepReadsCommands) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("(fredsim 0, done)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("s, step [N]"), std::string::npos);
-  EXPECT_NE(r.out.find("breakpoint 1 at cycle 100"), std::string::npos);
+  EXPECT_NE(r.out.find("breakpoint 1: cycle 100"), std::string::npos);
   EXPECT_NE(r.out.find("unknown command 'bogus'"), std::string::npos);
   EXPECT_NE(r.out.find("PASS  stat unknown: == 0"), std::string::npos);
+}
+
+// The stepper on the real simulator, scripted through stdin.
+TEST(Cli, StepThroughTheSwallowScenario) {
+  const char* root = std::getenv("FREDSIM_SOURCE_DIR");
+  const std::string file = std::string(root ? root : ".") + "/scenarios/swallow.toml";
+  auto r = cli({"step", file},
+               "break handler nic\ncontinue\nprint cpu 1\nprint stats\n"
+               "break cpu 1\ncontinue\nuntil 6000\nprint apic 1\nprint vmcs 1\n"
+               "print nothing\ndelete\ncontinue\nquit\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  // The first call of nic: 1,500 cycles of IPI latency, FRED delivery, entry code.
+  EXPECT_NE(r.out.find("breakpoint: handler nic (cycle 1780)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cycle=1780 cpu=1 handler_call handler=nic type=local returned=2"),
+            std::string::npos);
+  // At that point CPU 1 is in its NMI handler, NMIs blocked, the second NMI pending.
+  EXPECT_NE(r.out.find("cpu 1: in_os cpl=0 csl=2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nmi: pending=true bitmap=0x0200 blocked=true"), std::string::npos);
+  // default_do_nmi adds to `normal` when the handler list is done, not yet.
+  EXPECT_NE(r.out.find("cpu 1: normal=0 unknown=0 external=0 swallow=0"), std::string::npos);
+  EXPECT_NE(r.out.find("breakpoint: cpu 1"), std::string::npos);
+  EXPECT_NE(r.out.find("apic 1: mode=x2apic"), std::string::npos);
+  EXPECT_NE(r.out.find("vmcs 1: no guest has run on CPU 1"), std::string::npos);
+  EXPECT_NE(r.out.find("cannot print 'nothing'"), std::string::npos);
+  EXPECT_NE(r.out.find("no events left"), std::string::npos);
+  EXPECT_NE(r.out.find("PASS  stat swallow on cpu 1: == 1"), std::string::npos);
 }
 
 TEST(Cli, StepBadFileIsBadInput) {

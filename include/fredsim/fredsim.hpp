@@ -1,0 +1,9 @@
+#pragma once
+// fredsim: every public header of every layer (DESIGN.md "Public API").
+#include "fredsim/apic/apic.hpp"
+#include "fredsim/cpu/cpu_layer.hpp"
+#include "fredsim/kernel_model/kernel_model.hpp"
+#include "fredsim/machine/machine.hpp"
+#include "fredsim/scenario/scenario.hpp"
+#include "fredsim/sim/sim.hpp"
+#include "fredsim/vmx/vmx.hpp"
