@@ -13,7 +13,6 @@ using namespace test;
 constexpr std::uint64_t kSsNmiBit = 1ull << 18;
 constexpr std::uint64_t kSsSoftware = 1ull << 17;
 constexpr std::uint64_t kSsLong = 1ull << 57;
-constexpr std::uint64_t kSsNested = 1ull << 58;
 constexpr std::uint64_t vec(std::uint64_t v) {
   return v << 32;
 }
