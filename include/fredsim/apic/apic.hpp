@@ -1,6 +1,5 @@
 #pragma once
 // The local APIC and interconnect layer (DESIGN.md "Layers: apic").
-#include "fredsim/apic/bit_field.hpp"
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/delivery_mode.hpp"
 #include "fredsim/apic/icr.hpp"
@@ -8,3 +7,4 @@
 #include "fredsim/apic/local_apic.hpp"
 #include "fredsim/apic/lvt.hpp"
 #include "fredsim/apic/nmi_sink.hpp"
+#include "fredsim/sim/bit_field.hpp"

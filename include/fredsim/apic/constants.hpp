@@ -6,7 +6,7 @@
 // arch/x86/include/asm/apicdef.h where Linux has one.
 #include <cstdint>
 
-#include "fredsim/apic/bit_field.hpp"
+#include "fredsim/sim/bit_field.hpp"
 
 namespace fredsim::apic {
 

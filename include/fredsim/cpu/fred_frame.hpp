@@ -6,21 +6,9 @@
 #include <cstdint>
 
 #include "fredsim/cpu/arch.hpp"
+#include "fredsim/sim/bit_field.hpp"
 
 namespace fredsim::cpu {
-
-/// A field of a raw register word: `width` bits from bit `shift`.
-struct BitField {
-  unsigned shift;
-  unsigned width;
-  constexpr std::uint64_t mask() const {
-    return (width >= 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << width) - 1)) << shift;
-  }
-  constexpr std::uint64_t get(std::uint64_t raw) const { return (raw & mask()) >> shift; }
-  constexpr std::uint64_t set(std::uint64_t raw, std::uint64_t v) const {
-    return (raw & ~mask()) | ((v << shift) & mask());
-  }
-};
 
 enum class EventType : std::uint8_t {
   external_interrupt = arch::kTypeExternalInterrupt,

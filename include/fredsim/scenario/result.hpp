@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fredsim/kernel_model/kernel.hpp"
 #include "fredsim/scenario/spec.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/stats.hpp"
@@ -51,18 +52,9 @@ struct HandlerResult {
   }
 };
 
-/// A kernel log line ("Uhhuh. NMI received for unknown reason 00 on CPU 0.").
-struct ConsoleLine {
-  Cycle cycle = 0;
-  CpuId cpu = kNoCpu;
-  std::string text;
-};
-
-struct PanicRecord {
-  Cycle cycle = 0;
-  CpuId cpu = kNoCpu;
-  std::string message;  // "Kernel panic - not syncing: NMI: Not continuing"
-};
+/// The kernel's console lines and panic record, as the kernel model keeps them.
+using ConsoleLine = kernel::ConsoleLine;
+using PanicRecord = kernel::PanicRecord;
 
 struct ExpectationResult {
   std::string text;  // "handler perf on cpu 3: calls == 1"

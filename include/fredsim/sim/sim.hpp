@@ -1,5 +1,6 @@
 #pragma once
 // The simulation core: cycles, the event queue, timing, tracing, statistics.
+#include "fredsim/sim/bit_field.hpp"
 #include "fredsim/sim/context.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/event_queue.hpp"

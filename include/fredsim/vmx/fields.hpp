@@ -19,7 +19,7 @@
 
 namespace fredsim::vmx {
 
-using cpu::BitField;
+using fredsim::BitField;
 
 enum class FieldWidth : std::uint8_t { w16 = 0, w64 = 1, w32 = 2, natural = 3 };
 enum class FieldType : std::uint8_t { control = 0, exit_info = 1, guest = 2, host = 3 };

@@ -3,7 +3,7 @@
 // C++ bitfields for architectural layouts, their order is implementation-defined).
 #include <cstdint>
 
-namespace fredsim::apic {
+namespace fredsim {
 
 /// Bits [shift, shift + width) of a 64-bit raw register value.
 struct BitField {
@@ -20,4 +20,4 @@ struct BitField {
   }
 };
 
-}  // namespace fredsim::apic
+}  // namespace fredsim
