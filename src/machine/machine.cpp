@@ -3,8 +3,8 @@
 #include <cassert>
 #include <string>
 
-#include "fredsim/vmx/vmx_cpu.hpp"
 #include "fredsim/apic/apic.hpp"
+#include "fredsim/vmx/vmx_cpu.hpp"
 
 namespace fredsim {
 
@@ -79,8 +79,12 @@ bool Machine::has_vmx(CpuId id) const {
   return impl_->vmx[id] != nullptr;
 }
 
-apic::LocalApic& Machine::apic(CpuId id) { return impl_->apic->apic(id); }
-apic::Interconnect& Machine::interconnect() { return *impl_->apic; }
+apic::LocalApic& Machine::apic(CpuId id) {
+  return impl_->apic->apic(id);
+}
+apic::Interconnect& Machine::interconnect() {
+  return *impl_->apic;
+}
 
 void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
   if (config_.apic == ApicMode::x2apic) {
