@@ -36,6 +36,18 @@ constexpr FredFields kHostFred{field::kHostFredConfig, field::kHostFredRsp1,
 constexpr std::uint32_t kFieldStep = 2;  // consecutive 64-bit fields (hardware.md §4)
 constexpr unsigned kFredLevels = 4;      // RSP/SSP 1..3 are in the VMCS, 0 is not
 
+/// The FRED state of the VMCS fields (CONFIG with the CSL, STKLVLS, RSP1..3,
+/// SSP1..3): loaded at VM entry (guest) or VM exit (host) when the controls say so.
+void copy_fred_state(const cpu::ArchState& fields, cpu::ArchState& s) {
+  s.config = fields.config;
+  s.csl = fields.csl;
+  s.stklvls = fields.stklvls;
+  for (unsigned l = 1; l < kFredLevels; ++l) {
+    s.fred_rsp[l] = fields.fred_rsp[l];
+    s.fred_ssp[l] = fields.fred_ssp[l];
+  }
+}
+
 void write_fred(Vmcs& v, const FredFields& f, const ArchState& s) {
   v.set_exit_field(f.config, fred_config_with_csl(s));
   v.set_exit_field(f.stklvls, s.stklvls.encode());
@@ -274,13 +286,7 @@ VmxResult VmxCpu::enter(Instruction insn) {
   g.cpl = fields.cpl;
   g.nmi_blocked = fields.nmi_blocked;
   if (EntryControls::decode(vmcs_.get(field::kEntryControls)).load_guest_fred()) {
-    g.config = fields.config;
-    g.csl = fields.csl;
-    g.stklvls = fields.stklvls;
-    for (unsigned l = 1; l < kFredLevels; ++l) {
-      g.fred_rsp[l] = fields.fred_rsp[l];
-      g.fred_ssp[l] = fields.fred_ssp[l];
-    }
+    copy_fred_state(fields, g);
   }
   read_msrs(guest_msrs_, g);
 
@@ -392,13 +398,7 @@ ArchState VmxCpu::build_host_state() const {
   h.cs = fields.cs;
   h.ss = fields.ss;
   if (load_host_fred()) {
-    h.config = fields.config;
-    h.csl = fields.csl;
-    h.stklvls = fields.stklvls;
-    for (unsigned l = 1; l < kFredLevels; ++l) {
-      h.fred_rsp[l] = fields.fred_rsp[l];
-      h.fred_ssp[l] = fields.fred_ssp[l];
-    }
+    copy_fred_state(fields, h);
   }
   read_msrs(host_msrs_, h);
   return h;
