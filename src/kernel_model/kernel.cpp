@@ -508,24 +508,17 @@ void Kernel::call_next_handler(CpuCtx& c) {
 
     const std::uint64_t delta_ns = cycles_to_ns(cost);
     if (machine_.tracer().enabled()) {
-      if (config_.revision == Revision::v5) {
-        const std::uint64_t raw =
-            (c.type == NmiType::local && nmi_source_enabled(c.id)) ? c.regs.event_data : 0;
-        machine_.tracer().emit(machine_.now(), c.id, "handler_call",
-                               {{"handler", TraceValue::str(a.name)},
-                                {"type", TraceValue::str(nmi_type_name(c.type))},
-                                {"returned", TraceValue::sdec(ret)},
-                                {"cycles", TraceValue::dec(cost)},
-                                {"delta_ns", TraceValue::dec(delta_ns)},
-                                {"source_bitmap", TraceValue::hex(raw)}});
-      } else {
-        machine_.tracer().emit(machine_.now(), c.id, "handler_call",
-                               {{"handler", TraceValue::str(a.name)},
-                                {"type", TraceValue::str(nmi_type_name(c.type))},
-                                {"returned", TraceValue::sdec(ret)},
-                                {"cycles", TraceValue::dec(cost)},
-                                {"delta_ns", TraceValue::dec(delta_ns)}});
-      }
+      // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
+      // dropped it (reference/linux-nmi.md "Trace and messages").
+      const std::uint64_t raw =
+          (c.type == NmiType::local && nmi_source_enabled(c.id)) ? c.regs.event_data : 0;
+      const TraceField fields[] = {
+          {"handler", TraceValue::str(a.name)},    {"type", TraceValue::str(nmi_type_name(c.type))},
+          {"returned", TraceValue::sdec(ret)},     {"cycles", TraceValue::dec(cost)},
+          {"delta_ns", TraceValue::dec(delta_ns)}, {"source_bitmap", TraceValue::hex(raw)}};
+      const std::size_t n = config_.revision == Revision::v5 ? 6 : 5;
+      machine_.tracer().emit(TraceRecord{machine_.now(), c.id, "handler_call",
+                                         std::span<const TraceField>(fields, n)});
     }
     // 4. The duration check.
     if (delta_ns >= config_.nmi_longest_ns && cost > a.max_duration) {
