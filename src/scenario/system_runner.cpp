@@ -75,8 +75,13 @@ std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpu
 class Driver final : public EventTarget {
  public:
   Driver(const ScenarioSpec& spec, System& sys) : spec_(spec), sys_(sys) {
-    for (const auto& h : spec.handlers) {
-      handler_ids_.push_back(sys.kernel().find_handler(h.name));
+    // Each event's work names, resolved once: a repeated event looks up nothing.
+    work_.resize(spec.events.size());
+    for (std::size_t e = 0; e < spec.events.size(); ++e) {
+      for (const auto& name : spec.events[e].work) {
+        const kernel::HandlerId h = sys.kernel().find_handler(name);
+        if (h != kernel::kNoHandler) work_[e].push_back(h);  // the loader checked the names
+      }
     }
   }
 
@@ -114,7 +119,7 @@ class Driver final : public EventTarget {
     switch (ev.type) {
       case EventType::ipi: {
         const auto dest = dest_cpus(ev.dest, ev.from, cpus);
-        give_work(ev, dest);
+        give_work(kind, dest);
         const std::uint32_t low = (ev.vector & 0xFF) | icr_mode_bits(ev.mode);
         auto write = [&](std::uint32_t shorthand, std::uint32_t dest_id) {
           std::uint64_t icr = low | (shorthand << kIcrShorthandShift);
@@ -144,7 +149,7 @@ class Driver final : public EventTarget {
         break;
       case EventType::external: {
         const CpuId one[] = {ev.cpu};
-        give_work(ev, one);
+        give_work(kind, one);
         k.external_nmi(ev.cpu, ev.reason == ExternalReason::serr    ? NmiReason::serr
                                : ev.reason == ExternalReason::iochk ? NmiReason::iochk
                                                                     : NmiReason::none);
@@ -164,12 +169,10 @@ class Driver final : public EventTarget {
         }
         break;
       case EventType::backtrace: {
-        const auto dest = dest_cpus(Destination{Destination::Kind::all, {}}, ev.from, cpus);
-        if (ev.dest.kind == Destination::Kind::all_but_self) {
-          k.trigger_backtrace(ev.from, dest, true);
-        } else {
-          k.trigger_backtrace(ev.from, dest_cpus(ev.dest, ev.from, cpus), false);
-        }
+        // trigger_all_cpu_backtrace() is the all-CPU mask with the sender excluded.
+        const bool all_but_self = ev.dest.kind == Destination::Kind::all_but_self;
+        const Destination mask = all_but_self ? Destination{Destination::Kind::all, {}} : ev.dest;
+        k.trigger_backtrace(ev.from, dest_cpus(mask, ev.from, cpus), all_but_self);
         break;
       }
       case EventType::stop:
@@ -191,10 +194,8 @@ class Driver final : public EventTarget {
   }
 
  private:
-  void give_work(const EventSpec& ev, std::span<const CpuId> cpus) {
-    for (const auto& name : ev.work) {
-      const kernel::HandlerId h = sys_.kernel().find_handler(name);
-      if (h == kernel::kNoHandler) continue;  // the loader checked the names
+  void give_work(std::uint32_t event, std::span<const CpuId> cpus) {
+    for (kernel::HandlerId h : work_[event]) {
       for (CpuId c : cpus)
         sys_.kernel().add_work(h, c, 1);
     }
@@ -202,7 +203,7 @@ class Driver final : public EventTarget {
 
   const ScenarioSpec& spec_;
   System& sys_;
-  std::vector<kernel::HandlerId> handler_ids_;
+  std::vector<std::vector<kernel::HandlerId>> work_;  // per event
 };
 
 struct Built {
