@@ -61,12 +61,15 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
   const std::uint64_t qualification = exit.qualification;
   kernel_.kvm_handle_nmi_exit(cpu, qualification, exit.exited_at,
                               machine_.timing().get(TimingParam::vm_entry),
-                              [this, &vcpu, qualification] {
-                                Vcpu& v = vcpus_[vcpu.cpu().id()];
-                                if (v.guest_nmi_source && !v.stop && qualification != 0) {
-                                  vcpu.inject_nmi(qualification);
+                              // Two words: std::function keeps it without allocating.
+                              [this, cpu] {
+                                vmx::VmxCpu& vc = machine_.vmx(cpu);
+                                const std::uint64_t bitmap = vc.last_exit().qualification;
+                                const Vcpu& v = vcpus_[cpu];
+                                if (v.guest_nmi_source && !v.stop && bitmap != 0) {
+                                  vc.inject_nmi(bitmap);
                                 }
-                                resume(vcpu);
+                                resume(vc);
                               });
 }
 
