@@ -629,7 +629,7 @@ void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
         machine_.now(), c.id, "nmi_outcome",
         {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
   }
-  if (c.d.path == DeliveryPath::idt && !c.software) {
+  if (c.d.path == DeliveryPath::idt) {
     if (c.st.idt_state == IdtNmiState::latched) {
       // An NMI came in while this one ran: run default_do_nmi once more.
       c.st.idt_state = IdtNmiState::executing;

@@ -77,6 +77,20 @@ TEST(Kvm, IdtHostUsesTheIdtStub) {
   EXPECT_TRUE(r.sys->machine().cpu(1).non_root());
 }
 
+TEST(Kvm, IdtStubLeavesTheLatchFreeForTheNextExit) {
+  // The IDT entry's latch (linux-nmi.md "Entry") returns to "not running" after a
+  // KVM-invoked NMI too; otherwise every later exit would look nested and be dropped.
+  Rig r(false, false);
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  for (int i = 0; i < 3; ++i)
+    r.nmi_to_guest(5'000 + 100'000 * static_cast<Cycle>(i));
+  r.sys->run_to_idle();
+  EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 3u);
+  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 3u);
+  EXPECT_EQ(r.sys->kernel().cpu_state(1).idt_state, IdtNmiState::not_running);
+  EXPECT_EQ(r.sys->kernel().lost_work(1), 0u);
+}
+
 TEST(Kvm, NmiDuringHostHandlingIsTakenBackToBackAfterErets) {
   Rig r(true);
   r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
