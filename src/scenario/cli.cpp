@@ -5,6 +5,7 @@
 #include <fmt/ostream.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -402,6 +403,61 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
 
+  SweepCommand sweep;
+  std::vector<std::string> sweep_sets, sweep_modes, sweep_mixes, sweep_places;
+  std::string plot_tool = "auto";
+  CLI::App* sweep_cmd = app.add_subcommand(
+      "sweep",
+      "The dispatch study in simulated cycles: cycles and handler calls per NMI against the "
+      "number of LOCAL handlers, for each mode (IDT, FRED polling, FRED + NMI-source v7/v5), "
+      "NMI mix and place (bare metal, guest); writes DIR/sweep.csv, DIR/sweep.json and "
+      "DIR/sweep.png");
+  sweep_cmd->add_option("--out", sweep.out_dir, "Directory for the files (created)")
+      ->type_name("DIR")
+      ->capture_default_str();
+  sweep_cmd
+      ->add_option("--handlers", sweep.options.handlers,
+                   "LOCAL handler counts, comma-separated (1..256)")
+      ->delimiter(',')
+      ->type_name("N,...")
+      ->default_str("1,2,4,8,16,32,64");
+  sweep_cmd->add_option("--modes", sweep_modes, "Modes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"idt", "fred", "fred-nmisrc-v7", "fred-nmisrc-v5"}))
+      ->type_name("MODE,...")
+      ->default_str("idt,fred,fred-nmisrc-v7,fred-nmisrc-v5");
+  sweep_cmd->add_option("--mixes", sweep_mixes, "NMI mixes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"one", "two", "unsourced10", "external10"}))
+      ->type_name("MIX,...")
+      ->default_str("one,two,unsourced10,external10");
+  sweep_cmd->add_option("--places", sweep_places, "Where the target CPU runs, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"bare", "guest"}))
+      ->type_name("PLACE,...")
+      ->default_str("bare,guest");
+  sweep_cmd
+      ->add_option("--nmis", sweep.options.nmis,
+                   "NMIs raised per point (a multiple of 10, 10..10,000,000)")
+      ->capture_default_str();
+  sweep_cmd
+      ->add_option("--set", sweep_sets,
+                   "Override for every point: timing.*, system.apic, system.timing, system.seed "
+                   "(repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  sweep_cmd
+      ->add_option("--plot", plot_tool,
+                   "Who draws sweep.png: auto (gnuplot, else python3 + matplotlib, else none), "
+                   "gnuplot, matplotlib, none")
+      ->check(CLI::IsMember({"auto", "gnuplot", "matplotlib", "none"}))
+      ->capture_default_str();
+  sweep_cmd
+      ->add_option("--emit-scenarios", sweep.emit_dir,
+                   "Also write each point's scenario to DIR (fredsim run gives its figures)")
+      ->type_name("DIR");
+  sweep_cmd->add_flag("-q,--quiet", sweep.quiet, "Do not print the table");
+
   std::vector<const char*> argv;
   argv.reserve(args.size() + 1);
   for (const auto& a : args)
@@ -425,6 +481,26 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
     if (*compare_cmd) {
       compare.overrides = to_overrides(compare_sets);
       return compare_command(compare, runner, out, err);
+    }
+    if (*sweep_cmd) {
+      auto parse_list = [](const std::vector<std::string>& names, auto& list, auto parse) {
+        if (names.empty()) return;
+        list.clear();
+        for (const auto& n : names) {
+          typename std::decay_t<decltype(list)>::value_type v{};
+          if (parse(n, v) && std::find(list.begin(), list.end(), v) == list.end())
+            list.push_back(v);
+        }
+      };
+      parse_list(sweep_modes, sweep.options.modes, parse_sweep_mode);
+      parse_list(sweep_mixes, sweep.options.mixes, parse_sweep_mix);
+      parse_list(sweep_places, sweep.options.places, parse_sweep_place);
+      sweep.plot = plot_tool == "gnuplot"      ? PlotTool::gnuplot
+                   : plot_tool == "matplotlib" ? PlotTool::matplotlib
+                   : plot_tool == "none"       ? PlotTool::none
+                                               : PlotTool::automatic;
+      sweep.options.overrides = to_overrides(sweep_sets);
+      return sweep_command(sweep, runner, out, err);
     }
     step.overrides = to_overrides(step_sets);
     return step_command(step, runner, in, out, err);

@@ -9,6 +9,7 @@
 
 #include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/runner.hpp"
+#include "fredsim/scenario/sweep.hpp"
 
 namespace fredsim::scenario {
 
@@ -48,6 +49,18 @@ struct StepCommand {
   std::vector<Override> overrides;
 };
 
+/// How `fredsim sweep` draws its plot.
+enum class PlotTool : std::uint8_t { automatic, gnuplot, matplotlib, none };
+
+/// `fredsim sweep`
+struct SweepCommand {
+  SweepOptions options;
+  std::string out_dir = "sweep";  // sweep.csv, sweep.json, sweep.png (and the plot script)
+  PlotTool plot = PlotTool::automatic;
+  std::optional<std::string> emit_dir;  // write each cell's scenario here
+  bool quiet = false;
+};
+
 int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
                 std::ostream& err);
 int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
@@ -55,6 +68,10 @@ int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std
 /// Reads stepping commands from `in` until "quit" or its end.
 int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istream& in,
                  std::ostream& out, std::ostream& err);
+
+/// Runs the study, writes its files and prints its table.
+int sweep_command(const SweepCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
+                  std::ostream& err);
 
 /// Parses argv (args[0] is the program name) and runs the subcommand.
 int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner, std::istream& in,
