@@ -47,60 +47,40 @@ void EventQueue::pop_top() {
   if (!heap_.empty()) sift_down(0);
 }
 
-// A slot's generation is odd while an event holds it and even while it is free,
-// so a handle is live exactly when its generation equals the slot's.
-
 EventQueue::EventQueue(std::size_t initial_capacity) {
-  initial_capacity = std::max<std::size_t>(initial_capacity, 16);
-  heap_.reserve(initial_capacity);
-  generation_.reserve(initial_capacity);
-  free_slots_.reserve(initial_capacity);
-}
-
-void EventQueue::grow() {
-  // Doubling keeps the number of reallocations logarithmic in the working size.
-  const std::size_t cap = std::max<std::size_t>(heap_.capacity() * 2, 16);
-  heap_.reserve(cap);
-  generation_.reserve(cap);
-  free_slots_.reserve(cap);
+  heap_.reserve(std::max<std::size_t>(initial_capacity, 16));
 }
 
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
-  if (heap_.size() == heap_.capacity()) grow();
-  std::uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    if (generation_.size() == generation_.capacity()) grow();
-    slot = static_cast<std::uint32_t>(generation_.size());
-    generation_.push_back(0);
-  }
-  const std::uint32_t gen = ++generation_[slot];  // now odd: in use
-  heap_.push_back(Entry{at, next_seq_++, &target, arg, kind, slot, gen});
+  // push_back doubles the storage when full: reallocations stay logarithmic in
+  // the working size, and none happen once it is reached.
+  const std::uint64_t seq = next_seq_++;
+  heap_.push_back(Entry{at, seq, &target, arg, kind});
   sift_up(heap_.size() - 1);
   ++live_;
-  return EventId{slot, gen};
+  return EventId{seq};
 }
 
 bool EventQueue::pending(EventId id) const {
-  return id.slot < generation_.size() && generation_[id.slot] == id.generation &&
-         (id.generation & 1u) != 0;
+  return std::any_of(heap_.begin(), heap_.end(),
+                     [&](const Entry& e) { return e.seq == id.seq && e.target != nullptr; });
 }
 
 bool EventQueue::cancel(EventId id) {
-  if (!pending(id)) return false;
-  ++generation_[id.slot];  // even: free; the heap entry is now stale
-  free_slots_.push_back(id.slot);
-  --live_;
-  return true;
+  for (Entry& e : heap_) {
+    if (e.seq == id.seq && e.target != nullptr) {
+      e.target = nullptr;  // the heap order is on (cycle, seq), which stays
+      --live_;
+      return true;
+    }
+  }
+  return false;
 }
 
 void EventQueue::drop_stale_top() {
-  while (!heap_.empty() && generation_[heap_.front().slot] != heap_.front().generation) {
+  while (!heap_.empty() && heap_.front().target == nullptr)
     pop_top();
-  }
 }
 
 Cycle EventQueue::next_cycle() {
@@ -111,8 +91,6 @@ Cycle EventQueue::next_cycle() {
 EventQueue::Entry EventQueue::pop_live() {
   const Entry e = heap_.front();
   pop_top();
-  ++generation_[e.slot];
-  free_slots_.push_back(e.slot);
   --live_;
   now_ = e.cycle;
   ++events_run_;

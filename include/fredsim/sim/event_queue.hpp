@@ -29,10 +29,10 @@ class EventTarget {
   ~EventTarget() = default;
 };
 
-/// A handle for cancel(). Stale handles (event already run or cancelled) are safe.
+/// A handle for cancel(): the event's sequence number. Stale handles (event
+/// already run or cancelled) are safe.
 struct EventId {
-  std::uint32_t slot = ~0u;
-  std::uint32_t generation = 0;
+  std::uint64_t seq = ~std::uint64_t{0};
 };
 
 /// What one step() ran.
@@ -54,7 +54,10 @@ class EventQueue {
     return schedule(now_ + delay, target, kind, arg);
   }
   /// Cancels a scheduled event; false when it already ran or was cancelled.
+  /// Cancelling is rare, so it costs a linear search of the queue and leaves a
+  /// tombstone that pop skips: scheduling and running pay nothing for it.
   bool cancel(EventId id);
+  /// Linear in the queue's size, like cancel().
   bool pending(EventId id) const;
 
   Cycle now() const { return now_; }
@@ -82,11 +85,9 @@ class EventQueue {
   struct Entry {
     Cycle cycle;
     std::uint64_t seq;
-    EventTarget* target;
+    EventTarget* target;  // null: cancelled (a tombstone)
     std::uint64_t arg;
     std::uint32_t kind;
-    std::uint32_t slot;
-    std::uint32_t generation;
   };
   static bool later(const Entry& a, const Entry& b) {
     return a.cycle != b.cycle ? a.cycle > b.cycle : a.seq > b.seq;
@@ -96,11 +97,8 @@ class EventQueue {
   void sift_down(std::size_t i);
   void pop_top();
   Entry pop_live();
-  void grow();
 
-  std::vector<Entry> heap_;                // 4-ary min-heap on (cycle, seq)
-  std::vector<std::uint32_t> generation_;  // per slot; odd = in use
-  std::vector<std::uint32_t> free_slots_;
+  std::vector<Entry> heap_;  // 4-ary min-heap on (cycle, seq)
   Cycle now_ = 0;
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
