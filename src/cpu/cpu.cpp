@@ -356,7 +356,7 @@ FredFrame* Cpu::frame_at_rsp() {
 
 // --- Return instructions (hardware.md §1 "Return") ------------------------------
 
-Fault Cpu::erets() {
+Fault Cpu::erets(Cycle after) {
   if (!fred_enabled() || cpl_ != 0) return fault(Fault::ud, "ERETS needs CR4.FRED=1 and CPL 0");
   if (state_ != RunState::in_os) return fault(Fault::ud, "ERETS outside OS code");
   const FredFrame* f = frame_at_rsp();
@@ -375,10 +375,10 @@ Fault Cpu::erets() {
   // STI shadow (SS bit 16) and single-step after return (bit 17 with TF) are not
   // modelled: no event of the model depends on them.
   const std::uint8_t new_csl = std::min(csl_, f->cs.stack_level());
-  return start_return(ReturnVia::erets, f->ss.nmi(), new_csl, 0);
+  return start_return(ReturnVia::erets, f->ss.nmi(), new_csl, 0, after);
 }
 
-Fault Cpu::eretu() {
+Fault Cpu::eretu(Cycle after) {
   if (!fred_enabled() || cpl_ != 0) return fault(Fault::ud, "ERETU needs CR4.FRED=1 and CPL 0");
   if (state_ != RunState::in_os) return fault(Fault::ud, "ERETU outside OS code");
   if (csl_ != 0) return fault(Fault::gp, "ERETU with CSL not 0");
@@ -389,20 +389,20 @@ Fault Cpu::eretu() {
   }
   if ((f->cs.selector() & kSelectorRplMask) != 3) return fault(Fault::gp, "ERETU: CS RPL not 3");
   if ((f->ss.selector() & kSelectorRplMask) != 3) return fault(Fault::gp, "ERETU: SS RPL not 3");
-  return start_return(ReturnVia::eretu, f->ss.nmi(), 0, 3);
+  return start_return(ReturnVia::eretu, f->ss.nmi(), 0, 3, after);
 }
 
-Fault Cpu::iret() {
+Fault Cpu::iret(Cycle after) {
   if (state_ != RunState::in_os) return fault(Fault::ud, "IRET outside OS code");
   const FredFrame* f = frame_at_rsp();
   if (f == nullptr) return fault(Fault::gp, "IRET: no frame at RSP");
   // IRET unblocks NMIs whatever the frame says (hardware.md §1 "IDT delivery").
   return start_return(ReturnVia::iret, true, csl_,
-                      static_cast<std::uint8_t>(f->cs.selector() & kSelectorRplMask));
+                      static_cast<std::uint8_t>(f->cs.selector() & kSelectorRplMask), after);
 }
 
-Fault Cpu::start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl,
-                        std::uint8_t new_cpl) {
+Fault Cpu::start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, std::uint8_t new_cpl,
+                        Cycle after) {
   returning_ = stack_[--depth_];
   return_via_ = via;
   return_unblocks_ = unblock_nmi;
@@ -412,7 +412,7 @@ Fault Cpu::start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl,
   const TimingParam cost = via == ReturnVia::erets   ? TimingParam::erets
                            : via == ReturnVia::eretu ? TimingParam::eretu
                                                      : TimingParam::iret;
-  ctx_.queue.schedule_in(ctx_.cost(cost), *this, kReturnDone);
+  ctx_.queue.schedule_in(after + ctx_.cost(cost), *this, kReturnDone);
   return Fault::none;
 }
 

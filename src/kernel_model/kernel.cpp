@@ -374,7 +374,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
         c.st.idt_state = IdtNmiState::executing;
         if (ignore_nmis_ > 0) {
           c.st.idt_state = IdtNmiState::not_running;
-          machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_exit), c, kExit);
+          return_from_nmi(c, machine_.timing().get(TimingParam::nmi_exit));
           return;
         }
       }
@@ -388,9 +388,6 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       break;
     case kPathDone:
       finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external");
-      break;
-    case kExit:
-      return_from_nmi(c);
       break;
     case kSelftestPoll:
       selftest_step(c);
@@ -639,23 +636,24 @@ void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
     c.st.idt_state = IdtNmiState::not_running;
   }
   if (panicked()) return;
-  machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_exit), c, kExit);
+  // The exit code, then the return instruction: one event, the return's end.
+  return_from_nmi(c, machine_.timing().get(TimingParam::nmi_exit));
 }
 
-void Kernel::return_from_nmi(CpuCtx& c) {
+void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
   Cpu& cpu = machine_.cpu(c.id);
   c.st.in_dispatch = false;
   cpu::Fault f;
   Cycle ret_cost;
   if (c.d.path == DeliveryPath::idt) {
-    f = cpu.iret();
-    ret_cost = machine_.timing().get(TimingParam::iret);
+    f = cpu.iret(exit_code);
+    ret_cost = exit_code + machine_.timing().get(TimingParam::iret);
   } else if (c.d.from_cpl == 3) {
-    f = cpu.eretu();
-    ret_cost = machine_.timing().get(TimingParam::eretu);
+    f = cpu.eretu(exit_code);
+    ret_cost = exit_code + machine_.timing().get(TimingParam::eretu);
   } else {
-    f = cpu.erets();
-    ret_cost = machine_.timing().get(TimingParam::erets);
+    f = cpu.erets(exit_code);
+    ret_cost = exit_code + machine_.timing().get(TimingParam::erets);
   }
   if (f != cpu::Fault::none) {
     printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));

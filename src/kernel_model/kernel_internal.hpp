@@ -14,7 +14,6 @@ enum CpuEvent : std::uint32_t {
   kHandlerDone,   // a handler call finished: call the next one
   kReasonRead,    // the port 0x61 read finished
   kPathDone,      // the SERR / IOCHK / unknown path finished
-  kExit,          // the exit code ran: the return instruction
   kSelftestPoll,  // the selftest's wait loop
   kKvmEntry,      // KVM's exit handling ran: it calls the host NMI entry
 };
@@ -52,9 +51,9 @@ struct Kernel::CpuCtx final : EventTarget {
   CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}
   void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
   std::string_view event_name(std::uint32_t kind) const override {
-    static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done", "reason_read",
-                                                  "nmi_path_done", "nmi_exit",     "selftest_poll",
-                                                  "kvm_nmi_entry"};
+    static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done",
+                                                  "reason_read",   "nmi_path_done",
+                                                  "selftest_poll", "kvm_nmi_entry"};
     return kind < std::size(kNames) ? kNames[kind] : "kernel_?";
   }
   CpuId event_cpu() const override { return id; }

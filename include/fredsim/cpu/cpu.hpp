@@ -183,9 +183,13 @@ class Cpu final : public EventTarget {
   // --- Instructions (called by the OS model at the current cycle) ----------
   /// ERETS / ERETU / IRET: check and pop the frame at RSP; the return completes
   /// after its cost, then a pending unblocked NMI is delivered back-to-back.
-  Fault erets();
-  Fault eretu();
-  Fault iret();
+  /// `after` is the OS code that runs before the instruction (an exit path of
+  /// known length): the checks happen now, the return completes `after` + its
+  /// cost from now, and the CPU is "returning" meanwhile. It saves the OS model
+  /// an event per return; nothing else can run on the CPU in between.
+  Fault erets(Cycle after = 0);
+  Fault eretu(Cycle after = 0);
+  Fault iret(Cycle after = 0);
   MsrRead rdmsr(std::uint32_t index);
   Fault wrmsr(std::uint32_t index, std::uint64_t value);
   /// MOV to CR4. Setting CR4.FRED without FRED enumerated #GPs.
@@ -269,7 +273,8 @@ class Cpu final : public EventTarget {
   void idt_deliver(const EventInfo& ev);
   void start_entry(const Delivery& d, Cycle cost);
   Fault fault(Fault f, std::string_view what);
-  Fault start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, std::uint8_t new_cpl);
+  Fault start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, std::uint8_t new_cpl,
+                     Cycle after);
   void complete_return();
   void push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software);
   void pop_frame();

@@ -259,7 +259,8 @@ class Kernel final : public cpu::OsEntry {
   void handle_done(CpuCtx& c);
   void after_reason_read(CpuCtx& c);
   void finish_do_nmi(CpuCtx& c, std::string_view outcome);
-  void return_from_nmi(CpuCtx& c);
+  /// The exit code (`exit_code` cycles), then IRET/ERETU/ERETS.
+  void return_from_nmi(CpuCtx& c, Cycle exit_code = 0);
   void on_cpu_event(CpuCtx& c, std::uint32_t kind);
   void do_panic(CpuId cpu, std::string message);
   bool ratelimit(unsigned site);
