@@ -67,6 +67,24 @@ TEST_F(Erets, PopsTheFrameAndUnblocks) {
   EXPECT_EQ(c.stats().faults, 0u);
 }
 
+TEST_F(Erets, ExitCodeBeforeTheInstructionDelaysOnlyItsEnd) {
+  // Checked and popped now; done after the exit path and the instruction.
+  ASSERT_EQ(c.erets(300), Fault::none);
+  EXPECT_EQ(c.run_state(), RunState::returning);
+  EXPECT_TRUE(c.nmi_blocked());
+  c.raise_nmi(5);  // waits: NMIs stay blocked until the return completes
+  h.run_to(kEntry + 300 + kEretsCost - 1);
+  EXPECT_TRUE(h.sink.of("nmi_return").empty());
+  EXPECT_EQ(h.os.seen.size(), 1u);
+  h.run_to(kEntry + 300 + kEretsCost);
+  ASSERT_EQ(h.sink.of("nmi_return").size(), 1u);
+  EXPECT_EQ(h.sink.of("nmi_return")[0].cycle, kEntry + 300 + kEretsCost);
+  h.run_to(kEntry + 300 + kEretsCost + kFredCost);
+  ASSERT_EQ(h.os.seen.size(), 2u);
+  EXPECT_EQ(h.os.seen[1].d.started, kEntry + 300 + kEretsCost)
+      << "the waiting NMI is taken at the return, back-to-back";
+}
+
 TEST_F(Erets, NewCslIsMinOfCslAndPoppedLevel) {
   // Popped stack level 3 > CSL 2: CSL stays 2. (Level 3 would be a lie, but
   // the rule is min.)
