@@ -329,7 +329,7 @@ void Cpu::trace_deliver(const Delivery& d) const {
 void Cpu::start_entry(const Delivery& d, Cycle cost) {
   entry_ = d;
   state_ = RunState::delivering;
-  ctx_.queue.schedule_in(cost, *this, kEntryReached);
+  ctx_.queue.schedule_in(cost + (os_ != nullptr ? os_->entry_code(d) : 0), *this, kEntryReached);
 }
 
 void Cpu::push_software_frame(const FredFrame& frame) {

@@ -331,10 +331,15 @@ void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
     return_from_nmi(c);
     return;
   }
-  begin_nmi(c, d);
+  begin_nmi(c, d, true);
 }
 
-void Kernel::begin_nmi(CpuCtx& c, const Delivery& d) {
+Cycle Kernel::entry_code(const Delivery& d) const {
+  const bool nmi = d.event.type == EventType::nmi && d.event.vector == cpu::arch::kNmiVector;
+  return nmi ? machine_.timing().get(TimingParam::nmi_entry) : 0;
+}
+
+void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
   c.d = d;
   c.software = d.software;
   c.regs = PtRegs{};
@@ -348,7 +353,11 @@ void Kernel::begin_nmi(CpuCtx& c, const Delivery& d) {
   c.regs.event_data = c.regs.fred ? d.frame.event_data : 0;
   c.st.in_dispatch = true;
   if (c.started == 0 || !d.software) c.started = d.started;
-  machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_entry), c, kStart);
+  if (entry_ran) {
+    on_cpu_event(c, kStart);
+  } else {
+    machine_.queue().schedule_in(machine_.timing().get(TimingParam::nmi_entry), c, kStart);
+  }
 }
 
 void Kernel::on_resume(Cpu& cpu, RunState resumed) {
@@ -419,7 +428,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       d.from_cpl = 0;
       d.started = c.started;
       d.software = true;
-      begin_nmi(c, d);
+      begin_nmi(c, d, false);
       break;
     }
     default:

@@ -80,8 +80,15 @@ std::string_view run_state_name(RunState s);
 /// The OS, as the CPU sees it. The kernel model implements this.
 class OsEntry {
  public:
-  /// The CPU has delivered `d` and runs the first instruction of the entry point.
+  /// The CPU has delivered `d` and runs the first instruction of the entry point,
+  /// or, when entry_code() is not 0, the first instruction after that code.
   virtual void on_delivery(Cpu& cpu, const Delivery& d) = 0;
+  /// The cycles of the OS's entry code for `d`, a fixed-length stub that runs
+  /// before its handling can see anything (Linux's NMI entry: registers saved,
+  /// stack switched). The CPU folds them into the delivery's event, so
+  /// on_delivery comes that much later and run_state() stays `delivering` until
+  /// then; with NMIs blocked nothing else can happen on the CPU meanwhile.
+  virtual Cycle entry_code(const Delivery& /*d*/) const { return 0; }
   /// A return instruction completed and the CPU goes on with the code it
   /// interrupted: ordinary code (`RunState::running`) or OS code that had NMIs
   /// unblocked (`RunState::in_os`, e.g. KVM after the ERETS of its frame). Not

@@ -232,6 +232,8 @@ class Kernel final : public cpu::OsEntry {
 
   // cpu::OsEntry
   void on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) override;
+  /// The NMI entry's code (timing nmi_entry) for an NMI; 0 for anything else.
+  Cycle entry_code(const cpu::Delivery& d) const override;
   void on_resume(cpu::Cpu& cpu, cpu::RunState resumed) override;
 
   /// KVM: after an NMI-induced VM exit, run the host's NMI entry with a frame
@@ -252,7 +254,9 @@ class Kernel final : public cpu::OsEntry {
   struct Selftest;
   struct RateLimit;
 
-  void begin_nmi(CpuCtx& c, const cpu::Delivery& d);
+  /// `entry_ran`: the entry code has run already (folded into the delivery);
+  /// otherwise it is scheduled (KVM's software entry).
+  void begin_nmi(CpuCtx& c, const cpu::Delivery& d, bool entry_ran);
   void start_default_do_nmi(CpuCtx& c);
   void begin_handle(CpuCtx& c, NmiType type);
   void call_next_handler(CpuCtx& c);
