@@ -155,3 +155,80 @@ TEST(EventQueue, SameScheduleGivesTheSameOrderTwice) {
 
 }  // namespace
 }  // namespace fredsim
+
+namespace fredsim {
+namespace {
+
+// A target that schedules more events while it runs, as CPUs and APICs do.
+struct Chain final : EventTarget {
+  EventQueue* q = nullptr;
+  std::vector<std::pair<Cycle, std::uint64_t>> seen;
+  std::uint64_t next_id = 1000;
+  std::uint64_t state = 12345;  // a fixed LCG: the same "random" choices every run
+  std::uint64_t draw(std::uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  }
+  void on_event(std::uint32_t, std::uint64_t arg) override {
+    seen.emplace_back(q->now(), arg);
+    if (next_id < 3000) {
+      // Zero to two follow-ups, often at the same cycle or a shared later one.
+      const std::uint64_t k = draw(3);
+      for (std::uint64_t i = 0; i < k; ++i) {
+        const Cycle at = q->now() + (draw(2) == 0 ? 0 : 10 * draw(3));
+        q->schedule(at, *this, 0, next_id++);
+      }
+    }
+  }
+  std::string_view event_name(std::uint32_t) const override { return "chain"; }
+};
+
+TEST(EventQueue, SameCycleEventsAroundAnotherCycleKeepScheduleOrder) {
+  // 10 (a), 20 (b), 10 (c), 10 (d): c and d open a second bucket of cycle 10,
+  // which must still run after a and before b.
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  q.schedule(10, r, 0, 1);
+  q.schedule(20, r, 0, 2);
+  q.schedule(10, r, 0, 3);
+  q.schedule(10, r, 0, 4);
+  q.schedule(20, r, 0, 5);
+  q.run_to_idle();
+  std::vector<std::uint64_t> order;
+  for (auto& [c, a] : r.seen)
+    order.push_back(a);
+  EXPECT_EQ(order, (std::vector<std::uint64_t>{1, 3, 4, 2, 5}));
+}
+
+TEST(EventQueue, RunsInCycleThenScheduleOrderUnderChurn) {
+  // Events that schedule events, at the current cycle and at shared later ones,
+  // with cancels: the run order is exactly the sort by (cycle, schedule order).
+  EventQueue q(16);
+  Chain t;
+  t.q = &q;
+  std::vector<EventId> ids;
+  for (std::uint64_t i = 0; i < 200; ++i)
+    ids.push_back(q.schedule(10 * (i % 7), t, 0, i));
+  std::size_t cancelled = 0;
+  for (std::size_t i = 0; i < ids.size(); i += 9) {
+    EXPECT_TRUE(q.cancel(ids[i]));
+    ++cancelled;
+  }
+  q.run_to_idle();
+  ASSERT_EQ(t.seen.size(), 200 - cancelled + (t.next_id - 1000));
+  for (std::size_t i = 1; i < t.seen.size(); ++i) {
+    ASSERT_LE(t.seen[i - 1].first, t.seen[i].first) << "time never goes back, at " << i;
+  }
+  // Ids grow with schedule order (0..199 first, then 1000, 1001, ... as the
+  // follow-ups are scheduled), so within a cycle they must run increasing.
+  for (std::size_t i = 1; i < t.seen.size(); ++i) {
+    if (t.seen[i - 1].first == t.seen[i].first) {
+      EXPECT_LT(t.seen[i - 1].second, t.seen[i].second) << "at " << i;
+    }
+  }
+  EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace fredsim

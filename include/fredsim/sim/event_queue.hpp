@@ -76,29 +76,46 @@ class EventQueue {
   /// Runs until no event is left, or `max_events` ran. Returns how many ran.
   std::uint64_t run_to_idle(std::uint64_t max_events = ~std::uint64_t{0});
 
-  /// Storage reserved for queued events (grows by doubling, never shrinks).
-  std::size_t capacity() const { return heap_.capacity(); }
+  /// Events the storage holds without growing (grows by doubling, never shrinks).
+  std::size_t capacity() const { return nodes_.capacity(); }
   /// Events run since construction.
   std::uint64_t events_run() const { return events_run_; }
 
  private:
-  struct Entry {
-    Cycle cycle;
-    std::uint64_t seq;
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  /// One scheduled event, in a pool; `next` chains a bucket's events or the free list.
+  struct Node {
     EventTarget* target;  // null: cancelled (a tombstone)
     std::uint64_t arg;
+    std::uint64_t seq;
     std::uint32_t kind;
+    std::uint32_t next;
   };
-  static bool later(const Entry& a, const Entry& b) {
-    return a.cycle != b.cycle ? a.cycle > b.cycle : a.seq > b.seq;
+  /// Events of one cycle scheduled one after another, in FIFO order. The heap
+  /// orders buckets by (cycle, first_seq); see event_queue.cpp.
+  struct Bucket {
+    Cycle cycle;
+    std::uint64_t first_seq;
+    std::uint32_t head;
+  };
+  static bool later(const Bucket& a, const Bucket& b) {
+    return a.cycle != b.cycle ? a.cycle > b.cycle : a.first_seq > b.first_seq;
   }
+  std::uint32_t alloc_node();
   void drop_stale_top();
   void sift_up(std::size_t i);
   void sift_down(std::size_t i);
   void pop_top();
-  Entry pop_live();
+  Node pop_live();
 
-  std::vector<Entry> heap_;  // 4-ary min-heap on (cycle, seq)
+  std::vector<Bucket> heap_;  // 4-ary min-heap on (cycle, first_seq)
+  std::vector<Node> nodes_;
+  std::uint32_t free_ = kNone;
+  // The bucket created last: the only one an event may join.
+  bool newest_live_ = false;
+  Cycle newest_cycle_ = 0;
+  std::uint64_t newest_first_seq_ = 0;
+  std::uint32_t newest_tail_ = kNone;
   Cycle now_ = 0;
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
