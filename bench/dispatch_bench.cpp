@@ -89,6 +89,13 @@ void BM_EndToEnd_PollingFred(benchmark::State& s) {
 void BM_EndToEnd_PollingIdt(benchmark::State& s) {
   end_to_end(s, false, false);
 }
+// The physical floor of dispatch: the same NMI with only the handler that has
+// work registered, so nothing but that handler is called or walked past. Bitmap
+// dispatch with N handlers should stay within 2x of it (docs/benchmarks.md).
+void BM_DispatchFloor(benchmark::State& s) {
+  end_to_end(s, true, true);
+}
+BENCHMARK(BM_DispatchFloor)->Arg(1);
 BENCHMARK(BM_EndToEnd_Bitmap)->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(64);
 BENCHMARK(BM_EndToEnd_PollingFred)->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(64);
 BENCHMARK(BM_EndToEnd_PollingIdt)->Arg(8);
@@ -109,10 +116,13 @@ void BM_BroadcastNmi(benchmark::State& state) {
   };
   send();
   const std::uint64_t allocs_before = fredsim::bench::allocation_count();
+  const Cycle start_cycle = sys->now();
   for (auto _ : state)
     send();
   const double dests = static_cast<double>(state.iterations()) * (cpus - 1);
   state.SetItemsProcessed(static_cast<std::int64_t>(dests));
+  state.counters["sim_cycles_per_s"] = benchmark::Counter(
+      static_cast<double>(sys->now() - start_cycle), benchmark::Counter::kIsRate);
   state.counters["ns_per_destination"] =
       benchmark::Counter(dests, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["allocs_per_destination"] =
