@@ -97,6 +97,20 @@ EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, 
   return EventId{seq};
 }
 
+EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target,
+                                      std::uint32_t kind, std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  assert(seq < next_seq_ && "a reserved sequence number");
+  const std::uint32_t i = alloc_node();
+  nodes_[i] = Node{&target, arg, seq, kind, kNone};
+  // A bucket of its own, which nothing joins: its number is older than the
+  // newest bucket's, so events joining it would overtake that bucket's.
+  heap_.push_back(Bucket{at, seq, i});
+  sift_up(heap_.size() - 1);
+  ++live_;
+  return EventId{seq};
+}
+
 bool EventQueue::pending(EventId id) const {
   for (const Bucket& b : heap_) {
     for (std::uint32_t i = b.head; i != kNone; i = nodes_[i].next) {

@@ -53,6 +53,19 @@ class EventQueue {
   EventId schedule_in(Cycle delay, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
     return schedule(now_ + delay, target, kind, arg);
   }
+  /// For a driver that feeds events one occurrence at a time but wants them
+  /// ordered as if it had scheduled them all now (a scenario's periodic events):
+  /// reserve a block of `n` sequence numbers now, then schedule_reserved() with
+  /// one of them at any later time. The event runs among the events of its
+  /// cycle as if scheduled at the reservation. A reserved number may be reused
+  /// once its event has run, but must not be pending twice at one cycle.
+  std::uint64_t reserve_seqs(std::uint64_t n) {
+    const std::uint64_t base = next_seq_;
+    next_seq_ += n;
+    return base;
+  }
+  EventId schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target, std::uint32_t kind,
+                            std::uint64_t arg = 0);
   /// Cancels a scheduled event; false when it already ran or was cancelled.
   /// Cancelling is rare, so it costs a linear search of the queue and leaves a
   /// tombstone that pop skips: scheduling and running pay nothing for it.
