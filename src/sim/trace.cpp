@@ -114,8 +114,7 @@ void Tracer::remove_sink(TraceSink& sink) {
   sinks_.erase(std::remove(sinks_.begin(), sinks_.end(), &sink), sinks_.end());
 }
 
-std::string format_trace_text(const TraceRecord& r) {
-  std::string out;
+void append_trace_text(std::string& out, const TraceRecord& r) {
   auto it = std::back_inserter(out);
   if (r.cpu == kNoCpu) {
     fmt::format_to(it, "cycle={} cpu=- {}", r.cycle, r.event);
@@ -126,11 +125,9 @@ std::string format_trace_text(const TraceRecord& r) {
     out += ' ';
     append_fields(out, r.fields, false);
   }
-  return out;
 }
 
-std::string format_trace_json(const TraceRecord& r) {
-  std::string out;
+void append_trace_json(std::string& out, const TraceRecord& r) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "{{\"cycle\":{},\"cpu\":", r.cycle);
   if (r.cpu == kNoCpu) {
@@ -145,17 +142,34 @@ std::string format_trace_json(const TraceRecord& r) {
     append_fields(out, r.fields, true);
   }
   out += '}';
+}
+
+std::string format_trace_text(const TraceRecord& r) {
+  std::string out;
+  append_trace_text(out, r);
+  return out;
+}
+
+std::string format_trace_json(const TraceRecord& r) {
+  std::string out;
+  append_trace_json(out, r);
   return out;
 }
 
 void TextTraceSink::record(const TraceRecord& r) {
-  out_ << format_trace_text(r) << '\n';
+  line_.clear();
+  append_trace_text(line_, r);
+  line_ += '\n';
+  out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 void TextTraceSink::flush() {
   out_.flush();
 }
 void JsonlTraceSink::record(const TraceRecord& r) {
-  out_ << format_trace_json(r) << '\n';
+  line_.clear();
+  append_trace_json(line_, r);
+  line_ += '\n';
+  out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 void JsonlTraceSink::flush() {
   out_.flush();

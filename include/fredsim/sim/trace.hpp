@@ -94,6 +94,7 @@ class TextTraceSink final : public TraceSink {
 
  private:
   std::ostream& out_;
+  std::string line_;  // reused: formatting a record allocates nothing once warm
 };
 
 /// One JSON object a line: {"cycle":1000,"cpu":3,"event":"nmi_receive",...}
@@ -105,6 +106,7 @@ class JsonlTraceSink final : public TraceSink {
 
  private:
   std::ostream& out_;
+  std::string line_;  // reused: formatting a record allocates nothing once warm
 };
 
 /// Keeps every record's text form in memory; for tests and the stepper.
@@ -123,5 +125,8 @@ class MemoryTraceSink final : public TraceSink {
 std::string format_trace_text(const TraceRecord& r);
 /// Formats one record as the JSON-lines sink does (no newline).
 std::string format_trace_json(const TraceRecord& r);
+/// The same, appended to `out`.
+void append_trace_text(std::string& out, const TraceRecord& r);
+void append_trace_json(std::string& out, const TraceRecord& r);
 
 }  // namespace fredsim
