@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -763,6 +764,32 @@ TEST(SuiteRun, TimeoutOnTheSimulator) {
   EXPECT_EQ(r.out, "FAIL long (timeout after 0.3s)\nPASS quick\n");
 }
 
+TEST(SuiteRun, TimedRunMatchesTheUntimedOne) {
+  // The timed path (a session in chunks) and runner.run reach the same verdicts on
+  // the library's scenarios: here the whole repository suite, with a timeout for
+  // every test from FREDSIM_TIMEOUT.
+  const std::string cfg = test::source_dir() + "/scenarios/unittests.cfg";
+  TargetSet targets = TargetSet::builtin();
+  auto suite = load_suite_file(cfg, targets);
+  ASSERT_TRUE(suite.ok()) << suite.error().message;
+  for (const char* name : {"idt", "fred", "fred-nmisrc"}) {
+    SuiteRunOptions plain;
+    plain.target = targets.find(name);
+    auto selected = select_tests(*suite, plain);
+    ASSERT_TRUE(selected.ok());
+    SuiteRunOptions timed = plain;
+    timed.default_timeout = 600;
+    SystemRunner runner;
+    auto a = run_suite(*suite, *selected, plain, runner);
+    auto b = run_suite(*suite, *selected, timed, runner);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].verdict, b[i].verdict) << name << " " << a[i].name;
+      EXPECT_EQ(a[i].reason, b[i].reason) << name << " " << a[i].name;
+    }
+  }
+}
+
 TEST(SuiteRun, EnvTimeoutIsTheDefault) {
   SuiteDir d;
   d.scenario("endless.toml", holds("endless"));
@@ -1154,6 +1181,39 @@ TEST(SuiteCommand, SameInputSameBytes) {
   auto b = fake_cli({"suite", m.cfg(), "--junit", "-", "-j", "3"});
   EXPECT_EQ(a.out, b.out);
   EXPECT_EQ(a.err, b.err);
+}
+
+// --- The repository's suite ------------------------------------------------------------
+
+TEST(RepositorySuite, ListsEveryScenario) {
+  const std::string root = test::source_dir();
+  auto suite = load_suite_file(root + "/scenarios/unittests.cfg", TargetSet::builtin());
+  ASSERT_TRUE(suite.ok()) << suite.error().message;
+  std::set<std::string> listed;
+  for (const auto& t : suite->tests)
+    listed.insert(t.file);
+  std::set<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(root + "/scenarios")) {
+    if (e.path().extension() == ".toml") files.insert(e.path().filename().string());
+  }
+  ASSERT_FALSE(files.empty());
+  for (const auto& f : files)
+    EXPECT_TRUE(listed.count(f)) << f << " is not in scenarios/unittests.cfg";
+  for (const auto& f : listed)
+    EXPECT_TRUE(files.count(f)) << f << " is in unittests.cfg but not in scenarios/";
+}
+
+// On the simulator, several Systems at once give what one at a time gives: a
+// check that SystemRunner is safe to call from -j's threads.
+TEST(RepositorySuite, ParallelOnTheSimulatorIsSerial) {
+  const std::string cfg = test::source_dir() + "/scenarios/unittests.cfg";
+  for (const char* target : {"idt", "fred", "fred-nmisrc"}) {
+    auto serial = real_cli({"suite", cfg, "--target", target, "-t", "-v"});
+    auto parallel = real_cli({"suite", cfg, "--target", target, "-t", "-v", "-j", "4"});
+    EXPECT_EQ(serial.code, 0) << target << "\n" << serial.out << serial.err;
+    EXPECT_EQ(parallel.out, serial.out) << target;
+    EXPECT_EQ(parallel.code, serial.code) << target;
+  }
 }
 
 }  // namespace
