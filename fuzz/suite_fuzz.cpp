@@ -48,8 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<TestOutcome> outcomes;
   for (const auto& t : suite->tests) {
     for (const Target& target : targets.all()) {
-      const ConditionVars vars{target.name, "idt", "false", t.smp, t.arch, t.accel, t.machine,
-                               t.file};
+      const ConditionVars vars{target.name, "idt",   "false",   t.smp,
+                               t.arch,      t.accel, t.machine, t.file};
       if (t.disabled_if) (void)t.disabled_if->eval(vars);
     }
     TestOutcome o;

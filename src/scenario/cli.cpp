@@ -430,8 +430,8 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
       ->type_name("FILE");
   suite_cmd
       ->add_option("-g,--group", suite.groups,
-                   "Run only the tests of GROUP (repeatable, or comma-separated); tests in "
-                   "group nodefault run only when selected so")
+                   "Run only the tests of GROUP (repeatable, or comma-separated); a test in "
+                   "group nodefault runs only when selected by group or name")
       ->type_name("GROUP")
       ->delimiter(',')
       ->allow_extra_args(false);

@@ -491,7 +491,7 @@ TEST(SuiteFile, KvmUnitTestsCfgParsesAndSkips) {
             "SKIP smp-max (smptest.flat is a guest binary, not a scenario)\n"
             "SKIP cmpxchg-32 (arch = i386: fredsim models x86_64)\n"
             "SKIP pmu-counters (pmu.flat is a guest binary, not a scenario)\n"
-            "SKIP nested-long (in group nodefault: select it with -g nodefault)\n"
+            "SKIP nested-long (in group nodefault: select it with -g or by name)\n"
             "SKIP tcg-only (disabled_if [[ \"$TARGET\" != qemu ]])\n");
   // Selected by its group, the nodefault test is looked at, and skipped for its file.
   auto g = fake_cli({"suite", cfg, "-g", "vmx"});
@@ -697,7 +697,7 @@ TEST(SuiteRun, SmpSetsTheCpuCount) {
              "name = \"cpu2\"\n[system]\ncpus = 1\n[[expect]]\nstat = \"normal\"\ncpu = 2\n"
              "equals = 0\n");
   const std::string cfg = d.cfg(
-      "[two]\nfile = cpu2.toml\nsmp = 2\n[three]\nfile = cpu2.toml\nsmp = 3\n"
+      "[two]\nfile = cpu2.toml\nsmp = 2\n[three]\nfile = cpu2.toml\nsmp = 03\n"
       "[max]\nfile = cpu2.toml\nsmp = $MAX_SMP\n"
       "[shell]\nfile = cpu2.toml\nsmp = $((MAX_SMP / 2))\n");
   auto r = real_cli({"suite", cfg});
@@ -720,7 +720,8 @@ TEST(SuiteRun, GroupsAndNames) {
       "[c]\nfile = holds.toml\ngroups = manual nodefault\n"
       "[d]\nfile = holds.toml\n");
   EXPECT_EQ(fake_cli({"suite", cfg}).out,
-            "PASS a\nPASS b\nSKIP c (in group nodefault: select it with -g nodefault)\nPASS d\n");
+            "PASS a\nPASS b\nSKIP c (in group nodefault: select it with -g or by name)\nPASS d\n");
+  EXPECT_EQ(fake_cli({"suite", cfg, "c"}).out, "PASS c\n");
   EXPECT_EQ(fake_cli({"suite", cfg, "-g", "perf"}).out, "PASS a\nPASS b\n");
   EXPECT_EQ(fake_cli({"suite", cfg, "-g", "smp,manual"}).out, "PASS b\nPASS c\n");
   EXPECT_EQ(fake_cli({"suite", cfg, "-g", "smp", "-g", "nodefault"}).out, "PASS b\nPASS c\n");
