@@ -171,7 +171,9 @@ std::optional<double> parse_duration(std::string_view text);
 enum class Verdict : std::uint8_t { pass, fail, skip };
 std::string_view to_string(Verdict v);
 
-/// Why a test FAILed, for JUnit's failure type.
+/// Why a test FAILed, for JUnit's failure type: it could not start (the scenario
+/// did not load or the runner refused it), ran out of time, missed an expectation,
+/// or the runner threw (internal).
 enum class FailKind : std::uint8_t { none, premature, timeout, expectation, runner };
 
 struct TestOutcome {
@@ -184,9 +186,10 @@ struct TestOutcome {
 };
 
 struct SuiteRunOptions {
-  const Target* target = nullptr;         // required
-  std::vector<std::string> groups;        // -g: empty = every test but nodefault ones
-  std::vector<std::string> tests;         // test names: empty = every test
+  const Target* target = nullptr;   // required
+  std::vector<std::string> groups;  // -g: empty = every test
+  std::vector<std::string> tests;   // by name: empty = every test
+  // (With neither groups nor tests, a test in group nodefault SKIPs.)
   unsigned jobs = 1;                      // -j
   std::optional<double> default_timeout;  // FREDSIM_TIMEOUT, for tests without one
 };
@@ -218,7 +221,7 @@ void write_plain(std::ostream& out, const TestOutcome& outcome, bool verbose);
 /// TAP version 13: "TAP version 13" and the plan "1..N".
 void write_tap_header(std::ostream& out, std::size_t count);
 /// "ok N - name", "not ok N - name" with a YAML block, "ok N - name # SKIP reason";
-/// `number` counts from 1.
+/// `number` counts from 1. With `verbose` the command line first, as a comment.
 void write_tap(std::ostream& out, std::size_t number, const TestOutcome& outcome, bool verbose);
 /// A JUnit XML document with one testsuite: tests, failures, skipped counted; no
 /// times (the report is deterministic).
