@@ -212,38 +212,42 @@ class ConditionParser {
     return out_->nodes_.size() - 1;
   }
 
+  // The running left operand is a plain index, not a Result assigned in the loop
+  // (GCC 12 with -O1 and sanitizers warns maybe-uninitialized on the latter).
   Result<std::size_t> parse_or() {
     if (++depth_ > kMaxDepth) return Error{"the condition is nested too deeply"};
-    auto left = parse_and();
-    if (!left) return left;
+    auto first = parse_and();
+    if (!first) return first;
+    std::size_t left = *first;
     while (peek().kind == Kind::or_) {
       take();
       auto right = parse_and();
       if (!right) return right;
-      Node n;
-      n.kind = Node::Kind::any;
-      n.a = *left;
-      n.b = *right;
-      left = add(std::move(n));
+      left = combine(Node::Kind::any, left, *right);
     }
     --depth_;
     return left;
   }
 
   Result<std::size_t> parse_and() {
-    auto left = parse_unary();
-    if (!left) return left;
+    auto first = parse_unary();
+    if (!first) return first;
+    std::size_t left = *first;
     while (peek().kind == Kind::and_) {
       take();
       auto right = parse_unary();
       if (!right) return right;
-      Node n;
-      n.kind = Node::Kind::all;
-      n.a = *left;
-      n.b = *right;
-      left = add(std::move(n));
+      left = combine(Node::Kind::all, left, *right);
     }
     return left;
+  }
+
+  std::size_t combine(Node::Kind kind, std::size_t a, std::size_t b) {
+    Node n;
+    n.kind = kind;
+    n.a = a;
+    n.b = b;
+    return add(std::move(n));
   }
 
   Result<std::size_t> parse_unary() {
