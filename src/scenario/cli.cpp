@@ -1,4 +1,5 @@
-// The fredsim command line: argument parsing (CLI11) and the three commands.
+// The fredsim command line: argument parsing (CLI11) and the commands (suite's in
+// suite_command.cpp).
 #include "fredsim/scenario/cli.hpp"
 
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include <sstream>
 
 #include "fredsim/scenario/report.hpp"
+#include "fredsim/scenario/suite.hpp"
 #include "fredsim/scenario/trace_sinks.hpp"
 
 namespace fredsim::scenario {
@@ -458,6 +461,50 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
       ->type_name("DIR");
   sweep_cmd->add_flag("-q,--quiet", sweep.quiet, "Do not print the table");
 
+  SuiteCommand suite;
+  CLI::App* suite_cmd = app.add_subcommand(
+      "suite",
+      "Run a suite of scenarios (a unittests.cfg) under a machine target: PASS, FAIL or SKIP "
+      "per test, as kvm-unit-tests' run_tests.sh");
+  suite_cmd->footer(
+      "Environment:\n"
+      "  FREDSIM_TARGET   the target when --target is not given (default fred-nmisrc)\n"
+      "  FREDSIM_TIMEOUT  the timeout of a test without its own (default: none)\n"
+      "Exit status: 0 no test failed, 1 a test failed, 2 bad input or usage. "
+      "Format, targets and disabled_if: docs/suites.md");
+  suite_cmd->add_option("FILE", suite.file, "The suite: a unittests.cfg (docs/suites.md)")
+      ->required();
+  suite_cmd->add_option("TEST", suite.tests, "Run only these tests (by [name]; default: all)");
+  suite_cmd
+      ->add_option("--target", suite.target,
+                   "The machine target: idt, fred, fred-nmisrc or one of --targets (default: "
+                   "$FREDSIM_TARGET, else fred-nmisrc)")
+      ->type_name("NAME");
+  suite_cmd
+      ->add_option("--targets", suite.targets_file,
+                   "Define more targets from FILE ([name] sections with set = KEY=VALUE ...)")
+      ->type_name("FILE");
+  suite_cmd
+      ->add_option("-g,--group", suite.groups,
+                   "Run only the tests of GROUP (repeatable, or comma-separated); a test in "
+                   "group nodefault runs only when selected by group or name")
+      ->type_name("GROUP")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  suite_cmd
+      ->add_option("-j,--jobs", suite.jobs,
+                   "Run N tests at once; the report keeps the cfg's order (default 1)")
+      ->type_name("N")
+      ->check(CLI::Range(1u, 1024u));
+  suite_cmd->add_flag("-v,--verbose", suite.verbose,
+                      "Show the equivalent 'fredsim run FILE --set ...' line of each test run");
+  suite_cmd->add_flag("-t,--tap", suite.tap, "Write the report as TAP version 13");
+  suite_cmd
+      ->add_option("--junit", suite.junit_out,
+                   "Also write a JUnit XML report to OUT; '-' writes it to stdout and nothing "
+                   "else there (the report then goes to stderr)")
+      ->type_name("OUT");
+
   std::vector<const char*> argv;
   argv.reserve(args.size() + 1);
   for (const auto& a : args)
@@ -501,6 +548,12 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
                                                : PlotTool::automatic;
       sweep.options.overrides = to_overrides(sweep_sets);
       return sweep_command(sweep, runner, out, err);
+    }
+    if (*suite_cmd) {
+      // Read here, once, before any thread starts.
+      if (const char* t = std::getenv(std::string(kTargetEnvVar).c_str())) suite.env_target = t;
+      if (const char* t = std::getenv(std::string(kTimeoutEnvVar).c_str())) suite.env_timeout = t;
+      return suite_command(suite, runner, out, err);
     }
     step.overrides = to_overrides(step_sets);
     return step_command(step, runner, in, out, err);

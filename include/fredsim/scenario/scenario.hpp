@@ -6,5 +6,6 @@
 #include "fredsim/scenario/result.hpp"
 #include "fredsim/scenario/runner.hpp"
 #include "fredsim/scenario/spec.hpp"
+#include "fredsim/scenario/suite.hpp"
 #include "fredsim/scenario/system_runner.hpp"
 #include "fredsim/scenario/trace_sinks.hpp"
