@@ -38,7 +38,7 @@ std::uint64_t System::run_until(Cycle cycle) {
   while (!stopped()) {
     const Cycle next = machine_->queue().next_cycle();
     if (next == kNever || next > cycle) break;
-    machine_->queue().run_one();
+    machine_->queue().run_one(cycle);
     ++ran;
   }
   if (!stopped()) machine_->queue().run_until(cycle);  // advances the clock to `cycle`

@@ -161,14 +161,24 @@ Cycle EventQueue::next_cycle() {
   return heap_.empty() ? kNever : heap_.front().cycle;
 }
 
-bool EventQueue::run_one() {
+bool EventQueue::run_one(Cycle horizon) {
   drop_stale_top();
   if (heap_.empty()) return false;
   now_ = heap_.front().cycle;
   const Node n = pop_live();
   --live_;
   ++events_run_;
+  horizon_ = horizon;
   n.target->on_event(n.kind, n.arg);
+  horizon_ = 0;
+  return true;
+}
+
+bool EventQueue::try_advance(Cycle to) {
+  if (to > horizon_ || to < now_) return false;
+  drop_stale_top();
+  if (!heap_.empty() && heap_.front().cycle <= to) return false;
+  now_ = to;
   return true;
 }
 
@@ -190,7 +200,7 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
   while (ran < max_events) {
     const Cycle next = next_cycle();
     if (next == kNever || next > limit) break;
-    run_one();
+    run_one(limit);
     ++ran;
   }
   if (ran < max_events && limit != kNever && limit > now_) now_ = limit;

@@ -232,3 +232,65 @@ TEST(EventQueue, RunsInCycleThenScheduleOrderUnderChurn) {
 
 }  // namespace
 }  // namespace fredsim
+
+namespace fredsim {
+namespace {
+
+// Tries to advance time from inside its event, and records what it got.
+struct Advancer final : EventTarget {
+  EventQueue* q = nullptr;
+  Cycle to = 0;
+  std::vector<bool> results;
+  std::vector<Cycle> after;
+  void on_event(std::uint32_t, std::uint64_t) override {
+    results.push_back(q->try_advance(to));
+    after.push_back(q->now());
+  }
+  std::string_view event_name(std::uint32_t) const override { return "adv"; }
+};
+
+TEST(EventQueue, TryAdvanceMovesTimeOnlyOverAnEmptyStretch) {
+  EventQueue q;
+  Advancer a;
+  a.q = &q;
+  Recorder r;
+  r.q = &q;
+  EXPECT_FALSE(q.try_advance(5)) << "outside an event";
+  EXPECT_EQ(q.now(), 0u);
+
+  q.schedule(10, a, 0);
+  q.schedule(50, r, 0, 1);
+  a.to = 49;
+  q.run_one();
+  EXPECT_TRUE(a.results.back());
+  EXPECT_EQ(a.after.back(), 49u);
+
+  q.schedule(60, a, 0);
+  a.to = 70;    // the event at 50 has run; none is due before 70 now
+  q.run_one();  // r at 50
+  q.run_one();  // a at 60
+  EXPECT_TRUE(a.results.back());
+
+  q.schedule(80, a, 0);
+  q.schedule(90, r, 0, 2);
+  a.to = 90;  // an event is due at 90: it must run first (it was scheduled first)
+  q.run_one();
+  EXPECT_FALSE(a.results.back());
+  EXPECT_EQ(q.now(), 80u);
+  q.run_to_idle();
+
+  q.schedule(100, a, 0);
+  a.to = 150;
+  EXPECT_EQ(q.run_until(120), 1u);
+  EXPECT_FALSE(a.results.back()) << "beyond run_until's limit";
+  EXPECT_EQ(q.now(), 120u);
+
+  q.schedule(130, a, 0);
+  a.to = 140;
+  ASSERT_TRUE(q.step());
+  EXPECT_FALSE(a.results.back()) << "step() shows every event";
+  EXPECT_EQ(q.now(), 130u);
+}
+
+}  // namespace
+}  // namespace fredsim

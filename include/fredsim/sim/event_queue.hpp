@@ -81,8 +81,18 @@ class EventQueue {
 
   /// Runs the next event (advancing now()). Empty optional when idle.
   std::optional<StepInfo> step();
-  /// Runs the next event without describing it; false when idle.
-  bool run_one();
+  /// Runs the next event without describing it; false when idle. While it
+  /// runs, try_advance() may move time up to `horizon`.
+  bool run_one(Cycle horizon = kNever);
+  /// Moves now() to `to` without an event, for a target that would otherwise
+  /// schedule an event for itself at `to` and do the rest of its work there
+  /// (the kernel model between two handler calls). Allowed only inside an event
+  /// run by run_one/run_until/run_to_idle, when no event is due at or before
+  /// `to` (so nothing could have happened in between, and the order is the one
+  /// the event would have had) and `to` is within the run's horizon. Returns
+  /// false, changing nothing, otherwise: then schedule the event. step() runs
+  /// with no horizon, so stepping still shows every event.
+  bool try_advance(Cycle to);
   /// Runs every event with cycle <= limit, then sets now() to limit (if it is
   /// later). Returns how many events ran. Stops early after `max_events`.
   std::uint64_t run_until(Cycle limit, std::uint64_t max_events = ~std::uint64_t{0});
@@ -130,6 +140,7 @@ class EventQueue {
   std::uint64_t newest_first_seq_ = 0;
   std::uint32_t newest_tail_ = kNone;
   Cycle now_ = 0;
+  Cycle horizon_ = 0;  // how far try_advance may go; 0 outside run_one
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
   std::size_t live_ = 0;
