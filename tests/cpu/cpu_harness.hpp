@@ -78,7 +78,11 @@ class RecordingOs final : public OsEntry {
   std::vector<std::pair<Cycle, RunState>> resumes;
   std::vector<Fault> return_faults;
   bool auto_return = false;
+  Cycle nmi_entry_code = 0;  // what entry_code() answers for NMIs
 
+  Cycle entry_code(const Delivery& d) const override {
+    return d.event.type == EventType::nmi ? nmi_entry_code : 0;
+  }
   void on_delivery(Cpu& cpu, const Delivery& d) override {
     seen.push_back({d, cpu.now(), cpu.rsp(), cpu.rip(), cpu.rflags(), cpu.cpl(), cpu.csl(),
                     cpu.nmi_blocked()});

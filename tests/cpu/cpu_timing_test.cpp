@@ -23,6 +23,25 @@ TEST(CpuTiming, FredDeliveryReachesTheOsAfterExactlyItsCost) {
   EXPECT_EQ(h.cpu->run_state(), RunState::in_os);
 }
 
+TEST(CpuTiming, OsEntryCodeFoldsIntoTheDelivery) {
+  // The OS's fixed entry stub (OsEntry::entry_code) runs before on_delivery, in
+  // the same event: the CPU stays "delivering" until then, NMIs blocked.
+  Harness h;
+  h.os.nmi_entry_code = 180;
+  h.program_linux_fred();
+  h.run_to(500);
+  h.cpu->raise_nmi(1);
+  h.run_to(500 + kFredCost + 179);
+  EXPECT_TRUE(h.os.seen.empty());
+  EXPECT_EQ(h.cpu->run_state(), RunState::delivering);
+  EXPECT_TRUE(h.cpu->nmi_blocked());
+  h.run_to(500 + kFredCost + 180);
+  ASSERT_EQ(h.os.seen.size(), 1u);
+  EXPECT_EQ(h.os.seen[0].at, 500 + kFredCost + 180);
+  EXPECT_EQ(h.os.seen[0].d.started, 500u) << "the delivery still starts at the raise";
+  EXPECT_EQ(h.cpu->run_state(), RunState::in_os);
+}
+
 TEST(CpuTiming, EretsCompletesAfterExactlyItsCost) {
   Harness h;
   h.program_linux_fred();
