@@ -71,6 +71,28 @@ constexpr bool sorted_and_well_formed() {
 }
 static_assert(sorted_and_well_formed(), "field table must be sorted full encodings");
 
+// A full encoding uses bits 1-11 (index, type) and 13-14 (width); bit 0 (access
+// type), bit 12 and bit 15 are 0 (SDM Vol. 3C, "Component encoding").
+constexpr std::uint32_t kFullBits = 0x6FFE;
+constexpr std::size_t kDense = 1u << 13;
+
+constexpr std::size_t dense_index(std::uint32_t full) {
+  return ((full >> 1) & 0x7FF) | (((full >> 13) & 3u) << 11);
+}
+
+// The slot of every full encoding, by dense_index (0xFF: none): a VM exit reads
+// and writes dozens of fields, so the lookup is one load, not a search.
+constexpr std::array<std::uint8_t, kDense> make_slots() {
+  std::array<std::uint8_t, kDense> slots{};
+  for (auto& s : slots)
+    s = 0xFF;
+  for (std::size_t i = 0; i < kFields.size(); ++i)
+    slots[dense_index(kFields[i].encoding)] = static_cast<std::uint8_t>(i);
+  return slots;
+}
+static_assert(kFields.size() < 0xFF, "slots fit in a byte");
+constexpr std::array<std::uint8_t, kDense> kSlots = make_slots();
+
 }  // namespace
 
 std::span<const FieldInfo> known_fields() {
@@ -78,11 +100,10 @@ std::span<const FieldInfo> known_fields() {
 }
 
 std::optional<std::size_t> field_slot(std::uint32_t full_encoding) {
-  const auto it =
-      std::lower_bound(kFields.begin(), kFields.end(), full_encoding,
-                       [](const FieldInfo& f, std::uint32_t enc) { return f.encoding < enc; });
-  if (it == kFields.end() || it->encoding != full_encoding) return std::nullopt;
-  return static_cast<std::size_t>(it - kFields.begin());
+  if ((full_encoding & ~kFullBits) != 0) return std::nullopt;
+  const std::uint8_t slot = kSlots[dense_index(full_encoding)];
+  if (slot == 0xFF) return std::nullopt;
+  return slot;
 }
 
 std::string_view field_name(std::uint32_t encoding) {

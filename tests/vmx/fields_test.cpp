@@ -62,3 +62,25 @@ TEST(FieldTable, NamesAndUnknowns) {
 
 }  // namespace
 }  // namespace fredsim::vmx
+
+namespace fredsim::vmx {
+namespace {
+
+TEST(FieldSlot, EveryEncodingMapsToItsOwnSlotOrToNone) {
+  // Exhaustive over 17 bits: the table's fields map to their index, every other
+  // encoding (other fields, high halves, access-type bit, reserved bits) to none.
+  const auto fields = known_fields();
+  std::size_t found = 0;
+  for (std::uint32_t enc = 0; enc < 0x20000; ++enc) {
+    const auto slot = field_slot(enc);
+    if (!slot) continue;
+    ASSERT_LT(*slot, fields.size());
+    EXPECT_EQ(fields[*slot].encoding, enc) << std::hex << enc;
+    ++found;
+  }
+  EXPECT_EQ(found, fields.size());
+  EXPECT_FALSE(field_slot(0xFFFFFFFFu).has_value());
+}
+
+}  // namespace
+}  // namespace fredsim::vmx
