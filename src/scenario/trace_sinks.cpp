@@ -3,47 +3,10 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
-#include <nlohmann/json.hpp>
 #include <ostream>
 
 namespace fredsim::scenario {
 namespace {
-
-using nlohmann::ordered_json;
-
-ordered_json value_json(const TraceValue& v);
-
-ordered_json fields_json(std::span<const TraceField> fields) {
-  ordered_json j = ordered_json::object();
-  for (const auto& f : fields)
-    j[std::string(f.name)] = value_json(f.value);
-  return j;
-}
-
-ordered_json value_json(const TraceValue& v) {
-  using K = TraceValue::Kind;
-  switch (v.kind) {
-    case K::u64:
-      return v.u;
-    case K::i64:
-      return static_cast<std::int64_t>(v.u);
-    case K::hex:
-      return fmt::format("{:#x}", v.u);
-    case K::boolean:
-      return v.u != 0;
-    case K::str:
-      return std::string(v.s);
-    case K::cpu_list: {
-      ordered_json a = ordered_json::array();
-      for (CpuId c : v.cpus)
-        a.push_back(c);
-      return a;
-    }
-    case K::object:
-      return fields_json(v.fields);
-  }
-  return nullptr;
-}
 
 std::uint64_t field_u(const TraceRecord& r, std::string_view name, std::uint64_t dflt = 0) {
   const TraceField* f = r.find(name);
@@ -55,6 +18,10 @@ std::string_view field_s(const TraceRecord& r, std::string_view name) {
   return f && f->value.kind == TraceValue::Kind::str ? f->value.s : std::string_view("?");
 }
 
+std::int64_t tid_of(CpuId cpu) {
+  return cpu == kNoCpu ? -1 : static_cast<std::int64_t>(cpu);
+}
+
 }  // namespace
 
 ChromeTraceSink::ChromeTraceSink(std::ostream& out, std::uint32_t frequency_mhz)
@@ -64,9 +31,23 @@ ChromeTraceSink::~ChromeTraceSink() {
   finish();
 }
 
-void ChromeTraceSink::write_event(const std::string& json) {
-  out_ << (started_ ? ",\n" : "{\"traceEvents\":[\n") << json;
+// Each event is formatted into one reused buffer (no JSON document is built), in
+// the member order name, cat, ph, ts, pid, tid, then the event's own members.
+void ChromeTraceSink::begin_event(std::string_view name, std::string_view cat, std::string_view ph,
+                                  double ts, CpuId cpu) {
+  line_.clear();
+  line_ += started_ ? ",\n" : "{\"traceEvents\":[\n";
   started_ = true;
+  line_ += "{\"name\":";
+  append_json_string(line_, name);
+  fmt::format_to(std::back_inserter(line_),
+                 ",\"cat\":\"{}\",\"ph\":\"{}\",\"ts\":{},\"pid\":0,\"tid\":{}", cat, ph, ts,
+                 tid_of(cpu));
+}
+
+void ChromeTraceSink::end_event() {
+  line_ += '}';
+  out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 
 // Chrome trace-event JSON (the Trace Event Format that ui.perfetto.dev and
@@ -77,47 +58,35 @@ void ChromeTraceSink::write_event(const std::string& json) {
 void ChromeTraceSink::name_track(CpuId cpu) {
   if (open_.count(cpu)) return;
   open_[cpu];
-  const std::int64_t tid = cpu == kNoCpu ? -1 : static_cast<std::int64_t>(cpu);
-  ordered_json m{
-      {"name", "thread_name"},
-      {"ph", "M"},
-      {"ts", 0},
-      {"pid", 0},
-      {"tid", tid},
-      {"args", {{"name", cpu == kNoCpu ? std::string("platform") : fmt::format("CPU {}", cpu)}}}};
-  write_event(m.dump());
+  begin_event("thread_name", "__metadata", "M", 0, cpu);
+  line_ += ",\"args\":{\"name\":";
+  append_json_string(line_, cpu == kNoCpu ? std::string("platform") : fmt::format("CPU {}", cpu));
+  line_ += '}';
+  end_event();
 }
 
 void ChromeTraceSink::record(const TraceRecord& r) {
   if (finished_) return;
   if (!started_) {
-    write_event(ordered_json{{"name", "process_name"},
-                             {"ph", "M"},
-                             {"ts", 0},
-                             {"pid", 0},
-                             {"tid", 0},
-                             {"args", {{"name", "fredsim"}}}}
-                    .dump());
+    begin_event("process_name", "__metadata", "M", 0, 0);
+    line_ += ",\"args\":{\"name\":\"fredsim\"}";
+    end_event();
   }
   name_track(r.cpu);
   const double ts = static_cast<double>(r.cycle) / cycles_per_us_;
   last_ts_ = std::max(last_ts_, ts);
-  const std::int64_t tid = r.cpu == kNoCpu ? -1 : static_cast<std::int64_t>(r.cpu);
-  auto event = [&](std::string name, std::string_view ph) {
-    return ordered_json{{"name", std::move(name)},
-                        {"cat", "nmi"},
-                        {"ph", ph},
-                        {"ts", ts},
-                        {"pid", 0},
-                        {"tid", tid},
-                        {"args", fields_json(r.fields)}};
+  auto args = [&] {
+    line_ += ",\"args\":{";
+    append_trace_fields_json(line_, r.fields);
+    line_ += '}';
   };
   auto& stack = open_[r.cpu];
   if (r.event == "handler_call") {
-    ordered_json e = event(std::string(field_s(r, "handler")), "X");
-    e["cat"] = "handler";
-    e["dur"] = static_cast<double>(field_u(r, "cycles")) / cycles_per_us_;
-    write_event(e.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+    begin_event(field_s(r, "handler"), "handler", "X", ts, r.cpu);
+    args();
+    fmt::format_to(std::back_inserter(line_), ",\"dur\":{}",
+                   static_cast<double>(field_u(r, "cycles")) / cycles_per_us_);
+    end_event();
     return;
   }
   if (r.event == "ipi_send") {
@@ -127,8 +96,9 @@ void ChromeTraceSink::record(const TraceRecord& r) {
       for (CpuId d : dest->value.cpus)
         flows_.push_back({next_flow_++, r.cpu, d, vector, ts});
     }
-    write_event(
-        event("ipi_send", "i").dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+    begin_event("ipi_send", "nmi", "i", ts, r.cpu);
+    args();
+    end_event();
     return;
   }
   if (r.event == "nmi_receive") {
@@ -136,26 +106,12 @@ void ChromeTraceSink::record(const TraceRecord& r) {
     const std::uint32_t vector = static_cast<std::uint32_t>(field_u(r, "vector"));
     for (auto it = flows_.begin(); it != flows_.end(); ++it) {
       if (it->to != r.cpu || it->vector != vector) continue;
-      const std::int64_t from = it->from == kNoCpu ? -1 : static_cast<std::int64_t>(it->from);
-      write_event(ordered_json{
-          {"name", "ipi"},
-          {"cat", "ipi"},
-          {"ph", "s"},
-          {"id", it->id},
-          {"ts", it->ts},
-          {"pid", 0},
-          {"tid",
-           from}}.dump());
-      write_event(ordered_json{
-          {"name", "ipi"},
-          {"cat", "ipi"},
-          {"ph", "f"},
-          {"bp", "e"},
-          {"id", it->id},
-          {"ts", ts},
-          {"pid", 0},
-          {"tid",
-           tid}}.dump());
+      begin_event("ipi", "ipi", "s", it->ts, it->from);
+      fmt::format_to(std::back_inserter(line_), ",\"id\":{}", it->id);
+      end_event();
+      begin_event("ipi", "ipi", "f", ts, r.cpu);
+      fmt::format_to(std::back_inserter(line_), ",\"id\":{},\"bp\":\"e\"", it->id);
+      end_event();
       flows_.erase(it);
       break;
     }
@@ -163,8 +119,9 @@ void ChromeTraceSink::record(const TraceRecord& r) {
   if (r.event == "nmi_deliver") {
     const bool vmexit = field_s(r, "path") == "vmexit";
     stack.push_back(vmexit ? 'v' : 'n');
-    write_event(event(vmexit ? "NMI (VM exit)" : "NMI", "B")
-                    .dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+    begin_event(vmexit ? "NMI (VM exit)" : "NMI", "nmi", "B", ts, r.cpu);
+    args();
+    end_event();
     return;
   }
   if (r.event == "nmi_return") {
@@ -174,14 +131,16 @@ void ChromeTraceSink::record(const TraceRecord& r) {
     const char want = vmentry ? 'v' : 'n';
     if (!stack.empty() && stack.back() == want) {
       stack.pop_back();
-      write_event(event(vmentry ? "NMI (VM exit)" : "NMI", "E")
-                      .dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+      begin_event(vmentry ? "NMI (VM exit)" : "NMI", "nmi", "E", ts, r.cpu);
+      args();
+      end_event();
       return;
     }
   }
-  ordered_json e = event(std::string(r.event), "i");
-  e["s"] = "t";
-  write_event(e.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+  begin_event(r.event, "nmi", "i", ts, r.cpu);
+  args();
+  line_ += ",\"s\":\"t\"";
+  end_event();
 }
 
 void ChromeTraceSink::flush() {
@@ -192,16 +151,9 @@ void ChromeTraceSink::finish() {
   if (finished_) return;
   // Slices still open at the end (a CPU halted in its handler) end with the run.
   for (auto& [cpu, stack] : open_) {
-    const std::int64_t tid = cpu == kNoCpu ? -1 : static_cast<std::int64_t>(cpu);
     while (!stack.empty()) {
-      write_event(ordered_json{
-          {"name", stack.back() == 'v' ? "NMI (VM exit)" : "NMI"},
-          {"cat", "nmi"},
-          {"ph", "E"},
-          {"ts", last_ts_},
-          {"pid", 0},
-          {"tid",
-           tid}}.dump());
+      begin_event(stack.back() == 'v' ? "NMI (VM exit)" : "NMI", "nmi", "E", last_ts_, cpu);
+      end_event();
       stack.pop_back();
     }
   }

@@ -7,7 +7,6 @@
 #include <string>
 
 namespace fredsim {
-namespace {
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
@@ -38,6 +37,8 @@ void append_json_string(std::string& out, std::string_view s) {
   }
   out += '"';
 }
+
+namespace {
 
 void append_value(std::string& out, const TraceValue& v, bool json);
 
@@ -142,6 +143,10 @@ void append_trace_json(std::string& out, const TraceRecord& r) {
     append_fields(out, r.fields, true);
   }
   out += '}';
+}
+
+void append_trace_fields_json(std::string& out, std::span<const TraceField> fields) {
+  append_fields(out, fields, true);
 }
 
 std::string format_trace_text(const TraceRecord& r) {

@@ -33,9 +33,12 @@ class ChromeTraceSink final : public TraceSink {
     std::uint32_t vector;
     double ts;
   };
-  void write_event(const std::string& json);
+  void begin_event(std::string_view name, std::string_view cat, std::string_view ph, double ts,
+                   CpuId cpu);
+  void end_event();
   void name_track(CpuId cpu);
   std::ostream& out_;
+  std::string line_;  // the event being written, reused
   double cycles_per_us_;
   bool started_ = false;
   bool finished_ = false;

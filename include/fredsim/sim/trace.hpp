@@ -128,5 +128,10 @@ std::string format_trace_json(const TraceRecord& r);
 /// The same, appended to `out`.
 void append_trace_text(std::string& out, const TraceRecord& r);
 void append_trace_json(std::string& out, const TraceRecord& r);
+/// The fields as the members of a JSON object ("name":value,...; no braces), as
+/// the JSON-lines sink writes them; for sinks of other JSON formats.
+void append_trace_fields_json(std::string& out, std::span<const TraceField> fields);
+/// `s` as a JSON string literal, quotes included.
+void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace fredsim
