@@ -748,7 +748,7 @@ TEST(SuiteRun, TimeoutFailsTheTestAndStopsIt) {
 
 TEST(SuiteRun, TimeoutOnTheSimulator) {
   // Far too long to finish: a thousand backtraces to 4095 CPUs. (Slow to run, not
-  // to build: the events of a scenario are scheduled when it is built.)
+  // to build: a repeating event holds one queue entry, its next occurrence.)
   SuiteDir d;
   d.scenario("long.toml",
              "name = \"long\"\n[system]\ncpus = 4096\n[[handler]]\nname = \"arch_bt\"\n"
