@@ -88,10 +88,7 @@ int sweep_command(const SweepCommand& cmd, const ScenarioRunner& runner, std::os
     for (const SweepCase& c : sweep_cases(cmd.options)) {
       for (bool with_pairs : {true, false}) {
         if (!with_pairs && c.mix != SweepMix::two) continue;
-        const fs::path file =
-            fs::path(*cmd.emit_dir) / fmt::format("{}-{}-{}-{}{}.toml", to_string(c.place),
-                                                  to_string(c.mix), to_string(c.mode), c.handlers,
-                                                  with_pairs ? "" : "-base");
+        const fs::path file = fs::path(*cmd.emit_dir) / (sweep_case_id(c, with_pairs) + ".toml");
         if (auto st = write_file(file, sweep_scenario(c, with_pairs)); !st) {
           err << st.error().message << '\n';
           return kExitBadInput;

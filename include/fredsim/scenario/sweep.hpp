@@ -96,6 +96,11 @@ struct SweepPoint {
   double calls_per_nmi() const;
 };
 
+/// A cell's name, "PLACE-MIX-MODE-N" ("-base" added for the `two` mix's run
+/// without the pairs): its scenario's name after "sweep-", its file name with
+/// --emit-scenarios.
+std::string sweep_case_id(const SweepCase& c, bool with_pairs = true);
+
 /// The scenario of a cell. `with_pairs` is for the `two` mix only: false gives the
 /// baseline run that has the busy NMIs but not the pairs.
 std::string sweep_scenario(const SweepCase& c, bool with_pairs = true);
