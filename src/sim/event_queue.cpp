@@ -135,7 +135,7 @@ bool EventQueue::cancel(EventId id) {
 }
 
 // Takes the first event of the top bucket off the queue (tombstone or not).
-EventQueue::Node EventQueue::pop_live() {
+EventQueue::Node EventQueue::pop_front() {
   Bucket& top = heap_.front();
   const std::uint32_t i = top.head;
   const Node n = nodes_[i];
@@ -153,7 +153,7 @@ EventQueue::Node EventQueue::pop_live() {
 
 void EventQueue::drop_stale_top() {
   while (!heap_.empty() && nodes_[heap_.front().head].target == nullptr)
-    pop_live();
+    pop_front();
 }
 
 Cycle EventQueue::next_cycle() {
@@ -161,15 +161,20 @@ Cycle EventQueue::next_cycle() {
   return heap_.empty() ? kNever : heap_.front().cycle;
 }
 
-bool EventQueue::run_one(Cycle horizon) {
+std::optional<EventQueue::Node> EventQueue::take_next() {
   drop_stale_top();
-  if (heap_.empty()) return false;
+  if (heap_.empty()) return std::nullopt;
   now_ = heap_.front().cycle;
-  const Node n = pop_live();
   --live_;
   ++events_run_;
+  return pop_front();
+}
+
+bool EventQueue::run_one(Cycle horizon) {
+  const auto n = take_next();
+  if (!n) return false;
   horizon_ = horizon;
-  n.target->on_event(n.kind, n.arg);
+  n->target->on_event(n->kind, n->arg);
   horizon_ = 0;
   return true;
 }
@@ -183,15 +188,11 @@ bool EventQueue::try_advance(Cycle to) {
 }
 
 std::optional<StepInfo> EventQueue::step() {
-  drop_stale_top();
-  if (heap_.empty()) return std::nullopt;
-  now_ = heap_.front().cycle;
-  const Node n = pop_live();
-  --live_;
-  ++events_run_;
+  const auto n = take_next();
+  if (!n) return std::nullopt;
   // Named before the event runs: the target may be gone after it.
-  StepInfo info{now_, n.seq, n.target->event_cpu(), n.target->event_name(n.kind)};
-  n.target->on_event(n.kind, n.arg);
+  StepInfo info{now_, n->seq, n->target->event_cpu(), n->target->event_name(n->kind)};
+  n->target->on_event(n->kind, n->arg);
   return info;
 }
 

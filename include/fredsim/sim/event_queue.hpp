@@ -129,7 +129,9 @@ class EventQueue {
   void sift_up(std::size_t i);
   void sift_down(std::size_t i);
   void pop_top();
-  Node pop_live();
+  Node pop_front();
+  /// The next live event, off the queue, with now() at its cycle; none when idle.
+  std::optional<Node> take_next();
 
   std::vector<Bucket> heap_;  // 4-ary min-heap on (cycle, first_seq)
   std::vector<Node> nodes_;
