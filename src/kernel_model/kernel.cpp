@@ -318,10 +318,17 @@ const KernelCpuState& Kernel::cpu_state(CpuId cpu) const {
 
 // --- Entry ------------------------------------------------------------------------
 
+namespace {
+// What the FRED NMI entry takes: type NMI, vector 2 (anything else is a bad event).
+bool is_nmi_entry(const Delivery& d) {
+  return d.event.type == EventType::nmi && d.event.vector == cpu::arch::kNmiVector;
+}
+}  // namespace
+
 void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
   CpuCtx& c = *cpus_[cpu.id()];
   if (panicked()) return;  // the machine has stopped
-  if (d.event.type != EventType::nmi || d.event.vector != cpu::arch::kNmiVector) {
+  if (!is_nmi_entry(d)) {
     // The FRED NMI entry takes type NMI, vector 2 only; this model's OS has no
     // other entries, so anything else is a bad event it returns from at once.
     printk(cpu.id(), fmt::format("FRED: bad event type {} vector {}",
@@ -335,8 +342,7 @@ void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
 }
 
 Cycle Kernel::entry_code(const Delivery& d) const {
-  const bool nmi = d.event.type == EventType::nmi && d.event.vector == cpu::arch::kNmiVector;
-  return nmi ? machine_.timing().get(TimingParam::nmi_entry) : 0;
+  return is_nmi_entry(d) ? machine_.timing().get(TimingParam::nmi_entry) : 0;
 }
 
 void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
