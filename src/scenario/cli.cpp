@@ -529,7 +529,8 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
   CLI::App app{
       "fredsim: a cycle-level simulator of the x86 NMI path (FRED, NMI-source reporting, "
       "local APIC, VMX, Linux NMI dispatch).\n"
-      "Exit status: 0 every expectation holds, 1 an expectation failed, 2 bad input or usage.",
+      "Exit status: 0 every expectation holds, 1 an expectation failed, 2 bad input or usage "
+      "(a write error included), 3 cut short by --max-cycles/--max-wall, 130/143 SIGINT/SIGTERM.",
       "fredsim"};
   app.require_subcommand(1, 1);
   app.set_help_all_flag("--help-all", "Print the help of every subcommand");
