@@ -95,6 +95,28 @@ bool same_file(const Identity& a, const Identity& b) {
   return a.exists ? a.dev == b.dev && a.ino == b.ino : a.canonical == b.canonical;
 }
 
+/// What fd 1 is, for "-": /dev/stdout or the file stdout was redirected to
+/// must not be given to a second output.
+Identity stdout_identity() {
+  Identity id;
+  struct stat st {};
+  if (::fstat(STDOUT_FILENO, &st) == 0) {  // else: like no file, and matches none
+    id.exists = true;
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+  }
+  return id;
+}
+
+/// A path in /dev or /proc (/dev/stdout, /dev/fd/3, /proc/self/fd/1) names an
+/// open file or a device: written in place even when it leads to a regular file,
+/// which a rename would cut off from whoever holds it open.
+bool names_special_file(const std::string& path) {
+  std::error_code ec;
+  const std::string abs = fs::absolute(path, ec).lexically_normal().string();
+  return abs.starts_with("/dev/") || abs.starts_with("/proc/");
+}
+
 /// Two outputs may share /dev/null: nothing is kept there to interleave.
 bool is_dev_null(const Identity& id) {
   static const Identity null = identity_of("/dev/null");
@@ -137,7 +159,10 @@ Status OutputFiles::open_all() {
   std::vector<Identity> ids(entries_.size());
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = *entries_[i];
-    if (e.path == "-") continue;
+    if (e.path == "-") {
+      ids[i] = stdout_identity();
+      continue;
+    }
     ids[i] = identity_of(e.path);
     for (const auto& [what, input] : inputs_) {
       if (same_file(ids[i], identity_of(input))) {
@@ -147,7 +172,7 @@ Status OutputFiles::open_all() {
     }
     for (std::size_t j = 0; j < i; ++j) {
       const Entry& other = *entries_[j];
-      if (other.path == "-" || !same_file(ids[i], ids[j]) || is_dev_null(ids[i])) continue;
+      if (!same_file(ids[i], ids[j]) || is_dev_null(ids[i])) continue;
       return Error{fmt::format("error: {} {} and {} {} are one file; give each output its own",
                                other.option, other.path, e.option, e.path)};
     }
@@ -165,7 +190,7 @@ Status OutputFiles::open_all() {
     };
     struct stat st {};
     const bool exists = ::stat(e.path.c_str(), &st) == 0;
-    if (exists && !S_ISREG(st.st_mode)) {
+    if ((exists && !S_ISREG(st.st_mode)) || names_special_file(e.path)) {
       // A device, FIFO or terminal is written in place: renaming over one would
       // replace the device node itself (/dev/null as root).
       e.kind = Entry::Kind::direct;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +219,32 @@ TEST(CliProcess, FullStdoutIsAnError) {
   Fredsim c(dir, {"compare", demo}, false, "/dev/full");
   EXPECT_EQ(c.wait(), 2);
   EXPECT_EQ(c.err(), "error: cannot write stdout: No space left on device\n");
+}
+
+TEST(CliProcess, DevStdoutIsWrittenInPlace) {
+  // /dev/stdout leads to the regular file stdout was opened on: written through
+  // the open file, not replaced by a rename (which would cut it off from fd 1).
+  Dir dir;
+  const fs::path out = dir / "out.json";
+  write_file(out, "");
+  struct stat before {};
+  ASSERT_EQ(::stat(out.c_str(), &before), 0);
+  Fredsim p(dir, {"run", source_dir() + "/scenarios/demo.toml", "--json", "/dev/stdout", "-q"},
+            false, out.string());
+  EXPECT_EQ(p.wait(), 0) << p.err();
+  struct stat after {};
+  ASSERT_EQ(::stat(out.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino);
+  EXPECT_EQ(json::parse(read_file(out))["scenario"], "demo");
+  // With "-" as well, the two would interleave: refused.
+  Fredsim both(dir,
+               {"run", source_dir() + "/scenarios/demo.toml", "--json", "-", "--chrome-trace",
+                "/dev/stdout", "-q"},
+               false, out.string());
+  EXPECT_EQ(both.wait(), 2);
+  EXPECT_EQ(both.err(),
+            "error: --json - and --chrome-trace /dev/stdout are one file; give each output its "
+            "own\n");
 }
 
 TEST(CliProcess, HelpAndVersionReachStdout) {
