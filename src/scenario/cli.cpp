@@ -303,6 +303,7 @@ std::optional<Cycle> parse_cycle(std::string_view s) {
 void print_lines(std::ostream& out, const std::vector<std::string>& lines) {
   for (const auto& l : lines)
     out << l << '\n';
+  out.flush();  // stepping is watched as it goes
 }
 
 /// A `continue` stop: a cycle, a handler's call, or any event of one CPU.
@@ -385,6 +386,7 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
       << " events); 'help' lists the commands\n";
   std::string line;
   while (g_signal != SIGTERM) {
+    take_sigint();  // a ^C during `print` or `result`: nothing left to stop
     out << "(fredsim " << session.now() << (session.done() ? ", done" : "") << ") " << std::flush;
     if (!std::getline(in, line)) {
       if (!take_sigint()) break;
