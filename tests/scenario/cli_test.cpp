@@ -409,6 +409,23 @@ TEST(Cli, AnOutputReplacesTheOldFileWhole) {
   EXPECT_EQ(json::parse(test::read_file(out))["scenario"], "cli");
 }
 
+TEST(Cli, SuiteJunitIsWrittenWholeOrReported) {
+  test::TempDir dir;
+  dir.write("p.toml", kPassing);
+  const std::string cfg = dir.write("unittests.cfg", "[p]\nfile = p.toml\n");
+  auto full = cli({"suite", cfg, "--junit", "/dev/full"});
+  EXPECT_EQ(full.code, 2);
+  EXPECT_EQ(full.err, "error: cannot write /dev/full: No space left on device\n");
+  auto onto_cfg = cli({"suite", cfg, "--junit", dir.path("./unittests.cfg")});
+  EXPECT_EQ(onto_cfg.code, 2);
+  EXPECT_NE(onto_cfg.err.find("is the suite file"), std::string::npos) << onto_cfg.err;
+  EXPECT_EQ(test::read_file(cfg), "[p]\nfile = p.toml\n");
+  const std::string junit = dir.write("j.xml", "old\n");
+  auto ok = cli({"suite", cfg, "--junit", junit});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(test::read_file(junit).find("<testcase name=\"p\""), std::string::npos);
+}
+
 /// The command on the real simulator.
 Outcome cli_real(std::vector<std::string> args) {
   args.insert(args.begin(), "fredsim");
