@@ -32,7 +32,7 @@ namespace fredsim::scenario {
 namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
-bool g_installed = false;  // install_signal_handlers() was called (by main)
+bool g_installed = false;  // the handlers are in place (arm_signal_handlers)
 
 extern "C" void on_signal(int sig) {
   g_signal = sig;  // all a handler may do: the command checks it
@@ -150,10 +150,6 @@ void install_signal_handlers() {
 
 const volatile std::sig_atomic_t* interrupt_flag() {
   return &g_signal;
-}
-
-void set_interrupt(int signal) {
-  g_signal = signal;
 }
 
 int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostream& out,

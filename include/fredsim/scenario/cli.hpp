@@ -40,8 +40,6 @@ struct LimitOptions {
 void install_signal_handlers();
 /// The flag the handlers set: the number of the signal, 0 when none came.
 const volatile std::sig_atomic_t* interrupt_flag();
-/// Sets the flag as a handler would (for tests and embedders), or clears it (0).
-void set_interrupt(int signal);
 
 enum class TraceFormat : std::uint8_t { none, text, jsonl };
 
