@@ -6,7 +6,10 @@
 // without a source for GHES, and platform NMIs with SERR on CPU 0, with seven
 // LOCAL handlers and an SERR handler registered.
 #include <benchmark/benchmark.h>
+
 #include <fmt/format.h>
+#include <chrono>
+#include <csignal>
 
 #include <ostream>
 #include <streambuf>
@@ -106,7 +109,7 @@ class NullBuffer final : public std::streambuf {
 
 enum class Sink { none, counting, text, jsonl, chrome };
 
-void mixed_run(benchmark::State& state, Sink kind) {
+void mixed_run(benchmark::State& state, Sink kind, bool limited = false) {
   auto spec = load_scenario_string(mixed_scenario(), "mixed-1m");
   if (!spec) {
     state.SkipWithError(spec.error().message.c_str());
@@ -126,6 +129,13 @@ void mixed_run(benchmark::State& state, Sink kind) {
     JsonlTraceSink jsonl(null_out);
     ChromeTraceSink chrome(null_out, spec->system.frequency_mhz);
     RunOptions options;
+    // What `fredsim run` always has: the signal flag (checked before each event)
+    // and a far --max-wall deadline (checked every 4096 events).
+    static const volatile std::sig_atomic_t clear_flag = 0;
+    if (limited) {
+      options.limits.interrupt = &clear_flag;
+      options.limits.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+    }
     switch (kind) {
       case Sink::none:
         break;
@@ -169,6 +179,9 @@ void mixed_run(benchmark::State& state, Sink kind) {
 void BM_Mixed1M_NoSink(benchmark::State& s) {
   mixed_run(s, Sink::none);
 }
+void BM_Mixed1M_NoSinkLimited(benchmark::State& s) {
+  mixed_run(s, Sink::none, true);
+}
 void BM_Mixed1M_CountingSink(benchmark::State& s) {
   mixed_run(s, Sink::counting);
 }
@@ -182,6 +195,7 @@ void BM_Mixed1M_ChromeSink(benchmark::State& s) {
   mixed_run(s, Sink::chrome);
 }
 BENCHMARK(BM_Mixed1M_NoSink)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Mixed1M_NoSinkLimited)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Mixed1M_CountingSink)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Mixed1M_TextSink)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_Mixed1M_JsonlSink)->Unit(benchmark::kMillisecond)->Iterations(1);

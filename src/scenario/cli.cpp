@@ -4,10 +4,16 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -15,41 +21,90 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <tuple>
 
 #include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/suite.hpp"
 #include "fredsim/scenario/trace_sinks.hpp"
+#include "outputs.hpp"
 
 namespace fredsim::scenario {
 namespace {
 
-/// An output file opened for a command, or stdout for "-".
-class Output {
+volatile std::sig_atomic_t g_signal = 0;
+bool g_installed = false;  // the handlers are in place (arm_signal_handlers)
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;  // all a handler may do: the command checks it
+}
+
+/// 128 + the signal, as a shell reports a process a signal ended.
+int signal_status(int sig) {
+  return 128 + sig;
+}
+
+std::string_view signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/// The line the progress callback overwrites in place; cleared at the end.
+class ProgressLine {
  public:
-  static Result<std::unique_ptr<Output>> open(const std::string& path, std::ostream& stdout_) {
-    auto o = std::make_unique<Output>();
-    if (path == "-") {
-      o->stream_ = &stdout_;
-      return o;
-    }
-    o->file_ = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
-    if (!*o->file_) {
-      return Error{
-          fmt::format("error: cannot open {} for writing: {}", path, std::strerror(errno))};
-    }
-    o->stream_ = o->file_.get();
-    return o;
+  explicit ProgressLine(std::ostream& err) : err_(err) {}
+  ~ProgressLine() { clear(); }
+  void show(const RunProgress& p) {
+    const double speed = p.host_seconds > 0 ? static_cast<double>(p.cycle) / p.host_seconds : 0;
+    // \r and erase-to-end-of-line: the next update or clear() overwrites it.
+    fmt::print(err_, "\rfredsim: cycle {}  NMIs {}  {:.3g} cycles/s  ({:.0f} s)\x1b[K", p.cycle,
+               p.nmis, speed, p.host_seconds);
+    err_.flush();
+    shown_ = true;
   }
-  std::ostream& stream() { return *stream_; }
+  void clear() {
+    if (!shown_) return;
+    err_ << "\r\x1b[K" << std::flush;
+    shown_ = false;
+  }
 
  private:
-  std::unique_ptr<std::ofstream> file_;
-  std::ostream* stream_ = nullptr;
+  std::ostream& err_;
+  bool shown_ = false;
 };
+
+/// The RunLimits of a command's options (the deadline counts from now).
+RunLimits make_limits(const LimitOptions& o, ProgressLine& line) {
+  RunLimits l;
+  l.interrupt = &g_signal;
+  l.max_cycles = o.max_cycles;
+  if (o.max_wall_seconds) {
+    l.deadline = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                     std::chrono::duration<double>(*o.max_wall_seconds));
+  }
+  if (o.progress) l.progress = [&line](const RunProgress& p) { line.show(p); };
+  return l;
+}
+
+/// The exit status of a run that produced `r`: a signal first, then a limit,
+/// then the expectations. A cut run never exits 0.
+int run_status(const ScenarioResult& r, std::ostream& err) {
+  if (g_signal != 0) {
+    err << fmt::format("fredsim: stopped by {} at cycle {}; the outputs hold the run so far{}\n",
+                       signal_name(g_signal), r.end_cycle,
+                       r.stopped == StopReason::interrupted ? ", marked interrupted" : "");
+    return signal_status(g_signal);
+  }
+  if (r.stopped != StopReason::none) return kExitCutShort;
+  return r.passed ? kExitPassed : kExitFailed;
+}
 
 int report_error(std::ostream& err, const Error& e) {
   err << e.message << '\n';
   return kExitBadInput;
+}
+
+int report_error(std::ostream& err, const Status& st) {
+  return report_error(err, st.error());
 }
 
 std::vector<Override> to_overrides(const std::vector<std::string>& sets) {
@@ -69,6 +124,34 @@ Result<ScenarioSpec> load(const std::string& file, const std::vector<Override>& 
 
 }  // namespace
 
+namespace {
+
+bool g_wanted = false;  // install_signal_handlers() was called (by main)
+
+/// Installs the handlers (for the commands that check the flag).
+void arm_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  // No SA_RESTART: a read at the `step` prompt returns, so ^C is seen there.
+  // SA_RESETHAND: a second signal, while the first is being handled, ends the
+  // process as it would have without fredsim's handler.
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  g_installed = true;
+}
+
+}  // namespace
+
+void install_signal_handlers() {
+  g_wanted = true;
+}
+
+const volatile std::sig_atomic_t* interrupt_flag() {
+  return &g_signal;
+}
+
 int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
                 std::ostream& err) {
   auto on_stdout = [](const std::optional<std::string>& path) { return path && *path == "-"; };
@@ -84,20 +167,23 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   auto spec = load(cmd.file, cmd.overrides);
   if (!spec) return report_error(err, spec.error());
 
-  std::unique_ptr<Output> json_file, trace_file, chrome_file, ftrace_file;
-  for (auto [path, slot] :
-       {std::pair{&cmd.json_out, &json_file}, std::pair{&cmd.trace_out, &trace_file},
-        std::pair{&cmd.chrome_trace, &chrome_file}, std::pair{&cmd.ftrace, &ftrace_file}}) {
-    if (!*path) continue;
-    auto o = Output::open(**path, out);
-    if (!o) return report_error(err, o.error());
-    *slot = std::move(*o);
+  // Every output is checked and opened before the run; none is replaced before
+  // the run has ended and everything was written.
+  OutputFiles files(out);
+  files.add_input("scenario file", cmd.file);
+  std::optional<std::size_t> json_file, trace_file, chrome_file, ftrace_file;
+  for (auto [option, path, slot] : {std::tuple{"--json", &cmd.json_out, &json_file},
+                                    std::tuple{"--trace-out", &cmd.trace_out, &trace_file},
+                                    std::tuple{"--chrome-trace", &cmd.chrome_trace, &chrome_file},
+                                    std::tuple{"--ftrace", &cmd.ftrace, &ftrace_file}}) {
+    if (*path) *slot = files.add(option, **path);
   }
+  if (auto st = files.open_all(); !st) return report_error(err, st);
 
   RunOptions options;
   std::unique_ptr<TraceSink> trace_sink, chrome_sink, ftrace_sink;
   if (cmd.trace != TraceFormat::none) {
-    std::ostream& to = trace_file ? trace_file->stream() : out;
+    std::ostream& to = trace_file ? files.stream(*trace_file) : out;
     if (cmd.trace == TraceFormat::text) {
       trace_sink = std::make_unique<TextTraceSink>(to);
     } else {
@@ -107,25 +193,31 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   }
   if (chrome_file) {
     chrome_sink =
-        std::make_unique<ChromeTraceSink>(chrome_file->stream(), spec->system.frequency_mhz);
+        std::make_unique<ChromeTraceSink>(files.stream(*chrome_file), spec->system.frequency_mhz);
     options.trace_sinks.push_back(chrome_sink.get());
   }
   if (ftrace_file) {
-    ftrace_sink = std::make_unique<FtraceSink>(ftrace_file->stream(), spec->system.frequency_mhz,
-                                               spec->system.kernel == KernelRevision::v5);
+    ftrace_sink =
+        std::make_unique<FtraceSink>(files.stream(*ftrace_file), spec->system.frequency_mhz,
+                                     spec->system.kernel == KernelRevision::v5);
     options.trace_sinks.push_back(ftrace_sink.get());
   }
 
+  ProgressLine progress(err);
+  options.limits = make_limits(cmd.limits, progress);
   auto result = runner.run(*spec, options);
+  progress.clear();
   for (TraceSink* s : options.trace_sinks)
     s->flush();
   chrome_sink.reset();  // closes the JSON document
   if (!result) return report_error(err, result.error());
   apply_expectations(*spec, *result);
 
-  if (json_file) json_file->stream() << to_json(*result) << '\n' << std::flush;
+  if (json_file) files.stream(*json_file) << to_json(*result) << '\n';
+  if (auto st = files.commit(); !st) return report_error(err, st);
   if (!cmd.quiet) write_summary(stdout_users ? err : out, *result);
-  return result->passed ? kExitPassed : kExitFailed;
+  if (auto st = check_stdout(out); !st) return report_error(err, st);
+  return run_status(*result, err);
 }
 
 int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
@@ -133,12 +225,11 @@ int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std
   auto spec = load(cmd.file, cmd.overrides);
   if (!spec) return report_error(err, spec.error());
   bool json_stdout = cmd.json_out && *cmd.json_out == "-";
-  std::unique_ptr<Output> json_file;
-  if (cmd.json_out) {
-    auto o = Output::open(*cmd.json_out, out);
-    if (!o) return report_error(err, o.error());
-    json_file = std::move(*o);
-  }
+  OutputFiles files(out);
+  files.add_input("scenario file", cmd.file);
+  std::optional<std::size_t> json_file;
+  if (cmd.json_out) json_file = files.add("--json", *cmd.json_out);
+  if (auto st = files.open_all(); !st) return report_error(err, st);
   if (!spec->system.nmi_source) {
     err << "note: the scenario has system.nmi_source = false, so both runs poll\n";
   }
@@ -147,18 +238,31 @@ int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std
   for (auto& e : polling_spec.events)
     e.guest_nmi_source = false;
 
+  // One deadline for both runs: --max-wall bounds the command.
+  ProgressLine progress(err);
   RunOptions bitmap_options, polling_options;
+  bitmap_options.limits = make_limits(cmd.limits, progress);
+  polling_options.limits = bitmap_options.limits;
   auto bitmap = runner.run(*spec, bitmap_options);
+  progress.clear();
   if (!bitmap) return report_error(err, bitmap.error());
   auto polling = runner.run(polling_spec, polling_options);
+  progress.clear();
   if (!polling) return report_error(err, polling.error());
   apply_expectations(*spec, *bitmap);
   apply_expectations(polling_spec, *polling);
 
-  if (json_file) json_file->stream() << compare_json(*bitmap, *polling) << '\n' << std::flush;
+  if (json_file) files.stream(*json_file) << compare_json(*bitmap, *polling) << '\n';
+  if (auto st = files.commit(); !st) return report_error(err, st);
   if (!cmd.quiet) write_compare(json_stdout ? err : out, *bitmap, *polling);
-  // The scenario's expectations are about the scenario as written: the bitmap run.
-  return bitmap->passed ? kExitPassed : kExitFailed;
+  if (auto st = check_stdout(out); !st) return report_error(err, st);
+  // The scenario's expectations are about the scenario as written: the bitmap run;
+  // but a cut polling run leaves the comparison incomplete.
+  if (g_signal == 0 && bitmap->stopped == StopReason::none &&
+      polling->stopped != StopReason::none) {
+    return kExitCutShort;
+  }
+  return run_status(*bitmap, err);
 }
 
 namespace {
@@ -195,6 +299,7 @@ std::optional<Cycle> parse_cycle(std::string_view s) {
 void print_lines(std::ostream& out, const std::vector<std::string>& lines) {
   for (const auto& l : lines)
     out << l << '\n';
+  out.flush();  // stepping is watched as it goes
 }
 
 /// A `continue` stop: a cycle, a handler's call, or any event of one CPU.
@@ -226,6 +331,27 @@ struct Breakpoint {
   }
 };
 
+// The handlers registered by the kernel model itself when an event needs them
+// (Linux's users of the NMI list), so they can be broken on before they exist.
+constexpr std::string_view kKernelHandlers[] = {"PMI",     "nmi_selftest", "smp_stop",
+                                                "arch_bt", "kgdb",         "mce"};
+
+/// The handler names a `break handler` can match: the scenario's, those
+/// registered so far, and the kernel's own.
+std::vector<std::string> known_handlers(const ScenarioSpec& spec, const ScenarioSession& session) {
+  std::vector<std::string> names;
+  auto add = [&](std::string_view n) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.emplace_back(n);
+  };
+  for (const auto& h : spec.handlers)
+    add(h.name);
+  for (const auto& h : session.result().handlers)
+    add(h.name);
+  for (std::string_view n : kKernelHandlers)
+    add(n);
+  return names;
+}
+
 }  // namespace
 
 int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istream& in,
@@ -233,17 +359,39 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
   auto spec = load(cmd.file, cmd.overrides);
   if (!spec) return report_error(err, spec.error());
   RunOptions options;
+  options.limits.interrupt = &g_signal;
   auto started = runner.start(*spec, options);
   if (!started) return report_error(err, started.error());
   ScenarioSession& session = **started;
   std::vector<Breakpoint> breakpoints;
+  // ^C (SIGINT) stops what runs and comes back to the prompt; SIGTERM ends the
+  // session as `quit` would, with exit status 143.
+  auto take_sigint = [&] {
+    if (g_signal != SIGINT) return false;
+    g_signal = 0;
+    if (g_installed) arm_signal_handlers();  // SA_RESETHAND disarmed it
+    return true;
+  };
+  auto interrupted = [&] {
+    if (!take_sigint()) return false;
+    out << "interrupted at cycle " << session.now() << '\n';
+    return true;
+  };
 
   out << "fredsim step: " << spec->name << " (" << spec->events.size()
       << " events); 'help' lists the commands\n";
   std::string line;
-  while (true) {
+  while (g_signal != SIGTERM) {
+    take_sigint();  // a ^C during `print` or `result`: nothing left to stop
     out << "(fredsim " << session.now() << (session.done() ? ", done" : "") << ") " << std::flush;
-    if (!std::getline(in, line)) break;
+    if (!std::getline(in, line)) {
+      if (!take_sigint()) break;
+      // ^C at the prompt: a new prompt, as a shell gives; quit or ^D leaves.
+      in.clear();
+      if (&in == &std::cin) std::clearerr(stdin);
+      out << "\n(^C: 'quit' or end of input leaves)\n";
+      continue;
+    }
     std::istringstream words(line);
     std::string verb, arg;
     words >> verb;
@@ -258,8 +406,9 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
         out << "step: '" << arg << "' is not a count\n";
         continue;
       }
-      for (Cycle i = 0; i < *n && !session.done(); ++i)
+      for (Cycle i = 0; i < *n && !session.done() && g_signal == 0; ++i)
         print_lines(out, session.step());
+      if (interrupted()) continue;
       if (session.done()) out << "no events left\n";
     } else if (verb == "r" || verb == "run" || verb == "u" || verb == "until") {
       auto c = parse_cycle(arg);
@@ -268,10 +417,11 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
         continue;
       }
       print_lines(out, session.run_to(*c));
+      interrupted();
     } else if (verb == "c" || verb == "continue") {
       // Event by event, so handler and CPU breakpoints see every step.
       const Breakpoint* hit = nullptr;
-      while (!session.done() && hit == nullptr) {
+      while (!session.done() && hit == nullptr && g_signal == 0) {
         Cycle next_stop = kNever;
         for (const auto& b : breakpoints) {
           if (b.kind == Breakpoint::Kind::cycle && b.cycle > session.now()) {
@@ -288,6 +438,7 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
           }
         }
       }
+      if (interrupted()) continue;
       if (hit != nullptr) {
         out << "breakpoint: " << hit->describe() << " (cycle " << session.now() << ")\n";
       } else {
@@ -298,12 +449,30 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
       std::string what, value;
       parts >> what >> value;
       Breakpoint b;
-      if (what == "handler" && !value.empty()) {
+      if (what == "handler") {
+        // A breakpoint that can never hit is refused, not kept silently.
+        std::vector<std::string> names = known_handlers(*spec, session);
+        if (std::find(names.begin(), names.end(), value) == names.end()) {
+          out << fmt::format("break handler: {} (handlers: {})\n",
+                             value.empty() ? "give a name" : "no handler '" + value + "'",
+                             fmt::join(names, ", "));
+          continue;
+        }
         b.kind = Breakpoint::Kind::handler;
         b.text = "handler_call handler=" + value + " ";
-      } else if (what == "cpu" && parse_cycle(value)) {
+      } else if (what == "cpu") {
+        const auto cpu = parse_cycle(value);
+        const std::uint32_t cpus = spec->system.cpus;
+        if (!cpu || *cpu >= cpus) {
+          out << fmt::format("break cpu: {}: the system has {} CPU{} (0..{})\n",
+                             value.empty() ? std::string("give a CPU number")
+                             : cpu         ? fmt::format("CPU {} is out of range", value)
+                                           : fmt::format("'{}' is not a CPU number", value),
+                             cpus, cpus == 1 ? "" : "s", cpus - 1);
+          continue;
+        }
         b.kind = Breakpoint::Kind::cpu;
-        b.text = " cpu=" + value + " ";
+        b.text = fmt::format(" cpu={} ", *cpu);
       } else if (auto c = parse_cycle(arg)) {
         b.cycle = *c;
       } else {
@@ -329,18 +498,42 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
   ScenarioResult r = session.result();
   apply_expectations(*spec, r);
   write_summary(out, r);
+  if (g_signal == SIGTERM) {
+    err << "fredsim: stopped by SIGTERM at cycle " << session.now() << '\n';
+    return signal_status(SIGTERM);
+  }
+  if (auto st = check_stdout(out); !st) return report_error(err, st);
   return r.passed ? kExitPassed : kExitFailed;
 }
+
+namespace {
+
+void add_limit_options(CLI::App& cmd, LimitOptions& limits) {
+  cmd.add_option("--max-cycles", limits.max_cycles,
+                 "Stop the run at simulated cycle N (the result says \"stopped\": \"max_cycles\"; "
+                 "exit status 3)")
+      ->type_name("N");
+  cmd.add_option(
+         "--max-wall", limits.max_wall_seconds,
+         "Stop the run after SECONDS of host time (\"stopped\": \"max_wall\"; exit status 3)")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
+}
+
+}  // namespace
 
 int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner, std::istream& in,
              std::ostream& out, std::ostream& err) {
   CLI::App app{
       "fredsim: a cycle-level simulator of the x86 NMI path (FRED, NMI-source reporting, "
       "local APIC, VMX, Linux NMI dispatch).\n"
-      "Exit status: 0 every expectation holds, 1 an expectation failed, 2 bad input or usage.",
+      "Exit status: 0 every expectation holds, 1 an expectation failed, 2 bad input or usage "
+      "(a write error included), 3 cut short by --max-cycles/--max-wall, 130/143 SIGINT/SIGTERM.",
       "fredsim"};
   app.require_subcommand(1, 1);
   app.set_help_all_flag("--help-all", "Print the help of every subcommand");
+  app.set_version_flag("--version", std::string("fredsim ") + FREDSIM_VERSION,
+                       "Print the version of fredsim");
 
   RunCommand run;
   std::vector<std::string> run_sets;
@@ -379,6 +572,7 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   run_cmd->add_flag("-q,--quiet", run.quiet, "Do not print the readable summary");
+  add_limit_options(*run_cmd, run.limits);
 
   CompareCommand compare;
   std::vector<std::string> compare_sets;
@@ -396,6 +590,7 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   compare_cmd->add_flag("-q,--quiet", compare.quiet, "Do not print the side-by-side table");
+  add_limit_options(*compare_cmd, compare.limits);
 
   StepCommand step;
   std::vector<std::string> step_sets;
@@ -505,6 +700,32 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
                    "else there (the report then goes to stderr)")
       ->type_name("OUT");
 
+  // CLI11 reports a word it cannot place as "A subcommand is required"; name it.
+  if (args.size() >= 2) {
+    const std::string& first = args[1];
+    if (!first.starts_with('-')) {
+      std::vector<std::string> names;
+      for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+        names.push_back(sub->get_name());
+      if (std::find(names.begin(), names.end(), first) == names.end()) {
+        err << fmt::format("error: unknown subcommand '{}' (subcommands: {}; --help lists them)\n",
+                           first, fmt::join(names, ", "));
+        return kExitBadUsage;
+      }
+    } else if (first != "-h" && first != "--help" && first != "--help-all" &&
+               first != "--version") {
+      err << fmt::format(
+          "error: unknown option '{}' (before a subcommand: --help, --help-all, --version)\n",
+          first);
+      return kExitBadUsage;
+    }
+  }
+
+  // Progress only on a terminal, so pipes, files and tests never see it.
+  const bool progress = &err == &std::cerr && ::isatty(STDERR_FILENO) == 1;
+  run.limits.progress = progress;
+  compare.limits.progress = progress;
+
   std::vector<const char*> argv;
   argv.reserve(args.size() + 1);
   for (const auto& a : args)
@@ -518,6 +739,9 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
     return code == static_cast<int>(CLI::ExitCodes::Success) ? kExitPassed : kExitBadUsage;
   }
 
+  // The commands that stop on the flag handle the signals; sweep keeps their
+  // default action (its files are replaced only when written whole).
+  if (g_wanted && !*sweep_cmd) arm_signal_handlers();
   try {
     if (*run_cmd) {
       if (trace_format == "text") run.trace = TraceFormat::text;

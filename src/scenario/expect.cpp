@@ -83,6 +83,8 @@ void apply_expectations(const ScenarioSpec& spec, ScenarioResult& result) {
   result.passed = true;
   for (const auto& e : result.expectations)
     result.passed = result.passed && e.passed;
+  // Counts of a run cut short prove nothing about the whole scenario.
+  if (result.stopped != StopReason::none) result.passed = false;
 }
 
 }  // namespace fredsim::scenario

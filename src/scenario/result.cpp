@@ -14,6 +14,20 @@ ResultConfig config_of(const SystemSpec& s) {
   return c;
 }
 
+std::string_view to_string(StopReason r) {
+  switch (r) {
+    case StopReason::none:
+      return "none";
+    case StopReason::interrupted:
+      return "interrupted";
+    case StopReason::max_cycles:
+      return "max_cycles";
+    case StopReason::max_wall:
+      return "max_wall";
+  }
+  return "none";
+}
+
 const HandlerResult* ScenarioResult::find_handler(std::string_view name) const {
   for (const auto& h : handlers) {
     if (h.name == name) return &h;

@@ -29,6 +29,11 @@ ordered_json result_json(const ScenarioResult& r) {
                              {"timing", r.config.timing},
                              {"seed", r.config.seed}};
   j["end_cycle"] = r.end_cycle;
+  // Only in a run cut short, so a complete run's JSON is as it always was.
+  if (r.stopped != StopReason::none) {
+    j["stopped"] = to_string(r.stopped);
+    if (r.stopped == StopReason::interrupted) j["interrupted"] = true;
+  }
   auto& cpus = j["cpus"] = ordered_json::array();
   for (const auto& c : r.cpus) {
     cpus.push_back(ordered_json{{"id", c.id},

@@ -4,14 +4,13 @@
 // nothing failed, 1 a test failed, 2 bad input or usage.
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <memory>
+#include <csignal>
+#include <optional>
 #include <ostream>
 
 #include "fredsim/scenario/cli.hpp"
 #include "fredsim/scenario/suite.hpp"
+#include "outputs.hpp"
 
 namespace fredsim::scenario {
 
@@ -71,16 +70,17 @@ int suite_command(const SuiteCommand& cmd, const ScenarioRunner& runner, std::os
     return kExitBadUsage;
   }
 
-  std::unique_ptr<std::ofstream> junit_file;
-  if (cmd.junit_out && !junit_stdout) {
-    junit_file =
-        std::make_unique<std::ofstream>(*cmd.junit_out, std::ios::binary | std::ios::trunc);
-    if (!*junit_file) {
-      err << fmt::format("error: cannot open {} for writing: {}\n", *cmd.junit_out,
-                         std::strerror(errno));
-      return kExitBadInput;
-    }
+  // The JUnit file is opened now and replaced only once it is written whole.
+  OutputFiles files(out);
+  files.add_input("suite file", cmd.file);
+  if (cmd.targets_file) files.add_input("targets file", *cmd.targets_file);
+  std::optional<std::size_t> junit_file;
+  if (cmd.junit_out) junit_file = files.add("--junit", *cmd.junit_out);
+  if (auto st = files.open_all(); !st) {
+    err << st.error().message << '\n';
+    return kExitBadInput;
   }
+  options.interrupt = interrupt_flag();
 
   // With the XML on stdout, stdout has nothing else (as `run --json -`).
   std::ostream& report = junit_stdout ? err : out;
@@ -95,13 +95,24 @@ int suite_command(const SuiteCommand& cmd, const ScenarioRunner& runner, std::os
         report.flush();
       });
 
-  if (cmd.junit_out) {
-    std::ostream& x = junit_file ? static_cast<std::ostream&>(*junit_file) : out;
-    x << junit_xml(*suite, *target, outcomes) << std::flush;
-    if (!x) {
-      err << fmt::format("error: cannot write {}\n", *cmd.junit_out);
-      return kExitBadInput;
-    }
+  const int sig = *options.interrupt;
+  if (sig != 0 && cmd.tap) report << "Bail out! interrupted by a signal\n";
+  if (junit_file) files.stream(*junit_file) << junit_xml(*suite, *target, outcomes);
+  if (auto st = files.commit(); !st) {
+    err << st.error().message << '\n';
+    return kExitBadInput;
+  }
+  if (auto st = check_stdout(out); !st) {
+    err << st.error().message << '\n';
+    return kExitBadInput;
+  }
+  if (sig != 0) {
+    err << fmt::format("fredsim: stopped by {}; {} of {} tests ran to their end\n",
+                       sig == SIGINT    ? "SIGINT"
+                       : sig == SIGTERM ? "SIGTERM"
+                                        : "a signal",
+                       outcomes.size(), selected->size());
+    return 128 + sig;
   }
   for (const auto& o : outcomes) {
     if (o.verdict == Verdict::fail) return kExitFailed;

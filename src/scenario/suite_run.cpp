@@ -94,8 +94,10 @@ TestOutcome fail(TestOutcome o, FailKind kind, std::string reason) {
 /// suite's report.)
 Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
                                               std::optional<double> timeout,
-                                              const ScenarioRunner& runner) {
+                                              const ScenarioRunner& runner,
+                                              const volatile std::sig_atomic_t* interrupt) {
   RunOptions options;
+  options.limits.interrupt = interrupt;
   if (!timeout) {
     auto r = runner.run(spec, options);
     if (!r) return r.error();
@@ -107,7 +109,7 @@ Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
   if (!started) return started.error();
   ScenarioSession& session = **started;
   Cycle chunk = kFirstChunk;
-  while (!session.done()) {
+  while (!session.done() && !(interrupt && *interrupt)) {
     if (Clock::now() - start >= limit) return std::optional<ScenarioResult>();
     const auto t0 = Clock::now();
     const Cycle now = session.now();
@@ -205,7 +207,7 @@ TestOutcome run_test_impl(const Suite& suite, const SuiteTest& test, const Suite
   std::optional<double> timeout =
       test.timeout_seconds ? test.timeout_seconds : options.default_timeout;
   if (timeout && *timeout <= 0) timeout.reset();  // timeout(1): 0 disables it
-  auto result = execute(*spec, timeout, runner);
+  auto result = execute(*spec, timeout, runner, options.interrupt);
   // The runner's refusal to build the System is a failure to start, as a load error is.
   if (!result) return fail(std::move(o), FailKind::premature, result.error().message);
   if (!*result) {
@@ -267,12 +269,25 @@ std::vector<TestOutcome> run_suite(
   const std::size_t n = selected.size();
   std::vector<TestOutcome> outcomes(n);
   const std::size_t jobs = std::min<std::size_t>(std::max(options.jobs, 1u), n);
-  if (jobs <= 1) {
+  // After a signal no test starts, and one that was running is left out: it
+  // did not run to its end (done = 2).
+  auto interrupted = [&] { return options.interrupt && *options.interrupt; };
+  auto ran_only = [&](const std::vector<char>& done) {
+    std::vector<TestOutcome> ran;
     for (std::size_t i = 0; i < n; ++i) {
+      if (done[i] == 1) ran.push_back(std::move(outcomes[i]));
+    }
+    return ran;
+  };
+  std::vector<char> done(n, 0);
+  if (jobs <= 1) {
+    for (std::size_t i = 0; i < n && !interrupted(); ++i) {
       outcomes[i] = run_test(suite, *selected[i], options, runner);
+      if (interrupted()) break;
+      done[i] = 1;
       if (report) report(i, outcomes[i]);
     }
-    return outcomes;
+    return ran_only(done);
   }
 
   // Workers take the next test index; the calling thread reports in cfg order as
@@ -283,17 +298,17 @@ std::vector<TestOutcome> run_suite(
   // spdlog logger of sim/log.cpp, a function-local static (initialised once,
   // thread-safely) with a _mt sink and an atomic level. toml++ parses without
   // globals; the loader reads each file on its own stream.
-  std::vector<char> done(n, 0);
   std::mutex m;
   std::condition_variable cv;
   std::atomic<std::size_t> next{0};
   auto work = [&] {
     for (std::size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
-      TestOutcome o = run_test(suite, *selected[i], options, runner);
+      TestOutcome o;
+      if (!interrupted()) o = run_test(suite, *selected[i], options, runner);
       {
         std::lock_guard<std::mutex> lock(m);
         outcomes[i] = std::move(o);
-        done[i] = 1;
+        done[i] = interrupted() ? 2 : 1;
       }
       cv.notify_all();
     }
@@ -310,12 +325,13 @@ std::vector<TestOutcome> run_suite(
   for (std::size_t i = 0; i < n; ++i) {
     std::unique_lock<std::mutex> lock(m);
     cv.wait(lock, [&] { return done[i] != 0; });
+    const bool ran = done[i] == 1;
     lock.unlock();
-    if (report) report(i, outcomes[i]);
+    if (report && ran) report(i, outcomes[i]);
   }
   for (auto& t : threads)
     t.join();
-  return outcomes;
+  return ran_only(done);
 }
 
 }  // namespace fredsim::scenario

@@ -48,13 +48,32 @@ void compare_row(std::ostream& out, std::string_view what, double b, double p, b
   }
 }
 
+std::string_view stop_text(StopReason r) {
+  switch (r) {
+    case StopReason::none:
+      break;
+    case StopReason::interrupted:
+      return "interrupted by a signal";
+    case StopReason::max_cycles:
+      return "--max-cycles reached";
+    case StopReason::max_wall:
+      return "--max-wall reached";
+  }
+  return "";
+}
+
 }  // namespace
 
 void write_summary(std::ostream& out, const ScenarioResult& r) {
   fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}\n", r.scenario,
              r.config.cpus, to_string(r.config.delivery), r.config.nmi_source ? "on" : "off",
              to_string(r.config.apic), to_string(r.config.kernel), r.config.timing);
-  fmt::print(out, "ended at cycle {}\n\n", r.end_cycle);
+  if (r.stopped != StopReason::none) {
+    fmt::print(out, "STOPPED at cycle {}: {}; the run is incomplete, its counts partial\n\n",
+               r.end_cycle, stop_text(r.stopped));
+  } else {
+    fmt::print(out, "ended at cycle {}\n\n", r.end_cycle);
+  }
 
   fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "cpu",
              "received", "coalesced", "delivered", "vm_exits", "dispatch_cyc", "normal", "unknown",
@@ -123,16 +142,28 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
         fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual);
       }
     }
-    fmt::print(out, "\n{}: {} of {} expectations hold\n", r.passed ? "PASSED" : "FAILED", passed,
-               r.expectations.size());
+    fmt::print(out, "\n{}: {} of {} expectations hold{}\n",
+               r.stopped != StopReason::none ? "INCOMPLETE"
+               : r.passed                    ? "PASSED"
+                                             : "FAILED",
+               passed, r.expectations.size(),
+               r.stopped != StopReason::none ? " on the partial run" : "");
   } else {
-    fmt::print(out, "\nno expectations\n");
+    fmt::print(out, "\nno expectations{}\n",
+               r.stopped != StopReason::none ? " (INCOMPLETE: the run was cut short)" : "");
   }
 }
 
 void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioResult& p) {
   fmt::print(out, "scenario {}: {} CPUs, {}; bitmap = nmi_source on, polling = off\n\n", b.scenario,
              b.config.cpus, to_string(b.config.delivery));
+  for (const auto& [name, r] : {std::pair{"bitmap", &b}, std::pair{"polling", &p}}) {
+    if (r->stopped != StopReason::none) {
+      fmt::print(out, "the {} run STOPPED at cycle {}: {}; its counts are partial\n", name,
+                 r->end_cycle, stop_text(r->stopped));
+    }
+  }
+  if (b.stopped != StopReason::none || p.stopped != StopReason::none) fmt::print(out, "\n");
   fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", "bitmap", "polling", "poll/bmp");
   for (const auto& h : b.handlers) {
     const HandlerResult* ph = p.find_handler(h.name);

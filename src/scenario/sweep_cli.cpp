@@ -2,16 +2,19 @@
 // (docs/benchmarks.md, bench/README.md).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <ostream>
+#include <sstream>
 
 #include "fredsim/scenario/cli.hpp"
+#include "outputs.hpp"
 
 extern char** environ;
 
@@ -20,14 +23,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// Writes `text` whole to `path` or leaves the old file as it was.
 Status write_file(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (f) f << text;
-  if (f) f.flush();
-  if (!f) {
-    return Error{fmt::format("error: cannot write {}: {}", path.string(), std::strerror(errno))};
-  }
-  return {};
+  std::ostringstream unused;  // no output here is "-"
+  OutputFiles files(unused);
+  const std::size_t f = files.add("--out", path.string());
+  if (auto st = files.open_all(); !st) return st;
+  files.stream(f) << text;
+  return files.commit();
 }
 
 /// Runs a program found on PATH and waits for it: its exit status, or -1 when it
@@ -67,6 +70,19 @@ int sweep_command(const SweepCommand& cmd, const ScenarioRunner& runner, std::os
   if (auto st = check_sweep_options(cmd.options); !st) {
     err << st.error().message << '\n';
     return kExitBadInput;
+  }
+  // A mix whose every handler count is below its minimum would give no point at
+  // all: refuse it rather than write an empty study.
+  for (SweepMix mix : cmd.options.mixes) {
+    const unsigned need = sweep_min_handlers(mix);
+    if (std::none_of(cmd.options.handlers.begin(), cmd.options.handlers.end(),
+                     [&](unsigned h) { return h >= need; })) {
+      err << fmt::format(
+          "error: sweep: --mixes {} needs at least {} LOCAL handlers; --handlers {} gives it no "
+          "point (add a count of {} or more)\n",
+          to_string(mix), need, fmt::join(cmd.options.handlers, ","), need);
+      return kExitBadUsage;
+    }
   }
   const fs::path dir(cmd.out_dir);
   std::error_code ec;
@@ -113,6 +129,10 @@ int sweep_command(const SweepCommand& cmd, const ScenarioRunner& runner, std::os
   }
   if (!cmd.quiet) out << sweep_table(*points);
   out << fmt::format("wrote {} and {} ({} points)\n", csv.string(), json.string(), points->size());
+  if (auto st = check_stdout(out); !st) {
+    err << st.error().message << '\n';
+    return kExitBadInput;
+  }
 
   // The plot: an optional dependency; the table is complete without it.
   PlotTool tool = cmd.plot;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <sstream>
 
@@ -266,6 +267,57 @@ void run_built(const ScenarioSpec& spec, System& sys) {
   }
 }
 
+std::uint64_t nmis_received(System& sys) {
+  std::uint64_t n = 0;
+  for (CpuId c = 0; c < sys.machine().cpu_count(); ++c)
+    n += sys.machine().cpu(c).stats().nmi_received;
+  return n;
+}
+
+/// run_built under limits: the same events in the same order (the loops of
+/// System::run_until and run_to_idle), with a check of the interrupt flag before
+/// each event and of the host clock every few thousand. Returns why it stopped early.
+StopReason run_limited(const ScenarioSpec& spec, System& sys, const RunLimits& limits) {
+  using Clock = std::chrono::steady_clock;
+  constexpr std::uint32_t kClockEvery = 4096;
+  constexpr auto kQuietFor = std::chrono::seconds(2);
+  constexpr auto kProgressEvery = std::chrono::milliseconds(250);
+  const Cycle end = spec.system.end.value_or(kNever);
+  const bool cut_by_cycles = limits.max_cycles && *limits.max_cycles < end;
+  const Cycle horizon = cut_by_cycles ? *limits.max_cycles : end;
+  EventQueue& q = sys.machine().queue();
+  const Clock::time_point started = Clock::now();
+  if (limits.deadline && started >= *limits.deadline) return StopReason::max_wall;
+  Clock::time_point next_progress = started + kQuietFor;
+  std::uint32_t until_clock = kClockEvery;
+  while (!sys.stopped()) {
+    if (limits.interrupt && *limits.interrupt) return StopReason::interrupted;
+    const Cycle next = q.next_cycle();
+    if (next == kNever || next > horizon) break;
+    q.run_one(horizon);
+    if (--until_clock == 0) {
+      until_clock = kClockEvery;
+      const Clock::time_point now = Clock::now();
+      if (limits.deadline && now >= *limits.deadline) return StopReason::max_wall;
+      if (limits.progress && now >= next_progress) {
+        next_progress = now + kProgressEvery;
+        limits.progress(RunProgress{sys.now(), nmis_received(sys),
+                                    std::chrono::duration<double>(now - started).count()});
+      }
+    }
+  }
+  if (sys.stopped()) return StopReason::none;
+  if (cut_by_cycles) {
+    const Cycle next = q.next_cycle();
+    if (next != kNever && next <= end) {
+      q.run_until(horizon);  // the clock ends at the limit
+      return StopReason::max_cycles;
+    }
+  }
+  if (end != kNever) q.run_until(end);  // as System::run_until
+  return StopReason::none;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<System>> build_system(const ScenarioSpec& spec) {
@@ -329,9 +381,15 @@ Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& o
   System& sys = *b->system;
   for (TraceSink* s : options.trace_sinks)
     sys.machine().tracer().add_sink(*s);
-  run_built(spec, sys);
+  StopReason stopped = StopReason::none;
+  if (options.limits.any()) {
+    stopped = run_limited(spec, sys, options.limits);
+  } else {
+    run_built(spec, sys);
+  }
   sys.machine().tracer().flush();
   ScenarioResult r = collect_result(spec, sys);
+  r.stopped = stopped;
   sys.machine().tracer().clear();
   return r;
 }
@@ -343,7 +401,7 @@ namespace {
 class SystemSession final : public ScenarioSession {
  public:
   SystemSession(const ScenarioSpec& spec, Built built, RunOptions& options)
-      : spec_(spec), b_(std::move(built)) {
+      : spec_(spec), b_(std::move(built)), interrupt_(options.limits.interrupt) {
     for (TraceSink* s : options.trace_sinks)
       b_.system->machine().tracer().add_sink(*s);
     b_.system->machine().tracer().add_sink(lines_);
@@ -370,6 +428,17 @@ class SystemSession final : public ScenarioSession {
   std::vector<std::string> run_to(Cycle cycle) override {
     lines_.clear();
     if (spec_.system.end) cycle = std::min(cycle, *spec_.system.end);
+    if (interrupt_) {
+      // Event by event, so an interrupt (^C in `step`) stops before the next one.
+      System& s = *b_.system;
+      EventQueue& q = s.machine().queue();
+      while (!s.stopped() && !*interrupt_) {
+        const Cycle next = q.next_cycle();
+        if (next == kNever || next > cycle) break;
+        q.run_one(cycle);
+      }
+      if (*interrupt_) return lines_.take();
+    }
     b_.system->run_until(cycle);
     return lines_.take();
   }
@@ -379,6 +448,7 @@ class SystemSession final : public ScenarioSession {
  private:
   const ScenarioSpec& spec_;
   Built b_;
+  const volatile std::sig_atomic_t* interrupt_;
   mutable MemoryTraceSink lines_;
 };
 

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -323,6 +325,183 @@ TEST(Cli, StepThroughTheSwallowScenario) {
   EXPECT_NE(r.out.find("cannot print 'nothing'"), std::string::npos);
   EXPECT_NE(r.out.find("no events left"), std::string::npos);
   EXPECT_NE(r.out.find("PASS  stat swallow on cpu 1: == 1"), std::string::npos);
+}
+
+// --- Output files, write errors, limits (issue 13) -------------------------------------
+
+TEST(Cli, WriteErrorsAreReportedWithTheirReason) {
+  test::TempDir dir;
+  const std::string p = dir.write("p.toml", kPassing);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"run", p, "--json", "/dev/full", "-q"},
+           {"run", p, "--trace=text", "--trace-out", "/dev/full", "-q"},
+           {"run", p, "--chrome-trace", "/dev/full", "-q"},
+           {"run", p, "--ftrace", "/dev/full", "-q"},
+           {"compare", p, "--json", "/dev/full", "-q"}}) {
+    auto r = cli(args);
+    EXPECT_EQ(r.code, 2) << args[2];
+    EXPECT_EQ(r.err, "error: cannot write /dev/full: No space left on device\n") << args[2];
+  }
+}
+
+TEST(Cli, AWriteErrorLeavesTheOtherOutputsAsTheyWere) {
+  test::TempDir dir;
+  const std::string json_out = dir.write("r.json", "old result\n");
+  auto r = cli(
+      {"run", dir.write("p.toml", kPassing), "--json", json_out, "--ftrace", "/dev/full", "-q"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(test::read_file(json_out), "old result\n");  // all or nothing
+  for (const auto& e : std::filesystem::directory_iterator(dir.path(".")))
+    EXPECT_EQ(e.path().filename().string().find(".fredsim-"), std::string::npos) << e.path();
+}
+
+TEST(Cli, ARefusedRunKeepsAnEarlierGoodFile) {
+  test::TempDir dir;
+  const std::string json_out = dir.write("r.json", "old result\n");
+  auto r = cli({"run", dir.write("p.toml", kPassing), "--json", json_out, "--chrome-trace",
+                "/nonexistent/dir/c.json"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err,
+            "error: cannot open /nonexistent/dir/c.json for writing: No such file or "
+            "directory\n");
+  EXPECT_EQ(test::read_file(json_out), "old result\n");
+}
+
+TEST(Cli, OneFileForTwoOutputsIsRefused) {
+  test::TempDir dir;
+  const std::string p = dir.write("p.toml", kPassing);
+  const std::string a = dir.write("a.json", "old\n");
+  // Another spelling, and a hard link: the same file either way.
+  std::filesystem::create_hard_link(a, dir.path("b.json"));
+  for (const std::string& other : {dir.path("./a.json"), dir.path("b.json")}) {
+    auto r = cli({"run", p, "--json", a, "--chrome-trace", other, "-q"});
+    EXPECT_EQ(r.code, 2) << other;
+    EXPECT_EQ(r.err, "error: --json " + a + " and --chrome-trace " + other +
+                         " are one file; give each output its own\n");
+    EXPECT_EQ(test::read_file(a), "old\n");
+  }
+  // A new file named twice.
+  auto r = cli({"run", p, "--ftrace", dir.path("n.txt"), "--trace=text", "--trace-out",
+                dir.path("n.txt"), "-q"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.path("n.txt")));
+  // /dev/null keeps nothing: two outputs may share it.
+  EXPECT_EQ(cli({"run", p, "--json", "/dev/null", "--ftrace", "/dev/null", "-q"}).code, 0);
+}
+
+TEST(Cli, AnOutputOnAnInputIsRefused) {
+  test::TempDir dir;
+  const std::string p = dir.write("p.toml", kPassing);
+  auto r = cli({"run", p, "--json", dir.path("./p.toml")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "error: --json " + dir.path("./p.toml") + " is the scenario file " + p +
+                       "; an output must not overwrite an input\n");
+  EXPECT_EQ(test::read_file(p), kPassing);
+  EXPECT_EQ(cli({"compare", p, "--json", p}).code, 2);
+  EXPECT_EQ(test::read_file(p), kPassing);
+}
+
+TEST(Cli, AnOutputReplacesTheOldFileWhole) {
+  test::TempDir dir;
+  const std::string out = dir.write("r.json", std::string(100'000, 'x'));
+  auto r = cli({"run", dir.write("p.toml", kPassing), "--json", out, "-q"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(test::read_file(out))["scenario"], "cli");
+}
+
+TEST(Cli, SuiteJunitIsWrittenWholeOrReported) {
+  test::TempDir dir;
+  dir.write("p.toml", kPassing);
+  const std::string cfg = dir.write("unittests.cfg", "[p]\nfile = p.toml\n");
+  auto full = cli({"suite", cfg, "--junit", "/dev/full"});
+  EXPECT_EQ(full.code, 2);
+  EXPECT_EQ(full.err, "error: cannot write /dev/full: No space left on device\n");
+  auto onto_cfg = cli({"suite", cfg, "--junit", dir.path("./unittests.cfg")});
+  EXPECT_EQ(onto_cfg.code, 2);
+  EXPECT_NE(onto_cfg.err.find("is the suite file"), std::string::npos) << onto_cfg.err;
+  EXPECT_EQ(test::read_file(cfg), "[p]\nfile = p.toml\n");
+  const std::string junit = dir.write("j.xml", "old\n");
+  auto ok = cli({"suite", cfg, "--junit", junit});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(test::read_file(junit).find("<testcase name=\"p\""), std::string::npos);
+}
+
+/// The command on the real simulator.
+Outcome cli_real(std::vector<std::string> args) {
+  args.insert(args.begin(), "fredsim");
+  SystemRunner runner;
+  std::istringstream in;
+  std::ostringstream out, err;
+  int code = cli_main(args, runner, in, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(Cli, MaxCyclesCutsTheRunShortWithStatusThree) {
+  const std::string storm = test::source_dir() + "/scenarios/storm.toml";
+  auto r = cli_real({"run", storm, "--max-cycles", "10000", "--json", "-", "-q"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["stopped"], "max_cycles");
+  EXPECT_EQ(j["end_cycle"], 10000);
+  EXPECT_EQ(j["passed"], false);
+  // Far enough: the whole run, as without the flag.
+  auto whole = cli_real({"run", storm, "--max-cycles", "1000000000", "--json", "-", "-q"});
+  EXPECT_EQ(whole.code, 0) << whole.err;
+  EXPECT_EQ(whole.out, cli_real({"run", storm, "--json", "-", "-q"}).out);
+  auto c = cli_real({"compare", storm, "--max-cycles", "10000", "--json", "-", "-q"});
+  EXPECT_EQ(c.code, 3);
+  EXPECT_EQ(json::parse(c.out)["polling"]["stopped"], "max_cycles");
+  EXPECT_EQ(cli({"run", storm, "--max-wall", "0"}).code, 2);
+  EXPECT_EQ(cli({"run", storm, "--max-cycles", "lots"}).code, 2);
+}
+
+TEST(Cli, UnknownSubcommandOrOptionIsNamed) {
+  auto r = cli({"frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.rfind("error: unknown subcommand 'frobnicate' (subcommands: run, compare, step, "
+                        "sweep, suite",
+                        0),
+            0u)
+      << r.err;
+  auto o = cli({"--frobnicate"});
+  EXPECT_EQ(o.code, 2);
+  EXPECT_EQ(o.err.rfind("error: unknown option '--frobnicate'", 0), 0u) << o.err;
+}
+
+TEST(Cli, VersionPrintsTheProjectVersion) {
+  auto r = cli({"--version"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("fredsim ", 0), 0u) << r.out;
+  // MAJOR.MINOR.PATCH, from CMake's project(VERSION).
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '.'), 2) << r.out;
+  EXPECT_NE(r.out.find_first_of("0123456789"), std::string::npos);
+}
+
+TEST(Cli, StepRefusesBreakpointsThatCannotHit) {
+  test::TempDir dir;
+  auto r = cli({"step", dir.write("p.toml", kPassing)},
+               "break handler nope\nbreak cpu 99\nbreak cpu x\nbreak handler perf\n"
+               "break handler arch_bt\nbreak cpu 1\nquit\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("break handler: no handler 'nope' (handlers: perf, "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("break cpu: CPU 99 is out of range: the system has 2 CPUs (0..1)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("break cpu: 'x' is not a CPU number"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("breakpoint 1: handler perf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("breakpoint 2: handler arch_bt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("breakpoint 3: cpu 1"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("breakpoint 4"), std::string::npos) << r.out;
+}
+
+TEST(Cli, SweepRefusesAMixWithoutAPoint) {
+  test::TempDir dir;
+  auto r =
+      cli({"sweep", "--mixes", "two", "--handlers", "1", "--out", dir.path("s"), "--plot", "none"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.rfind("error: sweep: --mixes two needs at least ", 0), 0u) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path("s")));
 }
 
 TEST(Cli, StepBadFileIsBadInput) {

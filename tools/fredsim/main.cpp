@@ -9,5 +9,12 @@
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   fredsim::scenario::SystemRunner runner;
-  return fredsim::scenario::cli_main(args, runner, std::cin, std::cout, std::cerr);
+  // ^C and SIGTERM stop a run at its next event and still write its outputs.
+  fredsim::scenario::install_signal_handlers();
+  // stdout through a buffer that keeps the reason of a failed write.
+  auto stdout_buf = fredsim::scenario::fd_streambuf(1);
+  std::ostream out(stdout_buf.get());
+  const int status = fredsim::scenario::cli_main(args, runner, std::cin, out, std::cerr);
+  out.flush();  // what --help printed; the commands check their own writes
+  return status;
 }

@@ -1,8 +1,10 @@
 #pragma once
 // The fredsim command line (SCENARIO.md "Command line", docs/cli.md), as a library
 // so tests run it without a process: tools/fredsim/main.cpp only forwards to it.
+#include <csignal>
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,13 +15,31 @@
 
 namespace fredsim::scenario {
 
-/// Exit status of the command (SCENARIO.md).
+/// Exit status of the command (docs/cli.md "Exit status").
 enum ExitCode : int {
   kExitPassed = 0,    // every expectation holds
   kExitFailed = 1,    // an expectation failed
-  kExitBadInput = 2,  // bad file, bad key, bad value, inconsistent system
+  kExitBadInput = 2,  // bad file, bad key, bad value, inconsistent system, write error
   kExitBadUsage = 2,  // bad command line
+  kExitCutShort = 3,  // --max-cycles or --max-wall stopped the run before its end
+  // A signal: 128 + its number (130 SIGINT, 143 SIGTERM), as a shell reports it.
 };
+
+/// Limits of `run` and `compare` (docs/cli.md "Limits").
+struct LimitOptions {
+  std::optional<Cycle> max_cycles;
+  std::optional<double> max_wall_seconds;
+  /// Progress lines on `err` once a run passes two seconds (set for a terminal).
+  bool progress = false;
+};
+
+/// Lets cli_main install handlers for SIGINT and SIGTERM in run, compare, step
+/// and suite: they set a flag the runs check before each event (docs/cli.md
+/// "Signals"). tools/fredsim/main.cpp calls it; without it the signals keep their
+/// default action. A second signal ends the process at once (the default action).
+void install_signal_handlers();
+/// The flag the handlers set: the number of the signal, 0 when none came.
+const volatile std::sig_atomic_t* interrupt_flag();
 
 enum class TraceFormat : std::uint8_t { none, text, jsonl };
 
@@ -33,6 +53,7 @@ struct RunCommand {
   std::optional<std::string> ftrace;
   std::vector<Override> overrides;
   bool quiet = false;
+  LimitOptions limits;
 };
 
 /// `fredsim compare`
@@ -41,6 +62,7 @@ struct CompareCommand {
   std::optional<std::string> json_out;
   std::vector<Override> overrides;
   bool quiet = false;
+  LimitOptions limits;  // each run's cycles; host time for both runs together
 };
 
 /// `fredsim step`
@@ -72,6 +94,11 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
 /// Runs the study, writes its files and prints its table.
 int sweep_command(const SweepCommand& cmd, const ScenarioRunner& runner, std::ostream& out,
                   std::ostream& err);
+
+/// A stream buffer over file descriptor `fd` that keeps its first write error,
+/// so a failure to write stdout is reported with its reason: main() gives
+/// cli_main an ostream over fd 1 made with it.
+std::unique_ptr<std::streambuf> fd_streambuf(int fd);
 
 /// Parses argv (args[0] is the program name) and runs the subcommand.
 int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner, std::istream& in,

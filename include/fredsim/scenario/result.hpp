@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fredsim/kernel_model/kernel.hpp"
@@ -76,6 +77,10 @@ struct ResultConfig {
 };
 ResultConfig config_of(const SystemSpec& s);
 
+/// Why a run ended before its scenario did (docs/cli.md "Limits").
+enum class StopReason : std::uint8_t { none, interrupted, max_cycles, max_wall };
+std::string_view to_string(StopReason r);
+
 struct ScenarioResult {
   std::string scenario;
   ResultConfig config;
@@ -87,7 +92,8 @@ struct ScenarioResult {
   /// Dispatch cycles of each NMI delivery (delivery to return), in run order.
   Samples dispatch_samples;
   std::vector<ExpectationResult> expectations;
-  bool passed = true;  // every expectation holds
+  bool passed = true;  // every expectation holds (and the run was not cut short)
+  StopReason stopped = StopReason::none;
 
   const HandlerResult* find_handler(std::string_view name) const;
 };

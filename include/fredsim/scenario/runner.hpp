@@ -4,6 +4,9 @@
 //
 // SystemRunner (system_runner.hpp) is the runner of the simulator; tests of the
 // front end use their own doubles.
+#include <chrono>
+#include <csignal>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,10 +21,33 @@
 
 namespace fredsim::scenario {
 
+/// How far a run has come, for a progress line.
+struct RunProgress {
+  Cycle cycle = 0;
+  std::uint64_t nmis = 0;  // received by the CPUs so far
+  double host_seconds = 0;
+};
+
+/// When a run stops before its scenario's end (docs/cli.md "Limits"). The result
+/// says which (ScenarioResult::stopped).
+struct RunLimits {
+  /// Set (nonzero) from a signal handler: the run stops before its next event.
+  const volatile std::sig_atomic_t* interrupt = nullptr;
+  /// No event after this cycle runs; the clock ends there.
+  std::optional<Cycle> max_cycles;
+  /// Host time after which the run stops (checked every few thousand events).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// Called about four times a second once a run has taken two seconds.
+  std::function<void(const RunProgress&)> progress;
+
+  bool any() const { return interrupt || max_cycles || deadline || progress; }
+};
+
 /// What a run is asked for besides the spec. The sinks belong to the caller and
 /// outlive the run; the runner attaches them to its System's Tracer.
 struct RunOptions {
   std::vector<TraceSink*> trace_sinks;
+  RunLimits limits;
 };
 
 /// One run in progress, for `fredsim step`.

@@ -6,6 +6,7 @@
 //
 // Bad input (a malformed cfg or targets file) is an Error "FILE:LINE: error: what
 // is wrong"; nothing here throws.
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -192,6 +193,9 @@ struct SuiteRunOptions {
   // (With neither groups nor tests, a test in group nodefault SKIPs.)
   unsigned jobs = 1;                      // -j
   std::optional<double> default_timeout;  // FREDSIM_TIMEOUT, for tests without one
+  /// Set by a signal (SIGINT, SIGTERM): no test starts after it, the running ones
+  /// stop at their next event and are left out of the outcomes.
+  const volatile std::sig_atomic_t* interrupt = nullptr;
 };
 
 /// The tests a run covers, in cfg order: those of `tests` (or all), in one of
@@ -207,7 +211,8 @@ TestOutcome run_test(const Suite& suite, const SuiteTest& test, const SuiteRunOp
 
 /// Runs `selected` on `options.jobs` threads. `report(i, outcome)` is called on the
 /// calling thread in the order of `selected`, whichever test finishes first, so the
-/// report is the same for any -j.
+/// report is the same for any -j. The outcomes are those of the tests that ran:
+/// every selected one unless options.interrupt was set.
 std::vector<TestOutcome> run_suite(
     const Suite& suite, std::span<const SuiteTest* const> selected, const SuiteRunOptions& options,
     const ScenarioRunner& runner,
