@@ -1258,5 +1258,19 @@ TEST(SuiteFile, LongValuesAreClippedInErrors) {
             "t.cfg:3: error: smp = 99999999999999999999 is out of range (1..4096)");
 }
 
+TEST(SuiteRun, TheTimeoutCoversLoading) {
+  // A scenario whose reading alone takes far longer than its test's timeout
+  // (tens of MB of TOML string), and that then runs in no time: the test times
+  // out. (Its clock used to start after the scenario was loaded.)
+  SuiteDir d;
+  d.scenario("slow-to-read.toml",
+             "name = \"x\"\ndescription = \"" + std::string(20'000'000, 'd') + "\"\n" +
+                 std::string(holds("x")).substr(std::string_view("name = \"x\"\n").size()));
+  const std::string cfg = d.cfg("[slow]\nfile = slow-to-read.toml\ntimeout = 0.001\n");
+  auto r = fake_cli({"suite", cfg});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "FAIL slow (timeout after 0.001s)\n");
+}
+
 }  // namespace
 }  // namespace fredsim::scenario

@@ -19,6 +19,7 @@ enum ExitCode : int {
   kExitFailed = 1,    // an expectation failed
   kExitBadInput = 2,  // bad file, bad key, bad value, inconsistent system
   kExitBadUsage = 2,  // bad command line
+  kExitNoMemory = 3,  // memory ran out while loading or running (not bad input)
 };
 
 enum class TraceFormat : std::uint8_t { none, text, jsonl };
