@@ -28,7 +28,7 @@ constexpr std::string_view kSetSourcePrefix = "--set ";
 // the nearest 64-bit integer with this prefix on its source path, so the key's
 // own range check reports it ("system.cpus = 99999999999999999999 is out of
 // range (1..4096)") instead of taking it as a string or as that integer.
-constexpr std::string_view kSetOverflowPrefix = "--set (beyond 64 bits) ";
+constexpr std::string_view kSetOverflowPrefix = "(beyond 64 bits) --set ";
 constexpr std::size_t kMaxKeyParts = 8;
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 constexpr auto kMaxTime = static_cast<std::int64_t>(kMaxCycle);
@@ -1079,6 +1079,11 @@ Result<ScenarioSpec> load_impl(std::string_view text, std::string_view source_na
                                const std::vector<Override>& overrides) {
   ScenarioSpec spec;
   spec.source_name = std::string(source_name);
+  // As a cfg: the exact byte, where toml++ would name the character before it.
+  if (auto bad = input::find_bad_byte(text)) {
+    return spec.error_at(SourceLoc{bad->line, bad->column, {}},
+                         fmt::format("{}: a scenario is UTF-8 text", bad->what));
+  }
   toml::parse_result parsed = toml::parse(text, std::string(source_name));
   if (!parsed) {
     const auto& e = parsed.error();

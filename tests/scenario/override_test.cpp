@@ -173,7 +173,7 @@ TEST(OverrideError, IntegerBeyond64BitsIsOutOfTheKeysRange) {
   EXPECT_EQ(load_error(kBase, sets({"kernel.nmi_longest_ns=9223372036854775808"})),
             "error: --set kernel.nmi_longest_ns=9223372036854775808: kernel.nmi_longest_ns = "
             "9223372036854775808 is out of range (at least 0; beyond 64 bits)");
-  EXPECT_EQ(load_error(kBase + "[[event]]\nat = 0\ntype = \"pmi\"\ncpu = 1\n",
+  EXPECT_EQ(load_error(std::string(kBase) + "[[event]]\nat = 0\ntype = \"pmi\"\ncpu = 1\n",
                        sets({"event.0.cpu=99999999999999999999"})),
             "error: --set event.0.cpu=99999999999999999999: event.cpu = 99999999999999999999 is "
             "not a CPU of this system (cpus = 8: 0..7)");
