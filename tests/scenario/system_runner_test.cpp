@@ -96,6 +96,8 @@ TEST(SystemRunnerTime, ReachingTheEndOfTimeIsAnErrorNotAResult) {
   // The NMI at 2^50 - 842624 costs the handler 2,000,000 cycles: its walk would
   // end past 2^50.
   auto spec = load_scenario_string(R"(name = "end-of-time"
+[system]
+nmi_source = false
 [[handler]]
 name = "h"
 check_cycles = 2_000_000
