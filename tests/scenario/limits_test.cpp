@@ -150,8 +150,7 @@ TEST(CliLimits, ErrorsQuoteAtMost64BytesOfAValue) {
   auto r = cli({"run", f, "--set", "system.delivery=" + value});
   EXPECT_EQ(r.code, 2);
   EXPECT_LT(r.err.size(), 300u);
-  EXPECT_NE(r.err.find("... (1000000 bytes)\" is not one of \"fred\" | \"idt\""),
-            std::string::npos)
+  EXPECT_NE(r.err.find("... (1000000 bytes)\" is not one of \"fred\" | \"idt\""), std::string::npos)
       << r.err.substr(0, 300);
 }
 
