@@ -29,7 +29,8 @@ constexpr std::string_view kSetSourcePrefix = "--set ";
 // own range check reports it ("system.cpus = 99999999999999999999 is out of
 // range (1..4096)") instead of taking it as a string or as that integer.
 constexpr std::string_view kSetOverflowPrefix = "(beyond 64 bits) --set ";
-constexpr std::size_t kMaxKeyParts = 8;
+constexpr std::size_t kMaxKeyParts = 8;       // of a --set KEY
+constexpr std::size_t kMaxFileKeyParts = 16;  // of a key or table name in a file
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 constexpr auto kMaxTime = static_cast<std::int64_t>(kMaxCycle);
 constexpr auto kMaxCostCycles = static_cast<std::int64_t>(kMaxCost);
@@ -1075,6 +1076,83 @@ Status apply_override(toml::table& root, const Override& o) {
   return {};
 }
 
+bool bare_key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+/// The start of the first dotted key or table name of more than
+/// kMaxFileKeyParts parts, outside strings and comments. toml++ nests a table
+/// per part and frees them recursively: a key of a million parts (2 MB)
+/// overflowed the stack. No key of a scenario has more than three parts
+/// (event.2.at), so the scan may be coarse: anything but key characters,
+/// blanks, dots and quoted parts ends a chain of parts.
+std::optional<SourceLoc> too_deep_key(std::string_view text) {
+  std::uint32_t line = 1;
+  std::size_t line_start = 0;
+  std::size_t dots = 0;
+  std::optional<SourceLoc> chain;  // where the current chain of parts began
+  auto here = [&](std::size_t i) {
+    return SourceLoc{line, static_cast<std::uint32_t>(i - line_start + 1), {}};
+  };
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const char c = text[i];
+    if (c == '"' || c == '\'') {
+      // A string, perhaps a quoted part of a key: skipped whole, lines counted.
+      if (!chain) chain = here(i);
+      const bool triple = text.substr(i, 3) == std::string_view(c == '"' ? "\"\"\"" : "'''");
+      i += triple ? 3 : 1;
+      while (i < n) {
+        const char d = text[i];
+        if (d == '\\' && c == '"') {
+          if (i + 1 < n && text[i + 1] == '\n') {  // a line-ending backslash
+            ++line;
+            line_start = i + 2;
+          }
+          i += 2;
+          continue;
+        }
+        if (d == '\n') {
+          if (!triple) break;  // toml++ reports the open string
+          ++line;
+          line_start = i + 1;
+        }
+        if (d == c && !triple) {
+          ++i;
+          break;
+        }
+        if (d == c && i + 2 < n && text[i + 1] == c && text[i + 2] == c) {
+          i += 3;
+          break;
+        }
+        ++i;
+      }
+      continue;
+    }
+    if (c == '.' && chain) {
+      if (++dots >= kMaxFileKeyParts) return chain;
+    } else if (bare_key_char(c)) {
+      if (!chain) chain = here(i);
+    } else if (c != ' ' && c != '\t') {
+      chain.reset();
+      dots = 0;
+      if (c == '#') {
+        while (i < n && text[i] != '\n')
+          ++i;
+        continue;
+      }
+      if (c == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
 Result<ScenarioSpec> load_impl(std::string_view text, std::string_view source_name,
                                const std::vector<Override>& overrides) {
   ScenarioSpec spec;
@@ -1083,6 +1161,11 @@ Result<ScenarioSpec> load_impl(std::string_view text, std::string_view source_na
   if (auto bad = input::find_bad_byte(text)) {
     return spec.error_at(SourceLoc{bad->line, bad->column, {}},
                          fmt::format("{}: a scenario is UTF-8 text", bad->what));
+  }
+  if (auto deep = too_deep_key(text)) {
+    return spec.error_at(*deep, fmt::format("a key or table name of more than {} parts (a "
+                                            "scenario's have at most 3: event.2.at)",
+                                            kMaxFileKeyParts));
   }
   toml::parse_result parsed = toml::parse(text, std::string(source_name));
   if (!parsed) {

@@ -788,6 +788,29 @@ TEST(LoaderInput, NulAndInvalidUtf8AreLocatedErrors) {
             "t.toml:1:14: error: invalid UTF-8 (byte 0xe2): a scenario is UTF-8 text");
 }
 
+TEST(LoaderInput, KeysOfMoreThan16PartsAreRefusedBeforeParsing) {
+  // A key of a million parts (2 MB) used to overflow the stack (SIGSEGV).
+  std::string deep = "name = \"x\"\n# a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\n" +
+                     std::string("s = \"\"\"\na.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\n\"\"\"\n");
+  for (int i = 0; i < 1'000'000; ++i)
+    deep += "a.";
+  deep += "a = 1\n";
+  EXPECT_EQ(load_error(deep),
+            "t.toml:6:1: error: a key or table name of more than 16 parts (a scenario's have at "
+            "most 3: event.2.at)");
+  // The same in a table name, and with quoted parts.
+  EXPECT_EQ(load_error("name = \"x\"\n[ \"a\".b.'c'.d.e.f.g.h.i.j.k.l.m.n.o.p.q ]\n"),
+            "t.toml:2:3: error: a key or table name of more than 16 parts (a scenario's have at "
+            "most 3: event.2.at)");
+  // 16 parts are only an unknown key; dots in strings, comments and numbers count for nothing.
+  EXPECT_EQ(load_error("name = \"x\"\na.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p = 1\n"),
+            "t.toml:2:1: error: unknown key 'a' at the top level (allowed: name, description, "
+            "system, timing, kernel, handler, event, expect)");
+  load_ok(
+      "name = \"x\" # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s\ndescription = "
+      "'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s'\n");
+}
+
 TEST(LoaderInput, OnlyRegularFilesOfAtMost64MiB) {
   test::TempDir dir;
   const std::string fifo = dir.path("fifo.toml");
