@@ -27,6 +27,7 @@
 #include "fredsim/scenario/suite.hpp"
 #include "fredsim/scenario/trace_sinks.hpp"
 #include "outputs.hpp"
+#include "scenario/input.hpp"
 
 namespace fredsim::scenario {
 namespace {
@@ -781,6 +782,11 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
     }
     step.overrides = to_overrides(step_sets);
     return step_command(step, runner, in, out, err);
+  } catch (const std::bad_alloc& e) {
+    // Not bad input: its own message and status (docs/scenarios.md "Limits").
+    const bool known = dynamic_cast<const input::OutOfMemory*>(&e) != nullptr;
+    err << "error: " << (known ? e.what() : "out of memory while running") << '\n';
+    return kExitNoMemory;
   } catch (const std::exception& e) {
     err << "error: internal: " << e.what() << '\n';
     return kExitBadInput;

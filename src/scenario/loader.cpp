@@ -6,18 +6,16 @@
 #include "scenario/toml.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <exception>
-#include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <new>
 #include <optional>
 #include <span>
-#include <sstream>
+#include <unordered_map>
 
+#include "scenario/input.hpp"
 #include "scenario/names.hpp"
 
 namespace fredsim::scenario {
@@ -26,8 +24,16 @@ namespace {
 // Nodes parsed from a --set argument carry this prefix and the argument as their
 // source path, so errors about them name the argument instead of a file line.
 constexpr std::string_view kSetSourcePrefix = "--set ";
+// A --set VALUE that is a decimal integer beyond 64 bits stands in the tree as
+// the nearest 64-bit integer with this prefix on its source path, so the key's
+// own range check reports it ("system.cpus = 99999999999999999999 is out of
+// range (1..4096)") instead of taking it as a string or as that integer.
+constexpr std::string_view kSetOverflowPrefix = "(beyond 64 bits) --set ";
+constexpr std::size_t kMaxKeyParts = 8;       // of a --set KEY
+constexpr std::size_t kMaxFileKeyParts = 16;  // of a key or table name in a file
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
-constexpr std::uintmax_t kMaxFileBytes = 64u << 20;
+constexpr auto kMaxTime = static_cast<std::int64_t>(kMaxCycle);
+constexpr auto kMaxCostCycles = static_cast<std::int64_t>(kMaxCost);
 
 using Keys = std::span<const std::string_view>;
 
@@ -67,10 +73,13 @@ std::string join(Keys keys) {
 }
 
 std::optional<SourceLoc> from_region(const toml::source_region& r) {
-  if (r.path && std::string_view(*r.path).starts_with(kSetSourcePrefix)) {
-    SourceLoc l;
-    l.set_arg = r.path->substr(kSetSourcePrefix.size());
-    return l;
+  if (r.path) {
+    for (std::string_view prefix : {kSetSourcePrefix, kSetOverflowPrefix}) {
+      if (!std::string_view(*r.path).starts_with(prefix)) continue;
+      SourceLoc l;
+      l.set_arg = r.path->substr(prefix.size());
+      return l;
+    }
   }
   if (r.begin.line == 0) return std::nullopt;
   return SourceLoc{r.begin.line, r.begin.column, {}};
@@ -95,6 +104,31 @@ SourceLoc locate(const toml::node& n) {
 SourceLoc locate_key(const toml::key& k, const toml::node& v) {
   if (auto l = from_region(k.source())) return *l;
   return locate(v);
+}
+
+/// The digits of a --set integer beyond 64 bits (kSetOverflowPrefix), or none.
+std::optional<std::string_view> overflowed_text(const toml::node& n) {
+  const auto& path = n.source().path;
+  if (!path || !std::string_view(*path).starts_with(kSetOverflowPrefix)) return std::nullopt;
+  std::string_view arg = std::string_view(*path).substr(kSetOverflowPrefix.size());
+  arg.remove_prefix(std::min(arg.size(), arg.find('=') + 1));
+  while (!arg.empty() && (arg.front() == ' ' || arg.front() == '\t'))
+    arg.remove_prefix(1);
+  while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t'))
+    arg.remove_suffix(1);
+  return arg;
+}
+
+/// The range a value `below` or above it missed: "1..4096"; for the wide ranges
+/// of times and costs the side it missed, "at least 0" or "at most 2147483648
+/// (2^31)".
+std::string range_text(std::int64_t min, std::int64_t max, bool below) {
+  if (max == kMaxInt || ((max == kMaxTime || max == kMaxCostCycles) && below)) {
+    return fmt::format("at least {}", min);
+  }
+  if (max == kMaxTime) return fmt::format("at most {} (2^50, the end of simulated time)", max);
+  if (max == kMaxCostCycles) return fmt::format("at most {} (2^31)", max);
+  return fmt::format("{}..{}", min, max);
 }
 
 /// Validates a parsed tree into a ScenarioSpec. Keeps the first error; after it,
@@ -126,6 +160,8 @@ class Validator {
       read_event(*t, index++);
       if (error_) return error_;
     }
+    check_intervals();
+    if (error_) return error_;
     std::stable_sort(spec_.events.begin(), spec_.events.end(),
                      [](const EventSpec& a, const EventSpec& b) { return a.at < b.at; });
     for (const auto* t : array_of_tables(root, "expect")) {
@@ -150,8 +186,8 @@ class Validator {
   void check_keys(const toml::table& t, std::string_view what, Keys allowed) {
     for (auto&& [k, v] : t) {
       if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
-      fail(locate_key(k, v),
-           fmt::format("unknown key '{}' {} (allowed: {})", k.str(), what, join(allowed)));
+      fail(locate_key(k, v), fmt::format("unknown key '{}' {} (allowed: {})", input::clip(k.str()),
+                                         what, join(allowed)));
       return;
     }
   }
@@ -204,17 +240,29 @@ class Validator {
       return std::nullopt;
     }
     std::int64_t x = v->get();
+    if (auto big = overflowed_text(n)) {
+      fail(locate(n), fmt::format("{} = {} is out of range ({}; beyond 64 bits)", what,
+                                  input::clip(*big), range_text(min, max, x < 0)));
+      return std::nullopt;
+    }
     if (x < min || x > max) {
-      std::string range =
-          max == kMaxInt ? fmt::format("at least {}", min) : fmt::format("{}..{}", min, max);
-      fail(locate(n), fmt::format("{} = {} is out of range ({})", what, x, range));
+      fail(locate(n),
+           fmt::format("{} = {} is out of range ({})", what, x, range_text(min, max, x < min)));
       return std::nullopt;
     }
     return x;
   }
 
+  /// A point in simulated time: 0..kMaxCycle (docs/scenarios.md "Limits").
   std::optional<Cycle> cycle(const toml::node& n, std::string_view what) {
-    auto x = integer(n, what, 0, kMaxInt);
+    auto x = integer(n, what, 0, kMaxTime);
+    if (!x) return std::nullopt;
+    return static_cast<Cycle>(*x);
+  }
+
+  /// A cost in cycles: 0..kMaxCost (docs/scenarios.md "Limits").
+  std::optional<Cycle> cost(const toml::node& n, std::string_view what) {
+    auto x = integer(n, what, 0, kMaxCostCycles);
     if (!x) return std::nullopt;
     return static_cast<Cycle>(*x);
   }
@@ -237,7 +285,8 @@ class Validator {
     auto s = string(n, what);
     if (!s) return std::nullopt;
     if (auto e = value_of(names, *s)) return e;
-    fail(locate(n), fmt::format("{} = \"{}\" is not one of {}", what, *s, quoted_names(names)));
+    fail(locate(n),
+         fmt::format("{} = \"{}\" is not one of {}", what, input::clip(*s), quoted_names(names)));
     return std::nullopt;
   }
 
@@ -249,9 +298,10 @@ class Validator {
     }
     std::int64_t x = v->get();
     std::uint32_t cpus = spec_.system.cpus;
-    if (x < 0 || x >= static_cast<std::int64_t>(cpus)) {
-      fail(locate(n), fmt::format("{} = {} is not a CPU of this system (cpus = {}: 0..{})", what, x,
-                                  cpus, cpus - 1));
+    const auto big = overflowed_text(n);
+    if (big || x < 0 || x >= static_cast<std::int64_t>(cpus)) {
+      fail(locate(n), fmt::format("{} = {} is not a CPU of this system (cpus = {}: 0..{})", what,
+                                  big ? input::clip(*big) : std::to_string(x), cpus, cpus - 1));
       return std::nullopt;
     }
     return static_cast<CpuId>(x);
@@ -267,21 +317,35 @@ class Validator {
     }
   }
 
+  /// "declared: a, b, c": the first few names, so a file of 100,000 handlers
+  /// does not make a message of them all.
   std::string declared_handlers() const {
+    constexpr std::size_t kListed = 8;
     if (spec_.handlers.empty()) return "no handler is declared";
     std::string out = "declared: ";
-    for (std::size_t i = 0; i < spec_.handlers.size(); ++i) {
+    for (std::size_t i = 0; i < spec_.handlers.size() && i < kListed; ++i) {
       if (i) out += ", ";
-      out += spec_.handlers[i].name;
+      out += input::clip(spec_.handlers[i].name);
+    }
+    if (spec_.handlers.size() > kListed) {
+      out += fmt::format(", ... ({} in all)", spec_.handlers.size());
     }
     return out;
+  }
+
+  /// The declared handler of that name: a hash look-up, so naming handlers costs
+  /// the same in a file of ten handlers and of a million.
+  const HandlerSpec* find_handler(const std::string& name) const {
+    const auto it = handler_index_.find(name);
+    return it == handler_index_.end() ? nullptr : &spec_.handlers[it->second];
   }
 
   std::optional<std::string> handler_name(const toml::node& n, std::string_view what) {
     auto s = string(n, what);
     if (!s) return std::nullopt;
-    if (!spec_.find_handler(*s)) {
-      fail(locate(n), fmt::format("{} names no handler '{}' ({})", what, *s, declared_handlers()));
+    if (!find_handler(*s)) {
+      fail(locate(n), fmt::format("{} names no handler '{}' ({})", what, input::clip(*s),
+                                  declared_handlers()));
       return std::nullopt;
     }
     return s;
@@ -327,9 +391,10 @@ class Validator {
         [&](const toml::node& n, std::string_view w) -> std::optional<std::string> {
           auto name = string(n, w);
           if (!name) return std::nullopt;
-          auto profile = TimingProfile::named(*name);
-          if (!profile) {
-            fail(locate(n), fmt::format("{}: {}", w, profile.error().message));
+          if (!TimingProfile::named(*name)) {
+            // The profile's message quotes the name: quote it clipped.
+            fail(locate(n), fmt::format("{}: {}", w,
+                                        TimingProfile::named(input::clip(*name)).error().message));
             return std::nullopt;
           }
           return name;
@@ -341,7 +406,9 @@ class Validator {
       if (auto v = cycle(*n, "system.end")) s.end = *v;
     }
     opt(t, "frequency_mhz", "system", k, s.frequency_mhz,
-        [&](const toml::node& n, std::string_view w) { return integer(n, w, 1, 1'000'000); });
+        [&](const toml::node& n, std::string_view w) {
+          return integer(n, w, 1, kMaxFrequencyMhz);
+        });
   }
 
   void read_system_consistency() {
@@ -373,12 +440,18 @@ class Validator {
         }
         fail(locate_key(k, v), fmt::format("unknown timing parameter '{}' in [timing] "
                                            "(allowed: {})",
-                                           k.str(), names));
+                                           input::clip(k.str()), names));
         return;
       }
-      if (auto c = cycle(v, fmt::format("timing.{}", k.str()))) {
-        spec_.timing.push_back(TimingOverride{*param, *c, locate(v)});
+      // core_mhz is the clock, not a cost: the range of system.frequency_mhz.
+      const std::string what = fmt::format("timing.{}", k.str());
+      std::optional<Cycle> c;
+      if (*param == TimingParam::core_mhz) {
+        if (auto mhz = integer(v, what, 1, kMaxFrequencyMhz)) c = static_cast<Cycle>(*mhz);
+      } else {
+        c = cost(v, what);
       }
+      if (c) spec_.timing.push_back(TimingOverride{*param, *c, locate(v)});
     }
   }
 
@@ -419,9 +492,9 @@ class Validator {
       fail(locate(*name), "handler.name must not be empty");
       return;
     }
-    if (const HandlerSpec* other = spec_.find_handler(h.name)) {
-      fail(locate(*name), fmt::format("duplicate handler name '{}' (first declared at {})", h.name,
-                                      spec_.where(other->loc)));
+    if (const HandlerSpec* other = find_handler(h.name)) {
+      fail(locate(*name), fmt::format("duplicate handler name '{}' (first declared at {})",
+                                      input::clip(h.name), spec_.where(other->loc)));
       return;
     }
     opt(t, "type", "handler", k, h.type, [&](const toml::node& n, std::string_view w) {
@@ -436,12 +509,13 @@ class Validator {
     });
     if (error_) return;
     if (const auto* n = field(t, "check_cycles", k)) {
-      if (auto c = cycle(*n, "handler.check_cycles")) h.check_cycles = *c;
+      if (auto c = cost(*n, "handler.check_cycles")) h.check_cycles = *c;
     }
     if (error_) return;
     if (const auto* n = field(t, "handle_cycles", k)) {
-      if (auto c = cycle(*n, "handler.handle_cycles")) h.handle_cycles = *c;
+      if (auto c = cost(*n, "handler.handle_cycles")) h.handle_cycles = *c;
     }
+    handler_index_.emplace(h.name, spec_.handlers.size());
     spec_.handlers.push_back(std::move(h));
   }
 
@@ -457,7 +531,7 @@ class Validator {
       } else {
         fail(locate(n), fmt::format("{} = \"{}\" is not one of \"self\" | \"all\" | "
                                     "\"all-but-self\", a CPU number or a list of CPU numbers",
-                                    what, s->get()));
+                                    what, input::clip(s->get())));
         return std::nullopt;
       }
       return d;
@@ -655,14 +729,90 @@ class Validator {
     if (error_) return;
     if (every && !count) {
       fail(locate(*every), "event.every needs count = N (the number of occurrences)");
-    } else if (count && !every && e.count > 1) {
+      return;
+    }
+    if (count && !every && e.count > 1) {
       fail(locate(*count), "event.count > 1 needs every = CYCLES (the period)");
-    } else if (e.count > 1 &&
-               e.every >
-                   static_cast<Cycle>(kMaxInt - static_cast<std::int64_t>(e.at)) / (e.count - 1)) {
+      return;
+    }
+    // The last occurrence, at + every * (count - 1), must not pass the end of
+    // simulated time; computed with checked arithmetic, so no value wraps.
+    Cycle span = 0;
+    Cycle last = 0;
+    const bool wraps = __builtin_mul_overflow(e.every, e.count - 1, &span) ||
+                       __builtin_add_overflow(e.at, span, &last);
+    if (wraps || last > static_cast<Cycle>(kMaxInt)) {
       fail(locate(*count), fmt::format("event repeats past cycle 2^63-1 (at = {}, every = {}, "
                                        "count = {})",
                                        e.at, e.every, e.count));
+    } else if (last > kMaxCycle) {
+      fail(locate(*count), fmt::format("event repeats past cycle 2^50, the end of simulated time "
+                                       "(at = {}, every = {}, count = {}: the last occurrence "
+                                       "would be at cycle {})",
+                                       e.at, e.every, e.count, last));
+    }
+  }
+
+  /// One CPU is in one guest or user interval at a time: a second one that
+  /// starts before the first ends would enter a VM that is running (KVM prints
+  /// "VM entry failed") or leave user mode early, and skew every sum after it.
+  void check_intervals() {
+    struct Interval {
+      CpuId cpu;
+      Cycle at;
+      Cycle end;  // kNever: to the end of the run
+      const EventSpec* e;
+    };
+    std::vector<Interval> all;
+    for (const EventSpec& e : spec_.events) {
+      if (e.type != EventType::guest && e.type != EventType::user) continue;
+      // One that starts after the run's end never happens.
+      if (spec_.system.end && e.at > *spec_.system.end) continue;
+      all.push_back({e.cpu, e.at, e.until.value_or(kNever), &e});
+    }
+    std::sort(all.begin(), all.end(), [](const Interval& a, const Interval& b) {
+      if (a.cpu != b.cpu) return a.cpu < b.cpu;
+      return a.at != b.at ? a.at < b.at : a.e->file_index < b.e->file_index;
+    });
+    auto span = [](Cycle from, Cycle to) {
+      return to == kNever ? fmt::format("{} to the end of the run", from)
+                          : fmt::format("{}..{}", from, to);
+    };
+    // Against the interval that ends last so far (the later in the file among
+    // those ending together): any earlier interval that overlaps this one, that
+    // one does too.
+    const Interval* open = nullptr;
+    for (const Interval& b : all) {
+      if (open && open->cpu != b.cpu) open = nullptr;
+      if (open) {
+        const Interval& a = *open;
+        const SourceLoc& at = b.e->keys.loc_of("at", b.e->loc);
+        auto first = [&] {
+          return fmt::format("the \"{}\" interval at {} (cycles {})", to_string(a.e->type),
+                             spec_.where(a.e->loc), span(a.at, a.end));
+        };
+        if (b.at < a.end) {
+          fail(at, fmt::format("[[event]] of type \"{}\" on CPU {} (cycles {}) overlaps {}: "
+                               "cycles {} would be in both, and a CPU is in one guest or user "
+                               "interval at a time",
+                               to_string(b.e->type), b.cpu, span(b.at, b.end), first(),
+                               span(b.at, std::min(a.end, b.end))));
+          return;
+        }
+        // Touching: at one cycle, events run in file order, so the end of the
+        // first must come first in the file.
+        if (b.at == a.end && b.e->file_index < a.e->file_index) {
+          fail(at, fmt::format("[[event]] of type \"{}\" on CPU {} starts at cycle {}, where {} "
+                               "ends, but comes before it in the file, so it would start "
+                               "first: put it after that one",
+                               to_string(b.e->type), b.cpu, b.at, first()));
+          return;
+        }
+      }
+      if (!open || b.end > open->end ||
+          (b.end == open->end && b.e->file_index > open->e->file_index)) {
+        open = &b;
+      }
     }
   }
 
@@ -757,6 +907,7 @@ class Validator {
   ScenarioSpec& spec_;
   SourceLoc root_loc_;
   std::optional<Error> error_;
+  std::unordered_map<std::string, std::size_t> handler_index_;  // name -> spec_.handlers
 };
 
 // --- overrides -----------------------------------------------------------------------
@@ -775,7 +926,19 @@ std::string_view trim(std::string_view s) {
 }
 
 Error set_error(std::string_view text, std::string_view what) {
-  return Error{fmt::format("error: --set {}: {}", text, what)};
+  return Error{fmt::format("error: --set {}: {}", input::clip(text), what)};
+}
+
+/// A decimal integer as TOML writes one ([+-], digits, '_' between digits):
+/// when toml++ refuses such a VALUE, it is beyond 64 bits.
+bool decimal_integer(std::string_view v) {
+  if (!v.empty() && (v.front() == '+' || v.front() == '-')) v.remove_prefix(1);
+  if (v.empty() || v.front() < '0' || v.front() > '9' || v.back() == '_') return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const bool digit = v[i] >= '0' && v[i] <= '9';
+    if (!digit && !(v[i] == '_' && v[i - 1] != '_')) return false;
+  }
+  return true;
 }
 
 /// toml++ says "Error while parsing key: expected ..."; the message already has
@@ -807,12 +970,18 @@ Result<SplitOverride> split_override(std::string_view text) {
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == '_' || c == '-';
       if (!ok) {
-        return set_error(text,
-                         fmt::format("'{}' is not a key name (letters, digits, _ and -)", part));
+        return set_error(text, fmt::format("'{}' is not a key name (letters, digits, _ and -)",
+                                           input::clip(part)));
       }
     }
     out.path.emplace_back(part);
     if (dot == std::string_view::npos) break;
+    // Every key of a scenario is at most three deep (event.2.at); a deeper path
+    // would only build nested tables, as deep as the argument is long.
+    if (out.path.size() == kMaxKeyParts) {
+      return set_error(text,
+                       fmt::format("KEY has more than {} parts (e.g. event.2.at)", kMaxKeyParts));
+    }
     key.remove_prefix(dot + 1);
   }
   out.value = std::string(value);
@@ -827,16 +996,24 @@ Status apply_override(toml::table& root, const Override& o) {
 
   // VALUE as TOML; when it is none, as a bare string (system.delivery=idt).
   toml::parse_result parsed = toml::parse("v = " + split->value, source);
+  if (!parsed && decimal_integer(split->value)) {
+    // Not a string that happens to be digits: a number beyond 64 bits, which
+    // the key's range check reports (kSetOverflowPrefix).
+    const bool negative = split->value.front() == '-';
+    parsed = toml::parse(negative ? "v = -9223372036854775808" : "v = 9223372036854775807",
+                         std::string(kSetOverflowPrefix) + o.text);
+  }
   if (!parsed || parsed.table().size() != 1) {
     bool bare_ok = split->value.find_first_of("'\"\n\r[]{}#") == std::string::npos;
     if (!bare_ok) {
       std::string why = parsed ? std::string("more than one value")
                                : toml_error_text(parsed.error().description());
-      return set_error(o.text, fmt::format("'{}' is not a TOML value: {}", split->value, why));
+      return set_error(o.text,
+                       fmt::format("'{}' is not a TOML value: {}", input::clip(split->value), why));
     }
     parsed = toml::parse("v = '" + split->value + "'", source);
     if (!parsed || parsed.table().size() != 1) {
-      return set_error(o.text, fmt::format("'{}' is not a TOML value", split->value));
+      return set_error(o.text, fmt::format("'{}' is not a TOML value", input::clip(split->value)));
     }
   }
   toml::node* value = parsed.table().get("v");
@@ -860,46 +1037,136 @@ Status apply_override(toml::table& root, const Override& o) {
       if (i + 2 >= path.size()) {
         return set_error(o.text, fmt::format("'{}' is an array of tables: give an index and a "
                                              "key ({}.0.KEY)",
-                                             walked, walked));
+                                             input::clip(walked), input::clip(walked)));
       }
       const std::string& idx = path[++i];
       std::size_t index = 0;
       auto [p, ec] = std::from_chars(idx.data(), idx.data() + idx.size(), index);
       if (ec != std::errc() || p != idx.data() + idx.size()) {
-        return set_error(o.text, fmt::format("'{}' is an array of tables: '{}' is not an index "
-                                             "({}.0.KEY)",
-                                             walked, idx, walked));
+        return set_error(o.text,
+                         fmt::format("'{}' is an array of tables: '{}' is not an index "
+                                     "({}.0.KEY)",
+                                     input::clip(walked), input::clip(idx), input::clip(walked)));
       }
       if (index >= a->size()) {
         return set_error(o.text, fmt::format("'{}' has {} entries, so index {} is out of range",
-                                             walked, a->size(), index));
+                                             input::clip(walked), a->size(), index));
       }
       auto* t = a->get(index)->as_table();
       if (!t) {
-        return set_error(o.text, fmt::format("'{}.{}' is not a table", walked, index));
+        return set_error(o.text, fmt::format("'{}.{}' is not a table", input::clip(walked), index));
       }
       walked += "." + idx;
       cur = t;
       continue;
     }
-    return set_error(o.text, fmt::format("'{}' is {}, not a table", walked, type_name(n->type())));
+    return set_error(
+        o.text, fmt::format("'{}' is {}, not a table", input::clip(walked), type_name(n->type())));
   }
   const std::string& last = path.back();
   if (const toml::node* existing = cur->get(last)) {
     if (existing->is_table() || existing->is_array_of_tables()) {
       std::string full = walked.empty() ? last : walked + "." + last;
-      return set_error(o.text, fmt::format("'{}' is {}; set a key inside it ({}.KEY=VALUE)", full,
-                                           type_name(existing->type()), full));
+      return set_error(
+          o.text, fmt::format("'{}' is {}; set a key inside it ({}.KEY=VALUE)", input::clip(full),
+                              type_name(existing->type()), input::clip(full)));
     }
   }
   cur->insert_or_assign(last, std::move(*value));
   return {};
 }
 
+bool bare_key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+/// The start of the first dotted key or table name of more than
+/// kMaxFileKeyParts parts, outside strings and comments. toml++ nests a table
+/// per part and frees them recursively: a key of a million parts (2 MB)
+/// overflowed the stack. No key of a scenario has more than three parts
+/// (event.2.at), so the scan may be coarse: anything but key characters,
+/// blanks, dots and quoted parts ends a chain of parts.
+std::optional<SourceLoc> too_deep_key(std::string_view text) {
+  std::uint32_t line = 1;
+  std::size_t line_start = 0;
+  std::size_t dots = 0;
+  std::optional<SourceLoc> chain;  // where the current chain of parts began
+  auto here = [&](std::size_t i) {
+    return SourceLoc{line, static_cast<std::uint32_t>(i - line_start + 1), {}};
+  };
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const char c = text[i];
+    if (c == '"' || c == '\'') {
+      // A string, perhaps a quoted part of a key: skipped whole, lines counted.
+      if (!chain) chain = here(i);
+      const bool triple = text.substr(i, 3) == std::string_view(c == '"' ? "\"\"\"" : "'''");
+      i += triple ? 3 : 1;
+      while (i < n) {
+        const char d = text[i];
+        if (d == '\\' && c == '"') {
+          if (i + 1 < n && text[i + 1] == '\n') {  // a line-ending backslash
+            ++line;
+            line_start = i + 2;
+          }
+          i += 2;
+          continue;
+        }
+        if (d == '\n') {
+          if (!triple) break;  // toml++ reports the open string
+          ++line;
+          line_start = i + 1;
+        }
+        if (d == c && !triple) {
+          ++i;
+          break;
+        }
+        if (d == c && i + 2 < n && text[i + 1] == c && text[i + 2] == c) {
+          i += 3;
+          break;
+        }
+        ++i;
+      }
+      continue;
+    }
+    if (c == '.' && chain) {
+      if (++dots >= kMaxFileKeyParts) return chain;
+    } else if (bare_key_char(c)) {
+      if (!chain) chain = here(i);
+    } else if (c != ' ' && c != '\t') {
+      chain.reset();
+      dots = 0;
+      if (c == '#') {
+        while (i < n && text[i] != '\n')
+          ++i;
+        continue;
+      }
+      if (c == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
 Result<ScenarioSpec> load_impl(std::string_view text, std::string_view source_name,
                                const std::vector<Override>& overrides) {
   ScenarioSpec spec;
   spec.source_name = std::string(source_name);
+  // As a cfg: the exact byte, where toml++ would name the character before it.
+  if (auto bad = input::find_bad_byte(text)) {
+    return spec.error_at(SourceLoc{bad->line, bad->column, {}},
+                         fmt::format("{}: a scenario is UTF-8 text", bad->what));
+  }
+  if (auto deep = too_deep_key(text)) {
+    return spec.error_at(*deep, fmt::format("a key or table name of more than {} parts (a "
+                                            "scenario's have at most 3: event.2.at)",
+                                            kMaxFileKeyParts));
+  }
   toml::parse_result parsed = toml::parse(text, std::string(source_name));
   if (!parsed) {
     const auto& e = parsed.error();
@@ -927,6 +1194,9 @@ Result<ScenarioSpec> load_scenario_string(std::string_view text, std::string_vie
                                           const std::vector<Override>& overrides) {
   try {
     return load_impl(text, source_name, overrides);
+  } catch (const std::bad_alloc&) {
+    // Not bad input: the command line reports it with its own status.
+    throw input::OutOfMemory(fmt::format("out of memory while loading {}", source_name));
   } catch (const std::exception& e) {
     return Error{fmt::format("{}: error: internal error while loading: {}", source_name, e.what())};
   } catch (...) {
@@ -936,29 +1206,9 @@ Result<ScenarioSpec> load_scenario_string(std::string_view text, std::string_vie
 
 Result<ScenarioSpec> load_scenario_file(const std::string& path,
                                         const std::vector<Override>& overrides) {
-  try {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      return Error{fmt::format("{}: error: is a directory, not a scenario file", path)};
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return Error{fmt::format("{}: error: cannot open: {}", path, std::strerror(errno))};
-    }
-    auto size = std::filesystem::file_size(path, ec);
-    if (!ec && size > kMaxFileBytes) {
-      return Error{fmt::format("{}: error: file too large ({} bytes, at most {})", path, size,
-                               kMaxFileBytes)};
-    }
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (in.bad()) {
-      return Error{fmt::format("{}: error: cannot read: {}", path, std::strerror(errno))};
-    }
-    return load_scenario_string(buf.str(), path, overrides);
-  } catch (const std::exception& e) {
-    return Error{fmt::format("{}: error: cannot read: {}", path, e.what())};
-  }
+  auto text = input::read_file(path);
+  if (!text) return text.error();
+  return load_scenario_string(*text, path, overrides);
 }
 
 }  // namespace fredsim::scenario

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "scenario/input.hpp"
 #include "scenario/names.hpp"
 
 namespace fredsim::scenario {
@@ -83,12 +84,14 @@ const HandlerSpec* ScenarioSpec::find_handler(std::string_view handler_name) con
 }
 
 std::string ScenarioSpec::where(const SourceLoc& loc) const {
-  if (!loc.set_arg.empty()) return "--set " + loc.set_arg;
+  if (!loc.set_arg.empty()) return "--set " + input::clip(loc.set_arg);
   return fmt::format("{}:{}:{}", source_name, loc.line ? loc.line : 1, loc.column ? loc.column : 1);
 }
 
 Error ScenarioSpec::error_at(const SourceLoc& loc, std::string_view what) const {
-  if (!loc.set_arg.empty()) return Error{fmt::format("error: --set {}: {}", loc.set_arg, what)};
+  if (!loc.set_arg.empty()) {
+    return Error{fmt::format("error: --set {}: {}", input::clip(loc.set_arg), what)};
+  }
   return Error{fmt::format("{}: error: {}", where(loc), what)};
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "fredsim/scenario/suite.hpp"
+#include "scenario/input.hpp"
 
 namespace fredsim::scenario {
 namespace detail {
@@ -151,7 +152,7 @@ class ConditionParser {
           if (!v || j != inner.size()) {
             return Error{
                 fmt::format("\"{}\" at column {}: only a whole \"$VARIABLE\" is expanded in quotes",
-                            inner, at + 1)};
+                            input::clip(inner), at + 1)};
           }
           push(Kind::var, *v, at);
         } else {
@@ -193,7 +194,8 @@ class ConditionParser {
       ++i;
     }
     if (!var_by_name(name)) {
-      return Error{fmt::format("unknown variable '${}' (known: {})", name, var_list())};
+      return Error{
+          fmt::format("unknown variable '${}' (known: {})", input::clip(name), var_list())};
     }
     return name;
   }
@@ -204,7 +206,7 @@ class ConditionParser {
   Error unexpected() const {
     const Token& t = peek();
     if (t.kind == Kind::end) return Error{"unexpected end of the condition"};
-    return Error{fmt::format("unexpected '{}' at column {}", t.text, t.at + 1)};
+    return Error{fmt::format("unexpected '{}' at column {}", input::clip(t.text), t.at + 1)};
   }
 
   std::size_t add(Node n) {
@@ -291,8 +293,8 @@ class ConditionParser {
         return add(std::move(n));
       }
       if (peek().kind == Kind::end) {
-        return Error{
-            fmt::format("'{}' needs a comparison (== != < <= > >=)", tokens_[pos_ - 1].text)};
+        return Error{fmt::format("'{}' needs a comparison (== != < <= > >=)",
+                                 input::clip(tokens_[pos_ - 1].text))};
       }
       return unexpected();
     }
@@ -337,7 +339,8 @@ class ConditionParser {
     const bool ordering = op != Condition::Op::eq && op != Condition::Op::ne;
     if (ordering) {
       if (!number(lit.word)) {
-        return Error{fmt::format("'{}' is not a number (< <= > >= compare numbers)", lit.word)};
+        return Error{
+            fmt::format("'{}' is not a number (< <= > >= compare numbers)", input::clip(lit.word))};
       }
       return {};
     }
@@ -349,18 +352,19 @@ class ConditionParser {
           for (auto v : kForeignVmms)
             foreign += (foreign.empty() ? "" : ", ") + std::string(v);
           return Error{fmt::format("unknown target '{}' (targets: {}; kvm-unit-tests: {})",
-                                   lit.word, targets_.names(), foreign)};
+                                   input::clip(lit.word), targets_.names(), foreign)};
         }
         break;
       case Condition::Var::delivery:
         if (lit.word != "fred" && lit.word != "idt" && !lit.word.empty()) {
-          return Error{fmt::format("DELIVERY is \"fred\", \"idt\" or \"\", not '{}'", lit.word)};
+          return Error{fmt::format("DELIVERY is \"fred\", \"idt\" or \"\", not '{}'",
+                                   input::clip(lit.word))};
         }
         break;
       case Condition::Var::nmi_source:
         if (lit.word != "true" && lit.word != "false" && !lit.word.empty()) {
-          return Error{
-              fmt::format("NMI_SOURCE is \"true\", \"false\" or \"\", not '{}'", lit.word)};
+          return Error{fmt::format("NMI_SOURCE is \"true\", \"false\" or \"\", not '{}'",
+                                   input::clip(lit.word))};
         }
         break;
       default:

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <unordered_map>
 
 #include "fredsim/scenario/spec.hpp"
 #include "fredsim/scenario/suite.hpp"
+#include "scenario/input.hpp"
 #include "scenario/suite_ini.hpp"
 
 namespace fredsim::scenario {
@@ -48,11 +50,11 @@ class SuiteParser {
     for (const auto& it : *items) {
       if (it.kind == ini::Item::Kind::section) {
         if (auto st = finish(suite); !st) return st.error();
-        for (const auto& t : suite.tests) {
-          if (t.name == it.name) {
-            return fail(it.line,
-                        fmt::format("duplicate test [{}] (first at line {})", it.name, t.line));
-          }
+        // By name, not by a walk of the tests so far: a cfg of a million tests
+        // is read in linear time.
+        if (auto [first, added] = test_lines_.emplace(it.name, it.line); !added) {
+          return fail(it.line, fmt::format("duplicate test [{}] (first at line {})",
+                                           input::clip(it.name), first->second));
         }
         cur_ = SuiteTest{};
         cur_->name = it.name;
@@ -61,8 +63,8 @@ class SuiteParser {
         continue;
       }
       if (!cur_) {
-        return fail(it.line,
-                    fmt::format("'{}' outside a test: start one with [test-name]", it.name));
+        return fail(it.line, fmt::format("'{}' outside a test: start one with [test-name]",
+                                         input::clip(it.name)));
       }
       if (auto st = entry(it); !st) return st.error();
     }
@@ -78,8 +80,8 @@ class SuiteParser {
   Status finish(Suite& suite) {
     if (!cur_) return {};
     if (!seen_key("file")) {
-      return fail(cur_->line,
-                  fmt::format("test [{}] has no 'file' (file = SCENARIO.toml)", cur_->name));
+      return fail(cur_->line, fmt::format("test [{}] has no 'file' (file = SCENARIO.toml)",
+                                          input::clip(cur_->name)));
     }
     suite.tests.push_back(std::move(*cur_));
     cur_.reset();
@@ -112,7 +114,8 @@ class SuiteParser {
     if (k != "check") {
       for (const auto& [name, line] : seen_) {
         if (name == canonical) {
-          return bad(fmt::format("duplicate key '{}' in [{}] (first at line {}{})", k, t.name, line,
+          return bad(fmt::format("duplicate key '{}' in [{}] (first at line {}{})", input::clip(k),
+                                 input::clip(t.name), line,
                                  target && *target == kDefaultTarget
                                      ? fmt::format("; extra_params is {}_params", kDefaultTarget)
                                      : std::string()));
@@ -126,12 +129,12 @@ class SuiteParser {
         return bad(
             fmt::format("'{}': unknown target '{}' (targets: {}; kvm-unit-tests: qemu, "
                         "kvmtool)",
-                        k, *target, targets_.names()));
+                        input::clip(k), input::clip(*target), targets_.names()));
       }
       std::vector<std::string> words;
       if (targets_.find(*target) != nullptr) {
         auto w = split_words(v);
-        if (!w) return bad(fmt::format("{}: unterminated quote", k));
+        if (!w) return bad(fmt::format("{}: unterminated quote", input::clip(k)));
         words = std::move(*w);
       } else if (!v.empty()) {
         words.push_back(v);  // another VMM's options: kept, never applied
@@ -149,11 +152,14 @@ class SuiteParser {
       if (v.front() != '$') {
         std::uint64_t n = 0;
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || p != v.data() + v.size()) {
-          return bad(fmt::format("smp = {} is not a CPU count (a number, or $MAX_SMP)", v));
+        const bool digits = ec == std::errc::result_out_of_range &&
+                            v.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits && (ec != std::errc() || p != v.data() + v.size())) {
+          return bad(
+              fmt::format("smp = {} is not a CPU count (a number, or $MAX_SMP)", input::clip(v)));
         }
-        if (n < 1 || n > kMaxCpus) {
-          return bad(fmt::format("smp = {} is out of range (1..{})", v, kMaxCpus));
+        if (digits || n < 1 || n > kMaxCpus) {
+          return bad(fmt::format("smp = {} is out of range (1..{})", input::clip(v), kMaxCpus));
         }
       }
       t.smp = v;
@@ -168,8 +174,8 @@ class SuiteParser {
     } else if (k == "timeout") {
       auto d = parse_duration(v);
       if (!d) {
-        return bad(
-            fmt::format("timeout = {} is not a duration (seconds, or N with s, m, h, d)", v));
+        return bad(fmt::format("timeout = {} is not a duration (seconds, or N with s, m, h, d)",
+                               input::clip(v)));
       }
       t.timeout_seconds = *d;
     } else if (k == "disabled_if") {
@@ -187,8 +193,8 @@ class SuiteParser {
     } else if (k == "check") {
       t.checks.push_back(v);
     } else {
-      return bad(
-          fmt::format("unknown key '{}' in [{}] (allowed: {})", k, t.name, allowed_keys(targets_)));
+      return bad(fmt::format("unknown key '{}' in [{}] (allowed: {})", input::clip(k),
+                             input::clip(t.name), allowed_keys(targets_)));
     }
     return {};
   }
@@ -196,7 +202,8 @@ class SuiteParser {
   std::string_view source_;
   const TargetSet& targets_;
   std::optional<SuiteTest> cur_;
-  std::vector<std::pair<std::string, std::uint32_t>> seen_;  // key, line
+  std::vector<std::pair<std::string, std::uint32_t>> seen_;    // key, line
+  std::unordered_map<std::string, std::uint32_t> test_lines_;  // test name, line
 };
 
 }  // namespace
@@ -216,7 +223,11 @@ Result<Suite> parse_suite(std::string_view text, std::string_view source_name,
 Result<Suite> load_suite_file(const std::string& path, const TargetSet& targets) {
   auto text = ini::read_file(path);
   if (!text) return text.error();
-  return parse_suite(*text, path, targets);
+  try {
+    return parse_suite(*text, path, targets);
+  } catch (const std::bad_alloc&) {
+    throw input::OutOfMemory(fmt::format("out of memory while loading {}", path));
+  }
 }
 
 std::optional<std::vector<std::string>> split_words(std::string_view text) {

@@ -8,19 +8,15 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
+
+#include "scenario/input.hpp"
 
 namespace fredsim::scenario::ini {
 namespace {
 
 constexpr std::string_view kBlanks = " \t\r\f\v";
 constexpr std::string_view kTripleQuote = R"(""")";
-constexpr std::uintmax_t kMaxFileBytes = 64u << 20;
 
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(kBlanks);
@@ -84,16 +80,6 @@ bool escapes_newline(std::string_view s) {
   return n % 2 == 1;
 }
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 40)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7F) ? '?' : c;
-  }
-  if (s.size() > 40) out += "...";
-  return out;
-}
-
 class Reader {
  public:
   Reader(std::string_view text, std::string_view source) : text_(text), source_(source) {}
@@ -112,14 +98,14 @@ class Reader {
         if (!trim(strip_comment(s.substr(close + 1))).empty()) {
           return error_at(source_, line,
                           fmt::format("unexpected '{}' after the section's ']'",
-                                      printable(trim(strip_comment(s.substr(close + 1))))));
+                                      input::clip(trim(strip_comment(s.substr(close + 1))))));
         }
         std::string_view name = trim(s.substr(1, close - 1));
         if (!valid_section_name(name)) {
           return error_at(source_, line,
                           fmt::format("bad section name '[{}]': give one word without blanks, "
                                       "quotes or brackets",
-                                      printable(name)));
+                                      input::clip(name)));
         }
         items.push_back({Item::Kind::section, std::string(name), {}, line});
         continue;
@@ -128,13 +114,13 @@ class Reader {
       if (eq == std::string_view::npos) {
         return error_at(
             source_, line,
-            fmt::format("expected '[test-name]' or 'KEY = VALUE', not '{}'", printable(s)));
+            fmt::format("expected '[test-name]' or 'KEY = VALUE', not '{}'", input::clip(s)));
       }
       std::string_view key = trim(s.substr(0, eq));
       if (!valid_key(key)) {
         return error_at(
             source_, line,
-            fmt::format("bad key '{}' (letters, digits, '_', '-', '.')", printable(key)));
+            fmt::format("bad key '{}' (letters, digits, '_', '-', '.')", input::clip(key)));
       }
       std::string_view rest = trim(s.substr(eq + 1));
       Item item{Item::Kind::entry, std::string(key), {}, line};
@@ -205,30 +191,18 @@ Error error_at(std::string_view source, std::uint32_t line, std::string_view wha
 }
 
 Result<std::vector<Item>> read(std::string_view text, std::string_view source) {
+  // A cfg is text: a NUL or a byte that is not UTF-8 means the wrong file (or a
+  // damaged one), and would reach reports and scenario paths unseen.
+  if (auto bad = input::find_bad_byte(text)) {
+    return error_at(
+        source, bad->line,
+        fmt::format("{} at column {}: the file must be UTF-8 text", bad->what, bad->column));
+  }
   return Reader(text, source).run();
 }
 
 Result<std::string> read_file(const std::string& path) {
-  try {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      return Error{fmt::format("{}: error: is a directory, not a file", path)};
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{fmt::format("{}: error: cannot open: {}", path, std::strerror(errno))};
-    const auto size = std::filesystem::file_size(path, ec);
-    if (!ec && size > kMaxFileBytes) {
-      return Error{fmt::format("{}: error: file too large ({} bytes, at most {})", path, size,
-                               kMaxFileBytes)};
-    }
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (in.bad())
-      return Error{fmt::format("{}: error: cannot read: {}", path, std::strerror(errno))};
-    return buf.str();
-  } catch (const std::exception& e) {
-    return Error{fmt::format("{}: error: cannot read: {}", path, e.what())};
-  }
+  return input::read_file(path);
 }
 
 }  // namespace fredsim::scenario::ini

@@ -24,10 +24,12 @@ struct Item {
 Error error_at(std::string_view source, std::uint32_t line, std::string_view what);
 
 /// Reads every line; an Error for a line that is neither blank, a comment, a
-/// section nor an entry, or for a """ value never closed.
+/// section nor an entry, for a """ value never closed, or for a NUL byte or
+/// invalid UTF-8 anywhere (at its line, naming the column).
 Result<std::vector<Item>> read(std::string_view text, std::string_view source);
 
-/// Reads a whole file (at most 64 MiB) for read(); an Error "PATH: error: ...".
+/// Reads a whole file for read(): input::read_file (a regular file of at most
+/// 64 MiB); an Error "PATH: error: ...".
 Result<std::string> read_file(const std::string& path);
 
 }  // namespace fredsim::scenario::ini

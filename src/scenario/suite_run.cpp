@@ -17,6 +17,7 @@
 #include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/spec.hpp"
 #include "fredsim/scenario/suite.hpp"
+#include "scenario/input.hpp"
 
 namespace fredsim::scenario {
 namespace {
@@ -86,14 +87,16 @@ TestOutcome fail(TestOutcome o, FailKind kind, std::string reason) {
 }
 
 /// Runs a loaded scenario to its end, or until `timeout` seconds of host time
-/// have passed (then nullopt). Without a timeout: runner.run(), the same run as
-/// `fredsim run`. With one: a session stepped in chunks (runner.start()), which
-/// checks the clock between chunks and drops the session on a timeout, so no
-/// thread is left running. (The session records each step's trace text, and its
-/// end cycle is that of the last chunk, not of the last event; neither is in a
-/// suite's report.)
+/// have passed since `start` (then nullopt). `start` is taken before the
+/// scenario was read, so loading counts as timeout(1) would count it. Without a
+/// timeout: runner.run(), the same run as `fredsim run`. With one: a session
+/// stepped in chunks (runner.start()), which checks the clock between chunks and
+/// drops the session on a timeout, so no thread is left running. (The session
+/// records each step's trace text, and its end cycle is that of the last chunk,
+/// not of the last event; neither is in a suite's report.)
 Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
                                               std::optional<double> timeout,
+                                              Clock::time_point start,
                                               const ScenarioRunner& runner,
                                               const volatile std::sig_atomic_t* interrupt) {
   RunOptions options;
@@ -103,7 +106,6 @@ Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
     if (!r) return r.error();
     return std::optional<ScenarioResult>(std::move(*r));
   }
-  const auto start = Clock::now();
   const auto limit = std::chrono::duration<double>(*timeout);
   auto started = runner.start(spec, options);
   if (!started) return started.error();
@@ -120,6 +122,8 @@ Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
   }
   // As timeout(1) would: a run that ended past its time limit timed out.
   if (Clock::now() - start > limit) return std::optional<ScenarioResult>();
+  // A run that stopped on an error (simulated time ran out) has no result.
+  if (Status st = session.status(); !st) return st.error();
   return std::optional<ScenarioResult>(session.result());
 }
 
@@ -194,6 +198,8 @@ TestOutcome run_test_impl(const Suite& suite, const SuiteTest& test, const Suite
     o.command += " --set " + shell_quote(s);
   if (smp_problem) return fail(std::move(o), FailKind::premature, *smp_problem);
 
+  // The test's time starts here: reading and checking the scenario count too.
+  const auto started = Clock::now();
   std::vector<Override> overrides;
   for (const auto& s : sets) {
     if (auto st = check_override_syntax(s); !st) {
@@ -207,7 +213,7 @@ TestOutcome run_test_impl(const Suite& suite, const SuiteTest& test, const Suite
   std::optional<double> timeout =
       test.timeout_seconds ? test.timeout_seconds : options.default_timeout;
   if (timeout && *timeout <= 0) timeout.reset();  // timeout(1): 0 disables it
-  auto result = execute(*spec, timeout, runner, options.interrupt);
+  auto result = execute(*spec, timeout, started, runner, options.interrupt);
   // The runner's refusal to build the System is a failure to start, as a load error is.
   if (!result) return fail(std::move(o), FailKind::premature, result.error().message);
   if (!*result) {
@@ -249,6 +255,13 @@ TestOutcome run_test(const Suite& suite, const SuiteTest& test, const SuiteRunOp
   // runner or the loader is this test's failure.
   try {
     return run_test_impl(suite, test, options, runner);
+  } catch (const std::bad_alloc& e) {
+    // Not an internal error: the test needs more memory than there is.
+    TestOutcome o;
+    o.name = test.name;
+    o.test = &test;
+    const bool known = dynamic_cast<const input::OutOfMemory*>(&e) != nullptr;
+    return fail(std::move(o), FailKind::runner, known ? e.what() : "out of memory while running");
   } catch (const std::exception& e) {
     TestOutcome o;
     o.name = test.name;

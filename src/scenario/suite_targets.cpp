@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/suite.hpp"
+#include "scenario/input.hpp"
 #include "scenario/suite_ini.hpp"
 
 namespace fredsim::scenario {
@@ -75,19 +77,20 @@ Status TargetSet::add_string(std::string_view text, std::string_view source_name
   std::vector<Target> added;
   Target* cur = nullptr;
   std::vector<std::string> seen_keys;
+  // Every name defined so far and where: one look-up per section, however many.
+  std::unordered_map<std::string, std::string> origins;
+  for (const auto& t : targets_)
+    origins.emplace(t.name, t.origin);
   for (const auto& it : *items) {
     auto fail = [&](std::string_view what) { return ini::error_at(source_name, it.line, what); };
     if (it.kind == ini::Item::Kind::section) {
       if (!valid_target_name(it.name)) {
-        return fail(fmt::format("bad target name '{}' (letters, digits, '_', '-', '.')", it.name));
+        return fail(fmt::format("bad target name '{}' (letters, digits, '_', '-', '.')",
+                                input::clip(it.name)));
       }
-      if (const Target* t = find(it.name)) {
-        return fail(fmt::format("target '{}' is already defined ({})", it.name, t->origin));
-      }
-      for (const auto& t : added) {
-        if (t.name == it.name) {
-          return fail(fmt::format("target '{}' is already defined ({})", it.name, t.origin));
-        }
+      if (const auto o = origins.find(it.name); o != origins.end()) {
+        return fail(
+            fmt::format("target '{}' is already defined ({})", input::clip(it.name), o->second));
       }
       if (std::find(std::begin(kForeignVmms), std::end(kForeignVmms), it.name) !=
           std::end(kForeignVmms)) {
@@ -95,12 +98,13 @@ Status TargetSet::add_string(std::string_view text, std::string_view source_name
         return fail(fmt::format("'{}' is a kvm-unit-tests VMM name; choose another", it.name));
       }
       added.push_back({it.name, "", {}, fmt::format("{}:{}", source_name, it.line)});
+      origins.emplace(it.name, added.back().origin);
       cur = &added.back();
       seen_keys.clear();
       continue;
     }
     if (cur == nullptr) {
-      return fail(fmt::format("'{}' outside a [target-name] section", it.name));
+      return fail(fmt::format("'{}' outside a [target-name] section", input::clip(it.name)));
     }
     if (it.name == "set") {
       auto words = split_words(it.value);
@@ -122,7 +126,7 @@ Status TargetSet::add_string(std::string_view text, std::string_view source_name
       cur->description = it.value;
     } else {
       return fail(fmt::format("unknown key '{}' in target [{}] (allowed: set, description)",
-                              it.name, cur->name));
+                              input::clip(it.name), input::clip(cur->name)));
     }
   }
   for (auto& t : added)
@@ -133,7 +137,11 @@ Status TargetSet::add_string(std::string_view text, std::string_view source_name
 Status TargetSet::add_file(const std::string& path) {
   auto text = ini::read_file(path);
   if (!text) return text.error();
-  return add_string(*text, path);
+  try {
+    return add_string(*text, path);
+  } catch (const std::bad_alloc&) {
+    throw input::OutOfMemory(fmt::format("out of memory while loading {}", path));
+  }
 }
 
 std::string resolve_target_name(const std::optional<std::string>& flag,

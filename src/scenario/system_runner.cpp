@@ -259,6 +259,19 @@ Result<Built> build(const ScenarioSpec& spec) {
   return b;
 }
 
+/// The run's error when simulated time ran out (EventQueue::overrun()): the run
+/// stopped there, so its counts are not the scenario's.
+Status time_status(const ScenarioSpec& spec, System& sys) {
+  const auto& o = sys.machine().queue().overrun();
+  if (!o) return {};
+  return Error{fmt::format(
+      "{}: error: simulated time ran out at cycle {}: an event ({}) was due at {}, past cycle {} "
+      "(2^50, the end of simulated time); the run stops there",
+      spec.source_name, o->now, o->name,
+      o->at == kNever ? std::string("a cycle beyond 64 bits") : fmt::format("cycle {}", o->at),
+      kMaxCycle)};
+}
+
 void run_built(const ScenarioSpec& spec, System& sys) {
   if (spec.system.end) {
     sys.run_until(*spec.system.end);
@@ -388,6 +401,10 @@ Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& o
     run_built(spec, sys);
   }
   sys.machine().tracer().flush();
+  if (Status st = time_status(spec, sys); !st) {
+    sys.machine().tracer().clear();
+    return st.error();
+  }
   ScenarioResult r = collect_result(spec, sys);
   r.stopped = stopped;
   sys.machine().tracer().clear();
@@ -444,6 +461,7 @@ class SystemSession final : public ScenarioSession {
   }
   Result<std::string> print(std::string_view what) const override;
   ScenarioResult result() const override { return collect_result(spec_, *b_.system); }
+  Status status() const override { return time_status(spec_, *b_.system); }
 
  private:
   const ScenarioSpec& spec_;

@@ -78,8 +78,16 @@ std::uint32_t EventQueue::alloc_node() {
   return static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
+bool EventQueue::past_end(Cycle at, const EventTarget& target, std::uint32_t kind) {
+  if (at <= kMaxCycle) [[likely]]
+    return false;
+  if (!overrun_) overrun_ = TimeOverrun{now_, at, target.event_name(kind)};
+  return true;
+}
+
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
+  if (past_end(at, target, kind)) return EventId{};
   const std::uint64_t seq = next_seq_++;
   const std::uint32_t i = alloc_node();
   nodes_[i] = Node{&target, arg, seq, kind, kNone};
@@ -101,6 +109,7 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
                                       std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   assert(seq < next_seq_ && "a reserved sequence number");
+  if (past_end(at, target, kind)) return EventId{};
   const std::uint32_t i = alloc_node();
   nodes_[i] = Node{&target, arg, seq, kind, kNone};
   // A bucket of its own, which nothing joins: its number is older than the
@@ -157,11 +166,13 @@ void EventQueue::drop_stale_top() {
 }
 
 Cycle EventQueue::next_cycle() {
+  if (overrun_) return kNever;
   drop_stale_top();
   return heap_.empty() ? kNever : heap_.front().cycle;
 }
 
 std::optional<EventQueue::Node> EventQueue::take_next() {
+  if (overrun_) return std::nullopt;  // time ran out: the run stops here
   drop_stale_top();
   if (heap_.empty()) return std::nullopt;
   now_ = heap_.front().cycle;
@@ -180,7 +191,8 @@ bool EventQueue::run_one(Cycle horizon) {
 }
 
 bool EventQueue::try_advance(Cycle to) {
-  if (to > horizon_ || to < now_) return false;
+  // Past the end of time, the event the caller schedules instead records it.
+  if (to > horizon_ || to < now_ || to > kMaxCycle) return false;
   drop_stale_top();
   if (!heap_.empty() && heap_.front().cycle <= to) return false;
   now_ = to;
@@ -204,7 +216,9 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
     run_one(limit);
     ++ran;
   }
-  if (ran < max_events && limit != kNever && limit > now_) now_ = limit;
+  if (ran < max_events && !overrun_ && limit != kNever && limit > now_) {
+    now_ = std::min(limit, kMaxCycle);
+  }
   return ran;
 }
 

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
 
 #include "test_util.hpp"
 
@@ -632,6 +638,229 @@ TEST(LoaderError, GarbageNeverThrows) {
     (void)r;
   }
   SUCCEED();
+}
+
+// --- Limits (docs/scenarios.md "Limits") ------------------------------------------------
+
+TEST(LoaderLimits, CostsAreAtMostTwoToThe31) {
+  const std::string h = "name = \"x\"\n[[handler]]\nname = \"a\"\n";
+  // 2^63-1 used to load and wrap the simulator's sums.
+  EXPECT_EQ(load_error(h + "check_cycles = 9223372036854775807\n"),
+            "t.toml:4:16: error: handler.check_cycles = 9223372036854775807 is out of range (at "
+            "most 2147483648 (2^31))");
+  EXPECT_EQ(load_error(h + "handle_cycles = 2147483649\n"),
+            "t.toml:4:17: error: handler.handle_cycles = 2147483649 is out of range (at most "
+            "2147483648 (2^31))");
+  EXPECT_EQ(load_error("name = \"x\"\n[timing]\nvm_exit = 2147483649\n"),
+            "t.toml:3:11: error: timing.vm_exit = 2147483649 is out of range (at most 2147483648 "
+            "(2^31))");
+  ScenarioSpec s = load_ok(h +
+                           "check_cycles = 2147483648\nhandle_cycles = 0\n[timing]\n"
+                           "vm_exit = 2147483648\n");
+  EXPECT_EQ(*s.handlers[0].check_cycles, kMaxCost);
+  EXPECT_EQ(s.timing[0].cycles, kMaxCost);
+  // core_mhz is the clock: the range of system.frequency_mhz.
+  EXPECT_EQ(load_error("name = \"x\"\n[timing]\ncore_mhz = 0\n"),
+            "t.toml:3:12: error: timing.core_mhz = 0 is out of range (1..1000000)");
+  EXPECT_EQ(load_error("name = \"x\"\n[timing]\ncore_mhz = 9223372036854775807\n"),
+            "t.toml:3:12: error: timing.core_mhz = 9223372036854775807 is out of range "
+            "(1..1000000)");
+  EXPECT_EQ(load_ok("name = \"x\"\n[timing]\ncore_mhz = 1000000\n").timing[0].cycles, 1'000'000u);
+}
+
+TEST(LoaderLimits, TimesEndAtTwoToThe50) {
+  EXPECT_EQ(kMaxCycle, Cycle{1} << 50);
+  const std::string pmi = std::string(kHead) + "[[event]]\ntype = \"pmi\"\ncpu = 1\n";
+  // An event at 2^63-1 used to load and end past the documented range.
+  EXPECT_EQ(load_error(pmi + "at = 9223372036854775807\n"),
+            "t.toml:7:6: error: event.at = 9223372036854775807 is out of range (at most "
+            "1125899906842624 (2^50, the end of simulated time))");
+  EXPECT_EQ(load_error(pmi + "at = 1125899906842625\n"),
+            "t.toml:7:6: error: event.at = 1125899906842625 is out of range (at most "
+            "1125899906842624 (2^50, the end of simulated time))");
+  EXPECT_EQ(load_ok(pmi + "at = 1125899906842624\n").events[0].at, kMaxCycle);
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\nend = 1125899906842625\n"),
+            "t.toml:3:7: error: system.end = 1125899906842625 is out of range (at most "
+            "1125899906842624 (2^50, the end of simulated time))");
+  const std::string user = std::string(kHead) + "[[event]]\nat = 0\ntype = \"user\"\ncpu = 1\n";
+  EXPECT_EQ(load_error(user + "until = 1125899906842625\n"),
+            "t.toml:8:9: error: event.until = 1125899906842625 is out of range (at most "
+            "1125899906842624 (2^50, the end of simulated time))");
+}
+
+TEST(LoaderLimits, TheLastRepeatEndsByTwoToThe50) {
+  const std::string pmi =
+      std::string(kHead) + "[[event]]\ntype = \"pmi\"\ncpu = 1\n";  // at on line 7
+  // every = 1, count = 2^63-1 used to load and never end.
+  EXPECT_EQ(load_error(pmi + "at = 0\nevery = 1\ncount = 9223372036854775807\n"),
+            "t.toml:9:9: error: event repeats past cycle 2^50, the end of simulated time (at = "
+            "0, every = 1, count = 9223372036854775807: the last occurrence would be at cycle "
+            "9223372036854775806)");
+  // Past 64 bits: the checked product does not wrap into a small cycle.
+  EXPECT_EQ(load_error(pmi + "at = 5\nevery = 9223372036854775807\ncount = 9223372036854775807\n"),
+            "t.toml:9:9: error: event repeats past cycle 2^63-1 (at = 5, every = "
+            "9223372036854775807, count = 9223372036854775807)");
+  // The last occurrence exactly at 2^50 is in time; one cycle later is not.
+  ScenarioSpec s = load_ok(pmi + "at = 1024\nevery = 1024\ncount = 1099511627776\n");
+  EXPECT_EQ(s.events[0].last_occurrence(), kMaxCycle);
+  EXPECT_EQ(load_error(pmi + "at = 1025\nevery = 1024\ncount = 1099511627776\n"),
+            "t.toml:9:9: error: event repeats past cycle 2^50, the end of simulated time (at = "
+            "1025, every = 1024, count = 1099511627776: the last occurrence would be at cycle "
+            "1125899906842625)");
+  // A huge period with one occurrence is no repeat at all.
+  EXPECT_EQ(load_ok(pmi + "at = 7\nevery = 9223372036854775807\ncount = 1\n").events[0].at, 7u);
+}
+
+// --- Overlapping intervals -----------------------------------------------------------------
+
+std::string interval(std::string_view type, int cpu, std::uint64_t at,
+                     std::optional<std::uint64_t> until = {}) {
+  std::string out = "[[event]]\ntype = \"" + std::string(type) +
+                    "\"\ncpu = " + std::to_string(cpu) + "\nat = " + std::to_string(at) + "\n";
+  if (until) out += "until = " + std::to_string(*until) + "\n";
+  return out;
+}
+
+TEST(LoaderIntervals, OverlapOnOneCpuIsAnErrorAtTheSecond) {
+  const std::string head(kHead);  // lines 1-3; each interval then takes 4 or 5 lines
+  // Two guests on CPU 2: the second starts before the first ends.
+  EXPECT_EQ(load_error(head + interval("guest", 2, 0, 1000) + interval("guest", 2, 500, 900)),
+            "t.toml:12:6: error: [[event]] of type \"guest\" on CPU 2 (cycles 500..900) overlaps "
+            "the \"guest\" interval at t.toml:4:1 (cycles 0..1000): cycles 500..900 would be in "
+            "both, and a CPU is in one guest or user interval at a time");
+  // The error is at the interval that starts later, whichever comes first in the file.
+  EXPECT_EQ(load_error(head + interval("user", 1, 300, 900) + interval("guest", 1, 100, 400)),
+            "t.toml:7:6: error: [[event]] of type \"user\" on CPU 1 (cycles 300..900) overlaps "
+            "the \"guest\" interval at t.toml:9:1 (cycles 100..400): cycles 300..400 would be in "
+            "both, and a CPU is in one guest or user interval at a time");
+  // Open-ended: to the end of the run.
+  EXPECT_EQ(load_error(head + interval("user", 0, 10) + interval("user", 0, 5000, 6000)),
+            "t.toml:11:6: error: [[event]] of type \"user\" on CPU 0 (cycles 5000..6000) overlaps "
+            "the \"user\" interval at t.toml:4:1 (cycles 10 to the end of the run): cycles "
+            "5000..6000 would be in both, and a CPU is in one guest or user interval at a time");
+  // Same start: the later in the file is the second.
+  EXPECT_NE(load_error(head + interval("guest", 3, 50) + interval("guest", 3, 50))
+                .find("t.toml:11:6: error: [[event]] of type \"guest\" on CPU 3"),
+            std::string::npos);
+  // An interval inside a long one that an unrelated one follows: still found.
+  EXPECT_NE(load_error(head + interval("user", 1, 0, 10000) + interval("user", 1, 100, 200) +
+                       interval("user", 1, 300, 400))
+                .find("t.toml:12:6: error: [[event]] of type \"user\" on CPU 1 (cycles "
+                      "100..200)"),
+            std::string::npos);
+}
+
+TEST(LoaderIntervals, DisjointOrTouchingInFileOrderLoad) {
+  const std::string head(kHead);
+  // Other CPUs, one after another, and back to back in file order.
+  ScenarioSpec s = load_ok(head + interval("guest", 1, 0, 1000) + interval("guest", 2, 0, 1000) +
+                           interval("user", 1, 1000, 2000) + interval("guest", 1, 2500));
+  EXPECT_EQ(s.events.size(), 4u);
+  // Back to back the other way round: at cycle 1000 the start would run first.
+  EXPECT_EQ(load_error(head + interval("user", 1, 1000, 2000) + interval("guest", 1, 0, 1000)),
+            "t.toml:7:6: error: [[event]] of type \"user\" on CPU 1 starts at cycle 1000, where "
+            "the \"guest\" interval at t.toml:9:1 (cycles 0..1000) ends, but comes before it in "
+            "the file, so it would start first: put it after that one");
+  // One that starts after the run's end never starts.
+  load_ok("name = \"x\"\n[system]\ncpus = 2\nend = 100\n" + interval("user", 1, 0) +
+          interval("user", 1, 200));
+}
+
+// --- Input that is not text, or not a file --------------------------------------------------
+
+TEST(LoaderInput, NulAndInvalidUtf8AreLocatedErrors) {
+  using namespace std::string_literals;
+  EXPECT_EQ(load_error("name = \"x\"\ndescription = \"a\0b\"\n"s),
+            "t.toml:2:17: error: a NUL byte: a scenario is UTF-8 text");
+  EXPECT_EQ(load_error("name = \"x\"\n# \0\n"s),
+            "t.toml:2:3: error: a NUL byte: a scenario is UTF-8 text");
+  // Overlong, surrogate, past U+10FFFF, cut short.
+  for (std::string bad :
+       {"\xff"s, "\xc0\xaf"s, "\xed\xa0\x80"s, "\xf4\x90\x80\x80"s, "\xe2\x82"s}) {
+    const std::string text = "name = \"x\"\ndescription = \"ab" + bad + "\"\n";
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(bad[0]));
+    EXPECT_EQ(load_error(text), "t.toml:2:18: error: invalid UTF-8 (byte " + std::string(byte) +
+                                    "): a scenario is UTF-8 text");
+  }
+  // In a comment too, where a parser might not look.
+  EXPECT_EQ(load_error("name = \"x\" # \xe2\x82\n"),
+            "t.toml:1:14: error: invalid UTF-8 (byte 0xe2): a scenario is UTF-8 text");
+}
+
+TEST(LoaderInput, KeysOfMoreThan16PartsAreRefusedBeforeParsing) {
+  // A key of a million parts (2 MB) used to overflow the stack (SIGSEGV).
+  std::string deep = "name = \"x\"\n# a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\n" +
+                     std::string("s = \"\"\"\na.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r\n\"\"\"\n");
+  for (int i = 0; i < 1'000'000; ++i)
+    deep += "a.";
+  deep += "a = 1\n";
+  EXPECT_EQ(load_error(deep),
+            "t.toml:6:1: error: a key or table name of more than 16 parts (a scenario's have at "
+            "most 3: event.2.at)");
+  // The same in a table name, and with quoted parts.
+  EXPECT_EQ(load_error("name = \"x\"\n[ \"a\".b.'c'.d.e.f.g.h.i.j.k.l.m.n.o.p.q ]\n"),
+            "t.toml:2:3: error: a key or table name of more than 16 parts (a scenario's have at "
+            "most 3: event.2.at)");
+  // 16 parts are only an unknown key; dots in strings, comments and numbers count for nothing.
+  EXPECT_EQ(load_error("name = \"x\"\na.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p = 1\n"),
+            "t.toml:2:1: error: unknown key 'a' at the top level (allowed: name, description, "
+            "system, timing, kernel, handler, event, expect)");
+  load_ok(
+      "name = \"x\" # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s\ndescription = "
+      "'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s'\n");
+}
+
+TEST(LoaderInput, OnlyRegularFilesOfAtMost64MiB) {
+  test::TempDir dir;
+  const std::string fifo = dir.path("fifo.toml");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Opening a FIFO for reading used to block until a writer came.
+  auto f = load_scenario_file(fifo);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().message, fifo + ": error: is a FIFO, not a regular file");
+  // /dev/zero used to be read until memory ran out.
+  auto z = load_scenario_file("/dev/zero");
+  ASSERT_FALSE(z.ok());
+  EXPECT_EQ(z.error().message, "/dev/zero: error: is a character device, not a regular file");
+  auto d = load_scenario_file(dir.path(""));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().message.find("error: is a directory, not a regular file"),
+            d.error().message.size() - std::strlen("error: is a directory, not a regular file"));
+  // A sparse file one byte over the cap: refused without reading it.
+  const std::string big = dir.write("big.toml", "name = \"x\"\n");
+  std::filesystem::resize_file(big, (std::uintmax_t{64} << 20) + 1);
+  auto b = load_scenario_file(big);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message, big + ": error: file too large (more than 64 MiB)");
+}
+
+// --- What an error quotes ---------------------------------------------------------------------
+
+TEST(LoaderEcho, QuotedValuesAreClipped) {
+  const std::string huge(10'000'000, 'x');
+  const std::string e = load_error("name = \"x\"\n[system]\ndelivery = \"" + huge + "\"\n");
+  EXPECT_EQ(e, "t.toml:3:12: error: system.delivery = \"" + std::string(64, 'x') +
+                   "... (10000000 bytes)\" is not one of \"fred\" | \"idt\"");
+  const std::string k = load_error("name = \"x\"\n[system]\n" + huge + " = 1\n");
+  EXPECT_EQ(k.rfind("t.toml:3:1: error: unknown key '" + std::string(64, 'x') +
+                        "... (10000000 bytes)' in [system]",
+                    0),
+            0u)
+      << k.substr(0, 200);
+  // Never half a UTF-8 character, and a control character stays off the line.
+  // (Byte 64 is the second byte of a 'ż': the quote stops before it.)
+  const std::string z =
+      load_error("name = \"x\"\n[system]\ndelivery = \"a\\n" + std::string(61, 'x') +
+                 "\xc5\xbc\xc5\xbc" + std::string(40, 'y') + "\"\n");
+  EXPECT_NE(z.find("\"a?" + std::string(61, 'x') + "... (107 bytes)\""), std::string::npos) << z;
+  // A handler list is cut after eight names.
+  std::string many = std::string(kHead);
+  for (int i = 0; i < 20; ++i)
+    many += "[[handler]]\nname = \"h" + std::to_string(i) + "\"\n";
+  EXPECT_EQ(load_error(many + "[[expect]]\nhandler = \"nope\"\ncalls = 1\n"),
+            "t.toml:45:11: error: expect.handler names no handler 'nope' (declared: h0, h1, h2, "
+            "h3, h4, h5, h6, h7, ... (20 in all))");
 }
 
 }  // namespace

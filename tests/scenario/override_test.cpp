@@ -154,5 +154,61 @@ TEST(OverrideError, InconsistencyInTheFileIsReportedAtTheFile) {
       "(NMI-source reports the bitmap as FRED event data; IDT delivery has none)");
 }
 
+TEST(OverrideError, IntegerBeyond64BitsIsOutOfTheKeysRange) {
+  // It used to become the string "99999999999999999999" ("must be an integer,
+  // not a string").
+  EXPECT_EQ(load_error(kBase, sets({"system.cpus=99999999999999999999"})),
+            "error: --set system.cpus=99999999999999999999: system.cpus = 99999999999999999999 "
+            "is out of range (1..4096; beyond 64 bits)");
+  EXPECT_EQ(load_error(kBase, sets({"system.seed=1_000_000_000_000_000_000_000"})),
+            "error: --set system.seed=1_000_000_000_000_000_000_000: system.seed = "
+            "1_000_000_000_000_000_000_000 is out of range (at least 0; beyond 64 bits)");
+  EXPECT_EQ(load_error(kBase, sets({"system.end=-99999999999999999999"})),
+            "error: --set system.end=-99999999999999999999: system.end = -99999999999999999999 "
+            "is out of range (at least 0; beyond 64 bits)");
+  EXPECT_EQ(load_error(kBase, sets({"timing.vm_exit=99999999999999999999"})),
+            "error: --set timing.vm_exit=99999999999999999999: timing.vm_exit = "
+            "99999999999999999999 is out of range (at most 2147483648 (2^31); beyond 64 bits)");
+  // Where the largest 64-bit integer is in range, the value still is not taken.
+  EXPECT_EQ(load_error(kBase, sets({"kernel.nmi_longest_ns=9223372036854775808"})),
+            "error: --set kernel.nmi_longest_ns=9223372036854775808: kernel.nmi_longest_ns = "
+            "9223372036854775808 is out of range (at least 0; beyond 64 bits)");
+  EXPECT_EQ(load_error(std::string(kBase) + "[[event]]\nat = 0\ntype = \"pmi\"\ncpu = 1\n",
+                       sets({"event.0.cpu=99999999999999999999"})),
+            "error: --set event.0.cpu=99999999999999999999: event.cpu = 99999999999999999999 is "
+            "not a CPU of this system (cpus = 8: 0..7)");
+  // 2^63-1 itself is an integer, checked as one.
+  EXPECT_EQ(load_error(kBase, sets({"system.cpus=9223372036854775807"})),
+            "error: --set system.cpus=9223372036854775807: system.cpus = 9223372036854775807 is "
+            "out of range (1..4096)");
+  // Not decimal digits: still a bare string.
+  EXPECT_EQ(load_ok(kBase, sets({"name=1x"})).name, "1x");
+}
+
+TEST(OverrideError, KeyDepthIsBounded) {
+  EXPECT_EQ(load_error(kBase, sets({"a.b.c.d.e.f.g.h.i=1"})),
+            "error: --set a.b.c.d.e.f.g.h.i=1: KEY has more than 8 parts (e.g. event.2.at)");
+  // As deep as an argument is long used to nest that many tables.
+  std::string deep;
+  for (int i = 0; i < 60'000; ++i)
+    deep += "a.";
+  deep += "a=1";
+  std::string quoted;
+  for (int i = 0; i < 32; ++i)
+    quoted += "a.";
+  EXPECT_EQ(
+      load_error(kBase, sets({deep.c_str()})),
+      "error: --set " + quoted + "... (120003 bytes): KEY has more than 8 parts (e.g. event.2.at)");
+}
+
+TEST(OverrideError, LongArgumentsAreClipped) {
+  const std::string value(1'000'000, 'v');
+  const std::string arg = "system.delivery=" + value;
+  const std::string e = load_error(kBase, sets({arg.c_str()}));
+  EXPECT_EQ(e, "error: --set system.delivery=" + std::string(48, 'v') +
+                   "... (1000016 bytes): system.delivery = \"" + std::string(64, 'v') +
+                   "... (1000000 bytes)\" is not one of \"fred\" | \"idt\"");
+}
+
 }  // namespace
 }  // namespace fredsim::scenario

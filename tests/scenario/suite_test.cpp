@@ -1217,5 +1217,60 @@ TEST(RepositorySuite, ParallelOnTheSimulatorIsSerial) {
   }
 }
 
+// --- Bad bytes, long values, slow loads -------------------------------------------------
+
+TEST(SuiteFile, NulAndInvalidUtf8AreErrorsAtTheirLine) {
+  using namespace std::string_literals;
+  EXPECT_EQ(parse_error("[t]\nfile = a.toml\n\0\n"s),
+            "t.cfg:3: error: a NUL byte at column 1: the file must be UTF-8 text");
+  EXPECT_EQ(parse_error("[t]\nfile = a.toml # \xc3\xa9t\xc3\n"),
+            "t.cfg:2: error: invalid UTF-8 (byte 0xc3) at column 20: the file must be UTF-8 text");
+  // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
+  for (std::string bad : {"\xc0\xaf"s, "\xe0\x80\xaf"s, "\xed\xa0\x80"s, "\xf4\x90\x80\x80"s,
+                          "\xf8\x88\x80\x80\x80"s, "\x80"s}) {
+    EXPECT_EQ(
+        parse_error("[t" + bad + "]\nfile = a.toml\n").rfind("t.cfg:1: error: invalid UTF-8", 0),
+        0u)
+        << parse_error("[t" + bad + "]\nfile = a.toml\n");
+  }
+  // Valid UTF-8 of every length is fine.
+  Suite s = parse_ok("[caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80]\nfile = a.toml\n");
+  EXPECT_EQ(s.tests[0].name, "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80");
+}
+
+TEST(SuiteFile, LongValuesAreClippedInErrors) {
+  const std::string huge(5'000'000, 's');
+  EXPECT_EQ(parse_error("[t]\nfile = a.toml\nsmp = " + huge + "\n"),
+            "t.cfg:3: error: smp = " + std::string(64, 's') +
+                "... (5000000 bytes) is not a CPU count (a number, or $MAX_SMP)");
+  EXPECT_EQ(parse_error("[t]\nfile = a.toml\ntimeout = " + huge + "\n"),
+            "t.cfg:3: error: timeout = " + std::string(64, 's') +
+                "... (5000000 bytes) is not a duration (seconds, or N with s, m, h, d)");
+  EXPECT_EQ(parse_error("[t]\nfile = a.toml\ndisabled_if = TARGET == " + huge + "\n"),
+            "t.cfg:3: error: disabled_if: unknown target '" + std::string(64, 's') +
+                "... (5000000 bytes)' (targets: idt, fred, fred-nmisrc; kvm-unit-tests: qemu, "
+                "kvmtool)");
+  EXPECT_EQ(parse_error("[" + huge + "]\nfile = a.toml\n[" + huge + "]\n"),
+            "t.cfg:3: error: duplicate test [" + std::string(64, 's') +
+                "... (5000000 bytes)] (first at line 1)");
+  // A number too large for 64 bits is out of range, not "not a number".
+  EXPECT_EQ(parse_error("[t]\nfile = a.toml\nsmp = 99999999999999999999\n"),
+            "t.cfg:3: error: smp = 99999999999999999999 is out of range (1..4096)");
+}
+
+TEST(SuiteRun, TheTimeoutCoversLoading) {
+  // A scenario whose reading alone takes far longer than its test's timeout
+  // (tens of MB of TOML string), and that then runs in no time: the test times
+  // out. (Its clock used to start after the scenario was loaded.)
+  SuiteDir d;
+  d.scenario("slow-to-read.toml",
+             "name = \"x\"\ndescription = \"" + std::string(20'000'000, 'd') + "\"\n" +
+                 std::string(holds("x")).substr(std::string_view("name = \"x\"\n").size()));
+  const std::string cfg = d.cfg("[slow]\nfile = slow-to-read.toml\ntimeout = 0.001\n");
+  auto r = fake_cli({"suite", cfg});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "FAIL slow (timeout after 0.001s)\n");
+}
+
 }  // namespace
 }  // namespace fredsim::scenario

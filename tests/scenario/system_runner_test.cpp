@@ -88,3 +88,42 @@ count = 3
 
 }  // namespace
 }  // namespace fredsim::scenario
+
+namespace fredsim::scenario {
+namespace {
+
+TEST(SystemRunnerTime, ReachingTheEndOfTimeIsAnErrorNotAResult) {
+  // The NMI at 2^50 - 842624 costs the handler 2,000,000 cycles: its walk would
+  // end past 2^50.
+  auto spec = load_scenario_string(R"(name = "end-of-time"
+[system]
+nmi_source = false
+[[handler]]
+name = "h"
+check_cycles = 2_000_000
+[[event]]
+at = 1_125_899_906_000_000
+type = "external"
+work = "h"
+)",
+                                   "e.toml");
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  SystemRunner runner;
+  RunOptions options;
+  auto r = runner.run(*spec, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.rfind("e.toml: error: simulated time ran out at cycle ", 0), 0u)
+      << r.error().message;
+  // A session stops there too, done, with the same error.
+  auto s = runner.start(*spec, options);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE((*s)->status().ok());
+  (*s)->run_to(kNever - 1);
+  EXPECT_TRUE((*s)->done());
+  ASSERT_FALSE((*s)->status().ok());
+  EXPECT_EQ((*s)->status().error().message, r.error().message);
+  EXPECT_LE((*s)->now(), kMaxCycle);
+}
+
+}  // namespace
+}  // namespace fredsim::scenario

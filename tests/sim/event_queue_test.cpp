@@ -294,3 +294,121 @@ TEST(EventQueue, TryAdvanceMovesTimeOnlyOverAnEmptyStretch) {
 
 }  // namespace
 }  // namespace fredsim
+
+// --- The end of simulated time (kMaxCycle) -------------------------------------------------
+
+namespace fredsim {
+namespace {
+
+TEST(EventQueueTime, AnEventAtTheEndOfTimeRuns) {
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  q.schedule(kMaxCycle, r, 0, 1);
+  EXPECT_EQ(q.run_to_idle(), 1u);
+  EXPECT_EQ(q.now(), kMaxCycle);
+  EXPECT_FALSE(q.overrun());
+}
+
+TEST(EventQueueTime, PastTheEndStopsTheRunInsteadOfScheduling) {
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  q.schedule(10, r, 0, 1);
+  q.schedule(20, r, 0, 2);
+  ASSERT_TRUE(q.run_one());                                // now = 10
+  const EventId late = q.schedule_in(kMaxCycle, r, 3, 3);  // at 2^50 + 10
+  EXPECT_FALSE(q.pending(late));
+  ASSERT_TRUE(q.overrun());
+  EXPECT_EQ(q.overrun()->now, 10u);
+  EXPECT_EQ(q.overrun()->at, kMaxCycle + 10);
+  EXPECT_EQ(q.overrun()->name, "rec");
+  // Nothing runs any more, though an event at 20 is still queued: the run stops.
+  EXPECT_EQ(q.next_cycle(), kNever);
+  EXPECT_FALSE(q.run_one());
+  EXPECT_FALSE(q.step());
+  EXPECT_EQ(q.run_until(100), 0u);
+  EXPECT_EQ(q.run_to_idle(), 0u);
+  EXPECT_EQ(q.now(), 10u);
+  EXPECT_EQ(r.seen.size(), 1u);
+  // The first overrun is the one kept.
+  q.schedule(kMaxCycle + 99, r, 0, 4);
+  EXPECT_EQ(q.overrun()->at, kMaxCycle + 10);
+}
+
+TEST(EventQueueTime, ADelayPast64BitsIsAnOverrunNotAWrap) {
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  q.schedule(100, r, 0, 1);
+  ASSERT_TRUE(q.run_one());
+  // 100 + (2^64 - 50) wraps to 50, in the past; it must not be scheduled there.
+  q.schedule_in(~Cycle{0} - 49, r, 0, 2);
+  ASSERT_TRUE(q.overrun());
+  EXPECT_EQ(q.overrun()->at, kNever);
+  EXPECT_EQ(q.run_to_idle(), 0u);
+  EXPECT_EQ(r.seen.size(), 1u);
+}
+
+TEST(EventQueueTime, ReservedSchedulesAreCheckedToo) {
+  EventQueue q;
+  Recorder r;
+  const std::uint64_t seq = q.reserve_seqs(1);
+  q.schedule_reserved(kMaxCycle + 1, seq, r, 0, 0);
+  ASSERT_TRUE(q.overrun());
+  EXPECT_EQ(q.overrun()->at, kMaxCycle + 1);
+  EXPECT_TRUE(q.empty());
+}
+
+/// Moves time on by `step` from inside run_one, as the kernel's handler walk
+/// does, and schedules the rest when it may not.
+struct Walker final : EventTarget {
+  EventQueue* q = nullptr;
+  Cycle step = 0;
+  int advanced = 0;
+  void on_event(std::uint32_t, std::uint64_t) override {
+    while (q->try_advance(q->now() + step))
+      ++advanced;
+    q->schedule_in(step, *this, 0);
+  }
+  std::string_view event_name(std::uint32_t) const override { return "walk"; }
+};
+
+TEST(EventQueueTime, TryAdvanceStopsAtTheEndOfTime) {
+  EventQueue q;
+  Walker w;
+  w.q = &q;
+  w.step = Cycle{1} << 48;
+  q.schedule(0, w, 0);
+  q.run_to_idle();
+  // To 2^48, 2^49, 3 * 2^48 and 2^50 by try_advance; 5 * 2^48 would pass the end.
+  EXPECT_EQ(w.advanced, 4);
+  EXPECT_EQ(q.now(), kMaxCycle);
+  ASSERT_TRUE(q.overrun());
+  EXPECT_EQ(q.overrun()->at, kMaxCycle + (Cycle{1} << 48));
+  EXPECT_EQ(q.overrun()->name, "walk");
+}
+
+TEST(EventQueueTime, RunUntilStopsTheClockAtTheEndOfTime) {
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  q.schedule(5, r, 0, 1);
+  q.run_until(~Cycle{0} - 1);
+  EXPECT_EQ(q.now(), kMaxCycle);
+  // From there, any delay but 0 is past the end.
+  q.schedule_in(0, r, 0, 2);
+  EXPECT_FALSE(q.overrun());
+  q.schedule_in(1, r, 0, 3);
+  EXPECT_TRUE(q.overrun());
+  // run_until(kNever) leaves the clock at the last event, as before.
+  EventQueue q2;
+  Recorder r2;
+  r2.q = &q2;
+  q2.schedule(7, r2, 0, 1);
+  q2.run_until(kNever);
+  EXPECT_EQ(q2.now(), 7u);
+}
+
+}  // namespace
+}  // namespace fredsim

@@ -3,7 +3,10 @@
 //
 // Errors are values in the contract's form, "FILE:LINE:COLUMN: error: what is
 // wrong", or "error: --set ARG: what is wrong" for an override. The loader never
-// throws, crashes or hangs, whatever the input.
+// crashes or hangs, whatever the input: it reads regular files of at most 64 MiB,
+// and every time and cost it accepts is bounded (docs/scenarios.md "Limits").
+// The one exception it throws is std::bad_alloc when memory runs out (what():
+// "out of memory while loading FILE"), which is not bad input.
 #include <string>
 #include <string_view>
 #include <vector>

@@ -66,6 +66,9 @@ class ScenarioSession {
   virtual Result<std::string> print(std::string_view what) const = 0;
   /// The result so far (expectations not yet applied).
   virtual ScenarioResult result() const = 0;
+  /// An error when the run stopped on one instead of ending (simulated time ran
+  /// out: docs/scenarios.md "Limits"); done() is then true.
+  virtual Status status() const { return {}; }
 };
 
 class ScenarioRunner {

@@ -82,6 +82,12 @@ std::string_view to_symbol(Comparison v);
 inline constexpr std::uint32_t kMaxCpus = 4096;
 inline constexpr std::uint32_t kMaxXapicCpus = 255;
 inline constexpr std::uint32_t kMaxVector = 255;  // the ICR's 8-bit vector field
+inline constexpr std::uint32_t kMaxFrequencyMhz = 1'000'000;
+/// The largest cost a file gives (a [timing] parameter, check_cycles,
+/// handle_cycles), 2^31 cycles. Times (at, until, end, every occurrence of a
+/// repeat) end at kMaxCycle, 2^50. Why these keep every sum of the simulator
+/// below 2^63: docs/scenarios.md "Limits".
+inline constexpr Cycle kMaxCost = Cycle{1} << 31;
 
 /// [system]
 struct SystemSpec {
@@ -140,7 +146,7 @@ std::string to_string(const Destination& d);
 /// One [[event]]. Fields not used by its type keep their defaults (the loader
 /// rejects keys that do not belong to the type). A repeating event is kept as one
 /// element with `every`/`count`: occurrence i is at `at + i * every`; the loader
-/// checks that the last one fits in 63 bits.
+/// checks that the last one is at most kMaxCycle.
 struct EventSpec {
   Cycle at = 0;
   EventType type = EventType::ipi;

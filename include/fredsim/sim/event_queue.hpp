@@ -35,6 +35,14 @@ struct EventId {
   std::uint64_t seq = ~std::uint64_t{0};
 };
 
+/// Where simulated time ran out: an event was asked for past kMaxCycle (or so
+/// far ahead that the cycle would not fit in 64 bits).
+struct TimeOverrun {
+  Cycle now = 0;          // when it was asked for
+  Cycle at = 0;           // the cycle asked for; kNever when it would not fit
+  std::string_view name;  // the target's name for the event's kind
+};
+
 /// What one step() ran.
 struct StepInfo {
   Cycle cycle = 0;
@@ -47,11 +55,16 @@ class EventQueue {
  public:
   explicit EventQueue(std::size_t initial_capacity = 256);
 
-  /// Schedules `target.on_event(kind, arg)` at cycle `at` (>= now()).
+  /// Schedules `target.on_event(kind, arg)` at cycle `at` (>= now()). Time ends
+  /// at kMaxCycle: an event past it is not scheduled; the queue records the
+  /// overrun() and runs nothing more, so the run stops there instead of going
+  /// on with a wrapped or impossible time. The EventId is then a stale one.
   EventId schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0);
-  /// Schedules `delay` cycles from now.
+  /// Schedules `delay` cycles from now (checked: a sum past 64 bits is an overrun).
   EventId schedule_in(Cycle delay, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
-    return schedule(now_ + delay, target, kind, arg);
+    Cycle at = 0;
+    if (__builtin_add_overflow(now_, delay, &at)) at = kNever;
+    return schedule(at, target, kind, arg);
   }
   /// For a driver that feeds events one occurrence at a time but wants them
   /// ordered as if it had scheduled them all now (a scenario's periodic events):
@@ -76,8 +89,10 @@ class EventQueue {
   Cycle now() const { return now_; }
   bool empty() const { return live_ == 0; }
   std::size_t size() const { return live_; }
-  /// Cycle of the next live event, or kNever.
+  /// Cycle of the next live event, or kNever (also after an overrun).
   Cycle next_cycle();
+  /// The first schedule past kMaxCycle, if any: the queue has stopped.
+  const std::optional<TimeOverrun>& overrun() const { return overrun_; }
 
   /// Runs the next event (advancing now()). Empty optional when idle.
   std::optional<StepInfo> step();
@@ -94,7 +109,8 @@ class EventQueue {
   /// with no horizon, so stepping still shows every event.
   bool try_advance(Cycle to);
   /// Runs every event with cycle <= limit, then sets now() to limit (if it is
-  /// later). Returns how many events ran. Stops early after `max_events`.
+  /// later; at most kMaxCycle, and not after an overrun). Returns how many events
+  /// ran. Stops early after `max_events`.
   std::uint64_t run_until(Cycle limit, std::uint64_t max_events = ~std::uint64_t{0});
   /// Runs until no event is left, or `max_events` ran. Returns how many ran.
   std::uint64_t run_to_idle(std::uint64_t max_events = ~std::uint64_t{0});
@@ -125,6 +141,8 @@ class EventQueue {
     return a.cycle != b.cycle ? a.cycle > b.cycle : a.first_seq > b.first_seq;
   }
   std::uint32_t alloc_node();
+  /// Records the first overrun; false when `at` is within time.
+  bool past_end(Cycle at, const EventTarget& target, std::uint32_t kind);
   void drop_stale_top();
   void sift_up(std::size_t i);
   void sift_down(std::size_t i);
@@ -146,6 +164,7 @@ class EventQueue {
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
   std::size_t live_ = 0;
+  std::optional<TimeOverrun> overrun_;
 };
 
 }  // namespace fredsim
