@@ -17,7 +17,9 @@
 #include <optional>
 #include <span>
 #include <sstream>
+#include <unordered_map>
 
+#include "fredsim/kernel_model/kernel.hpp"
 #include "scenario/names.hpp"
 
 namespace fredsim::scenario {
@@ -280,7 +282,7 @@ class Validator {
   std::optional<std::string> handler_name(const toml::node& n, std::string_view what) {
     auto s = string(n, what);
     if (!s) return std::nullopt;
-    if (!spec_.find_handler(*s)) {
+    if (!declared_handler(*s)) {
       fail(locate(n), fmt::format("{} names no handler '{}' ({})", what, *s, declared_handlers()));
       return std::nullopt;
     }
@@ -419,7 +421,7 @@ class Validator {
       fail(locate(*name), "handler.name must not be empty");
       return;
     }
-    if (const HandlerSpec* other = spec_.find_handler(h.name)) {
+    if (const HandlerSpec* other = declared_handler(h.name)) {
       fail(locate(*name), fmt::format("duplicate handler name '{}' (first declared at {})", h.name,
                                       spec_.where(other->loc)));
       return;
@@ -435,6 +437,18 @@ class Validator {
       return enumeration(n, w, kHandlerModelNames);
     });
     if (error_) return;
+    // The kernel registers a handler of its own under some names (PMI, mce, ...):
+    // one of another model there would take that sender's work.
+    if (const auto owner = kernel::reserved_handler_model(h.name);
+        owner && kernel::handler_model_name(*owner) != to_string(h.model)) {
+      const auto own = kernel::handler_model_name(*owner);
+      fail(locate(*name),
+           fmt::format("handler name '{}' is reserved: the kernel registers its own {} handler "
+                       "under it for {} events; rename this {} handler, or give it "
+                       "model = \"{}\" to configure the kernel's",
+                       h.name, own, own, to_string(h.model), own));
+      return;
+    }
     if (const auto* n = field(t, "check_cycles", k)) {
       if (auto c = cycle(*n, "handler.check_cycles")) h.check_cycles = *c;
     }
@@ -442,6 +456,7 @@ class Validator {
     if (const auto* n = field(t, "handle_cycles", k)) {
       if (auto c = cycle(*n, "handler.handle_cycles")) h.handle_cycles = *c;
     }
+    handler_names_.emplace(h.name, spec_.handlers.size());
     spec_.handlers.push_back(std::move(h));
   }
 
@@ -754,9 +769,16 @@ class Validator {
     if (!any) fail(loc, "[[expect]] for a stat needs equals = N, at_least = N or at_most = N");
   }
 
+  /// The handler of a name, in O(1): a scenario may declare 100,000 handlers.
+  const HandlerSpec* declared_handler(std::string_view name) const {
+    const auto it = handler_names_.find(std::string(name));
+    return it == handler_names_.end() ? nullptr : &spec_.handlers[it->second];
+  }
+
   ScenarioSpec& spec_;
   SourceLoc root_loc_;
   std::optional<Error> error_;
+  std::unordered_map<std::string, std::size_t> handler_names_;  // lookup only
 };
 
 // --- overrides -----------------------------------------------------------------------
