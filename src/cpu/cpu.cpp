@@ -84,10 +84,24 @@ MsrDevice* Cpu::device_for(std::uint32_t index) const {
   return nullptr;
 }
 
+namespace {
+std::uint64_t advance_rip(std::uint64_t rip, Cycle ran) {
+  if (rip < kKernelTextBegin || rip >= kKernelTextEnd) return rip + ran;
+  // A kernel RIP wraps around inside the kernel text (the same value as
+  // rip + ran until it would leave it). A stretch that ran never ends where it
+  // began, even after a whole multiple of the text size: one byte further on.
+  constexpr std::uint64_t kSize = kKernelTextEnd - kKernelTextBegin;
+  const std::uint64_t from = rip - kKernelTextBegin;
+  std::uint64_t to = (from + ran % kSize) % kSize;
+  if (ran != 0 && to == from) to = (to + 1) % kSize;
+  return kKernelTextBegin + to;
+}
+}  // namespace
+
 std::uint64_t Cpu::rip() const {
-  // Ordinary code moves on: a symbolic RIP that grows with the cycles it ran, so
-  // only an NMI taken at the very cycle of a return sees the same RIP again.
-  return state_ == RunState::running ? rip_ + (ctx_.now() - resumed_at_) : rip_;
+  // Ordinary code moves on: a symbolic RIP that advances with the cycles it ran,
+  // so only an NMI taken at the very cycle of a return sees the same RIP again.
+  return state_ == RunState::running ? advance_rip(rip_, ctx_.now() - resumed_at_) : rip_;
 }
 
 Fault Cpu::fault(Fault f, std::string_view what) {

@@ -33,7 +33,18 @@ constexpr unsigned kDbLevel = 1, kNmiLevel = 2, kMcLevel = 2, kDfLevel = 3;
 constexpr std::uint16_t kUser32Cs = 0x23;  // IA32_STAR[63:48]
 
 // Rate-limit sites (printk_ratelimited: 10 messages per 5 seconds per site).
-enum RateSite : unsigned { kRateDuration, kRateUnknown, kRateSerr, kRateIochk, kRateSites };
+enum RateSite : unsigned {
+  kRateDuration,
+  kRateUnknown,
+  kRateUnknownDazed,
+  kRateSerr,
+  kRateIochk,
+  kRateSites
+};
+
+// The console keeps this many lines; later ones are counted, not kept (Linux's
+// log buffer is bounded too), so a long storm cannot grow it without end.
+constexpr std::size_t kConsoleLines = 65536;
 constexpr unsigned kRateBurst = 10;
 constexpr std::uint64_t kRateIntervalSeconds = 5;
 
@@ -79,8 +90,11 @@ Kernel::Kernel(Machine& machine, const KernelConfig& config) : machine_(machine)
   for (CpuId i = 0; i < n; ++i)
     cpus_.push_back(std::make_unique<CpuCtx>(*this, i));
   actions_.reserve(64);
-  for (auto& l : lists_)
-    l.reserve(64);
+  for (auto& l : lists_) {
+    l.first.reserve(64);
+    l.rest.reserve(64);
+    l.order.reserve(64);
+  }
   samples_.reserve(4096);
   rate_.resize(kRateSites);
 }
@@ -138,6 +152,16 @@ void Kernel::boot() {
 }
 
 void Kernel::printk(CpuId cpu, std::string text) {
+  if (console_.size() + 1 >= kConsoleLines) {
+    // The last line kept says that (and how much) the console dropped.
+    if (console_.size() + 1 == kConsoleLines) {
+      console_.push_back(ConsoleLine{machine_.now(), kNoCpu, "printk: console full"});
+    }
+    ++console_dropped_;
+    console_.back().text =
+        fmt::format("printk: console full, {} later lines dropped", console_dropped_);
+    return;
+  }
   console_.push_back(ConsoleLine{machine_.now(), cpu, std::move(text)});
 }
 
@@ -165,25 +189,48 @@ bool Kernel::ratelimit(unsigned site) {
 // --- Registration -----------------------------------------------------------------
 
 HandlerId Kernel::find_handler(std::string_view name) const {
-  for (HandlerId i = 0; i < actions_.size(); ++i) {
-    if (actions_[i].name == name) return i;
+  const auto it = first_by_name_.find(name);
+  return it == first_by_name_.end() ? kNoHandler : it->second;
+}
+
+const std::vector<HandlerId>& Kernel::call_order(const HandlerList& l) const {
+  if (l.stale) {
+    // Linux's list: FIRST handlers at the head, the newest of them first.
+    l.order.assign(l.first.rbegin(), l.first.rend());
+    l.order.insert(l.order.end(), l.rest.begin(), l.rest.end());
+    l.stale = false;
   }
-  return kNoHandler;
+  return l.order;
 }
 
 const std::vector<HandlerId>& Kernel::handler_list(NmiType type) const {
-  return lists_[static_cast<int>(type)];
+  return call_order(lists_[static_cast<int>(type)]);
 }
 
 Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, unsigned flags,
                                                std::string_view name, unsigned vector) {
+  return register_action(type, std::move(fn), flags, name, vector, HandlerModel::custom);
+}
+
+Result<HandlerId> Kernel::register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
+                                          std::string_view name, unsigned vector,
+                                          HandlerModel model) {
   if (!fn) return Error{fmt::format("register_nmi_handler({}): no handler function", name)};
-  auto& list = lists_[static_cast<int>(type)];
-  for (HandlerId id : list) {
-    if (actions_[id].name == name) {
-      return Error{fmt::format("register_nmi_handler({}): already registered on the {} list", name,
-                               nmi_type_name(type))};
-    }
+  if (const auto owner = reserved_handler_model(name); owner && *owner != model) {
+    // The kernel registers this name for its own sender: a handler of another
+    // model under it would take (or steal) the sender's work.
+    return Error{fmt::format(
+        "register_nmi_handler({}): the name '{}' is the kernel's own {} handler; give this "
+        "{} handler another name (or model \"{}\" to configure the kernel's)",
+        name, name, handler_model_name(*owner), handler_model_name(model),
+        handler_model_name(*owner))};
+  }
+  HandlerList& list = lists_[static_cast<int>(type)];
+  NameIndex& index = by_name_[static_cast<int>(type)];
+  const auto known = index.find(name);
+  if (known != index.end() && actions_[known->second].registered) {
+    return Error{fmt::format("register_nmi_handler({}): already registered on the {} list", name,
+                             nmi_type_name(type))};
   }
   // reference/linux-nmi.md "Registration": the warn-once cases still register.
   if (type != NmiType::local && vector != 0) {
@@ -207,35 +254,32 @@ Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, un
                 fmt::format("NMI handler {}: source vector {} >= 16", name, vector));
     }
   }
-  if ((type == NmiType::serr || type == NmiType::io_check) && !list.empty()) {
+  if ((type == NmiType::serr || type == NmiType::io_check) &&
+      !(list.first.empty() && list.rest.empty())) {
     warn_once(type == NmiType::serr ? kWarnSecondSerr : kWarnSecondIochk,
               fmt::format("a second {} NMI handler ({})", nmi_type_name(type), name));
   }
 
   // An action registered before and unregistered keeps its figures.
-  HandlerId id = kNoHandler;
-  for (HandlerId i = 0; i < actions_.size(); ++i) {
-    if (actions_[i].name == name && !actions_[i].registered && actions_[i].type == type) id = i;
-  }
+  HandlerId id = known != index.end() ? known->second : kNoHandler;
   if (id == kNoHandler) {
     id = static_cast<HandlerId>(actions_.size());
     actions_.emplace_back();
     actions_.back().per_cpu.resize(machine_.cpu_count());
     work_.resize(actions_.size() * machine_.cpu_count(), 0);
+    index.emplace(std::string(name), id);
+    first_by_name_.emplace(std::string(name), id);  // keeps an earlier one
   }
   NmiAction& a = actions_[id];
   a.name = std::string(name);
   a.type = type;
   a.flags = flags;
   a.vector = vector;
+  a.model = model;
   a.fn = std::move(fn);
   a.registered = true;
-  // FIRST handlers go to the head (so the newest FIRST runs first), others to the tail.
-  if (flags & NMI_FLAG_FIRST) {
-    list.insert(list.begin(), id);
-  } else {
-    list.push_back(id);
-  }
+  (flags & NMI_FLAG_FIRST ? list.first : list.rest).push_back(id);
+  list.stale = true;
   return id;
 }
 
@@ -243,11 +287,11 @@ Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsig
                                          std::string_view name, unsigned vector, Cycle check_cycles,
                                          Cycle handle_cycles) {
   // The callable needs the id; register a placeholder first, then set it.
-  auto r = register_nmi_handler(
-      type, [](NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }, flags, name, vector);
+  auto r = register_action(
+      type, [](NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }, flags, name, vector,
+      model);
   if (!r.ok()) return r;
   NmiAction& a = actions_[*r];
-  a.model = model;
   a.fn = make_model(*r, model, check_cycles, handle_cycles);
   if (model != HandlerModel::custom && model != HandlerModel::device &&
       model != HandlerModel::ghes) {
@@ -259,20 +303,19 @@ Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsig
 }
 
 bool Kernel::unregister_nmi_handler(NmiType type, std::string_view name) {
-  auto& list = lists_[static_cast<int>(type)];
-  for (auto it = list.begin(); it != list.end(); ++it) {
-    if (actions_[*it].name == name) {
-      if (std::any_of(cpus_.begin(), cpus_.end(),
-                      [](const auto& c) { return c->st.in_dispatch; })) {
-        warn_once(kWarnUnregisterInNmi,
-                  fmt::format("Trying to free NMI ({}) from NMI context!", name));
-      }
-      actions_[*it].registered = false;
-      list.erase(it);
-      return true;
-    }
+  HandlerList& list = lists_[static_cast<int>(type)];
+  const NameIndex& index = by_name_[static_cast<int>(type)];
+  const auto known = index.find(name);
+  if (known == index.end() || !actions_[known->second].registered) return false;
+  const HandlerId id = known->second;
+  if (std::any_of(cpus_.begin(), cpus_.end(), [](const auto& c) { return c->st.in_dispatch; })) {
+    warn_once(kWarnUnregisterInNmi, fmt::format("Trying to free NMI ({}) from NMI context!", name));
   }
-  return false;
+  actions_[id].registered = false;
+  auto& part = actions_[id].flags & NMI_FLAG_FIRST ? list.first : list.rest;
+  part.erase(std::find(part.begin(), part.end(), id));
+  list.stale = true;
+  return true;
 }
 
 void Kernel::set_emergency_handler(NmiType type, NmiHandlerFn fn) {
@@ -288,17 +331,22 @@ bool mask_like(HandlerModel m) {
 }
 }  // namespace
 
-void Kernel::add_work(HandlerId h, CpuId cpu, std::uint32_t count) {
-  std::uint32_t& w = work_[h * machine_.cpu_count() + cpu];
+bool Kernel::add_work(HandlerId h, CpuId cpu, std::uint32_t count) {
+  if (!valid_work_slot(h, cpu)) return false;
+  std::uint32_t& w = work_[std::size_t{h} * machine_.cpu_count() + cpu];
   w = mask_like(actions_[h].model) ? 1 : w + count;
+  return true;
 }
 
 std::uint32_t Kernel::pending_work(HandlerId h, CpuId cpu) const {
-  return work_[h * machine_.cpu_count() + cpu];
+  if (!valid_work_slot(h, cpu)) return 0;
+  return work_[std::size_t{h} * machine_.cpu_count() + cpu];
 }
 
 std::uint32_t Kernel::take_work(HandlerId h, CpuId cpu) {
-  std::uint32_t& w = work_[h * machine_.cpu_count() + cpu];
+  // An emergency handler's context has no handler id: it has no work of its own.
+  if (!valid_work_slot(h, cpu)) return 0;
+  std::uint32_t& w = work_[std::size_t{h} * machine_.cpu_count() + cpu];
   const std::uint32_t n = w;
   w = 0;
   return n;
@@ -498,10 +546,10 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
 }
 
 void Kernel::call_next_handler(CpuCtx& c) {
-  const auto& list = handler_list(c.type);
   // 3. Walk the whole list in order; skip handlers whose source bit is clear.
-  while (c.next < list.size() && !c.emergency) {
-    const HandlerId id = list[c.next++];
+  // The list is read again for each call: a handler may register another.
+  while (!c.emergency && c.next < handler_list(c.type).size()) {
+    const HandlerId id = handler_list(c.type)[c.next++];
     NmiAction& a = actions_[id];
     if (c.filter && (a.vector >= 64 || ((c.bitmap >> a.vector) & 1u) == 0)) continue;
 
@@ -618,7 +666,10 @@ void Kernel::handle_done(CpuCtx& c) {
       if (config_.unknown_nmi_panic || config_.panic_on_unrecovered_nmi) {
         do_panic(c.id, "NMI: Not continuing");
       }
-      printk(c.id, "Dazed and confused, but trying to continue");
+      // Linux's unknown_nmi_error rate-limits this line too (its own site).
+      if (ratelimit(kRateUnknownDazed)) {
+        printk(c.id, "Dazed and confused, but trying to continue");
+      }
       machine_.queue().schedule_in(machine_.timing().get(TimingParam::unknown_path), c, kPathDone);
       return;
   }
@@ -680,8 +731,7 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
     return;
   }
   if (record_samples_ && c.d.event.type == EventType::nmi) {
-    samples_.push_back(machine_.now() + ret_cost + (c.software ? c.extra_return_cycles : 0) -
-                       c.started);
+    samples_.add(machine_.now() + ret_cost + (c.software ? c.extra_return_cycles : 0) - c.started);
   }
   c.started = 0;
   c.extra_return_cycles = 0;

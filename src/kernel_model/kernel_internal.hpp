@@ -64,6 +64,7 @@ struct Kernel::Selftest {
   enum class Stage { remote, local, done } stage = Stage::remote;
   Cycle deadline = 0;
   HandlerId handler = kNoHandler;
+  bool owns_handler = true;  // registered for this stage, unregistered after it
   std::vector<CpuId> targets;
   unsigned failures = 0;
   unsigned tests = 0;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <bit>
+#include <cassert>
+#include <optional>
 
 #include "fredsim/kernel_model/kernel.hpp"
 #include "kernel_model/apicdef.hpp"
@@ -41,32 +43,56 @@ void Kernel::send_nmi_ipi_shorthand(CpuId from, std::uint32_t shorthand_bits, un
                       prepare_icr(from, shorthand_bits, apicdef::APIC_DM_NMI, vector, 0));
 }
 
+namespace {
+// The handler Linux registers for each of these senders (reference/linux-nmi.md table).
+struct RoleDefault {
+  HandlerModel model;
+  std::string_view name;
+  unsigned flags;
+  unsigned vector;
+};
+constexpr RoleDefault kRoleDefaults[] = {
+    {HandlerModel::pmi, "PMI", 0, nmis::VECTOR_PMI},
+    {HandlerModel::selftest, "nmi_selftest", NMI_FLAG_FIRST, nmis::VECTOR_TEST},
+    {HandlerModel::stop, "smp_stop", NMI_FLAG_FIRST, nmis::VECTOR_SMP_STOP},
+    {HandlerModel::backtrace, "arch_bt", 0, nmis::VECTOR_BT},
+    {HandlerModel::kgdb, "kgdb", 0, nmis::VECTOR_KGDB},
+    {HandlerModel::mce, "mce", 0, nmis::VECTOR_MCE},
+};
+const RoleDefault& role_default(HandlerModel model) {
+  for (const auto& d : kRoleDefaults) {
+    if (d.model == model) return d;
+  }
+  assert(false && "ensure_role of a model without a sender");
+  return kRoleDefaults[0];
+}
+}  // namespace
+
+std::optional<HandlerModel> reserved_handler_model(std::string_view name) {
+  for (const auto& d : kRoleDefaults) {
+    if (d.name == name) return d.model;
+  }
+  return std::nullopt;
+}
+
 HandlerId Kernel::ensure_role(HandlerModel model) {
   HandlerId& role = roles_[static_cast<int>(model)];
   if (role != kNoHandler && actions_[role].registered) return role;
-  // The handler Linux registers for this user (reference/linux-nmi.md table).
-  struct Default {
-    HandlerModel model;
-    const char* name;
-    unsigned flags;
-    unsigned vector;
-  };
-  static constexpr Default kDefaults[] = {
-      {HandlerModel::pmi, "PMI", 0, nmis::VECTOR_PMI},
-      {HandlerModel::selftest, "nmi_selftest", NMI_FLAG_FIRST, nmis::VECTOR_TEST},
-      {HandlerModel::stop, "smp_stop", NMI_FLAG_FIRST, nmis::VECTOR_SMP_STOP},
-      {HandlerModel::backtrace, "arch_bt", 0, nmis::VECTOR_BT},
-      {HandlerModel::kgdb, "kgdb", 0, nmis::VECTOR_KGDB},
-      {HandlerModel::mce, "mce", 0, nmis::VECTOR_MCE},
-  };
-  for (const auto& d : kDefaults) {
-    if (d.model == model) {
-      auto r = register_model(NmiType::local, model, d.flags, d.name, d.vector);
-      role = r.ok() ? *r : kNoHandler;
-      return role;
-    }
+  const RoleDefault& d = role_default(model);
+  // The name is reserved for this model, so a handler registered under it on
+  // the LOCAL list is this role's (registered by a user to configure it).
+  if (const auto it = by_name_[static_cast<int>(NmiType::local)].find(d.name);
+      it != by_name_[static_cast<int>(NmiType::local)].end() && actions_[it->second].registered) {
+    assert(actions_[it->second].model == model);
+    role = it->second;
+    return role;
   }
-  return kNoHandler;
+  // Neither refusal can happen: the callable is set, the name is free on the
+  // list (just checked) and reserved for this very model.
+  auto r = register_model(NmiType::local, model, d.flags, d.name, d.vector);
+  assert(r.ok());
+  role = *r;
+  return role;
 }
 
 void Kernel::trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exclude_self) {
@@ -166,14 +192,22 @@ void Kernel::selftest_begin_stage() {
   } else {
     s.targets.push_back(s.from);
   }
-  auto r = register_model(NmiType::local, HandlerModel::selftest, NMI_FLAG_FIRST, "nmi_selftest",
-                          nmis::VECTOR_TEST);
-  if (!r.ok()) {
-    selftest_record(s.stage == Selftest::Stage::remote ? " remote IPI:" : "  local IPI:",
-                    "FAILED |", false, false);
-    return;
+  // The test registers its handler for the stage and unregisters it after; a
+  // handler of that name already registered (a scenario configuring it, the
+  // name being reserved for this model) serves instead and stays.
+  const auto& local = by_name_[static_cast<int>(NmiType::local)];
+  if (const auto it = local.find(role_default(HandlerModel::selftest).name);
+      it != local.end() && actions_[it->second].registered) {
+    s.handler = it->second;
+    s.owns_handler = false;
+  } else {
+    // Cannot be refused: the name is free on the list and reserved for this model.
+    const RoleDefault& d = role_default(HandlerModel::selftest);
+    auto r = register_model(NmiType::local, d.model, d.flags, d.name, d.vector);
+    assert(r.ok());
+    s.handler = *r;
+    s.owns_handler = true;
   }
-  s.handler = *r;
   for (CpuId t : s.targets)
     add_work(s.handler, t);
   send_nmi_ipi(s.from, s.targets, nmis::VECTOR_TEST);
@@ -190,7 +224,7 @@ void Kernel::selftest_step(CpuCtx& c) {
     empty = empty && pending_work(s.handler, t) == 0;
   const char* name = s.stage == Selftest::Stage::remote ? " remote IPI:" : "  local IPI:";
   if (empty || machine_.now() >= s.deadline) {
-    unregister_nmi_handler(NmiType::local, "nmi_selftest");
+    if (s.owns_handler) unregister_nmi_handler(NmiType::local, actions_[s.handler].name);
     // A timed-out test leaves its bits: they are not the kernel's work any more.
     for (CpuId t : s.targets)
       take_work(s.handler, t);

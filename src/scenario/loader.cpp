@@ -15,6 +15,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "fredsim/kernel_model/kernel.hpp"
 #include "scenario/input.hpp"
 #include "scenario/names.hpp"
 
@@ -508,6 +509,18 @@ class Validator {
       return enumeration(n, w, kHandlerModelNames);
     });
     if (error_) return;
+    // The kernel registers a handler of its own under some names (PMI, mce, ...):
+    // one of another model there would take that sender's work.
+    if (const auto owner = kernel::reserved_handler_model(h.name);
+        owner && kernel::handler_model_name(*owner) != to_string(h.model)) {
+      const auto own = kernel::handler_model_name(*owner);
+      fail(locate(*name),
+           fmt::format("handler name '{}' is reserved: the kernel registers its own {} handler "
+                       "under it for {} events; rename this {} handler, or give it "
+                       "model = \"{}\" to configure the kernel's",
+                       input::clip(h.name), own, own, to_string(h.model), own));
+      return;
+    }
     if (const auto* n = field(t, "check_cycles", k)) {
       if (auto c = cost(*n, "handler.check_cycles")) h.check_cycles = *c;
     }

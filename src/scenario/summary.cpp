@@ -3,6 +3,8 @@
 #include <fmt/ostream.h>
 
 #include <ostream>
+#include <string_view>
+#include <unordered_map>
 
 #include "fredsim/scenario/report.hpp"
 
@@ -165,13 +167,23 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
   }
   if (b.stopped != StopReason::none || p.stopped != StopReason::none) fmt::print(out, "\n");
   fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", "bitmap", "polling", "poll/bmp");
+  // The polling run's handlers by name (the first of a name, as find_handler
+  // gives): one scan, not one per handler of a scenario with thousands.
+  std::unordered_map<std::string_view, const HandlerResult*> polling;
+  polling.reserve(p.handlers.size());
+  for (const auto& h : p.handlers)
+    polling.emplace(h.name, &h);
+  auto find = [&](const std::string& name) -> const HandlerResult* {
+    const auto it = polling.find(name);
+    return it == polling.end() ? nullptr : it->second;
+  };
   for (const auto& h : b.handlers) {
-    const HandlerResult* ph = p.find_handler(h.name);
+    const HandlerResult* ph = find(h.name);
     double pc = ph ? static_cast<double>(ph->calls) : 0;
     compare_row(out, fmt::format("calls {}", h.name), static_cast<double>(h.calls), pc, true);
   }
   for (const auto& h : b.handlers) {
-    const HandlerResult* ph = p.find_handler(h.name);
+    const HandlerResult* ph = find(h.name);
     double pc = ph ? static_cast<double>(ph->cycles) : 0;
     compare_row(out, fmt::format("cycles {}", h.name), static_cast<double>(h.cycles), pc, true);
   }

@@ -383,8 +383,7 @@ ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
   for (const auto& l : k.console())
     r.console.push_back({l.cycle, l.cpu, l.text});
   if (k.panic()) r.panic = PanicRecord{k.panic()->cycle, k.panic()->cpu, k.panic()->message};
-  for (std::uint64_t s : k.nmi_dispatch_samples())
-    r.dispatch_samples.add(s);
+  r.dispatch_samples = k.nmi_dispatch_samples();
   return r;
 }
 

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+#include <vector>
+
 namespace fredsim {
 namespace {
 
@@ -24,6 +30,94 @@ TEST(Samples, EmptyAndSingle) {
   one.add(7);
   EXPECT_EQ(one.summary().p99, 7u);
   EXPECT_EQ(one.summary().p50, 7u);
+}
+
+}  // namespace
+}  // namespace fredsim
+
+namespace fredsim {
+namespace {
+
+TEST(Samples, ExactUpToTheCap) {
+  Samples s;
+  for (std::uint64_t i = 0; i < Samples::kExactCap; ++i)
+    s.add(1'000'000 + (i * 7919) % 65'536);  // every value once, shuffled
+  EXPECT_FALSE(s.folded());
+  const Summary sum = s.summary();
+  EXPECT_EQ(sum.count, Samples::kExactCap);
+  // Nearest rank of 65,536 values 1,000,000 .. 1,065,535: ranks 32,768 and 64,881.
+  EXPECT_EQ(sum.p50, 1'000'000u + 32'767);
+  EXPECT_EQ(sum.p99, 1'000'000u + 64'880);
+  EXPECT_EQ(sum.min, 1'000'000u);
+  EXPECT_EQ(sum.max, 1'065'535u);
+}
+
+TEST(Samples, BucketsCoverEveryValueWithinTheRelativeBound) {
+  // Every bucket boundary region and a spread of values up to 2^64 - 1.
+  std::vector<std::uint64_t> probes = {0, 1, 511, 512, 513, 1023, 1024, ~std::uint64_t{0}};
+  for (unsigned b = 9; b < 64; ++b) {
+    const std::uint64_t p = std::uint64_t{1} << b;
+    probes.insert(probes.end(), {p - 1, p, p + 1, p + p / 3, p + p / 2 + 12345});
+  }
+  for (std::uint64_t v : probes) {
+    const std::size_t b = Samples::bucket_of(v);
+    const std::uint64_t low = Samples::bucket_low(b);
+    const std::uint64_t width = Samples::bucket_width(b);
+    EXPECT_LE(low, v) << v;
+    EXPECT_LE(v - low, width - 1) << v;
+    // A bucket is at most 1/256 of the values it holds wide.
+    EXPECT_LE(static_cast<double>(width - 1), static_cast<double>(low) / 256.0 + 1e-9) << v;
+    if (b > 0) {
+      EXPECT_EQ(Samples::bucket_low(b - 1) + Samples::bucket_width(b - 1), low) << v;
+    }
+  }
+}
+
+TEST(Samples, FoldedPercentilesStayWithinTheBound) {
+  // A long-tailed spread, as dispatch cycles are: mostly ~2,000, some ~10^6.
+  std::mt19937_64 rng(13);
+  std::lognormal_distribution<double> dist(7.6, 1.2);
+  Samples s;
+  std::vector<std::uint64_t> all;
+  Samples::Sum sum = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    const auto v = static_cast<std::uint64_t>(dist(rng)) + 1;
+    s.add(v);
+    all.push_back(v);
+    sum += v;
+  }
+  ASSERT_TRUE(s.folded());
+  std::sort(all.begin(), all.end());
+  const Summary got = s.summary();
+  EXPECT_EQ(got.count, all.size());
+  EXPECT_EQ(got.min, all.front());
+  EXPECT_EQ(got.max, all.back());
+  EXPECT_TRUE(s.sum() == sum);
+  EXPECT_DOUBLE_EQ(got.mean, static_cast<double>(static_cast<long double>(sum) /
+                                                 static_cast<long double>(all.size())));
+  for (auto [p, reported] : {std::pair{50.0, got.p50}, std::pair{99.0, got.p99}}) {
+    const double exact = static_cast<double>(percentile_sorted(all, p));
+    EXPECT_LE(std::abs(static_cast<double>(reported) - exact), exact * Samples::kRelativeError)
+        << "p" << p << ": " << reported << " vs " << exact;
+  }
+}
+
+TEST(Samples, MemoryStaysBoundedAndTheSumExact) {
+  Samples s;
+  // Past 2^64 in total: the sum must not wrap.
+  const std::uint64_t big = std::uint64_t{1} << 62;
+  for (int i = 0; i < 200'000; ++i)
+    s.add(big + static_cast<std::uint64_t>(i));
+  EXPECT_TRUE(s.folded());
+  EXPECT_EQ(s.size(), 200'000u);
+  const Samples::Sum expected =
+      static_cast<Samples::Sum>(big) * 200'000 + Samples::Sum{199'999} * 200'000 / 2;
+  EXPECT_TRUE(s.sum() == expected);
+  const Summary got = s.summary();
+  EXPECT_EQ(got.min, big);
+  EXPECT_EQ(got.max, big + 199'999);
+  EXPECT_GE(got.p50, big);
+  EXPECT_LE(got.p99, big + 199'999);
 }
 
 }  // namespace

@@ -11,6 +11,12 @@ inline constexpr unsigned kCpuidLkgsBit = 18;
 inline constexpr unsigned kCpuidWrmsrnsBit = 19;
 inline constexpr unsigned kCpuidNmiSourceBit = 20;
 
+// The kernel text a kernel RIP stays in: Linux's image starts at
+// __START_KERNEL_map + 16 MiB and the image mapping ends at 1 GiB (KASLR's
+// KERNEL_IMAGE_SIZE).
+inline constexpr std::uint64_t kKernelTextBegin = 0xFFFFFFFF81000000ull;
+inline constexpr std::uint64_t kKernelTextEnd = 0xFFFFFFFFC0000000ull;
+
 inline constexpr unsigned kCr4FredBit = 32;
 inline constexpr std::uint64_t kCr4Fred = std::uint64_t{1} << kCr4FredBit;
 

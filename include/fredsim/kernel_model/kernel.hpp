@@ -14,12 +14,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/kernel_model/nmi.hpp"
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/sim/result.hpp"
+#include "fredsim/sim/stats.hpp"
 
 namespace fredsim::kernel {
 
@@ -47,6 +49,12 @@ enum class HandlerModel : std::uint8_t {
 };
 std::string_view handler_model_name(HandlerModel m);
 bool parse_handler_model(std::string_view text, HandlerModel& out);
+
+/// The kernel registers a handler of its own for some senders (PMI, nmi_selftest,
+/// smp_stop, arch_bt, kgdb, mce). Such a name belongs to that model: another
+/// handler may take it only with the same model (configuring that very
+/// handler). Returns the model a name is reserved for, if any.
+std::optional<HandlerModel> reserved_handler_model(std::string_view name);
 
 /// Per-handler figures for results.
 struct HandlerStats {
@@ -157,8 +165,9 @@ class Kernel final : public cpu::OsEntry {
 
   // --- Registration (reference/linux-nmi.md "Registration") ------------------
   /// Registers a handler. Refusals (a null callable, the same name already
-  /// registered in that list) are errors; the warn-once cases are logged on
-  /// the console and the handler is registered.
+  /// registered in that list, a name reserved for another model) are errors;
+  /// the warn-once cases are logged on the console and the handler is
+  /// registered. O(1) amortised: names are looked up in an index.
   Result<HandlerId> register_nmi_handler(NmiType type, NmiHandlerFn fn, unsigned flags,
                                          std::string_view name, unsigned vector = 0);
   /// Registers a built-in model with its costs (0 = the timing profile's).
@@ -178,8 +187,10 @@ class Kernel final : public cpu::OsEntry {
 
   // --- Ground truth ------------------------------------------------------------
   /// Gives `count` work items to handler `h` on `cpu` (a mask-like model, such
-  /// as backtrace, keeps at most one).
-  void add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1);
+  /// as backtrace, keeps at most one). False, and nothing recorded, for an id
+  /// that names no handler or a CPU that does not exist; pending_work and
+  /// take_work answer 0 for those.
+  bool add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1);
   std::uint32_t pending_work(HandlerId h, CpuId cpu) const;
   std::uint32_t take_work(HandlerId h, CpuId cpu);
   /// Work items still pending on `cpu` (all handlers), plus unhandled reasons.
@@ -220,10 +231,10 @@ class Kernel final : public cpu::OsEntry {
   const std::vector<ConsoleLine>& console() const { return console_; }
   bool panicked() const { return panic_.has_value(); }
   const std::optional<PanicRecord>& panic() const { return panic_; }
-  /// Keeps the dispatch cycles of each NMI (for compare's percentiles); off by
-  /// default, since the list grows with the run.
+  /// Keeps the dispatch cycles of each NMI (for the summary and compare's
+  /// percentiles) in constant memory (Samples); off by default.
   void record_dispatch_samples(bool on) { record_samples_ = on; }
-  const std::vector<std::uint64_t>& nmi_dispatch_samples() const { return samples_; }
+  const Samples& nmi_dispatch_samples() const { return samples_; }
   /// Selftest outcome: passed / failed / timed out counts.
   struct SelftestReport {
     unsigned passed = 0, failed = 0, timeout = 0, runs = 0;
@@ -245,7 +256,8 @@ class Kernel final : public cpu::OsEntry {
   void kvm_handle_nmi_exit(CpuId cpu, std::uint64_t exit_qualification, Cycle exit_started,
                            Cycle entry_cycles, std::function<void()> then);
 
-  /// Appends a console line (rate limiting is the caller's).
+  /// Appends a console line (rate limiting is the caller's). The console keeps
+  /// 65,536 lines; the last one then counts the lines dropped after it.
   void printk(CpuId cpu, std::string text);
 
  private:
@@ -273,19 +285,46 @@ class Kernel final : public cpu::OsEntry {
   void selftest_step(CpuCtx& c);
   void selftest_begin_stage();
   void selftest_record(const char* name, const char* verdict, bool passed, bool timeout);
+  /// The handler that does this sender's work: always a valid, registered id.
   HandlerId ensure_role(HandlerModel model);
+  Result<HandlerId> register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
+                                    std::string_view name, unsigned vector, HandlerModel model);
+  bool valid_work_slot(HandlerId h, CpuId cpu) const {
+    return h < actions_.size() && cpu < machine_.cpu_count();
+  }
   std::uint64_t cycles_to_ns(Cycle c) const;
 
   Machine& machine_;
   KernelConfig config_;
   std::vector<NmiAction> actions_;
-  std::vector<HandlerId> lists_[kNmiTypeCount];
+  /// A handler list is kept as its FIRST handlers in registration order and
+  /// the others in registration order, so registering appends; the call order
+  /// (newest FIRST first, then the others) is built when next read.
+  struct HandlerList {
+    std::vector<HandlerId> first;
+    std::vector<HandlerId> rest;
+    mutable std::vector<HandlerId> order;
+    mutable bool stale = false;
+  };
+  const std::vector<HandlerId>& call_order(const HandlerList& l) const;
+  HandlerList lists_[kNmiTypeCount];
+  /// Name indexes, for lookup only (nothing iterates them): the action of a
+  /// name on each type's list (at most one: a name is unique per list, and a
+  /// re-registration reuses the action), and the first action of a name.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using NameIndex = std::unordered_map<std::string, HandlerId, NameHash, std::equal_to<>>;
+  NameIndex by_name_[kNmiTypeCount];
+  NameIndex first_by_name_;
   NmiHandlerFn emergency_[kNmiTypeCount];
   std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
   std::vector<std::unique_ptr<CpuCtx>> cpus_;
   std::vector<ConsoleLine> console_;
+  std::uint64_t console_dropped_ = 0;
   std::optional<PanicRecord> panic_;
-  std::vector<std::uint64_t> samples_;
+  Samples samples_;
   bool record_samples_ = false;
   std::uint32_t warned_ = 0;  // warn-once sites
   std::vector<RateLimit> rate_;

@@ -16,18 +16,49 @@ struct Summary {
   std::uint64_t max = 0;
 };
 
-/// Collects 64-bit samples (cycle counts); summary() sorts a copy.
-/// Percentiles are nearest-rank: the smallest sample with at least p% at or below.
+/// Collects 64-bit samples (cycle counts) in bounded memory. The first
+/// kExactCap samples are kept as they are, and summary() is exact over them.
+/// Past that they are folded into a log-linear histogram: count, sum, mean, min
+/// and max stay exact; p50 and p99 are within kRelativeError of the exact
+/// nearest-rank value. Memory is at most kExactCap values plus the histogram,
+/// however many samples are added.
 class Samples {
  public:
-  void reserve(std::size_t n) { values_.reserve(n); }
-  void add(std::uint64_t v) { values_.push_back(v); }
-  std::size_t size() const { return values_.size(); }
-  const std::vector<std::uint64_t>& values() const { return values_; }
+  /// How many samples are kept exactly.
+  static constexpr std::size_t kExactCap = 65536;
+  /// Bits of a value the histogram keeps below its leading one: each power of
+  /// two is cut into 2^kSubBits buckets.
+  static constexpr unsigned kSubBits = 8;
+  /// Bound on |reported - exact| / exact for a percentile once folded.
+  static constexpr double kRelativeError = 1.0 / (1u << (kSubBits + 1));
+
+  __extension__ using Sum = unsigned __int128;
+
+  void reserve(std::size_t n);
+  void add(std::uint64_t v);
+  std::uint64_t size() const { return count_; }
+  /// The exact sum of every sample added (no overflow below 2^64 samples).
+  Sum sum() const { return sum_; }
+  /// Past kExactCap: the samples live in the histogram only.
+  bool folded() const { return !buckets_.empty(); }
   Summary summary() const;
 
+  /// The histogram's bucket of a value and the value a bucket reports (its
+  /// midpoint); exposed for the accuracy tests.
+  static std::size_t bucket_of(std::uint64_t v);
+  static std::uint64_t bucket_low(std::size_t b);
+  static std::uint64_t bucket_width(std::size_t b);
+
  private:
-  std::vector<std::uint64_t> values_;
+  void fold();
+  std::uint64_t folded_percentile(double p) const;
+
+  std::vector<std::uint64_t> values_;   // exact, until folded
+  std::vector<std::uint64_t> buckets_;  // sample counts, once folded
+  std::uint64_t count_ = 0;
+  Sum sum_ = 0;
+  std::uint64_t min_ = 0;
+  std::uint64_t max_ = 0;
 };
 
 /// Nearest-rank percentile of sorted values (p in 0..100); 0 when empty.
