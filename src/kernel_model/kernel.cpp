@@ -476,7 +476,7 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
     NmiContext ctx(*this, c.id, kNoHandler);
     c.sum = em(type, c.regs, ctx);
     c.emergency = true;
-    c.next = handler_list(type).size();
+    c.walk.clear();
     machine_.queue().schedule_in(ctx.charged(), c, kHandlerDone);
     return;
   }
@@ -494,15 +494,18 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
       c.bitmap = data;
     }
   }
+  const auto& list = handler_list(type);
+  c.walk.assign(list.begin(), list.end());
   call_next_handler(c);
 }
 
 void Kernel::call_next_handler(CpuCtx& c) {
-  const auto& list = handler_list(c.type);
-  // 3. Walk the whole list in order; skip handlers whose source bit is clear.
-  while (c.next < list.size() && !c.emergency) {
-    const HandlerId id = list[c.next++];
+  // 3. Walk the whole list in order; skip handlers whose source bit is clear,
+  // and those unregistered since the walk began.
+  while (c.next < c.walk.size() && !c.emergency) {
+    const HandlerId id = c.walk[c.next++];
     NmiAction& a = actions_[id];
+    if (!a.registered) continue;
     if (c.filter && (a.vector >= 64 || ((c.bitmap >> a.vector) & 1u) == 0)) continue;
 
     NmiContext ctx(*this, c.id, id);
