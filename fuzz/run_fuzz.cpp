@@ -10,8 +10,9 @@
 //     (+1 while an NMI is pending), and no counter goes backwards (past 16
 //     CPUs: the step's CPU, and every CPU each 64 steps and at the end);
 //   when the run ends idle (queue empty, no panic):
-//     - the dispatch samples add up to the CPUs' dispatch_cycles
-//       (docs/kernel_model.md "Dispatch time");
+//     - the dispatch samples add up to the CPUs' dispatch_cycles, unless a
+//       guest took an NMI or a guest interval ended (docs/kernel_model.md
+//       "Dispatch time");
 //     - no CPU that is not stopped still has an NMI pending;
 //     - in a strict scenario (one the generator kept inside the rule of
 //       docs/kernel_model.md "When work may be lost"), no CPU that is not stopped
@@ -23,12 +24,11 @@
 // every generated scenario is printed (to see what a corpus file stands for).
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
