@@ -524,7 +524,7 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
     NmiContext ctx(*this, c.id, kNoHandler);
     c.sum = em(type, c.regs, ctx);
     c.emergency = true;
-    c.next = handler_list(type).size();
+    c.walk.clear();
     machine_.queue().schedule_in(ctx.charged(), c, kHandlerDone);
     return;
   }
@@ -542,15 +542,18 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
       c.bitmap = data;
     }
   }
+  const auto& list = handler_list(type);
+  c.walk.assign(list.begin(), list.end());
   call_next_handler(c);
 }
 
 void Kernel::call_next_handler(CpuCtx& c) {
-  // 3. Walk the whole list in order; skip handlers whose source bit is clear.
-  // The list is read again for each call: a handler may register another.
-  while (!c.emergency && c.next < handler_list(c.type).size()) {
-    const HandlerId id = handler_list(c.type)[c.next++];
+  // 3. Walk the whole list in order; skip handlers whose source bit is clear,
+  // and those unregistered since the walk began.
+  while (c.next < c.walk.size() && !c.emergency) {
+    const HandlerId id = c.walk[c.next++];
     NmiAction& a = actions_[id];
+    if (!a.registered) continue;
     if (c.filter && (a.vector >= 64 || ((c.bitmap >> a.vector) & 1u) == 0)) continue;
 
     NmiContext ctx(*this, c.id, id);

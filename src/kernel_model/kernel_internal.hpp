@@ -29,6 +29,10 @@ struct Kernel::CpuCtx final : EventTarget {
   PtRegs regs;
   bool b2b = false;
   NmiType type = NmiType::local;  // the list nmi_handle walks now
+  // The list as the walk found it (capacity kept, so no allocation per NMI once
+  // warm): a handler (un)registered meanwhile must not shift the walk, which
+  // would skip or repeat a handler (Linux walks an RCU list).
+  std::vector<HandlerId> walk;
   std::size_t next = 0;
   int sum = 0;
   bool filter = false;  // the source filter is on for this walk

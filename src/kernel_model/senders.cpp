@@ -116,6 +116,10 @@ void Kernel::trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exc
 }
 
 void Kernel::stop_other_cpus(CpuId from) {
+  // Only the first CPU to get here stops the others (native_stop_other_cpus'
+  // cmpxchg on stopping_cpu); a later call returns. Taking it over would make
+  // the first stopper's handler claim the NMI without its work.
+  if (stopping_cpu_ != kNoCpu) return;
   stopping_cpu_ = from;
   const HandlerId h = ensure_role(HandlerModel::stop);
   for (CpuId c = 0; c < machine_.cpu_count(); ++c) {

@@ -206,5 +206,41 @@ TEST(Dispatch, EmergencyHandlerShortCircuitsTheList) {
   EXPECT_EQ(k.cpu_state(1).stats.normal, 1u);
 }
 
+// Found by fuzz/run_fuzz: the walk indexed the live list, so a handler
+// (un)registered during a walk on another CPU (the selftest does both) shifted
+// it: a removal skipped the next handler (its work was lost), a FIRST insertion
+// called one twice. The walk now takes the list as it was when it began.
+TEST(Dispatch, RegistrationDuringAWalkNeitherSkipsNorRepeats) {
+  for (bool remove : {true, false}) {
+    SCOPED_TRACE(remove ? "unregister" : "register FIRST");
+    auto sys = make_system(make_config(2, true, false));
+    Kernel& k = sys->kernel();
+    auto cheap = [](NmiType, const PtRegs&, NmiContext& ctx) {
+      ctx.charge(100);
+      return NMI_DONE;
+    };
+    ASSERT_TRUE(k.register_nmi_handler(NmiType::local, cheap, NMI_FLAG_FIRST, "head").ok());
+    auto a = k.register_nmi_handler(
+        NmiType::local,
+        [&k, remove, cheap](NmiType, const PtRegs&, NmiContext& ctx) {
+          if (remove) {
+            k.unregister_nmi_handler(NmiType::local, "head");
+          } else if (k.find_handler("new") == kNoHandler) {
+            (void)k.register_nmi_handler(NmiType::local, cheap, NMI_FLAG_FIRST, "new");
+          }
+          ctx.charge(100);
+          return NMI_DONE;
+        },
+        0, "a");
+    auto b = k.register_nmi_handler(NmiType::local, cheap, 0, "b");
+    ASSERT_TRUE(a.ok() && b.ok());
+    const CpuId one[] = {1};
+    sys->at(10, [&] { k.send_nmi_ipi(0, one, 0); });
+    sys->run_to_idle();
+    EXPECT_EQ(k.handler(*a).total.calls, 1u);
+    EXPECT_EQ(k.handler(*b).total.calls, 1u);
+  }
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
