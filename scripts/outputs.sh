@@ -40,4 +40,6 @@ done
 # The dispatch study on a small grid (the committed docs/sweep/ table is the full one).
 "$fredsim" sweep --out "$out/sweep" --handlers 1,8 --plot none >"$out/sweep.txt" 2>&1 || echo "sweep $?" >>"$out/sweep.txt"
 rm -f "$out/sweep/sweep.png"
+# The sweep names its output directory: make that line the same for any OUTDIR.
+sed -i "s#$out/#OUTDIR/#g" "$out/sweep.txt"
 echo "outputs written to $out"

@@ -75,6 +75,13 @@ std::optional<HandlerModel> reserved_handler_model(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> reserved_handler_names() {
+  std::vector<std::string_view> names;
+  for (const auto& d : kRoleDefaults)
+    names.push_back(d.name);
+  return names;
+}
+
 HandlerId Kernel::ensure_role(HandlerModel model) {
   HandlerId& role = roles_[static_cast<int>(model)];
   if (role != kNoHandler && actions_[role].registered) return role;

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "fredsim/kernel_model/kernel.hpp"
 #include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/suite.hpp"
 #include "fredsim/scenario/trace_sinks.hpp"
@@ -332,13 +333,9 @@ struct Breakpoint {
   }
 };
 
-// The handlers registered by the kernel model itself when an event needs them
-// (Linux's users of the NMI list), so they can be broken on before they exist.
-constexpr std::string_view kKernelHandlers[] = {"PMI",     "nmi_selftest", "smp_stop",
-                                                "arch_bt", "kgdb",         "mce"};
-
 /// The handler names a `break handler` can match: the scenario's, those
-/// registered so far, and the kernel's own.
+/// registered so far, and the kernel's own (registered when an event needs them,
+/// so they can be broken on before they exist).
 std::vector<std::string> known_handlers(const ScenarioSpec& spec, const ScenarioSession& session) {
   std::vector<std::string> names;
   auto add = [&](std::string_view n) {
@@ -348,7 +345,7 @@ std::vector<std::string> known_handlers(const ScenarioSpec& spec, const Scenario
     add(h.name);
   for (const auto& h : session.result().handlers)
     add(h.name);
-  for (std::string_view n : kKernelHandlers)
+  for (std::string_view n : kernel::reserved_handler_names())
     add(n);
   return names;
 }
@@ -382,8 +379,17 @@ int step_command(const StepCommand& cmd, const ScenarioRunner& runner, std::istr
   out << "fredsim step: " << spec->name << " (" << spec->events.size()
       << " events); 'help' lists the commands\n";
   std::string line;
+  bool time_reported = false;
   while (g_signal != SIGTERM) {
     take_sigint();  // a ^C during `print` or `result`: nothing left to stop
+    // The run reached the end of simulated time (docs/scenarios.md "Limits"): say
+    // so once, rather than looking like a run that ended.
+    if (!time_reported) {
+      if (Status st = session.status(); !st) {
+        out << st.error().message << '\n';
+        time_reported = true;
+      }
+    }
     out << "(fredsim " << session.now() << (session.done() ? ", done" : "") << ") " << std::flush;
     if (!std::getline(in, line)) {
       if (!take_sigint()) break;
@@ -529,7 +535,8 @@ int cli_main(const std::vector<std::string>& args, const ScenarioRunner& runner,
       "fredsim: a cycle-level simulator of the x86 NMI path (FRED, NMI-source reporting, "
       "local APIC, VMX, Linux NMI dispatch).\n"
       "Exit status: 0 every expectation holds, 1 an expectation failed, 2 bad input or usage "
-      "(a write error included), 3 cut short by --max-cycles/--max-wall, 130/143 SIGINT/SIGTERM.",
+      "(a write error included), 3 cut short by --max-cycles/--max-wall, 4 out of memory, "
+      "130/143 SIGINT/SIGTERM.",
       "fredsim"};
   app.require_subcommand(1, 1);
   app.set_help_all_flag("--help-all", "Print the help of every subcommand");

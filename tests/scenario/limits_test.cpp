@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fredsim/scenario/cli.hpp"
@@ -25,10 +26,10 @@ struct Outcome {
   std::string err;
 };
 
-Outcome cli(std::vector<std::string> args) {
+Outcome cli(std::vector<std::string> args, std::string input = "") {
   args.insert(args.begin(), "fredsim");
   SystemRunner runner;
-  std::istringstream in;
+  std::istringstream in(std::move(input));
   std::ostringstream out, err;
   const int code = cli_main(args, runner, in, out, err);
   return {code, out.str(), err.str()};
@@ -211,6 +212,19 @@ TEST(CliLimits, ARunThatReachesTheEndOfTimeStopsWithAnError) {
   // A cheaper handler ends in time.
   auto ok = cli({"run", f, "--set", "handler.0.check_cycles=1_000"});
   EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
+TEST(CliLimits, StepSaysOnceThatTheRunReachedTheEndOfTime) {
+  test::TempDir dir;
+  const std::string f = dir.write("e.toml", kEndOfTime);
+  auto r = cli({"step", f}, "continue\nstep\nquit\n");
+  const std::string said = ": error: simulated time ran out at cycle ";
+  const auto first = r.out.find(said);
+  ASSERT_NE(first, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(said, first + 1), std::string::npos) << "said once:\n" << r.out;
+  // Before the run reaches it, nothing is said.
+  auto early = cli({"step", f}, "quit\n");
+  EXPECT_EQ(early.out.find(said), std::string::npos) << early.out;
 }
 
 TEST(CliLimits, ASuiteTestThatReachesTheEndOfTimeFails) {

@@ -55,6 +55,8 @@ bool parse_handler_model(std::string_view text, HandlerModel& out);
 /// handler may take it only with the same model (configuring that very
 /// handler). Returns the model a name is reserved for, if any.
 std::optional<HandlerModel> reserved_handler_model(std::string_view name);
+/// Those names, in a fixed order.
+std::vector<std::string_view> reserved_handler_names();
 
 /// Per-handler figures for results.
 struct HandlerStats {
