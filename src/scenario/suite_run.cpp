@@ -96,8 +96,7 @@ TestOutcome fail(TestOutcome o, FailKind kind, std::string reason) {
 /// not of the last event; neither is in a suite's report.)
 Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
                                               std::optional<double> timeout,
-                                              Clock::time_point start,
-                                              const ScenarioRunner& runner,
+                                              Clock::time_point start, const ScenarioRunner& runner,
                                               const volatile std::sig_atomic_t* interrupt) {
   RunOptions options;
   options.limits.interrupt = interrupt;
