@@ -70,19 +70,10 @@ class FakeRunner final : public ScenarioRunner {
   SystemRunner real_;
 };
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = test::CliOutcome;
 
 Outcome cli(std::vector<std::string> args, std::string input = "") {
-  args.insert(args.begin(), "fredsim");
-  FakeRunner runner;
-  std::istringstream in(input);
-  std::ostringstream out, err;
-  int code = cli_main(args, runner, in, out, err);
-  return {code, out.str(), err.str()};
+  return test::run_cli(std::move(args), FakeRunner{}, std::move(input));
 }
 
 TEST(Cli, RunPassingScenarioExitsZero) {
@@ -428,12 +419,7 @@ TEST(Cli, SuiteJunitIsWrittenWholeOrReported) {
 
 /// The command on the real simulator.
 Outcome cli_real(std::vector<std::string> args) {
-  args.insert(args.begin(), "fredsim");
-  SystemRunner runner;
-  std::istringstream in;
-  std::ostringstream out, err;
-  int code = cli_main(args, runner, in, out, err);
-  return {code, out.str(), err.str()};
+  return test::run_cli(std::move(args), SystemRunner{});
 }
 
 TEST(Cli, MaxCyclesCutsTheRunShortWithStatusThree) {

@@ -20,19 +20,10 @@
 namespace fredsim::scenario {
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = test::CliOutcome;
 
 Outcome cli(std::vector<std::string> args, std::string input = "") {
-  args.insert(args.begin(), "fredsim");
-  SystemRunner runner;
-  std::istringstream in(std::move(input));
-  std::ostringstream out, err;
-  const int code = cli_main(args, runner, in, out, err);
-  return {code, out.str(), err.str()};
+  return test::run_cli(std::move(args), SystemRunner{}, std::move(input));
 }
 
 constexpr std::string_view kHolds = R"(name = "holds"

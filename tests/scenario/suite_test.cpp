@@ -71,18 +71,10 @@ class FakeRunner final : public ScenarioRunner {
   SystemRunner real_;
 };
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Outcome = test::CliOutcome;
 
 Outcome cli(std::vector<std::string> args, const ScenarioRunner& runner) {
-  args.insert(args.begin(), "fredsim");
-  std::istringstream in;
-  std::ostringstream out, err;
-  const int code = cli_main(args, runner, in, out, err);
-  return {code, out.str(), err.str()};
+  return test::run_cli(std::move(args), runner);
 }
 
 Outcome fake_cli(std::vector<std::string> args) {
