@@ -176,17 +176,8 @@ cpu = 1
 
 /// A run that reaches the end of simulated time: the handler's cost takes the
 /// NMI's dispatch past 2^50.
-constexpr std::string_view kEndOfTime = R"(name = "end-of-time"
-[system]
-nmi_source = false
-[[handler]]
-name = "h"
-check_cycles = 2_000_000
-[[event]]
-at = 1_125_899_906_000_000
-type = "external"
-work = "h"
-)";
+const std::string kEndOfTime =
+    test::read_file(test::source_dir() + "/tests/scenario/data/end-of-time.toml");
 
 TEST(CliLimits, ARunThatReachesTheEndOfTimeStopsWithAnError) {
   test::TempDir dir;

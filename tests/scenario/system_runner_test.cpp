@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "fredsim/scenario/loader.hpp"
+#include "test_util.hpp"
 
 namespace fredsim::scenario {
 namespace {
@@ -93,20 +94,8 @@ namespace fredsim::scenario {
 namespace {
 
 TEST(SystemRunnerTime, ReachingTheEndOfTimeIsAnErrorNotAResult) {
-  // The NMI at 2^50 - 842624 costs the handler 2,000,000 cycles: its walk would
-  // end past 2^50.
-  auto spec = load_scenario_string(R"(name = "end-of-time"
-[system]
-nmi_source = false
-[[handler]]
-name = "h"
-check_cycles = 2_000_000
-[[event]]
-at = 1_125_899_906_000_000
-type = "external"
-work = "h"
-)",
-                                   "e.toml");
+  auto spec = load_scenario_string(
+      test::read_file(test::source_dir() + "/tests/scenario/data/end-of-time.toml"), "e.toml");
   ASSERT_TRUE(spec.ok()) << spec.error().message;
   SystemRunner runner;
   RunOptions options;
