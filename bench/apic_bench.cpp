@@ -86,12 +86,13 @@ BENCHMARK(BM_UnicastNmiX2apic);
 // The same through the xAPIC MMIO view (ICR2 once, then low-word writes).
 void BM_UnicastNmiXapic(benchmark::State& state) {
   Bench b(2, ApicMode::xapic);
-  b.bus->apic(0).mmio_write(APIC_ICR2, 1u << 24);
-  b.bus->apic(0).mmio_write(APIC_ICR, APIC_DM_NMI | 4);
+  const IcrValue icr = IcrValue::nmi(1, 4);
+  b.bus->apic(0).mmio_write(APIC_ICR2, icr.xapic_high());
+  b.bus->apic(0).mmio_write(APIC_ICR, icr.low());
   b.queue.run_to_idle();
   const std::uint64_t before = fredsim::bench::allocation_count();
   for (auto _ : state) {
-    b.bus->apic(0).mmio_write(APIC_ICR, APIC_DM_NMI | 4);
+    b.bus->apic(0).mmio_write(APIC_ICR, icr.low());
     b.queue.step();
   }
   const std::uint64_t allocs = fredsim::bench::allocation_count() - before;
@@ -105,7 +106,7 @@ void broadcast(benchmark::State& state, bool traced) {
   Bench b(cpus);
   NullTraceSink null_sink;
   if (traced) b.tracer.add_sink(null_sink);
-  const std::uint64_t icr = APIC_DEST_ALLBUT | APIC_DM_NMI | 4;
+  const std::uint64_t icr = IcrValue::nmi(0, 4).with_shorthand(Shorthand::all_excluding_self).raw();
   (void)b.bus->apic(0).write_msr(X2APIC_ICR_MSR, icr);  // warm-up: queue storage
   b.queue.run_to_idle();
   const std::uint64_t before = fredsim::bench::allocation_count();

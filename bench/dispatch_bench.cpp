@@ -8,6 +8,7 @@
 #include <string>
 
 #include "alloc_counter.hpp"
+#include "fredsim/apic/icr.hpp"
 #include "fredsim/kernel_model/system.hpp"
 
 namespace {
@@ -111,7 +112,7 @@ void BM_BroadcastNmi(benchmark::State& state) {
   auto send = [&] {
     for (CpuId c = 1; c < cpus; ++c)
       k.add_work(bt, c);
-    k.send_nmi_ipi_shorthand(0, 0xC0000 /* APIC_DEST_ALLBUT */, nmis::VECTOR_SMP_STOP);
+    k.send_nmi_ipi_shorthand(0, apic::Shorthand::all_excluding_self, nmis::VECTOR_SMP_STOP);
     sys->run_to_idle();
   };
   send();

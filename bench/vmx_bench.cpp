@@ -39,19 +39,7 @@ struct ReturningOs final : cpu::OsEntry {
 struct Kvm final : vmx::VmExitHandler {
   void on_vm_exit(vmx::VmxCpu& v, const vmx::ExitInfo& e) override {
     cpu::Cpu& c = v.cpu();
-    cpu::FredFrame f;
-    f.rip = c.rip();
-    f.cs = cpu::FredCs{}.set_selector(c.cs()).set_stack_level(c.csl());
-    f.rflags = c.rflags();
-    f.rsp = c.rsp();
-    f.ss = cpu::FredSs{}
-               .set_selector(c.ss())
-               .set_nmi(true)
-               .set_vector(arch::kNmiVector)
-               .set_type(cpu::EventType::nmi)
-               .set_long_mode(true);
-    f.event_data = e.qualification;
-    c.push_software_frame(f);
+    c.push_software_frame(c.software_nmi_frame(c.rflags(), /*fred=*/true, e.qualification));
     (void)c.erets();
   }
 };

@@ -179,13 +179,13 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
         icr_ = IcrValue(value);
       } else {
         // The low-word write keeps ICR2's destination and sends (hardware.md §3).
-        icr_ = IcrValue(kIcrX2apicDest.set(v32 & kIcrLowWritable, icr_.destination()));
+        icr_ = IcrValue(v32 & kIcrLowWritable).with_destination(icr_.destination());
       }
       send(icr_);
       return Fault::none;
     case APIC_ICR2:
       if (x2) return Fault::gp;  // one 64-bit ICR in x2APIC mode
-      icr_ = icr_.with_destination(static_cast<std::uint32_t>(kIcr2XapicDest.get(v32)));
+      icr_ = IcrValue::from_xapic(icr_.low(), v32);
       return Fault::none;
     case APIC_TMICT:
       tmict_ = v32;
@@ -387,10 +387,11 @@ LvtOutcome LocalApic::assert_lvt(Lvt which) {
 
 void LocalApic::on_event(std::uint32_t kind, std::uint64_t arg) {
   switch (kind) {
-    case kIpiArrive:
-      receive(static_cast<DeliveryMode>(kIcrDeliveryMode.get(arg)),
-              static_cast<std::uint8_t>(kIcrVector.get(arg)));
+    case kIpiArrive: {
+      const IcrValue message(arg);
+      receive(message.delivery_mode(), message.vector());
       return;
+    }
     case kLvtNmi: {
       const auto i = static_cast<std::size_t>(arg >> 32);
       assert(i < kLvtCount);

@@ -352,6 +352,20 @@ void Cpu::push_software_frame(const FredFrame& frame) {
   rsp_ = new_rsp;
 }
 
+FredFrame Cpu::software_nmi_frame(std::uint64_t rflags, bool fred, std::uint64_t event_data) const {
+  FredFrame f;
+  f.rip = rip();
+  f.cs = FredCs{}.set_selector(cs_).set_stack_level(csl_);
+  f.rflags = rflags;
+  f.rsp = rsp_;
+  f.ss = FredSs{}.set_selector(ss_);
+  if (fred) {
+    f.ss.set_nmi(true).set_vector(arch::kNmiVector).set_type(EventType::nmi).set_long_mode(true);
+    f.event_data = event_data;
+  }
+  return f;
+}
+
 void Cpu::push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software) {
   assert(depth_ < stack_.size() && "event nesting deeper than the model keeps");
   if (depth_ == stack_.size()) return;

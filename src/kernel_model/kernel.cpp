@@ -458,20 +458,9 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
     case kKvmEntry: {
       // KVM calls the host's NMI entry with a frame it built (hardware.md §4).
       Cpu& cpu = machine_.cpu(c.id);
-      FredFrame f;
-      f.rip = cpu.rip();
-      f.cs = FredCs{}.set_selector(cpu.cs()).set_stack_level(cpu.csl());
-      f.rflags = cpu::arch::kRflagsFixed1;
-      f.rsp = cpu.rsp();
       const bool fred = cpu.fred_enabled();
-      f.ss = FredSs{}.set_selector(cpu.ss());
-      if (fred) {
-        f.ss.set_nmi(true)
-            .set_vector(cpu::arch::kNmiVector)
-            .set_type(EventType::nmi)
-            .set_long_mode(true);
-        f.event_data = c.kvm_qualification;  // read unconditionally
-      }
+      const FredFrame f =
+          cpu.software_nmi_frame(cpu::arch::kRflagsFixed1, fred, c.kvm_qualification);
       cpu.push_software_frame(f);
       Delivery d;
       d.path = fred ? DeliveryPath::fred : DeliveryPath::idt;

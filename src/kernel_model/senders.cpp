@@ -12,35 +12,32 @@
 
 namespace fredsim::kernel {
 
-std::uint64_t Kernel::prepare_icr(CpuId from, std::uint32_t shorthand_bits,
-                                  std::uint32_t delivery_mode, std::uint32_t vector,
-                                  std::uint32_t dest_apic_id) const {
+apic::IcrValue Kernel::prepare_icr(CpuId from, apic::Shorthand shorthand, apic::DeliveryMode mode,
+                                   std::uint32_t vector, std::uint32_t dest_apic_id) const {
   // The NMI-source series' encoder: NMI mode carries the source vector only when
   // NMI-source is on; Linux's plain NMI_VECTOR request is bare NMI mode, so its
   // receivers see bit 0, never bit 2 (reference/hardware.md §3).
-  std::uint32_t low = shorthand_bits | delivery_mode;
-  if (delivery_mode == apicdef::APIC_DM_NMI) {
+  if (mode == apic::DeliveryMode::nmi) {
     if (vector == apicdef::NMI_VECTOR || !nmi_source_enabled(from)) vector = 0;
   }
-  low |= vector & apicdef::APIC_VECTOR_MASK;
-  if (machine_.apic_mode() == ApicMode::x2apic) {
-    return (std::uint64_t{dest_apic_id} << 32) | low;
-  }
-  // xAPIC: ICR2 bits 31:24 hold the 8-bit destination.
-  return (std::uint64_t{(dest_apic_id & 0xFF) << 24} << 32) | low;
+  // The destination is the 32-bit x2APIC one; Machine::write_icr narrows it for xAPIC.
+  return apic::IcrValue{}
+      .with_shorthand(shorthand)
+      .with_delivery_mode(mode)
+      .with_vector(static_cast<std::uint8_t>(vector))
+      .with_destination(dest_apic_id);
 }
 
 void Kernel::send_nmi_ipi(CpuId from, std::span<const CpuId> dest, unsigned vector) {
   // x2APIC physical mode sends one ICR write per destination (send_IPI_mask).
   for (CpuId d : dest) {
-    machine_.apic_write(from, apicdef::APIC_ICR,
-                        prepare_icr(from, 0, apicdef::APIC_DM_NMI, vector, d));
+    machine_.write_icr(
+        from, prepare_icr(from, apic::Shorthand::none, apic::DeliveryMode::nmi, vector, d));
   }
 }
 
-void Kernel::send_nmi_ipi_shorthand(CpuId from, std::uint32_t shorthand_bits, unsigned vector) {
-  machine_.apic_write(from, apicdef::APIC_ICR,
-                      prepare_icr(from, shorthand_bits, apicdef::APIC_DM_NMI, vector, 0));
+void Kernel::send_nmi_ipi_shorthand(CpuId from, apic::Shorthand shorthand, unsigned vector) {
+  machine_.write_icr(from, prepare_icr(from, shorthand, apic::DeliveryMode::nmi, vector, 0));
 }
 
 namespace {
@@ -133,7 +130,7 @@ void Kernel::stop_other_cpus(CpuId from) {
     if (c != from) add_work(h, c);
   }
   if (machine_.cpu_count() > 1) {
-    send_nmi_ipi_shorthand(from, apicdef::APIC_DEST_ALLBUT, nmis::VECTOR_SMP_STOP);
+    send_nmi_ipi_shorthand(from, apic::Shorthand::all_excluding_self, nmis::VECTOR_SMP_STOP);
   }
 }
 
@@ -144,7 +141,7 @@ void Kernel::kgdb_roundup(CpuId from) {
     if (c != from) add_work(h, c);
   }
   if (machine_.cpu_count() > 1) {
-    send_nmi_ipi_shorthand(from, apicdef::APIC_DEST_ALLBUT, nmis::VECTOR_KGDB);
+    send_nmi_ipi_shorthand(from, apic::Shorthand::all_excluding_self, nmis::VECTOR_KGDB);
   }
 }
 

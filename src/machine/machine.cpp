@@ -94,7 +94,7 @@ void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
   apic::LocalApic& a = impl_->apic->apic(cpu);
   if (offset == apic::APIC_ICR) {
     // ICR2 first; the store to the low word sends.
-    a.mmio_write(apic::APIC_ICR2, static_cast<std::uint32_t>(value >> 32));
+    a.mmio_write(apic::APIC_ICR2, static_cast<std::uint32_t>(value >> apic::kIcrHighShift));
   }
   a.mmio_write(offset, static_cast<std::uint32_t>(value));
 }
@@ -103,8 +103,18 @@ std::uint64_t Machine::apic_read(CpuId cpu, std::uint32_t offset) {
   if (config_.apic == ApicMode::x2apic) return cpus_[cpu]->rdmsr(apic::x2apic_msr(offset)).value;
   apic::LocalApic& a = impl_->apic->apic(cpu);
   std::uint64_t v = a.mmio_read(offset);
-  if (offset == apic::APIC_ICR) v |= std::uint64_t{a.mmio_read(apic::APIC_ICR2)} << 32;
+  if (offset == apic::APIC_ICR)
+    v |= std::uint64_t{a.mmio_read(apic::APIC_ICR2)} << apic::kIcrHighShift;
   return v;
+}
+
+void Machine::write_icr(CpuId cpu, apic::IcrValue icr) {
+  // apic_write's xAPIC form is the register pair: ICR2 in the high half.
+  const std::uint64_t value =
+      config_.apic == ApicMode::x2apic
+          ? icr.raw()
+          : (std::uint64_t{icr.xapic_high()} << apic::kIcrHighShift) | icr.low();
+  apic_write(cpu, apic::APIC_ICR, value);
 }
 
 void Machine::pmu_overflow(CpuId cpu, std::uint64_t counter_mask) {

@@ -9,32 +9,28 @@
 #include <numeric>
 #include <sstream>
 
+#include "fredsim/apic/constants.hpp"
+#include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/arch.hpp"
 #include "fredsim/vmx/vmx.hpp"
 
 namespace fredsim::scenario {
 namespace {
 
-// ICR fields for the raw "ipi" event (reference/hardware.md §3).
-constexpr std::uint32_t kIcrOffset = 0x300;
-constexpr unsigned kIcrModeShift = 8;
-constexpr unsigned kIcrShorthandShift = 18;
-constexpr std::uint32_t kShorthandSelf = 1, kShorthandAll = 2, kShorthandAllBut = 3;
-
-std::uint32_t icr_mode_bits(IpiMode m) {
+apic::DeliveryMode to_apic(IpiMode m) {
   switch (m) {
     case IpiMode::fixed:
-      return 0u << kIcrModeShift;
+      return apic::DeliveryMode::fixed;
     case IpiMode::smi:
-      return 2u << kIcrModeShift;
+      return apic::DeliveryMode::smi;
     case IpiMode::nmi:
-      return 4u << kIcrModeShift;
+      return apic::DeliveryMode::nmi;
     case IpiMode::init:
-      return 5u << kIcrModeShift;
+      return apic::DeliveryMode::init;
     case IpiMode::startup:
-      return 6u << kIcrModeShift;
+      return apic::DeliveryMode::startup;
   }
-  return 4u << kIcrModeShift;
+  return apic::DeliveryMode::nmi;
 }
 
 kernel::NmiType to_kernel(HandlerType t) {
@@ -123,26 +119,26 @@ class Driver final : public EventTarget {
       case EventType::ipi: {
         const auto dest = dest_cpus(ev.dest, ev.from, cpus);
         give_work(kind, dest);
-        const std::uint32_t low = (ev.vector & 0xFF) | icr_mode_bits(ev.mode);
-        auto write = [&](std::uint32_t shorthand, std::uint32_t dest_id) {
-          std::uint64_t icr = low | (shorthand << kIcrShorthandShift);
-          icr |= m.apic_mode() == fredsim::ApicMode::x2apic ? std::uint64_t{dest_id} << 32
-                                                            : std::uint64_t{dest_id & 0xFF} << 56;
-          m.apic_write(ev.from, kIcrOffset, icr);
+        // The raw "ipi" event: the ICR exactly as the scenario gives it (reference/hardware.md §3).
+        const apic::IcrValue icr = apic::IcrValue{}
+                                       .with_delivery_mode(to_apic(ev.mode))
+                                       .with_vector(static_cast<std::uint8_t>(ev.vector));
+        auto write = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
+          m.write_icr(ev.from, icr.with_shorthand(shorthand).with_destination(dest_id));
         };
         switch (ev.dest.kind) {
           case Destination::Kind::self:
-            write(kShorthandSelf, 0);
+            write(apic::Shorthand::self, 0);
             break;
           case Destination::Kind::all:
-            write(kShorthandAll, 0);
+            write(apic::Shorthand::all_including_self, 0);
             break;
           case Destination::Kind::all_but_self:
-            write(kShorthandAllBut, 0);
+            write(apic::Shorthand::all_excluding_self, 0);
             break;
           case Destination::Kind::cpus:
             for (CpuId c : ev.dest.cpus)
-              write(0, c);
+              write(apic::Shorthand::none, c);
             break;
         }
         break;
@@ -507,8 +503,9 @@ Result<std::string> SystemSession::print(std::string_view what) const {
     const CpuId id = static_cast<CpuId>(n);
     return fmt::format("apic {}: mode={} LVTPC={:#x} LINT1={:#x} ICR={:#x}", n,
                        s.machine().apic_mode() == fredsim::ApicMode::x2apic ? "x2apic" : "xapic",
-                       s.machine().apic_read(id, 0x340), s.machine().apic_read(id, 0x360),
-                       s.machine().apic_read(id, 0x300));
+                       s.machine().apic_read(id, apic::APIC_LVTPC),
+                       s.machine().apic_read(id, apic::APIC_LVT1),
+                       s.machine().apic_read(id, apic::APIC_ICR));
   }
   if (noun == "vmcs") {
     if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();

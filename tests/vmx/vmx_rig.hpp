@@ -57,18 +57,8 @@ struct KvmLike final : VmExitHandler {
     if (handle) handle_nmi(vcpu.cpu(), e.qualification, nmi_bit);
   }
   static cpu::Fault handle_nmi(cpu::Cpu& c, std::uint64_t event_data, bool nmi_bit) {
-    cpu::FredFrame f;
-    f.rip = c.rip();
-    f.cs = cpu::FredCs{}.set_selector(c.cs()).set_stack_level(c.csl());
-    f.rflags = c.rflags();
-    f.rsp = c.rsp();
-    f.ss = cpu::FredSs{}
-               .set_selector(c.ss())
-               .set_nmi(nmi_bit)
-               .set_vector(arch::kNmiVector)
-               .set_type(cpu::EventType::nmi)
-               .set_long_mode(true);
-    f.event_data = event_data;
+    cpu::FredFrame f = c.software_nmi_frame(c.rflags(), /*fred=*/true, event_data);
+    f.ss.set_nmi(nmi_bit);  // cleared by a test: ERETS of such a frame leaves NMIs blocked
     c.push_software_frame(f);
     return c.erets();
   }

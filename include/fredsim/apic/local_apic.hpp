@@ -78,7 +78,7 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice {
  public:
   /// Event kinds on this target.
   enum EventKind : std::uint32_t {
-    kIpiArrive = 0,  // arg: delivery mode << 8 | vector
+    kIpiArrive = 0,  // arg: an ICR of mode and vector only (pack_message)
     kLvtNmi = 1,     // arg: LVT index << 32 | source vector
   };
 
@@ -161,7 +161,7 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice {
   bool matches_logical(std::uint32_t destination, ApicMode sender_mode) const;
 
   static constexpr std::uint64_t pack_message(DeliveryMode mode, std::uint8_t vector) {
-    return kIcrDeliveryMode.set(kIcrVector.set(0, vector), static_cast<std::uint64_t>(mode));
+    return IcrValue{}.with_delivery_mode(mode).with_vector(vector).raw();
   }
 
  private:

@@ -210,6 +210,12 @@ class Cpu final : public EventTarget {
   /// hardware.md §4): pushes it 64-byte aligned below RSP. The OS then runs its
   /// entry and returns with ERETS like after a hardware delivery.
   void push_software_frame(const FredFrame& frame);
+  /// The frame KVM pushes for the host's NMI entry after an NMI VM exit
+  /// (hardware.md §4): this CPU's RIP, CS with its stack level, RSP and SS, and
+  /// `rflags`. With `fred` SS also names the event (NMI, vector 2, 64-bit) and the
+  /// frame carries `event_data` (the exit qualification); without it is the IDT
+  /// frame: the bare SS selector and no event data.
+  FredFrame software_nmi_frame(std::uint64_t rflags, bool fred, std::uint64_t event_data) const;
   /// The frame at the current RSP (what ERETS/ERETU/IRET would pop); null if none.
   const FredFrame* frame_at_rsp() const;
   FredFrame* frame_at_rsp();

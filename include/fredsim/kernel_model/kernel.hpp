@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/kernel_model/nmi.hpp"
 #include "fredsim/machine/machine.hpp"
@@ -202,11 +203,11 @@ class Kernel final : public cpu::OsEntry {
   /// Linux's ICR value for an IPI (the __prepare_ICR of the NMI-source series):
   /// NMI mode keeps the vector when NMI-source is on, 0 when off; a plain
   /// "vector 2" request becomes bare NMI mode.
-  std::uint64_t prepare_icr(CpuId from, std::uint32_t shorthand_bits, std::uint32_t delivery_mode,
-                            std::uint32_t vector, std::uint32_t dest_apic_id) const;
+  apic::IcrValue prepare_icr(CpuId from, apic::Shorthand shorthand, apic::DeliveryMode mode,
+                             std::uint32_t vector, std::uint32_t dest_apic_id) const;
   /// Sends an NMI IPI with a source vector: to one CPU, a list, or by shorthand.
   void send_nmi_ipi(CpuId from, std::span<const CpuId> dest, unsigned vector);
-  void send_nmi_ipi_shorthand(CpuId from, std::uint32_t shorthand_bits, unsigned vector);
+  void send_nmi_ipi_shorthand(CpuId from, apic::Shorthand shorthand, unsigned vector);
   /// trigger_cpumask_backtrace: the CPUs in `mask` print their backtraces (the
   /// sender's own is printed directly, without an NMI, unless excluded).
   void trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exclude_self);

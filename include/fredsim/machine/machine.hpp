@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/sim/context.hpp"
 #include "fredsim/sim/result.hpp"
@@ -78,6 +79,8 @@ class Machine {
   /// (the ICR's high half first, then the low half, which sends).
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value);
   std::uint64_t apic_read(CpuId cpu, std::uint32_t offset);
+  /// Sends an IPI: writes `icr` to the ICR of `cpu` in the machine's APIC mode.
+  void write_icr(CpuId cpu, apic::IcrValue icr);
 
   // --- Platform events -------------------------------------------------------
   /// PMU counters of `cpu` overflow: sets their global-status bits and asserts
