@@ -19,6 +19,8 @@
 
 #include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/cpu.hpp"
+#include "fredsim/kernel_model/console.hpp"
+#include "fredsim/kernel_model/handler_model.hpp"
 #include "fredsim/kernel_model/nmi.hpp"
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/sim/result.hpp"
@@ -35,29 +37,6 @@ using NmiHandlerFn = std::function<int(NmiType, const PtRegs&, NmiContext&)>;
 
 using HandlerId = std::uint32_t;
 inline constexpr HandlerId kNoHandler = ~HandlerId{0};
-
-/// The behaviour of a built-in handler model (SCENARIO.md "Handler models").
-enum class HandlerModel : std::uint8_t {
-  custom,     // a user's callable
-  device,     // handles the work items pending for it on its CPU
-  ghes,       // a device handler with GHES's costs (firmware status block read)
-  pmi,        // perf: LVTPC rewrite, overflow status, every overflowed counter
-  selftest,   // test-and-clear of its CPU's bit in the selftest mask
-  stop,       // stop-other-CPUs: halts every CPU but the stopping one
-  backtrace,  // prints its CPU's backtrace when its CPU is in the mask
-  kgdb,       // the kgdb roundup (LOCAL) or the kgdb UNKNOWN-type claimer
-  mce,        // MCE injection
-};
-std::string_view handler_model_name(HandlerModel m);
-bool parse_handler_model(std::string_view text, HandlerModel& out);
-
-/// The kernel registers a handler of its own for some senders (PMI, nmi_selftest,
-/// smp_stop, arch_bt, kgdb, mce). Such a name belongs to that model: another
-/// handler may take it only with the same model (configuring that very
-/// handler). Returns the model a name is reserved for, if any.
-std::optional<HandlerModel> reserved_handler_model(std::string_view name);
-/// Those names, in a fixed order.
-std::vector<std::string_view> reserved_handler_names();
 
 /// Per-handler figures for results.
 struct HandlerStats {
@@ -119,20 +98,6 @@ struct KernelConfig {
   bool panic_on_io_nmi = false;
   std::uint64_t nmi_longest_ns = 1'000'000;  // 1 ms
   bool perf_amd_claim_window = false;        // AMD: claim unattributed NMIs for 100 ms
-};
-
-/// A line of the kernel's console log.
-struct ConsoleLine {
-  Cycle cycle = 0;
-  CpuId cpu = kNoCpu;
-  std::string text;
-};
-
-/// A panic: the machine stops with this record.
-struct PanicRecord {
-  Cycle cycle = 0;
-  CpuId cpu = kNoCpu;
-  std::string message;
 };
 
 /// The IDT NMI entry's per-CPU latch.

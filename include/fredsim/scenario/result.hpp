@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel_model/console.hpp"
 #include "fredsim/scenario/spec.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/stats.hpp"
