@@ -15,7 +15,8 @@
 #include <span>
 #include <unordered_map>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/apic/constants.hpp"
+#include "fredsim/kernel_model/handler_model.hpp"
 #include "scenario/input.hpp"
 #include "scenario/names.hpp"
 
@@ -414,12 +415,12 @@ class Validator {
 
   void read_system_consistency() {
     const SystemSpec& s = spec_.system;
-    if (s.apic == ApicMode::xapic && s.cpus > kMaxXapicCpus) {
+    if (s.apic == apic::ApicMode::xapic && s.cpus > apic::kXapicMaxCpus) {
       const SourceLoc& loc =
           s.keys.has("apic") ? s.keys.loc_of("apic", s.loc) : s.keys.loc_of("cpus", s.loc);
       fail(loc, fmt::format("apic = \"xapic\" addresses at most {} CPUs, but cpus = {} (use "
                             "apic = \"x2apic\")",
-                            kMaxXapicCpus, s.cpus));
+                            apic::kXapicMaxCpus, s.cpus));
       return;
     }
     if (s.nmi_source && s.delivery == Delivery::idt) {
@@ -511,14 +512,13 @@ class Validator {
     if (error_) return;
     // The kernel registers a handler of its own under some names (PMI, mce, ...):
     // one of another model there would take that sender's work.
-    if (const auto owner = kernel::reserved_handler_model(h.name);
-        owner && kernel::handler_model_name(*owner) != to_string(h.model)) {
+    if (const auto owner = kernel::reserved_handler_model(h.name); owner && *owner != h.model) {
       const auto own = kernel::handler_model_name(*owner);
       fail(locate(*name),
            fmt::format("handler name '{}' is reserved: the kernel registers its own {} handler "
                        "under it for {} events; rename this {} handler, or give it "
                        "model = \"{}\" to configure the kernel's",
-                       input::clip(h.name), own, own, to_string(h.model), own));
+                       input::clip(h.name), own, own, kernel::handler_model_name(h.model), own));
       return;
     }
     if (const auto* n = field(t, "check_cycles", k)) {
