@@ -31,8 +31,8 @@ struct SourceLoc {
 };
 
 /// The locations of the keys an element was given with (in the order the loader
-/// reads them, not file order). Keys left
-/// to their defaults are absent; loc_of() then falls back to the element's own.
+/// declares them, not file order). Keys left to their defaults are absent;
+/// loc_of() then falls back to the element's own.
 class KeyLocations {
  public:
   void add(std::string key, SourceLoc loc) { keys_.emplace_back(std::move(key), std::move(loc)); }
