@@ -21,7 +21,7 @@ std::unique_ptr<System> make(std::uint32_t cpus, bool source, bool fred = true) 
   c.machine.cpus = cpus;
   c.machine.features.fred = fred;
   c.machine.features.nmi_source = fred && source;
-  c.machine.apic = ApicMode::x2apic;
+  c.machine.apic = apic::ApicMode::x2apic;
   auto s = System::create(c);
   return s.ok() ? std::move(*s) : nullptr;
 }

@@ -28,12 +28,16 @@ struct Machine::Impl {
 };
 
 Result<std::unique_ptr<Machine>> Machine::create(const MachineConfig& config) {
-  if (config.cpus < 1 || config.cpus > 4096) {
-    return Error{"system.cpus must be 1..4096, not " + std::to_string(config.cpus)};
-  }
-  if (config.apic == ApicMode::xapic && config.cpus > 255) {
-    return Error{"xAPIC addresses at most 255 CPUs (8-bit APIC IDs); use x2apic for " +
+  if (config.cpus < 1 || config.cpus > kMaxCpus) {
+    return Error{"a machine has 1.." + std::to_string(kMaxCpus) + " CPUs, not " +
                  std::to_string(config.cpus)};
+  }
+  if (config.apic == apic::ApicMode::disabled) {
+    return Error{"a machine's APICs start in xapic or x2apic mode, not disabled"};
+  }
+  if (config.apic == apic::ApicMode::xapic && config.cpus > apic::kXapicMaxCpus) {
+    return Error{"xAPIC addresses at most " + std::to_string(apic::kXapicMaxCpus) +
+                 " CPUs (8-bit APIC IDs); use x2apic for " + std::to_string(config.cpus)};
   }
   if (Status s = config.features.check(); !s.ok()) return s.error();
   return std::unique_ptr<Machine>(new Machine(config));
@@ -54,7 +58,7 @@ Machine::Machine(const MachineConfig& config)
   }
   apic::InterconnectConfig ic;
   ic.cpus = config.cpus;
-  ic.mode = config.apic == ApicMode::x2apic ? apic::ApicMode::x2apic : apic::ApicMode::xapic;
+  ic.mode = config.apic;
   auto bus = apic::Interconnect::create(ctx_, ic);
   assert(bus.ok() && "create() checked the configuration");
   impl_->apic = std::move(*bus);
@@ -87,7 +91,7 @@ apic::Interconnect& Machine::interconnect() {
 }
 
 void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
-  if (config_.apic == ApicMode::x2apic) {
+  if (config_.apic == apic::ApicMode::x2apic) {
     cpus_[cpu]->wrmsr(apic::x2apic_msr(offset), value);
     return;
   }
@@ -100,7 +104,8 @@ void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
 }
 
 std::uint64_t Machine::apic_read(CpuId cpu, std::uint32_t offset) {
-  if (config_.apic == ApicMode::x2apic) return cpus_[cpu]->rdmsr(apic::x2apic_msr(offset)).value;
+  if (config_.apic == apic::ApicMode::x2apic)
+    return cpus_[cpu]->rdmsr(apic::x2apic_msr(offset)).value;
   apic::LocalApic& a = impl_->apic->apic(cpu);
   std::uint64_t v = a.mmio_read(offset);
   if (offset == apic::APIC_ICR)
@@ -111,7 +116,7 @@ std::uint64_t Machine::apic_read(CpuId cpu, std::uint32_t offset) {
 void Machine::write_icr(CpuId cpu, apic::IcrValue icr) {
   // apic_write's xAPIC form is the register pair: ICR2 in the high half.
   const std::uint64_t value =
-      config_.apic == ApicMode::x2apic
+      config_.apic == apic::ApicMode::x2apic
           ? icr.raw()
           : (std::uint64_t{icr.xapic_high()} << apic::kIcrHighShift) | icr.low();
   apic_write(cpu, apic::APIC_ICR, value);

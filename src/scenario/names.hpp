@@ -16,22 +16,26 @@ using Names = std::array<std::pair<std::string_view, E>, N>;
 
 inline constexpr Names<Delivery, 2> kDeliveryNames{
     {{"fred", Delivery::fred}, {"idt", Delivery::idt}}};
-inline constexpr Names<ApicMode, 2> kApicNames{
-    {{"xapic", ApicMode::xapic}, {"x2apic", ApicMode::x2apic}}};
+// The modes a system starts in: a disabled APIC is no configuration of a file.
+inline constexpr Names<apic::ApicMode, 2> kApicNames{
+    {{"xapic", apic::ApicMode::xapic}, {"x2apic", apic::ApicMode::x2apic}}};
 inline constexpr Names<KernelRevision, 2> kKernelNames{
     {{"v7", KernelRevision::v7}, {"v5", KernelRevision::v5}}};
 inline constexpr Names<HandlerType, 4> kHandlerTypeNames{{{"local", HandlerType::local},
                                                           {"unknown", HandlerType::unknown},
                                                           {"serr", HandlerType::serr},
                                                           {"io_check", HandlerType::io_check}}};
-inline constexpr Names<HandlerModel, 8> kHandlerModelNames{{{"device", HandlerModel::device},
-                                                            {"pmi", HandlerModel::pmi},
-                                                            {"selftest", HandlerModel::selftest},
-                                                            {"stop", HandlerModel::stop},
-                                                            {"backtrace", HandlerModel::backtrace},
-                                                            {"kgdb", HandlerModel::kgdb},
-                                                            {"mce", HandlerModel::mce},
-                                                            {"ghes", HandlerModel::ghes}}};
+// The models a file names, in the order messages list them (custom, a user's own
+// callable, has no file spelling).
+inline constexpr Names<kernel::HandlerModel, 8> kHandlerModelNames{
+    {{"device", kernel::HandlerModel::device},
+     {"pmi", kernel::HandlerModel::pmi},
+     {"selftest", kernel::HandlerModel::selftest},
+     {"stop", kernel::HandlerModel::stop},
+     {"backtrace", kernel::HandlerModel::backtrace},
+     {"kgdb", kernel::HandlerModel::kgdb},
+     {"mce", kernel::HandlerModel::mce},
+     {"ghes", kernel::HandlerModel::ghes}}};
 inline constexpr Names<EventType, 10> kEventTypeNames{{{"ipi", EventType::ipi},
                                                        {"pmi", EventType::pmi},
                                                        {"external", EventType::external},

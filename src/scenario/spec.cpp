@@ -24,7 +24,7 @@ const SourceLoc& KeyLocations::loc_of(std::string_view key, const SourceLoc& fal
 std::string_view to_string(Delivery v) {
   return name_of(kDeliveryNames, v);
 }
-std::string_view to_string(ApicMode v) {
+std::string_view to_string(apic::ApicMode v) {
   return name_of(kApicNames, v);
 }
 std::string_view to_string(KernelRevision v) {
@@ -32,9 +32,6 @@ std::string_view to_string(KernelRevision v) {
 }
 std::string_view to_string(HandlerType v) {
   return name_of(kHandlerTypeNames, v);
-}
-std::string_view to_string(HandlerModel v) {
-  return name_of(kHandlerModelNames, v);
 }
 std::string_view to_string(EventType v) {
   return name_of(kEventTypeNames, v);

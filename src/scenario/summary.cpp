@@ -23,7 +23,7 @@ std::uint64_t total(const ScenarioResult& r, std::uint64_t CpuResult::*field) {
   return sum;
 }
 
-std::uint64_t total_stat(const ScenarioResult& r, std::uint64_t NmiStats::*field) {
+std::uint64_t total_stat(const ScenarioResult& r, std::uint64_t kernel::NmiStats::*field) {
   std::uint64_t sum = 0;
   for (const auto& c : r.cpus)
     sum += c.stats.*field;
@@ -94,10 +94,10 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
   sum.nmi_delivered = total(r, &CpuResult::nmi_delivered);
   sum.vm_exits_nmi = total(r, &CpuResult::vm_exits_nmi);
   sum.dispatch_cycles = total(r, &CpuResult::dispatch_cycles);
-  sum.stats.normal = total_stat(r, &NmiStats::normal);
-  sum.stats.unknown = total_stat(r, &NmiStats::unknown);
-  sum.stats.external = total_stat(r, &NmiStats::external);
-  sum.stats.swallow = total_stat(r, &NmiStats::swallow);
+  sum.stats.normal = total_stat(r, &kernel::NmiStats::normal);
+  sum.stats.unknown = total_stat(r, &kernel::NmiStats::unknown);
+  sum.stats.external = total_stat(r, &kernel::NmiStats::external);
+  sum.stats.swallow = total_stat(r, &kernel::NmiStats::swallow);
   sum.lost = total(r, &CpuResult::lost);
   cpu_row(out, "all", sum);
   if (idle)
@@ -198,10 +198,10 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
               static_cast<double>(sp.p99), true);
   compare_row(out, "lost work items", static_cast<double>(total(b, &CpuResult::lost)),
               static_cast<double>(total(p, &CpuResult::lost)), true);
-  compare_row(out, "unknown NMIs", static_cast<double>(total_stat(b, &NmiStats::unknown)),
-              static_cast<double>(total_stat(p, &NmiStats::unknown)), true);
-  compare_row(out, "swallowed NMIs", static_cast<double>(total_stat(b, &NmiStats::swallow)),
-              static_cast<double>(total_stat(p, &NmiStats::swallow)), true);
+  compare_row(out, "unknown NMIs", static_cast<double>(total_stat(b, &kernel::NmiStats::unknown)),
+              static_cast<double>(total_stat(p, &kernel::NmiStats::unknown)), true);
+  compare_row(out, "swallowed NMIs", static_cast<double>(total_stat(b, &kernel::NmiStats::swallow)),
+              static_cast<double>(total_stat(p, &kernel::NmiStats::swallow)), true);
   compare_row(out, "end cycle", static_cast<double>(b.end_cycle), static_cast<double>(p.end_cycle),
               true);
 }

@@ -34,15 +34,31 @@ apic::DeliveryMode to_apic(IpiMode m) {
 }
 
 kernel::NmiType to_kernel(HandlerType t) {
-  kernel::NmiType out = kernel::NmiType::local;
-  kernel::parse_nmi_type(to_string(t), out);
-  return out;
+  switch (t) {
+    case HandlerType::local:
+      return kernel::NmiType::local;
+    case HandlerType::unknown:
+      return kernel::NmiType::unknown;
+    case HandlerType::serr:
+      return kernel::NmiType::serr;
+    case HandlerType::io_check:
+      return kernel::NmiType::io_check;
+  }
+  return kernel::NmiType::local;
 }
 
-kernel::HandlerModel to_kernel(HandlerModel m) {
-  kernel::HandlerModel out = kernel::HandlerModel::device;
-  kernel::parse_handler_model(to_string(m), out);
-  return out;
+HandlerType from_kernel(kernel::NmiType t) {
+  switch (t) {
+    case kernel::NmiType::local:
+      return HandlerType::local;
+    case kernel::NmiType::unknown:
+      return HandlerType::unknown;
+    case kernel::NmiType::serr:
+      return HandlerType::serr;
+    case kernel::NmiType::io_check:
+      return HandlerType::io_check;
+  }
+  return HandlerType::local;
 }
 
 /// The CPUs a destination names, for work items and kernel senders.
@@ -218,8 +234,7 @@ Result<Built> build(const ScenarioSpec& spec) {
   cfg.machine.cpus = spec.system.cpus;
   cfg.machine.features.fred = spec.system.delivery == Delivery::fred;
   cfg.machine.features.nmi_source = spec.system.nmi_source;
-  cfg.machine.apic = spec.system.apic == scenario::ApicMode::x2apic ? fredsim::ApicMode::x2apic
-                                                                    : fredsim::ApicMode::xapic;
+  cfg.machine.apic = spec.system.apic;
   auto profile = TimingProfile::named(spec.system.timing);
   if (!profile.ok()) {
     return spec.error_at(spec.system.keys.loc_of("timing", spec.system.loc),
@@ -245,9 +260,9 @@ Result<Built> build(const ScenarioSpec& spec) {
   for (std::uint32_t i = 0; i < spec.kernel.ignore_nmis; ++i)
     k.stop_nmi();
   for (const auto& h : spec.handlers) {
-    auto r = k.register_model(to_kernel(h.type), to_kernel(h.model),
-                              h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name, h.vector,
-                              h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
+    auto r =
+        k.register_model(to_kernel(h.type), h.model, h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name,
+                         h.vector, h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
     if (!r.ok()) return spec.error_at(h.loc, r.error().message);
   }
   b.driver = std::make_unique<Driver>(spec, *b.system);
@@ -354,7 +369,7 @@ ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
     cr.nmi_delivered = cs.nmi_delivered;
     cr.vm_exits_nmi = cs.vm_exits_nmi;
     cr.dispatch_cycles = cs.dispatch_cycles;
-    cr.stats = NmiStats{ks.stats.normal, ks.stats.unknown, ks.stats.external, ks.stats.swallow};
+    cr.stats = ks.stats;
     cr.lost = k.lost_work(c);
     r.cpus.push_back(cr);
   }
@@ -362,12 +377,7 @@ ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
     const kernel::NmiAction& a = k.handler(h);
     HandlerResult hr;
     hr.name = a.name;
-    HandlerType t = HandlerType::local;
-    for (HandlerType cand :
-         {HandlerType::local, HandlerType::unknown, HandlerType::serr, HandlerType::io_check}) {
-      if (to_string(cand) == kernel::nmi_type_name(a.type)) t = cand;
-    }
-    hr.type = t;
+    hr.type = from_kernel(a.type);
     hr.vector = a.vector;
     hr.calls = a.total.calls;
     hr.handled = a.total.handled;
@@ -501,11 +511,10 @@ Result<std::string> SystemSession::print(std::string_view what) const {
   if (noun == "apic") {
     if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();
     const CpuId id = static_cast<CpuId>(n);
-    return fmt::format("apic {}: mode={} LVTPC={:#x} LINT1={:#x} ICR={:#x}", n,
-                       s.machine().apic_mode() == fredsim::ApicMode::x2apic ? "x2apic" : "xapic",
-                       s.machine().apic_read(id, apic::APIC_LVTPC),
-                       s.machine().apic_read(id, apic::APIC_LVT1),
-                       s.machine().apic_read(id, apic::APIC_ICR));
+    return fmt::format(
+        "apic {}: mode={} LVTPC={:#x} LINT1={:#x} ICR={:#x}", n,
+        apic::apic_mode_name(s.machine().apic_mode()), s.machine().apic_read(id, apic::APIC_LVTPC),
+        s.machine().apic_read(id, apic::APIC_LVT1), s.machine().apic_read(id, apic::APIC_ICR));
   }
   if (noun == "vmcs") {
     if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();

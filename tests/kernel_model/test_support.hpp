@@ -15,7 +15,7 @@ inline SystemConfig make_config(std::uint32_t cpus, bool fred = true, bool nmi_s
   c.machine.cpus = cpus;
   c.machine.features.fred = fred;
   c.machine.features.nmi_source = fred && nmi_source;
-  c.machine.apic = ApicMode::x2apic;
+  c.machine.apic = apic::ApicMode::x2apic;
   c.kernel.revision = rev;
   return c;
 }

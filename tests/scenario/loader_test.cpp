@@ -26,7 +26,7 @@ TEST(Loader, MinimalFileTakesEveryDefault) {
   EXPECT_EQ(s.system.cpus, 1u);
   EXPECT_EQ(s.system.delivery, Delivery::fred);
   EXPECT_TRUE(s.system.nmi_source);
-  EXPECT_EQ(s.system.apic, ApicMode::x2apic);
+  EXPECT_EQ(s.system.apic, apic::ApicMode::x2apic);
   EXPECT_EQ(s.system.kernel, KernelRevision::v7);
   EXPECT_EQ(s.system.timing, "default");
   EXPECT_EQ(s.system.seed, 1u);
@@ -147,7 +147,7 @@ TEST(Loader, ReadsEveryKey) {
   ScenarioSpec s = load_ok(kFull);
   EXPECT_EQ(s.description, "every key");
   EXPECT_EQ(s.system.cpus, 16u);
-  EXPECT_EQ(s.system.apic, ApicMode::xapic);
+  EXPECT_EQ(s.system.apic, apic::ApicMode::xapic);
   EXPECT_EQ(s.system.kernel, KernelRevision::v5);
   EXPECT_EQ(s.system.seed, 42u);
   ASSERT_TRUE(s.system.end.has_value());
@@ -176,7 +176,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(perf.type, HandlerType::local);
   EXPECT_EQ(perf.vector, 7u);
   EXPECT_TRUE(perf.first);
-  EXPECT_EQ(perf.model, HandlerModel::pmi);
+  EXPECT_EQ(perf.model, kernel::HandlerModel::pmi);
   EXPECT_EQ(perf.check_cycles, 400u);
   EXPECT_EQ(perf.handle_cycles, 1500u);
   EXPECT_EQ(perf.loc.line, 26u);
@@ -184,7 +184,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(hp.type, HandlerType::io_check);
   EXPECT_EQ(hp.vector, 0u);
   EXPECT_FALSE(hp.first);
-  EXPECT_EQ(hp.model, HandlerModel::device);
+  EXPECT_EQ(hp.model, kernel::HandlerModel::device);
   EXPECT_FALSE(hp.check_cycles.has_value());
   EXPECT_FALSE(hp.handle_cycles.has_value());
 

@@ -56,7 +56,7 @@ TEST(Override, BareAndQuotedStrings) {
   ScenarioSpec a = load_ok(kBase, sets({"system.delivery=idt", "system.nmi_source=false"}));
   EXPECT_EQ(a.system.delivery, Delivery::idt);
   ScenarioSpec b = load_ok(kBase, sets({"system.apic=\"xapic\""}));
-  EXPECT_EQ(b.system.apic, ApicMode::xapic);
+  EXPECT_EQ(b.system.apic, apic::ApicMode::xapic);
   ScenarioSpec c = load_ok(kBase, sets({"system.kernel='v5'"}));
   EXPECT_EQ(c.system.kernel, KernelRevision::v5);
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fredsim/apic/apic_mode.hpp"
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/delivery_mode.hpp"
 #include "fredsim/apic/icr.hpp"
@@ -31,20 +32,6 @@
 namespace fredsim::apic {
 
 class Interconnect;
-
-/// IA32_APIC_BASE EN/EXTD: disabled (0/0), xAPIC (1/0), x2APIC (1/1).
-enum class ApicMode : std::uint8_t { disabled, xapic, x2apic };
-constexpr std::string_view apic_mode_name(ApicMode m) {
-  switch (m) {
-    case ApicMode::disabled:
-      return "disabled";
-    case ApicMode::xapic:
-      return "xapic";
-    case ApicMode::x2apic:
-      return "x2apic";
-  }
-  return "?";
-}
 
 /// What assert_lvt() did with the event.
 enum class LvtOutcome : std::uint8_t {

@@ -10,8 +10,10 @@
 #include <span>
 #include <vector>
 
+#include "fredsim/apic/apic_mode.hpp"
 #include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/cpu.hpp"
+#include "fredsim/machine/limits.hpp"
 #include "fredsim/sim/context.hpp"
 #include "fredsim/sim/result.hpp"
 
@@ -24,8 +26,6 @@ class VmxCpu;
 }  // namespace fredsim::vmx
 
 namespace fredsim {
-
-enum class ApicMode : std::uint8_t { xapic, x2apic };
 
 /// Port 0x61 (NMI status and control), reference/linux-nmi.md "default_do_nmi".
 namespace port61 {
@@ -40,15 +40,18 @@ inline constexpr std::uint8_t kReasonMask = kSerr | kIochk;
 enum class NmiReason : std::uint8_t { none, serr, iochk };
 
 struct MachineConfig {
-  std::uint32_t cpus = 1;  // 1..4096
+  std::uint32_t cpus = 1;  // 1..kMaxCpus
   cpu::CpuFeatures features;
-  ApicMode apic = ApicMode::x2apic;
+  /// The mode every APIC starts in: xapic or x2apic (a disabled APIC cannot take
+  /// the NMIs the machine sends).
+  apic::ApicMode apic = apic::ApicMode::x2apic;
   TimingProfile timing;
 };
 
 class Machine {
  public:
-  /// Checks the configuration (CPU count, xAPIC limit of 255 CPUs, CPUID
+  /// Checks the configuration (CPU count, APIC mode, xAPIC limit of
+  /// apic::kXapicMaxCpus CPUs, CPUID
   /// dependencies) and builds the machine.
   static Result<std::unique_ptr<Machine>> create(const MachineConfig& config);
   ~Machine();
@@ -70,7 +73,7 @@ class Machine {
   /// VMX of a CPU (its VMCS), made on first use.
   vmx::VmxCpu& vmx(CpuId id);
   bool has_vmx(CpuId id) const;
-  ApicMode apic_mode() const { return config_.apic; }
+  apic::ApicMode apic_mode() const { return config_.apic; }
   const MachineConfig& config() const { return config_; }
 
   // --- Register access the way software does it -------------------------------

@@ -8,19 +8,12 @@
 #include <vector>
 
 #include "fredsim/kernel_model/console.hpp"
+#include "fredsim/kernel_model/nmi.hpp"
 #include "fredsim/scenario/spec.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/stats.hpp"
 
 namespace fredsim::scenario {
-
-/// The Linux per-CPU NMI stats, as default_do_nmi counts them.
-struct NmiStats {
-  std::uint64_t normal = 0;
-  std::uint64_t unknown = 0;
-  std::uint64_t external = 0;
-  std::uint64_t swallow = 0;
-};
 
 struct CpuResult {
   CpuId id = 0;
@@ -29,8 +22,8 @@ struct CpuResult {
   std::uint64_t nmi_delivered = 0;  // FRED/IDT deliveries and NMI-induced VM exits
   std::uint64_t vm_exits_nmi = 0;   // the VM-exit part of nmi_delivered
   Cycle dispatch_cycles = 0;        // delivery to return, summed
-  NmiStats stats;
-  std::uint64_t lost = 0;  // work items still unhandled at the end
+  kernel::NmiStats stats;           // as default_do_nmi counts them
+  std::uint64_t lost = 0;           // work items still unhandled at the end
 };
 
 struct HandlerCpuCounts {
@@ -70,7 +63,7 @@ struct ResultConfig {
   std::uint32_t cpus = 0;
   Delivery delivery = Delivery::fred;
   bool nmi_source = false;
-  ApicMode apic = ApicMode::x2apic;
+  apic::ApicMode apic = apic::ApicMode::x2apic;
   KernelRevision kernel = KernelRevision::v7;
   std::string timing = "default";
   std::uint64_t seed = 0;

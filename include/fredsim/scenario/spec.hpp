@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "fredsim/apic/apic_mode.hpp"
+#include "fredsim/kernel_model/handler_model.hpp"
+#include "fredsim/machine/limits.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/result.hpp"
 #include "fredsim/sim/timing_profile.hpp"
@@ -28,8 +31,8 @@ struct SourceLoc {
 };
 
 /// The locations of the keys an element was given with (in the order the loader
-/// reads them, not file order). Keys left
-/// to their defaults are absent; loc_of() then falls back to the element's own.
+/// declares them, not file order). Keys left to their defaults are absent;
+/// loc_of() then falls back to the element's own.
 class KeyLocations {
  public:
   void add(std::string key, SourceLoc loc) { keys_.emplace_back(std::move(key), std::move(loc)); }
@@ -42,12 +45,13 @@ class KeyLocations {
   std::vector<std::pair<std::string, SourceLoc>> keys_;
 };
 
-// Closed sets of strings are enums; to_string() gives the file's spelling.
+// Closed sets of strings are enums; to_string() gives the file's spelling. The
+// APIC mode and the handler model are the lower layers' enums (apic::ApicMode,
+// kernel::HandlerModel): a file names only some of their values (xapic and x2apic;
+// every model but custom).
 enum class Delivery : std::uint8_t { fred, idt };
-enum class ApicMode : std::uint8_t { xapic, x2apic };
 enum class KernelRevision : std::uint8_t { v7, v5 };
 enum class HandlerType : std::uint8_t { local, unknown, serr, io_check };
-enum class HandlerModel : std::uint8_t { device, pmi, selftest, stop, backtrace, kgdb, mce, ghes };
 enum class EventType : std::uint8_t {
   ipi,
   pmi,
@@ -68,10 +72,9 @@ enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
 enum class Comparison : std::uint8_t { equals, at_least, at_most };
 
 std::string_view to_string(Delivery v);
-std::string_view to_string(ApicMode v);
+std::string_view to_string(apic::ApicMode v);
 std::string_view to_string(KernelRevision v);
 std::string_view to_string(HandlerType v);
-std::string_view to_string(HandlerModel v);
 std::string_view to_string(EventType v);
 std::string_view to_string(IpiMode v);
 std::string_view to_string(ExternalReason v);
@@ -79,8 +82,8 @@ std::string_view to_string(StatKind v);
 /// "==", ">=", "<=".
 std::string_view to_symbol(Comparison v);
 
-inline constexpr std::uint32_t kMaxCpus = 4096;
-inline constexpr std::uint32_t kMaxXapicCpus = 255;
+// The CPU count of a system is 1..kMaxCpus (fredsim/machine/limits.hpp), and
+// 1..apic::kXapicMaxCpus with apic = "xapic".
 inline constexpr std::uint32_t kMaxVector = 255;  // the ICR's 8-bit vector field
 inline constexpr std::uint32_t kMaxFrequencyMhz = 1'000'000;
 /// The largest cost a file gives (a [timing] parameter, check_cycles,
@@ -93,8 +96,8 @@ inline constexpr Cycle kMaxCost = Cycle{1} << 31;
 struct SystemSpec {
   std::uint32_t cpus = 1;
   Delivery delivery = Delivery::fred;
-  bool nmi_source = true;  // default: delivery == fred
-  ApicMode apic = ApicMode::x2apic;
+  bool nmi_source = true;                        // default: delivery == fred
+  apic::ApicMode apic = apic::ApicMode::x2apic;  // xapic or x2apic
   KernelRevision kernel = KernelRevision::v7;
   std::string timing = "default";
   std::uint64_t seed = 1;
@@ -128,7 +131,7 @@ struct HandlerSpec {
   HandlerType type = HandlerType::local;
   std::uint32_t vector = 0;  // NMI-source vector; the kernel model warns where Linux does
   bool first = false;        // NMI_FLAG_FIRST
-  HandlerModel model = HandlerModel::device;
+  kernel::HandlerModel model = kernel::HandlerModel::device;  // never custom
   std::optional<Cycle> check_cycles;   // default: the timing profile's <model>_check
   std::optional<Cycle> handle_cycles;  // default: the timing profile's <model>_handle
   SourceLoc loc;

@@ -1,0 +1,135 @@
+#pragma once
+// The validator: turns a parsed (and --set patched) tree into a ScenarioSpec.
+// Its members are defined by concern: typed values and the top level in
+// loader_validator.cpp, [system], [timing] and [kernel] in loader_system.cpp,
+// [[handler]] in loader_handlers.cpp, [[event]] in loader_events.cpp, the
+// guest and user intervals in loader_intervals.cpp, [[expect]] in
+// loader_expects.cpp.
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "fredsim/scenario/spec.hpp"
+#include "scenario/input.hpp"
+#include "scenario/loader_toml.hpp"
+#include "scenario/names.hpp"
+
+namespace fredsim::scenario::loader {
+
+/// Validates a parsed tree into a ScenarioSpec. Keeps the first error; after it,
+/// getters return defaults and the caller stops at the next checkpoint.
+class Validator {
+ public:
+  explicit Validator(ScenarioSpec& spec) : spec_(spec) {}
+
+  std::optional<Error> run(const toml::table& root);
+
+ private:
+  void fail(const SourceLoc& loc, std::string what) {
+    if (!error_) error_ = spec_.error_at(loc, what);
+  }
+
+  // --- structure ---------------------------------------------------------------
+
+  /// Fails on the first key of the reader's table that it did not take (`where`
+  /// places the table: "in [system]"); false then, or after any earlier error.
+  bool known_keys(const TableReader& r, std::string_view where) {
+    if (auto u = r.unknown_key(where)) fail(u->first, std::move(u->second));
+    return !error_;
+  }
+  const toml::table* table(const Field& f);
+  std::vector<const toml::table*> array_of_tables(const Field& f);
+
+  // --- typed values --------------------------------------------------------------
+  // Each takes the node and its name in messages ("system.cpus").
+
+  std::optional<std::int64_t> integer(const toml::node& n, std::string_view what, std::int64_t min,
+                                      std::int64_t max);
+  /// A point in simulated time: 0..kMaxCycle (docs/scenarios.md "Limits").
+  std::optional<Cycle> cycle(const toml::node& n, std::string_view what);
+  /// A cost in cycles: 0..kMaxCost (docs/scenarios.md "Limits").
+  std::optional<Cycle> cost(const toml::node& n, std::string_view what);
+  std::optional<bool> boolean(const toml::node& n, std::string_view what);
+  std::optional<std::string> string(const toml::node& n, std::string_view what);
+  std::optional<CpuId> cpu_number(const toml::node& n, std::string_view what);
+  std::optional<std::string> handler_name(const toml::node& n, std::string_view what);
+
+  template <class E, std::size_t N>
+  std::optional<E> enumeration(const toml::node& n, std::string_view what,
+                               const Names<E, N>& names) {
+    auto s = string(n, what);
+    if (!s) return std::nullopt;
+    if (auto e = value_of(names, *s)) return e;
+    fail(locate(n),
+         fmt::format("{} = \"{}\" is not one of {}", what, input::clip(*s), quoted_names(names)));
+    return std::nullopt;
+  }
+
+  // The getters opt() takes, by what they read.
+  auto in_range(std::int64_t min, std::int64_t max) {
+    return [this, min, max](const toml::node& n, std::string_view w) {
+      return integer(n, w, min, max);
+    };
+  }
+  auto a_boolean() {
+    return [this](const toml::node& n, std::string_view w) { return boolean(n, w); };
+  }
+  auto a_string() {
+    return [this](const toml::node& n, std::string_view w) { return string(n, w); };
+  }
+  auto a_cycle() {
+    return [this](const toml::node& n, std::string_view w) { return cycle(n, w); };
+  }
+  auto a_cost() {
+    return [this](const toml::node& n, std::string_view w) { return cost(n, w); };
+  }
+  auto a_cpu() {
+    return [this](const toml::node& n, std::string_view w) { return cpu_number(n, w); };
+  }
+  template <class E, std::size_t N>
+  auto one_of(const Names<E, N>& names) {
+    return [this, &names](const toml::node& n, std::string_view w) {
+      return enumeration(n, w, names);
+    };
+  }
+
+  /// Reads a field the table has into `out` with `get` (node and name to an
+  /// optional value); nothing when it is absent or after an error.
+  template <class T, class Get>
+  void opt(const Field& f, T& out, Get get) {
+    if (error_ || !f) return;
+    if (auto v = get(*f, f.what)) out = static_cast<T>(std::move(*v));
+  }
+
+  // --- tables --------------------------------------------------------------------
+
+  void read_top(const Field& name, const Field& description);
+  void read_system(const toml::table& t);
+  void read_system_consistency();
+  void read_timing(const toml::table& t);
+  void read_kernel(const toml::table& t);
+  void read_handler(const toml::table& t);
+  void read_event(const toml::table& t, std::size_t index);
+  void read_repeat(const Field& every, const Field& count, EventSpec& e);
+  std::optional<Destination> destination(const toml::node& n, std::string_view what);
+  std::optional<std::vector<std::string>> work(const toml::node& n, std::string_view what);
+  void check_intervals();
+  void read_expect(const toml::table& t);
+
+  std::string declared_handlers() const;
+  const HandlerSpec* find_handler(const std::string& name) const;
+
+  ScenarioSpec& spec_;
+  SourceLoc root_loc_;
+  std::optional<Error> error_;
+  std::unordered_map<std::string, std::size_t> handler_index_;  // name -> spec_.handlers
+};
+
+}  // namespace fredsim::scenario::loader
