@@ -35,16 +35,16 @@ class FredConfig : public RegisterValue<FredConfig, std::uint64_t> {
 /// IA32_FRED_STKLVLS: two bits per vector 0..31, vector v at bits 2v+1:2v.
 class FredStklvls : public RegisterValue<FredStklvls, std::uint64_t> {
  public:
+  /// One vector's level once the word is shifted right by 2v.
+  static constexpr BitField kLevel{0, 2};
+
   using RegisterValue::RegisterValue;
   constexpr std::uint8_t level(unsigned vector) const {
-    return vector < 32 ? get<std::uint8_t>(field_of(vector)) : 0;
+    return vector < 32 ? static_cast<std::uint8_t>(kLevel.get(raw() >> (2 * vector))) : 0;
   }
   constexpr FredStklvls& set_level(unsigned vector, unsigned level) {
-    return vector < 32 ? set(field_of(vector), level) : *this;
+    return vector < 32 ? set(BitField{2 * vector, kLevel.width}, level) : *this;
   }
-
- private:
-  static constexpr BitField field_of(unsigned vector) { return BitField{2 * vector, 2}; }
 };
 
 }  // namespace fredsim::cpu
