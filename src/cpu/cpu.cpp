@@ -625,7 +625,7 @@ Fault Cpu::wrmsr(std::uint32_t index, std::uint64_t value) {
     if ((value & kConfigReservedMask) != 0) {
       return fault(Fault::gp, "WRMSR IA32_FRED_CONFIG: reserved bits 2, 4, 5 or 11");
     }
-    if (!is_canonical(value & kConfigEntryPageMask)) {
+    if (!is_canonical(value & kConfigEntryPage.mask())) {
       return fault(Fault::gp, "WRMSR IA32_FRED_CONFIG: entry page not canonical");
     }
     config_ = FredConfig(value);

@@ -16,7 +16,7 @@ namespace arch = cpu::arch;
 constexpr BitField kAccessRightsDpl{5, 2};
 constexpr BitField kAccessRightsPresent{7, 1};
 // IA32_FRED_CONFIG bits 1:0 hold the current stack level (hardware.md §1).
-constexpr std::uint64_t kConfigCsl = arch::kConfigCslMask;
+constexpr std::uint64_t kConfigCsl = arch::kConfigCsl.mask();
 // RFLAGS after a VM exit: every bit cleared except bit 1 (SDM Vol. 3C "Loading
 // Host RIP, RSP, RFLAGS, and SSP").
 constexpr std::uint64_t kHostRflagsAfterExit = arch::kRflagsFixed1;

@@ -8,6 +8,7 @@
 
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/delivery_mode.hpp"
+#include "fredsim/sim/register_value.hpp"
 
 namespace fredsim::apic {
 
@@ -21,10 +22,9 @@ enum class Shorthand : std::uint8_t {
 enum class Level : std::uint8_t { deassert = 0, assert = 1 };
 enum class Trigger : std::uint8_t { edge = 0, level = 1 };
 
-class IcrValue {
+class IcrValue : public RegisterValue<IcrValue, std::uint64_t> {
  public:
-  constexpr IcrValue() = default;
-  constexpr explicit IcrValue(std::uint64_t raw) : raw_(raw) {}
+  using RegisterValue::RegisterValue;
   /// From the xAPIC words: `low` at 0x300, `high` (ICR2) at 0x310.
   static constexpr IcrValue from_xapic(std::uint32_t low, std::uint32_t high) {
     return IcrValue(kIcrX2apicDest.set(low, kIcr2XapicDest.get(high)));
@@ -37,53 +37,32 @@ class IcrValue {
         .with_destination(destination);
   }
 
-  constexpr std::uint64_t raw() const { return raw_; }
   /// The low word (xAPIC 0x300).
-  constexpr std::uint32_t low() const { return static_cast<std::uint32_t>(raw_); }
+  constexpr std::uint32_t low() const { return static_cast<std::uint32_t>(raw()); }
   /// The xAPIC ICR2 word: destination bits 7:0 in bits 31:24.
   constexpr std::uint32_t xapic_high() const {
     return static_cast<std::uint32_t>(kIcr2XapicDest.set(0, destination()));
   }
 
-  constexpr std::uint8_t vector() const { return static_cast<std::uint8_t>(kIcrVector.get(raw_)); }
-  constexpr DeliveryMode delivery_mode() const {
-    return static_cast<DeliveryMode>(kIcrDeliveryMode.get(raw_));
-  }
-  constexpr DestMode dest_mode() const { return static_cast<DestMode>(kIcrDestMode.get(raw_)); }
-  constexpr bool delivery_status() const { return kIcrDeliveryStatus.get(raw_) != 0; }
-  constexpr Level level() const { return static_cast<Level>(kIcrLevel.get(raw_)); }
-  constexpr Trigger trigger() const { return static_cast<Trigger>(kIcrTrigger.get(raw_)); }
-  constexpr Shorthand shorthand() const { return static_cast<Shorthand>(kIcrShorthand.get(raw_)); }
-  constexpr std::uint32_t destination() const {
-    return static_cast<std::uint32_t>(kIcrX2apicDest.get(raw_));
-  }
+  constexpr std::uint8_t vector() const { return get<std::uint8_t>(kIcrVector); }
+  constexpr DeliveryMode delivery_mode() const { return get<DeliveryMode>(kIcrDeliveryMode); }
+  constexpr DestMode dest_mode() const { return get<DestMode>(kIcrDestMode); }
+  constexpr bool delivery_status() const { return get<bool>(kIcrDeliveryStatus); }
+  constexpr Level level() const { return get<Level>(kIcrLevel); }
+  constexpr Trigger trigger() const { return get<Trigger>(kIcrTrigger); }
+  constexpr Shorthand shorthand() const { return get<Shorthand>(kIcrShorthand); }
+  constexpr std::uint32_t destination() const { return get<std::uint32_t>(kIcrX2apicDest); }
 
   constexpr IcrValue with_vector(std::uint8_t v) const { return with(kIcrVector, v); }
-  constexpr IcrValue with_delivery_mode(DeliveryMode m) const {
-    return with(kIcrDeliveryMode, static_cast<std::uint64_t>(m));
-  }
-  constexpr IcrValue with_dest_mode(DestMode m) const {
-    return with(kIcrDestMode, static_cast<std::uint64_t>(m));
-  }
+  constexpr IcrValue with_delivery_mode(DeliveryMode m) const { return with(kIcrDeliveryMode, m); }
+  constexpr IcrValue with_dest_mode(DestMode m) const { return with(kIcrDestMode, m); }
   constexpr IcrValue with_delivery_status(bool pending) const {
-    return with(kIcrDeliveryStatus, pending ? 1 : 0);
+    return with(kIcrDeliveryStatus, pending);
   }
-  constexpr IcrValue with_level(Level l) const {
-    return with(kIcrLevel, static_cast<std::uint64_t>(l));
-  }
-  constexpr IcrValue with_trigger(Trigger t) const {
-    return with(kIcrTrigger, static_cast<std::uint64_t>(t));
-  }
-  constexpr IcrValue with_shorthand(Shorthand s) const {
-    return with(kIcrShorthand, static_cast<std::uint64_t>(s));
-  }
+  constexpr IcrValue with_level(Level l) const { return with(kIcrLevel, l); }
+  constexpr IcrValue with_trigger(Trigger t) const { return with(kIcrTrigger, t); }
+  constexpr IcrValue with_shorthand(Shorthand s) const { return with(kIcrShorthand, s); }
   constexpr IcrValue with_destination(std::uint32_t d) const { return with(kIcrX2apicDest, d); }
-
-  friend constexpr bool operator==(IcrValue, IcrValue) = default;
-
- private:
-  constexpr IcrValue with(BitField f, std::uint64_t v) const { return IcrValue(f.set(raw_, v)); }
-  std::uint64_t raw_ = 0;
 };
 
 }  // namespace fredsim::apic

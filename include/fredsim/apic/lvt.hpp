@@ -9,6 +9,7 @@
 
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/delivery_mode.hpp"
+#include "fredsim/sim/register_value.hpp"
 
 namespace fredsim::apic {
 
@@ -79,10 +80,9 @@ constexpr std::optional<Lvt> lvt_at_offset(std::uint32_t offset) {
 }
 
 /// One LVT entry's value. Fields an LVT does not have read as 0 in its raw value.
-class LvtEntry {
+class LvtEntry : public RegisterValue<LvtEntry, std::uint32_t> {
  public:
-  constexpr LvtEntry() = default;
-  constexpr explicit LvtEntry(std::uint32_t raw) : raw_(raw) {}
+  using RegisterValue::RegisterValue;
   /// An NMI-mode entry with the given source vector, unmasked.
   static constexpr LvtEntry nmi(std::uint8_t vector = 0) {
     return LvtEntry{}.with_delivery_mode(DeliveryMode::nmi).with_vector(vector);
@@ -91,45 +91,25 @@ class LvtEntry {
   /// The value after reset: masked, everything else 0 (SDM 11.4.7.1).
   static constexpr LvtEntry reset() { return LvtEntry(kLvtReset); }
 
-  constexpr std::uint32_t raw() const { return raw_; }
-
-  constexpr std::uint8_t vector() const { return static_cast<std::uint8_t>(kLvtVector.get(raw_)); }
-  constexpr DeliveryMode delivery_mode() const {
-    return static_cast<DeliveryMode>(kLvtDeliveryMode.get(raw_));
-  }
-  constexpr bool delivery_status() const { return kLvtDeliveryStatus.get(raw_) != 0; }
-  constexpr Polarity polarity() const { return static_cast<Polarity>(kLvtPolarity.get(raw_)); }
-  constexpr bool remote_irr() const { return kLvtRemoteIrr.get(raw_) != 0; }
-  constexpr LvtTrigger trigger() const { return static_cast<LvtTrigger>(kLvtTrigger.get(raw_)); }
-  constexpr bool masked() const { return kLvtMask.get(raw_) != 0; }
-  constexpr TimerMode timer_mode() const { return static_cast<TimerMode>(kLvtTimerMode.get(raw_)); }
+  constexpr std::uint8_t vector() const { return get<std::uint8_t>(kLvtVector); }
+  constexpr DeliveryMode delivery_mode() const { return get<DeliveryMode>(kLvtDeliveryMode); }
+  constexpr bool delivery_status() const { return get<bool>(kLvtDeliveryStatus); }
+  constexpr Polarity polarity() const { return get<Polarity>(kLvtPolarity); }
+  constexpr bool remote_irr() const { return get<bool>(kLvtRemoteIrr); }
+  constexpr LvtTrigger trigger() const { return get<LvtTrigger>(kLvtTrigger); }
+  constexpr bool masked() const { return get<bool>(kLvtMask); }
+  constexpr TimerMode timer_mode() const { return get<TimerMode>(kLvtTimerMode); }
 
   constexpr LvtEntry with_vector(std::uint8_t v) const { return with(kLvtVector, v); }
-  constexpr LvtEntry with_delivery_mode(DeliveryMode m) const {
-    return with(kLvtDeliveryMode, static_cast<std::uint64_t>(m));
-  }
+  constexpr LvtEntry with_delivery_mode(DeliveryMode m) const { return with(kLvtDeliveryMode, m); }
   constexpr LvtEntry with_delivery_status(bool pending) const {
-    return with(kLvtDeliveryStatus, pending ? 1 : 0);
+    return with(kLvtDeliveryStatus, pending);
   }
-  constexpr LvtEntry with_polarity(Polarity p) const {
-    return with(kLvtPolarity, static_cast<std::uint64_t>(p));
-  }
-  constexpr LvtEntry with_remote_irr(bool v) const { return with(kLvtRemoteIrr, v ? 1 : 0); }
-  constexpr LvtEntry with_trigger(LvtTrigger t) const {
-    return with(kLvtTrigger, static_cast<std::uint64_t>(t));
-  }
-  constexpr LvtEntry with_masked(bool m) const { return with(kLvtMask, m ? 1 : 0); }
-  constexpr LvtEntry with_timer_mode(TimerMode t) const {
-    return with(kLvtTimerMode, static_cast<std::uint64_t>(t));
-  }
-
-  friend constexpr bool operator==(LvtEntry, LvtEntry) = default;
-
- private:
-  constexpr LvtEntry with(BitField f, std::uint64_t v) const {
-    return LvtEntry(static_cast<std::uint32_t>(f.set(raw_, v)));
-  }
-  std::uint32_t raw_ = 0;
+  constexpr LvtEntry with_polarity(Polarity p) const { return with(kLvtPolarity, p); }
+  constexpr LvtEntry with_remote_irr(bool v) const { return with(kLvtRemoteIrr, v); }
+  constexpr LvtEntry with_trigger(LvtTrigger t) const { return with(kLvtTrigger, t); }
+  constexpr LvtEntry with_masked(bool m) const { return with(kLvtMask, m); }
+  constexpr LvtEntry with_timer_mode(TimerMode t) const { return with(kLvtTimerMode, t); }
 };
 
 }  // namespace fredsim::apic

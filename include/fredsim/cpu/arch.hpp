@@ -3,6 +3,8 @@
 // and 2. Every number the CPU model uses is named here, once.
 #include <cstdint>
 
+#include "fredsim/sim/bit_field.hpp"
+
 namespace fredsim::cpu::arch {
 
 // --- hardware.md §1 "Enumeration and control": CPUID.(EAX=7,ECX=1):EAX bits.
@@ -33,16 +35,18 @@ inline constexpr std::uint32_t kMsrPl0Ssp = 0x6A4;  // IA32_PL0_SSP, FRED's SSP0
 inline constexpr std::uint32_t kMsrPerfGlobalStatus = 0x38E;
 inline constexpr std::uint32_t kMsrPerfGlobalOvfCtrl = 0x390;
 
-// IA32_FRED_CONFIG fields.
-inline constexpr std::uint64_t kConfigCslMask = 0x3;  // bits 1:0 (hardware.md §1)
-inline constexpr std::uint64_t kConfigShadowStackSpace = 1u << 3;
-inline constexpr unsigned kConfigRedZoneShift = 6;  // bits 8:6, 64-byte units
-inline constexpr std::uint64_t kConfigRedZoneMask = 0x7;
-inline constexpr unsigned kConfigIntLevelShift = 9;  // bits 10:9
-inline constexpr std::uint64_t kConfigIntLevelMask = 0x3;
-inline constexpr std::uint64_t kConfigEntryPageMask = ~std::uint64_t{0xFFF};  // bits 63:12
+// IA32_FRED_CONFIG fields (hardware.md §1).
+inline constexpr BitField kConfigCsl{0, 2};
+inline constexpr BitField kConfigShadowStackSpace{3, 1};
+inline constexpr BitField kConfigRedZone{6, 3};  // in 64-byte units
+inline constexpr BitField kConfigIntLevel{9, 2};
+inline constexpr BitField kConfigEntryPage{12, 52};  // the page's address, kept in place
 // Bits 2, 4, 5 and 11 are reserved.
 inline constexpr std::uint64_t kConfigReservedMask = (1u << 2) | (1u << 4) | (1u << 5) | (1u << 11);
+static_assert((kConfigReservedMask ^ kConfigCsl.mask() ^ kConfigShadowStackSpace.mask() ^
+               kConfigRedZone.mask() ^ kConfigIntLevel.mask() ^ kConfigEntryPage.mask()) ==
+                  ~std::uint64_t{0},
+              "the fields and the reserved bits tile the MSR");
 
 inline constexpr std::uint64_t kFredStackAlign = 64;  // RSPn 64-byte aligned, frame size
 inline constexpr std::uint64_t kFredFrameSize = 64;

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "fredsim/cpu/arch.hpp"
-#include "fredsim/sim/bit_field.hpp"
+#include "fredsim/sim/register_value.hpp"
 
 namespace fredsim::cpu {
 
@@ -22,7 +22,7 @@ enum class EventType : std::uint8_t {
 };
 
 /// The SS slot at +40: SS selector and the event information.
-class FredSs {
+class FredSs : public RegisterValue<FredSs, std::uint64_t> {
  public:
   static constexpr BitField kSelector{0, 16};
   static constexpr BitField kStiShadow{16, 1};
@@ -42,49 +42,35 @@ class FredSs {
   /// ERETS: SS bits 31:19 must be 0 (hardware.md §1 "Return").
   static constexpr std::uint64_t kEretsCheckMask = BitField{19, 13}.mask();
 
-  constexpr FredSs() = default;
-  constexpr explicit FredSs(std::uint64_t raw) : raw_(raw) {}
-  static constexpr FredSs decode(std::uint64_t raw) { return FredSs(raw); }
-  constexpr std::uint64_t encode() const { return raw_; }
+  using RegisterValue::RegisterValue;
 
-  constexpr std::uint16_t selector() const {
-    return static_cast<std::uint16_t>(kSelector.get(raw_));
-  }
-  constexpr bool sti_shadow() const { return kStiShadow.get(raw_); }
-  constexpr bool software_initiated() const { return kSoftwareInitiated.get(raw_); }
-  constexpr bool nmi() const { return kNmi.get(raw_); }
-  constexpr std::uint8_t vector() const { return static_cast<std::uint8_t>(kVector.get(raw_)); }
-  constexpr EventType type() const { return static_cast<EventType>(kType.get(raw_)); }
-  constexpr bool enclave() const { return kEnclave.get(raw_); }
-  constexpr bool long_mode() const { return kLongMode.get(raw_); }
-  constexpr bool nested() const { return kNested.get(raw_); }
+  constexpr std::uint16_t selector() const { return get<std::uint16_t>(kSelector); }
+  constexpr bool sti_shadow() const { return get<bool>(kStiShadow); }
+  constexpr bool software_initiated() const { return get<bool>(kSoftwareInitiated); }
+  constexpr bool nmi() const { return get<bool>(kNmi); }
+  constexpr std::uint8_t vector() const { return get<std::uint8_t>(kVector); }
+  constexpr EventType type() const { return get<EventType>(kType); }
+  constexpr bool enclave() const { return get<bool>(kEnclave); }
+  constexpr bool long_mode() const { return get<bool>(kLongMode); }
+  constexpr bool nested() const { return get<bool>(kNested); }
   constexpr std::uint8_t instruction_length() const {
-    return static_cast<std::uint8_t>(kInstructionLength.get(raw_));
+    return get<std::uint8_t>(kInstructionLength);
   }
 
-  constexpr FredSs& set_selector(std::uint16_t v) { return put(kSelector, v); }
-  constexpr FredSs& set_sti_shadow(bool v) { return put(kStiShadow, v); }
-  constexpr FredSs& set_software_initiated(bool v) { return put(kSoftwareInitiated, v); }
-  constexpr FredSs& set_nmi(bool v) { return put(kNmi, v); }
-  constexpr FredSs& set_vector(std::uint8_t v) { return put(kVector, v); }
-  constexpr FredSs& set_type(EventType v) { return put(kType, static_cast<std::uint64_t>(v)); }
-  constexpr FredSs& set_enclave(bool v) { return put(kEnclave, v); }
-  constexpr FredSs& set_long_mode(bool v) { return put(kLongMode, v); }
-  constexpr FredSs& set_nested(bool v) { return put(kNested, v); }
-  constexpr FredSs& set_instruction_length(std::uint8_t v) { return put(kInstructionLength, v); }
-
-  friend constexpr bool operator==(FredSs, FredSs) = default;
-
- private:
-  constexpr FredSs& put(BitField f, std::uint64_t v) {
-    raw_ = f.set(raw_, v);
-    return *this;
-  }
-  std::uint64_t raw_ = 0;
+  constexpr FredSs& set_selector(std::uint16_t v) { return set(kSelector, v); }
+  constexpr FredSs& set_sti_shadow(bool v) { return set(kStiShadow, v); }
+  constexpr FredSs& set_software_initiated(bool v) { return set(kSoftwareInitiated, v); }
+  constexpr FredSs& set_nmi(bool v) { return set(kNmi, v); }
+  constexpr FredSs& set_vector(std::uint8_t v) { return set(kVector, v); }
+  constexpr FredSs& set_type(EventType v) { return set(kType, v); }
+  constexpr FredSs& set_enclave(bool v) { return set(kEnclave, v); }
+  constexpr FredSs& set_long_mode(bool v) { return set(kLongMode, v); }
+  constexpr FredSs& set_nested(bool v) { return set(kNested, v); }
+  constexpr FredSs& set_instruction_length(std::uint8_t v) { return set(kInstructionLength, v); }
 };
 
 /// The CS slot at +16: CS selector, the stack level at the event, WFE.
-class FredCs {
+class FredCs : public RegisterValue<FredCs, std::uint64_t> {
  public:
   static constexpr BitField kSelector{0, 16};
   static constexpr BitField kStackLevel{16, 2};
@@ -92,31 +78,15 @@ class FredCs {
   /// ERETS: CS bits 63:19 must be 0 (hardware.md §1 "Return").
   static constexpr std::uint64_t kEretsCheckMask = ~std::uint64_t{0} << 19;
 
-  constexpr FredCs() = default;
-  constexpr explicit FredCs(std::uint64_t raw) : raw_(raw) {}
-  static constexpr FredCs decode(std::uint64_t raw) { return FredCs(raw); }
-  constexpr std::uint64_t encode() const { return raw_; }
+  using RegisterValue::RegisterValue;
 
-  constexpr std::uint16_t selector() const {
-    return static_cast<std::uint16_t>(kSelector.get(raw_));
-  }
-  constexpr std::uint8_t stack_level() const {
-    return static_cast<std::uint8_t>(kStackLevel.get(raw_));
-  }
-  constexpr bool wfe() const { return kWfe.get(raw_); }
+  constexpr std::uint16_t selector() const { return get<std::uint16_t>(kSelector); }
+  constexpr std::uint8_t stack_level() const { return get<std::uint8_t>(kStackLevel); }
+  constexpr bool wfe() const { return get<bool>(kWfe); }
 
-  constexpr FredCs& set_selector(std::uint16_t v) { return put(kSelector, v); }
-  constexpr FredCs& set_stack_level(std::uint8_t v) { return put(kStackLevel, v); }
-  constexpr FredCs& set_wfe(bool v) { return put(kWfe, v); }
-
-  friend constexpr bool operator==(FredCs, FredCs) = default;
-
- private:
-  constexpr FredCs& put(BitField f, std::uint64_t v) {
-    raw_ = f.set(raw_, v);
-    return *this;
-  }
-  std::uint64_t raw_ = 0;
+  constexpr FredCs& set_selector(std::uint16_t v) { return set(kSelector, v); }
+  constexpr FredCs& set_stack_level(std::uint8_t v) { return set(kStackLevel, v); }
+  constexpr FredCs& set_wfe(bool v) { return set(kWfe, v); }
 };
 
 /// The 64-byte frame. Slot order is memory order from the new RSP upwards.

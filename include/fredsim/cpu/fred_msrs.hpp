@@ -3,59 +3,48 @@
 #include <cstdint>
 
 #include "fredsim/cpu/arch.hpp"
+#include "fredsim/sim/register_value.hpp"
 
 namespace fredsim::cpu {
 
-class FredConfig {
+class FredConfig : public RegisterValue<FredConfig, std::uint64_t> {
  public:
-  constexpr FredConfig() = default;
-  constexpr explicit FredConfig(std::uint64_t raw) : raw_(raw) {}
-  constexpr std::uint64_t encode() const { return raw_; }
+  using RegisterValue::RegisterValue;
 
   /// Bits 1:0 of the MSR. (The CPU's current stack level is its own state.)
-  constexpr std::uint8_t csl_field() const { return raw_ & arch::kConfigCslMask; }
-  constexpr bool shadow_stack_space() const { return raw_ & arch::kConfigShadowStackSpace; }
+  constexpr std::uint8_t csl_field() const { return get<std::uint8_t>(arch::kConfigCsl); }
+  constexpr bool shadow_stack_space() const { return get<bool>(arch::kConfigShadowStackSpace); }
   /// The red zone in bytes (bits 8:6 in 64-byte units).
-  constexpr std::uint64_t red_zone_bytes() const {
-    return ((raw_ >> arch::kConfigRedZoneShift) & arch::kConfigRedZoneMask) * 64;
-  }
+  constexpr std::uint64_t red_zone_bytes() const { return get(arch::kConfigRedZone) * 64; }
   constexpr std::uint8_t interrupt_stack_level() const {
-    return (raw_ >> arch::kConfigIntLevelShift) & arch::kConfigIntLevelMask;
+    return get<std::uint8_t>(arch::kConfigIntLevel);
   }
-  constexpr std::uint64_t entry_page() const { return raw_ & arch::kConfigEntryPageMask; }
+  /// Bits 63:12 in place: the entry page's address.
+  constexpr std::uint64_t entry_page() const { return raw() & arch::kConfigEntryPage.mask(); }
 
-  /// Builds a value from its fields.
+  /// Builds a value from its fields; bits of `entry_page` below 12 are dropped.
   static constexpr FredConfig make(std::uint64_t entry_page, unsigned red_zone_lines,
                                    unsigned interrupt_level) {
-    return FredConfig(
-        (entry_page & arch::kConfigEntryPageMask) |
-        ((red_zone_lines & arch::kConfigRedZoneMask) << arch::kConfigRedZoneShift) |
-        ((interrupt_level & arch::kConfigIntLevelMask) << arch::kConfigIntLevelShift));
+    return FredConfig{}
+        .set(arch::kConfigEntryPage, entry_page >> arch::kConfigEntryPage.shift)
+        .set(arch::kConfigRedZone, red_zone_lines)
+        .set(arch::kConfigIntLevel, interrupt_level);
   }
-
- private:
-  std::uint64_t raw_ = 0;
 };
 
 /// IA32_FRED_STKLVLS: two bits per vector 0..31, vector v at bits 2v+1:2v.
-class FredStklvls {
+class FredStklvls : public RegisterValue<FredStklvls, std::uint64_t> {
  public:
-  constexpr FredStklvls() = default;
-  constexpr explicit FredStklvls(std::uint64_t raw) : raw_(raw) {}
-  constexpr std::uint64_t encode() const { return raw_; }
+  /// One vector's level once the word is shifted right by 2v.
+  static constexpr BitField kLevel{0, 2};
+
+  using RegisterValue::RegisterValue;
   constexpr std::uint8_t level(unsigned vector) const {
-    return vector < 32 ? (raw_ >> (2 * vector)) & 0x3 : 0;
+    return vector < 32 ? static_cast<std::uint8_t>(kLevel.get(raw() >> (2 * vector))) : 0;
   }
   constexpr FredStklvls& set_level(unsigned vector, unsigned level) {
-    if (vector < 32) {
-      raw_ = (raw_ & ~(std::uint64_t{3} << (2 * vector))) |
-             (std::uint64_t{level & 3u} << (2 * vector));
-    }
-    return *this;
+    return vector < 32 ? set(BitField{2 * vector, kLevel.width}, level) : *this;
   }
-
- private:
-  std::uint64_t raw_ = 0;
 };
 
 }  // namespace fredsim::cpu

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fredsim/sim/register_value.hpp"
 #include "fredsim/vmx/fields.hpp"
 
 namespace fredsim::vmx {
@@ -17,28 +18,17 @@ enum class BasicExitReason : std::uint16_t {
 /// Basic reasons are below this (the stats array's size; SDM reasons end near 80).
 inline constexpr std::size_t kBasicExitReasonCount = 96;
 
-class ExitReason {
+class ExitReason : public RegisterValue<ExitReason, std::uint32_t> {
  public:
   static constexpr BitField kBasic{0, 16};
   static constexpr BitField kEntryFailure{31, 1};
 
-  constexpr ExitReason() = default;
-  constexpr explicit ExitReason(std::uint32_t raw) : raw_(raw) {}
-  static constexpr ExitReason decode(std::uint64_t raw) {
-    return ExitReason(static_cast<std::uint32_t>(raw));
-  }
+  using RegisterValue::RegisterValue;
   static constexpr ExitReason of(BasicExitReason r, bool entry_failure = false) {
-    return ExitReason(static_cast<std::uint32_t>(
-        kEntryFailure.set(kBasic.set(0, static_cast<std::uint64_t>(r)), entry_failure)));
+    return ExitReason{}.set(kBasic, r).set(kEntryFailure, entry_failure);
   }
-  constexpr std::uint32_t encode() const { return raw_; }
-  constexpr std::uint16_t basic() const { return static_cast<std::uint16_t>(kBasic.get(raw_)); }
-  constexpr bool entry_failure() const { return kEntryFailure.get(raw_) != 0; }
-
-  friend constexpr bool operator==(ExitReason, ExitReason) = default;
-
- private:
-  std::uint32_t raw_ = 0;
+  constexpr std::uint16_t basic() const { return get<std::uint16_t>(kBasic); }
+  constexpr bool entry_failure() const { return get<bool>(kEntryFailure); }
 };
 
 }  // namespace fredsim::vmx

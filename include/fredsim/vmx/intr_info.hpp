@@ -5,11 +5,12 @@
 #include <cstdint>
 
 #include "fredsim/cpu/arch.hpp"
+#include "fredsim/sim/register_value.hpp"
 #include "fredsim/vmx/fields.hpp"
 
 namespace fredsim::vmx {
 
-class IntrInfo {
+class IntrInfo : public RegisterValue<IntrInfo, std::uint32_t> {
  public:
   static constexpr BitField kVector{0, 8};
   static constexpr BitField kType{8, 3};  // the event types of hardware.md §1; NMI = 2
@@ -26,12 +27,7 @@ class IntrInfo {
   static constexpr std::uint32_t kEntryReservedMask =
       kReservedMask | static_cast<std::uint32_t>(kNmiUnblockingIret.mask());
 
-  constexpr IntrInfo() = default;
-  constexpr explicit IntrInfo(std::uint32_t raw) : raw_(raw) {}
-  static constexpr IntrInfo decode(std::uint64_t raw) {
-    return IntrInfo(static_cast<std::uint32_t>(raw));
-  }
-  constexpr std::uint32_t encode() const { return raw_; }
+  using RegisterValue::RegisterValue;
 
   /// A valid NMI: vector 2, type NMI.
   static constexpr IntrInfo nmi() {
@@ -41,30 +37,19 @@ class IntrInfo {
         .set_valid(true);
   }
 
-  constexpr std::uint8_t vector() const { return static_cast<std::uint8_t>(kVector.get(raw_)); }
-  constexpr cpu::EventType type() const { return static_cast<cpu::EventType>(kType.get(raw_)); }
-  constexpr bool error_code_valid() const { return kErrorCodeValid.get(raw_) != 0; }
-  constexpr bool nmi_unblocking_iret() const { return kNmiUnblockingIret.get(raw_) != 0; }
-  constexpr bool nested() const { return kNested.get(raw_) != 0; }
-  constexpr bool valid() const { return kValid.get(raw_) != 0; }
+  constexpr std::uint8_t vector() const { return get<std::uint8_t>(kVector); }
+  constexpr cpu::EventType type() const { return get<cpu::EventType>(kType); }
+  constexpr bool error_code_valid() const { return get<bool>(kErrorCodeValid); }
+  constexpr bool nmi_unblocking_iret() const { return get<bool>(kNmiUnblockingIret); }
+  constexpr bool nested() const { return get<bool>(kNested); }
+  constexpr bool valid() const { return get<bool>(kValid); }
 
-  constexpr IntrInfo& set_vector(std::uint8_t v) { return put(kVector, v); }
-  constexpr IntrInfo& set_type(cpu::EventType t) {
-    return put(kType, static_cast<std::uint64_t>(t));
-  }
-  constexpr IntrInfo& set_error_code_valid(bool v) { return put(kErrorCodeValid, v); }
-  constexpr IntrInfo& set_nmi_unblocking_iret(bool v) { return put(kNmiUnblockingIret, v); }
-  constexpr IntrInfo& set_nested(bool v) { return put(kNested, v); }
-  constexpr IntrInfo& set_valid(bool v) { return put(kValid, v); }
-
-  friend constexpr bool operator==(IntrInfo, IntrInfo) = default;
-
- private:
-  constexpr IntrInfo& put(BitField f, std::uint64_t v) {
-    raw_ = static_cast<std::uint32_t>(f.set(raw_, v));
-    return *this;
-  }
-  std::uint32_t raw_ = 0;
+  constexpr IntrInfo& set_vector(std::uint8_t v) { return set(kVector, v); }
+  constexpr IntrInfo& set_type(cpu::EventType t) { return set(kType, t); }
+  constexpr IntrInfo& set_error_code_valid(bool v) { return set(kErrorCodeValid, v); }
+  constexpr IntrInfo& set_nmi_unblocking_iret(bool v) { return set(kNmiUnblockingIret, v); }
+  constexpr IntrInfo& set_nested(bool v) { return set(kNested, v); }
+  constexpr IntrInfo& set_valid(bool v) { return set(kValid, v); }
 };
 
 }  // namespace fredsim::vmx
