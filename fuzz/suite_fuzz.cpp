@@ -10,11 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/scenario/suite.hpp"
+#include "fredsim/suite/suite.hpp"
 
 namespace {
 
-using namespace fredsim::scenario;
+using namespace fredsim::suite;
 
 void check_error(const std::string& m, std::string_view source) {
   if (!m.starts_with(source) || m.find(": error: ") == std::string::npos) __builtin_trap();

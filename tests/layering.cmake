@@ -1,28 +1,53 @@
 cmake_minimum_required(VERSION 3.25)
-# Fails when a file of one layer includes a header of a layer above it, or when a
-# public header includes a library that must stay private (DESIGN.md "House style").
-set(order sim cpu apic vmx machine kernel_model scenario)
+# Fails when a file of one layer includes a header of a layer it may not use, or
+# when a public header includes a library that must stay private. The suite and
+# the study both sit on the scenario layer and do not use each other. The command
+# line (tools/) may include any layer, but no layer includes it.
+set(order sim cpu apic vmx machine kernel_model scenario suite study)
 set(allowed_sim sim)
 set(allowed_cpu sim cpu)
 set(allowed_apic sim cpu apic)
 set(allowed_vmx sim cpu vmx)
 set(allowed_machine sim cpu apic vmx machine)
 set(allowed_kernel_model sim cpu apic vmx machine kernel_model)
-set(allowed_scenario ${order})
+set(allowed_scenario sim cpu apic vmx machine kernel_model scenario)
+set(allowed_suite ${allowed_scenario} suite)
+set(allowed_study ${allowed_scenario} study)
+set(allowed_tools ${order})
+set(layer_re "sim|cpu|apic|vmx|machine|kernel_model|scenario|suite|study")
 set(errors "")
-foreach(layer IN LISTS order)
-  file(GLOB_RECURSE files ${ROOT}/src/${layer}/*.cpp ${ROOT}/src/${layer}/*.hpp
-       ${ROOT}/include/fredsim/${layer}/*.hpp)
+foreach(layer IN LISTS order ITEMS tools)
+  if(layer STREQUAL "tools")
+    file(GLOB_RECURSE files ${ROOT}/tools/*.cpp ${ROOT}/tools/*.hpp)
+  else()
+    file(GLOB_RECURSE files ${ROOT}/src/${layer}/*.cpp ${ROOT}/src/${layer}/*.hpp
+         ${ROOT}/include/fredsim/${layer}/*.hpp)
+  endif()
   foreach(f IN LISTS files)
-    file(STRINGS ${f} lines REGEX "^#include [<\"](fredsim/)?(sim|cpu|apic|vmx|machine|kernel_model|scenario)/")
+    file(STRINGS ${f} lines REGEX "^#include [<\"](fredsim/)?(${layer_re})/")
     foreach(line IN LISTS lines)
       string(REGEX REPLACE "^#include [<\"](fredsim/)?([a-z_]+)/.*" "\\2" target "${line}")
       if(NOT target IN_LIST allowed_${layer})
         string(APPEND errors "${f}: layer '${layer}' includes '${target}': ${line}\n")
       endif()
     endforeach()
+    # The command line's headers live beside it: a layer that names one of them
+    # (cli.hpp, outputs.hpp, ...) depends on the tool.
+    if(NOT layer STREQUAL "tools")
+      file(STRINGS ${f} tool REGEX "^#include [<\"](tools/|fredsim/cli)")
+      foreach(line IN LISTS tool)
+        string(APPEND errors "${f}: layer '${layer}' includes the command line: ${line}\n")
+      endforeach()
+    endif()
+    # The library parses no command line and starts no process: both are the tool's.
+    if(NOT layer STREQUAL "tools")
+      file(STRINGS ${f} tool_only REGEX "^#include [<\"](CLI/|spawn\\.h|sys/wait\\.h)")
+      foreach(line IN LISTS tool_only)
+        string(APPEND errors "${f}: the library includes what only the tool may: ${line}\n")
+      endforeach()
+    endif()
     if(f MATCHES "/include/fredsim/")
-      file(STRINGS ${f} priv REGEX "^#include [<\"](spdlog|fmt|toml\\+\\+|nlohmann|boost)/")
+      file(STRINGS ${f} priv REGEX "^#include [<\"](spdlog|fmt|toml\\+\\+|nlohmann|boost|CLI)/")
       foreach(line IN LISTS priv)
         string(APPEND errors "${f}: public header includes a private dependency: ${line}\n")
       endforeach()

@@ -6,4 +6,6 @@
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/scenario/scenario.hpp"
 #include "fredsim/sim/sim.hpp"
+#include "fredsim/study/sweep.hpp"
+#include "fredsim/suite/suite.hpp"
 #include "fredsim/vmx/vmx.hpp"

@@ -6,12 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "fredsim/scenario/cli.hpp"
 #include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/runner.hpp"
 
@@ -66,23 +64,6 @@ inline std::string read_file(const std::string& path) {
 inline std::string source_dir() {
   if (const char* d = std::getenv("FREDSIM_SOURCE_DIR")) return d;
   return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
-}
-
-/// What one command gave: its exit status, stdout and stderr.
-struct CliOutcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-/// Runs `fredsim ARGS...` in-process on `runner`, with `input` as its stdin.
-inline CliOutcome run_cli(std::vector<std::string> args, const ScenarioRunner& runner,
-                          std::string input = "") {
-  args.insert(args.begin(), "fredsim");
-  std::istringstream in(std::move(input));
-  std::ostringstream out, err;
-  const int code = cli_main(args, runner, in, out, err);
-  return {code, out.str(), err.str()};
 }
 
 }  // namespace fredsim::scenario::test

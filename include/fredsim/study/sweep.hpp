@@ -1,0 +1,133 @@
+#pragma once
+// The dispatch study behind `fredsim sweep` in simulated cycles (docs/benchmarks.md,
+// bench/README.md). For each handler count, NMI mix, dispatch mode and place (bare
+// metal or a guest with NMI exiting), it generates a scenario, runs it through a
+// ScenarioRunner and reports dispatch cycles and handler calls per NMI.
+//
+// Every point is an ordinary scenario: `sweep_scenario` gives its TOML, which
+// `fredsim run` runs to the same figures.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fredsim/scenario/loader.hpp"
+#include "fredsim/scenario/runner.hpp"
+#include "fredsim/sim/result.hpp"
+
+namespace fredsim::study {
+
+/// How the target CPU takes an NMI and how the kernel dispatches it.
+enum class SweepMode : std::uint8_t {
+  idt,             // IDT delivery, no source information: every handler polled
+  fred,            // FRED without NMI-source: every handler polled
+  fred_nmisrc_v7,  // FRED with NMI-source, dispatch of the v7 series: bitmap
+  fred_nmisrc_v5,  // the same with the v5 series
+};
+/// What the NMIs are (docs/benchmarks.md "The dispatch study" has the details).
+enum class SweepMix : std::uint8_t {
+  one,          // every NMI a perf PMI: one source bit
+  two,          // a PMI and a device IPI coalesced into one delivery: two source bits
+  unsourced10,  // 90% PMIs, 10% NMIs without a source (bit 0), for GHES
+  external10,   // 90% PMIs, 10% platform NMIs through LINT1 (bit 2) with SERR set
+};
+enum class SweepPlace : std::uint8_t {
+  bare,   // the target CPU runs the host kernel
+  guest,  // the target CPU runs a VMX guest with NMI exiting; NMIs arrive by VM exit
+};
+
+std::string_view to_string(SweepMode m);
+std::string_view to_string(SweepMix m);
+std::string_view to_string(SweepPlace p);
+bool parse_sweep_mode(std::string_view text, SweepMode& out);
+bool parse_sweep_mix(std::string_view text, SweepMix& out);
+bool parse_sweep_place(std::string_view text, SweepPlace& out);
+
+inline constexpr SweepMode kAllSweepModes[] = {
+    SweepMode::idt, SweepMode::fred, SweepMode::fred_nmisrc_v7, SweepMode::fred_nmisrc_v5};
+inline constexpr SweepMix kAllSweepMixes[] = {SweepMix::one, SweepMix::two, SweepMix::unsourced10,
+                                              SweepMix::external10};
+inline constexpr SweepPlace kAllSweepPlaces[] = {SweepPlace::bare, SweepPlace::guest};
+
+/// The LOCAL handlers a point registers: the first `handlers` of this roster
+/// (name, model, vector), the Linux users first, then device drivers.
+struct SweepHandler {
+  std::string name;
+  std::string model;
+  unsigned vector = 0;
+  bool first = false;
+};
+std::vector<SweepHandler> sweep_roster(unsigned handlers);
+/// The fewest handlers a mix needs (the handlers its NMIs are for).
+unsigned sweep_min_handlers(SweepMix mix);
+
+struct SweepOptions {
+  std::vector<unsigned> handlers{1, 2, 4, 8, 16, 32, 64};
+  std::vector<SweepMode> modes{std::begin(kAllSweepModes), std::end(kAllSweepModes)};
+  std::vector<SweepMix> mixes{std::begin(kAllSweepMixes), std::end(kAllSweepMixes)};
+  std::vector<SweepPlace> places{std::begin(kAllSweepPlaces), std::end(kAllSweepPlaces)};
+  std::uint32_t nmis = 1000;                  // NMIs raised per point (a multiple of 10)
+  std::vector<scenario::Override> overrides;  // applied to every point (timing.*, system.apic, ...)
+};
+
+/// One cell of the study.
+struct SweepCase {
+  SweepMode mode = SweepMode::fred_nmisrc_v7;
+  SweepMix mix = SweepMix::one;
+  SweepPlace place = SweepPlace::bare;
+  unsigned handlers = 1;
+  std::uint32_t nmis = 1000;
+};
+
+/// The figures of one cell. For the `two` mix they are the difference between the
+/// run with the coalesced pairs and the same run without them (see
+/// sweep_scenario), so the NMI that holds the CPU busy is not counted.
+struct SweepPoint {
+  SweepCase c;
+  std::uint64_t nmis = 0;        // NMIs raised at the target CPU
+  std::uint64_t deliveries = 0;  // FRED/IDT deliveries and NMI VM exits
+  std::uint64_t coalesced = 0;
+  std::uint64_t dispatch_cycles = 0;  // delivery to return, summed
+  std::uint64_t handler_calls = 0;    // every handler list (LOCAL, SERR, UNKNOWN)
+  std::uint64_t unknown = 0;          // Linux's unknown-NMI stat
+  std::uint64_t lost = 0;             // work items never handled
+  double cycles_per_nmi() const;
+  double calls_per_nmi() const;
+};
+
+/// A cell's name, "PLACE-MIX-MODE-N" ("-base" added for the `two` mix's run
+/// without the pairs): its scenario's name after "sweep-", its file name with
+/// --emit-scenarios.
+std::string sweep_case_id(const SweepCase& c, bool with_pairs = true);
+
+/// The scenario of a cell. `with_pairs` is for the `two` mix only: false gives the
+/// baseline run that has the busy NMIs but not the pairs.
+std::string sweep_scenario(const SweepCase& c, bool with_pairs = true);
+
+/// Checks the options (empty lists, counts, handler counts 1..64, the overrides'
+/// form); the message names what is wrong.
+Status check_sweep_options(const SweepOptions& options);
+
+/// Every cell of the options: places x mixes x modes x handler counts, in that
+/// order, without a mix below its handler minimum.
+std::vector<SweepCase> sweep_cases(const SweepOptions& options);
+
+/// Runs every cell of sweep_cases in its order. `progress` is called after each.
+Result<std::vector<SweepPoint>> run_sweep(
+    const SweepOptions& options, const scenario::ScenarioRunner& runner,
+    const std::function<void(const SweepPoint&)>& progress = {});
+
+/// The table as CSV (a header line, one line per point) and as JSON
+/// ({"options": ..., "points": [...]}).
+std::string sweep_csv(const std::vector<SweepPoint>& points);
+std::string sweep_json(const SweepOptions& options, const std::vector<SweepPoint>& points);
+/// A readable table: cycles per NMI by handler count, a block per place and mix.
+std::string sweep_table(const std::vector<SweepPoint>& points);
+/// A gnuplot script that draws cycles per NMI against handler count, a panel per
+/// place and mix, a line per mode, into `png_path` (its data inline).
+std::string sweep_gnuplot(const std::vector<SweepPoint>& points, const std::string& png_path);
+/// The same plot as a Python script for matplotlib, reading `json_path`.
+std::string sweep_matplotlib(const std::string& json_path, const std::string& png_path);
+
+}  // namespace fredsim::study

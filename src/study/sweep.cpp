@@ -1,0 +1,535 @@
+// The dispatch study (include/fredsim/study/sweep.hpp).
+//
+// Each cell is a generated scenario on two CPUs: CPU 0 takes the NMIs (the boot CPU,
+// the only one whose LINT1 Linux programs for NMIs), CPU 1 sends the IPIs.
+// NMIs are 200,000 cycles apart, far more than the longest dispatch, so each is
+// dispatched on its own unless the mix means them to coalesce.
+#include "fredsim/study/sweep.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace fredsim::study {
+
+// The scenario layer's names this file works with.
+using scenario::check_override_syntax;
+using scenario::CpuResult;
+using scenario::HandlerResult;
+using scenario::load_scenario_string;
+using scenario::Override;
+using scenario::RunOptions;
+using scenario::ScenarioRunner;
+namespace {
+
+constexpr std::uint64_t kPeriod = 200'000;  // cycles between NMIs (or pairs)
+// The `two` mix: the busy NMI's handler runs this long, and the pair is raised
+// this long after the busy NMI is sent: after the longest polling walk (64
+// handlers, about 30,000 cycles) and well inside the busy handler.
+constexpr std::uint64_t kBusyHandle = 100'000;
+constexpr std::uint64_t kPairOffset = 60'000;
+constexpr unsigned kMaxHandlers = 256;
+
+constexpr std::array<std::string_view, 4> kModeNames = {"idt", "fred", "fred-nmisrc-v7",
+                                                        "fred-nmisrc-v5"};
+constexpr std::array<std::string_view, 4> kMixNames = {"one", "two", "unsourced10", "external10"};
+constexpr std::array<std::string_view, 2> kPlaceNames = {"bare", "guest"};
+
+template <typename E, std::size_t N>
+bool parse_name(const std::array<std::string_view, N>& names, std::string_view text, E& out) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == text) {
+      out = static_cast<E>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view mix_title(SweepMix m) {
+  switch (m) {
+    case SweepMix::one:
+      return "one source: every NMI a perf PMI";
+    case SweepMix::two:
+      return "two sources coalesced: a PMI and a device IPI in one delivery";
+    case SweepMix::unsourced10:
+      return "10% unsourced: 9 PMIs, then an NMI with bit 0 for GHES";
+    case SweepMix::external10:
+      return "10% external: 9 PMIs, then a LINT1 NMI with SERR";
+  }
+  return "";
+}
+
+std::string_view place_title(SweepPlace p) {
+  return p == SweepPlace::bare ? "bare metal" : "guest (NMI exiting)";
+}
+
+// The system section of a mode: hardware.md §1/§3 (FRED, NMI-source enumeration)
+// and linux-nmi.md (the dispatch revision).
+std::string system_toml(SweepMode m) {
+  switch (m) {
+    case SweepMode::idt:
+      return "delivery = \"idt\"\nnmi_source = false\nkernel = \"v7\"\n";
+    case SweepMode::fred:
+      return "delivery = \"fred\"\nnmi_source = false\nkernel = \"v7\"\n";
+    case SweepMode::fred_nmisrc_v7:
+      return "delivery = \"fred\"\nnmi_source = true\nkernel = \"v7\"\n";
+    case SweepMode::fred_nmisrc_v5:
+      return "delivery = \"fred\"\nnmi_source = true\nkernel = \"v5\"\n";
+  }
+  return "";
+}
+
+// One periodic event: `body` is its keys besides at/every/count.
+std::string periodic(std::uint64_t at, std::uint64_t every, std::uint64_t count,
+                     std::string_view body) {
+  return fmt::format("[[event]]\nat = {}\n{}every = {}\ncount = {}\n\n", at, body, every, count);
+}
+
+constexpr std::string_view kPmi = "type = \"pmi\"\ncpu = 0\ncounters = 1\n";
+
+}  // namespace
+
+std::string_view to_string(SweepMode m) {
+  return kModeNames[static_cast<std::size_t>(m)];
+}
+std::string_view to_string(SweepMix m) {
+  return kMixNames[static_cast<std::size_t>(m)];
+}
+std::string_view to_string(SweepPlace p) {
+  return kPlaceNames[static_cast<std::size_t>(p)];
+}
+bool parse_sweep_mode(std::string_view text, SweepMode& out) {
+  return parse_name(kModeNames, text, out);
+}
+bool parse_sweep_mix(std::string_view text, SweepMix& out) {
+  return parse_name(kMixNames, text, out);
+}
+bool parse_sweep_place(std::string_view text, SweepPlace& out) {
+  return parse_name(kPlaceNames, text, out);
+}
+
+// The Linux users of LOCAL NMIs first (linux-nmi.md "Senders and their handlers"),
+// with their models' costs: perf's two MSR accesses, GHES's firmware block read.
+// Then device drivers with source vectors 8..15, the range beyond the vectors the
+// series names; past 15 handlers several drivers share a vector.
+std::vector<SweepHandler> sweep_roster(unsigned handlers) {
+  static const SweepHandler kLinux[] = {
+      {"perf", "pmi", 7, false},          {"ghes", "ghes", 0, false}, {"nic", "device", 8, false},
+      {"arch_bt", "backtrace", 4, false}, {"mce", "mce", 6, false},   {"kgdb", "kgdb", 5, false},
+      {"smp_stop", "stop", 3, true},
+  };
+  std::vector<SweepHandler> out;
+  out.reserve(handlers);
+  for (unsigned i = 0; i < handlers; ++i) {
+    if (i < std::size(kLinux)) {
+      out.push_back(kLinux[i]);
+    } else {
+      const unsigned vector = 8 + (i - std::size(kLinux) + 1) % 8;  // 9..15, 8, 9, ...
+      out.push_back({fmt::format("dev{}", i), "device", vector, false});
+    }
+  }
+  return out;
+}
+
+unsigned sweep_min_handlers(SweepMix mix) {
+  switch (mix) {
+    case SweepMix::one:
+    case SweepMix::external10:
+      return 1;  // perf
+    case SweepMix::unsourced10:
+      return 2;  // perf, ghes
+    case SweepMix::two:
+      return 3;  // perf, nic
+  }
+  return 1;
+}
+
+double SweepPoint::cycles_per_nmi() const {
+  return nmis == 0 ? 0.0 : static_cast<double>(dispatch_cycles) / static_cast<double>(nmis);
+}
+double SweepPoint::calls_per_nmi() const {
+  return nmis == 0 ? 0.0 : static_cast<double>(handler_calls) / static_cast<double>(nmis);
+}
+
+std::string sweep_case_id(const SweepCase& c, bool with_pairs) {
+  return fmt::format("{}-{}-{}-{}{}", to_string(c.place), to_string(c.mix), to_string(c.mode),
+                     c.handlers, c.mix == SweepMix::two && !with_pairs ? "-base" : "");
+}
+
+std::string sweep_scenario(const SweepCase& c, bool with_pairs) {
+  std::string s = fmt::format(
+      "# Generated by fredsim sweep: mode {}, mix {}, place {}, {} LOCAL handlers.\n"
+      "name = \"sweep-{}\"\n"
+      "description = \"{}; {}\"\n\n"
+      "[system]\ncpus = 2\n{}\n",
+      to_string(c.mode), to_string(c.mix), to_string(c.place), c.handlers,
+      sweep_case_id(c, with_pairs), place_title(c.place), mix_title(c.mix), system_toml(c.mode));
+  for (const SweepHandler& h : sweep_roster(c.handlers)) {
+    s += fmt::format("[[handler]]\nname = \"{}\"\nvector = {}\nmodel = \"{}\"\n{}\n", h.name,
+                     h.vector, h.model, h.first ? "first = true\n" : "");
+  }
+
+  std::uint64_t last = 0;  // the cycle of the last NMI sent
+  switch (c.mix) {
+    case SweepMix::one:
+      s += periodic(kPeriod, kPeriod, c.nmis, kPmi);
+      last = kPeriod * c.nmis;
+      break;
+    case SweepMix::unsourced10:
+    case SweepMix::external10: {
+      // Groups of ten slots: nine PMIs, then the odd one.
+      const std::uint64_t groups = c.nmis / 10;
+      for (std::uint64_t slot = 1; slot <= 9; ++slot)
+        s += periodic(kPeriod * slot, 10 * kPeriod, groups, kPmi);
+      if (c.mix == SweepMix::unsourced10) {
+        // A plain NMI (ICR vector 0): it arrives with bit 0, as GHES's do.
+        s += periodic(10 * kPeriod, 10 * kPeriod, groups,
+                      "type = \"ipi\"\nfrom = 1\ndest = 0\nvector = 0\nwork = \"ghes\"\n");
+      } else {
+        s += "[[handler]]\nname = \"ecc\"\ntype = \"serr\"\nmodel = \"device\"\n\n";
+        s += periodic(10 * kPeriod, 10 * kPeriod, groups,
+                      "type = \"external\"\ncpu = 0\nreason = \"serr\"\n");
+      }
+      last = 10 * kPeriod * groups;
+      break;
+    }
+    case SweepMix::two: {
+      // The busy NMI: a platform NMI with SERR set (LINT1, bit 2). No LOCAL handler
+      // claims it, so the reason read sends it to the SERR list, whose one handler
+      // holds the CPU for kBusyHandle cycles (linux-nmi.md "default_do_nmi" 4; the
+      // reason comes before the swallow test, which KVM's NMIs, all at one RIP,
+      // would otherwise meet). The pair (a PMI and a device IPI) arrives meanwhile
+      // and coalesces: one pending NMI, the bitmap ORs both sources (hardware.md §2).
+      const std::uint64_t pairs = c.nmis / 2;
+      s += fmt::format(
+          "[[handler]]\nname = \"busy\"\ntype = \"serr\"\nmodel = \"device\"\n"
+          "handle_cycles = {}\n\n",
+          kBusyHandle);
+      s += periodic(kPeriod, kPeriod, pairs, "type = \"external\"\ncpu = 0\nreason = \"serr\"\n");
+      if (with_pairs) {
+        s += periodic(kPeriod + kPairOffset, kPeriod, pairs, kPmi);
+        s += periodic(kPeriod + kPairOffset, kPeriod, pairs,
+                      "type = \"ipi\"\nfrom = 1\ndest = 0\nvector = 8\nwork = \"nic\"\n");
+      }
+      last = kPeriod * pairs;
+      break;
+    }
+  }
+  if (c.place == SweepPlace::guest) {
+    s += fmt::format("[[event]]\nat = 0\ntype = \"guest\"\ncpu = 0\nuntil = {}\n\n",
+                     last + 2 * kPeriod);
+  }
+  return s;
+}
+
+Status check_sweep_options(const SweepOptions& o) {
+  if (o.handlers.empty() || o.modes.empty() || o.mixes.empty() || o.places.empty()) {
+    return Error{"error: sweep: every list (handlers, modes, mixes, places) needs an entry"};
+  }
+  for (unsigned h : o.handlers) {
+    if (h < 1 || h > kMaxHandlers) {
+      return Error{
+          fmt::format("error: sweep: {} handlers: the count must be 1..{}", h, kMaxHandlers)};
+    }
+  }
+  if (o.nmis < 10 || o.nmis % 10 != 0 || o.nmis > 10'000'000) {
+    return Error{fmt::format(
+        "error: sweep: --nmis {}: give a multiple of 10 from 10 to 10,000,000 (the mixes come "
+        "in groups of ten NMIs)",
+        o.nmis)};
+  }
+  // The sweep sets the system and writes the handlers and events itself.
+  static constexpr std::string_view kAllowed[] = {"timing.",
+                                                  "system.apic=", "system.timing=", "system.seed="};
+  for (const Override& ov : o.overrides) {
+    if (auto st = check_override_syntax(ov.text); !st) return st.error();
+    bool ok = false;
+    for (std::string_view prefix : kAllowed)
+      ok = ok || ov.text.starts_with(prefix);
+    if (!ok) {
+      return Error{fmt::format(
+          "error: sweep: --set {}: the sweep sets this itself; only timing.*, system.apic, "
+          "system.timing and system.seed can be overridden",
+          ov.text)};
+    }
+  }
+  return {};
+}
+
+std::vector<SweepCase> sweep_cases(const SweepOptions& o) {
+  std::vector<SweepCase> cases;
+  for (SweepPlace place : o.places) {
+    for (SweepMix mix : o.mixes) {
+      for (SweepMode mode : o.modes) {
+        for (unsigned handlers : o.handlers) {
+          if (handlers >= sweep_min_handlers(mix))
+            cases.push_back(SweepCase{mode, mix, place, handlers, o.nmis});
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+namespace {
+
+// Runs one scenario of a cell: the figures of CPU 0, with the calls and lost work
+// of the whole run; the case is left for the caller.
+Result<SweepPoint> run_one(const SweepCase& c, bool with_pairs, const SweepOptions& o,
+                           const ScenarioRunner& runner) {
+  auto spec =
+      load_scenario_string(sweep_scenario(c, with_pairs),
+                           fmt::format("<sweep {}>", sweep_case_id(c, with_pairs)), o.overrides);
+  if (!spec) return spec.error();
+  RunOptions ro;
+  auto r = runner.run(*spec, ro);
+  if (!r) return r.error();
+  SweepPoint f;
+  const CpuResult& cpu = r->cpus.at(0);
+  f.nmis = cpu.nmi_received;
+  f.deliveries = cpu.nmi_delivered;
+  f.coalesced = cpu.nmi_coalesced;
+  f.dispatch_cycles = cpu.dispatch_cycles;
+  f.unknown = cpu.stats.unknown;
+  for (const CpuResult& each : r->cpus)
+    f.lost += each.lost;
+  for (const HandlerResult& h : r->handlers)
+    f.handler_calls += h.calls;
+  return f;
+}
+
+}  // namespace
+
+Result<std::vector<SweepPoint>> run_sweep(const SweepOptions& o, const ScenarioRunner& runner,
+                                          const std::function<void(const SweepPoint&)>& progress) {
+  if (auto st = check_sweep_options(o); !st) return st.error();
+  std::vector<SweepPoint> points;
+  for (const SweepCase& c : sweep_cases(o)) {
+    auto run = run_one(c, true, o, runner);
+    if (!run) return run.error();
+    SweepPoint p = *run;
+    p.c = c;
+    if (c.mix == SweepMix::two) {
+      // What the pairs add to the run that has only the busy NMIs.
+      auto base = run_one(c, false, o, runner);
+      if (!base) return base.error();
+      p.nmis -= base->nmis;
+      p.deliveries -= base->deliveries;
+      p.coalesced -= base->coalesced;
+      p.dispatch_cycles -= base->dispatch_cycles;
+      p.handler_calls -= base->handler_calls;
+      p.unknown -= base->unknown;
+      p.lost -= std::min(p.lost, base->lost);
+    }
+    // The study's own check: every NMI it raised reached the CPU, and each
+    // pair of the `two` mix became one delivery.
+    const std::uint64_t pairs = c.mix == SweepMix::two ? o.nmis / 2 : 0;
+    if (p.nmis != o.nmis || p.coalesced != pairs) {
+      return Error{fmt::format(
+          "error: sweep: {} with {} handlers: {} NMIs reached CPU 0 ({} coalesced), {} ({}) "
+          "were meant to; the timing overrides may have moved the NMIs into one another",
+          sweep_case_id(c), c.handlers, p.nmis, p.coalesced, o.nmis, pairs)};
+    }
+    points.push_back(p);
+    if (progress) progress(p);
+  }
+  return points;
+}
+
+std::string sweep_csv(const std::vector<SweepPoint>& points) {
+  std::string s =
+      "place,mix,mode,handlers,nmis,deliveries,coalesced,dispatch_cycles,cycles_per_nmi,"
+      "handler_calls,handler_calls_per_nmi,unknown,lost\n";
+  for (const SweepPoint& p : points) {
+    s += fmt::format("{},{},{},{},{},{},{},{},{:.1f},{},{:.3f},{},{}\n", to_string(p.c.place),
+                     to_string(p.c.mix), to_string(p.c.mode), p.c.handlers, p.nmis, p.deliveries,
+                     p.coalesced, p.dispatch_cycles, p.cycles_per_nmi(), p.handler_calls,
+                     p.calls_per_nmi(), p.unknown, p.lost);
+  }
+  return s;
+}
+
+std::string sweep_json(const SweepOptions& o, const std::vector<SweepPoint>& points) {
+  using nlohmann::ordered_json;
+  ordered_json opts;
+  opts["handlers"] = o.handlers;
+  auto names = [](const auto& list) {
+    ordered_json a = ordered_json::array();
+    for (auto v : list)
+      a.push_back(std::string(to_string(v)));
+    return a;
+  };
+  opts["modes"] = names(o.modes);
+  opts["mixes"] = names(o.mixes);
+  opts["places"] = names(o.places);
+  opts["nmis"] = o.nmis;
+  ordered_json sets = ordered_json::array();
+  for (const Override& ov : o.overrides)
+    sets.push_back(ov.text);
+  opts["set"] = sets;
+  ordered_json list = ordered_json::array();
+  for (const SweepPoint& p : points) {
+    list.push_back(ordered_json{{"place", to_string(p.c.place)},
+                                {"mix", to_string(p.c.mix)},
+                                {"mode", to_string(p.c.mode)},
+                                {"handlers", p.c.handlers},
+                                {"nmis", p.nmis},
+                                {"deliveries", p.deliveries},
+                                {"coalesced", p.coalesced},
+                                {"dispatch_cycles", p.dispatch_cycles},
+                                {"cycles_per_nmi", p.cycles_per_nmi()},
+                                {"handler_calls", p.handler_calls},
+                                {"handler_calls_per_nmi", p.calls_per_nmi()},
+                                {"unknown", p.unknown},
+                                {"lost", p.lost}});
+  }
+  return ordered_json{{"options", opts}, {"points", list}}.dump(2);
+}
+
+namespace {
+
+// The points grouped by (place, mix), then handler count, then mode.
+using Grid = std::map<std::pair<SweepPlace, SweepMix>,
+                      std::map<unsigned, std::map<SweepMode, const SweepPoint*>>>;
+
+Grid grid_of(const std::vector<SweepPoint>& points, std::vector<SweepMode>& modes) {
+  Grid g;
+  for (const SweepPoint& p : points) {
+    g[{p.c.place, p.c.mix}][p.c.handlers][p.c.mode] = &p;
+    if (std::find(modes.begin(), modes.end(), p.c.mode) == modes.end()) modes.push_back(p.c.mode);
+  }
+  std::sort(modes.begin(), modes.end());
+  return g;
+}
+
+}  // namespace
+
+std::string sweep_table(const std::vector<SweepPoint>& points) {
+  std::vector<SweepMode> modes;
+  const Grid g = grid_of(points, modes);
+  std::string s;
+  for (const auto& [key, rows] : g) {
+    s += fmt::format("{}, {}\ndispatch cycles per NMI (handler calls per NMI)\n",
+                     place_title(key.first), mix_title(key.second));
+    s += fmt::format("{:>8}", "handlers");
+    for (SweepMode m : modes)
+      s += fmt::format("  {:>18}", to_string(m));
+    s += '\n';
+    for (const auto& [handlers, cells] : rows) {
+      s += fmt::format("{:>8}", handlers);
+      for (SweepMode m : modes) {
+        auto it = cells.find(m);
+        if (it == cells.end()) {
+          s += fmt::format("  {:>18}", "-");
+        } else {
+          s += fmt::format("  {:>18}", fmt::format("{:.0f} ({:.2f})", it->second->cycles_per_nmi(),
+                                                   it->second->calls_per_nmi()));
+        }
+      }
+      s += '\n';
+    }
+    s += '\n';
+  }
+  return s;
+}
+
+std::string sweep_gnuplot(const std::vector<SweepPoint>& points, const std::string& png_path) {
+  std::vector<SweepMode> modes;
+  const Grid g = grid_of(points, modes);
+  std::string data, panels;
+  std::size_t panel = 0;
+  for (const auto& [key, rows] : g) {
+    std::string plot;
+    for (SweepMode m : modes) {
+      const std::string block =
+          fmt::format("$p{}_{}", panel, static_cast<unsigned>(static_cast<std::uint8_t>(m)));
+      data += block + " << EOD\n";
+      for (const auto& [handlers, cells] : rows) {
+        if (auto it = cells.find(m); it != cells.end())
+          data += fmt::format("{} {:.1f}\n", handlers, it->second->cycles_per_nmi());
+      }
+      data += "EOD\n";
+      // Modes that coincide (IDT and FRED polling, v7 and v5) stay visible: each
+      // has its own dash, width and point.
+      const unsigned i = static_cast<std::uint8_t>(m);
+      plot += fmt::format("{}{} using 1:2 with linespoints lw {} dt {} pt {} ps 1.2 title \"{}\"",
+                          plot.empty() ? "" : ", ", block, i % 2 == 0 ? 3 : 1.5, i % 2 + 1, i + 4,
+                          to_string(m));
+    }
+    panels += fmt::format("set title \"{}: {}\" noenhanced\nplot {}\n", place_title(key.first),
+                          to_string(key.second), plot);
+    ++panel;
+  }
+  const std::size_t cols = std::min<std::size_t>(4, std::max<std::size_t>(1, panel));
+  const std::size_t rows = (panel + cols - 1) / cols;
+  std::string escaped;
+  for (char ch : png_path) {
+    if (ch == '"' || ch == '\\') escaped += '\\';
+    escaped += ch;
+  }
+  return fmt::format(
+      "# fredsim sweep: dispatch cycles per NMI against LOCAL handlers (gnuplot 5).\n"
+      "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {{\n"
+      "  set terminal pngcairo size {},{} font \",9\"\n"
+      "}} else {{\n"
+      "  set terminal png size {},{}\n"
+      "}}\n"
+      "set output \"{}\"\n{}"
+      "set multiplot layout {},{} title \"fredsim sweep: dispatch cycles per NMI\"\n"
+      "set logscale x 2\nset xtics (1,2,4,8,16,32,64,128,256)\nset logscale y 10\n"
+      "set offsets graph 0.05, graph 0.05, 0, 0\n"
+      "set grid\nset key top left box opaque\nset xlabel \"LOCAL handlers\"\n"
+      "set ylabel \"cycles per NMI\"\n{}unset multiplot\n",
+      cols * 400, rows * 360, cols * 400, rows * 360, escaped, data, rows, cols, panels);
+}
+
+std::string sweep_matplotlib(const std::string& json_path, const std::string& png_path) {
+  auto quoted = [](const std::string& s) {
+    return nlohmann::json(s).dump();  // a JSON string is a valid Python string literal
+  };
+  return fmt::format(
+      "# fredsim sweep: dispatch cycles per NMI against LOCAL handlers (matplotlib).\n"
+      "import json\n"
+      "import matplotlib\n"
+      "matplotlib.use('Agg')\n"
+      "import matplotlib.pyplot as plt\n"
+      "points = json.load(open({}))['points']\n"
+      "panels = []\n"
+      "for p in points:\n"
+      "    if (p['place'], p['mix']) not in panels:\n"
+      "        panels.append((p['place'], p['mix']))\n"
+      "cols = min(4, len(panels))\n"
+      "rows = (len(panels) + cols - 1) // cols\n"
+      "fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)\n"
+      "for i, (place, mix) in enumerate(panels):\n"
+      "    ax = axes[i // cols][i % cols]\n"
+      "    modes = []\n"
+      "    for p in points:\n"
+      "        if p['mode'] not in modes:\n"
+      "            modes.append(p['mode'])\n"
+      "    for mode in modes:\n"
+      "        xs = [p['handlers'] for p in points if (p['place'], p['mix'], p['mode']) == "
+      "(place, mix, mode)]\n"
+      "        ys = [p['cycles_per_nmi'] for p in points if (p['place'], p['mix'], p['mode']) "
+      "== (place, mix, mode)]\n"
+      "        ax.plot(xs, ys, marker='o', label=mode)\n"
+      "    ax.set_xscale('log', base=2)\n"
+      "    ax.set_yscale('log')\n"
+      "    ax.set_title(place + ': ' + mix)\n"
+      "    ax.set_xlabel('LOCAL handlers')\n"
+      "    ax.set_ylabel('cycles per NMI')\n"
+      "    ax.grid(True, which='both', alpha=0.3)\n"
+      "    ax.legend(fontsize=7)\n"
+      "for j in range(len(panels), rows * cols):\n"
+      "    axes[j // cols][j % cols].axis('off')\n"
+      "fig.suptitle('fredsim sweep: dispatch cycles per NMI')\n"
+      "fig.tight_layout()\n"
+      "fig.savefig({}, dpi=100)\n",
+      quoted(json_path), quoted(png_path));
+}
+
+}  // namespace fredsim::study

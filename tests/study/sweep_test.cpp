@@ -1,0 +1,207 @@
+// The dispatch study: its scenarios, its figures on the simulator, its outputs.
+#include "fredsim/study/sweep.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "fredsim/scenario/system_runner.hpp"
+
+namespace fredsim::study {
+namespace {
+
+using namespace fredsim::scenario;
+
+SweepOptions small(std::vector<SweepMix> mixes, std::vector<SweepPlace> places = {SweepPlace::bare},
+                   std::vector<unsigned> handlers = {1, 4, 16, 64}) {
+  SweepOptions o;
+  o.handlers = std::move(handlers);
+  o.mixes = std::move(mixes);
+  o.places = std::move(places);
+  o.nmis = 20;
+  return o;
+}
+
+const SweepPoint& at(const std::vector<SweepPoint>& points, SweepMode mode, unsigned handlers,
+                     SweepMix mix = SweepMix::one, SweepPlace place = SweepPlace::bare) {
+  for (const auto& p : points) {
+    if (p.c.mode == mode && p.c.handlers == handlers && p.c.mix == mix && p.c.place == place)
+      return p;
+  }
+  static SweepPoint none;
+  ADD_FAILURE() << "no point " << to_string(mode) << " " << handlers;
+  return none;
+}
+
+TEST(SweepRoster, LinuxUsersFirstThenDevicesWithSourceVectors) {
+  auto r = sweep_roster(64);
+  ASSERT_EQ(r.size(), 64u);
+  EXPECT_EQ(r[0].name, "perf");
+  EXPECT_EQ(r[0].vector, 7u);
+  EXPECT_EQ(r[1].model, "ghes");
+  EXPECT_EQ(r[1].vector, 0u);
+  EXPECT_TRUE(r[6].first) << "smp_stop registers NMI_FLAG_FIRST";
+  std::set<std::string> names;
+  for (const auto& h : r) {
+    names.insert(h.name);
+    if (h.model == "device") {
+      EXPECT_GE(h.vector, 8u);
+      EXPECT_LE(h.vector, 15u);
+    }
+  }
+  EXPECT_EQ(names.size(), 64u) << "names are unique";
+  EXPECT_EQ(sweep_roster(3).size(), 3u);
+}
+
+TEST(SweepScenario, EveryCellIsAScenarioThatLoads) {
+  SweepOptions o;
+  o.nmis = 10;
+  const auto cases = sweep_cases(o);
+  // 4 modes x 2 places x (7 + 7 + 6 + 5) handler counts: `two` starts at 4, `unsourced10` at 2.
+  EXPECT_EQ(cases.size(), 4u * 2u * (7u + 5u + 6u + 7u));
+  for (const auto& c : cases) {
+    for (bool pairs : {true, false}) {
+      auto spec = load_scenario_string(sweep_scenario(c, pairs), "sweep");
+      ASSERT_TRUE(spec.ok()) << spec.error().message;
+      EXPECT_EQ(spec->system.cpus, 2u);
+      EXPECT_EQ(spec->system.nmi_source,
+                c.mode == SweepMode::fred_nmisrc_v7 || c.mode == SweepMode::fred_nmisrc_v5);
+      EXPECT_EQ(spec->system.delivery == Delivery::idt, c.mode == SweepMode::idt);
+    }
+  }
+}
+
+TEST(SweepOptions, BadOptionsAreNamed) {
+  SweepOptions o;
+  o.nmis = 15;
+  EXPECT_NE(check_sweep_options(o).error().message.find("multiple of 10"), std::string::npos);
+  o = SweepOptions{};
+  o.handlers = {0};
+  EXPECT_NE(check_sweep_options(o).error().message.find("0 handlers"), std::string::npos);
+  o = SweepOptions{};
+  o.modes.clear();
+  EXPECT_FALSE(check_sweep_options(o).ok());
+  o = SweepOptions{};
+  o.overrides = {Override{"system.nmi_source=false"}};
+  EXPECT_NE(check_sweep_options(o).error().message.find("sets this itself"), std::string::npos);
+  o.overrides = {Override{"timing.vm_exit=900"}};
+  EXPECT_TRUE(check_sweep_options(o).ok());
+  o.overrides = {Override{"timing.vm_exit"}};
+  EXPECT_FALSE(check_sweep_options(o).ok()) << "no '='";
+}
+
+TEST(SweepRun, BitmapDispatchStaysFlatAndPollingGrowsWithHandlers) {
+  SystemRunner runner;
+  auto points = run_sweep(small({SweepMix::one}), runner);
+  ASSERT_TRUE(points.ok()) << points.error().message;
+  for (SweepMode m : {SweepMode::fred_nmisrc_v7, SweepMode::fred_nmisrc_v5}) {
+    EXPECT_DOUBLE_EQ(at(*points, m, 64).calls_per_nmi(), 1.0) << "only perf is called";
+    EXPECT_EQ(at(*points, m, 64).dispatch_cycles, at(*points, m, 1).dispatch_cycles);
+  }
+  for (SweepMode m : {SweepMode::idt, SweepMode::fred}) {
+    EXPECT_DOUBLE_EQ(at(*points, m, 64).calls_per_nmi(), 64.0) << "every handler polled";
+    EXPECT_GT(at(*points, m, 16).cycles_per_nmi(), at(*points, m, 4).cycles_per_nmi());
+    EXPECT_GT(at(*points, m, 64).cycles_per_nmi(), at(*points, m, 16).cycles_per_nmi());
+  }
+  // With one handler there is nothing to filter: FRED with and without the bitmap agree.
+  EXPECT_EQ(at(*points, SweepMode::fred, 1).dispatch_cycles,
+            at(*points, SweepMode::fred_nmisrc_v7, 1).dispatch_cycles);
+  for (const auto& p : *points) {
+    EXPECT_EQ(p.nmis, 20u);
+    EXPECT_EQ(p.deliveries, 20u);
+    EXPECT_EQ(p.unknown, 0u);
+    EXPECT_EQ(p.lost, 0u);
+  }
+}
+
+TEST(SweepRun, PairsCoalesceIntoOneDeliveryWithTwoBits) {
+  SystemRunner runner;
+  auto points = run_sweep(small({SweepMix::two}, {SweepPlace::bare, SweepPlace::guest}), runner);
+  ASSERT_TRUE(points.ok()) << points.error().message;
+  for (const auto& p : *points) {
+    EXPECT_EQ(p.nmis, 20u);
+    EXPECT_EQ(p.coalesced, 10u) << "each pair is one delivery";
+    EXPECT_EQ(p.deliveries, 10u);
+    EXPECT_EQ(p.lost, 0u);
+  }
+  // Bitmap: perf and nic (and at 16 handlers the device that shares vector 8).
+  EXPECT_DOUBLE_EQ(at(*points, SweepMode::fred_nmisrc_v7, 4, SweepMix::two).calls_per_nmi(), 1.0);
+  EXPECT_DOUBLE_EQ(at(*points, SweepMode::fred_nmisrc_v7, 16, SweepMix::two).calls_per_nmi(), 1.5);
+  // Polling: one walk of the whole list serves both NMIs of the pair.
+  EXPECT_DOUBLE_EQ(at(*points, SweepMode::fred, 16, SweepMix::two).calls_per_nmi(), 8.0);
+  // A guest pays the VM exit and entry on top.
+  EXPECT_GT(
+      at(*points, SweepMode::fred_nmisrc_v7, 4, SweepMix::two, SweepPlace::guest).cycles_per_nmi(),
+      at(*points, SweepMode::fred_nmisrc_v7, 4, SweepMix::two).cycles_per_nmi());
+}
+
+TEST(SweepRun, UnsourcedNmisPollEveryHandlerExternalOnesNone) {
+  SystemRunner runner;
+  auto points = run_sweep(small({SweepMix::unsourced10, SweepMix::external10}), runner);
+  ASSERT_TRUE(points.ok()) << points.error().message;
+  // Bit 0 becomes all ones (linux-nmi.md "nmi_handle" 2): 18 PMIs call perf, the 2
+  // unsourced NMIs call all 64.
+  const auto& u = at(*points, SweepMode::fred_nmisrc_v7, 64, SweepMix::unsourced10);
+  EXPECT_EQ(u.handler_calls, 18u + 2u * 64u);
+  EXPECT_EQ(u.unknown, 0u);
+  EXPECT_EQ(u.lost, 0u);
+  // Bit 2 alone calls no LOCAL handler; the SERR handler takes the reason.
+  const auto& e = at(*points, SweepMode::fred_nmisrc_v7, 64, SweepMix::external10);
+  EXPECT_EQ(e.handler_calls, 18u + 2u);
+  const auto& ep = at(*points, SweepMode::fred, 64, SweepMix::external10);
+  EXPECT_EQ(ep.handler_calls, 20u * 64u + 2u);
+  EXPECT_EQ(ep.lost, 0u);
+}
+
+TEST(SweepRun, TimingOverridesReachEveryPoint) {
+  SystemRunner runner;
+  auto o = small({SweepMix::one}, {SweepPlace::guest}, {1});
+  o.modes = {SweepMode::fred_nmisrc_v7};
+  auto base = run_sweep(o, runner);
+  o.overrides = {Override{"timing.vm_exit=2000"}};
+  auto slow = run_sweep(o, runner);
+  ASSERT_TRUE(base.ok() && slow.ok());
+  EXPECT_GT((*slow)[0].dispatch_cycles, (*base)[0].dispatch_cycles);
+}
+
+TEST(SweepOutput, CsvJsonAndPlotScriptCarryEveryPoint) {
+  SystemRunner runner;
+  auto o = small({SweepMix::one, SweepMix::two});
+  auto points = run_sweep(o, runner);
+  ASSERT_TRUE(points.ok());
+  const std::string csv = sweep_csv(*points);
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);
+  EXPECT_EQ(line.rfind("place,mix,mode,handlers,", 0), 0u);
+  std::size_t rows = 0;
+  while (std::getline(lines, line)) {
+    ++rows;
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 12);
+  }
+  EXPECT_EQ(rows, points->size());
+
+  auto j = nlohmann::json::parse(sweep_json(o, *points));
+  EXPECT_EQ(j["points"].size(), points->size());
+  EXPECT_EQ(j["options"]["nmis"], 20);
+  EXPECT_EQ(j["points"][0]["mode"], "idt");
+
+  const std::string gp = sweep_gnuplot(*points, "out/s\"weep.png");
+  EXPECT_NE(gp.find("set output \"out/s\\\"weep.png\""), std::string::npos) << "quoted";
+  EXPECT_NE(gp.find("set multiplot layout 1,2"), std::string::npos) << "a panel per mix";
+  EXPECT_EQ(std::count(gp.begin(), gp.end(), '$') / 2, 8) << "a data block per mode and panel";
+  EXPECT_NE(sweep_matplotlib("a.json", "b.png").find("json.load(open(\"a.json\"))"),
+            std::string::npos);
+
+  // The same options give the same bytes.
+  auto again = run_sweep(o, runner);
+  EXPECT_EQ(sweep_csv(*again), csv);
+  EXPECT_NE(sweep_table(*points).find("fred-nmisrc-v7"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fredsim::study
