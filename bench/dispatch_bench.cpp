@@ -9,7 +9,7 @@
 
 #include "alloc_counter.hpp"
 #include "fredsim/apic/icr.hpp"
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace {
 

@@ -6,4 +6,5 @@
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/scenario/scenario.hpp"
 #include "fredsim/sim/sim.hpp"
+#include "fredsim/system/system.hpp"
 #include "fredsim/vmx/vmx.hpp"

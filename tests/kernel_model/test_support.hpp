@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace fredsim::testing {
 
