@@ -84,23 +84,23 @@ void Kernel::stop_other_cpus(CpuId from) {
   // the first stopper's handler claim the NMI without its work.
   if (stopping_cpu_ != kNoCpu) return;
   stopping_cpu_ = from;
-  const HandlerId h = ensure_role(HandlerModel::stop);
-  for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
-    if (c != from) registry_.add_work(h, c);
-  }
-  if (machine_.cpu_count() > 1) {
-    send_nmi_ipi_shorthand(from, apic::Shorthand::all_excluding_self, nmis::VECTOR_SMP_STOP);
-  }
+  roundup_others(from, HandlerModel::stop, nmis::VECTOR_SMP_STOP);
 }
 
 void Kernel::kgdb_roundup(CpuId from) {
   kgdb_active_ = true;
-  const HandlerId h = ensure_role(HandlerModel::kgdb);
+  roundup_others(from, HandlerModel::kgdb, nmis::VECTOR_KGDB);
+}
+
+void Kernel::roundup_others(CpuId from, HandlerModel model, unsigned vector) {
+  // Work for the model's handler on every CPU but the sender, then one
+  // all-but-self NMI (none on a single CPU: there is no other to send to).
+  const HandlerId h = ensure_role(model);
   for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
     if (c != from) registry_.add_work(h, c);
   }
   if (machine_.cpu_count() > 1) {
-    send_nmi_ipi_shorthand(from, apic::Shorthand::all_excluding_self, nmis::VECTOR_KGDB);
+    send_nmi_ipi_shorthand(from, apic::Shorthand::all_excluding_self, vector);
   }
 }
 

@@ -199,6 +199,9 @@ class Kernel final : public cpu::OsEntry {
   NmiHandlerFn make_model(HandlerId id, HandlerModel model, Cycle check, Cycle handle);
   /// The handler that does this sender's work: always a valid, registered id.
   HandlerId ensure_role(HandlerModel model);
+  /// The model's handler gets work on every other CPU, which an NMI by
+  /// shorthand then reaches (stop-other-CPUs, the kgdb roundup).
+  void roundup_others(CpuId from, HandlerModel model, unsigned vector);
   Result<HandlerId> register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
                                     std::string_view name, unsigned vector, HandlerModel model);
   std::uint64_t cycles_to_ns(Cycle c) const;
