@@ -7,6 +7,10 @@
 // Time runs through the dispatch: each handler is called at the cycle where the
 // previous one finished and sees the machine as it is then. The dispatch is an
 // explicit state machine per CPU, driven by the event queue.
+//
+// The Kernel composes three parts of its own: the handler registry
+// (handler_registry.hpp), the console (console.hpp) and the NMI selftest
+// (selftest.hpp); registry(), console() and selftest() return them.
 #include <cstdint>
 #include <functional>
 #include <memory>
