@@ -9,7 +9,7 @@
 
 #include "alloc_counter.hpp"
 #include "fredsim/apic/icr.hpp"
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace {
 
@@ -46,21 +46,21 @@ void end_to_end(benchmark::State& state, bool source, bool fred) {
   Kernel& k = sys->kernel();
   auto ids = register_devices(k, handlers);
   const CpuId dest[] = {1};
-  const unsigned vector = k.handler(ids[0]).vector;
+  const unsigned vector = k.registry().handler(ids[0]).vector;
   // Warm up: the first NMIs size the queues.
   for (int i = 0; i < 64; ++i) {
-    k.add_work(ids[0], 1);
+    k.registry().add_work(ids[0], 1);
     k.send_nmi_ipi(0, dest, vector);
     sys->run_to_idle();
   }
   const Cycle start_cycle = sys->now();
-  const std::uint64_t start_calls = k.handler(ids[0]).total.calls;
+  const std::uint64_t start_calls = k.registry().handler(ids[0]).total.calls;
   std::uint64_t calls_before = 0;
   for (HandlerId h : ids)
-    calls_before += k.handler(h).total.calls;
+    calls_before += k.registry().handler(h).total.calls;
   const std::uint64_t allocs_before = fredsim::bench::allocation_count();
   for (auto _ : state) {
-    k.add_work(ids[0], 1);
+    k.registry().add_work(ids[0], 1);
     k.send_nmi_ipi(0, dest, vector);
     sys->run_to_idle();
   }
@@ -68,7 +68,7 @@ void end_to_end(benchmark::State& state, bool source, bool fred) {
   const std::uint64_t allocs = fredsim::bench::allocation_count() - allocs_before;
   std::uint64_t calls_after = 0;
   for (HandlerId h : ids)
-    calls_after += k.handler(h).total.calls;
+    calls_after += k.registry().handler(h).total.calls;
   const auto& cpu1 = sys->machine().cpu(1).stats();
   state.SetItemsProcessed(state.iterations());
   state.counters["nmis_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsRate);
@@ -111,7 +111,7 @@ void BM_BroadcastNmi(benchmark::State& state) {
       *k.register_model(NmiType::local, HandlerModel::device, 0, "stop", nmis::VECTOR_SMP_STOP);
   auto send = [&] {
     for (CpuId c = 1; c < cpus; ++c)
-      k.add_work(bt, c);
+      k.registry().add_work(bt, c);
     k.send_nmi_ipi_shorthand(0, apic::Shorthand::all_excluding_self, nmis::VECTOR_SMP_STOP);
     sys->run_to_idle();
   };

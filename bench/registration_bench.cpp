@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace {
 
@@ -39,8 +39,8 @@ void register_n(benchmark::State& state) {
       benchmark::DoNotOptimize(r);
     }
     // Reading the list once builds the call order: part of the cost.
-    benchmark::DoNotOptimize(k.handler_list(NmiType::local).size());
-    benchmark::DoNotOptimize(k.find_handler(names.back()));
+    benchmark::DoNotOptimize(k.registry().handler_list(NmiType::local).size());
+    benchmark::DoNotOptimize(k.registry().find_handler(names.back()));
     state.PauseTiming();
     sys.reset();
     state.ResumeTiming();

@@ -33,7 +33,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 #include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/system_runner.hpp"

@@ -8,4 +8,5 @@
 #include "fredsim/sim/sim.hpp"
 #include "fredsim/study/sweep.hpp"
 #include "fredsim/suite/suite.hpp"
+#include "fredsim/system/system.hpp"
 #include "fredsim/vmx/vmx.hpp"

@@ -120,7 +120,7 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         ctx.charge(check_cost());
         if (ctx.take_work() == 0) return NMI_DONE;
         ctx.charge(handle_cost());
-        printk(ctx.cpu(), fmt::format("NMI backtrace for cpu {}", ctx.cpu()));
+        console_.printk(ctx.cpu(), fmt::format("NMI backtrace for cpu {}", ctx.cpu()));
         return NMI_HANDLED;
       };
 

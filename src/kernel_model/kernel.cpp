@@ -32,32 +32,6 @@ constexpr std::uint64_t kExceptionStackStride = 0x10000;  // per CPU, 64 KiB apa
 constexpr unsigned kDbLevel = 1, kNmiLevel = 2, kMcLevel = 2, kDfLevel = 3;
 constexpr std::uint16_t kUser32Cs = 0x23;  // IA32_STAR[63:48]
 
-// Rate-limit sites (printk_ratelimited: 10 messages per 5 seconds per site).
-enum RateSite : unsigned {
-  kRateDuration,
-  kRateUnknown,
-  kRateUnknownDazed,
-  kRateSerr,
-  kRateIochk,
-  kRateSites
-};
-
-// The console keeps this many lines; later ones are counted, not kept (Linux's
-// log buffer is bounded too), so a long storm cannot grow it without end.
-constexpr std::size_t kConsoleLines = 65536;
-constexpr unsigned kRateBurst = 10;
-constexpr std::uint64_t kRateIntervalSeconds = 5;
-
-// Warn-once sites.
-enum WarnSite : unsigned {
-  kWarnTypeVector,
-  kWarnVectorRange,
-  kWarnSecondSerr,
-  kWarnSecondIochk,
-  kWarnZeroEventData,
-  kWarnUnregisterInNmi,
-};
-
 }  // namespace
 
 // --- NmiContext -----------------------------------------------------------------
@@ -75,28 +49,26 @@ cpu::Cpu& NmiContext::cpu_model() {
   return kernel_.machine_.cpu(cpu_);
 }
 std::uint32_t NmiContext::take_work() {
-  return kernel_.take_work(handler_, cpu_);
+  return kernel_.registry_.take_work(handler_, cpu_);
 }
 std::uint32_t NmiContext::pending_work() const {
-  return kernel_.pending_work(handler_, cpu_);
+  return kernel_.registry_.pending_work(handler_, cpu_);
 }
 
 // --- Kernel -----------------------------------------------------------------------
 
-Kernel::Kernel(Machine& machine, const KernelConfig& config) : machine_(machine), config_(config) {
+Kernel::Kernel(Machine& machine, const KernelConfig& config)
+    : machine_(machine),
+      config_(config),
+      console_(machine, kRateSites),
+      registry_(machine.cpu_count(), console_),
+      selftest_(*this) {
   std::fill(std::begin(roles_), std::end(roles_), kNoHandler);
   const std::uint32_t n = machine.cpu_count();
   cpus_.reserve(n);
   for (CpuId i = 0; i < n; ++i)
     cpus_.push_back(std::make_unique<CpuCtx>(*this, i));
-  actions_.reserve(64);
-  for (auto& l : lists_) {
-    l.first.reserve(64);
-    l.rest.reserve(64);
-    l.order.reserve(64);
-  }
   samples_.reserve(4096);
-  rate_.resize(kRateSites);
 }
 
 Kernel::~Kernel() {
@@ -151,61 +123,7 @@ void Kernel::boot() {
   }
 }
 
-void Kernel::printk(CpuId cpu, std::string text) {
-  if (console_.size() + 1 >= kConsoleLines) {
-    // The last line kept says that (and how much) the console dropped.
-    if (console_.size() + 1 == kConsoleLines) {
-      console_.push_back(ConsoleLine{machine_.now(), kNoCpu, "printk: console full"});
-    }
-    ++console_dropped_;
-    console_.back().text =
-        fmt::format("printk: console full, {} later lines dropped", console_dropped_);
-    return;
-  }
-  console_.push_back(ConsoleLine{machine_.now(), cpu, std::move(text)});
-}
-
-void Kernel::warn_once(unsigned site, std::string text) {
-  if (warned_ & (1u << site)) return;
-  warned_ |= 1u << site;
-  printk(kNoCpu, "WARNING: " + std::move(text));
-}
-
-bool Kernel::ratelimit(unsigned site) {
-  RateLimit& r = rate_[site];
-  const Cycle interval =
-      kRateIntervalSeconds * machine_.timing().get(TimingParam::core_mhz) * 1'000'000;
-  const Cycle now = machine_.now();
-  if (!r.started || now - r.begin >= interval) {
-    r.started = true;
-    r.begin = now;
-    r.printed = 0;
-  }
-  if (r.printed >= kRateBurst) return false;
-  ++r.printed;
-  return true;
-}
-
 // --- Registration -----------------------------------------------------------------
-
-HandlerId Kernel::find_handler(std::string_view name) const {
-  const auto it = first_by_name_.find(name);
-  return it == first_by_name_.end() ? kNoHandler : it->second;
-}
-
-const std::vector<HandlerId>& Kernel::call_order(const HandlerList& l) const {
-  if (l.stale) {
-    // Linux's list: FIRST handlers at the head, the newest of them first.
-    l.order.assign(l.first.rbegin(), l.first.rend());
-    l.order.insert(l.order.end(), l.rest.begin(), l.rest.end());
-    l.stale = false;
-  }
-  return l.order;
-}
-
-const std::vector<HandlerId>& Kernel::handler_list(NmiType type) const {
-  return call_order(lists_[static_cast<int>(type)]);
-}
 
 Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, unsigned flags,
                                                std::string_view name, unsigned vector) {
@@ -215,72 +133,10 @@ Result<HandlerId> Kernel::register_nmi_handler(NmiType type, NmiHandlerFn fn, un
 Result<HandlerId> Kernel::register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
                                           std::string_view name, unsigned vector,
                                           HandlerModel model) {
-  if (!fn) return Error{fmt::format("register_nmi_handler({}): no handler function", name)};
-  if (const auto owner = reserved_handler_model(name); owner && *owner != model) {
-    // The kernel registers this name for its own sender: a handler of another
-    // model under it would take (or steal) the sender's work.
-    return Error{fmt::format(
-        "register_nmi_handler({}): the name '{}' is the kernel's own {} handler; give this "
-        "{} handler another name (or model \"{}\" to configure the kernel's)",
-        name, name, handler_model_name(*owner), handler_model_name(model),
-        handler_model_name(*owner))};
-  }
-  HandlerList& list = lists_[static_cast<int>(type)];
-  NameIndex& index = by_name_[static_cast<int>(type)];
-  const auto known = index.find(name);
-  if (known != index.end() && actions_[known->second].registered) {
-    return Error{fmt::format("register_nmi_handler({}): already registered on the {} list", name,
-                             nmi_type_name(type))};
-  }
-  // reference/linux-nmi.md "Registration": the warn-once cases still register.
-  if (type != NmiType::local && vector != 0) {
-    warn_once(kWarnTypeVector,
-              fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL handlers "
-                          "are filtered by source",
-                          name, nmi_type_name(type), vector));
-  }
-  if (config_.revision == Revision::v7) {
-    if (vector >= nmis::VECTOR_COUNT) {
-      warn_once(kWarnVectorRange,
-                fmt::format("NMI handler {}: source vector {} >= NMIS_VECTOR_COUNT", name, vector));
-    }
-  } else {
-    // v5 forces vector 0 when the feature is off or the type is not LOCAL, and
-    // warns for vectors >= 16.
-    bool feature = machine_.cpu_count() > 0 && nmi_source_enabled(0);
-    if (!feature || type != NmiType::local) vector = 0;
-    if (vector >= nmis::VECTOR_MAX) {
-      warn_once(kWarnVectorRange,
-                fmt::format("NMI handler {}: source vector {} >= 16", name, vector));
-    }
-  }
-  if ((type == NmiType::serr || type == NmiType::io_check) &&
-      !(list.first.empty() && list.rest.empty())) {
-    warn_once(type == NmiType::serr ? kWarnSecondSerr : kWarnSecondIochk,
-              fmt::format("a second {} NMI handler ({})", nmi_type_name(type), name));
-  }
-
-  // An action registered before and unregistered keeps its figures.
-  HandlerId id = known != index.end() ? known->second : kNoHandler;
-  if (id == kNoHandler) {
-    id = static_cast<HandlerId>(actions_.size());
-    actions_.emplace_back();
-    actions_.back().per_cpu.resize(machine_.cpu_count());
-    work_.resize(actions_.size() * machine_.cpu_count(), 0);
-    index.emplace(std::string(name), id);
-    first_by_name_.emplace(std::string(name), id);  // keeps an earlier one
-  }
-  NmiAction& a = actions_[id];
-  a.name = std::string(name);
-  a.type = type;
-  a.flags = flags;
-  a.vector = vector;
-  a.model = model;
-  a.fn = std::move(fn);
-  a.registered = true;
-  (flags & NMI_FLAG_FIRST ? list.first : list.rest).push_back(id);
-  list.stale = true;
-  return id;
+  // v5's vector rule depends on whether the boot CPU has NMI-source on.
+  const bool nmi_source = machine_.cpu_count() > 0 && nmi_source_enabled(0);
+  return registry_.add(type, std::move(fn), flags, name, vector, model,
+                       {config_.revision, nmi_source});
 }
 
 Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsigned flags,
@@ -291,7 +147,7 @@ Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsig
       type, [](NmiType, const PtRegs&, NmiContext&) { return NMI_DONE; }, flags, name, vector,
       model);
   if (!r.ok()) return r;
-  NmiAction& a = actions_[*r];
+  NmiAction& a = registry_.action(*r);
   a.fn = make_model(*r, model, check_cycles, handle_cycles);
   if (model != HandlerModel::custom && model != HandlerModel::device &&
       model != HandlerModel::ghes) {
@@ -303,59 +159,15 @@ Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsig
 }
 
 bool Kernel::unregister_nmi_handler(NmiType type, std::string_view name) {
-  HandlerList& list = lists_[static_cast<int>(type)];
-  const NameIndex& index = by_name_[static_cast<int>(type)];
-  const auto known = index.find(name);
-  if (known == index.end() || !actions_[known->second].registered) return false;
-  const HandlerId id = known->second;
-  if (std::any_of(cpus_.begin(), cpus_.end(), [](const auto& c) { return c->st.in_dispatch; })) {
-    warn_once(kWarnUnregisterInNmi, fmt::format("Trying to free NMI ({}) from NMI context!", name));
-  }
-  actions_[id].registered = false;
-  auto& part = actions_[id].flags & NMI_FLAG_FIRST ? list.first : list.rest;
-  part.erase(std::find(part.begin(), part.end(), id));
-  list.stale = true;
-  return true;
-}
-
-void Kernel::set_emergency_handler(NmiType type, NmiHandlerFn fn) {
-  emergency_[static_cast<int>(type)] = std::move(fn);
+  const bool in_nmi =
+      std::any_of(cpus_.begin(), cpus_.end(), [](const auto& c) { return c->st.in_dispatch; });
+  return registry_.remove(type, name, in_nmi);
 }
 
 // --- Ground truth ---------------------------------------------------------------
 
-namespace {
-bool mask_like(HandlerModel m) {
-  return m == HandlerModel::backtrace || m == HandlerModel::selftest || m == HandlerModel::stop ||
-         m == HandlerModel::kgdb;
-}
-}  // namespace
-
-bool Kernel::add_work(HandlerId h, CpuId cpu, std::uint32_t count) {
-  if (!valid_work_slot(h, cpu)) return false;
-  std::uint32_t& w = work_[std::size_t{h} * machine_.cpu_count() + cpu];
-  w = mask_like(actions_[h].model) ? 1 : w + count;
-  return true;
-}
-
-std::uint32_t Kernel::pending_work(HandlerId h, CpuId cpu) const {
-  if (!valid_work_slot(h, cpu)) return 0;
-  return work_[std::size_t{h} * machine_.cpu_count() + cpu];
-}
-
-std::uint32_t Kernel::take_work(HandlerId h, CpuId cpu) {
-  // An emergency handler's context has no handler id: it has no work of its own.
-  if (!valid_work_slot(h, cpu)) return 0;
-  std::uint32_t& w = work_[std::size_t{h} * machine_.cpu_count() + cpu];
-  const std::uint32_t n = w;
-  w = 0;
-  return n;
-}
-
 std::uint64_t Kernel::lost_work(CpuId cpu) const {
-  std::uint64_t lost = 0;
-  for (HandlerId h = 0; h < actions_.size(); ++h)
-    lost += pending_work(h, cpu);
+  std::uint64_t lost = registry_.pending_on(cpu);
   if (reason_owner_ == cpu && machine_.nmi_reason() != 0) ++lost;
   return lost;
 }
@@ -379,8 +191,8 @@ void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
   if (!is_nmi_entry(d)) {
     // The FRED NMI entry takes type NMI, vector 2 only; this model's OS has no
     // other entries, so anything else is a bad event it returns from at once.
-    printk(cpu.id(), fmt::format("FRED: bad event type {} vector {}",
-                                 static_cast<int>(d.event.type), d.event.vector));
+    console_.printk(cpu.id(), fmt::format("FRED: bad event type {} vector {}",
+                                          static_cast<int>(d.event.type), d.event.vector));
     c.d = d;
     c.software = false;
     return_from_nmi(c);
@@ -424,7 +236,7 @@ void Kernel::on_resume(Cpu& cpu, RunState resumed) {
 }
 
 void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
-  if (panicked() && kind != kSelftestPoll) return;
+  if (panicked()) return;
   switch (kind) {
     case kStart:
       if (c.d.path == DeliveryPath::idt) {
@@ -451,9 +263,6 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       break;
     case kPathDone:
       finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external");
-      break;
-    case kSelftestPoll:
-      selftest_step(c);
       break;
     case kKvmEntry: {
       // KVM calls the host's NMI entry with a frame it built (hardware.md §4).
@@ -508,7 +317,7 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   c.next = 0;
   c.sum = 0;
   c.emergency = false;
-  if (const NmiHandlerFn& em = emergency_[static_cast<int>(type)]) {
+  if (const NmiHandlerFn& em = registry_.emergency_handler(type)) {
     // 1. An emergency handler runs alone: no filter, no trace, no duration check.
     NmiContext ctx(*this, c.id, kNoHandler);
     c.sum = em(type, c.regs, ctx);
@@ -523,7 +332,7 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   if (type == NmiType::local && nmi_source_enabled(c.id) && c.regs.fred) {
     const std::uint64_t data = c.regs.event_data;
     if (data == 0) {
-      warn_once(
+      console_.warn_once(
           kWarnZeroEventData,
           fmt::format("NMI-source: NMI with event data 0 on CPU {}; polling every handler", c.id));
     } else if ((data & cpu::arch::kNmiSourceUnknownBit) == 0) {
@@ -531,7 +340,7 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
       c.bitmap = data;
     }
   }
-  const auto& list = handler_list(type);
+  const auto& list = registry_.handler_list(type);
   c.walk.assign(list.begin(), list.end());
   call_next_handler(c);
 }
@@ -541,7 +350,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
   // and those unregistered since the walk began.
   while (c.next < c.walk.size() && !c.emergency) {
     const HandlerId id = c.walk[c.next++];
-    NmiAction& a = actions_[id];
+    NmiAction& a = registry_.action(id);
     if (!a.registered) continue;
     if (c.filter && (a.vector >= 64 || ((c.bitmap >> a.vector) & 1u) == 0)) continue;
 
@@ -575,9 +384,10 @@ void Kernel::call_next_handler(CpuCtx& c) {
     // 4. The duration check.
     if (delta_ns >= config_.nmi_longest_ns && cost > a.max_duration) {
       a.max_duration = cost;
-      if (ratelimit(kRateDuration)) {
-        printk(c.id, fmt::format("INFO: NMI handler ({}) took too long to run: {}.{:03} msecs",
-                                 a.name, delta_ns / 1'000'000, (delta_ns / 1000) % 1000));
+      if (console_.ratelimit(kRateDuration)) {
+        console_.printk(
+            c.id, fmt::format("INFO: NMI handler ({}) took too long to run: {}.{:03} msecs", a.name,
+                              delta_ns / 1'000'000, (delta_ns / 1000) % 1000));
       }
     }
     if (ctx.halt_) {
@@ -616,18 +426,19 @@ void Kernel::handle_done(CpuCtx& c) {
       const bool serr = c.type == NmiType::serr;
       c.handled_total = handled;
       if (handled == 0) {
-        if (ratelimit(serr ? kRateSerr : kRateIochk)) {
-          printk(c.id,
-                 serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
-                                    c.reason, c.id)
-                      : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
-                                    "CPU {}.",
-                                    c.reason, c.id));
+        if (console_.ratelimit(serr ? kRateSerr : kRateIochk)) {
+          console_.printk(
+              c.id, serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
+                                       c.reason, c.id)
+                         : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
+                                       "CPU {}.",
+                                       c.reason, c.id));
         }
         if (serr ? config_.panic_on_unrecovered_nmi : config_.panic_on_io_nmi) {
-          do_panic(c.id, serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
+          console_.record_panic(c.id,
+                                serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
         }
-        printk(c.id, "Dazed and confused, but trying to continue");
+        console_.printk(c.id, "Dazed and confused, but trying to continue");
         // Clear and re-enable the line in port 0x61.
         const std::uint8_t clear = serr ? port61::kSerrDisable : port61::kIochkDisable;
         machine_.port_out(port61::kPort, static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
@@ -648,19 +459,20 @@ void Kernel::handle_done(CpuCtx& c) {
         return;
       }
       c.st.stats.unknown += 1;
-      if (ratelimit(kRateUnknown)) {
-        printk(c.id, fmt::format("Uhhuh. NMI received for unknown reason {:02x} on CPU {}.",
-                                 c.reason, c.id));
+      if (console_.ratelimit(kRateUnknown)) {
+        console_.printk(
+            c.id, fmt::format("Uhhuh. NMI received for unknown reason {:02x} on CPU {}.", c.reason,
+                              c.id));
         if (nmi_source_enabled(c.id)) {
-          printk(c.id, fmt::format("NMI-source bitmap is {:#x}", c.regs.event_data));
+          console_.printk(c.id, fmt::format("NMI-source bitmap is {:#x}", c.regs.event_data));
         }
       }
       if (config_.unknown_nmi_panic || config_.panic_on_unrecovered_nmi) {
-        do_panic(c.id, "NMI: Not continuing");
+        console_.record_panic(c.id, "NMI: Not continuing");
       }
       // Linux's unknown_nmi_error rate-limits this line too (its own site).
-      if (ratelimit(kRateUnknownDazed)) {
-        printk(c.id, "Dazed and confused, but trying to continue");
+      if (console_.ratelimit(kRateUnknownDazed)) {
+        console_.printk(c.id, "Dazed and confused, but trying to continue");
       }
       machine_.queue().schedule_in(machine_.timing().get(TimingParam::unknown_path), c, kPathDone);
       return;
@@ -719,7 +531,7 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
     ret_cost = exit_code + machine_.timing().get(TimingParam::erets);
   }
   if (f != cpu::Fault::none) {
-    printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));
+    console_.printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));
     return;
   }
   if (record_samples_ && c.d.event.type == EventType::nmi) {
@@ -727,15 +539,6 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
   }
   c.started = 0;
   c.extra_return_cycles = 0;
-}
-
-void Kernel::do_panic(CpuId cpu, std::string message) {
-  if (panic_) return;  // the panicking CPU's second panic returns
-  panic_ = PanicRecord{machine_.now(), cpu, message};
-  printk(cpu, "Kernel panic - not syncing: " + message);
-  if (machine_.tracer().enabled()) {
-    machine_.tracer().emit(machine_.now(), cpu, "panic", {{"message", TraceValue::str(message)}});
-  }
 }
 
 }  // namespace fredsim::kernel

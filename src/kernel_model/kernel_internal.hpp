@@ -1,5 +1,6 @@
 #pragma once
-// The kernel model's per-CPU context, shared by its .cpp files.
+// What the kernel model's .cpp files share: the console's call sites, the
+// handlers the kernel registers for its own senders, and the per-CPU context.
 #include <functional>
 #include <string_view>
 #include <vector>
@@ -8,14 +9,44 @@
 
 namespace fredsim::kernel {
 
+// Rate-limited console sites (printk_ratelimited keeps a state per call site).
+enum RateSite : unsigned {
+  kRateDuration,
+  kRateUnknown,
+  kRateUnknownDazed,
+  kRateSerr,
+  kRateIochk,
+  kRateSites
+};
+
+// Warn-once sites.
+enum WarnSite : unsigned {
+  kWarnTypeVector,
+  kWarnVectorRange,
+  kWarnSecondSerr,
+  kWarnSecondIochk,
+  kWarnZeroEventData,
+  kWarnUnregisterInNmi,
+};
+
+/// A handler the kernel registers for one of its senders, under a name
+/// reserved for its model.
+struct ReservedHandler {
+  HandlerModel model;
+  std::string_view name;
+  unsigned flags;
+  unsigned vector;
+};
+/// The kernel's own handler of `model` (one with a sender).
+const ReservedHandler& reserved_handler(HandlerModel model);
+
 // Events of a CPU's kernel context.
 enum CpuEvent : std::uint32_t {
-  kStart,         // the entry code ran: default_do_nmi begins
-  kHandlerDone,   // a handler call finished: call the next one
-  kReasonRead,    // the port 0x61 read finished
-  kPathDone,      // the SERR / IOCHK / unknown path finished
-  kSelftestPoll,  // the selftest's wait loop
-  kKvmEntry,      // KVM's exit handling ran: it calls the host NMI entry
+  kStart,        // the entry code ran: default_do_nmi begins
+  kHandlerDone,  // a handler call finished: call the next one
+  kReasonRead,   // the port 0x61 read finished
+  kPathDone,     // the SERR / IOCHK / unknown path finished
+  kKvmEntry,     // KVM's exit handling ran: it calls the host NMI entry
 };
 
 /// A CPU's kernel context: the NMI being dispatched and the per-CPU state.
@@ -55,29 +86,11 @@ struct Kernel::CpuCtx final : EventTarget {
   CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}
   void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
   std::string_view event_name(std::uint32_t kind) const override {
-    static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done",
-                                                  "reason_read",   "nmi_path_done",
-                                                  "selftest_poll", "kvm_nmi_entry"};
+    static constexpr std::string_view kNames[] = {"nmi_start", "handler_done", "reason_read",
+                                                  "nmi_path_done", "kvm_nmi_entry"};
     return kind < std::size(kNames) ? kNames[kind] : "kernel_?";
   }
   CpuId event_cpu() const override { return id; }
-};
-
-struct Kernel::Selftest {
-  CpuId from = 0;
-  enum class Stage { remote, local, done } stage = Stage::remote;
-  Cycle deadline = 0;
-  HandlerId handler = kNoHandler;
-  bool owns_handler = true;  // registered for this stage, unregistered after it
-  std::vector<CpuId> targets;
-  unsigned failures = 0;
-  unsigned tests = 0;
-};
-
-struct Kernel::RateLimit {
-  Cycle begin = 0;
-  unsigned printed = 0;
-  bool started = false;
 };
 
 }  // namespace fredsim::kernel

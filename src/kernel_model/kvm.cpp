@@ -84,8 +84,9 @@ void Kvm::resume(vmx::VmxCpu& vcpu) {
   }
   const vmx::VmxResult r = vcpu.vm_resume();
   if (r.status != vmx::VmxStatus::succeed) {
-    kernel_.printk(vcpu.cpu().id(), fmt::format("KVM: VMRESUME failed (VM-instruction error {})",
-                                                static_cast<unsigned>(r.error)));
+    kernel_.console().printk(vcpu.cpu().id(),
+                             fmt::format("KVM: VMRESUME failed (VM-instruction error {})",
+                                         static_cast<unsigned>(r.error)));
   }
 }
 

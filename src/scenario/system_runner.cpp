@@ -92,7 +92,7 @@ class Driver final : public EventTarget {
     work_.resize(spec.events.size());
     for (std::size_t e = 0; e < spec.events.size(); ++e) {
       for (const auto& name : spec.events[e].work) {
-        const kernel::HandlerId h = sys.kernel().find_handler(name);
+        const kernel::HandlerId h = sys.kernel().registry().find_handler(name);
         if (h != kernel::kNoHandler) work_[e].push_back(h);  // the loader checked the names
       }
     }
@@ -179,7 +179,7 @@ class Driver final : public EventTarget {
         } else {
           if (Status st = sys_.kvm().run_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source);
               !st.ok()) {
-            k.printk(ev.cpu, "KVM: " + st.error().message);
+            k.console().printk(ev.cpu, "KVM: " + st.error().message);
           }
         }
         break;
@@ -212,7 +212,7 @@ class Driver final : public EventTarget {
   void give_work(std::uint32_t event, std::span<const CpuId> cpus) {
     for (kernel::HandlerId h : work_[event]) {
       for (CpuId c : cpus)
-        sys_.kernel().add_work(h, c, 1);
+        sys_.kernel().registry().add_work(h, c, 1);
     }
   }
 
@@ -373,8 +373,8 @@ ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
     cr.lost = k.lost_work(c);
     r.cpus.push_back(cr);
   }
-  for (kernel::HandlerId h = 0; h < k.handler_count(); ++h) {
-    const kernel::NmiAction& a = k.handler(h);
+  for (kernel::HandlerId h = 0; h < k.registry().handler_count(); ++h) {
+    const kernel::NmiAction& a = k.registry().handler(h);
     HandlerResult hr;
     hr.name = a.name;
     hr.type = from_kernel(a.type);
@@ -386,9 +386,9 @@ ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
       hr.per_cpu.push_back({pc.calls, pc.handled});
     r.handlers.push_back(std::move(hr));
   }
-  for (const auto& l : k.console())
+  for (const auto& l : k.console().lines())
     r.console.push_back({l.cycle, l.cpu, l.text});
-  if (k.panic()) r.panic = PanicRecord{k.panic()->cycle, k.panic()->cpu, k.panic()->message};
+  if (const auto& p = k.console().panic()) r.panic = PanicRecord{p->cycle, p->cpu, p->message};
   r.dispatch_samples = k.nmi_dispatch_samples();
   return r;
 }
@@ -549,8 +549,8 @@ Result<std::string> SystemSession::print(std::string_view what) const {
   }
   if (noun == "handlers") {
     std::string out;
-    for (kernel::HandlerId h = 0; h < s.kernel().handler_count(); ++h) {
-      const auto& a = s.kernel().handler(h);
+    for (kernel::HandlerId h = 0; h < s.kernel().registry().handler_count(); ++h) {
+      const auto& a = s.kernel().registry().handler(h);
       out +=
           fmt::format("{} ({}, vector {}{}): calls={} handled={} cycles={}\n", a.name,
                       kernel::nmi_type_name(a.type), a.vector, a.registered ? "" : ", unregistered",

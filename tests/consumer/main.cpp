@@ -111,8 +111,9 @@ int main() {
       const CpuId all[] = {0, 1, 2, 3};
       (*sys)->at(100, [&] { k.trigger_backtrace(0, all, true); });
       (*sys)->run_to_idle();
-      check(bt.ok() && k.handler(*bt).total.handled == 3, "backtrace handled on 3 CPUs");
-      check(other.ok() && k.handler(*other).total.calls == 0, "bitmap dispatch skips dev");
+      check(bt.ok() && k.registry().handler(*bt).total.handled == 3, "backtrace handled on 3 CPUs");
+      check(other.ok() && k.registry().handler(*other).total.calls == 0,
+            "bitmap dispatch skips dev");
       check((*sys)->machine().cpu(1).stats().nmi_delivered == 1, "one NMI delivered to CPU 1");
     }
   }

@@ -15,7 +15,7 @@ using fredsim::testing::make_system;
 
 std::size_t lines_with(const Kernel& k, const std::string& text) {
   std::size_t n = 0;
-  for (const auto& l : k.console())
+  for (const auto& l : k.console().lines())
     n += l.text.find(text) != std::string::npos;
   return n;
 }
@@ -37,11 +37,11 @@ TEST(Bounds, TheConsoleKeepsAFixedNumberOfLinesAndCountsTheRest) {
   auto sys = make_system(make_config(1));
   Kernel& k = sys->kernel();
   for (int i = 0; i < 70'000; ++i)
-    k.printk(0, "line " + std::to_string(i));
-  ASSERT_EQ(k.console().size(), 65'536u);
-  EXPECT_EQ(k.console()[65'534].text, "line 65534");
+    k.console().printk(0, "line " + std::to_string(i));
+  ASSERT_EQ(k.console().lines().size(), 65'536u);
+  EXPECT_EQ(k.console().lines()[65'534].text, "line 65534");
   // 70,000 lines, 65,535 kept: 4,465 dropped.
-  EXPECT_EQ(k.console().back().text, "printk: console full, 4465 later lines dropped");
+  EXPECT_EQ(k.console().lines().back().text, "printk: console full, 4465 later lines dropped");
 }
 
 TEST(Bounds, DispatchSamplesStayExactInCountAndSumPastTheCap) {

@@ -40,11 +40,11 @@ TEST(Dispatch, BitmapCallsOnlyHandlersWhoseSourceBitIsSet) {
   auto cpus = all_cpus(*sys);
   sys->at(1000, [&] { k.trigger_backtrace(0, cpus, true); });
   sys->run_to_idle();
-  EXPECT_EQ(k.handler(f.bt).total.calls, 7u);
-  EXPECT_EQ(k.handler(f.bt).total.handled, 7u);
-  EXPECT_EQ(k.handler(f.perf).total.calls, 0u);
-  EXPECT_EQ(k.handler(f.ghes).total.calls, 0u) << "vector-0 handlers expect bit 0";
-  EXPECT_EQ(k.handler(f.dev).total.calls, 0u);
+  EXPECT_EQ(k.registry().handler(f.bt).total.calls, 7u);
+  EXPECT_EQ(k.registry().handler(f.bt).total.handled, 7u);
+  EXPECT_EQ(k.registry().handler(f.perf).total.calls, 0u);
+  EXPECT_EQ(k.registry().handler(f.ghes).total.calls, 0u) << "vector-0 handlers expect bit 0";
+  EXPECT_EQ(k.registry().handler(f.dev).total.calls, 0u);
   for (CpuId c = 1; c < 8; ++c) {
     EXPECT_EQ(k.cpu_state(c).stats.normal, 1u) << "cpu " << c;
     EXPECT_EQ(k.cpu_state(c).stats.unknown, 0u);
@@ -61,9 +61,10 @@ TEST(Dispatch, WithoutNmiSourceEveryHandlerIsPolled) {
     auto cpus = all_cpus(*sys);
     sys->at(1000, [&] { k.trigger_backtrace(0, cpus, true); });
     sys->run_to_idle();
-    EXPECT_EQ(k.handler(f.bt).total.handled, 7u);
+    EXPECT_EQ(k.registry().handler(f.bt).total.handled, 7u);
     for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev}) {
-      EXPECT_EQ(k.handler(h).total.calls, 7u) << k.handler(h).name << " fred=" << fred;
+      EXPECT_EQ(k.registry().handler(h).total.calls, 7u)
+          << k.registry().handler(h).name << " fred=" << fred;
     }
   }
 }
@@ -98,7 +99,7 @@ TEST(Dispatch, BackToBackSwallowInBothModes) {
     // Two work items behind one NMI, and a second NMI that arrives while the
     // first is being handled: it is pending at the ERETS and taken at once.
     sys->at(100, [&] {
-      k.add_work(dev, 1, 2);
+      k.registry().add_work(dev, 1, 2);
       k.send_nmi_ipi(0, dest, 5);
     });
     sys->at(101, [&] { k.send_nmi_ipi(0, dest, 5); });
@@ -119,7 +120,7 @@ TEST(Dispatch, ExternalOnlyNmiCallsNoLocalHandler) {
   sys->at(100000, [&] { k.external_nmi(0, NmiReason::none); });
   sys->run_to_idle();
   for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev})
-    EXPECT_EQ(k.handler(h).total.calls, 0u);
+    EXPECT_EQ(k.registry().handler(h).total.calls, 0u);
   EXPECT_EQ(k.cpu_state(0).stats.external, 1u);
   EXPECT_EQ(k.cpu_state(0).stats.unknown, 1u);
   EXPECT_TRUE(console_has(k, "NMI: PCI system error (SERR) for reason 80 on CPU 0."));
@@ -147,7 +148,7 @@ TEST(Dispatch, UnknownNmiPanicsWhenAsked) {
   sys->at(1'000'000, [&] { k.send_nmi_ipi(0, dest, 0); });
   sys->run_to_idle();
   ASSERT_TRUE(k.panicked());
-  EXPECT_EQ(k.panic()->cpu, 1u);
+  EXPECT_EQ(k.console().panic()->cpu, 1u);
   EXPECT_TRUE(console_has(k, "Kernel panic - not syncing: NMI: Not continuing"));
   EXPECT_TRUE(console_has(k, "Dazed and confused, but trying to continue"));
   EXPECT_EQ(sys->machine().cpu(1).stats().nmi_received, 1u) << "the machine stopped";
@@ -161,7 +162,7 @@ TEST(Dispatch, DurationCheckReportsSlowHandlers) {
       *k.register_model(NmiType::local, HandlerModel::device, 0, "slow", 5, 100, 5'000'000);
   const CpuId dest[] = {1};
   sys->at(10, [&] {
-    k.add_work(dev, 1);
+    k.registry().add_work(dev, 1);
     k.send_nmi_ipi(0, dest, 5);
   });
   sys->run_to_idle();
@@ -177,11 +178,11 @@ TEST(Dispatch, UserModeNmiReturnsWithEretu) {
   const CpuId dest[] = {1};
   sys->at(0, [&] { sys->machine().cpu(1).set_user_mode(true); });
   sys->at(10, [&] {
-    k.add_work(dev, 1);
+    k.registry().add_work(dev, 1);
     k.send_nmi_ipi(0, dest, 5);
   });
   sys->run_to_idle();
-  EXPECT_EQ(k.handler(dev).total.handled, 1u);
+  EXPECT_EQ(k.registry().handler(dev).total.handled, 1u);
   EXPECT_EQ(sys->machine().cpu(1).cpl(), 3u);
   bool eretu = false;
   for (const auto& l : trace.lines())
@@ -194,7 +195,7 @@ TEST(Dispatch, EmergencyHandlerShortCircuitsTheList) {
   Kernel& k = sys->kernel();
   Four f = register_four(k);
   int emergency_calls = 0;
-  k.set_emergency_handler(NmiType::local, [&](NmiType, const PtRegs&, NmiContext&) {
+  k.registry().set_emergency_handler(NmiType::local, [&](NmiType, const PtRegs&, NmiContext&) {
     ++emergency_calls;
     return NMI_HANDLED;
   });
@@ -202,7 +203,7 @@ TEST(Dispatch, EmergencyHandlerShortCircuitsTheList) {
   sys->at(10, [&] { k.send_nmi_ipi(0, dest, 0); });
   sys->run_to_idle();
   EXPECT_EQ(emergency_calls, 1);
-  EXPECT_EQ(k.handler(f.ghes).total.calls, 0u);
+  EXPECT_EQ(k.registry().handler(f.ghes).total.calls, 0u);
   EXPECT_EQ(k.cpu_state(1).stats.normal, 1u);
 }
 
@@ -225,7 +226,7 @@ TEST(Dispatch, RegistrationDuringAWalkNeitherSkipsNorRepeats) {
         [&k, remove, cheap](NmiType, const PtRegs&, NmiContext& ctx) {
           if (remove) {
             k.unregister_nmi_handler(NmiType::local, "head");
-          } else if (k.find_handler("new") == kNoHandler) {
+          } else if (k.registry().find_handler("new") == kNoHandler) {
             (void)k.register_nmi_handler(NmiType::local, cheap, NMI_FLAG_FIRST, "new");
           }
           ctx.charge(100);
@@ -237,8 +238,8 @@ TEST(Dispatch, RegistrationDuringAWalkNeitherSkipsNorRepeats) {
     const CpuId one[] = {1};
     sys->at(10, [&] { k.send_nmi_ipi(0, one, 0); });
     sys->run_to_idle();
-    EXPECT_EQ(k.handler(*a).total.calls, 1u);
-    EXPECT_EQ(k.handler(*b).total.calls, 1u);
+    EXPECT_EQ(k.registry().handler(*a).total.calls, 1u);
+    EXPECT_EQ(k.registry().handler(*b).total.calls, 1u);
   }
 }
 

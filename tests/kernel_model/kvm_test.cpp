@@ -21,7 +21,7 @@ struct Rig {
   }
   void nmi_to_guest(Cycle at, unsigned vector = 5, std::uint32_t items = 1) {
     sys->at(at, [this, vector, items] {
-      if (items) sys->kernel().add_work(dev, 1, items);
+      if (items) sys->kernel().registry().add_work(dev, 1, items);
       const CpuId dest[] = {1};
       sys->kernel().send_nmi_ipi(0, dest, vector);
     });
@@ -39,8 +39,9 @@ TEST(Kvm, NmiExitCarriesTheBitmapIntoTheHostDispatch) {
   EXPECT_EQ(st.vm_exits_nmi, 1u);
   EXPECT_EQ(st.nmi_delivered, 1u);
   EXPECT_EQ(r.sys->machine().vmx(1).last_exit().qualification, 0x20u) << "bit 5";
-  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 1u);
-  EXPECT_EQ(r.sys->kernel().handler(r.ghes).total.calls, 0u) << "precise bitmap: GHES skipped";
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.handled, 1u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.ghes).total.calls, 0u)
+      << "precise bitmap: GHES skipped";
   EXPECT_TRUE(r.sys->machine().cpu(1).non_root()) << "KVM resumed the guest";
   EXPECT_FALSE(r.sys->machine().cpu(1).nmi_blocked());
   // The dispatch time runs from the exit to the VM entry.
@@ -63,8 +64,8 @@ TEST(Kvm, WithoutNmiSourceTheQualificationIsZeroAndTheHostPolls) {
   r.nmi_to_guest(5'000);
   r.sys->run_to_idle();
   EXPECT_EQ(r.sys->machine().vmx(1).last_exit().qualification, 0u);
-  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 1u);
-  EXPECT_EQ(r.sys->kernel().handler(r.ghes).total.calls, 1u) << "every handler polled";
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.handled, 1u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.ghes).total.calls, 1u) << "every handler polled";
 }
 
 TEST(Kvm, IdtHostUsesTheIdtStub) {
@@ -73,7 +74,7 @@ TEST(Kvm, IdtHostUsesTheIdtStub) {
   r.nmi_to_guest(5'000);
   r.sys->run_to_idle();
   EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 1u);
-  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 1u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.handled, 1u);
   EXPECT_TRUE(r.sys->machine().cpu(1).non_root());
 }
 
@@ -86,7 +87,7 @@ TEST(Kvm, IdtStubLeavesTheLatchFreeForTheNextExit) {
     r.nmi_to_guest(5'000 + 100'000 * static_cast<Cycle>(i));
   r.sys->run_to_idle();
   EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 3u);
-  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.handled, 3u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.handled, 3u);
   EXPECT_EQ(r.sys->kernel().cpu_state(1).idt_state, IdtNmiState::not_running);
   EXPECT_EQ(r.sys->kernel().lost_work(1), 0u);
 }
@@ -101,7 +102,7 @@ TEST(Kvm, NmiDuringHostHandlingIsTakenBackToBackAfterErets) {
   const auto& st = r.sys->machine().cpu(1).stats();
   EXPECT_EQ(st.vm_exits_nmi, 1u) << "the second one is a host NMI, not an exit";
   EXPECT_EQ(st.nmi_delivered, 2u);
-  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.calls, 2u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.calls, 2u);
   EXPECT_EQ(r.sys->kernel().lost_work(1), 0u);
   EXPECT_TRUE(r.sys->machine().cpu(1).non_root());
 }
@@ -114,7 +115,7 @@ TEST(Kvm, NmiExitingOffDeliversToTheGuest) {
   EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 0u);
   EXPECT_EQ(r.sys->kvm().guest_stats(1).nmis, 1u);
   EXPECT_EQ(r.sys->kvm().guest_stats(1).last_event_data, 0x20u);
-  EXPECT_EQ(r.sys->kernel().handler(r.dev).total.calls, 0u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.calls, 0u);
 }
 
 TEST(Kvm, GuestNmiSourceInjectsTheBitmapAsEventData) {

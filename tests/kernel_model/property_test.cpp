@@ -59,7 +59,8 @@ struct FilterCheck final : TraceSink {
     } else if (r.event == "handler_call" && r.find("type")->value.s == "local") {
       const std::uint64_t data = event_data[r.cpu];
       if (data == 0 || (data & 1u)) return;  // polling is allowed
-      const unsigned v = k->handler(k->find_handler(r.find("handler")->value.s)).vector;
+      const unsigned v =
+          k->registry().handler(k->registry().find_handler(r.find("handler")->value.s)).vector;
       if (((data >> v) & 1u) == 0) ++violations;
     }
   }
@@ -85,7 +86,7 @@ Outcome run(const Plan& p, bool source) {
   sys->machine().tracer().add_sink(check);
   for (const auto& s : p.sends) {
     sys->at(s.at, [&k, &ids, &p, s] {
-      k.add_work(ids[s.handler], s.to, s.items);  // the sender sets its flag first
+      k.registry().add_work(ids[s.handler], s.to, s.items);  // the sender sets its flag first
       const CpuId dest[] = {s.to};
       k.send_nmi_ipi(s.from, dest, p.vectors[s.handler]);
     });
@@ -93,8 +94,8 @@ Outcome run(const Plan& p, bool source) {
   sys->run_to_idle();
   Outcome o;
   for (HandlerId h : ids) {
-    o.handled.push_back(k.handler(h).total.handled);
-    o.calls += k.handler(h).total.calls;
+    o.handled.push_back(k.registry().handler(h).total.handled);
+    o.calls += k.registry().handler(h).total.calls;
   }
   for (CpuId c = 0; c < p.cpus; ++c)
     o.lost += k.lost_work(c);

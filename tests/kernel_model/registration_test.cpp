@@ -17,8 +17,8 @@ int done(NmiType, const PtRegs&, NmiContext&) {
 
 std::vector<std::string> names(const Kernel& k, NmiType t) {
   std::vector<std::string> out;
-  for (HandlerId id : k.handler_list(t))
-    out.push_back(k.handler(id).name);
+  for (HandlerId id : k.registry().handler_list(t))
+    out.push_back(k.registry().handler(id).name);
   return out;
 }
 
@@ -62,26 +62,27 @@ TEST(Registration, WarnOnceCasesStillRegister) {
   EXPECT_TRUE(console_has(k, "only LOCAL handlers are filtered"));
   ASSERT_TRUE(k.register_nmi_handler(NmiType::local, done, 0, "big", 9).ok());
   EXPECT_TRUE(console_has(k, ">= NMIS_VECTOR_COUNT"));
-  EXPECT_EQ(k.handler(k.find_handler("big")).vector, 9u) << "v7 keeps the vector as given";
+  EXPECT_EQ(k.registry().handler(k.registry().find_handler("big")).vector, 9u)
+      << "v7 keeps the vector as given";
   ASSERT_TRUE(k.register_nmi_handler(NmiType::serr, done, 0, "s1", 0).ok());
   ASSERT_TRUE(k.register_nmi_handler(NmiType::serr, done, 0, "s2", 0).ok());
   EXPECT_TRUE(console_has(k, "a second serr NMI handler (s2)"));
   EXPECT_EQ(names(k, NmiType::serr).size(), 2u);
   // Warned once: a second offender adds no second warning.
-  const auto lines = k.console().size();
+  const auto lines = k.console().lines().size();
   ASSERT_TRUE(k.register_nmi_handler(NmiType::unknown, done, 0, "u2", 4).ok());
-  EXPECT_EQ(k.console().size(), lines);
+  EXPECT_EQ(k.console().lines().size(), lines);
 }
 
 TEST(Registration, V5ForcesVectorZeroWhenTheFeatureIsOffOrTheTypeIsNotLocal) {
   auto off = make_system(make_config(1, true, false, Revision::v5));
   ASSERT_TRUE(off->kernel().register_nmi_handler(NmiType::local, done, 0, "p", 7).ok());
-  EXPECT_EQ(off->kernel().handler(0).vector, 0u);
+  EXPECT_EQ(off->kernel().registry().handler(0).vector, 0u);
   auto on = make_system(make_config(1, true, true, Revision::v5));
   ASSERT_TRUE(on->kernel().register_nmi_handler(NmiType::local, done, 0, "p", 7).ok());
   ASSERT_TRUE(on->kernel().register_nmi_handler(NmiType::unknown, done, 0, "u", 7).ok());
-  EXPECT_EQ(on->kernel().handler(on->kernel().find_handler("p")).vector, 7u);
-  EXPECT_EQ(on->kernel().handler(on->kernel().find_handler("u")).vector, 0u);
+  EXPECT_EQ(on->kernel().registry().handler(on->kernel().registry().find_handler("p")).vector, 7u);
+  EXPECT_EQ(on->kernel().registry().handler(on->kernel().registry().find_handler("u")).vector, 0u);
 }
 
 }  // namespace

@@ -82,14 +82,14 @@ TEST(ReservedNames, AnotherModelUnderARoleNameIsRefused) {
     EXPECT_NE(dev.error().message.find("kernel's own"), std::string::npos) << dev.error().message;
     EXPECT_FALSE(k.register_nmi_handler(NmiType::local, done, 0, r.name, 0).ok()) << r.name;
     EXPECT_FALSE(k.register_model(NmiType::unknown, HandlerModel::device, 0, r.name, 0).ok());
-    EXPECT_EQ(k.handler_count(), 0u) << "a refusal registers nothing";
+    EXPECT_EQ(k.registry().handler_count(), 0u) << "a refusal registers nothing";
     // The sender then registers the kernel's own handler and its work is done.
     send(*sys, r.model);
     sys->run_to_idle();
-    const HandlerId h = k.find_handler(r.name);
+    const HandlerId h = k.registry().find_handler(r.name);
     ASSERT_NE(h, kNoHandler) << r.name;
-    EXPECT_EQ(k.handler(h).model, r.model);
-    EXPECT_GT(k.handler(h).total.handled, 0u) << r.name;
+    EXPECT_EQ(k.registry().handler(h).model, r.model);
+    EXPECT_GT(k.registry().handler(h).total.handled, 0u) << r.name;
     for (CpuId c = 0; c < 4; ++c)
       EXPECT_EQ(k.lost_work(c), 0u) << r.name << " cpu " << c;
   }
@@ -103,9 +103,9 @@ TEST(ReservedNames, TheSameModelConfiguresTheKernelsHandler) {
     ASSERT_TRUE(own.ok()) << r.name;
     send(*sys, r.model);
     sys->run_to_idle();
-    EXPECT_EQ(k.handler_count(), 1u) << r.name << ": no second handler registered";
-    EXPECT_TRUE(k.handler(*own).registered) << r.name;
-    EXPECT_GT(k.handler(*own).total.handled, 0u) << r.name;
+    EXPECT_EQ(k.registry().handler_count(), 1u) << r.name << ": no second handler registered";
+    EXPECT_TRUE(k.registry().handler(*own).registered) << r.name;
+    EXPECT_GT(k.registry().handler(*own).total.handled, 0u) << r.name;
     for (CpuId c = 0; c < 4; ++c)
       EXPECT_EQ(k.lost_work(c), 0u) << r.name << " cpu " << c;
   }
@@ -120,9 +120,10 @@ TEST(ReservedNames, ASelftestHandlerOfTheScenarioServesTheTest) {
   sys->at(0, [&] { k.run_selftest(0); });
   sys->run_to_idle();
   EXPECT_TRUE(console_has(k, "Good, all 2 testcases passed!"));
-  EXPECT_EQ(k.selftest_report().failed, 0u);
-  EXPECT_EQ(k.handler(*own).total.handled, 4u);
-  EXPECT_TRUE(k.handler(*own).registered) << "the test leaves a handler it did not register";
+  EXPECT_EQ(k.selftest().report().failed, 0u);
+  EXPECT_EQ(k.registry().handler(*own).total.handled, 4u);
+  EXPECT_TRUE(k.registry().handler(*own).registered)
+      << "the test leaves a handler it did not register";
 }
 
 TEST(ReservedNames, AnUnregisteredRoleFallsBackToTheNamedHandler) {
@@ -133,7 +134,7 @@ TEST(ReservedNames, AnUnregisteredRoleFallsBackToTheNamedHandler) {
   ASSERT_TRUE(k.unregister_nmi_handler(NmiType::local, "mce2"));
   send(*sys, HandlerModel::mce);
   sys->run_to_idle();
-  EXPECT_EQ(k.handler(k.find_handler("mce")).total.handled, 3u);
+  EXPECT_EQ(k.registry().handler(k.registry().find_handler("mce")).total.handled, 3u);
   for (CpuId c = 0; c < 4; ++c)
     EXPECT_EQ(k.lost_work(c), 0u);
 }
@@ -143,14 +144,14 @@ TEST(HandlerIds, WorkForAnIdThatNamesNoHandlerIsRefused) {
   Kernel& k = sys->kernel();
   auto h = k.register_model(NmiType::local, HandlerModel::device, 0, "dev", 0);
   ASSERT_TRUE(h.ok());
-  EXPECT_FALSE(k.add_work(kNoHandler, 0));
-  EXPECT_FALSE(k.add_work(*h + 1, 0));
-  EXPECT_FALSE(k.add_work(*h, 2)) << "no CPU 2";
-  EXPECT_EQ(k.pending_work(kNoHandler, 0), 0u);
-  EXPECT_EQ(k.take_work(kNoHandler, 1), 0u);
-  EXPECT_EQ(k.pending_work(*h, 7), 0u);
-  EXPECT_TRUE(k.add_work(*h, 1, 3));
-  EXPECT_EQ(k.pending_work(*h, 1), 3u);
+  EXPECT_FALSE(k.registry().add_work(kNoHandler, 0));
+  EXPECT_FALSE(k.registry().add_work(*h + 1, 0));
+  EXPECT_FALSE(k.registry().add_work(*h, 2)) << "no CPU 2";
+  EXPECT_EQ(k.registry().pending_work(kNoHandler, 0), 0u);
+  EXPECT_EQ(k.registry().take_work(kNoHandler, 1), 0u);
+  EXPECT_EQ(k.registry().pending_work(*h, 7), 0u);
+  EXPECT_TRUE(k.registry().add_work(*h, 1, 3));
+  EXPECT_EQ(k.registry().pending_work(*h, 1), 3u);
   EXPECT_EQ(k.lost_work(0) + k.lost_work(1), 3u) << "only the valid call recorded work";
 }
 
@@ -158,7 +159,7 @@ TEST(HandlerIds, AnEmergencyHandlerHasNoWorkOfItsOwn) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
   std::uint32_t taken = 99;
-  k.set_emergency_handler(NmiType::local, [&](NmiType, const PtRegs&, NmiContext& ctx) {
+  k.registry().set_emergency_handler(NmiType::local, [&](NmiType, const PtRegs&, NmiContext& ctx) {
     taken = ctx.pending_work() + ctx.take_work();
     return NMI_HANDLED;
   });
@@ -195,8 +196,8 @@ TEST(Registration, CallOrderMatchesLinuxUnderChurn) {
       }
     }
     std::vector<std::string> got;
-    for (HandlerId id : k.handler_list(NmiType::local))
-      got.push_back(k.handler(id).name);
+    for (HandlerId id : k.registry().handler_list(NmiType::local))
+      got.push_back(k.registry().handler(id).name);
     ASSERT_EQ(got, linux_list) << "after step " << step;
   }
 }
@@ -207,10 +208,11 @@ TEST(Registration, FindHandlerGivesTheFirstRegisteredOfAName) {
   auto a = k.register_nmi_handler(NmiType::unknown, done, 0, "x", 0);
   auto b = k.register_nmi_handler(NmiType::local, done, 0, "x", 0);
   ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_EQ(k.find_handler("x"), *a);
+  EXPECT_EQ(k.registry().find_handler("x"), *a);
   ASSERT_TRUE(k.unregister_nmi_handler(NmiType::unknown, "x"));
-  EXPECT_EQ(k.find_handler("x"), *a) << "an unregistered action keeps its figures and id";
-  EXPECT_EQ(k.find_handler("y"), kNoHandler);
+  EXPECT_EQ(k.registry().find_handler("x"), *a)
+      << "an unregistered action keeps its figures and id";
+  EXPECT_EQ(k.registry().find_handler("y"), kNoHandler);
 }
 
 }  // namespace

@@ -20,11 +20,11 @@ TEST_P(Selftest, PassesAndPrintsTheLinuxSummary) {
     sys->at(0, [&] { k.run_selftest(0); });
     sys->run_to_idle();
     EXPECT_TRUE(console_has(k, "Good, all 2 testcases passed!")) << "source=" << source;
-    EXPECT_EQ(k.selftest_report().passed, 2u);
-    EXPECT_EQ(k.selftest_report().failed + k.selftest_report().timeout, 0u);
-    EXPECT_EQ(k.find_handler("nmi_selftest") == kNoHandler
+    EXPECT_EQ(k.selftest().report().passed, 2u);
+    EXPECT_EQ(k.selftest().report().failed + k.selftest().report().timeout, 0u);
+    EXPECT_EQ(k.registry().find_handler("nmi_selftest") == kNoHandler
                   ? 0u
-                  : k.handler(k.find_handler("nmi_selftest")).registered,
+                  : k.registry().handler(k.registry().find_handler("nmi_selftest")).registered,
               0u)
         << "unregistered at the end";
     for (CpuId c = 0; c < GetParam(); ++c)
@@ -52,7 +52,7 @@ TEST(SelftestFailure, ATargetThatNeverAnswersTimesOut) {
   sys->run_to_idle();
   EXPECT_TRUE(console_has(k, "TIMEOUT"));
   EXPECT_TRUE(console_has(k, "BUG: 1 unexpected failures (out of 2)"));
-  EXPECT_EQ(k.selftest_report().timeout, 1u);
+  EXPECT_EQ(k.selftest().report().timeout, 1u);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace fredsim::testing {
 
@@ -27,7 +27,7 @@ inline std::unique_ptr<System> make_system(const SystemConfig& c) {
 }
 
 inline bool console_has(const kernel::Kernel& k, const std::string& text) {
-  for (const auto& l : k.console()) {
+  for (const auto& l : k.console().lines()) {
     if (l.text.find(text) != std::string::npos) return true;
   }
   return false;

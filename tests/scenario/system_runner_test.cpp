@@ -34,7 +34,12 @@ count = 1_000_000_000
   EXPECT_LE((*sys)->machine().queue().size(), 2u);
   (*sys)->run_until(1'000'000);
   EXPECT_EQ((*sys)->machine().cpu(1).stats().nmi_received, 10u);
-  EXPECT_EQ((*sys)->kernel().handler((*sys)->kernel().find_handler("perf")).total.calls, 10u);
+  EXPECT_EQ((*sys)
+                ->kernel()
+                .registry()
+                .handler((*sys)->kernel().registry().find_handler("perf"))
+                .total.calls,
+            10u);
   EXPECT_LE((*sys)->machine().queue().size(), 2u) << "the next occurrence only";
 }
 

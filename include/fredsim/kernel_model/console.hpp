@@ -1,8 +1,17 @@
 #pragma once
-// What the kernel model prints and how it stops: console lines and the panic record.
+// What the kernel model prints and how it stops: console lines, the panic
+// record, and the console that keeps them (its line cap, printk's rate limits
+// and the warn-once sites).
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "fredsim/sim/cycle.hpp"
+
+namespace fredsim {
+class Machine;
+}  // namespace fredsim
 
 namespace fredsim::kernel {
 
@@ -18,6 +27,44 @@ struct PanicRecord {
   Cycle cycle = 0;
   CpuId cpu = kNoCpu;
   std::string message;
+};
+
+/// The kernel's log. Lines are stamped with the machine's current cycle.
+class Console {
+ public:
+  /// `rate_sites` rate-limited call sites are numbered 0..rate_sites-1; up to
+  /// 32 warn-once sites are numbered 0..31.
+  Console(Machine& machine, unsigned rate_sites);
+
+  /// Appends a line (rate limiting is the caller's). The console keeps
+  /// 65,536 lines; the last one then counts the lines dropped after it.
+  void printk(CpuId cpu, std::string text);
+  const std::vector<ConsoleLine>& lines() const { return lines_; }
+
+  /// printk_ratelimited's check for one call site: true for at most 10 lines
+  /// in any 5 simulated seconds.
+  bool ratelimit(unsigned site);
+  /// Prints "WARNING: <text>" the first time `site` warns, nothing after.
+  void warn_once(unsigned site, std::string text);
+
+  /// Records a panic and prints it (and traces it); a later panic is ignored.
+  void record_panic(CpuId cpu, std::string message);
+  bool panicked() const { return panic_.has_value(); }
+  const std::optional<PanicRecord>& panic() const { return panic_; }
+
+ private:
+  struct RateLimit {
+    Cycle begin = 0;
+    unsigned printed = 0;
+    bool started = false;
+  };
+
+  Machine& machine_;
+  std::vector<ConsoleLine> lines_;
+  std::uint64_t dropped_ = 0;
+  std::optional<PanicRecord> panic_;
+  std::uint32_t warned_ = 0;  // one bit per warn-once site
+  std::vector<RateLimit> rate_;
 };
 
 }  // namespace fredsim::kernel

@@ -7,21 +7,25 @@
 // Time runs through the dispatch: each handler is called at the cycle where the
 // previous one finished and sees the machine as it is then. The dispatch is an
 // explicit state machine per CPU, driven by the event queue.
+//
+// The Kernel composes three parts of its own: the handler registry
+// (handler_registry.hpp), the console (console.hpp) and the NMI selftest
+// (selftest.hpp); registry(), console() and selftest() return them.
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/kernel_model/console.hpp"
 #include "fredsim/kernel_model/handler_model.hpp"
+#include "fredsim/kernel_model/handler_registry.hpp"
 #include "fredsim/kernel_model/nmi.hpp"
+#include "fredsim/kernel_model/selftest.hpp"
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/sim/result.hpp"
 #include "fredsim/sim/stats.hpp"
@@ -29,35 +33,6 @@
 namespace fredsim::kernel {
 
 class Kernel;
-class NmiContext;
-
-/// A handler: any callable a user supplies. Returns NMI_DONE, NMI_HANDLED or a
-/// count of handled events. Charge its cost through the context.
-using NmiHandlerFn = std::function<int(NmiType, const PtRegs&, NmiContext&)>;
-
-using HandlerId = std::uint32_t;
-inline constexpr HandlerId kNoHandler = ~HandlerId{0};
-
-/// Per-handler figures for results.
-struct HandlerStats {
-  std::uint64_t calls = 0;
-  std::uint64_t handled = 0;  // sum of return values
-  std::uint64_t cycles = 0;   // cycles spent in its calls
-};
-
-/// A registered (or once registered) handler: Linux's nmiaction plus figures.
-struct NmiAction {
-  std::string name;
-  NmiType type = NmiType::local;
-  unsigned flags = 0;
-  unsigned vector = 0;  // NMI-source vector (0 = none)
-  HandlerModel model = HandlerModel::custom;
-  NmiHandlerFn fn;
-  Cycle max_duration = 0;  // largest duration seen (for the duration check)
-  bool registered = false;
-  HandlerStats total;
-  std::vector<HandlerStats> per_cpu;
-};
 
 /// What a handler can do while it runs.
 class NmiContext {
@@ -144,23 +119,11 @@ class Kernel final : public cpu::OsEntry {
                                    Cycle handle_cycles = 0);
   /// Unregisters the first handler of that name in that list; false if none.
   bool unregister_nmi_handler(NmiType type, std::string_view name);
-  /// An emergency handler short-circuits the whole list of its type.
-  void set_emergency_handler(NmiType type, NmiHandlerFn fn);
-
-  std::size_t handler_count() const { return actions_.size(); }
-  const NmiAction& handler(HandlerId id) const { return actions_[id]; }
-  HandlerId find_handler(std::string_view name) const;
-  /// The handler list of a type, in call order.
-  const std::vector<HandlerId>& handler_list(NmiType type) const;
+  /// The handlers: lookups, lists, emergency handlers and work items.
+  HandlerRegistry& registry() { return registry_; }
+  const HandlerRegistry& registry() const { return registry_; }
 
   // --- Ground truth ------------------------------------------------------------
-  /// Gives `count` work items to handler `h` on `cpu` (a mask-like model, such
-  /// as backtrace, keeps at most one). False, and nothing recorded, for an id
-  /// that names no handler or a CPU that does not exist; pending_work and
-  /// take_work answer 0 for those.
-  bool add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1);
-  std::uint32_t pending_work(HandlerId h, CpuId cpu) const;
-  std::uint32_t take_work(HandlerId h, CpuId cpu);
   /// Work items still pending on `cpu` (all handlers), plus unhandled reasons.
   std::uint64_t lost_work(CpuId cpu) const;
 
@@ -196,18 +159,15 @@ class Kernel final : public cpu::OsEntry {
 
   // --- Results -------------------------------------------------------------------
   const KernelCpuState& cpu_state(CpuId cpu) const;
-  const std::vector<ConsoleLine>& console() const { return console_; }
-  bool panicked() const { return panic_.has_value(); }
-  const std::optional<PanicRecord>& panic() const { return panic_; }
+  /// The console log, with the panic record.
+  Console& console() { return console_; }
+  const Console& console() const { return console_; }
+  bool panicked() const { return console_.panicked(); }
   /// Keeps the dispatch cycles of each NMI (for the summary and compare's
   /// percentiles) in constant memory (Samples); off by default.
   void record_dispatch_samples(bool on) { record_samples_ = on; }
   const Samples& nmi_dispatch_samples() const { return samples_; }
-  /// Selftest outcome: passed / failed / timed out counts.
-  struct SelftestReport {
-    unsigned passed = 0, failed = 0, timeout = 0, runs = 0;
-  };
-  const SelftestReport& selftest_report() const { return selftest_; }
+  const Selftest& selftest() const { return selftest_; }
 
   // cpu::OsEntry
   void on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) override;
@@ -224,15 +184,9 @@ class Kernel final : public cpu::OsEntry {
   void kvm_handle_nmi_exit(CpuId cpu, std::uint64_t exit_qualification, Cycle exit_started,
                            Cycle entry_cycles, std::function<void()> then);
 
-  /// Appends a console line (rate limiting is the caller's). The console keeps
-  /// 65,536 lines; the last one then counts the lines dropped after it.
-  void printk(CpuId cpu, std::string text);
-
  private:
   friend class NmiContext;
   struct CpuCtx;
-  struct Selftest;
-  struct RateLimit;
 
   /// `entry_ran`: the entry code has run already (folded into the delivery);
   /// otherwise it is scheduled (KVM's software entry).
@@ -246,62 +200,28 @@ class Kernel final : public cpu::OsEntry {
   /// The exit code (`exit_code` cycles), then IRET/ERETU/ERETS.
   void return_from_nmi(CpuCtx& c, Cycle exit_code = 0);
   void on_cpu_event(CpuCtx& c, std::uint32_t kind);
-  void do_panic(CpuId cpu, std::string message);
-  bool ratelimit(unsigned site);
-  void warn_once(unsigned site, std::string text);
   NmiHandlerFn make_model(HandlerId id, HandlerModel model, Cycle check, Cycle handle);
-  void selftest_step(CpuCtx& c);
-  void selftest_begin_stage();
-  void selftest_record(const char* name, const char* verdict, bool passed, bool timeout);
   /// The handler that does this sender's work: always a valid, registered id.
   HandlerId ensure_role(HandlerModel model);
+  /// The model's handler gets work on every other CPU, which an NMI by
+  /// shorthand then reaches (stop-other-CPUs, the kgdb roundup).
+  void roundup_others(CpuId from, HandlerModel model, unsigned vector);
   Result<HandlerId> register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
                                     std::string_view name, unsigned vector, HandlerModel model);
-  bool valid_work_slot(HandlerId h, CpuId cpu) const {
-    return h < actions_.size() && cpu < machine_.cpu_count();
-  }
   std::uint64_t cycles_to_ns(Cycle c) const;
 
   Machine& machine_;
   KernelConfig config_;
-  std::vector<NmiAction> actions_;
-  /// A handler list is kept as its FIRST handlers in registration order and
-  /// the others in registration order, so registering appends; the call order
-  /// (newest FIRST first, then the others) is built when next read.
-  struct HandlerList {
-    std::vector<HandlerId> first;
-    std::vector<HandlerId> rest;
-    mutable std::vector<HandlerId> order;
-    mutable bool stale = false;
-  };
-  const std::vector<HandlerId>& call_order(const HandlerList& l) const;
-  HandlerList lists_[kNmiTypeCount];
-  /// Name indexes, for lookup only (nothing iterates them): the action of a
-  /// name on each type's list (at most one: a name is unique per list, and a
-  /// re-registration reuses the action), and the first action of a name.
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using NameIndex = std::unordered_map<std::string, HandlerId, NameHash, std::equal_to<>>;
-  NameIndex by_name_[kNmiTypeCount];
-  NameIndex first_by_name_;
-  NmiHandlerFn emergency_[kNmiTypeCount];
-  std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
+  Console console_;
+  HandlerRegistry registry_;
   std::vector<std::unique_ptr<CpuCtx>> cpus_;
-  std::vector<ConsoleLine> console_;
-  std::uint64_t console_dropped_ = 0;
-  std::optional<PanicRecord> panic_;
   Samples samples_;
   bool record_samples_ = false;
-  std::uint32_t warned_ = 0;  // warn-once sites
-  std::vector<RateLimit> rate_;
   CpuId reason_owner_ = kNoCpu;  // the CPU whose external NMI latched the port 0x61 reason
   unsigned ignore_nmis_ = 0;
   CpuId stopping_cpu_ = kNoCpu;
   bool kgdb_active_ = false;
-  SelftestReport selftest_;
-  std::unique_ptr<Selftest> selftest_run_;
+  Selftest selftest_;
   HandlerId roles_[9];
 };
 

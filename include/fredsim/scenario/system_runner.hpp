@@ -1,7 +1,7 @@
 #pragma once
 // The ScenarioRunner that runs scenarios on the simulator: it builds a System
 // (machine + kernel model) from a ScenarioSpec through the public API only.
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 #include "fredsim/scenario/runner.hpp"
 
 namespace fredsim::scenario {

@@ -1,4 +1,4 @@
-#include "fredsim/kernel_model/system.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace fredsim {
 

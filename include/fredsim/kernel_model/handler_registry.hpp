@@ -1,0 +1,132 @@
+#pragma once
+// The kernel's registered NMI handlers: the actions, one call-ordered list per
+// handler type, the name index, the emergency handlers, and the work items each
+// handler has pending on each CPU (the ground truth of what a handler claims).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fredsim/kernel_model/handler_model.hpp"
+#include "fredsim/kernel_model/nmi.hpp"
+#include "fredsim/sim/cycle.hpp"
+#include "fredsim/sim/result.hpp"
+
+namespace fredsim::kernel {
+
+class Console;
+class Kernel;
+class NmiContext;
+
+/// A handler: any callable a user supplies. Returns NMI_DONE, NMI_HANDLED or a
+/// count of handled events. Charge its cost through the context.
+using NmiHandlerFn = std::function<int(NmiType, const PtRegs&, NmiContext&)>;
+
+using HandlerId = std::uint32_t;
+inline constexpr HandlerId kNoHandler = ~HandlerId{0};
+
+/// Per-handler figures for results.
+struct HandlerStats {
+  std::uint64_t calls = 0;
+  std::uint64_t handled = 0;  // sum of return values
+  std::uint64_t cycles = 0;   // cycles spent in its calls
+};
+
+/// A registered (or once registered) handler: Linux's nmiaction plus figures.
+struct NmiAction {
+  std::string name;
+  NmiType type = NmiType::local;
+  unsigned flags = 0;
+  unsigned vector = 0;  // NMI-source vector (0 = none)
+  HandlerModel model = HandlerModel::custom;
+  NmiHandlerFn fn;
+  Cycle max_duration = 0;  // largest duration seen (for the duration check)
+  bool registered = false;
+  HandlerStats total;
+  std::vector<HandlerStats> per_cpu;
+};
+
+/// The handlers of a kernel. Registering and unregistering go through the
+/// Kernel (Kernel::register_nmi_handler and friends), which builds the models
+/// and knows whether an NMI is being handled; the rest is here.
+class HandlerRegistry {
+ public:
+  HandlerRegistry(std::uint32_t cpu_count, Console& console);
+
+  std::size_t handler_count() const { return actions_.size(); }
+  const NmiAction& handler(HandlerId id) const { return actions_[id]; }
+  /// The first handler ever registered under `name` (any list), or kNoHandler.
+  HandlerId find_handler(std::string_view name) const;
+  /// The handler registered now under `name` on the list of `type`, or kNoHandler.
+  HandlerId find_registered(NmiType type, std::string_view name) const;
+  /// The handler list of a type, in call order.
+  const std::vector<HandlerId>& handler_list(NmiType type) const;
+
+  /// An emergency handler short-circuits the whole list of its type.
+  void set_emergency_handler(NmiType type, NmiHandlerFn fn);
+  const NmiHandlerFn& emergency_handler(NmiType type) const {
+    return emergency_[static_cast<int>(type)];
+  }
+
+  /// Gives `count` work items to handler `h` on `cpu` (a mask-like model, such
+  /// as backtrace, keeps at most one). False, and nothing recorded, for an id
+  /// that names no handler or a CPU that does not exist; pending_work and
+  /// take_work answer 0 for those.
+  bool add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1);
+  std::uint32_t pending_work(HandlerId h, CpuId cpu) const;
+  std::uint32_t take_work(HandlerId h, CpuId cpu);
+  /// Work items pending on `cpu`, all handlers together.
+  std::uint64_t pending_on(CpuId cpu) const;
+
+ private:
+  friend class Kernel;
+
+  /// What the checks of a source vector depend on at registration.
+  struct VectorRules {
+    Revision revision = Revision::v7;
+    bool nmi_source = false;  // the boot CPU has NMI-source on
+  };
+  /// Registers (or re-registers) a handler; refusals are errors, the warn-once
+  /// cases are printed and the handler is registered.
+  Result<HandlerId> add(NmiType type, NmiHandlerFn fn, unsigned flags, std::string_view name,
+                        unsigned vector, HandlerModel model, VectorRules rules);
+  /// Unregisters the handler of that name on that list; false if none.
+  /// `in_nmi`: an NMI is being handled (Linux warns).
+  bool remove(NmiType type, std::string_view name, bool in_nmi);
+  NmiAction& action(HandlerId id) { return actions_[id]; }
+
+  bool valid_work_slot(HandlerId h, CpuId cpu) const {
+    return h < actions_.size() && cpu < cpu_count_;
+  }
+
+  /// A handler list is kept as its FIRST handlers in registration order and
+  /// the others in registration order, so registering appends; the call order
+  /// (newest FIRST first, then the others) is built when next read.
+  struct HandlerList {
+    std::vector<HandlerId> first;
+    std::vector<HandlerId> rest;
+    mutable std::vector<HandlerId> order;
+    mutable bool stale = false;
+  };
+  /// Name indexes, for lookup only (nothing iterates them): the action of a
+  /// name on each type's list (at most one: a name is unique per list, and a
+  /// re-registration reuses the action), and the first action of a name.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using NameIndex = std::unordered_map<std::string, HandlerId, NameHash, std::equal_to<>>;
+
+  std::uint32_t cpu_count_;
+  Console& console_;
+  std::vector<NmiAction> actions_;
+  HandlerList lists_[kNmiTypeCount];
+  NameIndex by_name_[kNmiTypeCount];
+  NameIndex first_by_name_;
+  NmiHandlerFn emergency_[kNmiTypeCount];
+  std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
+};
+
+}  // namespace fredsim::kernel
