@@ -34,7 +34,7 @@ class ReturningOs final : public fredsim::cpu::OsEntry {
 };
 
 void program_linux_fred(Cpu& c) {
-  // hardware.md §1 "Linux's settings".
+  // docs/hardware.md §1 "Linux's settings".
   (void)c.wrmsr(0x1CC, 0xFFFFC90000010000ull);
   (void)c.wrmsr(0x1CD, 0xFFFFFE0000011000ull);
   (void)c.wrmsr(0x1CE, 0xFFFFFE0000021000ull);

@@ -35,7 +35,7 @@ struct ReturningOs final : cpu::OsEntry {
   }
 };
 
-// KVM's NMI exit path (hardware.md §4): frame with event data = exit qualification.
+// KVM's NMI exit path (docs/hardware.md §4 "VMX"): frame with event data = exit qualification.
 struct Kvm final : vmx::VmExitHandler {
   void on_vm_exit(vmx::VmxCpu& v, const vmx::ExitInfo& e) override {
     cpu::Cpu& c = v.cpu();

@@ -1,5 +1,5 @@
 #pragma once
-// fredsim: every public header of every layer (DESIGN.md "Public API").
+// fredsim: every public header of every layer (docs/architecture.md "Public API").
 #include "fredsim/apic/apic.hpp"
 #include "fredsim/cpu/cpu_layer.hpp"
 #include "fredsim/kernel_model/kernel_model.hpp"

@@ -88,7 +88,7 @@ void Interconnect::resolve(const LocalApic& sender, IcrValue icr) {
       break;
   }
   const bool x2 = sender.mode() == ApicMode::x2apic;
-  // An xAPIC sender's ICR2 holds 8 destination bits (hardware.md §3).
+  // An xAPIC sender's ICR2 holds 8 destination bits (docs/hardware.md §3 "Local APIC").
   const std::uint32_t dest = x2 ? icr.destination() : (icr.destination() & APIC_BROADCAST_ID);
   const std::uint32_t broadcast = x2 ? X2APIC_BROADCAST_ID : APIC_BROADCAST_ID;
   if (dest == broadcast) {  // SDM 11.6.2: all APICs, the sender included
@@ -131,7 +131,8 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
 
   const Cycle now = ctx_.now();
   if (ctx_.tracer.enabled()) {
-    // SCENARIO.md ipi_send: the ICR in its 64-bit x2APIC form, whatever the mode.
+    // docs/format.md "Trace records" ipi_send: the ICR in its 64-bit x2APIC form, whatever the
+    // mode.
     ctx_.tracer.emit(now, sender, "ipi_send",
                      {{"icr", TraceValue::hex(icr.raw())}, {"dest", TraceValue::cpu_list(dest_)}});
   }

@@ -178,7 +178,7 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
         if ((value & ~kIcrX2apicWritable) != 0) return Fault::gp;
         icr_ = IcrValue(value);
       } else {
-        // The low-word write keeps ICR2's destination and sends (hardware.md §3).
+        // The low-word write keeps ICR2's destination and sends (docs/hardware.md §3 "Local APIC").
         icr_ = IcrValue(v32 & kIcrLowWritable).with_destination(icr_.destination());
       }
       send(icr_);
@@ -364,13 +364,13 @@ LvtOutcome LocalApic::assert_lvt(Lvt which) {
     return LvtOutcome::masked_dropped;
   }
   const LvtEntry fired = entry;
-  // hardware.md §3: a PMI masks LVTPC; the perf handler rewrites it to unmask.
+  // docs/hardware.md §3 "Local APIC": a PMI masks LVTPC; the perf handler rewrites it to unmask.
   if (which == Lvt::perfmon) entry = entry.with_masked(true);
   const DeliveryMode mode =
       lvt_info(which).has_delivery_mode ? fired.delivery_mode() : DeliveryMode::fixed;
   if (mode == DeliveryMode::nmi) {
-    // hardware.md §2: LINT1 is the external NMI, source vector 2; the others carry
-    // their vector field (§2: LVTPC confirmed, thermal/CMCI/LINT0 modelled as able).
+    // docs/hardware.md §2 "NMI-source reporting": LINT1 is the external NMI, source vector 2; the
+    // others carry their vector field (§2: LVTPC confirmed, thermal/CMCI/LINT0 modelled as able).
     const std::uint32_t source =
         which == Lvt::lint1 ? kExternalNmiSourceVector : std::uint32_t{fired.vector()};
     ctx_.queue.schedule_in(ctx_.cost(TimingParam::lvt_delivery), *this, kLvtNmi,

@@ -20,7 +20,7 @@ CpuFeatures CpuFeatures::from_cpuid_7_1_eax(std::uint32_t eax) {
 }
 
 Status CpuFeatures::check() const {
-  // hardware.md §1: FRED depends on LKGS; NMI_SOURCE depends on FRED.
+  // docs/hardware.md §1 "FRED event delivery": FRED depends on LKGS; NMI_SOURCE depends on FRED.
   if (fred && !lkgs) return Error{"CPUID: FRED (bit 17) enumerated without LKGS (bit 18)"};
   if (nmi_source && !fred) {
     return Error{"CPUID: NMI_SOURCE (bit 20) enumerated without FRED (bit 17)"};
@@ -114,7 +114,8 @@ Fault Cpu::fault(Fault f, std::string_view what) {
   return f;
 }
 
-// --- The NMI latch (hardware.md §2) -------------------------------------------
+// --- The NMI latch (docs/hardware.md §2 "NMI-source reporting")
+// -------------------------------------------
 
 void Cpu::raise_nmi(std::uint32_t source_vector) {
   ++stats_.nmi_received;
@@ -164,7 +165,7 @@ void Cpu::deliver_nmi() {
   nmi_open_ = true;
   nmi_started_ = ctx_.now();
   if (fred_enabled()) {
-    // hardware.md §1 "Event data": the NMI-source bitmap, 0 without NMI-source.
+    // docs/hardware.md §1 "Event data": the NMI-source bitmap, 0 without NMI-source.
     fred_deliver(EventInfo::nmi(bitmap), DeliveryPath::fred);
   } else {
     idt_deliver(EventInfo::nmi(0));
@@ -186,7 +187,7 @@ Fault Cpu::deliver_event(const EventInfo& event) {
 }
 
 void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
-  // hardware.md §1 "Delivery", steps 1 to 6.
+  // docs/hardware.md §1 "Delivery", steps 1 to 6.
   const bool from_user = cpl_ == 3;
   const std::uint8_t old_csl = from_user ? 0 : csl_;
 
@@ -274,7 +275,7 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
 }
 
 void Cpu::idt_deliver(const EventInfo& ev) {
-  // hardware.md §1 "IDT delivery": vector 2 through its IST stack, no event data.
+  // docs/hardware.md §1 "IDT delivery": vector 2 through its IST stack, no event data.
   const bool from_user = cpl_ == 3;
   FredFrame f;  // the same five slots an IDT frame has; no event data
   f.error_code = ev.error_code;
@@ -382,7 +383,7 @@ FredFrame* Cpu::frame_at_rsp() {
   return &stack_[depth_ - 1].frame;
 }
 
-// --- Return instructions (hardware.md §1 "Return") ------------------------------
+// --- Return instructions (docs/hardware.md §1 "Return") ------------------------------
 
 Fault Cpu::erets(Cycle after) {
   if (!fred_enabled() || cpl_ != 0) return fault(Fault::ud, "ERETS needs CR4.FRED=1 and CPL 0");
@@ -424,7 +425,7 @@ Fault Cpu::iret(Cycle after) {
   if (state_ != RunState::in_os) return fault(Fault::ud, "IRET outside OS code");
   const FredFrame* f = frame_at_rsp();
   if (f == nullptr) return fault(Fault::gp, "IRET: no frame at RSP");
-  // IRET unblocks NMIs whatever the frame says (hardware.md §1 "IDT delivery").
+  // IRET unblocks NMIs whatever the frame says (docs/hardware.md §1 "IDT delivery").
   return start_return(ReturnVia::iret, true, csl_,
                       static_cast<std::uint8_t>(f->cs.selector() & kSelectorRplMask), after);
 }
@@ -478,7 +479,7 @@ void Cpu::complete_return() {
     if (depth_ == 0) set_user_mode(want_user_);
   }
   // An NMI that waited is taken at this very instruction boundary, with the RIP
-  // just popped: back-to-back (reference/linux-nmi.md "default_do_nmi" step 1).
+  // just popped: back-to-back (docs/linux.md "default_do_nmi" step 1).
   try_deliver();
   if ((state_ == RunState::running || state_ == RunState::in_os) && os_ != nullptr) {
     os_->on_resume(*this, state_);
@@ -660,7 +661,7 @@ void Cpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
       state_ = RunState::in_os;
       if (os_ != nullptr) os_->on_delivery(*this, entry_);
       // An NMI latched during the delivery of an event that does not block NMIs
-      // (hardware.md §1 "Delivery" step 6) is taken at the entry's first
+      // (docs/hardware.md §1 "Delivery" step 6) is taken at the entry's first
       // instruction boundary, not held until the next return.
       try_deliver();
       break;

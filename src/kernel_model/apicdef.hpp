@@ -1,6 +1,6 @@
 #pragma once
 // The local APIC names Linux's senders use (apicdef.h); the values are the APIC
-// layer's (reference/hardware.md §3), plus Linux's own NMI_VECTOR request. ICR
+// layer's (docs/hardware.md §3 "Local APIC"), plus Linux's own NMI_VECTOR request. ICR
 // values are built with apic::IcrValue; the asserts keep Linux's bit patterns and
 // IcrValue's fields the same encoding.
 #include <cstdint>
@@ -20,7 +20,7 @@ static_assert(apic::IcrValue{}.with_shorthand(apic::Shorthand::all_excluding_sel
               apic::APIC_DEST_ALLBUT);
 
 /// Linux's NMI_VECTOR: a request for "vector 2", which the NMI-source encoder
-/// turns into bare NMI mode (reference/hardware.md §3).
+/// turns into bare NMI mode (docs/hardware.md §3 "Local APIC").
 inline constexpr std::uint32_t NMI_VECTOR = 0x02;
 
 }  // namespace fredsim::kernel::apicdef

@@ -1,4 +1,4 @@
-// The built-in handler models (SCENARIO.md "Handler models"; reference/linux-nmi.md
+// The built-in handler models (docs/scenarios.md "Handler models"; docs/linux.md
 // "Senders and their handlers" and "Perf's handler"). Costs are read from the
 // timing profile at call time unless the registration fixed them.
 #include <fmt/format.h>

@@ -11,7 +11,8 @@
 namespace fredsim::kernel {
 
 namespace {
-// The handler Linux registers for each of these senders (reference/linux-nmi.md table).
+// The handler Linux registers for each of these senders (docs/linux.md "Senders and their
+// handlers").
 constexpr ReservedHandler kReservedHandlers[] = {
     {HandlerModel::pmi, "PMI", 0, nmis::VECTOR_PMI},
     {HandlerModel::selftest, "nmi_selftest", NMI_FLAG_FIRST, nmis::VECTOR_TEST},
@@ -101,7 +102,7 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
     return Error{fmt::format("register_nmi_handler({}): already registered on the {} list", name,
                              nmi_type_name(type))};
   }
-  // reference/linux-nmi.md "Registration": the warn-once cases still register.
+  // docs/linux.md "Registration": the warn-once cases still register.
   if (type != NmiType::local && vector != 0) {
     console_.warn_once(kWarnTypeVector,
                        fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL "

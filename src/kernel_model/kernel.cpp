@@ -23,7 +23,7 @@ using cpu::RunState;
 
 namespace {
 
-// Linux's FRED setup (reference/hardware.md §1 "Linux's settings").
+// Linux's FRED setup (docs/hardware.md §1 "Linux's settings").
 constexpr std::uint64_t kFredEntryPage = 0xFFFFFFFF81200000ull;
 constexpr unsigned kFredRedZoneLines = 1;
 constexpr std::uint64_t kTaskStackTop = 0xFFFFC90000008000ull;  // RSP0 (per-task stack)
@@ -240,7 +240,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
   switch (kind) {
     case kStart:
       if (c.d.path == DeliveryPath::idt) {
-        // The IDT entry's latch (reference/linux-nmi.md "Entry").
+        // The IDT entry's latch (docs/linux.md "Entry").
         if (c.st.idt_state != IdtNmiState::not_running) {
           c.st.idt_state = IdtNmiState::latched;
           return_from_nmi(c);
@@ -265,7 +265,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external");
       break;
     case kKvmEntry: {
-      // KVM calls the host's NMI entry with a frame it built (hardware.md §4).
+      // KVM calls the host's NMI entry with a frame it built (docs/hardware.md §4 "VMX").
       Cpu& cpu = machine_.cpu(c.id);
       const bool fred = cpu.fred_enabled();
       const FredFrame f =
@@ -298,7 +298,7 @@ void Kernel::kvm_handle_nmi_exit(CpuId cpu, std::uint64_t exit_qualification, Cy
   machine_.queue().schedule_in(machine_.timing().get(TimingParam::kvm_nmi_exit), c, kKvmEntry);
 }
 
-// --- default_do_nmi (reference/linux-nmi.md "default_do_nmi") ---------------------
+// --- default_do_nmi (docs/linux.md "default_do_nmi") ---------------------
 
 void Kernel::start_default_do_nmi(CpuCtx& c) {
   // 1. Back-to-back: the same RIP as the last NMI means this one was latched
@@ -312,7 +312,7 @@ void Kernel::start_default_do_nmi(CpuCtx& c) {
 }
 
 void Kernel::begin_handle(CpuCtx& c, NmiType type) {
-  // nmi_handle (reference/linux-nmi.md "nmi_handle").
+  // nmi_handle (docs/linux.md "nmi_handle").
   c.type = type;
   c.next = 0;
   c.sum = 0;
@@ -370,7 +370,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
     const std::uint64_t delta_ns = cycles_to_ns(cost);
     if (machine_.tracer().enabled()) {
       // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
-      // dropped it (reference/linux-nmi.md "Trace and messages").
+      // dropped it (docs/linux.md "Trace and messages").
       const std::uint64_t raw =
           (c.type == NmiType::local && nmi_source_enabled(c.id)) ? c.regs.event_data : 0;
       const TraceField fields[] = {

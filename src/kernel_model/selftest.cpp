@@ -1,4 +1,4 @@
-// The NMI selftest (reference/linux-nmi.md "The selftest").
+// The NMI selftest (docs/linux.md "The selftest").
 #include "fredsim/kernel_model/selftest.hpp"
 
 #include <fmt/format.h>

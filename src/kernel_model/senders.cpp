@@ -1,4 +1,4 @@
-// The kernel's NMI senders (reference/linux-nmi.md "Senders and their handlers"),
+// The kernel's NMI senders (docs/linux.md "Senders and their handlers"),
 // through APIC register writes only.
 #include <fmt/format.h>
 
@@ -15,7 +15,7 @@ apic::IcrValue Kernel::prepare_icr(CpuId from, apic::Shorthand shorthand, apic::
                                    std::uint32_t vector, std::uint32_t dest_apic_id) const {
   // The NMI-source series' encoder: NMI mode carries the source vector only when
   // NMI-source is on; Linux's plain NMI_VECTOR request is bare NMI mode, so its
-  // receivers see bit 0, never bit 2 (reference/hardware.md §3).
+  // receivers see bit 0, never bit 2 (docs/hardware.md §3 "Local APIC").
   if (mode == apic::DeliveryMode::nmi) {
     if (vector == apicdef::NMI_VECTOR || !nmi_source_enabled(from)) vector = 0;
   }

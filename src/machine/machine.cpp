@@ -9,8 +9,8 @@
 namespace fredsim {
 
 namespace {
-/// Binds a local APIC's NMI output to its CPU's NMI input (DESIGN.md: the APIC
-/// declares the interface, the latch lives in the CPU).
+/// Binds a local APIC's NMI output to its CPU's NMI input (docs/architecture.md "Conventions": the
+/// APIC declares the interface, the latch lives in the CPU).
 class CpuNmiLine final : public apic::NmiSink {
  public:
   explicit CpuNmiLine(cpu::Cpu& cpu) : cpu_(cpu) {}

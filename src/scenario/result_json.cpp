@@ -1,4 +1,4 @@
-// The result JSON of SCENARIO.md "Result" (extra fields: docs/scenarios.md).
+// The result JSON of docs/format.md "Result JSON".
 #include <nlohmann/json.hpp>
 
 #include "fredsim/scenario/report.hpp"

@@ -1,5 +1,5 @@
 // Scenario -> System: the configuration, the handlers, the events; and System ->
-// result (SCENARIO.md "Result").
+// result (docs/format.md "Result JSON").
 #include "fredsim/scenario/system_runner.hpp"
 
 #include <fmt/format.h>
@@ -103,7 +103,7 @@ class Driver final : public EventTarget {
   /// 10^9 NMIs holds one queue entry. Each event runs under a sequence number
   /// reserved now, base + its file position: at one cycle the scenario's events
   /// come in file order and before anything the machine scheduled after the
-  /// start (SCENARIO.md: "ties keep file order").
+  /// start (docs/scenarios.md "Order").
   void schedule_all() {
     EventQueue& q = sys_.machine().queue();
     seq_base_ = q.reserve_seqs(spec_.events.size());
@@ -135,7 +135,8 @@ class Driver final : public EventTarget {
       case EventType::ipi: {
         const auto dest = dest_cpus(ev.dest, ev.from, cpus);
         give_work(kind, dest);
-        // The raw "ipi" event: the ICR exactly as the scenario gives it (reference/hardware.md §3).
+        // The raw "ipi" event: the ICR exactly as the scenario gives it (docs/hardware.md §3 "Local
+        // APIC").
         const apic::IcrValue icr = apic::IcrValue{}
                                        .with_delivery_mode(to_apic(ev.mode))
                                        .with_vector(static_cast<std::uint8_t>(ev.vector));

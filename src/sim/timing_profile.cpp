@@ -7,18 +7,19 @@ namespace {
 
 using P = TimingParam;
 
-// Sources: "hw.md 5" is reference/hardware.md section 5. Everything marked
+// Sources: "hardware.md §5" is docs/hardware.md §5 "Published costs". Everything marked
 // assumption is a round figure of the right order for a current server core; a
 // scenario's [timing] table overrides it.
 constexpr TimingParamInfo kParams[] = {
     {P::fred_delivery, "fred_delivery", 100,
-     "assumption: no per-event FRED figure is published (hw.md 5); microcoded delivery of a "
+     "assumption: no per-event FRED figure is published (hardware.md §5); microcoded delivery of a "
      "64-byte frame, set a little below IDT delivery"},
     {P::idt_delivery, "idt_delivery", 150,
-     "assumption: no published figure (hw.md 5); IDT gate lookup, IST stack switch, 40-byte frame"},
-    {P::erets, "erets", 60, "assumption: no published figure (hw.md 5)"},
+     "assumption: no published figure (hardware.md §5); IDT gate lookup, IST stack switch, 40-byte "
+     "frame"},
+    {P::erets, "erets", 60, "assumption: no published figure (hardware.md §5)"},
     {P::eretu, "eretu", 80, "assumption: ERETS plus SWAPGS and the ring switch"},
-    {P::iret, "iret", 120, "assumption: no published figure (hw.md 5); IRET is serializing"},
+    {P::iret, "iret", 120, "assumption: no published figure (hardware.md §5); IRET is serializing"},
     {P::msr_read, "msr_read", 100, "assumption: RDMSR of a non-architectural-fast MSR"},
     {P::msr_write, "msr_write", 150, "assumption: WRMSR"},
     {P::port_read, "port_read", 2000,
@@ -27,14 +28,15 @@ constexpr TimingParamInfo kParams[] = {
     {P::icr_write, "icr_write", 150, "assumption: x2APIC ICR WRMSR (or xAPIC MMIO store)"},
     {P::ipi_latency, "ipi_latency", 1500,
      "assumption: bare-metal IPI send to arrival; the virtual IPI round trip of about 3,200 "
-     "cycles (hw.md 5) includes two exits and bounds it from above"},
+     "cycles (hardware.md §5) includes two exits and bounds it from above"},
     {P::ipi_per_destination, "ipi_per_destination", 0,
      "assumption: broadcasts fan out in parallel on the interconnect"},
     {P::lvt_delivery, "lvt_delivery", 50, "assumption: local APIC to its own core"},
     {P::vm_exit, "vm_exit", 800,
-     "hw.md 5: vmcall exit+entry round trip 1,530-1,560 cycles incl. KVM; split as exit 800, "
+     "hardware.md §5: vmcall exit+entry round trip 1,530-1,560 cycles incl. KVM; split as exit "
+     "800, "
      "entry 750 (the split is an assumption)"},
-    {P::vm_entry, "vm_entry", 750, "hw.md 5: see vm_exit"},
+    {P::vm_entry, "vm_entry", 750, "hardware.md §5: see vm_exit"},
     {P::nmi_entry, "nmi_entry", 80,
      "assumption: entry code (register save, CR3/GS handling) before default_do_nmi"},
     {P::nmi_exit, "nmi_exit", 60, "assumption: register restore before ERETS/IRET"},

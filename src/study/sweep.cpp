@@ -67,8 +67,8 @@ std::string_view place_title(SweepPlace p) {
   return p == SweepPlace::bare ? "bare metal" : "guest (NMI exiting)";
 }
 
-// The system section of a mode: hardware.md §1/§3 (FRED, NMI-source enumeration)
-// and linux-nmi.md (the dispatch revision).
+// The system section of a mode: docs/hardware.md §1 "Enumeration and control", §2 "NMI-source
+// reporting" (FRED, NMI-source enumeration) and docs/linux.md (the dispatch revision).
 std::string system_toml(SweepMode m) {
   switch (m) {
     case SweepMode::idt:
@@ -112,7 +112,7 @@ bool parse_sweep_place(std::string_view text, SweepPlace& out) {
   return parse_name(kPlaceNames, text, out);
 }
 
-// The Linux users of LOCAL NMIs first (linux-nmi.md "Senders and their handlers"),
+// The Linux users of LOCAL NMIs first (docs/linux.md "Senders and their handlers"),
 // with their models' costs: perf's two MSR accesses, GHES's firmware block read.
 // Then device drivers with source vectors 8..15, the range beyond the vectors the
 // series names; past 15 handlers several drivers share a vector.
@@ -200,10 +200,11 @@ std::string sweep_scenario(const SweepCase& c, bool with_pairs) {
     case SweepMix::two: {
       // The busy NMI: a platform NMI with SERR set (LINT1, bit 2). No LOCAL handler
       // claims it, so the reason read sends it to the SERR list, whose one handler
-      // holds the CPU for kBusyHandle cycles (linux-nmi.md "default_do_nmi" 4; the
+      // holds the CPU for kBusyHandle cycles (docs/linux.md "default_do_nmi" 4; the
       // reason comes before the swallow test, which KVM's NMIs, all at one RIP,
       // would otherwise meet). The pair (a PMI and a device IPI) arrives meanwhile
-      // and coalesces: one pending NMI, the bitmap ORs both sources (hardware.md §2).
+      // and coalesces: one pending NMI, the bitmap ORs both sources (docs/hardware.md §2
+      // "NMI-source reporting").
       const std::uint64_t pairs = c.nmis / 2;
       s += fmt::format(
           "[[handler]]\nname = \"busy\"\ntype = \"serr\"\nmodel = \"device\"\n"

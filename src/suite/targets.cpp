@@ -36,8 +36,8 @@ TargetSet TargetSet::builtin() {
   // The three machines of the NMI path: legacy IDT delivery (every handler
   // polled), FRED without NMI-source (polled as well), and FRED with NMI-source,
   // whose bitmap lets the dispatch call only the handlers of the sources that
-  // fired (reference/hardware.md, reference/linux-nmi.md). nmi_source = true needs
-  // FRED (SCENARIO.md "File").
+  // fired (docs/hardware.md §2 "NMI-source reporting", docs/linux.md "nmi_handle"). nmi_source =
+  // true needs FRED (docs/scenarios.md "File").
   TargetSet s;
   s.targets_.push_back({"idt",
                         "legacy IDT delivery, no NMI-source: every handler polled",

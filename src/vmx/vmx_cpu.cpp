@@ -15,7 +15,8 @@ namespace arch = cpu::arch;
 // present in bit 7. CPL is the DPL of SS after VM entry.
 constexpr BitField kAccessRightsDpl{5, 2};
 constexpr BitField kAccessRightsPresent{7, 1};
-// IA32_FRED_CONFIG bits 1:0 hold the current stack level (hardware.md §1).
+// IA32_FRED_CONFIG bits 1:0 hold the current stack level (docs/hardware.md §1 "FRED event
+// delivery").
 constexpr std::uint64_t kConfigCsl = arch::kConfigCsl.mask();
 // RFLAGS after a VM exit: every bit cleared except bit 1 (SDM Vol. 3C "Loading
 // Host RIP, RSP, RFLAGS, and SSP").
@@ -33,7 +34,7 @@ constexpr FredFields kGuestFred{field::kGuestFredConfig, field::kGuestFredRsp1,
                                 field::kGuestFredStklvls, field::kGuestFredSsp1};
 constexpr FredFields kHostFred{field::kHostFredConfig, field::kHostFredRsp1,
                                field::kHostFredStklvls, field::kHostFredSsp1};
-constexpr std::uint32_t kFieldStep = 2;  // consecutive 64-bit fields (hardware.md §4)
+constexpr std::uint32_t kFieldStep = 2;  // consecutive 64-bit fields (docs/hardware.md §4 "VMX")
 constexpr unsigned kFredLevels = 4;      // RSP/SSP 1..3 are in the VMCS, 0 is not
 
 /// The FRED state of the VMCS fields (CONFIG with the CSL, STKLVLS, RSP1..3,
@@ -355,7 +356,8 @@ void VmxCpu::complete_entry() {
   assert(f == cpu::Fault::none);
 }
 
-// --- The NMI-induced VM exit (hardware.md §4) ------------------------------------------
+// --- The NMI-induced VM exit (docs/hardware.md §4 "VMX")
+// ------------------------------------------
 
 bool VmxCpu::load_host_fred() const {
   // The secondary controls count only when the primary exit controls activate them.
@@ -409,7 +411,7 @@ void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
   (void)cpu;
   SimContext& ctx = cpu_.context();
 
-  // Exit information (hardware.md §4).
+  // Exit information (docs/hardware.md §4 "VMX").
   exit_ = ExitInfo{};
   exit_.reason = ExitReason::of(BasicExitReason::exception_or_nmi);
   exit_.qualification = source_bitmap;  // 0 when NMI-source is not active: the CPU kept none
@@ -437,7 +439,7 @@ void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
   v.set_exit_field(field::kEntryIntrInfo,
                    IntrInfo::decode(v.get(field::kEntryIntrInfo)).set_valid(false).encode());
 
-  // The host, with NMIs blocked after an NMI-induced exit (hardware.md §4).
+  // The host, with NMIs blocked after an NMI-induced exit (docs/hardware.md §4 "VMX").
   cpu_.set_vmx(nullptr);
   ArchState h = build_host_state();
   h.nmi_blocked = true;

@@ -16,7 +16,7 @@ TEST(IcrValue, DefaultIsAllZero) {
 }
 
 TEST(IcrValue, HandComputedNmiUnicast) {
-  // NMI mode 0x400 | vector 4, destination 3 in bits 63:32 (hardware.md §3).
+  // NMI mode 0x400 | vector 4, destination 3 in bits 63:32 (docs/hardware.md §3 "Local APIC").
   constexpr IcrValue v = IcrValue::nmi(3, 4);
   static_assert(v.raw() == 0x0000'0003'0000'0404ull);
   EXPECT_EQ(v.raw(), 0x0000'0003'0000'0404ull);

@@ -257,7 +257,8 @@ TEST_F(LocalApicTest, PmiMasksLvtpcUntilTheHandlerRewritesIt) {
   auto& a = apic(0);
   ASSERT_EQ(a.write_msr(X2APIC_LVTPC_MSR, APIC_DM_NMI | 7), Fault::none);
   EXPECT_EQ(a.assert_lvt(Lvt::perfmon), LvtOutcome::nmi_scheduled);
-  EXPECT_TRUE(a.lvt(Lvt::perfmon).masked()) << "a PMI masks LVTPC (hardware.md §3)";
+  EXPECT_TRUE(a.lvt(Lvt::perfmon).masked())
+      << "a PMI masks LVTPC (docs/hardware.md §3 " Local APIC ")";
   EXPECT_EQ(a.read_msr(X2APIC_LVTPC_MSR).value, APIC_DM_NMI | APIC_LVT_MASKED | 7u);
   EXPECT_EQ(a.assert_lvt(Lvt::perfmon), LvtOutcome::masked_dropped);
   queue.run_to_idle();

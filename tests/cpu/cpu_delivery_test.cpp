@@ -1,5 +1,5 @@
 // FRED event delivery: stack levels, new RSP, frame contents, entry RIP, event
-// data per event type (hardware.md §1 "Delivery", "Event data", "The frame").
+// data per event type (docs/hardware.md §1 "Delivery", "Event data", "The frame").
 #include <gtest/gtest.h>
 
 #include "cpu_harness.hpp"
@@ -9,7 +9,7 @@ namespace {
 
 using namespace test;
 
-// SS word pieces, by hand from hardware.md §1.
+// SS word pieces, by hand from docs/hardware.md §1 "FRED event delivery".
 constexpr std::uint64_t kSsNmiBit = 1ull << 18;
 constexpr std::uint64_t kSsSoftware = 1ull << 17;
 constexpr std::uint64_t kSsLong = 1ull << 57;
@@ -283,8 +283,10 @@ TEST_F(FredDelivery, Int3SoftwareExceptionHasInstructionLength) {
   ASSERT_EQ(c.deliver_event({EventType::software_exception, 3, 0, 0, 1, false}), Fault::none);
   h.run_idle();
   ASSERT_EQ(h.os.seen.size(), 1u);
-  // Bit 17 (software-initiated) is left out on purpose: hardware.md does not say
-  // whether INT1/INT3/INTO set it (Bochs sets it for INT n, SYSCALL, SYSENTER only).
+  // Bit 17 (software-initiated) is left out on purpose: docs/hardware.md §1 "The
+  // frame" names SYSCALL, SYSENTER and INT n for it (as Linux's struct fred_ss
+  // does) and leaves INT1/INT3/INTO open (Bochs sets it for INT n, SYSCALL and
+  // SYSENTER only).
   const std::uint64_t ss = h.os.seen[0].d.frame.ss.encode() & ~kSsSoftware;
   EXPECT_EQ(ss, 0x18 | vec(3) | type(6) | kSsLong | len(1));
 }

@@ -2,7 +2,7 @@
 // A testbench for one Cpu: its own EventQueue, TimingProfile and Tracer, an
 // OsEntry that records what reaches it, and a trace sink that keeps every record
 // as flat "name" / "frame.rip" -> text fields. Expected values in the tests come
-// from reference/hardware.md, computed by hand, never from the model.
+// from docs/hardware.md, computed by hand, never from the model.
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -29,7 +29,7 @@ inline constexpr Cycle kEretsCost = 61;
 inline constexpr Cycle kEretuCost = 83;
 inline constexpr Cycle kIretCost = 127;
 
-// Linux-like layout (hardware.md §1 "Linux's settings"). All 64-byte aligned and
+// Linux-like layout (docs/hardware.md §1 "Linux's settings"). All 64-byte aligned and
 // canonical.
 inline constexpr std::uint64_t kEntryPage = 0xFFFFFFFF81A00000ull;
 inline constexpr std::uint64_t kRsp0 = 0xFFFFC90000010000ull;  // task stack top

@@ -1,5 +1,5 @@
-// RDMSR/WRMSR, MOV CR4 and CPUID enumeration (hardware.md §1 "Enumeration and
-// control").
+// RDMSR/WRMSR, MOV CR4 and CPUID enumeration (docs/hardware.md §1 "FRED event delivery"
+// "Enumeration and control").
 #include <gtest/gtest.h>
 
 #include "cpu_harness.hpp"

@@ -1,6 +1,6 @@
-// The NMI latch and the NMI-source bitmap (hardware.md §2): one pending NMI,
-// sources OR-ed while it waits, the bitmap delivered as FRED event data and
-// cleared; the counters of SCENARIO.md "Result".
+// The NMI latch and the NMI-source bitmap (docs/hardware.md §2 "NMI-source reporting"): one pending
+// NMI, sources OR-ed while it waits, the bitmap delivered as FRED event data and cleared; the
+// counters of docs/format.md "Result JSON".
 #include <gtest/gtest.h>
 
 #include <utility>
@@ -13,7 +13,7 @@ namespace {
 
 using namespace test;
 
-// (source vector, bitmap bit) by hand from hardware.md §2.
+// (source vector, bitmap bit) by hand from docs/hardware.md §2 "NMI-source reporting".
 const std::vector<std::pair<std::uint32_t, std::uint16_t>> kSources = {
     {0, 0x0001},  {16, 0x0001}, {255, 0x0001}, {1000, 0x0001},        {2, 0x0004}, {1, 0x0002},
     {15, 0x8000}, {7, 0x0080},  {3, 0x0008},   {4, 0x0010},           {5, 0x0020}, {6, 0x0040},
@@ -129,7 +129,7 @@ TEST(NmiLatch, WithoutNmiSourceEventDataIsZero) {
 }
 
 TEST(NmiLatch, NmiLatchedDuringAnotherEventsDeliveryIsTakenAtItsEntry) {
-  // A #PF does not block NMIs (hardware.md §1 "Delivery" step 6 blocks only for an
+  // A #PF does not block NMIs (docs/hardware.md §1 "Delivery" step 6 blocks only for an
   // NMI). An NMI that arrives while the #PF is being delivered must be taken at
   // the first instruction boundary after it, not left waiting for a return.
   Harness h;
@@ -174,7 +174,7 @@ TEST(NmiLatch, UnblockedInOsNmiIsTakenAtOnce) {
   EXPECT_EQ(c.csl(), 0);
 }
 
-// --- IDT baseline (hardware.md §1 "IDT delivery") ------------------------------------
+// --- IDT baseline (docs/hardware.md §1 "IDT delivery") ------------------------------------
 
 constexpr std::uint64_t kIst = 0xFFFFFE0000050000ull;
 

@@ -1,5 +1,5 @@
 // ERETS and ERETU: what they pop, when they unblock NMIs, and every #GP/#UD check
-// (hardware.md §1 "Return"). Frames are corrupted through frame_at_rsp().
+// (docs/hardware.md §1 "Return"). Frames are corrupted through frame_at_rsp().
 #include <gtest/gtest.h>
 
 #include <functional>

@@ -1,5 +1,5 @@
-// Cycle timing of delivery and return ("not at t-1, yes at t", DESIGN.md), and the
-// dispatch_cycles counter (SCENARIO.md "Result": delivery to return, summed).
+// Cycle timing of delivery and return ("not at t-1, yes at t", docs/architecture.md "Conventions"),
+// and the dispatch_cycles counter (docs/format.md "Result JSON": delivery to return, summed).
 #include <gtest/gtest.h>
 
 #include "cpu_harness.hpp"

@@ -1,4 +1,4 @@
-// Trace records of the CPU (SCENARIO.md "Trace records"): nmi_receive,
+// Trace records of the CPU (docs/format.md "Trace records"): nmi_receive,
 // nmi_deliver with the pushed frame, nmi_return, fault.
 #include <gtest/gtest.h>
 

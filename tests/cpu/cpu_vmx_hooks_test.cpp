@@ -1,5 +1,5 @@
 // The CPU side of VMX non-root operation (VmxHooks) and of KVM's software frame
-// (hardware.md §4): NMI exiting takes the latch and hands the bitmap over; the
+// (docs/hardware.md §4 "VMX"): NMI exiting takes the latch and hands the bitmap over; the
 // host's ERETS of a software-built frame unblocks NMIs.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// FredSs, FredCs and FredFrame against the layout of hardware.md §1 "The frame".
+// FredSs, FredCs and FredFrame against the layout of docs/hardware.md §1 "The frame".
 #include "fredsim/cpu/fred_frame.hpp"
 
 #include <gtest/gtest.h>
@@ -149,8 +149,8 @@ TEST(FredSs, RoundTripEveryFieldAtItsBoundaries) {
 }
 
 TEST(FredSs, NmiFromRing0In64BitModeHandComputed) {
-  // hardware.md §1: SS selector 0x18 | bit 18 (NMI) | vector 2 in 39:32 | type 2 in
-  // 51:48 | bit 57 (64-bit mode).
+  // docs/hardware.md §1 "FRED event delivery": SS selector 0x18 | bit 18 (NMI) | vector 2 in 39:32
+  // | type 2 in 51:48 | bit 57 (64-bit mode).
   //   0x0000000000000018  selector
   //   0x0000000000040000  bit 18
   //   0x0000000200000000  2 << 32

@@ -1,5 +1,5 @@
-// FredConfig and FredStklvls field extraction (hardware.md §1 "Enumeration and
-// control").
+// FredConfig and FredStklvls field extraction (docs/hardware.md §1 "FRED event delivery"
+// "Enumeration and control").
 #include "fredsim/cpu/fred_msrs.hpp"
 
 #include <gtest/gtest.h>
@@ -100,7 +100,8 @@ TEST(FredStklvls, EveryVectorAtBits2vPlus1To2v) {
 }
 
 TEST(Arch, NmiSourceBitRule) {
-  // hardware.md §2: vector v in 1..15 sets bit v; 0 or >= 16 sets bit 0.
+  // docs/hardware.md §2 "NMI-source reporting": vector v in 1..15 sets bit v; 0 or >= 16 sets bit
+  // 0.
   EXPECT_EQ(arch::nmi_source_bit(0), 0x1);
   EXPECT_EQ(arch::nmi_source_bit(1), 0x2);
   EXPECT_EQ(arch::nmi_source_bit(2), 0x4);

@@ -1,4 +1,4 @@
-// nmi_handle and default_do_nmi: reference/linux-nmi.md "nmi_handle(type, regs)"
+// nmi_handle and default_do_nmi: docs/linux.md "nmi_handle"
 // and "default_do_nmi(regs)".
 #include <gtest/gtest.h>
 

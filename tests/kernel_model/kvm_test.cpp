@@ -1,4 +1,4 @@
-// KVM's NMI-exit path (reference/hardware.md §4): the exit qualification becomes
+// KVM's NMI-exit path (docs/hardware.md §4 "VMX"): the exit qualification becomes
 // the event data of the host's FRED NMI entry.
 #include <gtest/gtest.h>
 
@@ -79,7 +79,7 @@ TEST(Kvm, IdtHostUsesTheIdtStub) {
 }
 
 TEST(Kvm, IdtStubLeavesTheLatchFreeForTheNextExit) {
-  // The IDT entry's latch (linux-nmi.md "Entry") returns to "not running" after a
+  // The IDT entry's latch (docs/linux.md "Entry") returns to "not running" after a
   // KVM-invoked NMI too; otherwise every later exit would look nested and be dropped.
   Rig r(false, false);
   r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });

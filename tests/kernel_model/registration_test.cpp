@@ -1,4 +1,4 @@
-// reference/linux-nmi.md "Registration".
+// docs/linux.md "Registration".
 #include <gtest/gtest.h>
 
 #include "fredsim/kernel_model/kernel.hpp"

@@ -1,4 +1,4 @@
-// reference/linux-nmi.md "The selftest".
+// docs/linux.md "The selftest".
 #include <gtest/gtest.h>
 
 #include "fredsim/kernel_model/kernel.hpp"

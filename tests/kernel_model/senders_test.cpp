@@ -1,4 +1,4 @@
-// The kernel's senders: reference/linux-nmi.md "Senders and their handlers".
+// The kernel's senders: docs/linux.md "Senders and their handlers".
 #include <gtest/gtest.h>
 
 #include "fredsim/kernel_model/kernel.hpp"

@@ -21,7 +21,7 @@ TEST(TimingProfile, EveryParameterHasAUniqueNameAndASource) {
 
 TEST(TimingProfile, DefaultsFollowThePublishedRoundTrip) {
   TimingProfile t;
-  // reference/hardware.md section 5: vmcall exit + entry about 1,530 to 1,560 cycles.
+  // docs/hardware.md §5 "Published costs": vmcall exit + entry about 1,530 to 1,560 cycles.
   const Cycle round_trip = t[TimingParam::vm_exit] + t[TimingParam::vm_entry];
   EXPECT_GE(round_trip, 1530u);
   EXPECT_LE(round_trip, 1560u);

@@ -143,7 +143,7 @@ TEST(SweepRun, UnsourcedNmisPollEveryHandlerExternalOnesNone) {
   SystemRunner runner;
   auto points = run_sweep(small({SweepMix::unsourced10, SweepMix::external10}), runner);
   ASSERT_TRUE(points.ok()) << points.error().message;
-  // Bit 0 becomes all ones (linux-nmi.md "nmi_handle" 2): 18 PMIs call perf, the 2
+  // Bit 0 becomes all ones (docs/linux.md "nmi_handle" 2): 18 PMIs call perf, the 2
   // unsourced NMIs call all 64.
   const auto& u = at(*points, SweepMode::fred_nmisrc_v7, 64, SweepMix::unsourced10);
   EXPECT_EQ(u.handler_calls, 18u + 2u * 64u);

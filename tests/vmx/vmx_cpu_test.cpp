@@ -103,7 +103,8 @@ TEST(VmEntry, InjectingAnNmiWhileBlockedByNmiIsAVmEntryFailure) {
 // --- NMI-induced VM exit --------------------------------------------------------------
 
 // 1..16 sources raised while the entry is in progress coalesce into one pending
-// NMI; the exit at the end of the entry reports them all (hardware.md §2, §4).
+// NMI; the exit at the end of the entry reports them all (docs/hardware.md §2 "NMI-source
+// reporting", §4 "VMX").
 class CoalescedSources : public ::testing::TestWithParam<unsigned> {};
 
 TEST_P(CoalescedSources, ExitQualificationIsTheOrOfTheirBits) {
@@ -173,7 +174,8 @@ TEST(NmiExit, QualificationIsZeroWithoutNmiSource) {
 
 TEST(NmiExit, QualificationFollowsTheHostCr4NotTheGuests) {
   // NMI-source is active when enumerated and the host's CR4.FRED is set; a FRED
-  // guest on a host without FRED gets no bitmap (hardware.md §2, §4).
+  // guest on a host without FRED gets no bitmap (docs/hardware.md §2 "NMI-source reporting", §4
+  // "VMX").
   Rig r(features(true), /*host_fred=*/false);
   r.kvm.handle = false;
   r.launch(nmi_exiting());

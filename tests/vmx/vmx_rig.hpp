@@ -43,7 +43,7 @@ struct RecordingOs final : cpu::OsEntry {
   }
 };
 
-/// KVM's NMI-exit path in miniature (hardware.md §4): a software FRED frame with
+/// KVM's NMI-exit path in miniature (docs/hardware.md §4 "VMX"): a software FRED frame with
 /// event data = exit qualification and SS bit 18, then ERETS.
 struct KvmLike final : VmExitHandler {
   std::vector<ExitInfo> exits;

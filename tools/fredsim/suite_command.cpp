@@ -1,6 +1,6 @@
 // `fredsim suite` (docs/suites.md): reads the cfg and the targets, picks the target
 // (--target, else FREDSIM_TARGET, else fred-nmisrc), runs the selected tests and
-// writes the report. Exit status as run_tests.sh's, in SCENARIO.md's terms: 0
+// writes the report. Exit status as run_tests.sh's, in the terms of docs/cli.md "Exit status": 0
 // nothing failed, 1 a test failed, 2 bad input or usage.
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The local APIC and interconnect layer (DESIGN.md "Layers: apic").
+// The local APIC and interconnect layer (docs/architecture.md "Layers").
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/delivery_mode.hpp"
 #include "fredsim/apic/icr.hpp"

@@ -1,6 +1,6 @@
 #pragma once
 // Local APIC constants: register offsets, x2APIC MSR numbers, ICR and LVT fields,
-// ESR bits. Values from reference/hardware.md §3 where it states them; the rest
+// ESR bits. Values from docs/hardware.md §3 "Local APIC" where it states them; the rest
 // (ID/version/SVR/LDR/DFR/ESR layouts, IA32_APIC_BASE) from the Intel SDM vol. 3
 // ch. 11 (Advanced Programmable Interrupt Controller). Names follow Linux's
 // arch/x86/include/asm/apicdef.h where Linux has one.
@@ -26,9 +26,11 @@ inline constexpr std::uint32_t APIC_TMR = 0x180;  // 0x180..0x1F0
 inline constexpr std::uint32_t APIC_IRR = 0x200;  // 0x200..0x270
 inline constexpr std::uint32_t APIC_ISR_TMR_IRR_END = 0x280;
 inline constexpr std::uint32_t APIC_ESR = 0x280;
-inline constexpr std::uint32_t APIC_LVTCMCI = 0x2F0;   // hardware.md §3
-inline constexpr std::uint32_t APIC_ICR = 0x300;       // hardware.md §3: low word; a write sends
-inline constexpr std::uint32_t APIC_ICR2 = 0x310;      // hardware.md §3: high word (xAPIC only)
+inline constexpr std::uint32_t APIC_LVTCMCI = 0x2F0;  // docs/hardware.md §3 "Local APIC"
+inline constexpr std::uint32_t APIC_ICR =
+    0x300;  // docs/hardware.md §3 "Local APIC": low word; a write sends
+inline constexpr std::uint32_t APIC_ICR2 =
+    0x310;  // docs/hardware.md §3 "Local APIC": high word (xAPIC only)
 inline constexpr std::uint32_t APIC_LVTT = 0x320;      // timer
 inline constexpr std::uint32_t APIC_LVTTHMR = 0x330;   // thermal
 inline constexpr std::uint32_t APIC_LVTPC = 0x340;     // performance monitoring
@@ -43,7 +45,8 @@ inline constexpr std::uint32_t APIC_SELF_IPI = 0x3F0;  // x2APIC only (MSR 0x83F
 inline constexpr std::uint32_t kApicRegisterStride = 0x10;
 inline constexpr std::uint32_t kApicRegisterSpaceEnd = 0x400;
 
-// ---- x2APIC MSRs: 0x800 + (offset >> 4) (hardware.md §3) -------------------------
+// ---- x2APIC MSRs: 0x800 + (offset >> 4) (docs/hardware.md §3 "Local APIC")
+// -------------------------
 inline constexpr std::uint32_t APIC_BASE_MSR = 0x800;
 inline constexpr std::uint32_t kX2apicMsrFirst = 0x800;
 inline constexpr std::uint32_t kX2apicMsrLast = 0x8FF;
@@ -66,8 +69,10 @@ inline constexpr std::uint32_t X2APIC_LVT0_MSR = x2apic_msr(APIC_LVT0);         
 inline constexpr std::uint32_t X2APIC_LVT1_MSR = x2apic_msr(APIC_LVT1);          // 0x836
 inline constexpr std::uint32_t X2APIC_LVTERR_MSR = x2apic_msr(APIC_LVTERR);      // 0x837
 inline constexpr std::uint32_t X2APIC_SELF_IPI_MSR = x2apic_msr(APIC_SELF_IPI);  // 0x83F
-static_assert(X2APIC_ICR_MSR == 0x830 && X2APIC_SELF_IPI_MSR == 0x83F, "hardware.md §3");
-static_assert(X2APIC_LVTCMCI_MSR == 0x82F && X2APIC_LVTERR_MSR == 0x837, "hardware.md §3");
+static_assert(X2APIC_ICR_MSR == 0x830 && X2APIC_SELF_IPI_MSR == 0x83F,
+              "docs/hardware.md §3 " Local APIC "");
+static_assert(X2APIC_LVTCMCI_MSR == 0x82F && X2APIC_LVTERR_MSR == 0x837,
+              "docs/hardware.md §3 " Local APIC "");
 
 // ---- IA32_APIC_BASE (SDM 11.4.4, 11.12.1) ----------------------------------------
 inline constexpr std::uint32_t MSR_IA32_APICBASE = 0x1B;
@@ -120,7 +125,8 @@ inline constexpr std::uint32_t APIC_TPRI_MASK = 0xFF;
 inline constexpr std::uint32_t APIC_TDR_DIV_MASK = 0xB;  // TDCR bits 0, 1, 3
 inline constexpr std::uint32_t APIC_SELF_IPI_VECTOR_MASK = 0xFF;
 
-// ---- ICR (hardware.md §3) ---------------------------------------------------------
+// ---- ICR (docs/hardware.md §3 "Local APIC")
+// ---------------------------------------------------------
 inline constexpr BitField kIcrVector{0, 8};
 inline constexpr BitField kIcrDeliveryMode{8, 3};
 inline constexpr BitField kIcrDestMode{11, 1};
@@ -166,7 +172,8 @@ inline constexpr std::uint64_t kIcrX2apicWritable = kIcrLowWritable | kIcrX2apic
 /// Vectors 0..15 are illegal for fixed (and lowest-priority) interrupts (SDM 11.5.2).
 inline constexpr std::uint32_t kFirstLegalVector = 16;
 
-// ---- LVT (hardware.md §3) ------------------------------------------------------
+// ---- LVT (docs/hardware.md §3 "Local APIC")
+// ------------------------------------------------------
 inline constexpr BitField kLvtVector{0, 8};
 inline constexpr BitField kLvtDeliveryMode{8, 3};  // not on timer and error
 inline constexpr BitField kLvtDeliveryStatus{12, 1};
@@ -190,7 +197,7 @@ inline constexpr std::uint32_t kLvtReset = APIC_LVT_MASKED;
 inline constexpr std::uint32_t kLvtCount = 7;
 
 /// Source vector with which an external NMI (LVT LINT1 in NMI mode) reaches the CPU
-/// (hardware.md §2: bit 2 is set by external NMIs).
+/// (docs/hardware.md §2 "NMI-source reporting": bit 2 is set by external NMIs).
 inline constexpr std::uint32_t kExternalNmiSourceVector = 2;
 
 // ---- ESR (SDM 11.5.3) -------------------------------------------------------------

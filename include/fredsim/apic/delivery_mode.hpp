@@ -1,5 +1,5 @@
 #pragma once
-// Delivery modes of ICR and LVT entries (hardware.md §3: bits 10:8).
+// Delivery modes of ICR and LVT entries (docs/hardware.md §3 "Local APIC": bits 10:8).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -1,5 +1,5 @@
 #pragma once
-// The Interrupt Command Register as a typed value (hardware.md §3).
+// The Interrupt Command Register as a typed value (docs/hardware.md §3 "Local APIC").
 //
 // The raw form is the 64-bit x2APIC layout: low word as in xAPIC, destination in
 // bits 63:32. An xAPIC ICR (low word at 0x300, ICR2 at 0x310 with the 8-bit

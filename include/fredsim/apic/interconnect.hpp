@@ -1,6 +1,6 @@
 #pragma once
-// The interconnect between local APICs (hardware.md §3): an ICR write resolves its
-// destinations and posts one message per destination, arriving after ipi_latency
+// The interconnect between local APICs (docs/hardware.md §3 "Local APIC"): an ICR write resolves
+// its destinations and posts one message per destination, arriving after ipi_latency
 // (+ ipi_per_destination x its index) cycles. NMI-mode messages carry the ICR
 // vector field to the destination's NmiSink as the NMI-source vector.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// One CPU's local APIC (hardware.md §3): ID, version, TPR/PPR, EOI, LDR/DFR, SVR,
+// One CPU's local APIC (docs/hardware.md §3 "Local APIC"): ID, version, TPR/PPR, EOI, LDR/DFR, SVR,
 // ESR, the ICR, the LVT entries and SELF_IPI, through the xAPIC MMIO view
 // (mmio_read/mmio_write) and the x2APIC MSR view (cpu::MsrDevice, 0x800..0x8FF and
 // IA32_APIC_BASE 0x1B, which switches the mode).
@@ -119,8 +119,9 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice {
   // ---- Local interrupt sources ----------------------------------------------------
   /// A local source fires: PMU overflow (perfmon), LINT0/LINT1 pins, thermal, CMCI,
   /// timer, error. NMI mode: the sink gets assert_nmi(vector field) after
-  /// lvt_delivery cycles; LINT1 arrives as source vector 2 (hardware.md §2). A PMI
-  /// sets LVTPC's mask bit (hardware.md §3); the handler unmasks it by rewriting it.
+  /// lvt_delivery cycles; LINT1 arrives as source vector 2 (docs/hardware.md §2 "NMI-source
+  /// reporting"). A PMI sets LVTPC's mask bit (docs/hardware.md §3 "Local APIC"); the handler
+  /// unmasks it by rewriting it.
   LvtOutcome assert_lvt(Lvt which);
 
   // ---- Typed inspection -----------------------------------------------------------

@@ -1,5 +1,5 @@
 #pragma once
-// Local vector table entries (hardware.md §3): which LVTs exist, where they live,
+// Local vector table entries (docs/hardware.md §3 "Local APIC"): which LVTs exist, where they live,
 // which fields each has, and LvtEntry, the typed value of one entry.
 #include <array>
 #include <cstddef>
@@ -43,7 +43,7 @@ inline constexpr std::uint32_t kLvtTimer =
     kLvtBasic | static_cast<std::uint32_t>(kLvtTimerMode.mask());
 }  // namespace detail
 
-/// hardware.md §3: offsets, MSRs and fields per LVT.
+/// docs/hardware.md §3 "Local APIC": offsets, MSRs and fields per LVT.
 inline constexpr std::array<LvtInfo, kLvtCount> kLvtInfo{{
     {Lvt::cmci, "cmci", APIC_LVTCMCI, X2APIC_LVTCMCI_MSR, true, false, false,
      detail::kLvtBasic | detail::kLvtDmMask, APIC_SEND_PENDING},

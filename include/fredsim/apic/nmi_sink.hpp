@@ -1,5 +1,5 @@
 #pragma once
-// How a local APIC signals its CPU (DESIGN.md "House style": the APIC declares the
+// How a local APIC signals its CPU (docs/architecture.md "Conventions": the APIC declares the
 // interface, the pending NMI latch and source bitmap live in the CPU). The machine
 // layer binds it to the CPU's raise_nmi(source_vector).
 #include <cstdint>
@@ -11,8 +11,8 @@ namespace fredsim::apic {
 class NmiSink {
  public:
   /// An NMI reaches the CPU. `source_vector` is the vector field of the message or
-  /// LVT entry (0..255); the CPU maps it to the NMI-source bitmap (hardware.md §2:
-  /// 1..15 set their bit, 0 and >= 16 set bit 0; LINT1 arrives as vector 2).
+  /// LVT entry (0..255); the CPU maps it to the NMI-source bitmap (docs/hardware.md §2 "NMI-source
+  /// reporting": 1..15 set their bit, 0 and >= 16 set bit 0; LINT1 arrives as vector 2).
   virtual void assert_nmi(std::uint32_t source_vector) = 0;
   /// A message of another delivery mode (fixed, SMI, INIT, start-up...) was accepted.
   /// The model only counts these; a sink may watch them. Default: ignored.

@@ -1,13 +1,13 @@
 #pragma once
-// Architectural constants of FRED and NMI-source: reference/hardware.md sections 1
-// and 2. Every number the CPU model uses is named here, once.
+// Architectural constants of FRED and NMI-source: docs/hardware.md §1 "FRED event
+// delivery" and §2 "NMI-source reporting". Every number the CPU model uses is named here, once.
 #include <cstdint>
 
 #include "fredsim/sim/bit_field.hpp"
 
 namespace fredsim::cpu::arch {
 
-// --- hardware.md §1 "Enumeration and control": CPUID.(EAX=7,ECX=1):EAX bits.
+// --- docs/hardware.md §1 "Enumeration and control": CPUID.(EAX=7,ECX=1):EAX bits.
 inline constexpr unsigned kCpuidFredBit = 17;
 inline constexpr unsigned kCpuidLkgsBit = 18;
 inline constexpr unsigned kCpuidWrmsrnsBit = 19;
@@ -22,7 +22,7 @@ inline constexpr std::uint64_t kKernelTextEnd = 0xFFFFFFFFC0000000ull;
 inline constexpr unsigned kCr4FredBit = 32;
 inline constexpr std::uint64_t kCr4Fred = std::uint64_t{1} << kCr4FredBit;
 
-// --- MSRs (hardware.md §1).
+// --- MSRs (docs/hardware.md §1 "FRED event delivery").
 inline constexpr std::uint32_t kMsrStar = 0xC0000081;  // IA32_STAR
 inline constexpr std::uint32_t kMsrFredRsp0 = 0x1CC;   // ..0x1CF: RSP0..RSP3
 inline constexpr std::uint32_t kMsrFredRsp3 = 0x1CF;
@@ -35,7 +35,7 @@ inline constexpr std::uint32_t kMsrPl0Ssp = 0x6A4;  // IA32_PL0_SSP, FRED's SSP0
 inline constexpr std::uint32_t kMsrPerfGlobalStatus = 0x38E;
 inline constexpr std::uint32_t kMsrPerfGlobalOvfCtrl = 0x390;
 
-// IA32_FRED_CONFIG fields (hardware.md §1).
+// IA32_FRED_CONFIG fields (docs/hardware.md §1 "FRED event delivery").
 inline constexpr BitField kConfigCsl{0, 2};
 inline constexpr BitField kConfigShadowStackSpace{3, 1};
 inline constexpr BitField kConfigRedZone{6, 3};  // in 64-byte units
@@ -52,7 +52,8 @@ inline constexpr std::uint64_t kFredStackAlign = 64;  // RSPn 64-byte aligned, f
 inline constexpr std::uint64_t kFredFrameSize = 64;
 inline constexpr std::uint64_t kRing0EntryOffset = 256;  // entry page + 256 from ring 0
 
-// --- Event types, shared with the VMX interruption-type field (hardware.md §1).
+// --- Event types, shared with the VMX interruption-type field (docs/hardware.md §1 "FRED event
+// delivery").
 inline constexpr std::uint8_t kTypeExternalInterrupt = 0;
 inline constexpr std::uint8_t kTypeNmi = 2;
 inline constexpr std::uint8_t kTypeHardwareException = 3;
@@ -73,7 +74,7 @@ inline constexpr std::uint8_t kMcVector = 18;
 inline constexpr std::uint64_t kRflagsFixed1 = 0x2;  // bit 1 always reads 1
 inline constexpr std::uint64_t kRflagsTf = 1u << 8;
 inline constexpr std::uint64_t kRflagsIf = 1u << 9;
-// ERETS: (RFLAGS & mask) must equal 2 (hardware.md §1 "Return").
+// ERETS: (RFLAGS & mask) must equal 2 (docs/hardware.md §1 "Return").
 inline constexpr std::uint64_t kEretsRflagsMask = 0xFFFFFFFFFFC2802Aull;
 inline constexpr std::uint64_t kEretuRflagsMask = 0xFFFFFFFFFFC2B02Aull;
 
@@ -86,14 +87,14 @@ inline constexpr std::uint16_t kUserSs = 0x2B;
 inline constexpr std::uint16_t kSelectorRplMask = 0x3;
 inline constexpr unsigned kStarKernelShift = 32;  // IA32_STAR[47:32]: kernel CS; SS = CS + 8
 
-// --- NMI-source (hardware.md §2).
+// --- NMI-source (docs/hardware.md §2 "NMI-source reporting").
 inline constexpr unsigned kNmiSourceBits = 16;
 inline constexpr std::uint16_t kNmiSourceUnknownBit = 1u << 0;   // vector 0 or >= 16
 inline constexpr std::uint16_t kNmiSourceExternalBit = 1u << 2;  // LINT1 / chipset NMIs
 inline constexpr std::uint32_t kNmiSourceExternalVector = 2;
 
 /// The bitmap bit an NMI with this source vector sets: vector v in 1..15 sets
-/// bit v; 0 or >= 16 sets bit 0, "source unknown" (hardware.md §2).
+/// bit v; 0 or >= 16 sets bit 0, "source unknown" (docs/hardware.md §2 "NMI-source reporting").
 constexpr std::uint16_t nmi_source_bit(std::uint32_t vector) {
   return (vector >= 1 && vector < kNmiSourceBits) ? static_cast<std::uint16_t>(1u << vector)
                                                   : kNmiSourceUnknownBit;

@@ -1,7 +1,8 @@
 #pragma once
 // One logical CPU: the architectural state that matters to NMIs, FRED and IDT
 // event delivery, the NMI latch with its NMI-source bitmap, and the return
-// instructions ERETS, ERETU and IRET (reference/hardware.md sections 1 and 2).
+// instructions ERETS, ERETU and IRET (docs/hardware.md §1 "FRED event delivery" and §2 "NMI-source
+// reporting").
 //
 // The CPU knows nothing of Linux or of the APIC. It reaches the OS through the
 // OsEntry interface, VMX non-root operation through VmxHooks, and devices that own
@@ -22,7 +23,7 @@ namespace fredsim::cpu {
 
 class Cpu;
 
-/// CPUID.(EAX=7,ECX=1):EAX feature bits of hardware.md §1.
+/// CPUID.(EAX=7,ECX=1):EAX feature bits of docs/hardware.md §1 "FRED event delivery".
 struct CpuFeatures {
   bool fred = true;
   bool lkgs = true;
@@ -31,14 +32,15 @@ struct CpuFeatures {
 
   std::uint32_t cpuid_7_1_eax() const;
   static CpuFeatures from_cpuid_7_1_eax(std::uint32_t eax);
-  /// FRED depends on LKGS, NMI_SOURCE on FRED (hardware.md §1): an error names the
-  /// broken dependency.
+  /// FRED depends on LKGS, NMI_SOURCE on FRED (docs/hardware.md §1 "FRED event delivery"): an error
+  /// names the broken dependency.
   Status check() const;
   /// Bare-metal IDT machine: no FRED, no NMI-source.
   static CpuFeatures legacy() { return {false, true, true, false}; }
 };
 
-/// An event to deliver: type, vector, error code, event data (hardware.md §1).
+/// An event to deliver: type, vector, error code, event data (docs/hardware.md §1 "FRED event
+/// delivery").
 struct EventInfo {
   EventType type = EventType::nmi;
   std::uint8_t vector = arch::kNmiVector;
@@ -135,7 +137,7 @@ struct ArchState {
   bool nmi_blocked = false;
 };
 
-/// Per-CPU counters for the result (SCENARIO.md "Result").
+/// Per-CPU counters for the result (docs/format.md "Result JSON").
 struct CpuStats {
   std::uint64_t nmi_received = 0;   // NMIs that reached the CPU
   std::uint64_t nmi_coalesced = 0;  // merged into one already pending
@@ -173,16 +175,17 @@ class Cpu final : public EventTarget {
   /// Adds a device that owns an MSR range (at most 4).
   void attach_msr_device(MsrDevice& device);
 
-  // --- The NMI input (hardware.md §2) -------------------------------------
+  // --- The NMI input (docs/hardware.md §2 "NMI-source reporting")
+  // -------------------------------------
   /// An NMI reaches the CPU carrying an NMI-source vector. Any value is accepted:
   /// 1..15 set that bit, anything else bit 0.
   void raise_nmi(std::uint32_t source_vector);
   bool nmi_pending() const { return nmi_pending_; }
   std::uint16_t nmi_source_bitmap() const { return bitmap_; }
   bool nmi_blocked() const { return nmi_blocked_; }
-  /// NMI-source reporting is active: enumerated and CR4.FRED = 1 (hardware.md §2).
-  /// In VMX non-root operation the host's CR4 counts: the bitmap is the
-  /// physical CPU's, reported in the exit qualification (hardware.md §4).
+  /// NMI-source reporting is active: enumerated and CR4.FRED = 1 (docs/hardware.md §2 "NMI-source
+  /// reporting"). In VMX non-root operation the host's CR4 counts: the bitmap is the physical
+  /// CPU's, reported in the exit qualification (docs/hardware.md §4 "VMX").
   bool nmi_source_active() const {
     return features_.nmi_source && ((non_root() ? root_cr4_ : cr4_) & arch::kCr4Fred) != 0;
   }
@@ -207,11 +210,11 @@ class Cpu final : public EventTarget {
   /// latched NMI). #GP when the CPU is not executing code.
   Fault deliver_event(const EventInfo& event);
   /// Software builds a FRED frame on the current stack (KVM after an NMI exit,
-  /// hardware.md §4): pushes it 64-byte aligned below RSP. The OS then runs its
+  /// docs/hardware.md §4 "VMX"): pushes it 64-byte aligned below RSP. The OS then runs its
   /// entry and returns with ERETS like after a hardware delivery.
   void push_software_frame(const FredFrame& frame);
   /// The frame KVM pushes for the host's NMI entry after an NMI VM exit
-  /// (hardware.md §4): this CPU's RIP, CS with its stack level, RSP and SS, and
+  /// (docs/hardware.md §4 "VMX"): this CPU's RIP, CS with its stack level, RSP and SS, and
   /// `rflags`. With `fred` SS also names the event (NMI, vector 2, 64-bit) and the
   /// frame carries `event_data` (the exit qualification); without it is the IDT
   /// frame: the bare SS selector and no event data.
@@ -323,7 +326,7 @@ class Cpu final : public EventTarget {
   std::uint64_t kernel_rsp_;
   bool want_user_ = false;
 
-  // NMI latch (hardware.md §2).
+  // NMI latch (docs/hardware.md §2 "NMI-source reporting").
   bool nmi_pending_ = false;
   bool nmi_blocked_ = false;
   std::uint16_t bitmap_ = 0;

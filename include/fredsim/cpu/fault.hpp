@@ -1,6 +1,6 @@
 #pragma once
 // Architectural faults, modelled as values: a guest-writable bad value raises
-// #GP or #UD in the model, it never throws in the simulator (DESIGN.md "Errors").
+// #GP or #UD in the model, it never throws in the simulator (docs/architecture.md "Conventions").
 #include <cstdint>
 #include <string_view>
 

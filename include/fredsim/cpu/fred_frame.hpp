@@ -1,6 +1,6 @@
 #pragma once
-// The FRED stack frame and its two packed slots, SS and CS (hardware.md §1 "The
-// frame"). Raw 64-bit words with named fields; no C++ bitfields, whose layout is
+// The FRED stack frame and its two packed slots, SS and CS (docs/hardware.md §1 "FRED event
+// delivery" "The frame"). Raw 64-bit words with named fields; no C++ bitfields, whose layout is
 // implementation-defined.
 #include <array>
 #include <cstdint>
@@ -39,7 +39,7 @@ class FredSs : public RegisterValue<FredSs, std::uint64_t> {
       ~(kSelector.mask() | kStiShadow.mask() | kSoftwareInitiated.mask() | kNmi.mask() |
         kVector.mask() | kType.mask() | kEnclave.mask() | kLongMode.mask() | kNested.mask() |
         kInstructionLength.mask());
-  /// ERETS: SS bits 31:19 must be 0 (hardware.md §1 "Return").
+  /// ERETS: SS bits 31:19 must be 0 (docs/hardware.md §1 "Return").
   static constexpr std::uint64_t kEretsCheckMask = BitField{19, 13}.mask();
 
   using RegisterValue::RegisterValue;
@@ -75,7 +75,7 @@ class FredCs : public RegisterValue<FredCs, std::uint64_t> {
   static constexpr BitField kSelector{0, 16};
   static constexpr BitField kStackLevel{16, 2};
   static constexpr BitField kWfe{18, 1};
-  /// ERETS: CS bits 63:19 must be 0 (hardware.md §1 "Return").
+  /// ERETS: CS bits 63:19 must be 0 (docs/hardware.md §1 "Return").
   static constexpr std::uint64_t kEretsCheckMask = ~std::uint64_t{0} << 19;
 
   using RegisterValue::RegisterValue;

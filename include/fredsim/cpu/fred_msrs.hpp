@@ -1,5 +1,6 @@
 #pragma once
-// Typed views of IA32_FRED_CONFIG and IA32_FRED_STKLVLS (hardware.md §1).
+// Typed views of IA32_FRED_CONFIG and IA32_FRED_STKLVLS (docs/hardware.md §1 "FRED event
+// delivery").
 #include <cstdint>
 
 #include "fredsim/cpu/arch.hpp"

@@ -8,7 +8,7 @@
 
 namespace fredsim::kernel {
 
-/// The behaviour of a built-in handler model (SCENARIO.md "Handler models").
+/// The behaviour of a built-in handler model (docs/scenarios.md "Handler models").
 enum class HandlerModel : std::uint8_t {
   custom,     // a user's callable
   device,     // handles the work items pending for it on its CPU

@@ -1,6 +1,6 @@
 #pragma once
 // The OS model: a port of the behaviour of Linux's x86 NMI code with the
-// NMI-source series (reference/linux-nmi.md): handler registration, nmi_handle
+// NMI-source series (docs/linux.md): handler registration, nmi_handle
 // with the source filter, default_do_nmi with its swallow and reason logic, the
 // FRED and IDT NMI entries, the senders, and KVM's NMI-exit path.
 //
@@ -106,7 +106,7 @@ class Kernel final : public cpu::OsEntry {
   /// NMI-source is on for this CPU: enumerated and CR4.FRED set.
   bool nmi_source_enabled(CpuId cpu) const;
 
-  // --- Registration (reference/linux-nmi.md "Registration") ------------------
+  // --- Registration (docs/linux.md "Registration") ------------------
   /// Registers a handler. Refusals (a null callable, the same name already
   /// registered in that list, a name reserved for another model) are errors;
   /// the warn-once cases are logged on the console and the handler is
@@ -127,7 +127,7 @@ class Kernel final : public cpu::OsEntry {
   /// Work items still pending on `cpu` (all handlers), plus unhandled reasons.
   std::uint64_t lost_work(CpuId cpu) const;
 
-  // --- Senders (reference/linux-nmi.md "Senders"), through APIC writes ---------
+  // --- Senders (docs/linux.md "Senders and their handlers"), through APIC writes ---------
   /// Linux's ICR value for an IPI (the __prepare_ICR of the NMI-source series):
   /// NMI mode keeps the vector when NMI-source is on, 0 when off; a plain
   /// "vector 2" request becomes bare NMI mode.
@@ -177,7 +177,7 @@ class Kernel final : public cpu::OsEntry {
 
   /// KVM: after an NMI-induced VM exit, run the host's NMI entry with a frame
   /// built in software (event data = the exit qualification, read
-  /// unconditionally), or the IDT stub without FRED (hardware.md §4). `then` runs
+  /// unconditionally), or the IDT stub without FRED (docs/hardware.md §4 "VMX"). `then` runs
   /// when the entry's return has completed (KVM goes on to VM entry).
   /// `exit_started` is the cycle the VM exit began and `entry_cycles` the VM
   /// entry that will follow, for the dispatch samples.

@@ -1,5 +1,5 @@
 #pragma once
-// KVM's side of VMX for the NMI path (reference/hardware.md §4): it enters guests,
+// KVM's side of VMX for the NMI path (docs/hardware.md §4 "VMX"): it enters guests,
 // and after an NMI-induced VM exit hands the exit qualification (the NMI-source
 // bitmap) to the host kernel's NMI entry as event data, then resumes the guest.
 #include <cstdint>

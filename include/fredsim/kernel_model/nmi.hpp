@@ -1,6 +1,6 @@
 #pragma once
 // The vocabulary of Linux's NMI code, with the NMI-source series applied
-// (reference/linux-nmi.md "Data").
+// (docs/linux.md "Data").
 #include <cstdint>
 #include <string_view>
 
@@ -19,7 +19,7 @@ inline constexpr int NMI_HANDLED = 1;
 /// Registration flags.
 inline constexpr unsigned NMI_FLAG_FIRST = 1u << 0;
 
-/// NMI-source vectors Linux assigns (reference/linux-nmi.md "Data").
+/// NMI-source vectors Linux assigns (docs/linux.md "Data").
 namespace nmis {
 inline constexpr unsigned VECTOR_NONE = 0;
 inline constexpr unsigned VECTOR_TEST = 1;

@@ -27,7 +27,7 @@ class VmxCpu;
 
 namespace fredsim {
 
-/// Port 0x61 (NMI status and control), reference/linux-nmi.md "default_do_nmi".
+/// Port 0x61 (NMI status and control), docs/linux.md "default_do_nmi".
 namespace port61 {
 inline constexpr std::uint16_t kPort = 0x61;
 inline constexpr std::uint8_t kSerr = 1u << 7;          // PCI SERR# asserted

@@ -1,5 +1,5 @@
 #pragma once
-// Reads a scenario file into a ScenarioSpec (SCENARIO.md "File").
+// Reads a scenario file into a ScenarioSpec (docs/scenarios.md "File").
 //
 // Errors are values in the contract's form, "FILE:LINE:COLUMN: error: what is
 // wrong", or "error: --set ARG: what is wrong" for an override. The loader never

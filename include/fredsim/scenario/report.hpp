@@ -19,7 +19,7 @@ void apply_expectations(const ScenarioSpec& spec, ScenarioResult& result);
 /// The text of one expectation, without its outcome.
 std::string expectation_text(const ExpectSpec& e);
 
-/// The result JSON of SCENARIO.md "Result" (result_json.cpp), one line, no newline.
+/// The result JSON of docs/format.md "Result JSON" (result_json.cpp), one line, no newline.
 std::string to_json(const ScenarioResult& result);
 /// {"bitmap": RESULT, "polling": RESULT}
 std::string compare_json(const ScenarioResult& bitmap, const ScenarioResult& polling);

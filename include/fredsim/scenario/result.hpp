@@ -1,5 +1,5 @@
 #pragma once
-// The outcome of one scenario run (SCENARIO.md "Result"): what a runner fills in,
+// The outcome of one scenario run (docs/format.md "Result JSON"): what a runner fills in,
 // what expectations check and what result_json writes.
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// A parsed scenario file (SCENARIO.md "File", extensions in docs/scenarios.md).
+// A parsed scenario file (docs/scenarios.md "File", extensions in docs/scenarios.md).
 //
 // Plain data: the loader fills it, a runner builds a System from it. Every element
 // keeps where it came from, so a later error (an inconsistent system found while

@@ -1,5 +1,5 @@
 #pragma once
-// A field of a register, as a constexpr description (DESIGN.md "House style": no
+// A field of a register, as a constexpr description (docs/architecture.md "Conventions": no
 // C++ bitfields for architectural layouts, their order is implementation-defined).
 #include <cstdint>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Simulated time: a 64-bit count of core cycles (DESIGN.md "Time").
+// Simulated time: a 64-bit count of core cycles (docs/architecture.md "Time and determinism").
 #include <cstdint>
 #include <limits>
 

@@ -1,5 +1,5 @@
 #pragma once
-// The deterministic event queue (DESIGN.md "Layers: sim").
+// The deterministic event queue (docs/architecture.md "Layers").
 //
 // Events are ordered by (cycle, sequence number): two events at the same cycle
 // run in the order they were scheduled (FIFO), never LIFO. Storage is reserved up

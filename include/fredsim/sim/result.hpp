@@ -1,5 +1,5 @@
 #pragma once
-// A value or an error message, for bad input from outside (DESIGN.md "Errors").
+// A value or an error message, for bad input from outside (docs/architecture.md "Conventions").
 // C++20 has no std::expected; this is the small subset fredsim needs.
 #include <cassert>
 #include <string>

@@ -1,9 +1,10 @@
 #pragma once
-// The timing profile: every cycle cost of the model, by name (DESIGN.md "Time").
+// The timing profile: every cycle cost of the model, by name (docs/architecture.md "Time and
+// determinism").
 //
-// The default profile cites reference/hardware.md section 5 where a figure is
+// The default profile cites docs/hardware.md §5 "Published costs" where a figure is
 // published and says "assumption" where none is. A scenario overrides any
-// parameter by its name ([timing] in SCENARIO.md).
+// parameter by its name (docs/scenarios.md "`[timing]`").
 #include <array>
 #include <cstddef>
 #include <cstdint>

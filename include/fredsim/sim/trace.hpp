@@ -1,5 +1,5 @@
 #pragma once
-// Trace records and sinks (DESIGN.md "House style", SCENARIO.md "Trace records").
+// Trace records and sinks (docs/architecture.md "Conventions", docs/format.md "Trace records").
 //
 // A record is built on the stack, from views into the caller's data, only when a
 // sink is attached: emitters test Tracer::enabled() first, so tracing costs one

@@ -1,7 +1,7 @@
 #pragma once
 // A whole simulated system: the machine (CPUs, APICs, VMX) with the Linux
 // kernel model booted on it. Build one in code, step it one event at a time, run
-// it to a cycle or to idle, and inspect it between steps (DESIGN.md "Public API").
+// it to a cycle or to idle, and inspect it between steps (docs/architecture.md "Public API").
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
 // The VM-execution, VM-exit and VM-entry control words on the NMI path
-// (hardware.md §4). Raw words with named bits; no C++ bitfields.
+// (docs/hardware.md §4 "VMX"). Raw words with named bits; no C++ bitfields.
 #include <cstdint>
 
 #include "fredsim/sim/register_value.hpp"
@@ -8,7 +8,7 @@
 
 namespace fredsim::vmx {
 
-/// Pin-based VM-execution controls, field 0x4000 (hardware.md §4).
+/// Pin-based VM-execution controls, field 0x4000 (docs/hardware.md §4 "VMX").
 class PinControls : public RegisterValue<PinControls, std::uint32_t> {
  public:
   static constexpr BitField kExternalInterruptExiting{0, 1};
@@ -29,7 +29,7 @@ class PinControls : public RegisterValue<PinControls, std::uint32_t> {
 };
 
 /// VM-entry controls, field 0x4012: bit 23 loads the guest FRED state
-/// (hardware.md §4).
+/// (docs/hardware.md §4 "VMX").
 class EntryControls : public RegisterValue<EntryControls, std::uint32_t> {
  public:
   static constexpr BitField kLoadGuestFred{23, 1};
@@ -54,7 +54,7 @@ class PrimaryExitControls : public RegisterValue<PrimaryExitControls, std::uint3
 };
 
 /// Secondary VM-exit controls, field 0x2044 (64-bit): bit 0 saves the guest FRED
-/// state, bit 1 loads the host FRED state (hardware.md §4).
+/// state, bit 1 loads the host FRED state (docs/hardware.md §4 "VMX").
 class SecondaryExitControls : public RegisterValue<SecondaryExitControls, std::uint64_t> {
  public:
   static constexpr BitField kSaveGuestFred{0, 1};

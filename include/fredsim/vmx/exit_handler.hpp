@@ -2,7 +2,7 @@
 // What the host's VMM sees of a VM exit: the exit fields as typed values, and the
 // interface through which the vmx layer hands an exit to it (the kernel model's
 // KVM implements it). Lower layers notify higher ones only through interfaces
-// they declare (DESIGN.md "House style").
+// they declare (docs/architecture.md "Conventions").
 #include <cstdint>
 
 #include "fredsim/sim/cycle.hpp"
@@ -31,7 +31,7 @@ class VmExitHandler {
   /// The host's first instruction after the exit, `vm_exit` cycles after it
   /// began. The CPU runs OS code (RunState::in_os) in VMX root operation; after
   /// an NMI-induced exit NMIs are blocked until an ERETS/IRET unblocks them
-  /// (hardware.md §4). The handler resumes the guest later with
+  /// (docs/hardware.md §4 "VMX"). The handler resumes the guest later with
   /// VmxCpu::vm_resume(), from any cycle at which the host runs.
   virtual void on_vm_exit(VmxCpu& vcpu, const ExitInfo& exit) = 0;
 

@@ -1,5 +1,5 @@
 #pragma once
-// VMCS field encodings on the NMI path (reference/hardware.md §4) and the
+// VMCS field encodings on the NMI path (docs/hardware.md §4 "VMX") and the
 // structure of an encoding, from which width and read-only-ness are derived the
 // way hardware does it (Intel SDM Vol. 3C, Appendix B "Field Encoding in VMCS"):
 //
@@ -66,7 +66,7 @@ constexpr std::uint64_t width_mask(FieldWidth w) {
   return 0;
 }
 
-/// Named encodings (SDM Vol. 3C Appendix B; the FRED ones from hardware.md §4).
+/// Named encodings (SDM Vol. 3C Appendix B; the FRED ones from docs/hardware.md §4 "VMX").
 namespace field {
 // 16-bit guest and host state: selectors.
 inline constexpr std::uint32_t kGuestCsSelector = 0x0802;
@@ -79,7 +79,7 @@ inline constexpr std::uint32_t kSecondaryExitControls = 0x2044;
 inline constexpr std::uint32_t kInjectedEventData = 0x2052;  // FRED: event data of an injection
 // 64-bit read-only data.
 inline constexpr std::uint32_t kOriginalEventData = 0x2404;  // FRED: event data of IDT-vectoring
-// 64-bit guest state: FRED MSRs (hardware.md §4: 0x281A..0x2828 step 2).
+// 64-bit guest state: FRED MSRs (docs/hardware.md §4 "VMX": 0x281A..0x2828 step 2).
 inline constexpr std::uint32_t kGuestFredConfig = 0x281A;
 inline constexpr std::uint32_t kGuestFredRsp1 = 0x281C;
 inline constexpr std::uint32_t kGuestFredRsp2 = 0x281E;

@@ -1,5 +1,5 @@
 #pragma once
-// Guest interruptibility state, field 0x4824 (hardware.md §4; SDM Vol. 3C
+// Guest interruptibility state, field 0x4824 (docs/hardware.md §4 "VMX"; SDM Vol. 3C
 // "Guest Non-Register State").
 #include <cstdint>
 

@@ -1,7 +1,7 @@
 #pragma once
 // The interruption-information layout shared by VM-exit interruption information
 // (0x4404), IDT-vectoring information (0x4408) and VM-entry interruption
-// information (0x4016): hardware.md §4.
+// information (0x4016): docs/hardware.md §4 "VMX".
 #include <cstdint>
 
 #include "fredsim/cpu/arch.hpp"
@@ -13,7 +13,8 @@ namespace fredsim::vmx {
 class IntrInfo : public RegisterValue<IntrInfo, std::uint32_t> {
  public:
   static constexpr BitField kVector{0, 8};
-  static constexpr BitField kType{8, 3};  // the event types of hardware.md §1; NMI = 2
+  static constexpr BitField kType{
+      8, 3};  // the event types of docs/hardware.md §1 "FRED event delivery"; NMI = 2
   static constexpr BitField kErrorCodeValid{11, 1};
   static constexpr BitField kNmiUnblockingIret{12, 1};  // NMI unblocking due to IRET
   static constexpr BitField kNested{13, 1};             // nested exception (FRED)

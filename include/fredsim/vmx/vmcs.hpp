@@ -1,5 +1,5 @@
 #pragma once
-// A VMCS: the fields of reference/hardware.md §4 in a fixed table indexed by
+// A VMCS: the fields of docs/hardware.md §4 "VMX" in a fixed table indexed by
 // their encodings (no allocation after construction), with VMREAD and VMWRITE as
 // the instructions behave (SDM Vol. 3C "VMREAD", "VMWRITE"): widths and
 // read-only-ness come from the encoding, failures are VMfailValid values with

@@ -1,6 +1,6 @@
 #pragma once
 // The VMX layer: VMCS fields and their typed values, VMREAD/VMWRITE, VM entry and
-// the NMI-induced VM exit (reference/hardware.md §4).
+// the NMI-induced VM exit (docs/hardware.md §4 "VMX").
 #include "fredsim/vmx/controls.hpp"
 #include "fredsim/vmx/exit_handler.hpp"
 #include "fredsim/vmx/exit_reason.hpp"

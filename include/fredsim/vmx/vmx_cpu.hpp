@@ -1,6 +1,6 @@
 #pragma once
 // VMX on one logical CPU: VM entry (VMLAUNCH/VMRESUME) and the NMI-induced VM
-// exit of reference/hardware.md §4, over the CPU model's VmxHooks.
+// exit of docs/hardware.md §4 "VMX", over the CPU model's VmxHooks.
 //
 // Setting up a guest:
 //   VmxCpu vcpu(cpu, {.guest_os = &guest_os, .exit_handler = &kvm});
@@ -106,7 +106,7 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   /// VMRESUME: as vm_enter(), error 5 when the VMCS is not launched.
   VmxResult vm_resume();
 
-  /// Guest NMI-source, a model of a proposal, ahead of the field (hardware.md §4
+  /// Guest NMI-source, a model of a proposal, ahead of the field (docs/hardware.md §4 "VMX"
   /// last bullet: no kernel exposes NMI-source to guests yet): sets the VM-entry
   /// interruption information to a valid NMI (vector 2) and the injected-event
   /// data 0x2052 to `event_data`, so the next VM entry delivers a virtual NMI
