@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "fredsim/scenario/runner.hpp"
+#include "fredsim/scenario/system_runner.hpp"
 #include "scenario/test_util.hpp"
 
 namespace fredsim::cli::test {
@@ -29,6 +30,11 @@ inline CliOutcome run_cli(std::vector<std::string> args, const scenario::Scenari
   std::ostringstream out, err;
   const int code = cli_main(args, runner, in, out, err);
   return {code, out.str(), err.str()};
+}
+
+/// The same on the real runner: what `fredsim ARGS...` does as a process.
+inline CliOutcome run_cli(std::vector<std::string> args, std::string input = "") {
+  return run_cli(std::move(args), scenario::SystemRunner{}, std::move(input));
 }
 
 }  // namespace fredsim::cli::test

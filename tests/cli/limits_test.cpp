@@ -24,10 +24,7 @@ namespace {
 using namespace fredsim::scenario;
 
 using Outcome = test::CliOutcome;
-
-Outcome cli(std::vector<std::string> args, std::string input = "") {
-  return test::run_cli(std::move(args), SystemRunner{}, std::move(input));
-}
+using test::run_cli;
 
 constexpr std::string_view kHolds = R"(name = "holds"
 [[handler]]
@@ -41,13 +38,13 @@ TEST(CliLimits, AFifoOrADeviceIsRefusedNotRead) {
   test::TempDir dir;
   const std::string fifo = dir.path("s.toml");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  auto r = cli({"run", fifo});
+  auto r = run_cli({"run", fifo});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, fifo + ": error: is a FIFO, not a regular file\n");
-  auto z = cli({"run", "/dev/zero"});
+  auto z = run_cli({"run", "/dev/zero"});
   EXPECT_EQ(z.code, 2);
   EXPECT_EQ(z.err, "/dev/zero: error: is a character device, not a regular file\n");
-  auto s = cli({"step", "/dev/zero"});
+  auto s = run_cli({"step", "/dev/zero"});
   EXPECT_EQ(s.code, 2);
   EXPECT_EQ(s.err, "/dev/zero: error: is a character device, not a regular file\n");
 }
@@ -56,19 +53,19 @@ TEST(CliLimits, SuiteCfgTargetsAndScenarioFilesMustBeRegular) {
   test::TempDir dir;
   const std::string fifo = dir.path("u.cfg");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  auto c = cli({"suite", fifo});
+  auto c = run_cli({"suite", fifo});
   EXPECT_EQ(c.code, 2);
   EXPECT_EQ(c.err, fifo + ": error: is a FIFO, not a regular file\n");
   dir.write("holds.toml", kHolds);
   const std::string cfg = dir.write("ok.cfg", "[t]\nfile = holds.toml\n");
-  auto t = cli({"suite", cfg, "--targets", "/dev/zero"});
+  auto t = run_cli({"suite", cfg, "--targets", "/dev/zero"});
   EXPECT_EQ(t.code, 2);
   EXPECT_EQ(t.err, "/dev/zero: error: is a character device, not a regular file\n");
   // A test whose scenario is a FIFO fails to start; the others run.
   const std::string sfifo = dir.path("f.toml");
   ASSERT_EQ(::mkfifo(sfifo.c_str(), 0600), 0);
   const std::string cfg2 = dir.write("two.cfg", "[f]\nfile = f.toml\n[t]\nfile = holds.toml\n");
-  auto f = cli({"suite", cfg2});
+  auto f = run_cli({"suite", cfg2});
   EXPECT_EQ(f.code, 1);
   EXPECT_EQ(f.out, "FAIL f (" + sfifo + ": error: is a FIFO, not a regular file)\nPASS t\n");
 }
@@ -78,18 +75,18 @@ TEST(CliLimits, CfgWithNulOrInvalidUtf8IsRefusedAtItsLine) {
   test::TempDir dir;
   dir.write("holds.toml", kHolds);
   const std::string nul = dir.write("nul.cfg", "[t]\nfile = ho\0lds.toml\n"s);
-  auto n = cli({"suite", nul});
+  auto n = run_cli({"suite", nul});
   EXPECT_EQ(n.code, 2);
   EXPECT_EQ(n.err, nul + ":2: error: a NUL byte at column 10: the file must be UTF-8 text\n");
   const std::string bad = dir.write("bad.cfg", "# caf\xc3\xa9\n[t\xff]\nfile = holds.toml\n");
-  auto b = cli({"suite", bad});
+  auto b = run_cli({"suite", bad});
   EXPECT_EQ(b.code, 2);
   EXPECT_EQ(
       b.err,
       bad + ":2: error: invalid UTF-8 (byte 0xff) at column 3: the file must be UTF-8 text\n");
   const std::string cfg = dir.write("ok.cfg", "[t]\nfile = holds.toml\n");
   const std::string targets = dir.write("x.targets", "[x]\nset = system.cpus=2\xc0\x80\n");
-  auto t = cli({"suite", cfg, "--targets", targets});
+  auto t = run_cli({"suite", cfg, "--targets", targets});
   EXPECT_EQ(t.code, 2);
   EXPECT_EQ(t.err, targets +
                        ":2: error: invalid UTF-8 (byte 0xc0) at column 20: the file must be UTF-8 "
@@ -109,7 +106,7 @@ at = 0
 type = "external"
 work = "h"
 )");
-  auto c = cli({"run", cost});
+  auto c = run_cli({"run", cost});
   EXPECT_EQ(c.code, 2);
   EXPECT_EQ(c.err, cost +
                        ":4:16: error: handler.check_cycles = 9223372036854775807 is out of range "
@@ -123,7 +120,7 @@ cpu = 0
 every = 1
 count = 9223372036854775807
 )");
-  auto s = cli({"run", storm});
+  auto s = run_cli({"run", storm});
   EXPECT_EQ(s.code, 2);
   EXPECT_EQ(s.err.rfind(storm + ":7:9: error: event repeats past cycle 2^50", 0), 0u) << s.err;
 }
@@ -131,7 +128,7 @@ count = 9223372036854775807
 TEST(CliLimits, SetIntegerBeyond64BitsIsOutOfRange) {
   test::TempDir dir;
   const std::string f = dir.write("h.toml", kHolds);
-  auto r = cli({"run", f, "--set", "system.cpus=99999999999999999999"});
+  auto r = run_cli({"run", f, "--set", "system.cpus=99999999999999999999"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,
             "error: --set system.cpus=99999999999999999999: system.cpus = 99999999999999999999 is "
@@ -142,7 +139,7 @@ TEST(CliLimits, ErrorsQuoteAtMost64BytesOfAValue) {
   test::TempDir dir;
   const std::string f = dir.write("h.toml", kHolds);
   const std::string value(1'000'000, 'v');
-  auto r = cli({"run", f, "--set", "system.delivery=" + value});
+  auto r = run_cli({"run", f, "--set", "system.delivery=" + value});
   EXPECT_EQ(r.code, 2);
   EXPECT_LT(r.err.size(), 300u);
   EXPECT_NE(r.err.find("... (1000000 bytes)\" is not one of \"fred\" | \"idt\""), std::string::npos)
@@ -166,7 +163,7 @@ at = 500_000
 type = "guest"
 cpu = 1
 )");
-  auto r = cli({"run", f});
+  auto r = run_cli({"run", f});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, f +
                        ":10:6: error: [[event]] of type \"guest\" on CPU 1 (cycles 500000 to the "
@@ -186,7 +183,7 @@ TEST(CliLimits, ARunThatReachesTheEndOfTimeStopsWithAnError) {
   test::TempDir dir;
   const std::string f = dir.write("e.toml", kEndOfTime);
   const std::string json = dir.path("e.json");
-  auto r = cli({"run", f, "--json", json});
+  auto r = run_cli({"run", f, "--json", json});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err.rfind(f + ": error: simulated time ran out at cycle ", 0), 0u) << r.err;
   EXPECT_NE(r.err.find(", past cycle 1125899906842624 (2^50, the end of simulated time); the run "
@@ -195,20 +192,20 @@ TEST(CliLimits, ARunThatReachesTheEndOfTimeStopsWithAnError) {
       << r.err;
   EXPECT_EQ(test::read_file(json), "") << "no result for a run cut off";
   // A cheaper handler ends in time.
-  auto ok = cli({"run", f, "--set", "handler.0.check_cycles=1_000"});
+  auto ok = run_cli({"run", f, "--set", "handler.0.check_cycles=1_000"});
   EXPECT_EQ(ok.code, 0) << ok.err;
 }
 
 TEST(CliLimits, StepSaysOnceThatTheRunReachedTheEndOfTime) {
   test::TempDir dir;
   const std::string f = dir.write("e.toml", kEndOfTime);
-  auto r = cli({"step", f}, "continue\nstep\nquit\n");
+  auto r = run_cli({"step", f}, "continue\nstep\nquit\n");
   const std::string said = ": error: simulated time ran out at cycle ";
   const auto first = r.out.find(said);
   ASSERT_NE(first, std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(said, first + 1), std::string::npos) << "said once:\n" << r.out;
   // Before the run reaches it, nothing is said.
-  auto early = cli({"step", f}, "quit\n");
+  auto early = run_cli({"step", f}, "quit\n");
   EXPECT_EQ(early.out.find(said), std::string::npos) << early.out;
 }
 
@@ -220,7 +217,7 @@ TEST(CliLimits, ASuiteTestThatReachesTheEndOfTimeFails) {
       dir.write("u.cfg", "[plain]\nfile = e.toml\n[timed]\nfile = e.toml\ntimeout = 60\n");
   // (Under fred: the built-in default target turns NMI-source on, and the
   // source filter would leave the handler out.)
-  auto r = cli({"suite", cfg, "--target", "fred"});
+  auto r = run_cli({"suite", cfg, "--target", "fred"});
   EXPECT_EQ(r.code, 1);
   std::istringstream lines(r.out);
   std::string plain, timed;

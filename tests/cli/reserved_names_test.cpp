@@ -17,10 +17,7 @@ namespace {
 using namespace fredsim::scenario;
 
 using Outcome = test::CliOutcome;
-
-Outcome cli(std::vector<std::string> args, std::string input = "") {
-  return test::run_cli(std::move(args), SystemRunner{}, std::move(input));
-}
+using test::run_cli;
 
 struct Pair {
   const char* name;   // the kernel's handler name
@@ -61,7 +58,7 @@ TEST(ReservedHandlerNames, RunCompareAndStepRefuseAnotherModel) {
   for (const Pair& p : kPairs) {
     const std::string path = dir.write(std::string(p.name) + ".toml", scenario(p, "device"));
     for (const char* cmd : {"run", "compare", "step"}) {
-      auto r = cli({cmd, path}, "continue\nquit\n");
+      auto r = run_cli({cmd, path}, "continue\nquit\n");
       EXPECT_EQ(r.code, 2) << cmd << " " << p.name << "\n" << r.out << r.err;
       EXPECT_EQ(r.err, expected_error(path, p)) << cmd;
     }
@@ -77,7 +74,7 @@ TEST(ReservedHandlerNames, SuiteReportsTheErrorAndWritesItsJunitFile) {
   }
   const std::string suite = dir.write("unittests.cfg", cfg);
   const std::string junit = dir.path("report.xml");
-  auto r = cli({"suite", suite, "--junit", junit});
+  auto r = run_cli({"suite", suite, "--junit", junit});
   EXPECT_NE(r.code, 0) << r.out << r.err;
   const std::string xml = test::read_file(junit);
   EXPECT_NE(xml.find("</testsuite"), std::string::npos) << xml;
@@ -99,8 +96,8 @@ TEST(ReservedHandlerNames, TheSameModelConfiguresTheKernelsHandler) {
                                                                           "[[expect]]\n"
                                                                           "stat = \"unknown\"\n"
                                                                           "equals = 0\n");
-    auto r =
-        cli({"run", path, "--json", "-", "--set", "handler.0.vector=" + std::to_string(p.vector)});
+    auto r = run_cli(
+        {"run", path, "--json", "-", "--set", "handler.0.vector=" + std::to_string(p.vector)});
     EXPECT_EQ(r.code, 0) << p.name << "\n" << r.out << r.err;
     // One handler in the result: the scenario's, which the sender used.
     EXPECT_NE(r.out.find(std::string("\"name\":\"") + p.name + "\""), std::string::npos) << r.out;
@@ -125,7 +122,7 @@ type = "selftest"
 handler = "nmi_selftest"
 handled = 4
 )");
-  auto r = cli({"run", path});
+  auto r = run_cli({"run", path});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("Good, all 2 testcases passed!"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out;
