@@ -15,6 +15,9 @@
 
 namespace fredsim::scenario::test {
 
+/// A file's first three lines: a name and a four-CPU [system].
+inline constexpr std::string_view kHead = "name = \"x\"\n[system]\ncpus = 4\n";
+
 /// Loads `text` as "t.toml"; fails the test on an error.
 inline ScenarioSpec load_ok(std::string_view text, const std::vector<Override>& o = {}) {
   auto r = load_scenario_string(text, "t.toml", o);
