@@ -258,7 +258,7 @@ TEST_F(LocalApicTest, PmiMasksLvtpcUntilTheHandlerRewritesIt) {
   ASSERT_EQ(a.write_msr(X2APIC_LVTPC_MSR, APIC_DM_NMI | 7), Fault::none);
   EXPECT_EQ(a.assert_lvt(Lvt::perfmon), LvtOutcome::nmi_scheduled);
   EXPECT_TRUE(a.lvt(Lvt::perfmon).masked())
-      << "a PMI masks LVTPC (docs/hardware.md §3 " Local APIC ")";
+      << "a PMI masks LVTPC (docs/hardware.md §3, Local APIC)";
   EXPECT_EQ(a.read_msr(X2APIC_LVTPC_MSR).value, APIC_DM_NMI | APIC_LVT_MASKED | 7u);
   EXPECT_EQ(a.assert_lvt(Lvt::perfmon), LvtOutcome::masked_dropped);
   queue.run_to_idle();

@@ -70,9 +70,9 @@ inline constexpr std::uint32_t X2APIC_LVT1_MSR = x2apic_msr(APIC_LVT1);         
 inline constexpr std::uint32_t X2APIC_LVTERR_MSR = x2apic_msr(APIC_LVTERR);      // 0x837
 inline constexpr std::uint32_t X2APIC_SELF_IPI_MSR = x2apic_msr(APIC_SELF_IPI);  // 0x83F
 static_assert(X2APIC_ICR_MSR == 0x830 && X2APIC_SELF_IPI_MSR == 0x83F,
-              "docs/hardware.md §3 " Local APIC "");
+              "docs/hardware.md §3 (Local APIC)");
 static_assert(X2APIC_LVTCMCI_MSR == 0x82F && X2APIC_LVTERR_MSR == 0x837,
-              "docs/hardware.md §3 " Local APIC "");
+              "docs/hardware.md §3 (Local APIC)");
 
 // ---- IA32_APIC_BASE (SDM 11.4.4, 11.12.1) ----------------------------------------
 inline constexpr std::uint32_t MSR_IA32_APICBASE = 0x1B;
