@@ -2,7 +2,7 @@
 // the event data of the host's FRED NMI entry.
 #include <gtest/gtest.h>
 
-#include "fredsim/kernel_model/kvm.hpp"
+#include "fredsim/kernel/kvm.hpp"
 #include "fredsim/vmx/vmx.hpp"
 #include "test_support.hpp"
 

@@ -1,4 +1,4 @@
-#include "fredsim/kernel_model/kvm.hpp"
+#include "fredsim/kernel/kvm.hpp"
 
 #include <fmt/format.h>
 
