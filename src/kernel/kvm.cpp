@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/vmx.hpp"
 
 namespace fredsim::kernel {
 

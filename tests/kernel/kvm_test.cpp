@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fredsim/kernel/kvm.hpp"
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/vmx.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {
