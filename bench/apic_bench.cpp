@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "alloc_counter.hpp"
-#include "fredsim/apic/apic.hpp"
+#include "fredsim/apic.hpp"
 #include "fredsim/sim/context.hpp"
 
 namespace {

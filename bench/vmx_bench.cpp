@@ -7,7 +7,7 @@
 #include "alloc_counter.hpp"
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/sim/context.hpp"
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/vmx.hpp"
 
 namespace {
 

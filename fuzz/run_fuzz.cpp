@@ -11,11 +11,11 @@
 //     CPUs: the step's CPU, and every CPU each 64 steps and at the end);
 //   when the run ends idle (queue empty, no panic):
 //     - the dispatch samples add up to the CPUs' dispatch_cycles, unless a
-//       guest took an NMI or a guest interval ended (docs/kernel_model.md
+//       guest took an NMI or a guest interval ended (docs/kernel.md
 //       "Dispatch time");
 //     - no CPU that is not stopped still has an NMI pending;
 //     - in a strict scenario (one the generator kept inside the rule of
-//       docs/kernel_model.md "When work may be lost"), no CPU that is not stopped
+//       docs/kernel.md "When work may be lost"), no CPU that is not stopped
 //       has work left;
 //     - the result the CLI would print agrees with the System.
 //
@@ -33,11 +33,11 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/system/system.hpp"
 #include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/system_runner.hpp"
 #include "fredsim/sim/timing_profile.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace {
 
@@ -82,7 +82,7 @@ struct HandlerInfo {
 };
 
 /// Writes one scenario from the input. `strict` keeps it inside the rule under
-/// which no work may be lost (docs/kernel_model.md "When work may be lost").
+/// which no work may be lost (docs/kernel.md "When work may be lost").
 class Generator {
  public:
   explicit Generator(FuzzedDataProvider& in) : in_(in) {}
@@ -432,7 +432,7 @@ class Checker {
                         " work items lost in a strict scenario");
       }
     }
-    // docs/kernel_model.md "Dispatch time": NMIs a guest took count in the CPU's
+    // docs/kernel.md "Dispatch time": NMIs a guest took count in the CPU's
     // dispatch_cycles only, and an NMI exit that a guest's end cuts off (no VM
     // entry follows) leaves the two apart.
     bool guest_nmis = false;

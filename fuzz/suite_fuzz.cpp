@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/suite/suite.hpp"
+#include "fredsim/suite.hpp"
 
 namespace {
 

@@ -1,12 +1,13 @@
 #pragma once
-// fredsim: every public header of every layer (docs/architecture.md "Public API").
-#include "fredsim/apic/apic.hpp"
-#include "fredsim/cpu/cpu_layer.hpp"
-#include "fredsim/kernel_model/kernel_model.hpp"
-#include "fredsim/machine/machine.hpp"
-#include "fredsim/scenario/scenario.hpp"
-#include "fredsim/sim/sim.hpp"
-#include "fredsim/study/sweep.hpp"
-#include "fredsim/suite/suite.hpp"
-#include "fredsim/system/system.hpp"
-#include "fredsim/vmx/vmx.hpp"
+// fredsim: every public header of every layer, through the layer umbrellas
+// (docs/architecture.md "Public API").
+#include "fredsim/apic.hpp"
+#include "fredsim/cpu.hpp"
+#include "fredsim/kernel.hpp"
+#include "fredsim/machine.hpp"
+#include "fredsim/scenario.hpp"
+#include "fredsim/sim.hpp"
+#include "fredsim/study.hpp"
+#include "fredsim/suite.hpp"
+#include "fredsim/system.hpp"
+#include "fredsim/vmx.hpp"

@@ -3,7 +3,7 @@
 #include <cassert>
 #include <string>
 
-#include "fredsim/apic/apic.hpp"
+#include "fredsim/apic.hpp"
 #include "fredsim/vmx/vmx_cpu.hpp"
 
 namespace fredsim {

@@ -1,6 +1,6 @@
 // [[handler]]: the NMI handlers a scenario registers, and the handler names
 // other tables give.
-#include "fredsim/kernel_model/handler_model.hpp"
+#include "fredsim/kernel/handler_model.hpp"
 #include "scenario/loader_validator.hpp"
 
 namespace fredsim::scenario::loader {

@@ -12,7 +12,7 @@
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/arch.hpp"
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/vmx.hpp"
 
 namespace fredsim::scenario {
 namespace {

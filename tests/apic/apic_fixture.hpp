@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "fredsim/apic/apic.hpp"
+#include "fredsim/apic.hpp"
 #include "fredsim/sim/context.hpp"
 
 namespace fredsim::apic::testing {

@@ -15,7 +15,7 @@
 
 #include "fredsim/scenario/runner.hpp"
 #include "fredsim/scenario/system_runner.hpp"
-#include "fredsim/suite/suite.hpp"
+#include "fredsim/suite.hpp"
 #include "scenario/test_util.hpp"
 
 namespace fredsim::suite::test {

@@ -1,6 +1,6 @@
 // The suite layer: the cfg format, running tests under a target, the reports and
 // the repository's own suite.
-#include "fredsim/suite/suite.hpp"
+#include "fredsim/suite.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/sim/context.hpp"
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/vmx.hpp"
 
 namespace fredsim::vmx::testing {
 

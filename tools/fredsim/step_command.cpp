@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "exit_codes.hpp"
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "fredsim/scenario/report.hpp"
 #include "options.hpp"
 #include "outputs.hpp"

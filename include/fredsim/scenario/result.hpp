@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/kernel_model/console.hpp"
-#include "fredsim/kernel_model/nmi.hpp"
+#include "fredsim/kernel/console.hpp"
+#include "fredsim/kernel/nmi.hpp"
 #include "fredsim/scenario/spec.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/stats.hpp"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fredsim/apic/apic_mode.hpp"
-#include "fredsim/kernel_model/handler_model.hpp"
+#include "fredsim/kernel/handler_model.hpp"
 #include "fredsim/machine/limits.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/result.hpp"

@@ -37,7 +37,7 @@ enum class TimingParam : std::uint16_t {
   // VMX (vmx/)
   vm_exit,   // NMI-induced VM exit, to the first host instruction
   vm_entry,  // VMRESUME, to the first guest instruction
-  // Kernel (kernel_model/)
+  // Kernel (kernel/)
   nmi_entry,      // entry code before default_do_nmi (FRED or IDT stub)
   nmi_exit,       // code after default_do_nmi up to the return instruction
   kvm_nmi_exit,   // KVM's exit handling before it calls the host NMI entry

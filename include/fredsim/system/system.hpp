@@ -8,8 +8,8 @@
 #include <optional>
 #include <vector>
 
-#include "fredsim/kernel_model/kernel.hpp"
-#include "fredsim/kernel_model/kvm.hpp"
+#include "fredsim/kernel/kernel.hpp"
+#include "fredsim/kernel/kvm.hpp"
 #include "fredsim/machine/machine.hpp"
 
 namespace fredsim {

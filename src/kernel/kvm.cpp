@@ -1,8 +1,8 @@
-#include "fredsim/kernel_model/kvm.hpp"
+#include "fredsim/kernel/kvm.hpp"
 
 #include <fmt/format.h>
 
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/vmx.hpp"
 
 namespace fredsim::kernel {
 

@@ -2,8 +2,8 @@
 // the event data of the host's FRED NMI entry.
 #include <gtest/gtest.h>
 
-#include "fredsim/kernel_model/kvm.hpp"
-#include "fredsim/vmx/vmx.hpp"
+#include "fredsim/kernel/kvm.hpp"
+#include "fredsim/vmx.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {

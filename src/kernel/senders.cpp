@@ -5,9 +5,9 @@
 #include <bit>
 #include <cassert>
 
-#include "fredsim/kernel_model/kernel.hpp"
-#include "kernel_model/apicdef.hpp"
-#include "kernel_model/kernel_internal.hpp"
+#include "fredsim/kernel/kernel.hpp"
+#include "kernel/apicdef.hpp"
+#include "kernel/kernel_internal.hpp"
 
 namespace fredsim::kernel {
 

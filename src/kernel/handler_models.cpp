@@ -6,9 +6,9 @@
 #include <bit>
 
 #include "fredsim/cpu/arch.hpp"
-#include "fredsim/kernel_model/kernel.hpp"
-#include "kernel_model/apicdef.hpp"
-#include "kernel_model/kernel_internal.hpp"
+#include "fredsim/kernel/kernel.hpp"
+#include "kernel/apicdef.hpp"
+#include "kernel/kernel_internal.hpp"
 
 namespace fredsim::kernel {
 namespace {

@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/kernel_model/handler_registry.hpp"
+#include "fredsim/kernel/handler_registry.hpp"
 #include "fredsim/sim/event_queue.hpp"
 
 namespace fredsim::kernel {

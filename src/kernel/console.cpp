@@ -1,4 +1,4 @@
-#include "fredsim/kernel_model/console.hpp"
+#include "fredsim/kernel/console.hpp"
 
 #include <fmt/format.h>
 

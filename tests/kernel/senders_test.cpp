@@ -1,7 +1,7 @@
 // The kernel's senders: docs/linux.md "Senders and their handlers".
 #include <gtest/gtest.h>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {

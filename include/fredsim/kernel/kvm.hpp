@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/vmx/exit_handler.hpp"
 

@@ -1,6 +1,6 @@
-#include "fredsim/kernel_model/nmi.hpp"
+#include "fredsim/kernel/nmi.hpp"
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 
 namespace fredsim::kernel {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {

@@ -1,12 +1,12 @@
 // The NMI selftest (docs/linux.md "The selftest").
-#include "fredsim/kernel_model/selftest.hpp"
+#include "fredsim/kernel/selftest.hpp"
 
 #include <fmt/format.h>
 
 #include <cassert>
 
-#include "fredsim/kernel_model/kernel.hpp"
-#include "kernel_model/kernel_internal.hpp"
+#include "fredsim/kernel/kernel.hpp"
+#include "kernel/kernel_internal.hpp"
 
 namespace fredsim::kernel {
 

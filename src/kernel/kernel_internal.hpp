@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 
 namespace fredsim::kernel {
 

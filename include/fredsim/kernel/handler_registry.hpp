@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fredsim/kernel_model/handler_model.hpp"
-#include "fredsim/kernel_model/nmi.hpp"
+#include "fredsim/kernel/handler_model.hpp"
+#include "fredsim/kernel/nmi.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/result.hpp"
 

@@ -1,4 +1,4 @@
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <cassert>
 
 #include "fredsim/cpu/arch.hpp"
-#include "kernel_model/apicdef.hpp"
-#include "kernel_model/kernel_internal.hpp"
+#include "kernel/apicdef.hpp"
+#include "kernel/kernel_internal.hpp"
 
 namespace fredsim::kernel {
 

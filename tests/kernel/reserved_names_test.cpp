@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {

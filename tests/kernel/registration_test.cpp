@@ -1,7 +1,7 @@
 // docs/linux.md "Registration".
 #include <gtest/gtest.h>
 
-#include "fredsim/kernel_model/kernel.hpp"
+#include "fredsim/kernel/kernel.hpp"
 #include "test_support.hpp"
 
 namespace fredsim::kernel {

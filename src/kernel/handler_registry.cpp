@@ -1,12 +1,12 @@
-#include "fredsim/kernel_model/handler_registry.hpp"
+#include "fredsim/kernel/handler_registry.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cassert>
 
-#include "fredsim/kernel_model/console.hpp"
-#include "kernel_model/kernel_internal.hpp"
+#include "fredsim/kernel/console.hpp"
+#include "kernel/kernel_internal.hpp"
 
 namespace fredsim::kernel {
 
