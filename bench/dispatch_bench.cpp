@@ -16,13 +16,13 @@ namespace {
 using namespace fredsim;
 using namespace fredsim::kernel;
 
-std::unique_ptr<System> make(std::uint32_t cpus, bool source, bool fred = true) {
-  SystemConfig c;
+std::unique_ptr<system::System> make(std::uint32_t cpus, bool source, bool fred = true) {
+  system::SystemConfig c;
   c.machine.cpus = cpus;
   c.machine.features.fred = fred;
   c.machine.features.nmi_source = fred && source;
   c.machine.apic = apic::ApicMode::x2apic;
-  auto s = System::create(c);
+  auto s = system::System::create(c);
   return s.ok() ? std::move(*s) : nullptr;
 }
 

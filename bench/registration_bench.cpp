@@ -14,10 +14,10 @@ namespace {
 using namespace fredsim;
 using namespace fredsim::kernel;
 
-std::unique_ptr<System> make() {
-  SystemConfig c;
+std::unique_ptr<system::System> make() {
+  system::SystemConfig c;
   c.machine.cpus = 2;
-  auto s = System::create(c);
+  auto s = system::System::create(c);
   return s.ok() ? std::move(*s) : nullptr;
 }
 

@@ -374,7 +374,7 @@ struct CpuCounts {
 
 class Checker {
  public:
-  Checker(const std::string& text, System& sys) : text_(text), sys_(sys) {
+  Checker(const std::string& text, system::System& sys) : text_(text), sys_(sys) {
     prev_.resize(sys.machine().cpu_count());
   }
 
@@ -417,7 +417,7 @@ class Checker {
   /// The run ended with an empty queue and no panic. `guest_left`: a guest
   /// interval of the scenario ended (its `until`).
   void at_rest(bool strict, bool guest_left) {
-    Machine& m = sys_.machine();
+    machine::Machine& m = sys_.machine();
     const kernel::Kernel& k = sys_.kernel();
     std::uint64_t dispatch = 0;
     for (CpuId c = 0; c < m.cpu_count(); ++c) {
@@ -448,19 +448,20 @@ class Checker {
 
  private:
   const std::string& text_;
-  System& sys_;
+  system::System& sys_;
   static constexpr std::uint32_t kSweepAll = 16, kSweepEvery = 64;
   std::vector<CpuCounts> prev_;
   std::uint32_t since_sweep_ = 0;
 };
 
 /// The result the CLI would write agrees with the System it came from.
-void check_result(const std::string& text, const scenario::ScenarioSpec& spec, System& sys) {
+void check_result(const std::string& text, const scenario::ScenarioSpec& spec,
+                  system::System& sys) {
   scenario::ScenarioResult r = scenario::collect_result(spec, sys);
   scenario::apply_expectations(spec, r);
   // The JSON of a big machine is slow to build and adds no path.
   if (r.cpus.size() <= 16) (void)scenario::to_json(r);
-  Machine& m = sys.machine();
+  machine::Machine& m = sys.machine();
   if (r.cpus.size() != m.cpu_count()) fail(text, "result has the wrong number of CPUs");
   for (CpuId c = 0; c < m.cpu_count(); ++c) {
     const auto& s = m.cpu(c).stats();
@@ -518,7 +519,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
   }
-  System& sys = **built;
+  system::System& sys = **built;
   Checker check(text, sys);
   const std::optional<Cycle> end = spec->system.end;
   std::uint64_t steps = 0;

@@ -15,7 +15,8 @@ constexpr unsigned kRateBurst = 10;
 constexpr std::uint64_t kRateIntervalSeconds = 5;
 }  // namespace
 
-Console::Console(Machine& machine, unsigned rate_sites) : machine_(machine), rate_(rate_sites) {}
+Console::Console(machine::Machine& machine, unsigned rate_sites)
+    : machine_(machine), rate_(rate_sites) {}
 
 void Console::printk(CpuId cpu, std::string text) {
   if (lines_.size() + 1 >= kConsoleLines) {

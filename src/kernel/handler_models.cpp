@@ -65,12 +65,13 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         std::uint32_t n = 0;
         if (type == NmiType::serr || type == NmiType::io_check) {
           // A platform error handler: its work is the latched port 0x61 reason.
-          const std::uint8_t bit = type == NmiType::serr ? port61::kSerr : port61::kIochk;
-          const std::uint8_t clear =
-              type == NmiType::serr ? port61::kSerrDisable : port61::kIochkDisable;
+          const std::uint8_t bit =
+              type == NmiType::serr ? machine::port61::kSerr : machine::port61::kIochk;
+          const std::uint8_t clear = type == NmiType::serr ? machine::port61::kSerrDisable
+                                                           : machine::port61::kIochkDisable;
           if (machine_.nmi_reason() & bit) {
-            machine_.port_out(port61::kPort, clear);
-            machine_.port_out(port61::kPort, 0);
+            machine_.port_out(machine::port61::kPort, clear);
+            machine_.port_out(machine::port61::kPort, 0);
             n = 1;
           }
         } else {

@@ -42,7 +42,7 @@ Cycle NmiContext::now() const {
 void NmiContext::charge(TimingParam p) {
   charged_ += kernel_.machine_.timing().get(p);
 }
-Machine& NmiContext::machine() {
+machine::Machine& NmiContext::machine() {
   return kernel_.machine_;
 }
 cpu::Cpu& NmiContext::cpu_model() {
@@ -57,7 +57,7 @@ std::uint32_t NmiContext::pending_work() const {
 
 // --- Kernel -----------------------------------------------------------------------
 
-Kernel::Kernel(Machine& machine, const KernelConfig& config)
+Kernel::Kernel(machine::Machine& machine, const KernelConfig& config)
     : machine_(machine),
       config_(config),
       console_(machine, kRateSites),
@@ -440,9 +440,12 @@ void Kernel::handle_done(CpuCtx& c) {
         }
         console_.printk(c.id, "Dazed and confused, but trying to continue");
         // Clear and re-enable the line in port 0x61.
-        const std::uint8_t clear = serr ? port61::kSerrDisable : port61::kIochkDisable;
-        machine_.port_out(port61::kPort, static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
-        machine_.port_out(port61::kPort, static_cast<std::uint8_t>(c.reason & 0x0F & ~clear));
+        const std::uint8_t clear =
+            serr ? machine::port61::kSerrDisable : machine::port61::kIochkDisable;
+        machine_.port_out(machine::port61::kPort,
+                          static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
+        machine_.port_out(machine::port61::kPort,
+                          static_cast<std::uint8_t>(c.reason & 0x0F & ~clear));
       }
       c.st.stats.external += 1;
       machine_.queue().schedule_in(
@@ -480,10 +483,10 @@ void Kernel::handle_done(CpuCtx& c) {
 }
 
 void Kernel::after_reason_read(CpuCtx& c) {
-  c.reason = machine_.port_in(port61::kPort);
-  if (c.reason & port61::kReasonMask) {
+  c.reason = machine_.port_in(machine::port61::kPort);
+  if (c.reason & machine::port61::kReasonMask) {
     // SERR wins over IOCHK.
-    begin_handle(c, (c.reason & port61::kSerr) ? NmiType::serr : NmiType::io_check);
+    begin_handle(c, (c.reason & machine::port61::kSerr) ? NmiType::serr : NmiType::io_check);
     return;
   }
   // 5. No reason: the second half of a multi-event NMI, or unknown.

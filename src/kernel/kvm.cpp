@@ -12,7 +12,7 @@ constexpr std::uint64_t kGuestRip = 0xFFFFFFFF82000000ull;
 constexpr std::uint64_t kGuestRsp = 0xFFFFC90001004000ull;
 }  // namespace
 
-Kvm::Kvm(Machine& machine, Kernel& kernel)
+Kvm::Kvm(machine::Machine& machine, Kernel& kernel)
     : machine_(machine), kernel_(kernel), vcpus_(machine.cpu_count()) {}
 
 bool Kvm::guest_running(CpuId cpu) const {

@@ -27,7 +27,7 @@ void Selftest::run(CpuId from) {
 
 void Selftest::begin_stage() {
   Run& s = *run_;
-  Machine& machine = kernel_.machine();
+  machine::Machine& machine = kernel_.machine();
   HandlerRegistry& registry = kernel_.registry();
   s.targets.clear();
   if (s.stage == Stage::remote) {
@@ -75,7 +75,7 @@ std::string_view Selftest::event_name(std::uint32_t) const {
 void Selftest::poll() {
   if (!run_) return;
   Run& s = *run_;
-  Machine& machine = kernel_.machine();
+  machine::Machine& machine = kernel_.machine();
   HandlerRegistry& registry = kernel_.registry();
   bool empty = true;
   for (CpuId t : s.targets)

@@ -122,8 +122,8 @@ void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {
   machine_.pmu_overflow(cpu, mask);
 }
 
-void Kernel::external_nmi(CpuId cpu, NmiReason reason) {
-  if (reason != NmiReason::none) reason_owner_ = cpu;
+void Kernel::external_nmi(CpuId cpu, machine::NmiReason reason) {
+  if (reason != machine::NmiReason::none) reason_owner_ = cpu;
   machine_.external_nmi(cpu, reason);
 }
 

@@ -6,7 +6,7 @@
 #include "fredsim/apic.hpp"
 #include "fredsim/vmx/vmx_cpu.hpp"
 
-namespace fredsim {
+namespace fredsim::machine {
 
 namespace {
 /// Binds a local APIC's NMI output to its CPU's NMI input (docs/architecture.md "Conventions": the
@@ -152,4 +152,4 @@ void Machine::port_out(std::uint16_t port, std::uint8_t value) {
   port61_ = static_cast<std::uint8_t>((port61_ & port61::kReasonMask) | (value & 0x0F));
 }
 
-}  // namespace fredsim
+}  // namespace fredsim::machine

@@ -22,7 +22,7 @@ void Validator::read_system(const toml::table& t) {
   const Field end = r.take("end");
   const Field frequency_mhz = r.take("frequency_mhz");
   if (!known_keys(r, "in [system]")) return;
-  opt(cpus, s.cpus, in_range(1, kMaxCpus));
+  opt(cpus, s.cpus, in_range(1, machine::kMaxCpus));
   opt(delivery, s.delivery, one_of(kDeliveryNames));
   s.nmi_source = s.delivery == Delivery::fred;  // the default goes with the delivery
   opt(nmi_source, s.nmi_source, a_boolean());

@@ -87,7 +87,7 @@ std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpu
 /// Runs the scenario's events: kind = event index, arg = occurrence.
 class Driver final : public EventTarget {
  public:
-  Driver(const ScenarioSpec& spec, System& sys) : spec_(spec), sys_(sys) {
+  Driver(const ScenarioSpec& spec, system::System& sys) : spec_(spec), sys_(sys) {
     // Each event's work names, resolved once: a repeated event looks up nothing.
     work_.resize(spec.events.size());
     for (std::size_t e = 0; e < spec.events.size(); ++e) {
@@ -129,7 +129,7 @@ class Driver final : public EventTarget {
       }
     }
     kernel::Kernel& k = sys_.kernel();
-    Machine& m = sys_.machine();
+    machine::Machine& m = sys_.machine();
     const std::uint32_t cpus = m.cpu_count();
     switch (ev.type) {
       case EventType::ipi: {
@@ -166,9 +166,9 @@ class Driver final : public EventTarget {
       case EventType::external: {
         const CpuId one[] = {ev.cpu};
         give_work(kind, one);
-        k.external_nmi(ev.cpu, ev.reason == ExternalReason::serr    ? NmiReason::serr
-                               : ev.reason == ExternalReason::iochk ? NmiReason::iochk
-                                                                    : NmiReason::none);
+        k.external_nmi(ev.cpu, ev.reason == ExternalReason::serr    ? machine::NmiReason::serr
+                               : ev.reason == ExternalReason::iochk ? machine::NmiReason::iochk
+                                                                    : machine::NmiReason::none);
         break;
       }
       case EventType::user:
@@ -218,7 +218,7 @@ class Driver final : public EventTarget {
   }
 
   const ScenarioSpec& spec_;
-  System& sys_;
+  system::System& sys_;
   std::uint64_t seq_of(std::uint32_t e) const { return seq_base_ + spec_.events[e].file_index; }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
@@ -226,12 +226,12 @@ class Driver final : public EventTarget {
 };
 
 struct Built {
-  std::unique_ptr<System> system;
+  std::unique_ptr<system::System> system;
   std::unique_ptr<Driver> driver;
 };
 
 Result<Built> build(const ScenarioSpec& spec) {
-  SystemConfig cfg;
+  system::SystemConfig cfg;
   cfg.machine.cpus = spec.system.cpus;
   cfg.machine.features.fred = spec.system.delivery == Delivery::fred;
   cfg.machine.features.nmi_source = spec.system.nmi_source;
@@ -252,7 +252,7 @@ Result<Built> build(const ScenarioSpec& spec) {
   cfg.kernel.panic_on_io_nmi = spec.kernel.panic_on_io_nmi;
   cfg.kernel.nmi_longest_ns = spec.kernel.nmi_longest_ns;
 
-  auto sys = System::create(cfg);
+  auto sys = system::System::create(cfg);
   if (!sys.ok()) return spec.error_at(spec.system.loc, sys.error().message);
   Built b;
   b.system = std::move(*sys);
@@ -273,7 +273,7 @@ Result<Built> build(const ScenarioSpec& spec) {
 
 /// The run's error when simulated time ran out (EventQueue::overrun()): the run
 /// stopped there, so its counts are not the scenario's.
-Status time_status(const ScenarioSpec& spec, System& sys) {
+Status time_status(const ScenarioSpec& spec, system::System& sys) {
   const auto& o = sys.machine().queue().overrun();
   if (!o) return {};
   return Error{fmt::format(
@@ -284,7 +284,7 @@ Status time_status(const ScenarioSpec& spec, System& sys) {
       kMaxCycle)};
 }
 
-void run_built(const ScenarioSpec& spec, System& sys) {
+void run_built(const ScenarioSpec& spec, system::System& sys) {
   if (spec.system.end) {
     sys.run_until(*spec.system.end);
   } else {
@@ -292,7 +292,7 @@ void run_built(const ScenarioSpec& spec, System& sys) {
   }
 }
 
-std::uint64_t nmis_received(System& sys) {
+std::uint64_t nmis_received(system::System& sys) {
   std::uint64_t n = 0;
   for (CpuId c = 0; c < sys.machine().cpu_count(); ++c)
     n += sys.machine().cpu(c).stats().nmi_received;
@@ -302,7 +302,7 @@ std::uint64_t nmis_received(System& sys) {
 /// run_built under limits: the same events in the same order (the loops of
 /// System::run_until and run_to_idle), with a check of the interrupt flag before
 /// each event and of the host clock every few thousand. Returns why it stopped early.
-StopReason run_limited(const ScenarioSpec& spec, System& sys, const RunLimits& limits) {
+StopReason run_limited(const ScenarioSpec& spec, system::System& sys, const RunLimits& limits) {
   using Clock = std::chrono::steady_clock;
   constexpr std::uint32_t kClockEvery = 4096;
   constexpr auto kQuietFor = std::chrono::seconds(2);
@@ -345,7 +345,7 @@ StopReason run_limited(const ScenarioSpec& spec, System& sys, const RunLimits& l
 
 }  // namespace
 
-Result<std::unique_ptr<System>> build_system(const ScenarioSpec& spec) {
+Result<std::unique_ptr<system::System>> build_system(const ScenarioSpec& spec) {
   auto b = build(spec);
   if (!b.ok()) return b.error();
   // The driver must live as long as the system.
@@ -353,13 +353,13 @@ Result<std::unique_ptr<System>> build_system(const ScenarioSpec& spec) {
   return std::move(b->system);
 }
 
-ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
+ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
   ScenarioResult r;
   r.scenario = spec.name;
   r.config = config_of(spec.system);
   r.end_cycle = sys.now();
   const kernel::Kernel& k = sys.kernel();
-  Machine& m = sys.machine();
+  machine::Machine& m = sys.machine();
   for (CpuId c = 0; c < m.cpu_count(); ++c) {
     const auto& cs = m.cpu(c).stats();
     const auto& ks = k.cpu_state(c);
@@ -397,7 +397,7 @@ ScenarioResult collect_result(const ScenarioSpec& spec, System& sys) {
 Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& options) const {
   auto b = build(spec);
   if (!b.ok()) return b.error();
-  System& sys = *b->system;
+  system::System& sys = *b->system;
   for (TraceSink* s : options.trace_sinks)
     sys.machine().tracer().add_sink(*s);
   StopReason stopped = StopReason::none;
@@ -433,7 +433,7 @@ class SystemSession final : public ScenarioSession {
 
   Cycle now() const override { return b_.system->now(); }
   bool done() const override {
-    System& s = *b_.system;
+    system::System& s = *b_.system;
     if (s.stopped()) return true;
     const Cycle next = s.machine().queue().next_cycle();
     return next == kNever || (spec_.system.end && next > *spec_.system.end);
@@ -453,7 +453,7 @@ class SystemSession final : public ScenarioSession {
     if (spec_.system.end) cycle = std::min(cycle, *spec_.system.end);
     if (interrupt_) {
       // Event by event, so an interrupt (^C in `step`) stops before the next one.
-      System& s = *b_.system;
+      system::System& s = *b_.system;
       EventQueue& q = s.machine().queue();
       while (!s.stopped() && !*interrupt_) {
         const Cycle next = q.next_cycle();
@@ -477,7 +477,7 @@ class SystemSession final : public ScenarioSession {
 };
 
 Result<std::string> SystemSession::print(std::string_view what) const {
-  System& s = *b_.system;
+  system::System& s = *b_.system;
   std::istringstream in{std::string(what)};
   std::string noun;
   in >> noun;

@@ -17,7 +17,6 @@
 
 namespace fredsim::suite {
 
-
 namespace input = scenario::input;
 namespace {
 
@@ -162,8 +161,9 @@ class SuiteParser {
           return bad(
               fmt::format("smp = {} is not a CPU count (a number, or $MAX_SMP)", input::clip(v)));
         }
-        if (digits || n < 1 || n > kMaxCpus) {
-          return bad(fmt::format("smp = {} is out of range (1..{})", input::clip(v), kMaxCpus));
+        if (digits || n < 1 || n > machine::kMaxCpus) {
+          return bad(
+              fmt::format("smp = {} is out of range (1..{})", input::clip(v), machine::kMaxCpus));
         }
       }
       t.smp = v;

@@ -195,7 +195,7 @@ TestOutcome run_test_impl(const Suite& suite, const SuiteTest& test, const Suite
   std::vector<std::string> sets(target.sets.begin(), target.sets.end());
   std::optional<std::string> smp_problem;
   if (test.smp == kMaxSmp) {
-    sets.push_back(fmt::format("system.cpus={}", kMaxCpus));
+    sets.push_back(fmt::format("system.cpus={}", machine::kMaxCpus));
   } else if (!test.smp.empty() && test.smp.front() == '$') {
     smp_problem = fmt::format("smp = {}: fredsim reads a number or {}", test.smp, kMaxSmp);
   } else if (!test.smp.empty()) {

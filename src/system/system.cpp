@@ -1,6 +1,6 @@
 #include "fredsim/system/system.hpp"
 
-namespace fredsim {
+namespace fredsim::system {
 
 /// Actions scheduled with at(): each event's arg is the index of its action.
 struct System::Actions final : EventTarget {
@@ -15,7 +15,7 @@ void System::at(Cycle cycle, std::function<void()> action) {
 }
 
 Result<std::unique_ptr<System>> System::create(const SystemConfig& config) {
-  auto machine = Machine::create(config.machine);
+  auto machine = machine::Machine::create(config.machine);
   if (!machine.ok()) return machine.error();
   std::unique_ptr<System> s(new System());
   s->machine_ = std::move(*machine);
@@ -52,4 +52,4 @@ std::uint64_t System::run_to_idle(std::uint64_t max_events) {
   return ran;
 }
 
-}  // namespace fredsim
+}  // namespace fredsim::system

@@ -98,9 +98,9 @@ int main() {
   // The whole path through the umbrella header: a System built in code, an NMI
   // IPI with a source vector, bitmap dispatch to the one handler whose bit is set.
   {
-    SystemConfig cfg;
+    system::SystemConfig cfg;
     cfg.machine.cpus = 4;
-    auto sys = System::create(cfg);
+    auto sys = system::System::create(cfg);
     check(sys.ok(), "System::create with 4 CPUs");
     if (sys.ok()) {
       kernel::Kernel& k = (*sys)->kernel();

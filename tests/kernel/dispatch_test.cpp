@@ -27,7 +27,7 @@ Four register_four(Kernel& k) {
   return f;
 }
 
-std::vector<CpuId> all_cpus(System& s) {
+std::vector<CpuId> all_cpus(system::System& s) {
   std::vector<CpuId> v(s.machine().cpu_count());
   std::iota(v.begin(), v.end(), 0);
   return v;
@@ -116,8 +116,8 @@ TEST(Dispatch, ExternalOnlyNmiCallsNoLocalHandler) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
   Four f = register_four(k);
-  sys->at(10, [&] { k.external_nmi(0, NmiReason::serr); });
-  sys->at(100000, [&] { k.external_nmi(0, NmiReason::none); });
+  sys->at(10, [&] { k.external_nmi(0, machine::NmiReason::serr); });
+  sys->at(100000, [&] { k.external_nmi(0, machine::NmiReason::none); });
   sys->run_to_idle();
   for (HandlerId h : {f.perf, f.bt, f.ghes, f.dev})
     EXPECT_EQ(k.registry().handler(h).total.calls, 0u);
@@ -133,7 +133,7 @@ TEST(Dispatch, ExternalOnlyNmiCallsNoLocalHandler) {
 TEST(Dispatch, Lint1IsMaskedOnApplicationProcessors) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
-  sys->at(10, [&] { k.external_nmi(1, NmiReason::none); });
+  sys->at(10, [&] { k.external_nmi(1, machine::NmiReason::none); });
   sys->run_to_idle();
   EXPECT_EQ(sys->machine().cpu(1).stats().nmi_received, 0u) << "setup_local_APIC masks LINT1";
 }

@@ -13,7 +13,7 @@ using fredsim::testing::make_config;
 using fredsim::testing::make_system;
 
 struct Rig {
-  std::unique_ptr<System> sys;
+  std::unique_ptr<system::System> sys;
   HandlerId dev, ghes;
   explicit Rig(bool source, bool fred = true) : sys(make_system(make_config(2, fred, source))) {
     dev = *sys->kernel().register_model(NmiType::local, HandlerModel::device, 0, "dev", 5);

@@ -34,7 +34,7 @@ constexpr Role kRoles[] = {
 };
 
 /// Runs the sender of `model` from CPU 0 on a 4-CPU machine.
-void send(System& sys, HandlerModel model) {
+void send(system::System& sys, HandlerModel model) {
   Kernel& k = sys.kernel();
   const CpuId others[] = {1, 2, 3};
   sys.at(100, [&k, model, others] {

@@ -9,9 +9,10 @@
 
 namespace fredsim::testing {
 
-inline SystemConfig make_config(std::uint32_t cpus, bool fred = true, bool nmi_source = true,
-                                kernel::Revision rev = kernel::Revision::v7) {
-  SystemConfig c;
+inline system::SystemConfig make_config(std::uint32_t cpus, bool fred = true,
+                                        bool nmi_source = true,
+                                        kernel::Revision rev = kernel::Revision::v7) {
+  system::SystemConfig c;
   c.machine.cpus = cpus;
   c.machine.features.fred = fred;
   c.machine.features.nmi_source = fred && nmi_source;
@@ -20,8 +21,8 @@ inline SystemConfig make_config(std::uint32_t cpus, bool fred = true, bool nmi_s
   return c;
 }
 
-inline std::unique_ptr<System> make_system(const SystemConfig& c) {
-  auto s = System::create(c);
+inline std::unique_ptr<system::System> make_system(const system::SystemConfig& c) {
+  auto s = system::System::create(c);
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
   return s.ok() ? std::move(*s) : nullptr;
 }

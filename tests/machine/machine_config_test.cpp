@@ -8,16 +8,17 @@ namespace fredsim {
 namespace {
 
 std::string refusal(std::uint32_t cpus, apic::ApicMode mode) {
-  MachineConfig c;
+  machine::MachineConfig c;
   c.cpus = cpus;
   c.apic = mode;
-  auto m = Machine::create(c);
+  auto m = machine::Machine::create(c);
   return m.ok() ? std::string() : m.error().message;
 }
 
 TEST(MachineConfig, CpuCountIsOneToMaxCpus) {
   EXPECT_EQ(refusal(0, apic::ApicMode::x2apic), "a machine has 1..4096 CPUs, not 0");
-  EXPECT_EQ(refusal(kMaxCpus + 1, apic::ApicMode::x2apic), "a machine has 1..4096 CPUs, not 4097");
+  EXPECT_EQ(refusal(machine::kMaxCpus + 1, apic::ApicMode::x2apic),
+            "a machine has 1..4096 CPUs, not 4097");
   EXPECT_EQ(refusal(1, apic::ApicMode::x2apic), "");
 }
 

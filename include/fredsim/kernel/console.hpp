@@ -9,9 +9,9 @@
 
 #include "fredsim/sim/cycle.hpp"
 
-namespace fredsim {
+namespace fredsim::machine {
 class Machine;
-}  // namespace fredsim
+}  // namespace fredsim::machine
 
 namespace fredsim::kernel {
 
@@ -34,7 +34,7 @@ class Console {
  public:
   /// `rate_sites` rate-limited call sites are numbered 0..rate_sites-1; up to
   /// 32 warn-once sites are numbered 0..31.
-  Console(Machine& machine, unsigned rate_sites);
+  Console(machine::Machine& machine, unsigned rate_sites);
 
   /// Appends a line (rate limiting is the caller's). The console keeps
   /// 65,536 lines; the last one then counts the lines dropped after it.
@@ -59,7 +59,7 @@ class Console {
     bool started = false;
   };
 
-  Machine& machine_;
+  machine::Machine& machine_;
   std::vector<ConsoleLine> lines_;
   std::uint64_t dropped_ = 0;
   std::optional<PanicRecord> panic_;

@@ -44,7 +44,7 @@ class NmiContext {
   void charge(Cycle cycles) { charged_ += cycles; }
   void charge(TimingParam p);
   Kernel& kernel() { return kernel_; }
-  Machine& machine();
+  machine::Machine& machine();
   cpu::Cpu& cpu_model();
   HandlerId handler() const { return handler_; }
   /// Takes every work item pending for this handler on this CPU (returns how many).
@@ -91,7 +91,7 @@ struct KernelCpuState {
 
 class Kernel final : public cpu::OsEntry {
  public:
-  Kernel(Machine& machine, const KernelConfig& config);
+  Kernel(machine::Machine& machine, const KernelConfig& config);
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -100,7 +100,7 @@ class Kernel final : public cpu::OsEntry {
   /// the way Linux does, and attaches itself as every CPU's OS.
   void boot();
 
-  Machine& machine() { return machine_; }
+  machine::Machine& machine() { return machine_; }
   const KernelConfig& config() const { return config_; }
   KernelConfig& config() { return config_; }
   /// NMI-source is on for this CPU: enumerated and CR4.FRED set.
@@ -150,7 +150,7 @@ class Kernel final : public cpu::OsEntry {
   /// Perf counters overflow on `cpu` (the PMU raises a PMI through LVTPC).
   void pmu_overflow(CpuId cpu, unsigned counters);
   /// A platform NMI through LINT1 (with a port 0x61 reason, or none).
-  void external_nmi(CpuId cpu, NmiReason reason);
+  void external_nmi(CpuId cpu, machine::NmiReason reason);
   /// stop_nmi() / restart_nmi(): the IDT entry ignores NMIs while > 0.
   void stop_nmi() { ++ignore_nmis_; }
   void restart_nmi() {
@@ -210,7 +210,7 @@ class Kernel final : public cpu::OsEntry {
                                     std::string_view name, unsigned vector, HandlerModel model);
   std::uint64_t cycles_to_ns(Cycle c) const;
 
-  Machine& machine_;
+  machine::Machine& machine_;
   KernelConfig config_;
   Console console_;
   HandlerRegistry registry_;

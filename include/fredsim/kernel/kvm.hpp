@@ -23,7 +23,7 @@ struct GuestNmiStats {
 
 class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
  public:
-  Kvm(Machine& machine, Kernel& kernel);
+  Kvm(machine::Machine& machine, Kernel& kernel);
 
   /// VMLAUNCH (or VMRESUME) a guest on `cpu`, a copy of the host's context in a
   /// guest address space, with the pin-based controls given. `guest_nmi_source`
@@ -49,7 +49,7 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   };
   void resume(vmx::VmxCpu& vcpu);
 
-  Machine& machine_;
+  machine::Machine& machine_;
   Kernel& kernel_;
   std::vector<Vcpu> vcpus_;
 };

@@ -25,7 +25,7 @@ namespace fredsim::vmx {
 class VmxCpu;
 }  // namespace fredsim::vmx
 
-namespace fredsim {
+namespace fredsim::machine {
 
 /// Port 0x61 (NMI status and control), docs/linux.md "default_do_nmi".
 namespace port61 {
@@ -114,4 +114,4 @@ class Machine {
   std::uint8_t port61_ = 0;
 };
 
-}  // namespace fredsim
+}  // namespace fredsim::machine

@@ -1,8 +1,8 @@
 #pragma once
 // The ScenarioRunner that runs scenarios on the simulator: it builds a System
 // (machine + kernel model) from a ScenarioSpec through the public API only.
-#include "fredsim/system/system.hpp"
 #include "fredsim/scenario/runner.hpp"
+#include "fredsim/system/system.hpp"
 
 namespace fredsim::scenario {
 
@@ -15,9 +15,9 @@ class SystemRunner final : public ScenarioRunner {
 
 /// Builds the System of a scenario, with its handlers registered and its events
 /// scheduled, stopped at cycle 0. For library users who want the System itself.
-Result<std::unique_ptr<System>> build_system(const ScenarioSpec& spec);
+Result<std::unique_ptr<system::System>> build_system(const ScenarioSpec& spec);
 
 /// Collects the result of a System built from `spec` (expectations not applied).
-ScenarioResult collect_result(const ScenarioSpec& spec, System& system);
+ScenarioResult collect_result(const ScenarioSpec& spec, system::System& system);
 
 }  // namespace fredsim::scenario

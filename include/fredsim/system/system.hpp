@@ -12,10 +12,10 @@
 #include "fredsim/kernel/kvm.hpp"
 #include "fredsim/machine/machine.hpp"
 
-namespace fredsim {
+namespace fredsim::system {
 
 struct SystemConfig {
-  MachineConfig machine;
+  machine::MachineConfig machine;
   kernel::KernelConfig kernel;
 };
 
@@ -26,7 +26,7 @@ class System {
   static Result<std::unique_ptr<System>> create(const SystemConfig& config);
   ~System();
 
-  Machine& machine() { return *machine_; }
+  machine::Machine& machine() { return *machine_; }
   kernel::Kernel& kernel() { return *kernel_; }
   kernel::Kvm& kvm() { return *kvm_; }
   Cycle now() const { return machine_->now(); }
@@ -49,11 +49,11 @@ class System {
  private:
   System() = default;
   struct Actions;
-  std::unique_ptr<Machine> machine_;
+  std::unique_ptr<machine::Machine> machine_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::unique_ptr<kernel::Kvm> kvm_;
   std::unique_ptr<Actions> actions_;
   std::vector<std::shared_ptr<void>> owned_;
 };
 
-}  // namespace fredsim
+}  // namespace fredsim::system
