@@ -16,7 +16,7 @@ void Selftest::run(CpuId from) {
     console.printk(from, "NMI selftest already running");
     return;
   }
-  run_.emplace();
+  run_ = Run{};  // not emplace(): clang 14 sees the nested Run as not default-constructible
   from_ = from;
   ++report_.runs;
   console.printk(from, "----------------");

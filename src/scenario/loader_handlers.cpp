@@ -32,7 +32,7 @@ void Validator::read_handler(const toml::table& t) {
                                     input::clip(h.name), spec_.where(other->loc)));
     return;
   }
-  opt(type, h.type, one_of(kHandlerTypeNames));
+  opt(type, h.type, one_of(kNmiTypeNames));
   opt(vector, h.vector, in_range(0, kMaxVector));
   opt(first, h.first, a_boolean());
   opt(model, h.model, one_of(kHandlerModelNames));

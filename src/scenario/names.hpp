@@ -19,12 +19,12 @@ inline constexpr Names<Delivery, 2> kDeliveryNames{
 // The modes a system starts in: a disabled APIC is no configuration of a file.
 inline constexpr Names<apic::ApicMode, 2> kApicNames{
     {{"xapic", apic::ApicMode::xapic}, {"x2apic", apic::ApicMode::x2apic}}};
-inline constexpr Names<KernelRevision, 2> kKernelNames{
-    {{"v7", KernelRevision::v7}, {"v5", KernelRevision::v5}}};
-inline constexpr Names<HandlerType, 4> kHandlerTypeNames{{{"local", HandlerType::local},
-                                                          {"unknown", HandlerType::unknown},
-                                                          {"serr", HandlerType::serr},
-                                                          {"io_check", HandlerType::io_check}}};
+inline constexpr Names<kernel::Revision, 2> kKernelNames{
+    {{"v7", kernel::Revision::v7}, {"v5", kernel::Revision::v5}}};
+inline constexpr Names<kernel::NmiType, 4> kNmiTypeNames{{{"local", kernel::NmiType::local},
+                                                          {"unknown", kernel::NmiType::unknown},
+                                                          {"serr", kernel::NmiType::serr},
+                                                          {"io_check", kernel::NmiType::io_check}}};
 // The models a file names, in the order messages list them (custom, a user's own
 // callable, has no file spelling).
 inline constexpr Names<kernel::HandlerModel, 8> kHandlerModelNames{
@@ -46,13 +46,14 @@ inline constexpr Names<EventType, 10> kEventTypeNames{{{"ipi", EventType::ipi},
                                                        {"selftest", EventType::selftest},
                                                        {"kgdb", EventType::kgdb},
                                                        {"mce", EventType::mce}}};
-inline constexpr Names<IpiMode, 5> kIpiModeNames{{{"nmi", IpiMode::nmi},
-                                                  {"fixed", IpiMode::fixed},
-                                                  {"init", IpiMode::init},
-                                                  {"startup", IpiMode::startup},
-                                                  {"smi", IpiMode::smi}}};
-inline constexpr Names<ExternalReason, 2> kReasonNames{
-    {{"serr", ExternalReason::serr}, {"iochk", ExternalReason::iochk}}};
+inline constexpr Names<apic::DeliveryMode, 5> kIpiModeNames{
+    {{"nmi", apic::DeliveryMode::nmi},
+     {"fixed", apic::DeliveryMode::fixed},
+     {"init", apic::DeliveryMode::init},
+     {"startup", apic::DeliveryMode::startup},
+     {"smi", apic::DeliveryMode::smi}}};
+inline constexpr Names<machine::NmiReason, 2> kReasonNames{
+    {{"serr", machine::NmiReason::serr}, {"iochk", machine::NmiReason::iochk}}};
 inline constexpr Names<StatKind, 5> kStatNames{{{"normal", StatKind::normal},
                                                 {"unknown", StatKind::unknown},
                                                 {"external", StatKind::external},

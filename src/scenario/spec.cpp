@@ -27,20 +27,20 @@ std::string_view to_string(Delivery v) {
 std::string_view to_string(apic::ApicMode v) {
   return name_of(kApicNames, v);
 }
-std::string_view to_string(KernelRevision v) {
+std::string_view to_string(kernel::Revision v) {
   return name_of(kKernelNames, v);
 }
-std::string_view to_string(HandlerType v) {
-  return name_of(kHandlerTypeNames, v);
+std::string_view to_string(kernel::NmiType v) {
+  return name_of(kNmiTypeNames, v);
 }
 std::string_view to_string(EventType v) {
   return name_of(kEventTypeNames, v);
 }
-std::string_view to_string(IpiMode v) {
+std::string_view to_string(apic::DeliveryMode v) {
   return name_of(kIpiModeNames, v);
 }
-std::string_view to_string(ExternalReason v) {
-  return v == ExternalReason::none ? std::string_view("none") : name_of(kReasonNames, v);
+std::string_view to_string(machine::NmiReason v) {
+  return v == machine::NmiReason::none ? std::string_view("none") : name_of(kReasonNames, v);
 }
 std::string_view to_string(StatKind v) {
   return name_of(kStatNames, v);

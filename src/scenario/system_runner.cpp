@@ -17,50 +17,6 @@
 namespace fredsim::scenario {
 namespace {
 
-apic::DeliveryMode to_apic(IpiMode m) {
-  switch (m) {
-    case IpiMode::fixed:
-      return apic::DeliveryMode::fixed;
-    case IpiMode::smi:
-      return apic::DeliveryMode::smi;
-    case IpiMode::nmi:
-      return apic::DeliveryMode::nmi;
-    case IpiMode::init:
-      return apic::DeliveryMode::init;
-    case IpiMode::startup:
-      return apic::DeliveryMode::startup;
-  }
-  return apic::DeliveryMode::nmi;
-}
-
-kernel::NmiType to_kernel(HandlerType t) {
-  switch (t) {
-    case HandlerType::local:
-      return kernel::NmiType::local;
-    case HandlerType::unknown:
-      return kernel::NmiType::unknown;
-    case HandlerType::serr:
-      return kernel::NmiType::serr;
-    case HandlerType::io_check:
-      return kernel::NmiType::io_check;
-  }
-  return kernel::NmiType::local;
-}
-
-HandlerType from_kernel(kernel::NmiType t) {
-  switch (t) {
-    case kernel::NmiType::local:
-      return HandlerType::local;
-    case kernel::NmiType::unknown:
-      return HandlerType::unknown;
-    case kernel::NmiType::serr:
-      return HandlerType::serr;
-    case kernel::NmiType::io_check:
-      return HandlerType::io_check;
-  }
-  return HandlerType::local;
-}
-
 /// The CPUs a destination names, for work items and kernel senders.
 std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpus) {
   std::vector<CpuId> out;
@@ -137,9 +93,8 @@ class Driver final : public EventTarget {
         give_work(kind, dest);
         // The raw "ipi" event: the ICR exactly as the scenario gives it (docs/hardware.md §3 "Local
         // APIC").
-        const apic::IcrValue icr = apic::IcrValue{}
-                                       .with_delivery_mode(to_apic(ev.mode))
-                                       .with_vector(static_cast<std::uint8_t>(ev.vector));
+        const apic::IcrValue icr = apic::IcrValue{}.with_delivery_mode(ev.mode).with_vector(
+            static_cast<std::uint8_t>(ev.vector));
         auto write = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
           m.write_icr(ev.from, icr.with_shorthand(shorthand).with_destination(dest_id));
         };
@@ -166,9 +121,7 @@ class Driver final : public EventTarget {
       case EventType::external: {
         const CpuId one[] = {ev.cpu};
         give_work(kind, one);
-        k.external_nmi(ev.cpu, ev.reason == ExternalReason::serr    ? machine::NmiReason::serr
-                               : ev.reason == ExternalReason::iochk ? machine::NmiReason::iochk
-                                                                    : machine::NmiReason::none);
+        k.external_nmi(ev.cpu, ev.reason);
         break;
       }
       case EventType::user:
@@ -245,8 +198,7 @@ Result<Built> build(const ScenarioSpec& spec) {
   cfg.machine.timing.set(TimingParam::core_mhz, spec.system.frequency_mhz);
   for (const auto& t : spec.timing)
     cfg.machine.timing.set(t.param, t.cycles);
-  cfg.kernel.revision =
-      spec.system.kernel == KernelRevision::v5 ? kernel::Revision::v5 : kernel::Revision::v7;
+  cfg.kernel.revision = spec.system.kernel;
   cfg.kernel.unknown_nmi_panic = spec.kernel.unknown_nmi_panic;
   cfg.kernel.panic_on_unrecovered_nmi = spec.kernel.panic_on_unrecovered_nmi;
   cfg.kernel.panic_on_io_nmi = spec.kernel.panic_on_io_nmi;
@@ -261,9 +213,8 @@ Result<Built> build(const ScenarioSpec& spec) {
   for (std::uint32_t i = 0; i < spec.kernel.ignore_nmis; ++i)
     k.stop_nmi();
   for (const auto& h : spec.handlers) {
-    auto r =
-        k.register_model(to_kernel(h.type), h.model, h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name,
-                         h.vector, h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
+    auto r = k.register_model(h.type, h.model, h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name,
+                              h.vector, h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
     if (!r.ok()) return spec.error_at(h.loc, r.error().message);
   }
   b.driver = std::make_unique<Driver>(spec, *b.system);
@@ -378,7 +329,7 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     const kernel::NmiAction& a = k.registry().handler(h);
     HandlerResult hr;
     hr.name = a.name;
-    hr.type = from_kernel(a.type);
+    hr.type = a.type;
     hr.vector = a.vector;
     hr.calls = a.total.calls;
     hr.handled = a.total.handled;

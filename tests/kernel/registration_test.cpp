@@ -8,12 +8,9 @@ namespace fredsim::kernel {
 namespace {
 
 using fredsim::testing::console_has;
+using fredsim::testing::done;
 using fredsim::testing::make_config;
 using fredsim::testing::make_system;
-
-int done(NmiType, const PtRegs&, NmiContext&) {
-  return NMI_DONE;
-}
 
 std::vector<std::string> names(const Kernel& k, NmiType t) {
   std::vector<std::string> out;

@@ -15,12 +15,9 @@ namespace fredsim::kernel {
 namespace {
 
 using fredsim::testing::console_has;
+using fredsim::testing::done;
 using fredsim::testing::make_config;
 using fredsim::testing::make_system;
-
-int done(NmiType, const PtRegs&, NmiContext&) {
-  return NMI_DONE;
-}
 
 struct Role {
   const char* name;

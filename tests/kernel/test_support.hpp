@@ -34,4 +34,9 @@ inline bool console_has(const kernel::Kernel& k, const std::string& text) {
   return false;
 }
 
+/// A handler that never claims an NMI.
+inline int done(kernel::NmiType, const kernel::PtRegs&, kernel::NmiContext&) {
+  return kernel::NMI_DONE;
+}
+
 }  // namespace fredsim::testing

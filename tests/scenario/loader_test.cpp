@@ -28,7 +28,7 @@ TEST(Loader, MinimalFileTakesEveryDefault) {
   EXPECT_EQ(s.system.delivery, Delivery::fred);
   EXPECT_TRUE(s.system.nmi_source);
   EXPECT_EQ(s.system.apic, apic::ApicMode::x2apic);
-  EXPECT_EQ(s.system.kernel, KernelRevision::v7);
+  EXPECT_EQ(s.system.kernel, kernel::Revision::v7);
   EXPECT_EQ(s.system.timing, "default");
   EXPECT_EQ(s.system.seed, 1u);
   EXPECT_FALSE(s.system.end.has_value());
@@ -149,7 +149,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(s.description, "every key");
   EXPECT_EQ(s.system.cpus, 16u);
   EXPECT_EQ(s.system.apic, apic::ApicMode::xapic);
-  EXPECT_EQ(s.system.kernel, KernelRevision::v5);
+  EXPECT_EQ(s.system.kernel, kernel::Revision::v5);
   EXPECT_EQ(s.system.seed, 42u);
   ASSERT_TRUE(s.system.end.has_value());
   EXPECT_EQ(*s.system.end, 1'000'000u);
@@ -174,7 +174,7 @@ TEST(Loader, ReadsEveryKey) {
   ASSERT_EQ(s.handlers.size(), 2u);
   const HandlerSpec& perf = s.handlers[0];
   EXPECT_EQ(perf.name, "perf");
-  EXPECT_EQ(perf.type, HandlerType::local);
+  EXPECT_EQ(perf.type, kernel::NmiType::local);
   EXPECT_EQ(perf.vector, 7u);
   EXPECT_TRUE(perf.first);
   EXPECT_EQ(perf.model, kernel::HandlerModel::pmi);
@@ -182,7 +182,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(perf.handle_cycles, 1500u);
   EXPECT_EQ(perf.loc.line, 26u);
   const HandlerSpec& hp = s.handlers[1];
-  EXPECT_EQ(hp.type, HandlerType::io_check);
+  EXPECT_EQ(hp.type, kernel::NmiType::io_check);
   EXPECT_EQ(hp.vector, 0u);
   EXPECT_FALSE(hp.first);
   EXPECT_EQ(hp.model, kernel::HandlerModel::device);
@@ -207,7 +207,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(ipi.from, 2u);
   EXPECT_EQ(ipi.dest.kind, Destination::Kind::cpus);
   EXPECT_EQ(ipi.dest.cpus, (std::vector<CpuId>{1, 5}));
-  EXPECT_EQ(ipi.mode, IpiMode::fixed);
+  EXPECT_EQ(ipi.mode, apic::DeliveryMode::fixed);
   EXPECT_EQ(ipi.vector, 200u);
   EXPECT_EQ(ipi.work, (std::vector<std::string>{"perf", "hp"}));
   EXPECT_EQ(ipi.loc.line, 39u);
@@ -218,7 +218,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(pmi.count, 4u);
   EXPECT_EQ(pmi.last_occurrence(), 3500u);
   const EventSpec& ext = s.events[4];
-  EXPECT_EQ(ext.reason, ExternalReason::iochk);
+  EXPECT_EQ(ext.reason, machine::NmiReason::iochk);
   EXPECT_EQ(ext.work, (std::vector<std::string>{"hp"}));
   const EventSpec& bt = s.events[5];
   EXPECT_EQ(bt.type, EventType::backtrace);
@@ -265,7 +265,7 @@ at = 9
 type = "external"
 )");
   ASSERT_EQ(s.events.size(), 5u);
-  EXPECT_EQ(s.events[0].mode, IpiMode::nmi);
+  EXPECT_EQ(s.events[0].mode, apic::DeliveryMode::nmi);
   EXPECT_EQ(s.events[0].from, 0u);
   EXPECT_EQ(s.events[0].vector, 0u);
   EXPECT_EQ(s.events[0].dest.kind, Destination::Kind::self);
@@ -278,7 +278,7 @@ type = "external"
   EXPECT_EQ(s.events[2].counters, 1u);
   EXPECT_EQ(s.events[3].dest.kind, Destination::Kind::all_but_self);
   EXPECT_EQ(s.events[4].cpu, 0u);
-  EXPECT_EQ(s.events[4].reason, ExternalReason::none);
+  EXPECT_EQ(s.events[4].reason, machine::NmiReason::none);
 }
 
 TEST(Loader, DestinationForms) {

@@ -58,7 +58,7 @@ TEST(Override, BareAndQuotedStrings) {
   ScenarioSpec b = load_ok(kBase, sets({"system.apic=\"xapic\""}));
   EXPECT_EQ(b.system.apic, apic::ApicMode::xapic);
   ScenarioSpec c = load_ok(kBase, sets({"system.kernel='v5'"}));
-  EXPECT_EQ(c.system.kernel, KernelRevision::v5);
+  EXPECT_EQ(c.system.kernel, kernel::Revision::v5);
 }
 
 TEST(Override, TopLevelName) {

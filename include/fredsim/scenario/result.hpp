@@ -33,7 +33,7 @@ struct HandlerCpuCounts {
 
 struct HandlerResult {
   std::string name;
-  HandlerType type = HandlerType::local;
+  kernel::NmiType type = kernel::NmiType::local;
   std::uint32_t vector = 0;
   std::uint64_t calls = 0;
   std::uint64_t handled = 0;  // sum of the return values
@@ -64,7 +64,7 @@ struct ResultConfig {
   Delivery delivery = Delivery::fred;
   bool nmi_source = false;
   apic::ApicMode apic = apic::ApicMode::x2apic;
-  KernelRevision kernel = KernelRevision::v7;
+  kernel::Revision kernel = kernel::Revision::v7;
   std::string timing = "default";
   std::uint64_t seed = 0;
 };

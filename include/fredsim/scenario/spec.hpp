@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "fredsim/apic/apic_mode.hpp"
+#include "fredsim/apic/delivery_mode.hpp"
 #include "fredsim/kernel/handler_model.hpp"
+#include "fredsim/kernel/nmi.hpp"
 #include "fredsim/machine/limits.hpp"
+#include "fredsim/machine/machine.hpp"
 #include "fredsim/sim/cycle.hpp"
 #include "fredsim/sim/result.hpp"
 #include "fredsim/sim/timing_profile.hpp"
@@ -46,12 +49,12 @@ class KeyLocations {
 };
 
 // Closed sets of strings are enums; to_string() gives the file's spelling. The
-// APIC mode and the handler model are the lower layers' enums (apic::ApicMode,
-// kernel::HandlerModel): a file names only some of their values (xapic and x2apic;
-// every model but custom).
+// APIC mode, the handler model, the handler (NMI) type and the kernel revision are
+// the lower layers' enums (apic::ApicMode, kernel::HandlerModel, kernel::NmiType,
+// kernel::Revision), like an IPI's delivery mode (apic::DeliveryMode: nmi, fixed,
+// init, startup, smi) and an external NMI's reason (machine::NmiReason): a file
+// names only some of their values (xapic and x2apic; every model but custom).
 enum class Delivery : std::uint8_t { fred, idt };
-enum class KernelRevision : std::uint8_t { v7, v5 };
-enum class HandlerType : std::uint8_t { local, unknown, serr, io_check };
 enum class EventType : std::uint8_t {
   ipi,
   pmi,
@@ -65,19 +68,16 @@ enum class EventType : std::uint8_t {
   mce
 };
 /// ICR delivery mode of an "ipi" event.
-enum class IpiMode : std::uint8_t { nmi, fixed, init, startup, smi };
-/// Port-0x61 reason bits an "external" event raises.
-enum class ExternalReason : std::uint8_t { none, serr, iochk };
 enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
 enum class Comparison : std::uint8_t { equals, at_least, at_most };
 
 std::string_view to_string(Delivery v);
 std::string_view to_string(apic::ApicMode v);
-std::string_view to_string(KernelRevision v);
-std::string_view to_string(HandlerType v);
+std::string_view to_string(kernel::Revision v);
+std::string_view to_string(kernel::NmiType v);
 std::string_view to_string(EventType v);
-std::string_view to_string(IpiMode v);
-std::string_view to_string(ExternalReason v);
+std::string_view to_string(apic::DeliveryMode v);
+std::string_view to_string(machine::NmiReason v);
 std::string_view to_string(StatKind v);
 /// "==", ">=", "<=".
 std::string_view to_symbol(Comparison v);
@@ -98,7 +98,7 @@ struct SystemSpec {
   Delivery delivery = Delivery::fred;
   bool nmi_source = true;                        // default: delivery == fred
   apic::ApicMode apic = apic::ApicMode::x2apic;  // xapic or x2apic
-  KernelRevision kernel = KernelRevision::v7;
+  kernel::Revision kernel = kernel::Revision::v7;
   std::string timing = "default";
   std::uint64_t seed = 1;
   std::optional<Cycle> end;            // default: run until idle
@@ -128,7 +128,7 @@ struct KernelSpec {
 /// One [[handler]], in registration order.
 struct HandlerSpec {
   std::string name;
-  HandlerType type = HandlerType::local;
+  kernel::NmiType type = kernel::NmiType::local;
   std::uint32_t vector = 0;  // NMI-source vector; the kernel model warns where Linux does
   bool first = false;        // NMI_FLAG_FIRST
   kernel::HandlerModel model = kernel::HandlerModel::device;  // never custom
@@ -156,13 +156,13 @@ struct EventSpec {
   // ipi and the kernel senders
   CpuId from = 0;
   Destination dest;
-  IpiMode mode = IpiMode::nmi;
+  apic::DeliveryMode mode = apic::DeliveryMode::nmi;
   std::uint32_t vector = 0;
   std::vector<std::string> work;  // handler names, each declared (ipi, external)
   // pmi, external, guest, user
   CpuId cpu = 0;
   std::uint32_t counters = 1;  // pmi
-  ExternalReason reason = ExternalReason::none;
+  machine::NmiReason reason = machine::NmiReason::none;
   std::optional<Cycle> until;     // guest, user: default until the end of the run
   bool nmi_exiting = true;        // guest
   bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
