@@ -50,16 +50,14 @@ foreach(layer IN LISTS order ITEMS tools)
         string(APPEND errors "${f}: layer '${layer}' includes the umbrella of '${target}': ${line}\n")
       endif()
     endforeach()
-    # The command line's headers live beside it: a layer that names one of them
-    # (cli.hpp, outputs.hpp, ...) depends on the tool.
     if(NOT layer STREQUAL "tools")
+      # The command line's headers live beside it: a layer that names one of them
+      # (cli.hpp, outputs.hpp, ...) depends on the tool.
       file(STRINGS ${f} tool REGEX "^#include [<\"](tools/|fredsim/cli)")
       foreach(line IN LISTS tool)
         string(APPEND errors "${f}: layer '${layer}' includes the command line: ${line}\n")
       endforeach()
-    endif()
-    # The library parses no command line and starts no process: both are the tool's.
-    if(NOT layer STREQUAL "tools")
+      # The library parses no command line and starts no process: both are the tool's.
       file(STRINGS ${f} tool_only REGEX "^#include [<\"](CLI/|spawn\\.h|sys/wait\\.h)")
       foreach(line IN LISTS tool_only)
         string(APPEND errors "${f}: the library includes what only the tool may: ${line}\n")
