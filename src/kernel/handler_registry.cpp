@@ -71,6 +71,20 @@ HandlerId HandlerRegistry::find_registered(NmiType type, std::string_view name) 
   return it != index.end() && actions_[it->second].registered ? it->second : kNoHandler;
 }
 
+void HandlerRegistry::observe_calls(std::string_view name, CallObserver* observer) {
+  if (const HandlerId id = find_handler(name); id != kNoHandler) {
+    actions_[id].observer = observer;
+    return;
+  }
+  for (auto& [n, o] : pending_observers_) {
+    if (n == name) {
+      o = observer;
+      return;
+    }
+  }
+  pending_observers_.emplace_back(std::string(name), observer);
+}
+
 const std::vector<HandlerId>& HandlerRegistry::handler_list(NmiType type) const {
   const HandlerList& l = lists_[static_cast<int>(type)];
   if (l.stale) {
@@ -138,7 +152,12 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
     actions_.back().per_cpu.resize(cpu_count_);
     work_.resize(actions_.size() * cpu_count_, 0);
     index.emplace(std::string(name), id);
-    first_by_name_.emplace(std::string(name), id);  // keeps an earlier one
+    if (first_by_name_.emplace(std::string(name), id).second) {
+      // The first handler of this name: the observer waiting for it, if any.
+      for (const auto& [n, o] : pending_observers_) {
+        if (n == name) actions_[id].observer = o;
+      }
+    }
   }
   NmiAction& a = actions_[id];
   a.name = std::string(name);

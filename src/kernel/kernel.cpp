@@ -357,7 +357,14 @@ void Kernel::call_next_handler(CpuCtx& c) {
     NmiContext ctx(*this, c.id, id);
     ctx.charge(TimingParam::handler_call);
     const int ret = a.fn(c.type, c.regs, ctx);
-    const Cycle cost = ctx.charged();
+    Cycle cost = ctx.charged();
+    if (a.observer != nullptr) {
+      // What the handler does besides its model (a test's ICR writes, a
+      // rendezvous), at this call's cycle: before its trace record, which
+      // Linux's nmi_handler tracepoint writes when the handler has returned.
+      cost +=
+          a.observer->on_call(HandlerCall{id, c.id, a.per_cpu[c.id].calls + 1, a.total.calls + 1});
+    }
     c.sum += ret;
     ++a.total.calls;
     a.total.handled += static_cast<std::uint64_t>(ret);

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fredsim/kernel/handler_model.hpp"
@@ -34,6 +35,29 @@ struct HandlerStats {
   std::uint64_t cycles = 0;   // cycles spent in its calls
 };
 
+/// One call of a handler, as its observer sees it.
+struct HandlerCall {
+  HandlerId handler = kNoHandler;
+  CpuId cpu = 0;
+  std::uint64_t call_on_cpu = 0;  // this call's number on its CPU, 1-based
+  std::uint64_t calls = 0;        // the handler's calls on every CPU, this one included
+};
+
+/// Watches the calls of a handler (HandlerRegistry::observe_calls): what a
+/// scenario has a handler do besides its model, and rendezvous on its counts
+/// (docs/scenarios.md "Handler actions and rendezvous"). Not Linux: Linux has no
+/// such hook; it is the test's code inside the handler. Only an observed
+/// handler pays for it (one null check per call otherwise).
+class CallObserver {
+ public:
+  /// Runs inside the call, at its cycle, after the handler's own work and before
+  /// the call is counted. Returns the cycles it spent, added to the call's cost.
+  virtual Cycle on_call(const HandlerCall& call) = 0;
+
+ protected:
+  ~CallObserver() = default;
+};
+
 /// A registered (or once registered) handler: Linux's nmiaction plus figures.
 struct NmiAction {
   std::string name;
@@ -44,6 +68,7 @@ struct NmiAction {
   NmiHandlerFn fn;
   Cycle max_duration = 0;  // largest duration seen (for the duration check)
   bool registered = false;
+  CallObserver* observer = nullptr;  // none: the call is the model alone
   HandlerStats total;
   std::vector<HandlerStats> per_cpu;
 };
@@ -61,6 +86,11 @@ class HandlerRegistry {
   HandlerId find_handler(std::string_view name) const;
   /// The handler registered now under `name` on the list of `type`, or kNoHandler.
   HandlerId find_registered(NmiType type, std::string_view name) const;
+  /// Sets the observer of the handler first registered under `name` (null:
+  /// none): at once when there is one, else when a handler is first registered
+  /// under that name (a kernel's own handler, registered when its sender first
+  /// runs). The observer must outlive the registry or be reset.
+  void observe_calls(std::string_view name, CallObserver* observer);
   /// The handler list of a type, in call order.
   const std::vector<HandlerId>& handler_list(NmiType type) const;
 
@@ -127,6 +157,8 @@ class HandlerRegistry {
   NameIndex first_by_name_;
   NmiHandlerFn emergency_[kNmiTypeCount];
   std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
+  /// Observers of names no handler has yet (observe_calls), taken at registration.
+  std::vector<std::pair<std::string, CallObserver*>> pending_observers_;
 };
 
 }  // namespace fredsim::kernel
