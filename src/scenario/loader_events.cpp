@@ -1,6 +1,8 @@
 // [[event]]: what happens when. The keys an event takes depend on its type.
 #include <algorithm>
 
+#include "fredsim/kernel/handler_model.hpp"
+
 #include "scenario/loader_validator.hpp"
 
 namespace fredsim::scenario::loader {
@@ -40,9 +42,19 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const Field until = r.take_if(interval, "until");
   const Field nmi_exiting = r.take_if(ty == EventType::guest, "nmi_exiting");
   const Field guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
+  const Field after = r.take_if(!interval, "after");
+  const Field delay = r.take_if(!interval, "delay");
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
 
-  if (!at) {
+  if (at && after) {
+    fail(locate(*after),
+         "event.after and event.at are exclusive: an event happens at a cycle "
+         "or after a handler's calls, not both");
+    return;
+  }
+  read_after(after, delay, every, e);
+  if (error_) return;
+  if (!at && !after) {
     fail(e.loc, "missing required key 'at' in [[event]]");
     return;
   }
@@ -99,7 +111,7 @@ void Validator::read_repeat(const Field& every, const Field& count, EventSpec& e
     fail(locate(*every), "event.every needs count = N (the number of occurrences)");
     return;
   }
-  if (count && !every && e.count > 1) {
+  if (count && !every && e.count > 1 && !e.after) {
     fail(locate(*count), "event.count > 1 needs every = CYCLES (the period)");
     return;
   }
@@ -119,6 +131,65 @@ void Validator::read_repeat(const Field& every, const Field& count, EventSpec& e
                                      "would be at cycle {})",
                                      e.at, e.every, e.count, last));
   }
+}
+
+/// `after = { handler, calls, cpu }` and `delay` (docs/scenarios.md "Handler actions and
+/// rendezvous"): occurrence k fires `delay` cycles after the call that brings the
+/// handler's count to k * calls, so `every` has no meaning with it.
+void Validator::read_after(const Field& after, const Field& delay, const Field& every,
+                           EventSpec& e) {
+  if (!after) {
+    if (delay) {
+      fail(locate(*delay),
+           "event.delay needs after = { handler = NAME, calls = N } (the delay "
+           "counts from the call that meets it)");
+    }
+    return;
+  }
+  if (every) {
+    fail(locate(*every),
+         "event.every does not go with after: occurrence k of an event with "
+         "after fires when the handler's count reaches k * calls, so `calls` "
+         "is its period");
+    return;
+  }
+  const toml::table* t = after->as_table();
+  if (!t) {
+    fail(locate(*after), fmt::format("event.after must be a table {{ handler = NAME, calls = N, "
+                                     "cpu = C }}, not {}",
+                                     type_name(after->type())));
+    return;
+  }
+  RendezvousSpec rv;
+  TableReader r(*t, "event.after");
+  const Field handler = r.take("handler");
+  const Field calls = r.take("calls");
+  const Field cpu = r.take("cpu");
+  if (!known_keys(r, "in event.after")) return;
+  if (!handler || !calls) {
+    fail(locate(*after),
+         fmt::format("missing required key '{}' in event.after", handler ? "calls" : "handler"));
+    return;
+  }
+  if (auto s = string(*handler, handler.what)) {
+    if (!find_handler(*s) && !kernel::reserved_handler_model(*s)) {
+      std::string kernel_names;
+      for (const auto n : kernel::reserved_handler_names()) {
+        if (!kernel_names.empty()) kernel_names += ", ";
+        kernel_names += n;
+      }
+      fail(locate(*handler),
+           fmt::format("{} names no handler '{}' ({}; or one the kernel registers: {})",
+                       handler.what, input::clip(*s), declared_handlers(), kernel_names));
+      return;
+    }
+    rv.handler = std::move(*s);
+  }
+  opt(calls, rv.calls, in_range(1, kMaxInt));
+  opt(cpu, rv.cpu, a_cpu());
+  opt(delay, rv.delay, a_cycle());
+  if (error_) return;
+  e.after = std::move(rv);
 }
 
 std::optional<Destination> Validator::destination(const toml::node& n, std::string_view what) {

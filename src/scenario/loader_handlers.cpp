@@ -16,6 +16,7 @@ void Validator::read_handler(const toml::table& t) {
   const Field model = r.take("model");
   const Field check_cycles = r.take("check_cycles");
   const Field handle_cycles = r.take("handle_cycles");
+  const Field action = r.take("action");
   if (!known_keys(r, "in [[handler]]")) return;
   if (!name) {
     fail(h.loc, "missing required key 'name' in [[handler]]");
@@ -50,8 +51,78 @@ void Validator::read_handler(const toml::table& t) {
   }
   opt(check_cycles, h.check_cycles, a_cost());
   opt(handle_cycles, h.handle_cycles, a_cost());
+  if (action) actions_.emplace_back(spec_.handlers.size(), action);
   handler_index_.emplace(h.name, spec_.handlers.size());
   spec_.handlers.push_back(std::move(h));
+}
+
+// --- [[handler.action]] (docs/scenarios.md "Handler actions and rendezvous") ---------------
+
+void Validator::read_actions() {
+  for (const auto& [index, field] : actions_) {
+    const auto tables = array_of_tables(field);
+    if (error_) return;
+    if (tables.size() > kMaxHandlerActions) {
+      fail(locate(*tables[kMaxHandlerActions]),
+           fmt::format("handler '{}' has more than {} [[handler.action]] tables",
+                       input::clip(spec_.handlers[index].name), kMaxHandlerActions));
+      return;
+    }
+    for (const auto* t : tables) {
+      HandlerActionSpec a;
+      read_action(*t, spec_.handlers[index], a);
+      if (error_) return;
+      spec_.handlers[index].actions.push_back(std::move(a));
+    }
+  }
+}
+
+void Validator::read_action(const toml::table& t, const HandlerSpec& h, HandlerActionSpec& a) {
+  a.loc = locate(t);
+  TableReader r(t, "handler.action", &a.keys);
+  const Field on_call = r.take("on_call");
+  const Field every = r.take("every");
+  const Field cpu = r.take("cpu");
+  const Field send = r.take("send");
+  if (!known_keys(r, "in [[handler.action]]")) return;
+  if (!send) {
+    fail(a.loc, fmt::format("missing required key 'send' in [[handler.action]] of handler '{}' "
+                            "(the ICR writes the handler makes)",
+                            input::clip(h.name)));
+    return;
+  }
+  opt(on_call, a.on_call, in_range(1, kMaxInt));
+  opt(every, a.every, in_range(1, kMaxInt));
+  opt(cpu, a.cpu, a_cpu());
+  if (error_) return;
+  if (every && !on_call) {
+    fail(locate(*every), "handler.action.every needs on_call = N (the first call it acts on)");
+    return;
+  }
+  const toml::table* st = send->as_table();
+  if (!st) {
+    fail(locate(*send), fmt::format("handler.action.send must be a table {{ dest = ..., mode = "
+                                    "..., vector = ..., count = ... }}, not {}",
+                                    type_name(send->type())));
+    return;
+  }
+  // The keys of an "ipi" event's ICR write, read the same way.
+  TableReader sr(*st, "handler.action.send");
+  const Field dest = sr.take("dest");
+  const Field mode = sr.take("mode");
+  const Field vector = sr.take("vector");
+  const Field count = sr.take("count");
+  const Field work_items = sr.take("work");
+  if (!known_keys(sr, "in handler.action.send")) return;
+  if (!dest) {
+    fail(locate(*send), "missing required key 'dest' in handler.action.send");
+    return;
+  }
+  if (auto d = destination(*dest, dest.what)) a.dest = std::move(*d);
+  opt(mode, a.mode, one_of(kIpiModeNames));
+  opt(vector, a.vector, in_range(0, kMaxVector));
+  opt(count, a.count, in_range(1, kMaxSendCount));
+  opt(work_items, a.work, [this](const toml::node& n, std::string_view w) { return work(n, w); });
 }
 
 /// "declared: a, b, c": the first few names, so a file of 100,000 handlers

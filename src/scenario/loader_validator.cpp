@@ -29,6 +29,8 @@ std::optional<Error> Validator::run(const toml::table& root) {
     read_handler(*t);
     if (error_) return error_;
   }
+  read_actions();
+  if (error_) return error_;
   std::size_t index = 0;
   for (const auto* t : array_of_tables(event)) {
     read_event(*t, index++);

@@ -116,6 +116,11 @@ class Validator {
   void read_timing(const toml::table& t);
   void read_kernel(const toml::table& t);
   void read_handler(const toml::table& t);
+  /// The [[handler.action]] tables, once every handler is known (their `work`
+  /// may name any handler).
+  void read_actions();
+  void read_action(const toml::table& t, const HandlerSpec& h, HandlerActionSpec& a);
+  void read_after(const Field& after, const Field& delay, const Field& every, EventSpec& e);
   void read_event(const toml::table& t, std::size_t index);
   void read_repeat(const Field& every, const Field& count, EventSpec& e);
   std::optional<Destination> destination(const toml::node& n, std::string_view what);
@@ -130,6 +135,7 @@ class Validator {
   SourceLoc root_loc_;
   std::optional<Error> error_;
   std::unordered_map<std::string, std::size_t> handler_index_;  // name -> spec_.handlers
+  std::vector<std::pair<std::size_t, Field>> actions_;          // handler index, its `action`
 };
 
 }  // namespace fredsim::scenario::loader

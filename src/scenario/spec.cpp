@@ -73,6 +73,14 @@ std::string to_string(const Destination& d) {
   return fmt::format("[{}]", fmt::join(d.cpus, ", "));
 }
 
+bool HandlerActionSpec::acts_on(CpuId on, std::uint64_t call_on_cpu) const {
+  if (cpu && *cpu != on) return false;
+  if (on_call == 0) return true;  // every call
+  if (call_on_cpu < on_call) return false;
+  if (every == 0) return call_on_cpu == on_call;
+  return (call_on_cpu - on_call) % every == 0;
+}
+
 const HandlerSpec* ScenarioSpec::find_handler(std::string_view handler_name) const {
   for (const auto& h : handlers) {
     if (h.name == handler_name) return &h;

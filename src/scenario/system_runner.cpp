@@ -40,18 +40,60 @@ std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpu
   return out;
 }
 
+/// CPU `from` writes its ICR as an "ipi" event or a handler's `send` gives it:
+/// delivery mode, vector field and destination exactly as written
+/// (docs/hardware.md §3 "Local APIC"); one write per CPU of a list.
+void write_icrs(machine::Machine& m, CpuId from, const Destination& dest, apic::DeliveryMode mode,
+                std::uint32_t vector) {
+  const apic::IcrValue icr =
+      apic::IcrValue{}.with_delivery_mode(mode).with_vector(static_cast<std::uint8_t>(vector));
+  auto write = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
+    m.write_icr(from, icr.with_shorthand(shorthand).with_destination(dest_id));
+  };
+  switch (dest.kind) {
+    case Destination::Kind::self:
+      write(apic::Shorthand::self, 0);
+      break;
+    case Destination::Kind::all:
+      write(apic::Shorthand::all_including_self, 0);
+      break;
+    case Destination::Kind::all_but_self:
+      write(apic::Shorthand::all_excluding_self, 0);
+      break;
+    case Destination::Kind::cpus:
+      for (CpuId c : dest.cpus)
+        write(apic::Shorthand::none, c);
+      break;
+  }
+}
+
+/// Resolves handler names to ids (the loader checked them).
+std::vector<kernel::HandlerId> handler_ids(const kernel::Kernel& k,
+                                           const std::vector<std::string>& names) {
+  std::vector<kernel::HandlerId> out;
+  for (const auto& name : names) {
+    const kernel::HandlerId h = k.registry().find_handler(name);
+    if (h != kernel::kNoHandler) out.push_back(h);
+  }
+  return out;
+}
+
 /// Runs the scenario's events: kind = event index, arg = occurrence.
 class Driver final : public EventTarget {
  public:
   Driver(const ScenarioSpec& spec, system::System& sys) : spec_(spec), sys_(sys) {
     // Each event's work names, resolved once: a repeated event looks up nothing.
     work_.resize(spec.events.size());
-    for (std::size_t e = 0; e < spec.events.size(); ++e) {
-      for (const auto& name : spec.events[e].work) {
-        const kernel::HandlerId h = sys.kernel().registry().find_handler(name);
-        if (h != kernel::kNoHandler) work_[e].push_back(h);  // the loader checked the names
-      }
-    }
+    for (std::size_t e = 0; e < spec.events.size(); ++e)
+      work_[e] = handler_ids(sys.kernel(), spec.events[e].work);
+    watch_handlers();
+  }
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+  ~Driver() {
+    // The kernel may outlive the driver: it must not call a watch that is gone.
+    for (const auto& w : watches_)
+      sys_.kernel().registry().observe_calls(w->name(), nullptr);
   }
 
   /// Schedules the first occurrence of every event (and the end of every
@@ -65,7 +107,7 @@ class Driver final : public EventTarget {
     seq_base_ = q.reserve_seqs(spec_.events.size());
     for (std::uint32_t e = 0; e < spec_.events.size(); ++e) {
       const EventSpec& ev = spec_.events[e];
-      if (ev.count == 0) continue;
+      if (ev.count == 0 || ev.after) continue;  // a rendezvous schedules its own
       q.schedule_reserved(ev.at, seq_of(e), *this, e, 0);
       if ((ev.type == EventType::user || ev.type == EventType::guest) && ev.until) {
         // The end of a user or guest interval: arg bit 0 (intervals do not repeat).
@@ -77,7 +119,7 @@ class Driver final : public EventTarget {
   void on_event(std::uint32_t kind, std::uint64_t arg) override {
     const EventSpec& ev = spec_.events[kind];
     const bool end_of_interval = (arg & 1) != 0;
-    if (!end_of_interval) {
+    if (!end_of_interval && !ev.after) {
       const std::uint64_t next = (arg >> 1) + 1;
       if (next < ev.count) {
         sys_.machine().queue().schedule_reserved(ev.occurrence(next), seq_of(kind), *this, kind,
@@ -91,28 +133,8 @@ class Driver final : public EventTarget {
       case EventType::ipi: {
         const auto dest = dest_cpus(ev.dest, ev.from, cpus);
         give_work(kind, dest);
-        // The raw "ipi" event: the ICR exactly as the scenario gives it (docs/hardware.md §3 "Local
-        // APIC").
-        const apic::IcrValue icr = apic::IcrValue{}.with_delivery_mode(ev.mode).with_vector(
-            static_cast<std::uint8_t>(ev.vector));
-        auto write = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
-          m.write_icr(ev.from, icr.with_shorthand(shorthand).with_destination(dest_id));
-        };
-        switch (ev.dest.kind) {
-          case Destination::Kind::self:
-            write(apic::Shorthand::self, 0);
-            break;
-          case Destination::Kind::all:
-            write(apic::Shorthand::all_including_self, 0);
-            break;
-          case Destination::Kind::all_but_self:
-            write(apic::Shorthand::all_excluding_self, 0);
-            break;
-          case Destination::Kind::cpus:
-            for (CpuId c : ev.dest.cpus)
-              write(apic::Shorthand::none, c);
-            break;
-        }
+        // The raw "ipi" event: the ICR exactly as the scenario gives it.
+        write_icrs(m, ev.from, ev.dest, ev.mode, ev.vector);
         break;
       }
       case EventType::pmi:
@@ -163,6 +185,121 @@ class Driver final : public EventTarget {
   }
 
  private:
+  /// What one handler does besides its model: its [[handler.action]] tables and
+  /// the events with `after` that count its calls (docs/scenarios.md "Handler
+  /// actions and rendezvous"). The kernel calls it inside each call of the
+  /// handler; it allocates nothing there.
+  class Watch final : public kernel::CallObserver {
+   public:
+    struct Action {
+      const HandlerActionSpec* spec;
+      std::vector<kernel::HandlerId> work;
+    };
+    struct Rendezvous {
+      std::uint32_t event;     // index in spec.events
+      std::uint64_t next = 1;  // the occurrence (1-based) due next
+    };
+
+    Watch(Driver& d, std::string name) : d_(d), name_(std::move(name)) {}
+    const std::string& name() const { return name_; }
+    std::vector<Action> actions;
+    std::vector<Rendezvous> rendezvous;
+
+    Cycle on_call(const kernel::HandlerCall& call) override {
+      Cycle spent = 0;
+      for (const Action& a : actions) {
+        if (a.spec->acts_on(call.cpu, call.call_on_cpu)) spent += d_.act(a, call.cpu);
+      }
+      for (Rendezvous& r : rendezvous)
+        d_.meet(r, call);
+      return spent;
+    }
+
+   private:
+    Driver& d_;
+    std::string name_;
+  };
+
+  /// One Watch per handler that has actions or that an event's `after` names,
+  /// in file order (handlers, then events); the kernel's own handlers are
+  /// watched from when the kernel registers them.
+  void watch_handlers() {
+    auto watch_of = [&](const std::string& name) -> Watch& {
+      for (auto& w : watches_) {
+        if (w->name() == name) return *w;
+      }
+      watches_.push_back(std::make_unique<Watch>(*this, name));
+      return *watches_.back();
+    };
+    for (const HandlerSpec& h : spec_.handlers) {
+      if (h.actions.empty()) continue;
+      Watch& w = watch_of(h.name);
+      for (const HandlerActionSpec& a : h.actions)
+        w.actions.push_back({&a, handler_ids(sys_.kernel(), a.work)});
+    }
+    // By file position, so two rendezvous met by one call schedule in file order.
+    std::vector<std::uint32_t> order;
+    for (std::uint32_t e = 0; e < spec_.events.size(); ++e) {
+      if (spec_.events[e].after && spec_.events[e].count > 0) order.push_back(e);
+    }
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return spec_.events[a].file_index < spec_.events[b].file_index;
+    });
+    for (std::uint32_t e : order)
+      watch_of(spec_.events[e].after->handler).rendezvous.push_back({e});
+    for (const auto& w : watches_)
+      sys_.kernel().registry().observe_calls(w->name(), w.get());
+  }
+
+  /// A handler's `send`, from its CPU, at the call's cycle: `count` times the
+  /// ICR write(s) of an "ipi" event, each costing the call `icr_write`.
+  Cycle act(const Watch::Action& a, CpuId cpu) {
+    const HandlerActionSpec& s = *a.spec;
+    machine::Machine& m = sys_.machine();
+    if (!a.work.empty()) {
+      // The destination's CPUs without building a list: nothing is allocated here.
+      auto give = [&](CpuId c) {
+        for (kernel::HandlerId h : a.work)
+          sys_.kernel().registry().add_work(h, c, s.count);
+      };
+      switch (s.dest.kind) {
+        case Destination::Kind::self:
+          give(cpu);
+          break;
+        case Destination::Kind::all:
+        case Destination::Kind::all_but_self:
+          for (CpuId c = 0; c < m.cpu_count(); ++c) {
+            if (c != cpu || s.dest.kind == Destination::Kind::all) give(c);
+          }
+          break;
+        case Destination::Kind::cpus:
+          for (CpuId c : s.dest.cpus)
+            give(c);
+          break;
+      }
+    }
+    for (std::uint32_t i = 0; i < s.count; ++i)
+      write_icrs(m, cpu, s.dest, s.mode, s.vector);
+    const std::uint64_t writes =
+        s.dest.kind == Destination::Kind::cpus ? s.dest.cpus.size() * s.count : s.count;
+    return writes * m.timing().get(TimingParam::icr_write);
+  }
+
+  /// Schedules the rendezvous' next occurrence when this call brings the count
+  /// it watches (on its CPU, or on all) to k * calls.
+  void meet(Watch::Rendezvous& r, const kernel::HandlerCall& call) {
+    const EventSpec& ev = spec_.events[r.event];
+    const RendezvousSpec& rv = *ev.after;
+    if (r.next > ev.count) return;
+    if (rv.cpu && *rv.cpu != call.cpu) return;
+    const std::uint64_t count = rv.cpu ? call.call_on_cpu : call.calls;
+    std::uint64_t due = 0;
+    if (__builtin_mul_overflow(r.next, rv.calls, &due) || count != due) return;
+    sys_.machine().queue().schedule_reserved(sys_.now() + rv.delay, seq_of(r.event), *this, r.event,
+                                             (r.next - 1) << 1);
+    ++r.next;
+  }
+
   void give_work(std::uint32_t event, std::span<const CpuId> cpus) {
     for (kernel::HandlerId h : work_[event]) {
       for (CpuId c : cpus)
@@ -175,6 +312,7 @@ class Driver final : public EventTarget {
   std::uint64_t seq_of(std::uint32_t e) const { return seq_base_ + spec_.events[e].file_index; }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
+  std::vector<std::unique_ptr<Watch>> watches_;
   std::uint64_t seq_base_ = 0;
 };
 

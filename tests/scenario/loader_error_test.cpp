@@ -132,7 +132,7 @@ TEST(LoaderError, HandlerErrors) {
             "\"serr\" | \"io_check\"");
   EXPECT_EQ(load_error(h + "colour = 1\n"),
             "t.toml:6:1: error: unknown key 'colour' in [[handler]] (allowed: name, type, vector, "
-            "first, model, check_cycles, handle_cycles)");
+            "first, model, check_cycles, handle_cycles, action)");
 }
 
 TEST(LoaderError, EventRequiredKeys) {
@@ -155,7 +155,7 @@ TEST(LoaderError, EventKeysDependOnTheType) {
   std::string ev = std::string(kHead) + "[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\n";
   EXPECT_EQ(load_error(ev + "counters = 2\n"),
             "t.toml:8:1: error: unknown key 'counters' in [[event]] of type \"ipi\" (allowed: at, "
-            "type, every, count, from, dest, mode, vector, work)");
+            "type, every, count, from, dest, mode, vector, work, after, delay)");
   std::string g = std::string(kHead) + "[[event]]\nat = 1\ntype = \"guest\"\ncpu = 1\n";
   EXPECT_EQ(load_error(g + "every = 5\n"),
             "t.toml:8:1: error: unknown key 'every' in [[event]] of type \"guest\" (allowed: at, "

@@ -91,6 +91,11 @@ inline constexpr std::uint32_t kMaxFrequencyMhz = 1'000'000;
 /// repeat) end at kMaxCycle, 2^50. Why these keep every sum of the simulator
 /// below 2^63: docs/scenarios.md "Limits".
 inline constexpr Cycle kMaxCost = Cycle{1} << 31;
+/// A handler's [[handler.action]] tables, and the ICR writes of one `send`: each
+/// write costs the call `icr_write` (at most kMaxCost), so a call's actions add
+/// at most 2^6 * 2^10 * 2^31 = 2^47 cycles (docs/scenarios.md "Limits").
+inline constexpr std::size_t kMaxHandlerActions = 64;
+inline constexpr std::int64_t kMaxSendCount = 1024;
 
 /// [system]
 struct SystemSpec {
@@ -125,19 +130,6 @@ struct KernelSpec {
   KeyLocations keys;
 };
 
-/// One [[handler]], in registration order.
-struct HandlerSpec {
-  std::string name;
-  kernel::NmiType type = kernel::NmiType::local;
-  std::uint32_t vector = 0;  // NMI-source vector; the kernel model warns where Linux does
-  bool first = false;        // NMI_FLAG_FIRST
-  kernel::HandlerModel model = kernel::HandlerModel::device;  // never custom
-  std::optional<Cycle> check_cycles;   // default: the timing profile's <model>_check
-  std::optional<Cycle> handle_cycles;  // default: the timing profile's <model>_handle
-  SourceLoc loc;
-  KeyLocations keys;
-};
-
 /// Destination of an IPI: a shorthand or a list of CPUs (sorted, no duplicates).
 struct Destination {
   enum class Kind : std::uint8_t { self, all, all_but_self, cpus };
@@ -145,6 +137,49 @@ struct Destination {
   std::vector<CpuId> cpus;  // Kind::cpus only
 };
 std::string to_string(const Destination& d);
+
+/// One [[handler.action]] (docs/scenarios.md "Handler actions and rendezvous"):
+/// ICR writes the handler makes inside the calls it names, from its own CPU.
+struct HandlerActionSpec {
+  std::uint64_t on_call = 0;  // the call on that CPU (1-based); 0: every call
+  std::uint64_t every = 0;    // with on_call: also calls on_call + every, + 2 * every, ...
+  std::optional<CpuId> cpu;   // only on this CPU
+  // send = { dest, mode, vector, count, work }: as an "ipi" event's keys
+  Destination dest;
+  apic::DeliveryMode mode = apic::DeliveryMode::nmi;
+  std::uint32_t vector = 0;
+  std::uint32_t count = 1;        // ICR writes per call
+  std::vector<std::string> work;  // handler names: one item per write per destination
+  SourceLoc loc;
+  KeyLocations keys;  // the action's own keys (not those inside send)
+
+  /// Whether the call numbered `call_on_cpu` (1-based) on `cpu` acts.
+  bool acts_on(CpuId cpu, std::uint64_t call_on_cpu) const;
+};
+
+/// One [[handler]], in registration order.
+struct HandlerSpec {
+  std::string name;
+  kernel::NmiType type = kernel::NmiType::local;
+  std::uint32_t vector = 0;  // NMI-source vector; the kernel model warns where Linux does
+  bool first = false;        // NMI_FLAG_FIRST
+  kernel::HandlerModel model = kernel::HandlerModel::device;  // never custom
+  std::optional<Cycle> check_cycles;       // default: the timing profile's <model>_check
+  std::optional<Cycle> handle_cycles;      // default: the timing profile's <model>_handle
+  std::vector<HandlerActionSpec> actions;  // [[handler.action]], file order
+  SourceLoc loc;
+  KeyLocations keys;
+};
+
+/// An event's `after` (docs/scenarios.md "Handler actions and rendezvous"): its
+/// occurrence k (1-based) fires `delay` cycles after the call that brings the
+/// handler's count (on `cpu`, or on every CPU) to k * calls.
+struct RendezvousSpec {
+  std::string handler;  // declared, or a handler the kernel registers itself
+  std::uint64_t calls = 1;
+  std::optional<CpuId> cpu;
+  Cycle delay = 0;
+};
 
 /// One [[event]]. Fields not used by its type keep their defaults (the loader
 /// rejects keys that do not belong to the type). A repeating event is kept as one
@@ -169,6 +204,8 @@ struct EventSpec {
   // repetition
   Cycle every = 0;
   std::uint64_t count = 1;
+  /// Instead of `at` (then 0 and not scheduled at the start): the rendezvous.
+  std::optional<RendezvousSpec> after;
 
   std::size_t file_index = 0;  // position among the [[event]] tables of the file
   SourceLoc loc;
