@@ -61,7 +61,7 @@ Result<SplitOverride> split_override(std::string_view text) {
     }
     out.path.emplace_back(part);
     if (dot == std::string_view::npos) break;
-    // Every key of a scenario is at most three deep (event.2.at); a deeper path
+    // Every key of a scenario is at most six deep (handler.0.action.0.send.count); a deeper path
     // would only build nested tables, as deep as the argument is long.
     if (out.path.size() == kMaxKeyParts) {
       return set_error(text,

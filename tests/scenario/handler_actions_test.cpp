@@ -60,6 +60,27 @@ name = "g"
   EXPECT_TRUE(s.handlers[1].actions.empty());
 }
 
+TEST(HandlerActionLoad, SetReachesTheKeysOfActionsAndRendezvous) {
+  const std::string text = std::string(kActionHead) + R"(send = { dest = 0 }
+[[event]]
+after = { handler = "h", calls = 2 }
+type = "ipi"
+dest = 1
+)";
+  auto s = load_ok(
+      text, {Override{"handler.0.action.0.send.count=9"}, Override{"handler.0.action.0.on_call=4"},
+             Override{"event.0.after.calls=5"}, Override{"event.0.delay=70"}});
+  ASSERT_EQ(s.handlers[0].actions.size(), 1u);
+  EXPECT_EQ(s.handlers[0].actions[0].count, 9u);
+  EXPECT_EQ(s.handlers[0].actions[0].on_call, 4u);
+  ASSERT_TRUE(s.events[0].after);
+  EXPECT_EQ(s.events[0].after->calls, 5u);
+  EXPECT_EQ(s.events[0].after->delay, 70u);
+  EXPECT_EQ(load_error(text, {Override{"handler.0.action.0.send.count=0"}}),
+            "error: --set handler.0.action.0.send.count=0: handler.action.send.count = 0 is out "
+            "of range (1..1024)");
+}
+
 TEST(HandlerActionLoad, ActsOnTheCallsItNames) {
   HandlerActionSpec every_call;
   EXPECT_TRUE(every_call.acts_on(0, 1));
