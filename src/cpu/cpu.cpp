@@ -101,7 +101,8 @@ std::uint64_t advance_rip(std::uint64_t rip, Cycle ran) {
 std::uint64_t Cpu::rip() const {
   // Ordinary code moves on: a symbolic RIP that advances with the cycles it ran,
   // so only an NMI taken at the very cycle of a return sees the same RIP again.
-  return state_ == RunState::running ? advance_rip(rip_, ctx_.now() - resumed_at_) : rip_;
+  return state_ == RunState::running && !halted_ ? advance_rip(rip_, ctx_.now() - resumed_at_)
+                                                 : rip_;
 }
 
 Fault Cpu::fault(Fault f, std::string_view what) {
@@ -135,8 +136,10 @@ void Cpu::raise_nmi(std::uint32_t source_vector) {
 }
 
 void Cpu::try_deliver() {
-  if (!nmi_pending_) return;
   if (state_ != RunState::running && state_ != RunState::in_os) return;
+  // VMX non-root: blocking from VM entry, or an NMI-window exit first.
+  if (non_root() && vmx_->at_boundary(*this)) return;
+  if (!nmi_pending_) return;
   if (non_root() && vmx_->nmi_exiting()) {
     // With virtual NMIs the guest's blocking is virtual and holds back nothing.
     if (nmi_blocked_ && !vmx_->virtual_nmis()) return;
@@ -244,7 +247,8 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   f.event_data = ev.event_data;
   f.reserved = 0;
 
-  // Step 5: the new context.
+  // Step 5: the new context (an event wakes the HLT state).
+  halted_ = false;
   push_frame(new_rsp, f, ev.type == EventType::nmi, false);
   rsp_ = new_rsp;
   rflags_ = kRflagsFixed1;
@@ -286,6 +290,7 @@ void Cpu::idt_deliver(const EventInfo& ev) {
   f.ss = FredSs{}.set_selector(ss_);
   const std::uint64_t top = ev.type == EventType::nmi ? idt_nmi_stack_ : rsp_ & ~std::uint64_t{15};
   const std::uint64_t new_rsp = top - kFredFrameSize;
+  halted_ = false;  // an event wakes the HLT state
   push_frame(new_rsp, f, ev.type == EventType::nmi, false);
   rsp_ = new_rsp;
   rflags_ &= ~(kRflagsIf | kRflagsTf);  // an interrupt gate clears IF and TF
@@ -538,6 +543,7 @@ ArchState Cpu::save_state() const {
   s.config = config_;
   s.star = star_;
   s.nmi_blocked = nmi_blocked_;
+  s.halted = halted_;
   return s;
 }
 
@@ -557,6 +563,7 @@ void Cpu::load_state(const ArchState& s) {
   config_ = s.config;
   star_ = s.star;
   nmi_blocked_ = s.nmi_blocked;
+  halted_ = s.halted;
   resumed_at_ = ctx_.now();
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <string>
+
 #include "fredsim/vmx.hpp"
 
 namespace fredsim::kernel {
@@ -10,6 +12,27 @@ namespace {
 // A symbolic guest context: the guest kernel's idle loop and stack.
 constexpr std::uint64_t kGuestRip = 0xFFFFFFFF82000000ull;
 constexpr std::uint64_t kGuestRsp = 0xFFFFC90001004000ull;
+
+/// The console text of a VM entry that did not succeed (VMLAUNCH/VMRESUME):
+/// the VM-instruction error of a VMfailValid, or the exit reason of a VM-entry
+/// failure, each with what failed.
+std::string entry_failure_text(const vmx::VmxCpu& vcpu, const vmx::VmxResult& r) {
+  switch (r.status) {
+    case vmx::VmxStatus::fail_valid:
+      return fmt::format("VM-instruction error {} ({})", static_cast<unsigned>(r.error),
+                         vcpu.last_entry_failure());
+    case vmx::VmxStatus::entry_failure:
+      return fmt::format("VM-entry failure, exit reason {:#x} (invalid guest state: {})",
+                         vcpu.vmcs().get(vmx::field::kExitReason), vcpu.last_entry_failure());
+    case vmx::VmxStatus::fail_invalid:
+      return "VMfailInvalid (no current VMCS)";
+    case vmx::VmxStatus::fault:
+      return fmt::format("the instruction faulted ({})", cpu::fault_name(r.fault));
+    case vmx::VmxStatus::succeed:
+      break;
+  }
+  return "succeeded";
+}
 }  // namespace
 
 Kvm::Kvm(machine::Machine& machine, Kernel& kernel)
@@ -19,25 +42,44 @@ bool Kvm::guest_running(CpuId cpu) const {
   return vcpus_[cpu].active && machine_.cpu(cpu).non_root();
 }
 
-Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source) {
+Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const GuestControls& c) {
   Vcpu& v = vcpus_[cpu];
   vmx::VmxCpu& vcpu = machine_.vmx(cpu);
   vcpu.set_exit_handler(this);
   vcpu.set_guest_os(this);
   v.stop = false;
   v.guest_nmi_source = guest_nmi_source;
-  vcpu.vmcs().vmwrite(vmx::field::kPinControls,
-                      vmx::PinControls{}.set_nmi_exiting(nmi_exiting).encode());
+  // VMWRITEs of control and guest-state fields the model has: they cannot fail.
+  vmx::Vmcs& f = vcpu.vmcs();
+  (void)f.vmwrite(
+      vmx::field::kPinControls,
+      vmx::PinControls{}.set_nmi_exiting(nmi_exiting).set_virtual_nmis(c.virtual_nmis).encode());
+  (void)f.vmwrite(vmx::field::kPrimaryProcControls,
+                  vmx::ProcControls{}.set_nmi_window_exiting(c.nmi_window_exiting).encode());
   // The guest runs a kernel like the host's: the same FRED setup, its own RIP/RSP.
   cpu::ArchState guest = machine_.cpu(cpu).save_state();
   guest.rip = kGuestRip;
   guest.rsp = kGuestRsp;
-  guest.nmi_blocked = false;
+  guest.nmi_blocked = c.blocking_by_nmi;
+  guest.halted = c.hlt;
   vcpu.write_guest_state(guest);
+  (void)f.vmwrite(vmx::field::kGuestInterruptibility,
+                  vmx::Interruptibility{}
+                      .set_blocking_by_sti(c.blocking_by_sti)
+                      .set_blocking_by_mov_ss(c.blocking_by_mov_ss)
+                      .set_blocking_by_nmi(c.blocking_by_nmi)
+                      .encode());
+  // VM-entry interruption information: an injected NMI, or nothing.
+  vmx::IntrInfo inject;
+  if (c.inject_nmi_vector) inject = vmx::IntrInfo::nmi().set_vector(*c.inject_nmi_vector);
+  (void)f.vmwrite(vmx::field::kEntryIntrInfo, inject.encode());
+  (void)f.vmwrite(vmx::field::kInjectedEventData, 0);
+  // KVM requests the NMI window for an NMI it holds (enable_nmi_window()).
+  v.nmi_queued = c.nmi_window_exiting;
+  v.queued_event_data = 0;
   const vmx::VmxResult r = v.active ? vcpu.vm_resume() : vcpu.vm_enter();
   if (r.status != vmx::VmxStatus::succeed) {
-    return Error{fmt::format("VM entry on CPU {} failed (VM-instruction error {})", cpu,
-                             static_cast<unsigned>(r.error))};
+    return Error{fmt::format("VM entry on CPU {} failed: {}", cpu, entry_failure_text(vcpu, r))};
   }
   v.active = true;
   return {};
@@ -49,6 +91,10 @@ void Kvm::stop_guest(CpuId cpu) {
 
 void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
   const CpuId cpu = vcpu.cpu().id();
+  if (exit.reason.basic() == static_cast<std::uint16_t>(vmx::BasicExitReason::nmi_window)) {
+    handle_nmi_window(vcpu);
+    return;
+  }
   const bool nmi =
       exit.reason.basic() == static_cast<std::uint16_t>(vmx::BasicExitReason::exception_or_nmi) &&
       exit.intr_info.valid() && exit.intr_info.type() == cpu::EventType::nmi;
@@ -67,10 +113,46 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
                                 const std::uint64_t bitmap = vc.last_exit().qualification;
                                 const Vcpu& v = vcpus_[cpu];
                                 if (v.guest_nmi_source && !v.stop && bitmap != 0) {
-                                  vc.inject_nmi(bitmap);
+                                  queue_guest_nmi(vc, bitmap);
                                 }
                                 resume(vc);
                               });
+}
+
+void Kvm::queue_guest_nmi(vmx::VmxCpu& vcpu, std::uint64_t event_data) {
+  // vmx_nmi_blocked() / enable_nmi_window(): with virtual NMIs, a guest that
+  // blocks NMIs (virtual-NMI blocking or MOV SS as saved at the exit) cannot take
+  // an injected NMI (the entry would fail: SDM Vol. 3C "Checks on Guest
+  // Non-Register State"), so KVM asks for the NMI window and holds it.
+  const vmx::Interruptibility intr = vcpu.last_exit().guest_interruptibility;
+  const vmx::PinControls pin = vmx::PinControls::decode(vcpu.vmcs().get(vmx::field::kPinControls));
+  if (pin.virtual_nmis() && (intr.blocking_by_nmi() || intr.blocking_by_mov_ss())) {
+    Vcpu& v = vcpus_[vcpu.cpu().id()];
+    v.nmi_queued = true;
+    v.queued_event_data = event_data;
+    (void)vcpu.vmcs().vmwrite(
+        vmx::field::kPrimaryProcControls,
+        vmx::ProcControls::decode(vcpu.vmcs().get(vmx::field::kPrimaryProcControls))
+            .set_nmi_window_exiting(true)
+            .encode());
+    return;
+  }
+  vcpu.inject_nmi(event_data);
+}
+
+void Kvm::handle_nmi_window(vmx::VmxCpu& vcpu) {
+  // handle_nmi_window(): clear the control; the held NMI is injected with the
+  // next entry (inject_pending_event() -> vmx_inject_nmi()).
+  Vcpu& v = vcpus_[vcpu.cpu().id()];
+  (void)vcpu.vmcs().vmwrite(
+      vmx::field::kPrimaryProcControls,
+      vmx::ProcControls::decode(vcpu.vmcs().get(vmx::field::kPrimaryProcControls))
+          .set_nmi_window_exiting(false)
+          .encode());
+  if (v.nmi_queued && !v.stop) vcpu.inject_nmi(v.queued_event_data);
+  v.nmi_queued = false;
+  v.queued_event_data = 0;
+  resume(vcpu);
 }
 
 void Kvm::resume(vmx::VmxCpu& vcpu) {
@@ -85,8 +167,7 @@ void Kvm::resume(vmx::VmxCpu& vcpu) {
   const vmx::VmxResult r = vcpu.vm_resume();
   if (r.status != vmx::VmxStatus::succeed) {
     kernel_.console().printk(vcpu.cpu().id(),
-                             fmt::format("KVM: VMRESUME failed (VM-instruction error {})",
-                                         static_cast<unsigned>(r.error)));
+                             fmt::format("KVM: VMRESUME failed: {}", entry_failure_text(vcpu, r)));
   }
 }
 

@@ -7,6 +7,16 @@
 
 namespace fredsim::scenario::loader {
 
+namespace {
+// The guest event's NMI controls (docs/scenarios.md "Guest NMI controls").
+enum class GuestBlocking : std::uint8_t { nmi, sti, mov_ss };
+constexpr Names<GuestBlocking, 3> kGuestBlockingNames{
+    {{"nmi", GuestBlocking::nmi}, {"sti", GuestBlocking::sti}, {"mov_ss", GuestBlocking::mov_ss}}};
+constexpr Names<bool, 2> kGuestActivityNames{{{"active", false}, {"hlt", true}}};
+enum class InjectType : std::uint8_t { nmi };
+constexpr Names<InjectType, 1> kInjectTypeNames{{{"nmi", InjectType::nmi}}};
+}  // namespace
+
 void Validator::read_event(const toml::table& t, std::size_t index) {
   EventSpec e;
   e.loc = locate(t);
@@ -44,6 +54,10 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const Field guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
   const Field after = r.take_if(!interval, "after");
   const Field delay = r.take_if(!interval, "delay");
+  const bool guest = ty == EventType::guest;
+  const GuestFields guest_fields{
+      r.take_if(guest, "virtual_nmis"), r.take_if(guest, "nmi_window_exiting"),
+      r.take_if(guest, "blocking"), r.take_if(guest, "activity"), r.take_if(guest, "inject")};
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
 
   if (at && after) {
@@ -77,6 +91,7 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   opt(reason, e.reason, one_of(kReasonNames));
   opt(nmi_exiting, e.nmi_exiting, a_boolean());
   opt(guest_nmi_source, e.guest_nmi_source, a_boolean());
+  read_guest_controls(guest_fields, e.guest);
   opt(work_items, e.work, [this](const toml::node& n, std::string_view w) { return work(n, w); });
   if (error_) return;
   if (until) {
@@ -96,6 +111,65 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   }
   read_repeat(every, count, e);
   spec_.events.push_back(std::move(e));
+}
+
+/// The NMI controls and entry state of a guest event: virtual_nmis,
+/// nmi_window_exiting, blocking = [...], activity, inject = { type, vector }.
+/// Only their form is checked here; whether they fit together is VM entry's
+/// business (a bad combination is a VM-entry failure the run shows).
+void Validator::read_guest_controls(const GuestFields& f, kernel::GuestControls& g) {
+  opt(f.virtual_nmis, g.virtual_nmis, a_boolean());
+  opt(f.nmi_window_exiting, g.nmi_window_exiting, a_boolean());
+  opt(f.activity, g.hlt, one_of(kGuestActivityNames));
+  if (error_) return;
+  if (f.blocking) {
+    const auto* a = f.blocking->as_array();
+    if (a == nullptr) {
+      fail(locate(*f.blocking),
+           fmt::format("{} must be a list of {} (none: []), not {}", f.blocking.what,
+                       quoted_names(kGuestBlockingNames), type_name(f.blocking->type())));
+      return;
+    }
+    bool seen[3] = {};
+    for (const auto& n : *a) {
+      const auto b = enumeration(n, f.blocking.what, kGuestBlockingNames);
+      if (!b) return;
+      bool& once = seen[static_cast<std::size_t>(*b)];
+      if (once) {
+        fail(locate(n), fmt::format("{} lists \"{}\" twice", f.blocking.what,
+                                    name_of(kGuestBlockingNames, *b)));
+        return;
+      }
+      once = true;
+    }
+    g.blocking_by_nmi = seen[static_cast<std::size_t>(GuestBlocking::nmi)];
+    g.blocking_by_sti = seen[static_cast<std::size_t>(GuestBlocking::sti)];
+    g.blocking_by_mov_ss = seen[static_cast<std::size_t>(GuestBlocking::mov_ss)];
+  }
+  if (f.inject) {
+    const toml::table* t = f.inject->as_table();
+    if (t == nullptr) {
+      fail(locate(*f.inject), fmt::format("{} must be a table {{ type = \"nmi\", vector = 2 }}, "
+                                          "not {}",
+                                          f.inject.what, type_name(f.inject->type())));
+      return;
+    }
+    TableReader r(*t, f.inject.what);
+    const Field type = r.take("type");
+    const Field vector = r.take("vector");
+    if (!known_keys(r, fmt::format("in {}", f.inject.what))) return;
+    if (!type) {
+      fail(locate(*f.inject), fmt::format("missing required key 'type' in {}", f.inject.what));
+      return;
+    }
+    InjectType ty = InjectType::nmi;
+    opt(type, ty, one_of(kInjectTypeNames));
+    // Any 8-bit vector: VM entry checks that an NMI's is 2.
+    std::uint32_t v = 2;
+    opt(vector, v, in_range(0, 255));
+    if (error_) return;
+    g.inject_nmi_vector = static_cast<std::uint8_t>(v);
+  }
 }
 
 /// `every` and `count`: occurrence i is at `at + i * every`.

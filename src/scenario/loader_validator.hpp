@@ -123,6 +123,10 @@ class Validator {
   void read_after(const Field& after, const Field& delay, const Field& every, EventSpec& e);
   void read_event(const toml::table& t, std::size_t index);
   void read_repeat(const Field& every, const Field& count, EventSpec& e);
+  struct GuestFields {
+    Field virtual_nmis, nmi_window_exiting, blocking, activity, inject;
+  };
+  void read_guest_controls(const GuestFields& f, kernel::GuestControls& g);
   std::optional<Destination> destination(const toml::node& n, std::string_view what);
   std::optional<std::vector<std::string>> work(const toml::node& n, std::string_view what);
   void check_intervals();

@@ -48,6 +48,11 @@ ordered_json result_json(const ScenarioResult& r) {
                                   {"external", c.stats.external},
                                   {"swallow", c.stats.swallow}}},
                                 {"lost", c.lost}});
+    // VMX counters only when not 0, so results without them stay as they were.
+    ordered_json& cj = cpus.back();
+    if (c.vm_exits_nmi_window != 0) cj["vm_exits_nmi_window"] = c.vm_exits_nmi_window;
+    if (c.vm_exits_from_hlt != 0) cj["vm_exits_from_hlt"] = c.vm_exits_from_hlt;
+    if (c.vm_entry_failures != 0) cj["vm_entry_failures"] = c.vm_entry_failures;
   }
   auto& handlers = j["handlers"] = ordered_json::array();
   for (const auto& h : r.handlers) {

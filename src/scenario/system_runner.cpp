@@ -153,7 +153,8 @@ class Driver final : public EventTarget {
         if (end_of_interval) {
           sys_.kvm().stop_guest(ev.cpu);
         } else {
-          if (Status st = sys_.kvm().run_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source);
+          if (Status st =
+                  sys_.kvm().run_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source, ev.guest);
               !st.ok()) {
             k.console().printk(ev.cpu, "KVM: " + st.error().message);
           }
@@ -461,6 +462,12 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     cr.dispatch_cycles = cs.dispatch_cycles;
     cr.stats = ks.stats;
     cr.lost = k.lost_work(c);
+    if (m.has_vmx(c)) {
+      const vmx::VmxStats& vs = m.vmx(c).stats();
+      cr.vm_exits_nmi_window = vs.exits_for(vmx::BasicExitReason::nmi_window);
+      cr.vm_exits_from_hlt = vs.exits_from_hlt;
+      cr.vm_entry_failures = vs.failed_entries;
+    }
     r.cpus.push_back(cr);
   }
   for (kernel::HandlerId h = 0; h < k.registry().handler_count(); ++h) {

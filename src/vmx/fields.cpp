@@ -51,6 +51,7 @@ constexpr std::array kFields{
     FieldInfo{kGuestCsAccessRights, "guest_cs_access_rights"},
     FieldInfo{kGuestSsAccessRights, "guest_ss_access_rights"},
     FieldInfo{kGuestInterruptibility, "guest_interruptibility"},
+    FieldInfo{kGuestActivityState, "guest_activity_state"},
     FieldInfo{kExitQualification, "exit_qualification"},
     FieldInfo{kGuestCr4, "guest_cr4"},
     FieldInfo{kGuestRsp, "guest_rsp"},

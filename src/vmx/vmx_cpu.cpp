@@ -1,6 +1,7 @@
 #include "fredsim/vmx/vmx_cpu.hpp"
 
 #include <cassert>
+#include <span>
 
 namespace fredsim::vmx {
 
@@ -122,6 +123,9 @@ void VmxCpu::write_guest_state(const ArchState& s) {
                    Interruptibility::decode(v.get(field::kGuestInterruptibility))
                        .set_blocking_by_nmi(s.nmi_blocked)
                        .encode());
+  v.set_exit_field(
+      field::kGuestActivityState,
+      static_cast<std::uint32_t>(s.halted ? ActivityState::hlt : ActivityState::active));
   if ((s.cr4 & arch::kCr4Fred) != 0) {
     v.set_exit_field(
         field::kEntryControls,
@@ -151,6 +155,7 @@ ArchState VmxCpu::guest_state() const {
   read_fred(v, kGuestFred, s);
   read_msrs(guest_msrs_, s);
   s.nmi_blocked = Interruptibility::decode(v.get(field::kGuestInterruptibility)).blocking_by_nmi();
+  s.halted = v.get(field::kGuestActivityState) == static_cast<std::uint32_t>(ActivityState::hlt);
   return s;
 }
 
@@ -204,6 +209,12 @@ VmInstructionError VmxCpu::check_controls() const {
   if (pin.virtual_nmis() && !pin.nmi_exiting()) {
     return VmInstructionError::entry_invalid_control_fields;
   }
+  // Same section: "If the 'virtual NMIs' VM-execution control is 0, the
+  // 'NMI-window exiting' VM-execution control must be 0."
+  const ProcControls proc = ProcControls::decode(vmcs_.get(field::kPrimaryProcControls));
+  if (proc.nmi_window_exiting() && !pin.virtual_nmis()) {
+    return VmInstructionError::entry_invalid_control_fields;
+  }
   // "Checks on VM-Entry Control Fields", event injection.
   const IntrInfo inj = IntrInfo::decode(vmcs_.get(field::kEntryIntrInfo));
   if (inj.valid()) {
@@ -220,12 +231,57 @@ VmInstructionError VmxCpu::check_controls() const {
   return VmInstructionError::none;
 }
 
-bool VmxCpu::guest_state_valid() const {
-  // SDM Vol. 3C "Checks on Guest Non-Register State": blocking by NMI must be 0
-  // when the entry injects an NMI.
+std::string_view VmxCpu::check_guest_state() const {
+  // SDM Vol. 3C "Checks on Guest Non-Register State", the activity-state and
+  // interruptibility-state checks, in the manual's order. "" = all pass.
   const IntrInfo inj = IntrInfo::decode(vmcs_.get(field::kEntryIntrInfo));
   const Interruptibility intr = Interruptibility::decode(vmcs_.get(field::kGuestInterruptibility));
-  return !(inj.valid() && inj.type() == EventType::nmi && intr.blocking_by_nmi());
+  const PinControls pin = PinControls::decode(vmcs_.get(field::kPinControls));
+  const std::uint64_t activity = vmcs_.get(field::kGuestActivityState);
+  const bool shadow = intr.blocking_by_sti() || intr.blocking_by_mov_ss();
+  const bool inject_nmi = inj.valid() && inj.type() == EventType::nmi;
+
+  // Activity state: a value the processor supports (IA32_VMX_MISC: HLT only).
+  if (activity > static_cast<std::uint32_t>(ActivityState::hlt)) {
+    return "activity state not supported (the model has active and HLT)";
+  }
+  const bool hlt = activity == static_cast<std::uint32_t>(ActivityState::hlt);
+  if (hlt && kAccessRightsDpl.get(vmcs_.get(field::kGuestSsAccessRights)) != 0) {
+    return "activity state HLT with SS.DPL not 0";
+  }
+  if (hlt && shadow) return "activity state HLT with blocking by STI or MOV SS";
+  if (hlt && inj.valid()) {
+    // HLT may be entered with an external interrupt, an NMI, #DB, #MC or a
+    // pending MTF exit (other event, vector 0) injected, nothing else.
+    const EventType t = inj.type();
+    const bool allowed =
+        t == EventType::external_interrupt || t == EventType::nmi ||
+        (t == EventType::hardware_exception && (inj.vector() == 1 || inj.vector() == 18)) ||
+        (t == EventType::other && inj.vector() == 0);
+    if (!allowed) return "event injection the HLT activity state does not allow";
+  }
+  // Interruptibility state.
+  if ((intr.encode() & Interruptibility::kReservedMask) != 0) {
+    return "interruptibility state: reserved bits 31:4 not 0";
+  }
+  if (intr.blocking_by_sti() && intr.blocking_by_mov_ss()) {
+    return "interruptibility state: blocking by STI and by MOV SS both set";
+  }
+  if (intr.blocking_by_sti() && (vmcs_.get(field::kGuestRflags) & arch::kRflagsIf) == 0) {
+    return "interruptibility state: blocking by STI with RFLAGS.IF = 0";
+  }
+  if (inj.valid() && inj.type() == EventType::external_interrupt && shadow) {
+    return "injecting an external interrupt with blocking by STI or MOV SS";
+  }
+  if (inject_nmi && intr.blocking_by_mov_ss()) return "injecting an NMI with blocking by MOV SS";
+  // (A processor "may" also refuse an NMI injected with blocking by STI; the
+  // model's does not.)
+  if (intr.blocking_by_smi()) return "interruptibility state: blocking by SMI outside SMM";
+  // Without virtual NMIs there is no such requirement (the SDM says so in a note).
+  if (pin.virtual_nmis() && inject_nmi && intr.blocking_by_nmi()) {
+    return "injecting an NMI with virtual-NMI blocking";
+  }
+  return {};
 }
 
 VmxResult VmxCpu::enter(Instruction insn) {
@@ -247,6 +303,7 @@ VmxResult VmxCpu::enter(Instruction insn) {
   SimContext& ctx = cpu_.context();
   if (err != VmInstructionError::none) {
     ++stats_.failed_entries;
+    entry_failure_ = vm_instruction_error_text(err);
     if (ctx.tracer.enabled()) {
       ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_entry_fail",
                       {{"error", TraceValue::dec(static_cast<std::uint32_t>(err))},
@@ -254,17 +311,18 @@ VmxResult VmxCpu::enter(Instruction insn) {
     }
     return vmcs_.fail_valid(err);
   }
-  if (!guest_state_valid()) {
+  if (const std::string_view bad = check_guest_state(); !bad.empty()) {
     // A VM-entry failure: reported as a VM exit with bit 31 set; the processor
     // stays with the host, which goes on after the instruction.
     ++stats_.failed_entries;
+    entry_failure_ = bad;
     vmcs_.set_exit_field(field::kExitReason,
                          ExitReason::of(BasicExitReason::invalid_guest_state, true).encode());
     vmcs_.set_exit_field(field::kExitQualification, 0);
     if (ctx.tracer.enabled()) {
       ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_entry_fail",
                       {{"reason", TraceValue::dec(vmcs_.get(field::kExitReason))},
-                       {"what", TraceValue::str("invalid guest state")}});
+                       {"what", TraceValue::str(bad)}});
     }
     return {VmxStatus::entry_failure, VmInstructionError::none, cpu::Fault::none, 0};
   }
@@ -273,6 +331,7 @@ VmxResult VmxCpu::enter(Instruction insn) {
   if (capture_host_) write_host_state(cpu_.save_state());
   host_os_ = cpu_.os_entry();
   active_pin_ = PinControls::decode(vmcs_.get(field::kPinControls));
+  active_proc_ = ProcControls::decode(vmcs_.get(field::kPrimaryProcControls));
   entering_with_ = insn;
 
   // Load the guest: the parts the controls do not load keep their values.
@@ -286,6 +345,10 @@ VmxResult VmxCpu::enter(Instruction insn) {
   g.ss = fields.ss;
   g.cpl = fields.cpl;
   g.nmi_blocked = fields.nmi_blocked;
+  // SDM Vol. 3C "Activity State" (Special Features of VM Entry): HLT after a
+  // non-vectoring entry; a vectoring one delivers its event and runs on, active.
+  const bool vectoring = IntrInfo::decode(vmcs_.get(field::kEntryIntrInfo)).valid();
+  g.halted = fields.halted && !vectoring;
   if (EntryControls::decode(vmcs_.get(field::kEntryControls)).load_guest_fred()) {
     copy_fred_state(fields, g);
   }
@@ -318,7 +381,17 @@ void VmxCpu::complete_entry() {
          {"guest_rip", TraceValue::hex(cpu_.rip())}});
   }
   if (!inj.valid()) {
-    cpu_.end_transition();  // a pending NMI may cause an exit right away
+    // A non-vectoring entry loads blocking by STI / MOV SS, which lasts one
+    // instruction: one cycle of the guest's symbolic RIP (SDM Vol. 3C
+    // "Interruptibility State" under "Special Features of VM Entry"). Meanwhile
+    // at_boundary() holds NMIs and NMI-window exits back.
+    const Interruptibility intr =
+        Interruptibility::decode(vmcs_.get(field::kGuestInterruptibility));
+    if (intr.blocking_by_sti() || intr.blocking_by_mov_ss()) {
+      entry_blocking_ = true;
+      ctx.queue.schedule_in(1, *this, kBlockingEnds);
+    }
+    cpu_.end_transition();  // a pending NMI or an open NMI window may exit right away
     return;
   }
 
@@ -382,11 +455,21 @@ void VmxCpu::save_guest_state() {
   if (save_fred) write_fred(v, kGuestFred, s);
   write_msrs(guest_msrs_, s);
   // Blocking by NMI: with virtual NMIs, the CPU's NMI blocking in the guest is
-  // the virtual-NMI blocking; without, an NMI exit happens only unblocked (0).
+  // the virtual-NMI blocking, saved as it is (an NMI-induced exit neither sets
+  // nor clears it: SDM Vol. 3C "Saving Non-Register State"); without, an NMI
+  // exit happens only unblocked (0). Blocking by STI / MOV SS is 0: exits wait
+  // until the entry's blocking is over.
   v.set_exit_field(field::kGuestInterruptibility,
                    Interruptibility::decode(v.get(field::kGuestInterruptibility))
                        .set_blocking_by_nmi(s.nmi_blocked)
+                       .set_blocking_by_sti(false)
+                       .set_blocking_by_mov_ss(false)
                        .encode());
+  // The activity state: an exit from HLT saves HLT; the processor is active
+  // only after the exit (SDM Vol. 3C "Saving Non-Register State").
+  v.set_exit_field(
+      field::kGuestActivityState,
+      static_cast<std::uint32_t>(s.halted ? ActivityState::hlt : ActivityState::active));
 }
 
 ArchState VmxCpu::build_host_state() const {
@@ -409,13 +492,37 @@ ArchState VmxCpu::build_host_state() const {
 void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
   assert(&cpu == &cpu_ && mode_ == VmxMode::guest);
   (void)cpu;
-  SimContext& ctx = cpu_.context();
+  // Exit information (docs/hardware.md §4 "VMX"); the qualification is 0 when
+  // NMI-source is not active: the CPU kept no bitmap.
+  exit_to_host(ExitReason::of(BasicExitReason::exception_or_nmi), IntrInfo::nmi(), source_bitmap,
+               true);
+}
 
-  // Exit information (docs/hardware.md §4 "VMX").
+bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
+  if (mode_ != VmxMode::guest) return false;
+  if (entry_blocking_) return true;  // blocking by STI / MOV SS from the entry
+  // SDM Vol. 3C "NMI-Window Exiting" (VMX non-root operation): with the control
+  // set, a VM exit before any instruction when there is no virtual-NMI blocking
+  // and no blocking by MOV SS (nor, on the model's processor, by STI: the SDM
+  // lets a processor hold the exit back then). It takes priority over NMIs and
+  // wakes the HLT state. The guest's NMI blocking is virtual-NMI blocking here:
+  // the control needs "virtual NMIs". Only at a boundary of ordinary guest code.
+  if (active_proc_.nmi_window_exiting() && !cpu.nmi_blocked() &&
+      cpu.run_state() == RunState::running) {
+    cpu_.begin_transition();  // the guest stops here; its RIP is saved as is
+    exit_to_host(ExitReason::of(BasicExitReason::nmi_window), IntrInfo{}, 0, false);
+    return true;
+  }
+  return false;
+}
+
+void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification,
+                          bool nmi) {
+  SimContext& ctx = cpu_.context();
   exit_ = ExitInfo{};
-  exit_.reason = ExitReason::of(BasicExitReason::exception_or_nmi);
-  exit_.qualification = source_bitmap;  // 0 when NMI-source is not active: the CPU kept none
-  exit_.intr_info = IntrInfo::nmi();
+  exit_.reason = reason;
+  exit_.qualification = qualification;
+  exit_.intr_info = intr_info;
   exit_.idt_vectoring = vectoring_;
   exit_.original_event_data = vectoring_.valid() ? vectoring_data_ : 0;
   exit_.exited_at = ctx.now();
@@ -431,34 +538,53 @@ void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
   v.set_exit_field(field::kOriginalEventData, exit_.original_event_data);
   v.set_exit_field(field::kExitInstructionLength, 0);
 
+  const bool from_hlt = cpu_.halted();
   save_guest_state();
   exit_.guest_interruptibility = Interruptibility::decode(v.get(field::kGuestInterruptibility));
+  exit_.guest_activity = static_cast<ActivityState>(v.get(field::kGuestActivityState));
   exit_.guest_rip = v.get(field::kGuestRip);
   // Every VM exit clears the valid bit of the VM-entry interruption information
   // (SDM Vol. 3C "Updating Non-Register State").
   v.set_exit_field(field::kEntryIntrInfo,
                    IntrInfo::decode(v.get(field::kEntryIntrInfo)).set_valid(false).encode());
 
-  // The host, with NMIs blocked after an NMI-induced exit (docs/hardware.md §4 "VMX").
+  // The host, with NMIs blocked after an NMI-induced exit (docs/hardware.md §4
+  // "VMX"); other exits leave them as the host had them at VMRESUME: unblocked.
   cpu_.set_vmx(nullptr);
   ArchState h = build_host_state();
-  h.nmi_blocked = true;
+  h.nmi_blocked = nmi;
+  h.halted = false;
   cpu_.load_state(h);
   cpu_.set_os_entry(host_os_);
   mode_ = VmxMode::exiting;
-  ends_nmi_exit_ = true;
+  entry_blocking_ = false;
+  ends_nmi_exit_ = nmi;
   ++stats_.exits;
   ++stats_.exits_by_reason[exit_.reason.basic()];
+  if (from_hlt) ++stats_.exits_from_hlt;
 
   if (ctx.tracer.enabled()) {
-    ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_exit",
-                    {{"reason", TraceValue::dec(exit_.reason.encode())},
-                     {"exit_qualification", TraceValue::hex(exit_.qualification)},
-                     {"intr_info", TraceValue::hex(exit_.intr_info.encode())}});
-    ctx.tracer.emit(ctx.now(), cpu_.id(), "nmi_deliver",
-                    {{"path", TraceValue::str(cpu::delivery_path_name(cpu::DeliveryPath::vmexit))},
-                     {"vector", TraceValue::dec(arch::kNmiVector)},
-                     {"event_data", TraceValue::hex(source_bitmap)}});
+    if (nmi) {
+      // The fields of docs/vmx.md; `activity` only when the exit woke the HLT state.
+      const TraceField base[] = {{"reason", TraceValue::dec(exit_.reason.encode())},
+                                 {"exit_qualification", TraceValue::hex(exit_.qualification)},
+                                 {"intr_info", TraceValue::hex(exit_.intr_info.encode())},
+                                 {"activity", TraceValue::str("hlt")}};
+      ctx.tracer.emit(TraceRecord{ctx.now(), cpu_.id(), "vm_exit",
+                                  std::span<const TraceField>(base, from_hlt ? 4 : 3)});
+      ctx.tracer.emit(
+          ctx.now(), cpu_.id(), "nmi_deliver",
+          {{"path", TraceValue::str(cpu::delivery_path_name(cpu::DeliveryPath::vmexit))},
+           {"vector", TraceValue::dec(arch::kNmiVector)},
+           {"event_data", TraceValue::hex(qualification)}});
+    } else {
+      ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_exit",
+                      {{"reason", TraceValue::dec(exit_.reason.encode())},
+                       {"exit_qualification", TraceValue::hex(exit_.qualification)},
+                       {"intr_info", TraceValue::hex(exit_.intr_info.encode())},
+                       {"guest_rip", TraceValue::hex(exit_.guest_rip)},
+                       {"activity", TraceValue::str(from_hlt ? "hlt" : "active")}});
+    }
   }
   ctx.queue.schedule_in(ctx.cost(TimingParam::vm_exit), *this, kExitDone);
 }
@@ -475,6 +601,12 @@ void VmxCpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
       cpu_.enter_os();
       if (handler_ != nullptr) handler_->on_vm_exit(*this, exit_);
       break;
+    case kBlockingEnds:
+      // The guest's first instruction ran: held NMIs or an NMI-window exit now.
+      if (!entry_blocking_) break;  // an exit came first
+      entry_blocking_ = false;
+      if (mode_ == VmxMode::guest) cpu_.recheck_events();
+      break;
     default:
       assert(false && "unknown VMX event");
   }
@@ -486,6 +618,8 @@ std::string_view VmxCpu::event_name(std::uint32_t kind) const {
       return "vmx_entry";
     case kExitDone:
       return "vmx_exit";
+    case kBlockingEnds:
+      return "vmx_blocking_ends";
   }
   return "vmx_?";
 }

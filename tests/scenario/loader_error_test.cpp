@@ -159,7 +159,8 @@ TEST(LoaderError, EventKeysDependOnTheType) {
   std::string g = std::string(kHead) + "[[event]]\nat = 1\ntype = \"guest\"\ncpu = 1\n";
   EXPECT_EQ(load_error(g + "every = 5\n"),
             "t.toml:8:1: error: unknown key 'every' in [[event]] of type \"guest\" (allowed: at, "
-            "type, cpu, until, nmi_exiting, guest_nmi_source)");
+            "type, cpu, until, nmi_exiting, guest_nmi_source, virtual_nmis, nmi_window_exiting, "
+            "blocking, activity, inject)");
 }
 
 TEST(LoaderError, CpuNumbersMustExist) {

@@ -56,8 +56,8 @@ TEST(FieldTable, FredFieldsStepByTwo) {
 TEST(FieldTable, NamesAndUnknowns) {
   EXPECT_EQ(field_name(field::kExitReason), "exit_reason");
   EXPECT_EQ(field_name(field::kInjectedEventData + 1), "injected_event_data");
-  EXPECT_EQ(field_name(0x4826), "");  // activity state: a real field the model lacks
-  EXPECT_FALSE(field_slot(0x4826).has_value());
+  EXPECT_EQ(field_name(0x4828), "");  // SMBASE: a real field the model lacks
+  EXPECT_FALSE(field_slot(0x4828).has_value());
 }
 
 }  // namespace

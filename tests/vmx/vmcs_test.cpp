@@ -38,7 +38,7 @@ TEST(Vmcs, VmwriteToReadOnlyFieldFailsWithError13) {
 
 TEST(Vmcs, UnknownOrMalformedFieldFailsWithError12) {
   Vmcs v;
-  for (std::uint32_t f : {0x4826u /* not in the model */, 0x5000u | field::kPinControls,
+  for (std::uint32_t f : {0x4828u /* SMBASE: not in the model */, 0x5000u | field::kPinControls,
                           field::kPinControls + 1 /* high on 32-bit */, 0xFFFFFFFFu}) {
     const VmxResult w = v.vmwrite(f, 1);
     EXPECT_EQ(w.status, VmxStatus::fail_valid) << std::hex << f;

@@ -86,9 +86,11 @@ TEST(VmEntry, LaunchStateErrors4And5) {
   EXPECT_TRUE(r.vcpu.vm_resume().ok());
 }
 
-TEST(VmEntry, InjectingAnNmiWhileBlockedByNmiIsAVmEntryFailure) {
+TEST(VmEntry, InjectingAnNmiUnderVirtualNmiBlockingIsAVmEntryFailure) {
+  // SDM Vol. 3C "Checks on Guest Non-Register State": only with virtual NMIs
+  // (nmi_controls_test.cpp has the case without them, which enters).
   Rig r;
-  r.set_pin(nmi_exiting());
+  r.set_pin(nmi_exiting_virtual());
   cpu::ArchState g = Rig::fred_guest();
   g.nmi_blocked = true;
   r.vcpu.write_guest_state(g);

@@ -114,6 +114,11 @@ class VmxHooks {
   /// pending NMI and its bitmap, passed here) and counted the delivery; the hook
   /// writes the exit fields, switches to the host and schedules the rest.
   virtual void nmi_vm_exit(Cpu& cpu, std::uint16_t source_bitmap) = 0;
+  /// At an instruction boundary of the guest where the CPU would look at its NMI
+  /// latch: true when the vmx layer holds events back there (blocking by STI or
+  /// MOV SS from VM entry) or took a VM exit that comes first (NMI-window
+  /// exiting, which takes priority over NMIs). The CPU then leaves its latch alone.
+  virtual bool at_boundary(Cpu& /*cpu*/) { return false; }
 
  protected:
   ~VmxHooks() = default;
@@ -135,6 +140,9 @@ struct ArchState {
   FredConfig config;
   std::uint64_t star = 0;
   bool nmi_blocked = false;
+  /// The HLT activity state (a VM entry may load it): RIP stays at the
+  /// instruction after HLT until an event is delivered.
+  bool halted = false;
 };
 
 /// Per-CPU counters for the result (docs/format.md "Result JSON").
@@ -240,6 +248,11 @@ class Cpu final : public EventTarget {
   /// (closes the NMI's dispatch time, records nmi_return via "vmentry").
   void complete_nmi_vm_entry();
   void set_nmi_blocked(bool blocked) { nmi_blocked_ = blocked; }
+  /// For the vmx layer: look again at the NMI latch (and the vmx layer's
+  /// boundary) now, e.g. when a blocking of events ends.
+  void recheck_events() { try_deliver(); }
+  /// In the HLT activity state (ArchState::halted).
+  bool halted() const { return halted_; }
 
   // --- State ---------------------------------------------------------------
   RunState run_state() const { return state_; }
@@ -330,6 +343,7 @@ class Cpu final : public EventTarget {
   bool nmi_pending_ = false;
   bool nmi_blocked_ = false;
   std::uint16_t bitmap_ = 0;
+  bool halted_ = false;  // HLT activity state: RIP does not move
 
   RunState state_ = RunState::running;
   Cycle resumed_at_ = 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fredsim/kernel/guest_setup.hpp"
 #include "fredsim/kernel/kernel.hpp"
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/vmx/exit_handler.hpp"
@@ -29,7 +30,16 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   /// guest address space, with the pin-based controls given. `guest_nmi_source`
   /// models a proposal, ahead of the field: after each NMI exit KVM injects a
   /// virtual NMI whose event data (field 0x2052) is the exit's bitmap.
-  Status run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source);
+  ///
+  /// `controls` adds the NMI controls and entry state of docs/vmx.md "NMI
+  /// controls of a guest". With nmi_window_exiting KVM holds one virtual NMI for
+  /// the guest, as KVM asks for the NMI window only when it has an NMI it cannot
+  /// inject yet: at the NMI-window exit it clears the control and injects that
+  /// NMI with the VMRESUME (handle_nmi_window() and inject_pending_event() in
+  /// arch/x86/kvm). A failed entry is an Error naming the VM-instruction error or
+  /// the exit reason of the VM-entry failure and the check that failed.
+  Status run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
+                   const GuestControls& controls = {});
   /// The guest's time is up: the next exit is not resumed.
   void stop_guest(CpuId cpu);
   bool guest_running(CpuId cpu) const;
@@ -45,9 +55,15 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
     bool active = false;  // a guest is set up
     bool stop = false;    // do not resume at the next exit
     bool guest_nmi_source = false;
+    bool nmi_queued = false;  // a virtual NMI KVM holds until the NMI window opens
+    std::uint64_t queued_event_data = 0;
     GuestNmiStats guest;
   };
   void resume(vmx::VmxCpu& vcpu);
+  void handle_nmi_window(vmx::VmxCpu& vcpu);
+  /// Gives the guest a virtual NMI at the next VMRESUME, or, when the guest
+  /// blocks it (virtual-NMI blocking), asks for the NMI window and holds it.
+  void queue_guest_nmi(vmx::VmxCpu& vcpu, std::uint64_t event_data);
 
   machine::Machine& machine_;
   Kernel& kernel_;

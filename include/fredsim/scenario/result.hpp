@@ -24,6 +24,10 @@ struct CpuResult {
   Cycle dispatch_cycles = 0;        // delivery to return, summed
   kernel::NmiStats stats;           // as default_do_nmi counts them
   std::uint64_t lost = 0;           // work items still unhandled at the end
+  // VMX (docs/vmx.md "NMI controls of a guest"); in the JSON only when not 0.
+  std::uint64_t vm_exits_nmi_window = 0;  // NMI-window exits (basic reason 8)
+  std::uint64_t vm_exits_from_hlt = 0;    // exits that woke a guest in the HLT state
+  std::uint64_t vm_entry_failures = 0;    // VMfailValid and VM-entry failures
 };
 
 struct HandlerCpuCounts {

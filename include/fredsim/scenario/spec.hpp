@@ -13,6 +13,7 @@
 
 #include "fredsim/apic/apic_mode.hpp"
 #include "fredsim/apic/delivery_mode.hpp"
+#include "fredsim/kernel/guest_setup.hpp"
 #include "fredsim/kernel/handler_model.hpp"
 #include "fredsim/kernel/nmi.hpp"
 #include "fredsim/machine/limits.hpp"
@@ -201,6 +202,7 @@ struct EventSpec {
   std::optional<Cycle> until;     // guest, user: default until the end of the run
   bool nmi_exiting = true;        // guest
   bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
+  kernel::GuestControls guest;    // guest: NMI controls and entry state (docs/vmx.md)
   // repetition
   Cycle every = 0;
   std::uint64_t count = 1;

@@ -28,6 +28,19 @@ class PinControls : public RegisterValue<PinControls, std::uint32_t> {
   constexpr PinControls& set_virtual_nmis(bool v) { return set(kVirtualNmis, v); }
 };
 
+/// Primary processor-based VM-execution controls, field 0x4002 (SDM Vol. 3C
+/// "Processor-Based VM-Execution Controls"): the model has bit 22, "NMI-window
+/// exiting": a VM exit at the first instruction boundary where there is no
+/// virtual-NMI blocking (and no blocking by MOV SS or STI).
+class ProcControls : public RegisterValue<ProcControls, std::uint32_t> {
+ public:
+  static constexpr BitField kNmiWindowExiting{22, 1};
+
+  using RegisterValue::RegisterValue;
+  constexpr bool nmi_window_exiting() const { return get<bool>(kNmiWindowExiting); }
+  constexpr ProcControls& set_nmi_window_exiting(bool v) { return set(kNmiWindowExiting, v); }
+};
+
 /// VM-entry controls, field 0x4012: bit 23 loads the guest FRED state
 /// (docs/hardware.md §4 "VMX").
 class EntryControls : public RegisterValue<EntryControls, std::uint32_t> {

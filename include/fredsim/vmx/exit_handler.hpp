@@ -22,8 +22,9 @@ struct ExitInfo {
   IntrInfo idt_vectoring;                   // 0x4408
   std::uint64_t original_event_data = 0;    // 0x2404
   Interruptibility guest_interruptibility;  // 0x4824 as saved
-  std::uint64_t guest_rip = 0;              // 0x681E as saved
-  Cycle exited_at = 0;                      // the cycle the exit began
+  ActivityState guest_activity = ActivityState::active;  // 0x4826 as saved
+  std::uint64_t guest_rip = 0;                           // 0x681E as saved
+  Cycle exited_at = 0;                                   // the cycle the exit began
 };
 
 class VmExitHandler {

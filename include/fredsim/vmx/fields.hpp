@@ -118,6 +118,7 @@ inline constexpr std::uint32_t kExitInstructionLength = 0x440C;
 inline constexpr std::uint32_t kGuestCsAccessRights = 0x4816;
 inline constexpr std::uint32_t kGuestSsAccessRights = 0x4818;
 inline constexpr std::uint32_t kGuestInterruptibility = 0x4824;
+inline constexpr std::uint32_t kGuestActivityState = 0x4826;
 
 // Natural-width fields.
 inline constexpr std::uint32_t kExitQualification = 0x6400;  // read-only

@@ -39,6 +39,9 @@ struct VmxStats {
   /// An NMI exit taken at the entry that was injecting an event (the event is
   /// then reported in the IDT-vectoring information).
   std::uint64_t exits_during_injection = 0;
+  /// Exits taken while the guest was in the HLT activity state (they wake it;
+  /// the saved activity state is HLT).
+  std::uint64_t exits_from_hlt = 0;
 
   std::uint64_t exits_for(BasicExitReason r) const {
     return exits_by_reason[static_cast<std::size_t>(r)];
@@ -120,11 +123,15 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   const VmxStats& stats() const { return stats_; }
   /// The pin-based controls in force in the guest (latched at VM entry).
   PinControls active_pin_controls() const { return active_pin_; }
+  /// Why the last VM entry failed: the VM-instruction error's text, or which
+  /// check on the guest state failed; "" when none has.
+  std::string_view last_entry_failure() const { return entry_failure_; }
 
   // cpu::VmxHooks
   bool nmi_exiting() const override { return active_pin_.nmi_exiting(); }
   bool virtual_nmis() const override { return active_pin_.virtual_nmis(); }
   void nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) override;
+  bool at_boundary(cpu::Cpu& cpu) override;
 
   // EventTarget
   void on_event(std::uint32_t kind, std::uint64_t arg) override;
@@ -132,12 +139,13 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   CpuId event_cpu() const override { return cpu_.id(); }
 
  private:
-  enum EventKind : std::uint32_t { kEntryDone, kExitDone };
+  enum EventKind : std::uint32_t { kEntryDone, kExitDone, kBlockingEnds };
   enum class Instruction : std::uint8_t { vmlaunch, vmresume };
 
   VmxResult enter(Instruction insn);
   VmInstructionError check_controls() const;
-  bool guest_state_valid() const;
+  std::string_view check_guest_state() const;
+  void exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification, bool nmi);
   void complete_entry();
   void capture_host_state();
   void save_guest_state();
@@ -154,6 +162,12 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   VmxMode mode_ = VmxMode::root;
   Instruction entering_with_ = Instruction::vmlaunch;
   PinControls active_pin_;
+  ProcControls active_proc_;
+  /// Blocking by STI or MOV SS loaded by a non-vectoring VM entry: held for the
+  /// guest's first instruction (SDM Vol. 3C "Interruptibility State" under
+  /// "Special Features of VM Entry").
+  bool entry_blocking_ = false;
+  std::string_view entry_failure_;
   bool ends_nmi_exit_ = false;  // the next entry completes an NMI-induced exit
   IntrInfo vectoring_;          // an injected event an exit interrupted
   std::uint64_t vectoring_data_ = 0;
