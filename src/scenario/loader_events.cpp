@@ -26,7 +26,8 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const bool sender = ty == EventType::ipi || ty == EventType::backtrace || ty == EventType::kgdb ||
                       ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
   const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;
-  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval;
+  const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
+  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
   const Field every = r.take_if(!interval, "every");
   const Field count = r.take_if(!interval, "count");
   const Field from = r.take_if(sender, "from");
@@ -40,6 +41,9 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const Field until = r.take_if(interval, "until");
   const Field nmi_exiting = r.take_if(ty == EventType::guest, "nmi_exiting");
   const Field guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
+  // Instruction shadows: whether an STI shadow holds NMIs is the processor's
+  // choice (SDM Vol. 2B "STI"); a MOV SS shadow always does (docs/cpu.md).
+  const Field blocks_nmi = r.take_if(ty == EventType::sti, "blocks_nmi");
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
 
   if (!at) {
@@ -65,6 +69,7 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   opt(reason, e.reason, one_of(kReasonNames));
   opt(nmi_exiting, e.nmi_exiting, a_boolean());
   opt(guest_nmi_source, e.guest_nmi_source, a_boolean());
+  opt(blocks_nmi, e.blocks_nmi, a_boolean());
   opt(work_items, e.work, [this](const toml::node& n, std::string_view w) { return work(n, w); });
   if (error_) return;
   if (until) {

@@ -48,6 +48,11 @@ ordered_json result_json(const ScenarioResult& r) {
                                   {"external", c.stats.external},
                                   {"swallow", c.stats.swallow}}},
                                 {"lost", c.lost}});
+    if (c.shadow) {  // scenarios with instruction shadows only
+      cpus.back()["shadows"] = c.shadow->shadows;
+      cpus.back()["nmi_deferred_shadow"] = c.shadow->nmi_deferred_shadow;
+      cpus.back()["nmi_at_shadow_rip"] = c.shadow->nmi_at_shadow_rip;
+    }
   }
   auto& handlers = j["handlers"] = ordered_json::array();
   for (const auto& h : r.handlers) {

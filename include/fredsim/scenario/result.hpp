@@ -15,6 +15,13 @@
 
 namespace fredsim::scenario {
 
+/// Instruction shadows on one CPU (docs/format.md "Result JSON").
+struct ShadowCounts {
+  std::uint64_t shadows = 0;              // STI / MOV SS shadows opened
+  std::uint64_t nmi_deferred_shadow = 0;  // NMIs a shadow held to its end
+  std::uint64_t nmi_at_shadow_rip = 0;    // NMIs taken at the RIP after STI / MOV SS
+};
+
 struct CpuResult {
   CpuId id = 0;
   std::uint64_t nmi_received = 0;
@@ -24,6 +31,8 @@ struct CpuResult {
   Cycle dispatch_cycles = 0;        // delivery to return, summed
   kernel::NmiStats stats;           // as default_do_nmi counts them
   std::uint64_t lost = 0;           // work items still unhandled at the end
+  // Only in scenarios with sti / mov_ss events.
+  std::optional<ShadowCounts> shadow;
 };
 
 struct HandlerCpuCounts {
