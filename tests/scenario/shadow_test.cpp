@@ -54,13 +54,13 @@ TEST(ShadowEvent, MissingCpuIsAnErrorAtTheTable) {
 
 TEST(ShadowEvent, CpuOutOfRangeIsAnErrorAtTheValue) {
   EXPECT_EQ(load_error(std::string(kHead) + "[[event]]\nat = 1\ntype = \"sti\"\ncpu = 4\n"),
-            "t.toml:7:7: error: event.cpu = 4 is out of range: the system has 4 CPUs (0..3)");
+            "t.toml:7:7: error: event.cpu = 4 is not a CPU of this system (cpus = 4: 0..3)");
 }
 
 TEST(ShadowEvent, BlocksNmiMustBeABoolean) {
   EXPECT_EQ(load_error(std::string(kHead) +
                        "[[event]]\nat = 1\ntype = \"sti\"\ncpu = 1\nblocks_nmi = 1\n"),
-            "t.toml:8:14: error: event.blocks_nmi must be a boolean, not integer");
+            "t.toml:8:14: error: event.blocks_nmi must be true or false, not an integer");
 }
 
 TEST(ShadowEvent, MovSsTakesNoBlocksNmi) {
