@@ -468,8 +468,9 @@ Fault Cpu::erets(Cycle after) {
     return fault(Fault::gp, "ERETS: SS slot bits 31:19 not 0");
   }
   if (f->ss.selector() != ss_) return fault(Fault::gp, "ERETS: SS selector differs");
-  // STI shadow (SS bit 16) and single-step after return (bit 17 with TF) are not
-  // modelled: no event of the model depends on them.
+  // Restoring STI blocking (SS bit 16: a shadow after the return, docs/cpu.md
+  // "Instruction shadows") and single-step after return (bit 17 with TF) are
+  // not modelled: Linux's NMI frames never set them.
   const std::uint8_t new_csl = std::min(csl_, f->cs.stack_level());
   return start_return(ReturnVia::erets, f->ss.nmi(), new_csl, 0, after);
 }
