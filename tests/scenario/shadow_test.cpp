@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/result.hpp"
 #include "fredsim/scenario/system_runner.hpp"
+#include "fredsim/sim/trace.hpp"
 #include "test_util.hpp"
 
 namespace fredsim::scenario {
@@ -195,6 +198,39 @@ TEST(KutApicNmiAfterSti, AProcessorThatTakesNmisAfterStiFailsIt) {
   ASSERT_TRUE(r.cpus[1].shadow.has_value());
   EXPECT_EQ(r.cpus[1].shadow->nmi_at_shadow_rip, 8u);
   EXPECT_EQ(r.cpus[1].shadow->nmi_deferred_shadow, 0u);
+}
+
+/// The cycle of a text trace line ("cycle=N cpu=...").
+std::string cycle_of(const std::string& line) {
+  return line.substr(0, line.find(' '));
+}
+
+TEST(KutEventinjNmi, TheNestedNmiIsTakenAtTheFirstOnesReturnAndTheShadowHoldsNothing) {
+  // test_count == 2: both handlers ran; the second NMI, sent while the first was
+  // handled, was held by NMI blocking and taken at the return's own cycle (the
+  // instruction boundary after ERETS/IRET), never before it. sti_nop_cli()
+  // afterwards finds nothing pending.
+  auto spec = load_scenario_file(test::source_dir() + "/scenarios/kut-eventinj-nmi.toml");
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  MemoryTraceSink trace;
+  RunOptions options;
+  options.trace_sinks.push_back(&trace);
+  auto r = SystemRunner{}.run(*spec, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->passed);
+  std::vector<std::string> delivers;
+  std::vector<std::string> returns;
+  for (const auto& l : trace.lines()) {
+    if (l.find(" nmi_deliver ") != std::string::npos) delivers.push_back(l);
+    if (l.find(" nmi_return ") != std::string::npos) returns.push_back(l);
+  }
+  ASSERT_EQ(delivers.size(), 2u);
+  ASSERT_EQ(returns.size(), 2u);
+  EXPECT_EQ(cycle_of(delivers[1]), cycle_of(returns[0])) << delivers[1];
+  ASSERT_TRUE(r->cpus[0].shadow.has_value());
+  EXPECT_EQ(r->cpus[0].shadow->shadows, 1u);
+  EXPECT_EQ(r->cpus[0].shadow->nmi_deferred_shadow, 0u);
+  EXPECT_EQ(r->cpus[0].nmi_coalesced, 0u);
 }
 
 }  // namespace
