@@ -56,6 +56,18 @@ std::string_view run_state_name(RunState s) {
   return "?";
 }
 
+std::string_view shadow_name(Shadow s) {
+  switch (s) {
+    case Shadow::none:
+      return "none";
+    case Shadow::sti:
+      return "sti";
+    case Shadow::mov_ss:
+      return "mov_ss";
+  }
+  return "?";
+}
+
 // --- Cpu -----------------------------------------------------------------------
 
 Cpu::Cpu(const Config& config, SimContext ctx)
@@ -146,10 +158,61 @@ void Cpu::try_deliver() {
   } else if (nmi_blocked_) {
     return;
   }
+  // An open instruction shadow holds the NMI to the boundary that closes it
+  // (docs/cpu.md "Instruction shadows"). One flag test for CPUs without shadows.
+  // It covers cycles [open, shadow_until_): an NMI that arrives at the closing
+  // cycle, before the closing event has run, is not held.
+  if (shadow_ != Shadow::none && shadow_holds_nmi_ && ctx_.now() < shadow_until_) {
+    hold_in_shadow();
+    return;
+  }
   deliver_nmi();
 }
 
+// --- Instruction shadows (docs/cpu.md "Instruction shadows") ----------------------
+
+bool Cpu::open_shadow(Shadow kind, bool holds_nmi) {
+  // SDM Vol. 3A "Masking Exceptions and Interrupts When Switching Stacks": of a
+  // sequence of SS loads only the first is guaranteed to inhibit events; the
+  // model lets no shadowing instruction inside a shadow open another. Nor does
+  // one open while the ordinary code is not executing (the CPU delivers, runs
+  // an OS entry, returns or switches VMX context): its instruction stream is
+  // not the one running.
+  const bool opens = kind != Shadow::none && state_ == RunState::running && shadow_ == Shadow::none;
+  // No trace record: a loop of STIs would flood the trace; `nmi_deferred`
+  // shows the shadows that mattered.
+  if (opens) {
+    shadow_ = kind;
+    // SDM Vol. 3C "Format of Interruptibility State": blocking by MOV SS blocks
+    // NMIs on that boundary; for STI the processor decides (Shadow's comment).
+    shadow_holds_nmi_ = holds_nmi || kind == Shadow::mov_ss;
+    shadow_held_ = false;
+    shadow_used_ = true;
+    shadow_rip_ = rip();
+    shadow_until_ = ctx_.now() + ctx_.cost(TimingParam::shadow_insn);
+    ++shadow_seq_;
+    ++stats_.shadows;
+    ctx_.queue.schedule_in(ctx_.cost(TimingParam::shadow_insn), *this, kShadowEnd, shadow_seq_);
+  }
+  return opens;
+}
+
+void Cpu::hold_in_shadow() {
+  if (shadow_held_) return;  // counted once per latched NMI
+  shadow_held_ = true;
+  ++stats_.nmi_deferred_shadow;
+  if (ctx_.tracer.enabled()) {
+    ctx_.tracer.emit(ctx_.now(), id_, "nmi_deferred",
+                     {{"shadow", TraceValue::str(shadow_name(shadow_))},
+                      {"rip", TraceValue::hex(shadow_rip_)},
+                      {"until", TraceValue::dec(shadow_until_)}});
+  }
+}
+
 void Cpu::deliver_nmi() {
+  // kvm-unit-tests x86/apic.c "nmi-after-sti" counts NMIs whose saved RIP is
+  // the instruction right after STI; so does the model, for the last shadow.
+  if (shadow_used_ && rip() == shadow_rip_) ++stats_.nmi_at_shadow_rip;
   const std::uint16_t bitmap = bitmap_;
   bitmap_ = 0;
   nmi_pending_ = false;
@@ -190,6 +253,9 @@ Fault Cpu::deliver_event(const EventInfo& event) {
 }
 
 void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
+  // An event delivered ends the interrupted code's shadow: the return does not
+  // bring it back (FRED's ERETS could, through SS bit 16; not modelled).
+  if (shadow_ != Shadow::none) close_shadow();
   // docs/hardware.md §1 "Delivery", steps 1 to 6.
   const bool from_user = cpl_ == 3;
   const std::uint8_t old_csl = from_user ? 0 : csl_;
@@ -279,6 +345,7 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
 }
 
 void Cpu::idt_deliver(const EventInfo& ev) {
+  if (shadow_ != Shadow::none) close_shadow();  // as in fred_deliver
   // docs/hardware.md §1 "IDT delivery": vector 2 through its IST stack, no event data.
   const bool from_user = cpl_ == 3;
   FredFrame f;  // the same five slots an IDT frame has; no event data
@@ -406,8 +473,9 @@ Fault Cpu::erets(Cycle after) {
     return fault(Fault::gp, "ERETS: SS slot bits 31:19 not 0");
   }
   if (f->ss.selector() != ss_) return fault(Fault::gp, "ERETS: SS selector differs");
-  // STI shadow (SS bit 16) and single-step after return (bit 17 with TF) are not
-  // modelled: no event of the model depends on them.
+  // Restoring STI blocking (SS bit 16: a shadow after the return, docs/cpu.md
+  // "Instruction shadows") and single-step after return (bit 17 with TF) are
+  // not modelled: Linux's NMI frames never set them.
   const std::uint8_t new_csl = std::min(csl_, f->cs.stack_level());
   return start_return(ReturnVia::erets, f->ss.nmi(), new_csl, 0, after);
 }
@@ -508,6 +576,7 @@ void Cpu::complete_nmi_vm_entry() {
 void Cpu::set_user_mode(bool user) {
   want_user_ = user;
   if (state_ != RunState::running || depth_ != 0 || non_root()) return;
+  if (user != (cpl_ == 3)) close_shadow();  // another instruction stream
   if (user && cpl_ != 3) {
     kernel_rip_ = rip();
     kernel_rsp_ = rsp_;
@@ -569,6 +638,9 @@ void Cpu::load_state(const ArchState& s) {
 
 void Cpu::begin_transition() {
   rip_ = rip();  // ordinary code stops here; the RIP must not jump back
+  // The guest's shadow would go to the VMCS interruptibility state; the model
+  // drops it (docs/cpu.md "Instruction shadows").
+  close_shadow();
   state_ = RunState::transition;
 }
 
@@ -662,7 +734,7 @@ Fault Cpu::write_cr4(std::uint64_t value) {
 
 // --- Events -------------------------------------------------------------------
 
-void Cpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
+void Cpu::on_event(std::uint32_t kind, std::uint64_t arg) {
   switch (kind) {
     case kEntryReached:
       state_ = RunState::in_os;
@@ -675,6 +747,12 @@ void Cpu::on_event(std::uint32_t kind, std::uint64_t /*arg*/) {
     case kReturnDone:
       complete_return();
       break;
+    case kShadowEnd:
+      // The boundary after the shadowed instruction: a held NMI is taken here.
+      if (arg != shadow_seq_ || shadow_ == Shadow::none) break;  // closed early
+      close_shadow();
+      try_deliver();
+      break;
     default:
       assert(false && "unknown CPU event");
   }
@@ -686,6 +764,8 @@ std::string_view Cpu::event_name(std::uint32_t kind) const {
       return "cpu_entry";
     case kReturnDone:
       return "cpu_return";
+    case kShadowEnd:
+      return "cpu_shadow_end";
   }
   return "cpu_?";
 }

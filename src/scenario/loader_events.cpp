@@ -38,7 +38,8 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const bool sender = ty == EventType::ipi || ty == EventType::backtrace || ty == EventType::kgdb ||
                       ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
   const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;
-  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval;
+  const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
+  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
   const Field every = r.take_if(!interval, "every");
   const Field count = r.take_if(!interval, "count");
   const Field from = r.take_if(sender, "from");
@@ -58,6 +59,9 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const GuestFields guest_fields{
       r.take_if(guest, "virtual_nmis"), r.take_if(guest, "nmi_window_exiting"),
       r.take_if(guest, "blocking"), r.take_if(guest, "activity"), r.take_if(guest, "inject")};
+  // Instruction shadows: whether an STI shadow holds NMIs is the processor's
+  // choice (SDM Vol. 2B "STI"); a MOV SS shadow always does (docs/cpu.md).
+  const Field blocks_nmi = r.take_if(ty == EventType::sti, "blocks_nmi");
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
 
   if (at && after) {
@@ -92,6 +96,7 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   opt(nmi_exiting, e.nmi_exiting, a_boolean());
   opt(guest_nmi_source, e.guest_nmi_source, a_boolean());
   read_guest_controls(guest_fields, e.guest);
+  opt(blocks_nmi, e.blocks_nmi, a_boolean());
   opt(work_items, e.work, [this](const toml::node& n, std::string_view w) { return work(n, w); });
   if (error_) return;
   if (until) {

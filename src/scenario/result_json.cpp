@@ -53,6 +53,11 @@ ordered_json result_json(const ScenarioResult& r) {
     if (c.vm_exits_nmi_window != 0) cj["vm_exits_nmi_window"] = c.vm_exits_nmi_window;
     if (c.vm_exits_from_hlt != 0) cj["vm_exits_from_hlt"] = c.vm_exits_from_hlt;
     if (c.vm_entry_failures != 0) cj["vm_entry_failures"] = c.vm_entry_failures;
+    if (c.shadow) {  // scenarios with instruction shadows only
+      cj["shadows"] = c.shadow->shadows;
+      cj["nmi_deferred_shadow"] = c.shadow->nmi_deferred_shadow;
+      cj["nmi_at_shadow_rip"] = c.shadow->nmi_at_shadow_rip;
+    }
   }
   auto& handlers = j["handlers"] = ordered_json::array();
   for (const auto& h : r.handlers) {

@@ -179,6 +179,12 @@ class Driver final : public EventTarget {
       case EventType::mce:
         k.mce_inject(ev.from, dest_cpus(ev.dest, ev.from, cpus));
         break;
+      case EventType::sti:
+      case EventType::mov_ss:
+        // The CPU's ordinary code executes STI (IF was 0) or MOV SS now.
+        m.cpu(ev.cpu).open_shadow(
+            ev.type == EventType::sti ? cpu::Shadow::sti : cpu::Shadow::mov_ss, ev.blocks_nmi);
+        break;
     }
   }
   std::string_view event_name(std::uint32_t kind) const override {
@@ -443,6 +449,16 @@ Result<std::unique_ptr<system::System>> build_system(const ScenarioSpec& spec) {
   return std::move(b->system);
 }
 
+namespace {
+/// Shadow counters appear in the result only for scenarios with shadow events,
+/// so every other result stays as it was.
+bool uses_shadows(const ScenarioSpec& spec) {
+  return std::any_of(spec.events.begin(), spec.events.end(), [](const EventSpec& e) {
+    return e.type == EventType::sti || e.type == EventType::mov_ss;
+  });
+}
+}  // namespace
+
 ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
   ScenarioResult r;
   r.scenario = spec.name;
@@ -460,6 +476,9 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     cr.nmi_delivered = cs.nmi_delivered;
     cr.vm_exits_nmi = cs.vm_exits_nmi;
     cr.dispatch_cycles = cs.dispatch_cycles;
+    if (uses_shadows(spec)) {
+      cr.shadow = ShadowCounts{cs.shadows, cs.nmi_deferred_shadow, cs.nmi_at_shadow_rip};
+    }
     cr.stats = ks.stats;
     cr.lost = k.lost_work(c);
     if (m.has_vmx(c)) {

@@ -25,6 +25,10 @@ constexpr TimingParamInfo kParams[] = {
     {P::port_read, "port_read", 2000,
      "assumption: a legacy port read through the chipset takes about a microsecond"},
     {P::port_write, "port_write", 2000, "assumption: as port_read"},
+    {P::shadow_insn, "shadow_insn", 1,
+     "assumption: the one instruction an STI or MOV SS shadow covers is a simple one (NOP, "
+     "TEST, MOV) that retires in about a cycle; the SDM gives no length, only that the "
+     "shadow ends at the boundary after that instruction"},
     {P::icr_write, "icr_write", 150, "assumption: x2APIC ICR WRMSR (or xAPIC MMIO store)"},
     {P::ipi_latency, "ipi_latency", 1500,
      "assumption: bare-metal IPI send to arrival; the virtual IPI round trip of about 3,200 "

@@ -57,6 +57,28 @@ struct EventInfo {
 enum class DeliveryPath : std::uint8_t { fred, idt, vmexit };
 std::string_view delivery_path_name(DeliveryPath p);
 
+/// An instruction that opens a one-instruction shadow: events are inhibited on
+/// the instruction boundary after it, so the first boundary where they can be
+/// taken is the one after the next instruction (docs/cpu.md "Instruction
+/// shadows").
+///  - sti: STI executed with RFLAGS.IF = 0. SDM Vol. 2B "STI-Set Interrupt
+///    Flag": maskable interrupts stay inhibited on that boundary, and NMIs "may
+///    be" inhibited there too; the inhibition ends with the next instruction or
+///    the delivery of another event. Vol. 3C "Format of Interruptibility State"
+///    (bit 0, blocking by STI: interrupts "and, optionally, other events") and
+///    the VM-entry checks on guest non-register state (a processor may refuse
+///    to inject an NMI with blocking by STI, others may not) leave the choice to
+///    the processor. The model holds NMIs by default, as kvm-unit-tests x86/apic.c
+///    "nmi-after-sti" expects of KVM; Cpu::open_shadow's `holds_nmi` = false
+///    models a processor that does not.
+///  - mov_ss: MOV SS or POP SS. SDM Vol. 3A "Masking Exceptions and Interrupts
+///    When Switching Stacks": interrupts, debug exceptions and single-step traps
+///    are inhibited until the boundary after the next instruction; Vol. 3C
+///    (bit 1, blocking by MOV SS; VM entry refuses to inject an NMI with it set)
+///    makes that blocking cover NMIs. Always holds NMIs.
+enum class Shadow : std::uint8_t { none, sti, mov_ss };
+std::string_view shadow_name(Shadow s);
+
 /// What the OS entry point receives when the CPU reaches it.
 struct Delivery {
   DeliveryPath path = DeliveryPath::fred;
@@ -154,6 +176,13 @@ struct CpuStats {
   std::uint64_t dispatch_cycles = 0;   // delivery to the return that ends the NMI
   std::uint64_t faults = 0;            // #GP/#UD raised by the model
   std::uint64_t events_delivered = 0;  // all events, NMIs included
+  // Instruction shadows (docs/cpu.md "Instruction shadows"); all 0 on a CPU
+  // that never opened one.
+  std::uint64_t shadows = 0;              // shadows opened
+  std::uint64_t nmi_deferred_shadow = 0;  // latched NMIs a shadow held to its end
+  std::uint64_t nmi_at_shadow_rip = 0;    // NMIs taken with RIP = the RIP after the
+                                          // shadowing instruction (kvm-unit-tests'
+                                          // nmi_hlt_counter)
 };
 
 class Cpu final : public EventTarget {
@@ -254,6 +283,16 @@ class Cpu final : public EventTarget {
   /// In the HLT activity state (ArchState::halted).
   bool halted() const { return halted_; }
 
+  // --- Instruction shadows (docs/cpu.md "Instruction shadows") ------------------
+  /// The ordinary code executes STI (with IF = 0) or MOV SS now: the shadow lasts
+  /// the next instruction (TimingParam::shadow_insn cycles). While it is
+  /// open an NMI that becomes deliverable stays latched (when `holds_nmi`) and is
+  /// taken at the boundary that closes it. Opens nothing, and says so, when the
+  /// CPU is not running ordinary code or a shadow is already open (SDM Vol. 3A:
+  /// of consecutive SS loads only the first is guaranteed to inhibit events).
+  bool open_shadow(Shadow kind, bool holds_nmi);
+  Shadow shadow() const { return shadow_; }
+
   // --- State ---------------------------------------------------------------
   RunState run_state() const { return state_; }
   std::uint8_t cpl() const { return cpl_; }
@@ -286,7 +325,7 @@ class Cpu final : public EventTarget {
   CpuId event_cpu() const override { return id_; }
 
  private:
-  enum EventKind : std::uint32_t { kEntryReached, kReturnDone };
+  enum EventKind : std::uint32_t { kEntryReached, kReturnDone, kShadowEnd };
   enum class ReturnVia : std::uint8_t { erets, eretu, iret };
   struct StackSlot {
     std::uint64_t address = 0;
@@ -297,6 +336,8 @@ class Cpu final : public EventTarget {
   };
 
   void try_deliver();
+  void hold_in_shadow();
+  void close_shadow() { shadow_ = Shadow::none; }
   void deliver_nmi();
   void fred_deliver(const EventInfo& ev, DeliveryPath path);
   void idt_deliver(const EventInfo& ev);
@@ -344,6 +385,16 @@ class Cpu final : public EventTarget {
   bool nmi_blocked_ = false;
   std::uint16_t bitmap_ = 0;
   bool halted_ = false;  // HLT activity state: RIP does not move
+
+  // Instruction shadow: open from open_shadow() to the kShadowEnd event whose
+  // arg is shadow_seq_ (a shadow closed early leaves a stale event behind).
+  Shadow shadow_ = Shadow::none;
+  bool shadow_holds_nmi_ = false;
+  bool shadow_held_ = false;      // the latched NMI was counted as held by this shadow
+  bool shadow_used_ = false;      // a shadow was ever opened: check RIPs at delivery
+  std::uint64_t shadow_rip_ = 0;  // RIP after the shadowing instruction
+  Cycle shadow_until_ = 0;
+  std::uint64_t shadow_seq_ = 0;
 
   RunState state_ = RunState::running;
   Cycle resumed_at_ = 0;

@@ -15,6 +15,13 @@
 
 namespace fredsim::scenario {
 
+/// Instruction shadows on one CPU (docs/format.md "Result JSON").
+struct ShadowCounts {
+  std::uint64_t shadows = 0;              // STI / MOV SS shadows opened
+  std::uint64_t nmi_deferred_shadow = 0;  // NMIs a shadow held to its end
+  std::uint64_t nmi_at_shadow_rip = 0;    // NMIs taken at the RIP after STI / MOV SS
+};
+
 struct CpuResult {
   CpuId id = 0;
   std::uint64_t nmi_received = 0;
@@ -28,6 +35,8 @@ struct CpuResult {
   std::uint64_t vm_exits_nmi_window = 0;  // NMI-window exits (basic reason 8)
   std::uint64_t vm_exits_from_hlt = 0;    // exits that woke a guest in the HLT state
   std::uint64_t vm_entry_failures = 0;    // VMfailValid and VM-entry failures
+  // Only in scenarios with sti / mov_ss events.
+  std::optional<ShadowCounts> shadow;
 };
 
 struct HandlerCpuCounts {

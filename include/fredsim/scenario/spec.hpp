@@ -66,7 +66,9 @@ enum class EventType : std::uint8_t {
   stop,
   selftest,
   kgdb,
-  mce
+  mce,
+  sti,  // instruction shadows (docs/scenarios.md "Instruction shadows")
+  mov_ss
 };
 /// ICR delivery mode of an "ipi" event.
 enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
@@ -203,6 +205,7 @@ struct EventSpec {
   bool nmi_exiting = true;        // guest
   bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
   kernel::GuestControls guest;    // guest: NMI controls and entry state (docs/vmx.md)
+  bool blocks_nmi = true;         // sti: the shadow holds NMIs (mov_ss always does)
   // repetition
   Cycle every = 0;
   std::uint64_t count = 1;

@@ -29,6 +29,7 @@ enum class TimingParam : std::uint16_t {
   msr_write,      // WRMSR of an ordinary MSR
   port_read,      // IN from a legacy I/O port (port 0x61)
   port_write,     // OUT to a legacy I/O port
+  shadow_insn,    // the one instruction an STI / MOV SS shadow covers (docs/cpu.md)
   // APIC and interconnect (apic/)
   icr_write,            // the ICR write itself (xAPIC MMIO store or x2APIC WRMSR)
   ipi_latency,          // interconnect: ICR write to arrival at the destination APIC
