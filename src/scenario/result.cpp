@@ -1,6 +1,33 @@
 #include "fredsim/scenario/result.hpp"
 
 namespace fredsim::scenario {
+namespace {
+
+constexpr CpuCounter kCpuCounters[] = {
+    {"nmi_received", "", [](const CpuResult& c) { return c.nmi_received; }},
+    {"nmi_coalesced", "", [](const CpuResult& c) { return c.nmi_coalesced; }},
+    {"nmi_delivered", "", [](const CpuResult& c) { return c.nmi_delivered; }},
+    {"vm_exits_nmi", "", [](const CpuResult& c) { return c.vm_exits_nmi; }},
+    {"dispatch_cycles", "", [](const CpuResult& c) { return std::uint64_t{c.dispatch_cycles}; }},
+    {"normal", "stats", [](const CpuResult& c) { return c.stats.normal; }},
+    {"unknown", "stats", [](const CpuResult& c) { return c.stats.unknown; }},
+    {"external", "stats", [](const CpuResult& c) { return c.stats.external; }},
+    {"swallow", "stats", [](const CpuResult& c) { return c.stats.swallow; }},
+    {"lost", "", [](const CpuResult& c) { return c.lost; }},
+};
+
+}  // namespace
+
+std::span<const CpuCounter> cpu_counters() {
+  return kCpuCounters;
+}
+
+const CpuCounter* find_cpu_counter(std::string_view name) {
+  for (const auto& c : kCpuCounters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
 
 ResultConfig config_of(const SystemSpec& s) {
   ResultConfig c;
