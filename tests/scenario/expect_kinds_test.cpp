@@ -152,6 +152,19 @@ TEST(ExpectCounter, ResultJsonWritesTheTableInItsOrder) {
       << to_json(r);
 }
 
+TEST(ExpectCounter, OverridesReplaceAndAddValues) {
+  ScenarioSpec spec = load_ok(kCounters, sets({"expect.0.equals=3", "expect.4.at_most=1"}));
+  ASSERT_EQ(spec.expects.size(), 7u);
+  EXPECT_EQ(expectation_text(spec.expects[0]), "counter nmi_received on cpu 0: == 3");
+  EXPECT_EQ(expectation_text(spec.expects[6]), "counter lost: <= 1");
+  EXPECT_EQ(spec.expects[6].loc.set_arg, "expect.4.at_most=1");
+  EXPECT_EQ(load_error(kCounters, sets({"expect.0.counter=faults"})),
+            "error: --set expect.0.counter=faults: expect.counter = \"faults\" is not a per-CPU "
+            "counter of the result (one of \"nmi_received\" | \"nmi_coalesced\" | "
+            "\"nmi_delivered\" | \"vm_exits_nmi\" | \"dispatch_cycles\" | \"normal\" | "
+            "\"unknown\" | \"external\" | \"swallow\" | \"lost\")");
+}
+
 TEST(ExpectCounter, Errors) {
   const std::string h = std::string(kHead) + "[[expect]]\n";
   EXPECT_EQ(load_error(h + "counter = \"faults\"\nequals = 1\n"),
