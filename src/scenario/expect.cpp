@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "fredsim/scenario/report.hpp"
+#include "scenario/console_pattern.hpp"
 
 namespace fredsim::scenario {
 namespace {
@@ -30,7 +31,7 @@ std::uint64_t console_lines(const ExpectSpec& e, const ScenarioResult& r) {
   std::uint64_t n = 0;
   for (const auto& l : r.console) {
     if (e.cpu && l.cpu != *e.cpu) continue;
-    if (std::regex_search(l.text, *e.regex)) ++n;
+    if (std::regex_search(l.text, e.regex->re)) ++n;
   }
   return n;
 }

@@ -9,6 +9,7 @@
 
 #include "fredsim/kernel/handler_model.hpp"
 #include "fredsim/scenario/result.hpp"
+#include "scenario/console_pattern.hpp"
 #include "scenario/loader_validator.hpp"
 
 namespace fredsim::scenario::loader {
@@ -303,7 +304,8 @@ void Validator::read_expect(const toml::table& t) {
       return;
     }
     try {
-      base.regex = std::make_shared<const std::regex>(*pattern, std::regex::ECMAScript);
+      base.regex = std::make_shared<const ConsolePattern>(
+          ConsolePattern{std::regex(*pattern, std::regex::ECMAScript)});
     } catch (const std::regex_error& e) {
       fail(locate(*console), fmt::format("{} = \"{}\" is not a regular expression (ECMAScript): {}",
                                          console.what, input::clip(*pattern), e.what()));

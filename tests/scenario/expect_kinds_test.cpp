@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <regex>
 #include <sstream>
 
 #include "fredsim/scenario/report.hpp"

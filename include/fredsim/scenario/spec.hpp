@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -180,6 +179,10 @@ struct EventSpec {
   Cycle last_occurrence() const { return occurrence(count - 1); }
 };
 
+/// A compiled `console` pattern (scenario/console_pattern.hpp): kept opaque here so
+/// that every user of a spec does not compile <regex>.
+struct ConsolePattern;
+
 /// One `where` condition of a trace expectation: a field of the record (or `cpu`,
 /// the record's CPU) and the value it must have. A number matches integer and hex
 /// fields by value, a string string fields by text (a "0x.." string is both),
@@ -212,11 +215,11 @@ struct ExpectSpec {
   Kind kind = Kind::stat;
   std::string handler;  // handler_calls, handler_handled
   StatKind stat = StatKind::normal;
-  std::string counter;                      // counter: its name
-  std::string pattern;                      // console: the regular expression as written
-  std::shared_ptr<const std::regex> regex;  // console: compiled (ECMAScript) by the loader
-  std::string trace_event;                  // trace
-  std::vector<TraceWhere> where;            // trace, in file order
+  std::string counter;                          // counter: its name
+  std::string pattern;                          // console: the regular expression as written
+  std::shared_ptr<const ConsolePattern> regex;  // console: compiled by the loader
+  std::string trace_event;                      // trace
+  std::vector<TraceWhere> where;                // trace, in file order
   /// trace: the index of its count in ScenarioResult::trace_counts (the
   /// ExpectSpecs of one [[expect]] table share it).
   std::size_t trace_slot = 0;
