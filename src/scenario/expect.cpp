@@ -1,7 +1,11 @@
 // Expectations: each ExpectSpec is checked against the counts of a result.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <regex>
 
 #include "fredsim/scenario/report.hpp"
+#include "scenario/console_pattern.hpp"
 
 namespace fredsim::scenario {
 namespace {
@@ -22,13 +26,42 @@ std::uint64_t stat_of(const CpuResult& c, StatKind k) {
   return 0;
 }
 
+std::uint64_t console_lines(const ExpectSpec& e, const ScenarioResult& r) {
+  if (!e.regex) return 0;
+  std::uint64_t n = 0;
+  for (const auto& l : r.console) {
+    if (e.cpu && l.cpu != *e.cpu) continue;
+    if (std::regex_search(l.text, e.regex->re)) ++n;
+  }
+  return n;
+}
+
 std::uint64_t actual_of(const ExpectSpec& e, const ScenarioResult& r) {
-  if (e.kind == ExpectSpec::Kind::stat) {
-    std::uint64_t sum = 0;
-    for (const auto& c : r.cpus) {
-      if (!e.cpu || c.id == *e.cpu) sum += stat_of(c, e.stat);
+  switch (e.kind) {
+    case ExpectSpec::Kind::stat:
+    case ExpectSpec::Kind::counter: {
+      const CpuCounter* counter =
+          e.kind == ExpectSpec::Kind::counter ? find_cpu_counter(e.counter) : nullptr;
+      std::uint64_t sum = 0;
+      for (const auto& c : r.cpus) {
+        if (e.cpu && c.id != *e.cpu) continue;
+        if (e.kind == ExpectSpec::Kind::stat) {
+          sum += stat_of(c, e.stat);
+        } else if (counter) {
+          sum += counter->get(c);
+        }
+      }
+      return sum;
     }
-    return sum;
+    case ExpectSpec::Kind::console:
+      return console_lines(e, r);
+    case ExpectSpec::Kind::panic:
+      return r.panic ? 1 : 0;
+    case ExpectSpec::Kind::trace:
+      return e.trace_slot < r.trace_counts.size() ? r.trace_counts[e.trace_slot] : 0;
+    case ExpectSpec::Kind::handler_calls:
+    case ExpectSpec::Kind::handler_handled:
+      break;
   }
   const HandlerResult* h = r.find_handler(e.handler);
   if (!h) return 0;
@@ -52,10 +85,39 @@ bool holds(Comparison cmp, std::uint64_t actual, std::uint64_t expected) {
 
 }  // namespace
 
+std::string where_text(const TraceWhere& w) {
+  if (w.list) return fmt::format("{} = [{}]", w.field, fmt::join(*w.list, ", "));
+  if (w.boolean) return fmt::format("{} = {}", w.field, *w.boolean);
+  if (w.text) {
+    // A "0x.." string reads as written, unquoted like a hex field of the text trace.
+    if (w.number) return fmt::format("{} = {}", w.field, *w.text);
+    return fmt::format("{} = \"{}\"", w.field, *w.text);
+  }
+  return fmt::format("{} = {}", w.field, w.number.value_or(0));
+}
+
 std::string expectation_text(const ExpectSpec& e) {
   std::string on_cpu = e.cpu ? fmt::format(" on cpu {}", *e.cpu) : std::string();
-  if (e.kind == ExpectSpec::Kind::stat) {
-    return fmt::format("stat {}{}: {} {}", to_string(e.stat), on_cpu, to_symbol(e.cmp), e.value);
+  switch (e.kind) {
+    case ExpectSpec::Kind::stat:
+      return fmt::format("stat {}{}: {} {}", to_string(e.stat), on_cpu, to_symbol(e.cmp), e.value);
+    case ExpectSpec::Kind::counter:
+      return fmt::format("counter {}{}: {} {}", e.counter, on_cpu, to_symbol(e.cmp), e.value);
+    case ExpectSpec::Kind::console:
+      return fmt::format("console \"{}\"{}: lines {} {}", e.pattern, on_cpu, to_symbol(e.cmp),
+                         e.value);
+    case ExpectSpec::Kind::panic:
+      return fmt::format("panic: {} {}", to_symbol(e.cmp), e.value != 0);
+    case ExpectSpec::Kind::trace: {
+      std::string where;
+      for (const auto& w : e.where)
+        where += (where.empty() ? " where " : ", ") + where_text(w);
+      return fmt::format("trace {}{}: records {} {}", e.trace_event, where, to_symbol(e.cmp),
+                         e.value);
+    }
+    case ExpectSpec::Kind::handler_calls:
+    case ExpectSpec::Kind::handler_handled:
+      break;
   }
   return fmt::format("handler {}{}: {} {} {}", e.handler, on_cpu,
                      e.kind == ExpectSpec::Kind::handler_calls ? "calls" : "handled",
@@ -72,6 +134,7 @@ std::vector<ExpectationResult> evaluate_expectations(const std::vector<ExpectSpe
     r.actual = actual_of(e, result);
     r.expected = e.value;
     r.passed = holds(e.cmp, r.actual, e.value);
+    r.boolean = e.kind == ExpectSpec::Kind::panic;
     r.loc = e.loc;
     out.push_back(std::move(r));
   }

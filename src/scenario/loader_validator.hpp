@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fredsim/scenario/spec.hpp"
+#include "fredsim/scenario/trace_counts.hpp"
 #include "scenario/input.hpp"
 #include "scenario/loader_toml.hpp"
 #include "scenario/names.hpp"
@@ -131,6 +132,9 @@ class Validator {
   std::optional<std::vector<std::string>> work(const toml::node& n, std::string_view what);
   void check_intervals();
   void read_expect(const toml::table& t);
+  std::optional<std::string> expect_handler_name(const toml::node& n, std::string_view what);
+  std::optional<std::vector<TraceWhere>> trace_where(const toml::node& n,
+                                                     const TraceEventFields& event);
 
   std::string declared_handlers() const;
   const HandlerSpec* find_handler(const std::string& name) const;
@@ -140,6 +144,7 @@ class Validator {
   std::optional<Error> error_;
   std::unordered_map<std::string, std::size_t> handler_index_;  // name -> spec_.handlers
   std::vector<std::pair<std::size_t, Field>> actions_;          // handler index, its `action`
+  std::size_t trace_slots_ = 0;  // trace [[expect]] tables so far (ExpectSpec::trace_slot)
 };
 
 }  // namespace fredsim::scenario::loader

@@ -1,6 +1,50 @@
 #include "fredsim/scenario/result.hpp"
 
 namespace fredsim::scenario {
+namespace {
+
+constexpr CpuCounter kCpuCounters[] = {
+    {"nmi_received", "", [](const CpuResult& c) { return c.nmi_received; }},
+    {"nmi_coalesced", "", [](const CpuResult& c) { return c.nmi_coalesced; }},
+    {"nmi_delivered", "", [](const CpuResult& c) { return c.nmi_delivered; }},
+    {"vm_exits_nmi", "", [](const CpuResult& c) { return c.vm_exits_nmi; }},
+    {"dispatch_cycles", "", [](const CpuResult& c) { return std::uint64_t{c.dispatch_cycles}; }},
+    {"normal", "stats", [](const CpuResult& c) { return c.stats.normal; }},
+    {"unknown", "stats", [](const CpuResult& c) { return c.stats.unknown; }},
+    {"external", "stats", [](const CpuResult& c) { return c.stats.external; }},
+    {"swallow", "stats", [](const CpuResult& c) { return c.stats.swallow; }},
+    {"lost", "", [](const CpuResult& c) { return c.lost; }},
+    // VMX (docs/vmx.md "NMI controls of a guest"): only when not 0.
+    {"vm_exits_nmi_window", "", [](const CpuResult& c) { return c.vm_exits_nmi_window; },
+     [](const CpuResult& c) { return c.vm_exits_nmi_window != 0; }},
+    {"vm_exits_from_hlt", "", [](const CpuResult& c) { return c.vm_exits_from_hlt; },
+     [](const CpuResult& c) { return c.vm_exits_from_hlt != 0; }},
+    {"vm_entry_failures", "", [](const CpuResult& c) { return c.vm_entry_failures; },
+     [](const CpuResult& c) { return c.vm_entry_failures != 0; }},
+    // Instruction shadows (docs/cpu.md "Instruction shadows"): only in scenarios
+    // with sti or mov_ss events, then on every CPU.
+    {"shadows", "", [](const CpuResult& c) { return c.shadow ? c.shadow->shadows : 0; },
+     [](const CpuResult& c) { return c.shadow.has_value(); }},
+    {"nmi_deferred_shadow", "",
+     [](const CpuResult& c) { return c.shadow ? c.shadow->nmi_deferred_shadow : 0; },
+     [](const CpuResult& c) { return c.shadow.has_value(); }},
+    {"nmi_at_shadow_rip", "",
+     [](const CpuResult& c) { return c.shadow ? c.shadow->nmi_at_shadow_rip : 0; },
+     [](const CpuResult& c) { return c.shadow.has_value(); }},
+};
+
+}  // namespace
+
+std::span<const CpuCounter> cpu_counters() {
+  return kCpuCounters;
+}
+
+const CpuCounter* find_cpu_counter(std::string_view name) {
+  for (const auto& c : kCpuCounters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
 
 ResultConfig config_of(const SystemSpec& s) {
   ResultConfig c;

@@ -36,28 +36,19 @@ ordered_json result_json(const ScenarioResult& r) {
   }
   auto& cpus = j["cpus"] = ordered_json::array();
   for (const auto& c : r.cpus) {
-    cpus.push_back(ordered_json{{"id", c.id},
-                                {"nmi_received", c.nmi_received},
-                                {"nmi_coalesced", c.nmi_coalesced},
-                                {"nmi_delivered", c.nmi_delivered},
-                                {"vm_exits_nmi", c.vm_exits_nmi},
-                                {"dispatch_cycles", c.dispatch_cycles},
-                                {"stats",
-                                 {{"normal", c.stats.normal},
-                                  {"unknown", c.stats.unknown},
-                                  {"external", c.stats.external},
-                                  {"swallow", c.stats.swallow}}},
-                                {"lost", c.lost}});
-    // VMX counters only when not 0, so results without them stay as they were.
-    ordered_json& cj = cpus.back();
-    if (c.vm_exits_nmi_window != 0) cj["vm_exits_nmi_window"] = c.vm_exits_nmi_window;
-    if (c.vm_exits_from_hlt != 0) cj["vm_exits_from_hlt"] = c.vm_exits_from_hlt;
-    if (c.vm_entry_failures != 0) cj["vm_entry_failures"] = c.vm_entry_failures;
-    if (c.shadow) {  // scenarios with instruction shadows only
-      cj["shadows"] = c.shadow->shadows;
-      cj["nmi_deferred_shadow"] = c.shadow->nmi_deferred_shadow;
-      cj["nmi_at_shadow_rip"] = c.shadow->nmi_at_shadow_rip;
+    // The counters in table order; a grouped one goes into its object, made
+    // where the group's first counter comes (ordered_json keeps that order).
+    ordered_json cj{{"id", c.id}};
+    for (const CpuCounter& counter : cpu_counters()) {
+      if (counter.shown != nullptr && !counter.shown(c)) continue;
+      const std::string name(counter.name);
+      if (counter.group.empty()) {
+        cj[name] = counter.get(c);
+      } else {
+        cj[std::string(counter.group)][name] = counter.get(c);
+      }
     }
+    cpus.push_back(std::move(cj));
   }
   auto& handlers = j["handlers"] = ordered_json::array();
   for (const auto& h : r.handlers) {

@@ -141,7 +141,12 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
         ++passed;
         fmt::print(out, "  PASS  {}\n", e.text);
       } else {
-        fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual);
+        // A panic expectation's value is a truth value; every other one a count.
+        if (e.boolean) {
+          fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual != 0);
+        } else {
+          fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual);
+        }
       }
     }
     fmt::print(out, "\n{}: {} of {} expectations hold{}\n",

@@ -12,6 +12,7 @@
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/icr.hpp"
 #include "fredsim/cpu/arch.hpp"
+#include "fredsim/scenario/trace_counts.hpp"
 #include "fredsim/vmx.hpp"
 
 namespace fredsim::scenario {
@@ -515,6 +516,9 @@ Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& o
   system::System& sys = *b->system;
   for (TraceSink* s : options.trace_sinks)
     sys.machine().tracer().add_sink(*s);
+  // Trace expectations count records whether or not a trace was asked for.
+  TraceCountSink trace_counts(spec.expects);
+  if (trace_counts.active()) sys.machine().tracer().add_sink(trace_counts);
   StopReason stopped = StopReason::none;
   if (options.limits.any()) {
     stopped = run_limited(spec, sys, options.limits);
@@ -528,6 +532,7 @@ Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& o
   }
   ScenarioResult r = collect_result(spec, sys);
   r.stopped = stopped;
+  r.trace_counts = trace_counts.counts();
   sys.machine().tracer().clear();
   return r;
 }
@@ -539,10 +544,14 @@ namespace {
 class SystemSession final : public ScenarioSession {
  public:
   SystemSession(const ScenarioSpec& spec, Built built, RunOptions& options)
-      : spec_(spec), b_(std::move(built)), interrupt_(options.limits.interrupt) {
+      : spec_(spec),
+        b_(std::move(built)),
+        interrupt_(options.limits.interrupt),
+        trace_counts_(spec.expects) {
     for (TraceSink* s : options.trace_sinks)
       b_.system->machine().tracer().add_sink(*s);
     b_.system->machine().tracer().add_sink(lines_);
+    if (trace_counts_.active()) b_.system->machine().tracer().add_sink(trace_counts_);
   }
   ~SystemSession() override { b_.system->machine().tracer().clear(); }
 
@@ -581,7 +590,11 @@ class SystemSession final : public ScenarioSession {
     return lines_.take();
   }
   Result<std::string> print(std::string_view what) const override;
-  ScenarioResult result() const override { return collect_result(spec_, *b_.system); }
+  ScenarioResult result() const override {
+    ScenarioResult r = collect_result(spec_, *b_.system);
+    r.trace_counts = trace_counts_.counts();
+    return r;
+  }
   Status status() const override { return time_status(spec_, *b_.system); }
 
  private:
@@ -589,6 +602,7 @@ class SystemSession final : public ScenarioSession {
   Built b_;
   const volatile std::sig_atomic_t* interrupt_;
   mutable MemoryTraceSink lines_;
+  TraceCountSink trace_counts_;
 };
 
 Result<std::string> SystemSession::print(std::string_view what) const {

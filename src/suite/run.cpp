@@ -145,7 +145,11 @@ std::string failed_expectations(const ScenarioResult& r) {
   for (const auto& e : r.expectations) {
     if (e.passed) continue;
     if (!out.empty()) out += "; ";
-    out += fmt::format("{}, actual {}", e.text, e.actual);
+    if (e.boolean) {
+      out += fmt::format("{}, actual {}", e.text, e.actual != 0);  // panic: a truth value
+    } else {
+      out += fmt::format("{}, actual {}", e.text, e.actual);
+    }
   }
   return out;
 }

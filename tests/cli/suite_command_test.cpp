@@ -97,6 +97,25 @@ TEST(SuiteRun, PassFailSkipLines) {
             "SKIP fourth (apic.flat is a guest binary, not a scenario)\n");
 }
 
+// Console, trace, counter and panic expectations fail with their actual values,
+// the trace counted in the suite's run as in `fredsim run`.
+TEST(SuiteRun, EveryExpectationKindFailsWithItsActualValue) {
+  SuiteDir d;
+  d.scenario("kinds.toml",
+             "name = \"kinds\"\n[system]\ncpus = 2\n[[event]]\nat = 0\ntype = \"selftest\"\n"
+             "[[expect]]\nconsole = 'testcases passed'\ncount = 2\n"
+             "[[expect]]\ntrace = \"nmi_receive\"\nwhere = { cpu = 1 }\ncount = 0\n"
+             "[[expect]]\ncounter = \"nmi_delivered\"\nequals = 0\n"
+             "[[expect]]\npanic = true\n");
+  const std::string cfg = d.cfg("[kinds]\nfile = kinds.toml\n");
+  auto r = real_cli({"suite", cfg});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.out,
+            "FAIL kinds (console \"testcases passed\": lines == 2, actual 1; trace nmi_receive "
+            "where cpu = 1: records == 0, actual 1; counter nmi_delivered: == 0, actual 2; "
+            "panic: == true, actual false)\n");
+}
+
 TEST(SuiteRun, PrematureFailureHasTheLoadersMessage) {
   SuiteDir d;
   const std::string bad = d.scenario("bad.toml", "name = \"bad\"\n[system]\ncpu = 2\n");

@@ -224,12 +224,13 @@ TEST(LoaderError, GuestNmiSourceNeedsHostNmiSource) {
 TEST(LoaderError, ExpectErrors) {
   std::string h = std::string(kHead) + "[[handler]]\nname = \"bt\"\n[[expect]]\n";
   EXPECT_EQ(load_error(h + "handler = \"perf\"\ncalls = 1\n"),
-            "t.toml:7:11: error: expect.handler names no handler 'perf' (declared: bt)");
+            "t.toml:7:11: error: expect.handler names no handler 'perf' (declared: bt; registered "
+            "by the kernel: PMI, nmi_selftest, smp_stop, arch_bt, kgdb, mce)");
   EXPECT_EQ(load_error(h + "handler = \"bt\"\n"),
             "t.toml:6:1: error: [[expect]] for a handler needs calls = N or handled = N");
   EXPECT_EQ(load_error(h + "handler = \"bt\"\nequals = 1\n"),
-            "t.toml:8:10: error: expect.equals goes with stat; a handler expectation takes calls "
-            "= N and handled = N");
+            "t.toml:8:10: error: expect.equals goes with stat and counter; a handler expectation "
+            "takes calls = N and handled = N");
   EXPECT_EQ(load_error(h + "stat = \"normal\"\n"),
             "t.toml:6:1: error: [[expect]] for a stat needs equals = N, at_least = N or at_most = "
             "N");
@@ -237,10 +238,12 @@ TEST(LoaderError, ExpectErrors) {
             "t.toml:8:9: error: expect.calls goes with handler; a stat expectation takes equals, "
             "at_least or at_most");
   EXPECT_EQ(load_error(h + "stat = \"normal\"\nhandler = \"bt\"\nequals = 1\n"),
-            "t.toml:6:1: error: [[expect]] takes either 'handler' or 'stat', not both");
+            "t.toml:6:1: error: [[expect]] takes one of 'handler', 'stat', 'counter', 'console', "
+            "'panic', 'trace': not both 'handler' and 'stat'");
   EXPECT_EQ(load_error(h + "equals = 1\n"),
-            "t.toml:6:1: error: [[expect]] needs handler = NAME (with calls/handled) or stat = "
-            "KIND (with equals/at_least/at_most)");
+            "t.toml:6:1: error: [[expect]] needs handler = NAME (with calls/handled), stat = KIND "
+            "or counter = NAME (with equals/at_least/at_most), console = REGEX or trace = EVENT "
+            "(with count/at_least/at_most), or panic = true|false");
   EXPECT_EQ(load_error(h + "stat = \"lots\"\nequals = 1\n"),
             "t.toml:7:8: error: expect.stat = \"lots\" is not one of \"normal\" | \"unknown\" | "
             "\"external\" | \"swallow\" | \"lost\"");

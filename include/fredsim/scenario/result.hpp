@@ -3,6 +3,7 @@
 // what expectations check and what result_json writes.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,24 @@ struct CpuResult {
   std::optional<ShadowCounts> shadow;
 };
 
+/// One per-CPU integer of a result: its name (its key in the result JSON and the
+/// `counter` of an expectation), the JSON object it sits in within the CPU's
+/// ("" for the CPU's own, "stats") and how to read it.
+struct CpuCounter {
+  std::string_view name;
+  std::string_view group;
+  std::uint64_t (*get)(const CpuResult&);
+  /// Whether the result JSON shows it for this CPU; null: always. A counter that
+  /// only some scenarios have (VMX exits, instruction shadows) is left out of the
+  /// others' results, which stay as they were; an expectation reads it as 0 there.
+  bool (*shown)(const CpuResult&) = nullptr;
+};
+/// Every per-CPU integer of CpuResult, in the result JSON's order (docs/format.md
+/// "Per CPU"). result_json writes them from this table and counter expectations
+/// read them through it: a new CpuResult field is one line in result.cpp.
+std::span<const CpuCounter> cpu_counters();
+const CpuCounter* find_cpu_counter(std::string_view name);
+
 struct HandlerCpuCounts {
   std::uint64_t calls = 0;
   std::uint64_t handled = 0;
@@ -68,6 +87,7 @@ struct ExpectationResult {
   bool passed = false;
   std::uint64_t actual = 0;
   std::uint64_t expected = 0;
+  bool boolean = false;  // actual and expected are false/true as 0/1 (panic)
   SourceLoc loc;
 };
 
@@ -97,6 +117,10 @@ struct ScenarioResult {
   std::optional<PanicRecord> panic;
   /// Dispatch cycles of each NMI delivery (delivery to return), in run order.
   Samples dispatch_samples;
+  /// The number of records each trace expectation matched, by
+  /// ExpectSpec::trace_slot (counted only when the spec has such expectations;
+  /// not part of the result JSON).
+  std::vector<std::uint64_t> trace_counts;
   std::vector<ExpectationResult> expectations;
   bool passed = true;  // every expectation holds (and the run was not cut short)
   StopReason stopped = StopReason::none;

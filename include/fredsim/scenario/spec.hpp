@@ -5,6 +5,7 @@
 // keeps where it came from, so a later error (an inconsistent system found while
 // building) can name the place: ScenarioSpec::error_at(loc, what).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -220,14 +221,51 @@ struct EventSpec {
   Cycle last_occurrence() const { return occurrence(count - 1); }
 };
 
-/// One [[expect]]: one check of a handler count or of a stat. A [[expect]] table
-/// that gives both `calls` and `handled` becomes two ExpectSpecs.
+/// A compiled `console` pattern (scenario/console_pattern.hpp): kept opaque here so
+/// that every user of a spec does not compile <regex>.
+struct ConsolePattern;
+
+/// One `where` condition of a trace expectation: a field of the record (or `cpu`,
+/// the record's CPU) and the value it must have. A number matches integer and hex
+/// fields by value, a string string fields by text (a "0x.." string is both),
+/// a boolean boolean fields, a list of integers a list field with those
+/// elements.
+struct TraceWhere {
+  std::string field;
+  std::optional<std::uint64_t> number;
+  std::optional<std::string> text;
+  std::optional<bool> boolean;
+  std::optional<std::vector<std::uint64_t>> list;  // sorted
+  SourceLoc loc;
+};
+
+/// One [[expect]]: one check of a handler count, a stat, a per-CPU counter of
+/// the result, the console, the panic or the trace (docs/scenarios.md
+/// "[[expect]]" and "Expectations on counters, console, panic and trace"). A
+/// [[expect]] table that gives two values (`calls` and `handled`, `at_least` and
+/// `at_most`) becomes two ExpectSpecs.
 struct ExpectSpec {
-  enum class Kind : std::uint8_t { handler_calls, handler_handled, stat };
+  enum class Kind : std::uint8_t {
+    handler_calls,
+    handler_handled,
+    stat,
+    counter,  // `counter`: a per-CPU integer of the result (cpu_counters())
+    console,  // console lines that match `regex`
+    panic,    // value 1: the run ended in a panic, 0: it did not
+    trace     // trace records of `trace_event` that match `where`
+  };
   Kind kind = Kind::stat;
   std::string handler;  // handler_calls, handler_handled
   StatKind stat = StatKind::normal;
-  std::optional<CpuId> cpu;  // summed over CPUs when absent
+  std::string counter;                          // counter: its name
+  std::string pattern;                          // console: the regular expression as written
+  std::shared_ptr<const ConsolePattern> regex;  // console: compiled by the loader
+  std::string trace_event;                      // trace
+  std::vector<TraceWhere> where;                // trace, in file order
+  /// trace: the index of its count in ScenarioResult::trace_counts (the
+  /// ExpectSpecs of one [[expect]] table share it).
+  std::size_t trace_slot = 0;
+  std::optional<CpuId> cpu;  // summed over CPUs when absent (handler, stat, counter, console)
   Comparison cmp = Comparison::equals;
   std::uint64_t value = 0;
   SourceLoc loc;
