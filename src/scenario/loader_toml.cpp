@@ -1,3 +1,5 @@
+// toml++'s implementation lives in this file only (src/scenario/CMakeLists.txt).
+#define TOML_IMPLEMENTATION
 #include "scenario/loader_toml.hpp"
 
 #include <fmt/format.h>

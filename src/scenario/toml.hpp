@@ -1,6 +1,7 @@
 #pragma once
-// toml++ for the scenario layer: header-only, no exceptions (CMakeLists.txt), with
-// two defects of toml++ 3.3 worked around. Both were found by fuzz/loader_fuzz.
+// toml++ for the scenario layer: no exceptions, its implementation compiled in
+// loader_toml.cpp only (src/scenario/CMakeLists.txt), with two defects of
+// toml++ 3.3 worked around. Both were found by fuzz/loader_fuzz.
 //
 // 1. TOML_ASSERT_ASSUME states facts about the input that malformed input breaks
 //    ("[[[" reaches parse_key() at a '['): an assert in debug builds, and

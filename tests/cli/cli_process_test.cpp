@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,8 +31,12 @@ std::string source_dir() {
 }
 
 std::string read_file(const fs::path& p) {
+  // One bulk copy: a character-at-a-time read of a growing trace (tests poll
+  // a child's output) is slow in unoptimised test code.
   std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 void write_file(const fs::path& p, std::string_view text) {

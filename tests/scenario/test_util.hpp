@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,8 +60,12 @@ class TempDir {
 };
 
 inline std::string read_file(const std::string& path) {
+  // One bulk copy: a character-at-a-time read of a growing trace (tests poll
+  // a child's output) is slow in unoptimised test code.
   std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 /// The repository root (set by ctest; else the source tree relative to the build).
