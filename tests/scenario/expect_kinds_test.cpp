@@ -122,6 +122,10 @@ TEST(ExpectCounter, EveryCounterOfTheTableIsANameAndReadsItsField) {
   c.stats.external = 8;
   c.stats.swallow = 9;
   c.lost = 10;
+  c.vm_exits_nmi_window = 11;
+  c.vm_exits_from_hlt = 12;
+  c.vm_entry_failures = 13;
+  c.shadow = ShadowCounts{14, 15, 16};
   std::vector<std::string> names;
   std::vector<std::uint64_t> values;
   for (const CpuCounter& k : cpu_counters()) {
@@ -135,8 +139,11 @@ TEST(ExpectCounter, EveryCounterOfTheTableIsANameAndReadsItsField) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"nmi_received", "nmi_coalesced", "nmi_delivered",
                                              "vm_exits_nmi", "dispatch_cycles", "normal", "unknown",
-                                             "external", "swallow", "lost"}));
-  EXPECT_EQ(values, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+                                             "external", "swallow", "lost", "vm_exits_nmi_window",
+                                             "vm_exits_from_hlt", "vm_entry_failures", "shadows",
+                                             "nmi_deferred_shadow", "nmi_at_shadow_rip"}));
+  EXPECT_EQ(values,
+            (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}));
   EXPECT_EQ(find_cpu_counter("faults"), nullptr);
 }
 
@@ -163,7 +170,9 @@ TEST(ExpectCounter, OverridesReplaceAndAddValues) {
             "error: --set expect.0.counter=faults: expect.counter = \"faults\" is not a per-CPU "
             "counter of the result (one of \"nmi_received\" | \"nmi_coalesced\" | "
             "\"nmi_delivered\" | \"vm_exits_nmi\" | \"dispatch_cycles\" | \"normal\" | "
-            "\"unknown\" | \"external\" | \"swallow\" | \"lost\")");
+            "\"unknown\" | \"external\" | \"swallow\" | \"lost\" | \"vm_exits_nmi_window\" | "
+            "\"vm_exits_from_hlt\" | \"vm_entry_failures\" | \"shadows\" | "
+            "\"nmi_deferred_shadow\" | \"nmi_at_shadow_rip\")");
 }
 
 TEST(ExpectCounter, Errors) {
@@ -172,7 +181,9 @@ TEST(ExpectCounter, Errors) {
             "t.toml:5:11: error: expect.counter = \"faults\" is not a per-CPU counter of the "
             "result (one of \"nmi_received\" | \"nmi_coalesced\" | \"nmi_delivered\" | "
             "\"vm_exits_nmi\" | \"dispatch_cycles\" | \"normal\" | \"unknown\" | \"external\" | "
-            "\"swallow\" | \"lost\")");
+            "\"swallow\" | \"lost\" | \"vm_exits_nmi_window\" | \"vm_exits_from_hlt\" | "
+            "\"vm_entry_failures\" | \"shadows\" | \"nmi_deferred_shadow\" | "
+            "\"nmi_at_shadow_rip\")");
   EXPECT_EQ(load_error(h + "counter = \"lost\"\n"),
             "t.toml:4:1: error: [[expect]] for a counter needs equals = N, at_least = N or "
             "at_most = N");
@@ -535,7 +546,8 @@ TEST(ExpectTrace, Errors) {
   EXPECT_TRUE(has(events, "\"ipi_send\" | \"nmi_receive\" | \"nmi_deliver\""));
   EXPECT_EQ(load_error(h + "trace = \"vm_exit\"\nwhere = { qualification = 1 }\n"),
             "t.toml:6:11: error: expect.where.qualification: vm_exit records have no field "
-            "'qualification' (fields: cpu, reason, exit_qualification, intr_info)");
+            "'qualification' (fields: cpu, reason, exit_qualification, intr_info, guest_rip, "
+            "activity)");
   EXPECT_EQ(load_error(h + "trace = \"nmi_deliver\"\nwhere = { frame = 1 }\n"),
             "t.toml:6:11: error: expect.where.frame: nmi_deliver records have no field 'frame' "
             "(fields: cpu, path, vector, event_data, new_rsp, csl)");

@@ -71,18 +71,18 @@ TEST(ShadowEvent, MovSsTakesNoBlocksNmi) {
   EXPECT_EQ(load_error(std::string(kHead) +
                        "[[event]]\nat = 1\ntype = \"mov_ss\"\ncpu = 1\nblocks_nmi = false\n"),
             "t.toml:8:1: error: unknown key 'blocks_nmi' in [[event]] of type \"mov_ss\" "
-            "(allowed: at, type, every, count, cpu)");
+            "(allowed: at, type, every, count, cpu, after, delay)");
 }
 
 TEST(ShadowEvent, OtherKeysOfOtherTypesAreRefused) {
   EXPECT_EQ(
       load_error(std::string(kHead) + "[[event]]\nat = 1\ntype = \"sti\"\ncpu = 1\ndest = 2\n"),
       "t.toml:8:1: error: unknown key 'dest' in [[event]] of type \"sti\" (allowed: at, "
-      "type, every, count, cpu, blocks_nmi)");
+      "type, every, count, cpu, after, delay, blocks_nmi)");
   EXPECT_EQ(load_error(std::string(kHead) +
                        "[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\nblocks_nmi = true\n"),
             "t.toml:8:1: error: unknown key 'blocks_nmi' in [[event]] of type \"ipi\" (allowed: "
-            "at, type, every, count, from, dest, mode, vector, work)");
+            "at, type, every, count, from, dest, mode, vector, work, after, delay)");
 }
 
 TEST(ShadowEvent, TheShadowLengthIsATimingParameter) {
