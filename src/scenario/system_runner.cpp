@@ -550,7 +550,7 @@ class SystemSession final : public ScenarioSession {
         trace_counts_(spec.expects) {
     for (TraceSink* s : options.trace_sinks)
       b_.system->machine().tracer().add_sink(*s);
-    b_.system->machine().tracer().add_sink(lines_);
+    if (options.session_lines) b_.system->machine().tracer().add_sink(lines_);
     if (trace_counts_.active()) b_.system->machine().tracer().add_sink(trace_counts_);
   }
   ~SystemSession() override { b_.system->machine().tracer().clear(); }

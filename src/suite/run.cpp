@@ -105,9 +105,9 @@ TestOutcome fail(TestOutcome o, FailKind kind, std::string reason) {
 /// scenario was read, so loading counts as timeout(1) would count it. Without a
 /// timeout: runner.run(), the same run as `fredsim run`. With one: a session
 /// stepped in chunks (runner.start()), which checks the clock between chunks and
-/// drops the session on a timeout, so no thread is left running. (The session
-/// records each step's trace text, and its end cycle is that of the last chunk,
-/// not of the last event; neither is in a suite's report.)
+/// drops the session on a timeout, so no thread is left running. (The session's
+/// end cycle is that of the last chunk, not of the last event; it is not in a
+/// suite's report.)
 Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
                                               std::optional<double> timeout,
                                               Clock::time_point start, const ScenarioRunner& runner,
@@ -120,6 +120,7 @@ Result<std::optional<ScenarioResult>> execute(const ScenarioSpec& spec,
     return std::optional<ScenarioResult>(std::move(*r));
   }
   const auto limit = std::chrono::duration<double>(*timeout);
+  options.session_lines = false;  // nothing prints the steps: trace only what the run needs
   auto started = runner.start(spec, options);
   if (!started) return started.error();
   ScenarioSession& session = **started;

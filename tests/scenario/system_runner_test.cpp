@@ -119,5 +119,46 @@ TEST(SystemRunnerTime, ReachingTheEndOfTimeIsAnErrorNotAResult) {
   EXPECT_LE((*s)->now(), kMaxCycle);
 }
 
+TEST(SystemRunner, ASessionWithoutLinesRunsAsOneWithThem) {
+  // session_lines = false (the suite's timed runs): run_to() returns nothing, and
+  // the result is the one a session that prints every record reaches.
+  auto spec = load_scenario_string(R"(name = "pmis"
+[system]
+cpus = 2
+[[handler]]
+name = "perf"
+vector = 7
+model = "pmi"
+[[event]]
+at = 1000
+type = "pmi"
+cpu = 1
+every = 10_000
+count = 20
+)",
+                                   "pmis");
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  SystemRunner runner;
+  RunOptions with_lines;
+  RunOptions without;
+  without.session_lines = false;
+  auto a = runner.start(*spec, with_lines);
+  auto b = runner.start(*spec, without);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::size_t lines = 0;
+  while (!(*a)->done())
+    lines += (*a)->run_to((*a)->now() + 50'000).size();
+  while (!(*b)->done())
+    EXPECT_TRUE((*b)->run_to((*b)->now() + 50'000).empty());
+  EXPECT_GT(lines, 20u);
+  const ScenarioResult ra = (*a)->result();
+  const ScenarioResult rb = (*b)->result();
+  EXPECT_EQ(ra.end_cycle, rb.end_cycle);
+  ASSERT_EQ(ra.handlers.size(), rb.handlers.size());
+  EXPECT_EQ(rb.handlers[0].calls, 20u);
+  EXPECT_EQ(ra.handlers[0].calls, rb.handlers[0].calls);
+  EXPECT_EQ(ra.cpus[1].nmi_delivered, rb.cpus[1].nmi_delivered);
+}
+
 }  // namespace
 }  // namespace fredsim::scenario

@@ -48,6 +48,11 @@ struct RunLimits {
 struct RunOptions {
   std::vector<TraceSink*> trace_sinks;
   RunLimits limits;
+  /// A session's step() and run_to() return the text of each trace record (what
+  /// `fredsim step` prints). false: they return no lines and the session does not
+  /// trace for them, so a long run stepped in chunks (the suite's timed tests)
+  /// costs what a plain run does.
+  bool session_lines = true;
 };
 
 /// One run in progress, for `fredsim step`.
