@@ -169,6 +169,34 @@ TEST(Dispatch, DurationCheckReportsSlowHandlers) {
   EXPECT_TRUE(console_has(k, "INFO: NMI handler (slow) took too long to run: 2.0"));
 }
 
+// nmi_check_duration (arch/x86/kernel/nmi.c) returns early when
+// `duration < nmi_longest_ns || duration < a->max_duration`: a second call as
+// long as the first one reports again.
+TEST(Dispatch, DurationCheckReportsACallAsLongAsTheMaximumAgain) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  HandlerId dev =
+      *k.register_model(NmiType::local, HandlerModel::device, 0, "slow", 5, 100, 5'000'000);
+  const CpuId dest[] = {1};
+  sys->at(10, [&] {
+    k.registry().add_work(dev, 1);
+    k.send_nmi_ipi(0, dest, 5);
+  });
+  sys->at(20'000'000, [&] {
+    k.registry().add_work(dev, 1);
+    k.send_nmi_ipi(0, dest, 5);
+  });
+  sys->run_to_idle();
+  auto count = [&](const std::string& name) {
+    int n = 0;
+    for (const auto& l : k.console().lines())
+      n += l.text.find("INFO: NMI handler (" + name + ") took too long") != std::string::npos;
+    return n;
+  };
+  ASSERT_EQ(k.registry().handler(dev).total.calls, 2u);
+  EXPECT_EQ(count("slow"), 2) << "the second call equals the maximum: nmi_check_duration prints";
+}
+
 TEST(Dispatch, UserModeNmiReturnsWithEretu) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
