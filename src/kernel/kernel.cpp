@@ -435,14 +435,13 @@ void Kernel::handle_done(CpuCtx& c) {
       const bool serr = c.type == NmiType::serr;
       c.handled_total = handled;
       if (handled == 0) {
-        if (console_.ratelimit(serr ? kRateSerr : kRateIochk)) {
-          console_.printk(
-              c.id, serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
-                                       c.reason, c.id)
-                         : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
-                                       "CPU {}.",
-                                       c.reason, c.id));
-        }
+        // pci_serr_error / io_check_error print with plain pr_emerg: no ratelimit.
+        console_.printk(
+            c.id, serr ? fmt::format("NMI: PCI system error (SERR) for reason {:02x} on CPU {}.",
+                                     c.reason, c.id)
+                       : fmt::format("NMI: IOCK error (debug interrupt?) for reason {:02x} on "
+                                     "CPU {}.",
+                                     c.reason, c.id));
         if (serr ? config_.panic_on_unrecovered_nmi : config_.panic_on_io_nmi) {
           console_.record_panic(c.id,
                                 serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
@@ -471,18 +470,19 @@ void Kernel::handle_done(CpuCtx& c) {
         return;
       }
       c.st.stats.unknown += 1;
+      // unknown_nmi_error: "Uhhuh", the v7 bitmap line and "Dazed" are three
+      // pr_emerg_ratelimited call sites, each with its own ratelimit state.
       if (console_.ratelimit(kRateUnknown)) {
         console_.printk(
             c.id, fmt::format("Uhhuh. NMI received for unknown reason {:02x} on CPU {}.", c.reason,
                               c.id));
-        if (nmi_source_enabled(c.id)) {
-          console_.printk(c.id, fmt::format("NMI-source bitmap is {:#x}", c.regs.event_data));
-        }
+      }
+      if (nmi_source_enabled(c.id) && console_.ratelimit(kRateUnknownBitmap)) {
+        console_.printk(c.id, fmt::format("NMI-source bitmap is {:#x}", c.regs.event_data));
       }
       if (config_.unknown_nmi_panic || config_.panic_on_unrecovered_nmi) {
         console_.record_panic(c.id, "NMI: Not continuing");
       }
-      // Linux's unknown_nmi_error rate-limits this line too (its own site).
       if (console_.ratelimit(kRateUnknownDazed)) {
         console_.printk(c.id, "Dazed and confused, but trying to continue");
       }

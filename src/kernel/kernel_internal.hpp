@@ -9,13 +9,16 @@
 
 namespace fredsim::kernel {
 
-// Rate-limited console sites (printk_ratelimited keeps a state per call site).
+// Rate-limited console sites: each printk_ratelimited / pr_emerg_ratelimited
+// call site keeps its own state (include/linux/printk.h: a static
+// DEFINE_RATELIMIT_STATE per site). unknown_nmi_error (arch/x86/kernel/nmi.c)
+// has three: "Uhhuh", the NMI-source bitmap line and "Dazed". The SERR and
+// IOCHK lines are plain pr_emerg, not rate-limited.
 enum RateSite : unsigned {
   kRateDuration,
   kRateUnknown,
+  kRateUnknownBitmap,
   kRateUnknownDazed,
-  kRateSerr,
-  kRateIochk,
   kRateSites
 };
 
