@@ -447,13 +447,20 @@ void Kernel::handle_done(CpuCtx& c) {
                                 serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
         }
         console_.printk(c.id, "Dazed and confused, but trying to continue");
-        // Clear and re-enable the line in port 0x61.
-        const std::uint8_t clear =
-            serr ? machine::port61::kSerrDisable : machine::port61::kIochkDisable;
-        machine_.port_out(machine::port61::kPort,
-                          static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
-        machine_.port_out(machine::port61::kPort,
-                          static_cast<std::uint8_t>(c.reason & 0x0F & ~clear));
+        if (serr) {
+          // pci_serr_error: clear and disable the SERR line (NMI_REASON_CLEAR_SERR
+          // with the control bits kept); nothing re-enables it.
+          machine_.port_out(machine::port61::kPort,
+                            static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
+                                                      machine::port61::kSerrDisable));
+        } else {
+          // Clear and re-enable the IOCHK line in port 0x61.
+          const std::uint8_t clear = machine::port61::kIochkDisable;
+          machine_.port_out(machine::port61::kPort,
+                            static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
+          machine_.port_out(machine::port61::kPort,
+                            static_cast<std::uint8_t>(c.reason & 0x0F & ~clear));
+        }
       }
       c.st.stats.external += 1;
       machine_.queue().schedule_in(

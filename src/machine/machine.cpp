@@ -128,8 +128,17 @@ void Machine::pmu_overflow(CpuId cpu, std::uint64_t counter_mask) {
 }
 
 void Machine::external_nmi(CpuId cpu, NmiReason reason) {
-  if (reason == NmiReason::serr) port61_ |= port61::kSerr;
-  if (reason == NmiReason::iochk) port61_ |= port61::kIochk;
+  // Port 0x61's bits 2 and 3 gate their lines (NMI_REASON_CLEAR_SERR and
+  // NMI_REASON_CLEAR_IOCHK in Linux's arch/x86/include/asm/mach_traps.h): while
+  // a line's bit is set, that line latches no status and raises no NMI.
+  if (reason == NmiReason::serr) {
+    if (port61_ & port61::kSerrDisable) return;
+    port61_ |= port61::kSerr;
+  }
+  if (reason == NmiReason::iochk) {
+    if (port61_ & port61::kIochkDisable) return;
+    port61_ |= port61::kIochk;
+  }
   impl_->apic->apic(cpu).assert_lvt(apic::Lvt::lint1);
 }
 

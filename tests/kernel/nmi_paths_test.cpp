@@ -58,5 +58,39 @@ TEST(NmiPaths, PciSerrErrorLineIsNotRatelimited) {
   EXPECT_EQ(count_lines(k, "NMI: PCI system error (SERR) for reason 80 on CPU 0."), 12);
 }
 
+// pci_serr_error clears and disables the SERR line (NMI_REASON_CLEAR_SERR,
+// 0x04, in port 0x61) and never re-enables it; the platform honours the bit,
+// so a later SERR# raises no NMI. Likewise IOCHK while bit 3 (0x08) is set.
+TEST(NmiPaths, PciSerrErrorLeavesTheSerrLineDisabled) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  sys->at(10, [&] { k.external_nmi(0, machine::NmiReason::serr); });
+  sys->at(1'000'000, [&] { k.external_nmi(0, machine::NmiReason::serr); });
+  sys->run_to_idle();
+  EXPECT_EQ(sys->machine().cpu(0).stats().nmi_received, 1u) << "the second SERR# is gated off";
+  EXPECT_EQ(k.cpu_state(0).stats.external, 1u);
+  EXPECT_EQ(count_lines(k, "NMI: PCI system error (SERR) for reason 80 on CPU 0."), 1);
+  EXPECT_EQ(sys->machine().port_in(machine::port61::kPort), machine::port61::kSerrDisable)
+      << "status clear, SERR disable bit still set";
+  EXPECT_EQ(k.lost_work(0), 0u);
+}
+
+TEST(NmiPaths, DisabledIochkLineRaisesNoNmi) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  sys->at(10, [&] {
+    sys->machine().port_out(machine::port61::kPort, machine::port61::kIochkDisable);
+    k.external_nmi(0, machine::NmiReason::iochk);
+  });
+  sys->at(1'000'000, [&] {
+    sys->machine().port_out(machine::port61::kPort, 0);
+    k.external_nmi(0, machine::NmiReason::iochk);
+  });
+  sys->run_to_idle();
+  EXPECT_EQ(sys->machine().cpu(0).stats().nmi_received, 1u) << "only the enabled line's NMI";
+  EXPECT_EQ(k.cpu_state(0).stats.external, 1u);
+  EXPECT_EQ(count_lines(k, "NMI: IOCK error"), 1);
+}
+
 }  // namespace
 }  // namespace fredsim::kernel

@@ -35,6 +35,7 @@ inline constexpr std::uint8_t kIochk = 1u << 6;         // I/O channel check
 inline constexpr std::uint8_t kSerrDisable = 1u << 2;   // write: clear and disable SERR
 inline constexpr std::uint8_t kIochkDisable = 1u << 3;  // write: clear and disable IOCHK
 inline constexpr std::uint8_t kReasonMask = kSerr | kIochk;
+inline constexpr std::uint8_t kControlMask = 0x0F;  // NMI_REASON_CLEAR_MASK: kept on writes
 }  // namespace port61
 
 enum class NmiReason : std::uint8_t { none, serr, iochk };
