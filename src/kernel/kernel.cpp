@@ -443,8 +443,11 @@ void Kernel::handle_done(CpuCtx& c) {
                                      "CPU {}.",
                                      c.reason, c.id));
         if (serr ? config_.panic_on_unrecovered_nmi : config_.panic_on_io_nmi) {
+          // nmi_panic -> panic(): it does not return; nothing after it runs on
+          // this CPU (no "Dazed" line, no port 0x61 write, no stats.external).
           console_.record_panic(c.id,
                                 serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
+          return;
         }
         console_.printk(c.id, "Dazed and confused, but trying to continue");
         if (serr) {
@@ -488,7 +491,9 @@ void Kernel::handle_done(CpuCtx& c) {
         console_.printk(c.id, fmt::format("NMI-source bitmap is {:#x}", c.regs.event_data));
       }
       if (config_.unknown_nmi_panic || config_.panic_on_unrecovered_nmi) {
+        // unknown_nmi_error's nmi_panic does not return: no "Dazed" line.
         console_.record_panic(c.id, "NMI: Not continuing");
+        return;
       }
       if (console_.ratelimit(kRateUnknownDazed)) {
         console_.printk(c.id, "Dazed and confused, but trying to continue");

@@ -92,5 +92,21 @@ TEST(NmiPaths, DisabledIochkLineRaisesNoNmi) {
   EXPECT_EQ(count_lines(k, "NMI: IOCK error"), 1);
 }
 
+// pci_serr_error with panic_on_unrecovered_nmi: nmi_panic -> panic() does not
+// return, so neither "Dazed" nor the port 0x61 write follows the panic.
+TEST(NmiPaths, PciSerrErrorPanicDoesNotReturn) {
+  auto cfg = make_config(2);
+  cfg.kernel.panic_on_unrecovered_nmi = true;
+  auto sys = make_system(cfg);
+  Kernel& k = sys->kernel();
+  sys->at(10, [&] { k.external_nmi(0, machine::NmiReason::serr); });
+  sys->run_to_idle();
+  ASSERT_TRUE(k.panicked());
+  EXPECT_EQ(count_lines(k, "Kernel panic - not syncing: NMI: Not continuing"), 1);
+  EXPECT_EQ(count_lines(k, "Dazed and confused"), 0);
+  EXPECT_EQ(sys->machine().port_in(machine::port61::kPort), machine::port61::kSerr)
+      << "no clear/disable write after the panic";
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
