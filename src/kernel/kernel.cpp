@@ -458,11 +458,10 @@ void Kernel::handle_done(CpuCtx& c) {
                                                       machine::port61::kSerrDisable));
         } else {
           // Clear and re-enable the IOCHK line in port 0x61.
+          const std::uint8_t control = c.reason & machine::port61::kControlMask;
           const std::uint8_t clear = machine::port61::kIochkDisable;
-          machine_.port_out(machine::port61::kPort,
-                            static_cast<std::uint8_t>((c.reason & 0x0F) | clear));
-          machine_.port_out(machine::port61::kPort,
-                            static_cast<std::uint8_t>(c.reason & 0x0F & ~clear));
+          machine_.port_out(machine::port61::kPort, static_cast<std::uint8_t>(control | clear));
+          machine_.port_out(machine::port61::kPort, static_cast<std::uint8_t>(control & ~clear));
         }
       }
       c.st.stats.external += 1;
