@@ -152,13 +152,8 @@ void Validator::read_guest_controls(const GuestFields& f, kernel::GuestControls&
     g.blocking_by_mov_ss = seen[static_cast<std::size_t>(GuestBlocking::mov_ss)];
   }
   if (f.inject) {
-    const toml::table* t = f.inject->as_table();
-    if (t == nullptr) {
-      fail(locate(*f.inject), fmt::format("{} must be a table {{ type = \"nmi\", vector = 2 }}, "
-                                          "not {}",
-                                          f.inject.what, type_name(f.inject->type())));
-      return;
-    }
+    const toml::table* t = inline_table(*f.inject, f.inject.what, "{ type = \"nmi\", vector = 2 }");
+    if (t == nullptr) return;
     TableReader r(*t, f.inject.what);
     const Field type = r.take("type");
     const Field vector = r.take("vector");
@@ -232,13 +227,9 @@ void Validator::read_after(const Field& after, const Field& delay, const Field& 
          "is its period");
     return;
   }
-  const toml::table* t = after->as_table();
-  if (!t) {
-    fail(locate(*after), fmt::format("event.after must be a table {{ handler = NAME, calls = N, "
-                                     "cpu = C }}, not {}",
-                                     type_name(after->type())));
-    return;
-  }
+  const toml::table* t =
+      inline_table(*after, "event.after", "{ handler = NAME, calls = N, cpu = C }");
+  if (!t) return;
   RendezvousSpec rv;
   TableReader r(*t, "event.after");
   const Field handler = r.take("handler");

@@ -70,12 +70,8 @@ std::optional<std::string> Validator::expect_handler_name(const toml::node& n,
 /// `where = { field = value, ... }` of a trace expectation, in file order.
 std::optional<std::vector<TraceWhere>> Validator::trace_where(const toml::node& n,
                                                               const TraceEventFields& event) {
-  const toml::table* t = n.as_table();
-  if (!t) {
-    fail(locate(n), fmt::format("expect.where must be a table ({{ field = value, ... }}), not {}",
-                                type_name(n.type())));
-    return std::nullopt;
-  }
+  const toml::table* t = inline_table(n, "expect.where", "({ field = value, ... })");
+  if (!t) return std::nullopt;
   std::vector<TraceWhere> out;
   for (auto&& [key, value] : *t) {
     TraceWhere w;

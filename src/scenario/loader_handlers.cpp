@@ -99,13 +99,9 @@ void Validator::read_action(const toml::table& t, const HandlerSpec& h, HandlerA
     fail(locate(*every), "handler.action.every needs on_call = N (the first call it acts on)");
     return;
   }
-  const toml::table* st = send->as_table();
-  if (!st) {
-    fail(locate(*send), fmt::format("handler.action.send must be a table {{ dest = ..., mode = "
-                                    "..., vector = ..., count = ... }}, not {}",
-                                    type_name(send->type())));
-    return;
-  }
+  const toml::table* st = inline_table(*send, "handler.action.send",
+                                       "{ dest = ..., mode = ..., vector = ..., count = ... }");
+  if (!st) return;
   // The keys of an "ipi" event's ICR write, read the same way.
   TableReader sr(*st, "handler.action.send");
   const Field dest = sr.take("dest");

@@ -69,6 +69,13 @@ const toml::table* Validator::table(const Field& f) {
   return nullptr;
 }
 
+const toml::table* Validator::inline_table(const toml::node& n, std::string_view what,
+                                           std::string_view shape) {
+  if (const auto* t = n.as_table()) return t;
+  fail(locate(n), fmt::format("{} must be a table {}, not {}", what, shape, type_name(n.type())));
+  return nullptr;
+}
+
 std::vector<const toml::table*> Validator::array_of_tables(const Field& f) {
   std::vector<const toml::table*> out;
   if (!f || error_) return out;

@@ -46,6 +46,10 @@ class Validator {
     return !error_;
   }
   const toml::table* table(const Field& f);
+  /// An inline table value, `what = { ... }`; else fails with "WHAT must be a
+  /// table SHAPE, not TYPE" (SHAPE shows the keys it takes) and returns null.
+  const toml::table* inline_table(const toml::node& n, std::string_view what,
+                                  std::string_view shape);
   std::vector<const toml::table*> array_of_tables(const Field& f);
 
   // --- typed values --------------------------------------------------------------
