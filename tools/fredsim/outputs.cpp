@@ -14,9 +14,7 @@
 #include <streambuf>
 
 namespace fredsim::cli {
-namespace {
-
-namespace fs = std::filesystem;
+namespace outputs_detail {
 
 /// A stream buffer over a file descriptor that keeps the first write error
 /// (errno) instead of losing it as std::ofstream does.
@@ -66,6 +64,12 @@ class FdBuf final : public std::streambuf {
   int fd_ = -1;
   int error_ = 0;
 };
+
+}  // namespace outputs_detail
+
+namespace {
+
+namespace fs = std::filesystem;
 
 /// What a path names, to compare files by identity rather than by spelling.
 struct Identity {
@@ -132,7 +136,7 @@ struct OutputFiles::Entry {
   std::string target;  // what the temporary is renamed to (symbolic links followed)
   std::string temp;    // the temporary beside it, while it exists
   int fd = -1;
-  FdBuf buf;
+  outputs_detail::FdBuf buf;
   std::ostream os{&buf};
 };
 
@@ -285,7 +289,7 @@ void OutputFiles::discard() {
 }
 
 std::unique_ptr<std::streambuf> fd_streambuf(int fd) {
-  auto b = std::make_unique<FdBuf>();
+  auto b = std::make_unique<outputs_detail::FdBuf>();
   b->attach(fd);
   return b;
 }
@@ -297,7 +301,8 @@ Status check_stdout(std::ostream& out) {
   // The first error's reason, kept by an fd_streambuf; errno is that of the
   // last write, or none when the stream had failed before.
   int err = errno != 0 ? errno : EIO;
-  if (const auto* fb = dynamic_cast<const FdBuf*>(out.rdbuf()); fb && fb->error() != 0)
+  if (const auto* fb = dynamic_cast<const outputs_detail::FdBuf*>(out.rdbuf());
+      fb && fb->error() != 0)
     err = fb->error();
   return Error{fmt::format("error: cannot write stdout: {}", std::strerror(err))};
 }
