@@ -172,13 +172,15 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
   return id;
 }
 
-bool HandlerRegistry::remove(NmiType type, std::string_view name, bool in_nmi) {
+bool HandlerRegistry::remove(NmiType type, std::string_view name, CpuId nmi_cpu) {
   HandlerList& list = lists_[static_cast<int>(type)];
   const HandlerId id = find_registered(type, name);
   if (id == kNoHandler) return false;
-  if (in_nmi) {
-    console_.warn_once(kWarnUnregisterInNmi,
-                       fmt::format("Trying to free NMI ({}) from NMI context!", name));
+  if (nmi_cpu != kNoCpu) {
+    // arch/x86/kernel/nmi.c unregister_nmi_handler: a WARN (not a WARN_ONCE)
+    // when the calling CPU is in NMI context; the handler is removed anyway.
+    console_.printk(nmi_cpu,
+                    fmt::format("WARNING: Trying to free NMI ({}) from NMI context!", name));
   }
   actions_[id].registered = false;
   auto& part = actions_[id].flags & NMI_FLAG_FIRST ? list.first : list.rest;

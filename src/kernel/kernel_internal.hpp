@@ -29,7 +29,6 @@ enum WarnSite : unsigned {
   kWarnSecondSerr,
   kWarnSecondIochk,
   kWarnZeroEventData,
-  kWarnUnregisterInNmi,
 };
 
 /// A handler the kernel registers for one of its senders, under a name

@@ -221,6 +221,7 @@ class Kernel final : public cpu::OsEntry {
   unsigned ignore_nmis_ = 0;
   CpuId stopping_cpu_ = kNoCpu;
   bool kgdb_active_ = false;
+  CpuId nmi_code_cpu_ = kNoCpu;  // the CPU running a handler call now (NMI context)
   Selftest selftest_;
   HandlerId roles_[9];
 };
