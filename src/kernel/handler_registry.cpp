@@ -117,26 +117,30 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
                              nmi_type_name(type))};
   }
   // docs/linux.md "Registration": the warn-once cases still register.
-  if (type != NmiType::local && vector != 0) {
-    console_.warn_once(kWarnTypeVector,
-                       fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL "
-                                   "handlers are filtered by source",
-                                   name, nmi_type_name(type), vector));
-  }
   if (rules.revision == Revision::v7) {
+    // __register_nmi_handler since v6 of the NMI-source series: the vector is
+    // kept as given, with a WARN_ON_ONCE for a vector on a non-LOCAL type and
+    // one for a vector out of range.
+    if (type != NmiType::local && vector != 0) {
+      console_.warn_once(kWarnTypeVector,
+                         fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL "
+                                     "handlers are filtered by source",
+                                     name, nmi_type_name(type), vector));
+    }
     if (vector >= nmis::VECTOR_COUNT) {
       console_.warn_once(
           kWarnVectorRange,
           fmt::format("NMI handler {}: source vector {} >= NMIS_VECTOR_COUNT", name, vector));
     }
   } else {
-    // v5 forces vector 0 when the feature is off or the type is not LOCAL, and
-    // warns for vectors >= 16.
-    if (!rules.nmi_source || type != NmiType::local) vector = 0;
+    // v5's __register_nmi_handler: WARN_ON_ONCE(vector >= NMIS_VECTORS_MAX) on
+    // the vector as given, then vector 0 when NMI-source is off or the type is
+    // not LOCAL; no warning for the type (v6 added it).
     if (vector >= nmis::VECTOR_MAX) {
       console_.warn_once(kWarnVectorRange,
                          fmt::format("NMI handler {}: source vector {} >= 16", name, vector));
     }
+    if (!rules.nmi_source || type != NmiType::local) vector = 0;
   }
   if ((type == NmiType::serr || type == NmiType::io_check) &&
       !(list.first.empty() && list.rest.empty())) {

@@ -335,7 +335,10 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   c.bitmap = ~std::uint64_t{0};
   if (type == NmiType::local && nmi_source_enabled(c.id) && c.regs.fred) {
     const std::uint64_t data = c.regs.event_data;
-    if (data == 0) {
+    if (data == 0 && config_.revision == Revision::v5) {
+      // v5's nmi_handle: a bitmap of 0 means no source information; every
+      // handler runs, without a warning (v6 added the WARN_ON_ONCE).
+    } else if (data == 0) {
       console_.warn_once(
           kWarnZeroEventData,
           fmt::format("NMI-source: NMI with event data 0 on CPU {}; polling every handler", c.id));
