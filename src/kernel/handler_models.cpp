@@ -59,7 +59,6 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
     case HandlerModel::custom:
     case HandlerModel::device:
     case HandlerModel::ghes:
-    case HandlerModel::mce:
       return [this, check_cost, handle_cost](NmiType type, const PtRegs&, NmiContext& ctx) {
         ctx.charge(check_cost());
         std::uint32_t n = 0;
@@ -79,6 +78,18 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         }
         ctx.charge(n * handle_cost());
         return static_cast<int>(n);
+      };
+
+    case HandlerModel::mce:
+      // mce_raise_notify (arch/x86/kernel/cpu/mce/inject.c): NMI_DONE unless
+      // its CPU is in mce_inject_cpumask; then it clears the bit, raises the
+      // MCE and returns NMI_HANDLED, at most 1, so it never arms the swallow
+      // flag on its own.
+      return [check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        if (ctx.take_work() == 0) return NMI_DONE;
+        ctx.charge(handle_cost());
+        return NMI_HANDLED;
       };
 
     case HandlerModel::pmi:

@@ -23,8 +23,10 @@ constexpr ReservedHandler kReservedHandlers[] = {
 };
 
 bool mask_like(HandlerModel m) {
+  // mce: mce_raise_notify tests its CPU in mce_inject_cpumask
+  // (arch/x86/kernel/cpu/mce/inject.c), one bit however many injections queued.
   return m == HandlerModel::backtrace || m == HandlerModel::selftest || m == HandlerModel::stop ||
-         m == HandlerModel::kgdb;
+         m == HandlerModel::kgdb || m == HandlerModel::mce;
 }
 }  // namespace
 

@@ -105,11 +105,19 @@ void Kernel::roundup_others(CpuId from, HandlerModel model, unsigned vector) {
 }
 
 void Kernel::mce_inject(CpuId from, std::span<const CpuId> targets) {
+  // raise_mce (arch/x86/kernel/cpu/mce/inject.c): the NMI broadcast's mask
+  // leaves out the sending CPU (cpumask_clear_cpu(get_cpu(), ...)), which
+  // raises its own MCE locally afterwards (raise_local), without an NMI.
   const HandlerId h = ensure_role(HandlerModel::mce);
+  std::vector<CpuId> mask;
+  mask.reserve(targets.size());
   for (CpuId c : targets) {
-    if (c < machine_.cpu_count()) registry_.add_work(h, c);
+    if (c < machine_.cpu_count() && c != from) {
+      registry_.add_work(h, c);
+      mask.push_back(c);
+    }
   }
-  send_nmi_ipi(from, targets, nmis::VECTOR_MCE);
+  if (!mask.empty()) send_nmi_ipi(from, mask, nmis::VECTOR_MCE);
 }
 
 void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {

@@ -29,5 +29,51 @@ TEST(Senders, OnlyTheFirstStopOtherCpusStopsTheOthers) {
   }
 }
 
+// raise_mce (arch/x86/kernel/cpu/mce/inject.c): the broadcast's mask is every
+// target but the sending CPU, which raises its own MCE locally (raise_local)
+// and takes no MCE NMI.
+TEST(Senders, RaiseMceLeavesTheSenderOutOfTheNmiMask) {
+  auto sys = make_system(make_config(4));
+  Kernel& k = sys->kernel();
+  const CpuId all[] = {0, 1, 2, 3};
+  sys->at(100, [&] { k.mce_inject(0, all); });
+  sys->run_to_idle();
+  const HandlerId h = k.registry().find_handler("mce");
+  ASSERT_NE(h, kNoHandler);
+  const NmiAction& a = k.registry().handler(h);
+  EXPECT_EQ(a.per_cpu[0].calls, 0u) << "no NMI on the sender";
+  EXPECT_EQ(k.cpu_state(0).stats.normal, 0u);
+  for (CpuId c : {1u, 2u, 3u}) {
+    EXPECT_EQ(a.per_cpu[c].handled, 1u) << "cpu " << c;
+    EXPECT_EQ(k.lost_work(c), 0u) << "cpu " << c;
+  }
+  EXPECT_EQ(k.lost_work(0), 0u) << "no work left for the sender";
+}
+
+// mce_raise_notify returns NMI_HANDLED at most once per NMI: its CPU's bit in
+// mce_inject_cpumask is one bit however many injections were queued, so two
+// injections before the target's NMI do not arm the swallow flag (a handler
+// returning 2 would).
+TEST(Senders, MceRaiseNotifyReturnsAtMostOne) {
+  for (bool source : {true, false}) {
+    SCOPED_TRACE(source ? "nmi-source" : "no nmi-source");
+    auto sys = make_system(make_config(2, true, source));
+    Kernel& k = sys->kernel();
+    const CpuId one[] = {1};
+    sys->at(100, [&] {
+      k.mce_inject(0, one);
+      k.mce_inject(0, one);
+    });
+    sys->run_to_idle();
+    const HandlerId h = k.registry().find_handler("mce");
+    ASSERT_NE(h, kNoHandler);
+    const NmiAction& a = k.registry().handler(h);
+    EXPECT_EQ(a.per_cpu[1].handled, 1u) << "one bit for two injections";
+    EXPECT_FALSE(k.cpu_state(1).swallow) << "handled 1: the swallow flag stays clear";
+    EXPECT_EQ(k.cpu_state(1).stats.swallow, 0u);
+    EXPECT_EQ(k.lost_work(1), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
