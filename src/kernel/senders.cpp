@@ -90,6 +90,16 @@ void Kernel::stop_other_cpus(CpuId from) {
 void Kernel::kgdb_roundup(CpuId from) {
   kgdb_active_ = true;
   roundup_others(from, HandlerModel::kgdb, nmis::VECTOR_KGDB);
+  // kgdb_arch_init registers kgdb_nmi_handler on NMI_LOCAL and NMI_UNKNOWN,
+  // both named "kgdb"; the model registers the UNKNOWN one at the first roundup
+  // (after the LOCAL one, which stays the sender's role).
+  if (registry_.find_registered(NmiType::unknown, reserved_handler(HandlerModel::kgdb).name) ==
+      kNoHandler) {
+    auto r = register_model(NmiType::unknown, HandlerModel::kgdb, 0,
+                            reserved_handler(HandlerModel::kgdb).name, 0);
+    assert(r.ok());  // the name is free on the UNKNOWN list and reserved for kgdb
+    (void)r;
+  }
 }
 
 void Kernel::roundup_others(CpuId from, HandlerModel model, unsigned vector) {

@@ -75,5 +75,41 @@ TEST(Senders, MceRaiseNotifyReturnsAtMostOne) {
   }
 }
 
+// kgdb_nmi_handler (arch/x86/kernel/kgdb.c). NMI_LOCAL: while the session holds
+// the CPUs (kgdb_active != -1) it claims every NMI, not only the roundup's, and
+// sets the CPU's was_in_debug_nmi bit. NMI_UNKNOWN: after the session, the
+// first unknown NMI on such a CPU is claimed silently (clearing the bit); the
+// next one is an unknown NMI again.
+TEST(Senders, KgdbNmiHandlerClaimsEveryNmiInASessionAndSwallowsTheNextUnknown) {
+  for (bool source : {true, false}) {
+    SCOPED_TRACE(source ? "nmi-source" : "no nmi-source");
+    auto sys = make_system(make_config(2, true, source));
+    Kernel& k = sys->kernel();
+    const CpuId one[] = {1};
+    sys->at(100, [&] { k.kgdb_roundup(0); });
+    // A stray NMI (no source vector, no handler's work) during the session.
+    sys->at(50'000, [&] { k.send_nmi_ipi(0, one, 0); });
+    sys->run_to_idle();
+    ASSERT_TRUE(k.kgdb_active());
+    EXPECT_EQ(k.cpu_state(1).stats.normal, 2u) << "the roundup NMI and the stray one";
+    EXPECT_EQ(k.cpu_state(1).stats.unknown, 0u);
+    EXPECT_EQ(k.lost_work(1), 0u);
+    // The session ends; the next stray NMI is swallowed by the UNKNOWN handler.
+    sys->at(sys->machine().now() + 10, [&] {
+      k.kgdb_session_end();
+      k.send_nmi_ipi(0, one, 0);
+    });
+    sys->run_to_idle();
+    EXPECT_EQ(k.cpu_state(1).stats.normal, 2u);
+    EXPECT_EQ(k.cpu_state(1).stats.unknown, 1u) << "claimed by kgdb on NMI_UNKNOWN";
+    EXPECT_FALSE(fredsim::testing::console_has(k, "Uhhuh"));
+    // Its bit is cleared: one more is an unknown NMI.
+    sys->at(sys->machine().now() + 10, [&] { k.send_nmi_ipi(0, one, 0); });
+    sys->run_to_idle();
+    EXPECT_TRUE(fredsim::testing::console_has(k, "Uhhuh"));
+    EXPECT_EQ(k.cpu_state(1).stats.unknown, 2u);
+  }
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
