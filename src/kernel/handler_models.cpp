@@ -59,7 +59,6 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
     case HandlerModel::custom:
     case HandlerModel::device:
     case HandlerModel::ghes:
-    case HandlerModel::mce:
       return [this, check_cost, handle_cost](NmiType type, const PtRegs&, NmiContext& ctx) {
         ctx.charge(check_cost());
         std::uint32_t n = 0;
@@ -79,6 +78,18 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         }
         ctx.charge(n * handle_cost());
         return static_cast<int>(n);
+      };
+
+    case HandlerModel::mce:
+      // mce_raise_notify (arch/x86/kernel/cpu/mce/inject.c): NMI_DONE unless
+      // its CPU is in mce_inject_cpumask; then it clears the bit, raises the
+      // MCE and returns NMI_HANDLED, at most 1, so it never arms the swallow
+      // flag on its own.
+      return [check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
+        ctx.charge(check_cost());
+        if (ctx.take_work() == 0) return NMI_DONE;
+        ctx.charge(handle_cost());
+        return NMI_HANDLED;
       };
 
     case HandlerModel::pmi:
@@ -137,14 +148,26 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
       };
 
     case HandlerModel::kgdb:
+      // kgdb_nmi_handler (arch/x86/kernel/kgdb.c). NMI_LOCAL: while a session
+      // is active (kgdb_active != -1) it claims every NMI on every CPU, the
+      // roundup's or not, and sets the CPU's was_in_debug_nmi bit. NMI_UNKNOWN:
+      // it claims one unknown NMI on a CPU whose bit is set, clearing it (the
+      // NMI that follows a roundup). Other types: NMI_DONE.
       return [this, check_cost, handle_cost](NmiType type, const PtRegs&, NmiContext& ctx) {
         ctx.charge(check_cost());
-        // LOCAL: the roundup NMI. UNKNOWN: claims a roundup NMI that arrived
-        // without its source while a kgdb session is active.
-        if (type == NmiType::unknown && !kgdb_active_) return NMI_DONE;
-        if (ctx.take_work() == 0) return NMI_DONE;
-        ctx.charge(handle_cost());
-        return NMI_HANDLED;
+        CpuCtx& c = *cpus_[ctx.cpu()];
+        if (type == NmiType::local) {
+          if (!kgdb_active_) return NMI_DONE;
+          ctx.take_work();  // the roundup's bit, when this is its NMI
+          ctx.charge(handle_cost());
+          c.was_in_debug_nmi = true;
+          return NMI_HANDLED;
+        }
+        if (type == NmiType::unknown && c.was_in_debug_nmi) {
+          c.was_in_debug_nmi = false;
+          return NMI_HANDLED;
+        }
+        return NMI_DONE;
       };
   }
   return nullptr;

@@ -23,8 +23,10 @@ constexpr ReservedHandler kReservedHandlers[] = {
 };
 
 bool mask_like(HandlerModel m) {
+  // mce: mce_raise_notify tests its CPU in mce_inject_cpumask
+  // (arch/x86/kernel/cpu/mce/inject.c), one bit however many injections queued.
   return m == HandlerModel::backtrace || m == HandlerModel::selftest || m == HandlerModel::stop ||
-         m == HandlerModel::kgdb;
+         m == HandlerModel::kgdb || m == HandlerModel::mce;
 }
 }  // namespace
 
@@ -117,26 +119,30 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
                              nmi_type_name(type))};
   }
   // docs/linux.md "Registration": the warn-once cases still register.
-  if (type != NmiType::local && vector != 0) {
-    console_.warn_once(kWarnTypeVector,
-                       fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL "
-                                   "handlers are filtered by source",
-                                   name, nmi_type_name(type), vector));
-  }
   if (rules.revision == Revision::v7) {
+    // __register_nmi_handler since v6 of the NMI-source series: the vector is
+    // kept as given, with a WARN_ON_ONCE for a vector on a non-LOCAL type and
+    // one for a vector out of range.
+    if (type != NmiType::local && vector != 0) {
+      console_.warn_once(kWarnTypeVector,
+                         fmt::format("NMI handler {} of type {} with source vector {}: only LOCAL "
+                                     "handlers are filtered by source",
+                                     name, nmi_type_name(type), vector));
+    }
     if (vector >= nmis::VECTOR_COUNT) {
       console_.warn_once(
           kWarnVectorRange,
           fmt::format("NMI handler {}: source vector {} >= NMIS_VECTOR_COUNT", name, vector));
     }
   } else {
-    // v5 forces vector 0 when the feature is off or the type is not LOCAL, and
-    // warns for vectors >= 16.
-    if (!rules.nmi_source || type != NmiType::local) vector = 0;
+    // v5's __register_nmi_handler: WARN_ON_ONCE(vector >= NMIS_VECTORS_MAX) on
+    // the vector as given, then vector 0 when NMI-source is off or the type is
+    // not LOCAL; no warning for the type (v6 added it).
     if (vector >= nmis::VECTOR_MAX) {
       console_.warn_once(kWarnVectorRange,
                          fmt::format("NMI handler {}: source vector {} >= 16", name, vector));
     }
+    if (!rules.nmi_source || type != NmiType::local) vector = 0;
   }
   if ((type == NmiType::serr || type == NmiType::io_check) &&
       !(list.first.empty() && list.rest.empty())) {
@@ -172,13 +178,15 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
   return id;
 }
 
-bool HandlerRegistry::remove(NmiType type, std::string_view name, bool in_nmi) {
+bool HandlerRegistry::remove(NmiType type, std::string_view name, CpuId nmi_cpu) {
   HandlerList& list = lists_[static_cast<int>(type)];
   const HandlerId id = find_registered(type, name);
   if (id == kNoHandler) return false;
-  if (in_nmi) {
-    console_.warn_once(kWarnUnregisterInNmi,
-                       fmt::format("Trying to free NMI ({}) from NMI context!", name));
+  if (nmi_cpu != kNoCpu) {
+    // arch/x86/kernel/nmi.c unregister_nmi_handler: a WARN (not a WARN_ONCE)
+    // when the calling CPU is in NMI context; the handler is removed anyway.
+    console_.printk(nmi_cpu,
+                    fmt::format("WARNING: Trying to free NMI ({}) from NMI context!", name));
   }
   actions_[id].registered = false;
   auto& part = actions_[id].flags & NMI_FLAG_FIRST ? list.first : list.rest;

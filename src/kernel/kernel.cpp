@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <utility>
 
 #include "fredsim/cpu/arch.hpp"
 #include "kernel/apicdef.hpp"
@@ -159,9 +160,10 @@ Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsig
 }
 
 bool Kernel::unregister_nmi_handler(NmiType type, std::string_view name) {
-  const bool in_nmi =
-      std::any_of(cpus_.begin(), cpus_.end(), [](const auto& c) { return c->st.in_dispatch; });
-  return registry_.remove(type, name, in_nmi);
+  // in_nmi() is the calling CPU's state: code runs in NMI context only inside
+  // a handler call (or its observer), on the CPU that took the NMI. Another CPU
+  // being in an NMI meanwhile does not count.
+  return registry_.remove(type, name, nmi_code_cpu_);
 }
 
 // --- Ground truth ---------------------------------------------------------------
@@ -320,7 +322,9 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   if (const NmiHandlerFn& em = registry_.emergency_handler(type)) {
     // 1. An emergency handler runs alone: no filter, no trace, no duration check.
     NmiContext ctx(*this, c.id, kNoHandler);
+    const CpuId outer = std::exchange(nmi_code_cpu_, c.id);
     c.sum = em(type, c.regs, ctx);
+    nmi_code_cpu_ = outer;
     c.emergency = true;
     c.walk.clear();
     machine_.queue().schedule_in(ctx.charged(), c, kHandlerDone);
@@ -331,7 +335,10 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   c.bitmap = ~std::uint64_t{0};
   if (type == NmiType::local && nmi_source_enabled(c.id) && c.regs.fred) {
     const std::uint64_t data = c.regs.event_data;
-    if (data == 0) {
+    if (data == 0 && config_.revision == Revision::v5) {
+      // v5's nmi_handle: a bitmap of 0 means no source information; every
+      // handler runs, without a warning (v6 added the WARN_ON_ONCE).
+    } else if (data == 0) {
       console_.warn_once(
           kWarnZeroEventData,
           fmt::format("NMI-source: NMI with event data 0 on CPU {}; polling every handler", c.id));
@@ -356,6 +363,8 @@ void Kernel::call_next_handler(CpuCtx& c) {
 
     NmiContext ctx(*this, c.id, id);
     ctx.charge(TimingParam::handler_call);
+    // The handler (and its observer) run in NMI context on this CPU.
+    const CpuId outer = std::exchange(nmi_code_cpu_, c.id);
     const int ret = a.fn(c.type, c.regs, ctx);
     Cycle cost = ctx.charged();
     if (a.observer != nullptr) {
@@ -365,6 +374,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
       cost +=
           a.observer->on_call(HandlerCall{id, c.id, a.per_cpu[c.id].calls + 1, a.total.calls + 1});
     }
+    nmi_code_cpu_ = outer;
     c.sum += ret;
     ++a.total.calls;
     a.total.handled += static_cast<std::uint64_t>(ret);

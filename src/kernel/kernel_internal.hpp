@@ -29,7 +29,6 @@ enum WarnSite : unsigned {
   kWarnSecondSerr,
   kWarnSecondIochk,
   kWarnZeroEventData,
-  kWarnUnregisterInNmi,
 };
 
 /// A handler the kernel registers for one of its senders, under a name
@@ -84,6 +83,7 @@ struct Kernel::CpuCtx final : EventTarget {
 
   Cycle last_pmi = 0;
   bool had_pmi = false;
+  bool was_in_debug_nmi = false;  // kgdb.c: this CPU's LOCAL kgdb handler claimed an NMI
   std::vector<std::uint64_t> lost_reasons;
 
   CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}

@@ -90,6 +90,16 @@ void Kernel::stop_other_cpus(CpuId from) {
 void Kernel::kgdb_roundup(CpuId from) {
   kgdb_active_ = true;
   roundup_others(from, HandlerModel::kgdb, nmis::VECTOR_KGDB);
+  // kgdb_arch_init registers kgdb_nmi_handler on NMI_LOCAL and NMI_UNKNOWN,
+  // both named "kgdb"; the model registers the UNKNOWN one at the first roundup
+  // (after the LOCAL one, which stays the sender's role).
+  if (registry_.find_registered(NmiType::unknown, reserved_handler(HandlerModel::kgdb).name) ==
+      kNoHandler) {
+    auto r = register_model(NmiType::unknown, HandlerModel::kgdb, 0,
+                            reserved_handler(HandlerModel::kgdb).name, 0);
+    assert(r.ok());  // the name is free on the UNKNOWN list and reserved for kgdb
+    (void)r;
+  }
 }
 
 void Kernel::roundup_others(CpuId from, HandlerModel model, unsigned vector) {
@@ -105,11 +115,19 @@ void Kernel::roundup_others(CpuId from, HandlerModel model, unsigned vector) {
 }
 
 void Kernel::mce_inject(CpuId from, std::span<const CpuId> targets) {
+  // raise_mce (arch/x86/kernel/cpu/mce/inject.c): the NMI broadcast's mask
+  // leaves out the sending CPU (cpumask_clear_cpu(get_cpu(), ...)), which
+  // raises its own MCE locally afterwards (raise_local), without an NMI.
   const HandlerId h = ensure_role(HandlerModel::mce);
+  std::vector<CpuId> mask;
+  mask.reserve(targets.size());
   for (CpuId c : targets) {
-    if (c < machine_.cpu_count()) registry_.add_work(h, c);
+    if (c < machine_.cpu_count() && c != from) {
+      registry_.add_work(h, c);
+      mask.push_back(c);
+    }
   }
-  send_nmi_ipi(from, targets, nmis::VECTOR_MCE);
+  if (!mask.empty()) send_nmi_ipi(from, mask, nmis::VECTOR_MCE);
 }
 
 void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {

@@ -82,5 +82,51 @@ TEST(Registration, V5ForcesVectorZeroWhenTheFeatureIsOffOrTheTypeIsNotLocal) {
   EXPECT_EQ(on->kernel().registry().handler(on->kernel().registry().find_handler("u")).vector, 0u);
 }
 
+// v5 of the NMI-source series, __register_nmi_handler: WARN_ON_ONCE(vector >=
+// NMIS_VECTORS_MAX) on the vector as given, then vector 0 when the feature is
+// off or the type is not LOCAL; no type warning (v6 added
+// WARN_ON_ONCE(type != NMI_LOCAL && source_vector)).
+TEST(Registration, V5RegisterNmiHandlerWarnsForTheVectorBeforeForcingZero) {
+  for (bool source : {false, true}) {
+    SCOPED_TRACE(source);
+    auto sys = make_system(make_config(1, true, source, Revision::v5));
+    Kernel& k = sys->kernel();
+    ASSERT_TRUE(k.register_nmi_handler(NmiType::unknown, done, 0, "u", 20).ok());
+    EXPECT_TRUE(console_has(k, "source vector 20 >= 16")) << "the vector as given is checked";
+    EXPECT_EQ(k.registry().handler(k.registry().find_handler("u")).vector, 0u);
+    EXPECT_FALSE(console_has(k, "only LOCAL handlers are filtered")) << "no type warning in v5";
+  }
+  auto sys = make_system(make_config(1, true, true, Revision::v5));
+  Kernel& k = sys->kernel();
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::serr, done, 0, "s", 3).ok());
+  EXPECT_EQ(k.registry().handler(k.registry().find_handler("s")).vector, 0u);
+  EXPECT_TRUE(k.console().lines().empty()) << "a small vector on another type: no warning";
+}
+
+// nmi_handle with an NMI-source bitmap of 0 (here a KVM NMI exit whose exit
+// qualification is 0): v5 treats it as no source information and calls every
+// LOCAL handler silently; v6 and v7 also call every handler, after a
+// WARN_ON_ONCE(!source_bitmap).
+TEST(Registration, NmiHandleWithABitmapOfZeroWarnsFromV6Only) {
+  for (Revision rev : {Revision::v5, Revision::v7}) {
+    SCOPED_TRACE(rev == Revision::v5 ? "v5" : "v7");
+    auto sys = make_system(make_config(2, true, true, rev));
+    Kernel& k = sys->kernel();
+    int calls = 0;
+    ASSERT_TRUE(k.register_nmi_handler(
+                     NmiType::local,
+                     [&](NmiType, const PtRegs&, NmiContext&) {
+                       ++calls;
+                       return NMI_HANDLED;
+                     },
+                     0, "v5h", 5)
+                    .ok());
+    sys->at(10, [&] { k.kvm_handle_nmi_exit(1, 0, 10, 0, [] {}); });
+    sys->run_to_idle();
+    EXPECT_EQ(calls, 1) << "a bitmap of 0 filters nothing";
+    EXPECT_EQ(console_has(k, "event data 0"), rev == Revision::v7);
+  }
+}
+
 }  // namespace
 }  // namespace fredsim::kernel

@@ -123,8 +123,9 @@ class HandlerRegistry {
   Result<HandlerId> add(NmiType type, NmiHandlerFn fn, unsigned flags, std::string_view name,
                         unsigned vector, HandlerModel model, VectorRules rules);
   /// Unregisters the handler of that name on that list; false if none.
-  /// `in_nmi`: an NMI is being handled (Linux warns).
-  bool remove(NmiType type, std::string_view name, bool in_nmi);
+  /// `nmi_cpu`: the calling CPU when it runs in NMI context, else kNoCpu
+  /// (unregister_nmi_handler's WARN(in_nmi(), ...), on every such call).
+  bool remove(NmiType type, std::string_view name, CpuId nmi_cpu);
   NmiAction& action(HandlerId id) { return actions_[id]; }
 
   bool valid_work_slot(HandlerId h, CpuId cpu) const {

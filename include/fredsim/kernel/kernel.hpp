@@ -143,8 +143,12 @@ class Kernel final : public cpu::OsEntry {
   void stop_other_cpus(CpuId from);
   /// The NMI selftest (remote then local); its report goes to the console.
   void run_selftest(CpuId from);
-  /// kgdb's roundup of the other CPUs.
+  /// kgdb's roundup of the other CPUs: a debugger session begins (kgdb_active)
+  /// and lasts until kgdb_session_end(); a scenario's session lasts to the end.
   void kgdb_roundup(CpuId from);
+  /// The debugger session ends (kgdb_active back to -1).
+  void kgdb_session_end() { kgdb_active_ = false; }
+  bool kgdb_active() const { return kgdb_active_; }
   /// MCE injection broadcast to `targets`.
   void mce_inject(CpuId from, std::span<const CpuId> targets);
   /// Perf counters overflow on `cpu` (the PMU raises a PMI through LVTPC).
@@ -221,6 +225,7 @@ class Kernel final : public cpu::OsEntry {
   unsigned ignore_nmis_ = 0;
   CpuId stopping_cpu_ = kNoCpu;
   bool kgdb_active_ = false;
+  CpuId nmi_code_cpu_ = kNoCpu;  // the CPU running a handler call now (NMI context)
   Selftest selftest_;
   HandlerId roles_[9];
 };
