@@ -264,6 +264,9 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
     case kPathDone:
       finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external");
       break;
+    case kIochkWaitDone:
+      iochk_wait_done(c);
+      break;
     case kKvmEntry: {
       // KVM calls the host's NMI entry with a frame it built (docs/hardware.md §4 "VMX").
       Cpu& cpu = machine_.cpu(c.id);
@@ -449,20 +452,24 @@ void Kernel::handle_done(CpuCtx& c) {
                                 serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
           return;
         }
-        console_.printk(c.id, "Dazed and confused, but trying to continue");
-        if (serr) {
-          // pci_serr_error: clear and disable the SERR line (NMI_REASON_CLEAR_SERR
-          // with the control bits kept); nothing re-enables it.
-          machine_.port_out(machine::port61::kPort,
-                            static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
-                                                      machine::port61::kSerrDisable));
-        } else {
-          // Clear and re-enable the IOCHK line in port 0x61.
+        if (!serr) {
+          // io_check_error (arch/x86/kernel/nmi.c): no "Dazed" line. It writes
+          // NMI_REASON_CLEAR_IOCHK (the control bits kept), which clears the
+          // status and holds the line off, waits about 2 s still inside the NMI
+          // (iochk_wait(): NMIs stay blocked, so those that arrive meanwhile
+          // latch and coalesce), then writes the bit clear again to re-enable it.
           const std::uint8_t control = c.reason & machine::port61::kControlMask;
-          const std::uint8_t clear = machine::port61::kIochkDisable;
-          machine_.port_out(machine::port61::kPort, static_cast<std::uint8_t>(control | clear));
-          machine_.port_out(machine::port61::kPort, static_cast<std::uint8_t>(control & ~clear));
+          machine_.port_out(machine::port61::kPort,
+                            static_cast<std::uint8_t>(control | machine::port61::kIochkDisable));
+          machine_.queue().schedule_in(iochk_wait(), c, kIochkWaitDone);
+          return;
         }
+        console_.printk(c.id, "Dazed and confused, but trying to continue");
+        // pci_serr_error: clear and disable the SERR line (NMI_REASON_CLEAR_SERR
+        // with the control bits kept); nothing re-enables it.
+        machine_.port_out(machine::port61::kPort,
+                          static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
+                                                    machine::port61::kSerrDisable));
       }
       c.st.stats.external += 1;
       machine_.queue().schedule_in(
@@ -500,6 +507,23 @@ void Kernel::handle_done(CpuCtx& c) {
       machine_.queue().schedule_in(machine_.timing().get(TimingParam::unknown_path), c, kPathDone);
       return;
   }
+}
+
+Cycle Kernel::iochk_wait() const {
+  // io_check_error's loop counts down from 20000 and tests after a
+  // pre-decrement, so its udelay(100) runs 19,999 times.
+  constexpr Cycle kIochkDelays = 19'999;
+  return kIochkDelays * machine_.timing().get(TimingParam::iochk_udelay);
+}
+
+void Kernel::iochk_wait_done(CpuCtx& c) {
+  // The end of io_check_error: the second port 0x61 write re-enables the IOCHK
+  // line; default_do_nmi then counts the NMI as external.
+  const std::uint8_t control = c.reason & machine::port61::kControlMask;
+  machine_.port_out(machine::port61::kPort,
+                    static_cast<std::uint8_t>(control & ~machine::port61::kIochkDisable));
+  c.st.stats.external += 1;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::iochk_path), c, kPathDone);
 }
 
 void Kernel::after_reason_read(CpuCtx& c) {

@@ -163,6 +163,9 @@ class Kernel final : public cpu::OsEntry {
   Console& console() { return console_; }
   const Console& console() const { return console_; }
   bool panicked() const { return console_.panicked(); }
+  /// io_check_error's wait inside the NMI: 19,999 x the timing parameter
+  /// iochk_udelay (docs/kernel.md "io_check_error's wait").
+  Cycle iochk_wait() const;
   /// Keeps the dispatch cycles of each NMI (for the summary and compare's
   /// percentiles) in constant memory (Samples); off by default.
   void record_dispatch_samples(bool on) { record_samples_ = on; }
@@ -195,6 +198,7 @@ class Kernel final : public cpu::OsEntry {
   void begin_handle(CpuCtx& c, NmiType type);
   void call_next_handler(CpuCtx& c);
   void handle_done(CpuCtx& c);
+  void iochk_wait_done(CpuCtx& c);
   void after_reason_read(CpuCtx& c);
   void finish_do_nmi(CpuCtx& c, std::string_view outcome);
   /// The exit code (`exit_code` cycles), then IRET/ERETU/ERETS.
