@@ -75,7 +75,8 @@ struct Kernel::CpuCtx final : EventTarget {
   bool emergency = false;
   int handled_total = 0;
   std::uint8_t reason = 0;
-  Cycle started = 0;  // delivery (or VM exit) start, for the samples
+  bool spinning_on_reason_lock = false;  // in default_do_nmi's trylock loop
+  Cycle started = 0;                     // delivery (or VM exit) start, for the samples
   bool software = false;
   Cycle extra_return_cycles = 0;  // VM entry after KVM's return
 

@@ -161,5 +161,50 @@ TEST(NmiPaths, IoCheckErrorWaitsInsideTheNmiAndLatchesNmisArrivingMeanwhile) {
   EXPECT_EQ(k.lost_work(0), 0u);
 }
 
+// default_do_nmi's nmi_reason_lock (arch/x86/kernel/nmi.c, Linux 4.5 to 6.x):
+// CPU 1 reaches the reason read while CPU 0 holds the lock through
+// io_check_error's wait; it spins on raw_spin_trylock and reads port 0x61 only
+// after CPU 0 has re-enabled the line and dropped the lock, so it reads 00 and
+// not CPU 0's half-done state (08: the IOCHK line held off).
+TEST(NmiPaths, DefaultDoNmiSpinsOnNmiReasonLockWhileAnotherCpuHoldsIt) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  const Cycle wait = k.iochk_wait();
+  sys->at(10, [&] { k.external_nmi(0, machine::NmiReason::iochk); });
+  sys->at(10 + wait / 2, [&] {
+    const CpuId dest[] = {1};
+    k.send_nmi_ipi(0, dest, 0);
+  });
+  sys->run_to_idle();
+  EXPECT_EQ(k.cpu_state(0).stats.external, 1u);
+  EXPECT_EQ(k.cpu_state(1).stats.external, 0u);
+  EXPECT_EQ(k.cpu_state(1).stats.unknown, 1u);
+  EXPECT_EQ(count_lines(k, "for unknown reason 08"), 0) << "read while the lock was held";
+  const ConsoleLine* uhhuh = find_line(k, "Uhhuh. NMI received for unknown reason 00 on CPU 1.");
+  ASSERT_NE(uhhuh, nullptr);
+  EXPECT_GE(uhhuh->cycle, 10 + wait + sys->machine().timing().get(TimingParam::port_read))
+      << "CPU 1 read the port only after CPU 0's wait and unlock";
+}
+
+// Two CPUs reach the reason read in the same cycle: one reads, the other spins
+// until the first has read and dropped nmi_reason_lock; both NMIs end unknown.
+TEST(NmiPaths, TwoCpusReachingTheReasonReadTogetherTakeNmiReasonLockInTurn) {
+  auto sys = make_system(make_config(3));
+  Kernel& k = sys->kernel();
+  sys->at(10, [&] {
+    const CpuId dest[] = {1, 2};
+    k.send_nmi_ipi(0, dest, 0);
+  });
+  sys->run_to_idle();
+  const ConsoleLine* first = find_line(k, "Uhhuh. NMI received for unknown reason 00 on CPU 1.");
+  const ConsoleLine* second = find_line(k, "Uhhuh. NMI received for unknown reason 00 on CPU 2.");
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(k.cpu_state(1).stats.unknown, 1u);
+  EXPECT_EQ(k.cpu_state(2).stats.unknown, 1u);
+  // The second read starts when the first ends: one port read apart.
+  EXPECT_EQ(second->cycle - first->cycle, sys->machine().timing().get(TimingParam::port_read));
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
