@@ -361,6 +361,13 @@ LvtOutcome LocalApic::assert_lvt(Lvt which) {
   LvtEntry& entry = lvt_[i];
   if (entry.masked()) {
     ++counters_.lvt_masked[i];
+    // SDM Vol. 3B "Handling Performance Counter Interrupts": delivering a PMI
+    // sets LVTPC's mask bit, and it stays set until software rewrites LVTPC
+    // (Linux's perf handler does, arch/x86/events/intel/core.c
+    // intel_pmu_handle_irq). A PMI raised meanwhile goes nowhere.
+    if (which == Lvt::perfmon && ctx_.tracer.enabled()) {
+      ctx_.tracer.emit(ctx_.now(), cpu_, "pmi_dropped", {{"lvtpc", TraceValue::hex(entry.raw())}});
+    }
     return LvtOutcome::masked_dropped;
   }
   const LvtEntry fired = entry;

@@ -264,7 +264,13 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       after_reason_read(c);
       break;
     case kPathDone:
+      // pci_serr_error / io_check_error ran under nmi_reason_lock; the unknown
+      // path runs after default_do_nmi dropped it.
+      if (c.type != NmiType::unknown) unlock_reason(c);
       finish_do_nmi(c, c.type == NmiType::unknown ? "unknown" : "external");
+      break;
+    case kIochkWaitDone:
+      iochk_wait_done(c);
       break;
     case kKvmEntry: {
       // KVM calls the host's NMI entry with a frame it built (docs/hardware.md §4 "VMX").
@@ -437,8 +443,9 @@ void Kernel::handle_done(CpuCtx& c) {
         finish_do_nmi(c, "handled");
         return;
       }
-      // 4. The NMI reason, from port 0x61 (any CPU may take platform NMIs).
-      machine_.queue().schedule_in(machine_.timing().get(TimingParam::port_read), c, kReasonRead);
+      // 4. The NMI reason, from port 0x61 (any CPU may take platform NMIs),
+      // under nmi_reason_lock.
+      lock_reason_and_read(c);
       return;
     case NmiType::serr:
     case NmiType::io_check: {
@@ -459,20 +466,24 @@ void Kernel::handle_done(CpuCtx& c) {
                                 serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
           return;
         }
-        console_.printk(c.id, "Dazed and confused, but trying to continue");
-        if (serr) {
-          // pci_serr_error: clear and disable the SERR line (NMI_REASON_CLEAR_SERR
-          // with the control bits kept); nothing re-enables it.
-          machine_.port_out(machine::port61::kPort,
-                            static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
-                                                      machine::port61::kSerrDisable));
-        } else {
-          // Clear and re-enable the IOCHK line in port 0x61.
+        if (!serr) {
+          // io_check_error (arch/x86/kernel/nmi.c): no "Dazed" line. It writes
+          // NMI_REASON_CLEAR_IOCHK (the control bits kept), which clears the
+          // status and holds the line off, waits about 2 s still inside the NMI
+          // (iochk_wait(): NMIs stay blocked, so those that arrive meanwhile
+          // latch and coalesce), then writes the bit clear again to re-enable it.
           const std::uint8_t control = c.reason & machine::port61::kControlMask;
-          const std::uint8_t clear = machine::port61::kIochkDisable;
-          machine_.port_out(machine::port61::kPort, static_cast<std::uint8_t>(control | clear));
-          machine_.port_out(machine::port61::kPort, static_cast<std::uint8_t>(control & ~clear));
+          machine_.port_out(machine::port61::kPort,
+                            static_cast<std::uint8_t>(control | machine::port61::kIochkDisable));
+          machine_.queue().schedule_in(iochk_wait(), c, kIochkWaitDone);
+          return;
         }
+        console_.printk(c.id, "Dazed and confused, but trying to continue");
+        // pci_serr_error: clear and disable the SERR line (NMI_REASON_CLEAR_SERR
+        // with the control bits kept); nothing re-enables it.
+        machine_.port_out(machine::port61::kPort,
+                          static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
+                                                    machine::port61::kSerrDisable));
       }
       c.st.stats.external += 1;
       machine_.queue().schedule_in(
@@ -512,13 +523,65 @@ void Kernel::handle_done(CpuCtx& c) {
   }
 }
 
+Cycle Kernel::iochk_wait() const {
+  // io_check_error's loop counts down from 20000 and tests after a
+  // pre-decrement, so its udelay(100) runs 19,999 times.
+  constexpr Cycle kIochkDelays = 19'999;
+  return kIochkDelays * machine_.timing().get(TimingParam::iochk_udelay);
+}
+
+void Kernel::iochk_wait_done(CpuCtx& c) {
+  // The end of io_check_error: the second port 0x61 write re-enables the IOCHK
+  // line; default_do_nmi then counts the NMI as external.
+  const std::uint8_t control = c.reason & machine::port61::kControlMask;
+  machine_.port_out(machine::port61::kPort,
+                    static_cast<std::uint8_t>(control & ~machine::port61::kIochkDisable));
+  c.st.stats.external += 1;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::iochk_path), c, kPathDone);
+}
+
+// default_do_nmi's nmi_reason_lock (arch/x86/kernel/nmi.c, the form it has
+// from Linux 4.5 through the 6.x kernels the NMI-source series applies to): on
+// x86_64 every CPU may read the reason (no BSP-only test); it spins on
+// raw_spin_trylock until it holds the lock, which it keeps across the port 0x61
+// read and pci_serr_error / io_check_error, and drops before the
+// swallow / unknown_nmi_error step. A CPU spinning here does nothing else (its
+// NMI is blocked); the crash-IPI callback the loop also runs is not modelled.
+void Kernel::lock_reason_and_read(CpuCtx& c) {
+  if (reason_lock_holder_ != kNoCpu) {
+    c.spinning_on_reason_lock = true;
+    ++reason_lock_spinners_;
+    return;
+  }
+  reason_lock_holder_ = c.id;
+  machine_.queue().schedule_in(machine_.timing().get(TimingParam::port_read), c, kReasonRead);
+}
+
+void Kernel::unlock_reason(CpuCtx& c) {
+  assert(reason_lock_holder_ == c.id);
+  (void)c;
+  reason_lock_holder_ = kNoCpu;
+  if (reason_lock_spinners_ == 0) return;
+  // The spinners' next trylock: one of them gets it at this cycle (the lowest
+  // CPU number, where Linux leaves it to whichever tries first); the others
+  // keep spinning.
+  for (auto& w : cpus_) {
+    if (!w->spinning_on_reason_lock) continue;
+    w->spinning_on_reason_lock = false;
+    --reason_lock_spinners_;
+    lock_reason_and_read(*w);
+    return;
+  }
+}
+
 void Kernel::after_reason_read(CpuCtx& c) {
   c.reason = machine_.port_in(machine::port61::kPort);
   if (c.reason & machine::port61::kReasonMask) {
-    // SERR wins over IOCHK.
+    // SERR wins over IOCHK; nmi_reason_lock stays held through its path.
     begin_handle(c, (c.reason & machine::port61::kSerr) ? NmiType::serr : NmiType::io_check);
     return;
   }
+  unlock_reason(c);
   // 5. No reason: the second half of a multi-event NMI, or unknown.
   if (c.b2b && c.st.swallow) {
     c.st.stats.swallow += 1;

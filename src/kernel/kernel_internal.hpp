@@ -44,11 +44,12 @@ const ReservedHandler& reserved_handler(HandlerModel model);
 
 // Events of a CPU's kernel context.
 enum CpuEvent : std::uint32_t {
-  kStart,        // the entry code ran: default_do_nmi begins
-  kHandlerDone,  // a handler call finished: call the next one
-  kReasonRead,   // the port 0x61 read finished
-  kPathDone,     // the SERR / IOCHK / unknown path finished
-  kKvmEntry,     // KVM's exit handling ran: it calls the host NMI entry
+  kStart,          // the entry code ran: default_do_nmi begins
+  kHandlerDone,    // a handler call finished: call the next one
+  kReasonRead,     // the port 0x61 read finished
+  kPathDone,       // the SERR / IOCHK / unknown path finished
+  kKvmEntry,       // KVM's exit handling ran: it calls the host NMI entry
+  kIochkWaitDone,  // io_check_error's 2-second wait ended: re-enable the IOCHK line
 };
 
 /// A CPU's kernel context: the NMI being dispatched and the per-CPU state.
@@ -73,7 +74,8 @@ struct Kernel::CpuCtx final : EventTarget {
   bool emergency = false;
   int handled_total = 0;
   std::uint8_t reason = 0;
-  Cycle started = 0;  // delivery (or VM exit) start, for the samples
+  bool spinning_on_reason_lock = false;  // in default_do_nmi's trylock loop
+  Cycle started = 0;                     // delivery (or VM exit) start, for the samples
   bool software = false;
   Cycle extra_return_cycles = 0;  // VM entry after KVM's return
 
@@ -89,8 +91,9 @@ struct Kernel::CpuCtx final : EventTarget {
   CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}
   void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
   std::string_view event_name(std::uint32_t kind) const override {
-    static constexpr std::string_view kNames[] = {"nmi_start", "handler_done", "reason_read",
-                                                  "nmi_path_done", "kvm_nmi_entry"};
+    static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done",
+                                                  "reason_read",   "nmi_path_done",
+                                                  "kvm_nmi_entry", "iochk_wait_done"};
     return kind < std::size(kNames) ? kNames[kind] : "kernel_?";
   }
   CpuId event_cpu() const override { return id; }

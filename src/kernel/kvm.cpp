@@ -51,9 +51,12 @@ Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const 
   v.guest_nmi_source = guest_nmi_source;
   // VMWRITEs of control and guest-state fields the model has: they cannot fail.
   vmx::Vmcs& f = vcpu.vmcs();
+  // KVM sets "virtual NMIs" when the CPU has it (arch/x86/kvm/vmx/vmx.c
+  // setup_vmcs_config, vmx_pin_based_exec_ctrl); the model's processor has it.
+  const bool virtual_nmis = c.virtual_nmis.value_or(nmi_exiting);
   (void)f.vmwrite(
       vmx::field::kPinControls,
-      vmx::PinControls{}.set_nmi_exiting(nmi_exiting).set_virtual_nmis(c.virtual_nmis).encode());
+      vmx::PinControls{}.set_nmi_exiting(nmi_exiting).set_virtual_nmis(virtual_nmis).encode());
   (void)f.vmwrite(vmx::field::kPrimaryProcControls,
                   vmx::ProcControls{}.set_nmi_window_exiting(c.nmi_window_exiting).encode());
   // The guest runs a kernel like the host's: the same FRED setup, its own RIP/RSP.

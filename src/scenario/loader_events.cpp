@@ -123,7 +123,12 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
 /// Only their form is checked here; whether they fit together is VM entry's
 /// business (a bad combination is a VM-entry failure the run shows).
 void Validator::read_guest_controls(const GuestFields& f, kernel::GuestControls& g) {
-  opt(f.virtual_nmis, g.virtual_nmis, a_boolean());
+  if (f.virtual_nmis) {
+    // Without the key KVM chooses (kernel::GuestControls::virtual_nmis).
+    bool on = false;
+    opt(f.virtual_nmis, on, a_boolean());
+    g.virtual_nmis = on;
+  }
   opt(f.nmi_window_exiting, g.nmi_window_exiting, a_boolean());
   opt(f.activity, g.hlt, one_of(kGuestActivityNames));
   if (error_) return;

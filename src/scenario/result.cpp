@@ -31,6 +31,10 @@ constexpr CpuCounter kCpuCounters[] = {
     {"nmi_at_shadow_rip", "",
      [](const CpuResult& c) { return c.shadow ? c.shadow->nmi_at_shadow_rip : 0; },
      [](const CpuResult& c) { return c.shadow.has_value(); }},
+    // PMIs a masked LVTPC dropped (docs/apic.md "PMIs at a masked LVTPC"): only
+    // when not 0.
+    {"pmi_dropped", "", [](const CpuResult& c) { return c.pmi_dropped; },
+     [](const CpuResult& c) { return c.pmi_dropped != 0; }},
 };
 
 }  // namespace

@@ -36,6 +36,21 @@ void cpu_row(std::ostream& out, std::string_view id, const CpuResult& c) {
              c.stats.normal, c.stats.unknown, c.stats.external, c.stats.swallow, c.lost);
 }
 
+/// PMIs a masked LVTPC dropped (they reach no CPU, so no column counts them):
+/// one line, only when there are any.
+void pmi_dropped_line(std::ostream& out, const ScenarioResult& r) {
+  const std::uint64_t all = total(r, &CpuResult::pmi_dropped);
+  if (all == 0) return;
+  fmt::print(out, "  PMIs dropped at a masked LVTPC: {} (", all);
+  const char* sep = "";
+  for (const auto& c : r.cpus) {
+    if (c.pmi_dropped == 0) continue;
+    fmt::print(out, "{}cpu {}: {}", sep, c.id, c.pmi_dropped);
+    sep = ", ";
+  }
+  fmt::print(out, ")\n");
+}
+
 std::string ratio(double bitmap, double polling) {
   if (bitmap == 0) return polling == 0 ? "=" : "-";
   return fmt::format("{:.2f}", polling / bitmap);
@@ -102,6 +117,7 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
   cpu_row(out, "all", sum);
   if (idle)
     fmt::print(out, "  ({} CPU{} without NMI activity not shown)\n", idle, idle == 1 ? "" : "s");
+  pmi_dropped_line(out, r);
 
   if (!r.handlers.empty()) {
     fmt::print(out, "\n  {:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", "handler", "type", "vector",

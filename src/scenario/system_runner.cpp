@@ -11,6 +11,7 @@
 
 #include "fredsim/apic/constants.hpp"
 #include "fredsim/apic/icr.hpp"
+#include "fredsim/apic/local_apic.hpp"
 #include "fredsim/cpu/arch.hpp"
 #include "fredsim/scenario/trace_counts.hpp"
 #include "fredsim/vmx.hpp"
@@ -482,6 +483,7 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     }
     cr.stats = ks.stats;
     cr.lost = k.lost_work(c);
+    cr.pmi_dropped = m.apic(c).counters().lvt_masked[apic::index_of(apic::Lvt::perfmon)];
     if (m.has_vmx(c)) {
       const vmx::VmxStats& vs = m.vmx(c).stats();
       cr.vm_exits_nmi_window = vs.exits_for(vmx::BasicExitReason::nmi_window);

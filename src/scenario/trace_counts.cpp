@@ -24,6 +24,7 @@ constexpr std::array<F, 3> kVmEntryFail{"error", "reason", "what"};
 constexpr std::array<F, 2> kFault{"fault", "what"};
 constexpr std::array<F, 1> kPanic{"message"};
 constexpr std::array<F, 3> kNmiDeferred{"shadow", "rip", "until"};
+constexpr std::array<F, 1> kPmiDropped{"lvtpc"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -40,6 +41,7 @@ constexpr TraceEventFields kEvents[] = {
     {"fault", kFault},
     {"panic", kPanic},
     {"nmi_deferred", kNmiDeferred},
+    {"pmi_dropped", kPmiDropped},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

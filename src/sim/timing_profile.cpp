@@ -72,7 +72,11 @@ constexpr TimingParamInfo kParams[] = {
     {P::serr_path, "serr_path", 6000,
      "assumption: console messages and the port 0x61 clear/re-enable writes"},
     {P::iochk_path, "iochk_path", 6000,
-     "assumption: as serr_path; the 2-second line toggle is not charged"},
+     "assumption: as serr_path; the wait between the two port 0x61 writes is iochk_udelay"},
+    {P::iochk_udelay, "iochk_udelay", 250'000,
+     "arch/x86/kernel/nmi.c io_check_error: one udelay(100) of its wait loop, 100 us at "
+     "core_mhz 2500; the loop counts i down from 20000 with a pre-decrement, so it runs "
+     "19,999 times (1.9999 s) inside the NMI, NMIs blocked"},
     {P::unknown_path, "unknown_path", 4000, "assumption: rate-limited console messages"},
     {P::selftest_poll, "selftest_poll", 2500,
      "assumption: Linux polls every 1 ms (mdelay); 1 us keeps simulated runs short and gives "

@@ -2,6 +2,8 @@
 // the event data of the host's FRED NMI entry.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "fredsim/kernel/kvm.hpp"
 #include "fredsim/vmx.hpp"
 #include "test_support.hpp"
@@ -135,6 +137,27 @@ TEST(Kvm, StoppedGuestIsNotResumed) {
   r.sys->run_to_idle();
   EXPECT_FALSE(r.sys->machine().cpu(1).non_root());
   EXPECT_EQ(r.sys->machine().cpu(1).run_state(), cpu::RunState::running);
+}
+
+// KVM's VMCS pin controls: NMI exiting and, by default, virtual NMIs
+// (arch/x86/kvm/vmx/vmx.c vmx_pin_based_exec_ctrl keeps PIN_BASED_VIRTUAL_NMIS
+// while enable_vnmi; setup_vmcs_config took it as an optional control the CPU
+// has). Explicit controls win; without NMI exiting the default is off.
+TEST(Kvm, VmxPinBasedExecCtrlHasVirtualNmisByDefault) {
+  auto pin_of = [](bool nmi_exiting, std::optional<bool> vnmi) {
+    Rig r(true);
+    GuestControls c;
+    c.virtual_nmis = vnmi;
+    r.sys->at(0, [&] { EXPECT_TRUE(r.sys->kvm().run_guest(1, nmi_exiting, false, c).ok()); });
+    r.sys->run_to_idle();
+    return vmx::PinControls::decode(r.sys->machine().vmx(1).vmcs().get(vmx::field::kPinControls));
+  };
+  const vmx::PinControls dflt = pin_of(true, std::nullopt);
+  EXPECT_TRUE(dflt.nmi_exiting());
+  EXPECT_TRUE(dflt.virtual_nmis());
+  EXPECT_FALSE(pin_of(true, false).virtual_nmis());
+  EXPECT_FALSE(pin_of(false, std::nullopt).virtual_nmis());
+  EXPECT_TRUE(pin_of(true, true).virtual_nmis());
 }
 
 }  // namespace

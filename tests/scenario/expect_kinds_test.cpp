@@ -126,6 +126,7 @@ TEST(ExpectCounter, EveryCounterOfTheTableIsANameAndReadsItsField) {
   c.vm_exits_from_hlt = 12;
   c.vm_entry_failures = 13;
   c.shadow = ShadowCounts{14, 15, 16};
+  c.pmi_dropped = 17;
   std::vector<std::string> names;
   std::vector<std::uint64_t> values;
   for (const CpuCounter& k : cpu_counters()) {
@@ -137,13 +138,13 @@ TEST(ExpectCounter, EveryCounterOfTheTableIsANameAndReadsItsField) {
                          "\"\nequals = 0\n"),
               "");
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"nmi_received", "nmi_coalesced", "nmi_delivered",
-                                             "vm_exits_nmi", "dispatch_cycles", "normal", "unknown",
-                                             "external", "swallow", "lost", "vm_exits_nmi_window",
-                                             "vm_exits_from_hlt", "vm_entry_failures", "shadows",
-                                             "nmi_deferred_shadow", "nmi_at_shadow_rip"}));
-  EXPECT_EQ(values,
-            (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "nmi_received", "nmi_coalesced", "nmi_delivered", "vm_exits_nmi",
+                       "dispatch_cycles", "normal", "unknown", "external", "swallow", "lost",
+                       "vm_exits_nmi_window", "vm_exits_from_hlt", "vm_entry_failures", "shadows",
+                       "nmi_deferred_shadow", "nmi_at_shadow_rip", "pmi_dropped"}));
+  EXPECT_EQ(values, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                                16, 17}));
   EXPECT_EQ(find_cpu_counter("faults"), nullptr);
 }
 
@@ -172,7 +173,7 @@ TEST(ExpectCounter, OverridesReplaceAndAddValues) {
             "\"nmi_delivered\" | \"vm_exits_nmi\" | \"dispatch_cycles\" | \"normal\" | "
             "\"unknown\" | \"external\" | \"swallow\" | \"lost\" | \"vm_exits_nmi_window\" | "
             "\"vm_exits_from_hlt\" | \"vm_entry_failures\" | \"shadows\" | "
-            "\"nmi_deferred_shadow\" | \"nmi_at_shadow_rip\")");
+            "\"nmi_deferred_shadow\" | \"nmi_at_shadow_rip\" | \"pmi_dropped\")");
 }
 
 TEST(ExpectCounter, Errors) {
@@ -183,7 +184,7 @@ TEST(ExpectCounter, Errors) {
             "\"vm_exits_nmi\" | \"dispatch_cycles\" | \"normal\" | \"unknown\" | \"external\" | "
             "\"swallow\" | \"lost\" | \"vm_exits_nmi_window\" | \"vm_exits_from_hlt\" | "
             "\"vm_entry_failures\" | \"shadows\" | \"nmi_deferred_shadow\" | "
-            "\"nmi_at_shadow_rip\")");
+            "\"nmi_at_shadow_rip\" | \"pmi_dropped\")");
   EXPECT_EQ(load_error(h + "counter = \"lost\"\n"),
             "t.toml:4:1: error: [[expect]] for a counter needs equals = N, at_least = N or "
             "at_most = N");

@@ -167,6 +167,9 @@ class Kernel final : public cpu::OsEntry {
   Console& console() { return console_; }
   const Console& console() const { return console_; }
   bool panicked() const { return console_.panicked(); }
+  /// io_check_error's wait inside the NMI: 19,999 x the timing parameter
+  /// iochk_udelay (docs/kernel.md "nmi_reason_lock and io_check_error's wait").
+  Cycle iochk_wait() const;
   /// Keeps the dispatch cycles of each NMI (for the summary and compare's
   /// percentiles) in constant memory (Samples); off by default.
   void record_dispatch_samples(bool on) { record_samples_ = on; }
@@ -199,6 +202,9 @@ class Kernel final : public cpu::OsEntry {
   void begin_handle(CpuCtx& c, NmiType type);
   void call_next_handler(CpuCtx& c);
   void handle_done(CpuCtx& c);
+  void iochk_wait_done(CpuCtx& c);
+  void lock_reason_and_read(CpuCtx& c);
+  void unlock_reason(CpuCtx& c);
   void after_reason_read(CpuCtx& c);
   void finish_do_nmi(CpuCtx& c, std::string_view outcome);
   /// The exit code (`exit_code` cycles), then IRET/ERETU/ERETS.
@@ -222,6 +228,10 @@ class Kernel final : public cpu::OsEntry {
   Samples samples_;
   bool record_samples_ = false;
   CpuId reason_owner_ = kNoCpu;  // the CPU whose external NMI latched the port 0x61 reason
+  // nmi_reason_lock (arch/x86/kernel/nmi.c): the CPU holding it across the port
+  // 0x61 read and the SERR / IOCHK handling, and how many CPUs spin for it.
+  CpuId reason_lock_holder_ = kNoCpu;
+  std::uint32_t reason_lock_spinners_ = 0;
   unsigned ignore_nmis_ = 0;
   CpuId stopping_cpu_ = kNoCpu;
   bool kgdb_active_ = false;

@@ -38,6 +38,10 @@ struct CpuResult {
   std::uint64_t vm_entry_failures = 0;    // VMfailValid and VM-entry failures
   // Only in scenarios with sti / mov_ss events.
   std::optional<ShadowCounts> shadow;
+  // PMIs raised while LVTPC was masked (the mask a delivered PMI sets until
+  // perf's handler rewrites LVTPC): dropped by the local APIC. In the JSON only
+  // when not 0.
+  std::uint64_t pmi_dropped = 0;
 };
 
 /// One per-CPU integer of a result: its name (its key in the result JSON and the

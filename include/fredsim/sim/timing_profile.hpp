@@ -61,6 +61,7 @@ enum class TimingParam : std::uint16_t {
   mce_handle,
   serr_path,      // default_do_nmi's SERR path (prints, port 0x61 writes)
   iochk_path,     // the IOCHK path
+  iochk_udelay,   // one udelay(100) of io_check_error's wait (19,999 of them, inside the NMI)
   unknown_path,   // the unknown-NMI path (prints)
   selftest_poll,  // the NMI selftest's wait loop: one poll of the CPU mask
   core_mhz,       // not a cost: the core clock, to turn cycles into the kernel's ns
