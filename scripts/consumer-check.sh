@@ -24,3 +24,6 @@ cmake -S tests/consumer -B "$tmp/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/build" -j "$jobs"
 "$tmp/build/consumer"
+echo "consumer-check: README.md's library example"
+"$tmp/build/readme_example" >/dev/null
+echo "consumer-check: the README example ran and its backtraces were handled"

@@ -23,7 +23,9 @@ Status CpuFeatures::check() const {
   // docs/hardware.md §1 "FRED event delivery": FRED depends on LKGS; NMI_SOURCE depends on FRED.
   if (fred && !lkgs) return Error{"CPUID: FRED (bit 17) enumerated without LKGS (bit 18)"};
   if (nmi_source && !fred) {
-    return Error{"CPUID: NMI_SOURCE (bit 20) enumerated without FRED (bit 17)"};
+    return Error{
+        "CPUID: NMI_SOURCE (bit 20) enumerated without FRED (bit 17): NMI-source reporting "
+        "needs FRED, so turn nmi_source off with fred (or start from CpuFeatures::legacy())"};
   }
   return {};
 }

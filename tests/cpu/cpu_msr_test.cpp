@@ -248,6 +248,8 @@ TEST(CpuFeatures, CheckDependencies) {
   const Status no_fred = CpuFeatures{false, true, true, true}.check();
   ASSERT_FALSE(no_fred.ok());
   EXPECT_NE(no_fred.error().message.find("NMI_SOURCE"), std::string::npos);
+  // The message says what to do: turning fred off alone keeps nmi_source on.
+  EXPECT_NE(no_fred.error().message.find("turn nmi_source off with fred"), std::string::npos);
 }
 
 }  // namespace

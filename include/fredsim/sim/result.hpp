@@ -1,7 +1,7 @@
 #pragma once
 // A value or an error message, for bad input from outside (docs/architecture.md "Conventions").
 // C++20 has no std::expected; this is the small subset fredsim needs.
-#include <cassert>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -13,6 +13,13 @@ struct Error {
   std::string message;
 };
 
+/// What Result::value() (and *, ->) throws when the Result holds an error: its
+/// what() is the error's message. Result::error() on a value throws it too.
+class BadResultAccess : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -22,29 +29,35 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
+  /// The value; throws BadResultAccess with the error's message on an error.
   T& value() & {
-    assert(ok());
+    check_value();
     return std::get<0>(v_);
   }
   const T& value() const& {
-    assert(ok());
+    check_value();
     return std::get<0>(v_);
   }
   T&& value() && {
-    assert(ok());
+    check_value();
     return std::get<0>(std::move(v_));
   }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
+  /// The error; throws BadResultAccess when the Result holds a value.
   const Error& error() const {
-    assert(!ok());
+    if (ok()) throw BadResultAccess("Result::error() called on a value");
     return std::get<1>(v_);
   }
 
  private:
+  void check_value() const {
+    if (!ok()) throw BadResultAccess(std::get<1>(v_).message);
+  }
   std::variant<T, Error> v_;
 };
 
@@ -57,8 +70,9 @@ class [[nodiscard]] Status {
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
+  /// The error; throws BadResultAccess on success.
   const Error& error() const {
-    assert(!ok_);
+    if (ok_) throw BadResultAccess("Status::error() called on success");
     return error_;
   }
 
