@@ -24,6 +24,10 @@ constexpr std::array<F, 3> kVmEntryFail{"error", "reason", "what"};
 constexpr std::array<F, 2> kFault{"fault", "what"};
 constexpr std::array<F, 1> kPanic{"message"};
 constexpr std::array<F, 3> kNmiDeferred{"shadow", "rip", "until"};
+// Stopping the other CPUs (docs/format.md "Trace records": irq_take, smp_stop, cpu_stop).
+constexpr std::array<F, 1> kIrqTake{"vector"};
+constexpr std::array<F, 2> kSmpStop{"phase", "cpus"};
+constexpr std::array<F, 1> kCpuStop{"via"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -40,6 +44,9 @@ constexpr TraceEventFields kEvents[] = {
     {"fault", kFault},
     {"panic", kPanic},
     {"nmi_deferred", kNmiDeferred},
+    {"irq_take", kIrqTake},
+    {"smp_stop", kSmpStop},
+    {"cpu_stop", kCpuStop},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {
