@@ -11,8 +11,9 @@
 //
 // Modelled but simplified: the APIC ID is fixed at configuration (writes to the
 // xAPIC ID register are ignored), ICR delivery status always reads idle (the
-// interconnect accepts a message at once), fixed interrupts are counted, not
-// queued (IRR/ISR/TMR read 0, PPR = TPR), the timer does not count.
+// interconnect accepts a message at once), fixed interrupts wait in the IRR
+// and move to the ISR when the CPU takes them (TMR reads 0, PPR reads TPR;
+// docs/hardware.md "Maskable interrupts"), the timer does not count.
 #include <array>
 #include <cstdint>
 #include <string_view>
