@@ -138,10 +138,15 @@ TEST(MaskableInterrupts, AFixedIpiWaitsInTheIrrUntilIfIsSet) {
   sys->run_to_idle();
   EXPECT_TRUE(apic1.irr_bit(0x40));
   EXPECT_FALSE(apic1.isr_bit(0x40));
+  // Software sees it too: IRR register 2 (vectors 0x40..0x5F), bit 0.
+  EXPECT_EQ(sys->machine().apic_read(1, apic::APIC_IRR + 0x20), 1u);
+  EXPECT_EQ(sys->machine().apic_read(1, apic::APIC_IRR + 0x10), 0u);
   cpu.set_interrupt_flag(true);
   EXPECT_FALSE(apic1.irr_bit(0x40));
   // The kernel ends it (EOI) and returns with IF on again.
   EXPECT_FALSE(apic1.isr_bit(0x40));
+  EXPECT_EQ(sys->machine().apic_read(1, apic::APIC_IRR + 0x20), 0u);
+  EXPECT_EQ(apic1.counters().eoi_writes, 1u);
   EXPECT_TRUE(cpu.interrupt_flag());
 }
 
