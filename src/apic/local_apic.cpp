@@ -1,5 +1,7 @@
 #include "fredsim/apic/local_apic.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cassert>
 
 #include "fredsim/apic/interconnect.hpp"
@@ -61,6 +63,8 @@ void LocalApic::reset_registers() {
   esr_pending_ = 0;
   tmict_ = 0;
   tdcr_ = 0;
+  irr_ = {};
+  isr_ = {};
 }
 
 std::uint32_t LocalApic::ldr() const {
@@ -94,7 +98,13 @@ bool LocalApic::matches_logical(std::uint32_t destination, ApicMode sender_mode)
 
 MsrRead LocalApic::read_register(std::uint32_t offset, bool x2) {
   if (const auto which = lvt_at_offset(offset)) return value(lvt_[index_of(*which)].raw());
-  if (in_isr_tmr_irr(offset)) return value(0);  // no fixed-interrupt queueing modelled
+  if (in_isr_tmr_irr(offset)) {
+    // Eight 32-bit registers each, 16 bytes apart; the TMR stays 0 (edge-triggered IPIs only).
+    const std::uint32_t index = (offset & 0x7F) >> 4;
+    const VectorBits* bits = offset < APIC_TMR ? &isr_ : offset >= APIC_IRR ? &irr_ : nullptr;
+    if (bits == nullptr) return value(0);
+    return value(((*bits)[index / 2] >> (32 * (index % 2))) & kLow32);
+  }
   switch (offset) {
     case APIC_ID:
       return value(x2 ? apic_id_ : kXapicIdField.set(0, apic_id_));
@@ -156,6 +166,15 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
     case APIC_EOI:
       if (x2 && v32 != 0) return Fault::gp;  // SDM 11.12.1.3
       ++counters_.eoi_writes;
+      // SDM Vol. 3A ch. 11 "End-of-Interrupt (EOI)": the highest ISR bit clears;
+      // a request that waited behind it may now be dispatched.
+      if (const int v = highest(isr_); v >= 0) {
+        isr_[v / 64] &= ~(std::uint64_t{1} << (v % 64));
+        if (pending_interrupt() >= 0 && sink_ != nullptr) {
+          sink_->accept_message(DeliveryMode::fixed,
+                                static_cast<std::uint8_t>(pending_interrupt()));
+        }
+      }
       return Fault::none;
     case APIC_LDR:
       if (x2) return Fault::gp;  // derived from the ID
@@ -340,9 +359,40 @@ void LocalApic::receive(DeliveryMode mode, std::uint8_t vector) {
   ++counters_.received[index_of(mode)];
   if (mode == DeliveryMode::nmi) {
     raise_nmi(vector);
-  } else if (sink_ != nullptr) {
+    return;
+  }
+  if (mode == DeliveryMode::fixed || mode == DeliveryMode::lowest_priority) {
+    // SDM Vol. 3A ch. 11 "Interrupt Acceptance for Fixed Interrupts": the
+    // request sets its IRR bit (a second one for a set bit is merged) and waits
+    // there until the CPU takes it. The sender rejected vectors 0..15.
+    irr_[vector / 64] |= std::uint64_t{1} << (vector % 64);
+  }
+  if (sink_ != nullptr) {
     sink_->accept_message(mode, vector);
   }
+}
+
+int LocalApic::highest(const VectorBits& b) {
+  for (int w = 3; w >= 0; --w) {
+    if (b[w] != 0) return w * 64 + 63 - std::countl_zero(b[w]);
+  }
+  return -1;
+}
+
+int LocalApic::pending_interrupt() const {
+  const int v = highest(irr_);
+  if (v < 0) return -1;
+  // The processor priority: the higher of the TPR and the class of the highest
+  // ISR vector; only a higher class is dispatched.
+  const int in_service = highest(isr_);
+  const std::uint32_t ppr = std::max<std::uint32_t>(
+      tpr_ & 0xF0, in_service < 0 ? 0 : static_cast<std::uint32_t>(in_service) & 0xF0);
+  return (static_cast<std::uint32_t>(v) & 0xF0) > ppr ? v : -1;
+}
+
+void LocalApic::acknowledge_interrupt(std::uint8_t vector) {
+  irr_[vector / 64] &= ~(std::uint64_t{1} << (vector % 64));
+  isr_[vector / 64] |= std::uint64_t{1} << (vector % 64);
 }
 
 LvtOutcome LocalApic::assert_lvt(Lvt which) {

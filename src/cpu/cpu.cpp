@@ -151,6 +151,8 @@ void Cpu::raise_nmi(std::uint32_t source_vector) {
 
 void Cpu::try_deliver() {
   if (state_ != RunState::running && state_ != RunState::in_os) return;
+  // One flag test for CPUs that never get a maskable interrupt.
+  if (intr_requested_ && !nmi_pending_) try_take_interrupt();
   // VMX non-root: blocking from VM entry, or an NMI-window exit first.
   if (non_root() && vmx_->at_boundary(*this)) return;
   if (!nmi_pending_) return;
@@ -169,6 +171,56 @@ void Cpu::try_deliver() {
     return;
   }
   deliver_nmi();
+}
+
+// --- Maskable interrupts (docs/hardware.md "Maskable interrupts") ------------------
+
+void Cpu::interrupt_requested() {
+  intr_requested_ = true;
+  try_deliver();
+}
+
+void Cpu::set_interrupt_flag(bool enabled) {
+  code_if_ = enabled;
+  if (state_ == RunState::running && depth_ == 0) {
+    rflags_ = enabled ? (rflags_ | kRflagsIf) : (rflags_ & ~kRflagsIf);
+    if (enabled) try_deliver();
+  }
+}
+
+bool Cpu::can_take_interrupt() const {
+  return state_ == RunState::running && depth_ == 0 && !nmi_blocked_ && !non_root() &&
+         (rflags_ & kRflagsIf) != 0 && shadow_ == Shadow::none;
+}
+
+void Cpu::hlt() {
+  if (state_ != RunState::running) return;
+  rip_ = rip();
+  halted_ = true;
+}
+
+void Cpu::try_take_interrupt() {
+  if (intr_ == nullptr || !can_take_interrupt()) return;
+  const int v = intr_->pending_interrupt();
+  if (v < 0) {
+    intr_requested_ = false;
+    return;
+  }
+  const auto vector = static_cast<std::uint8_t>(v);
+  // SDM Vol. 3A ch. 11 "Interrupt Acceptance for Fixed Interrupts": the CPU
+  // acknowledges, the vector moves from IRR to ISR; the gate (or FRED) clears IF.
+  intr_->acknowledge_interrupt(vector);
+  intr_requested_ = intr_->pending_interrupt() >= 0;
+  rip_ = rip();
+  halted_ = false;
+  resumed_at_ = ctx_.now();
+  rflags_ &= ~kRflagsIf;
+  code_if_ = false;
+  ++stats_.events_delivered;
+  if (ctx_.tracer.enabled()) {
+    ctx_.tracer.emit(ctx_.now(), id_, "irq_take", {{"vector", TraceValue::dec(vector)}});
+  }
+  if (os_ != nullptr) os_->on_interrupt(*this, vector);
 }
 
 // --- Instruction shadows (docs/cpu.md "Instruction shadows") ----------------------
@@ -551,7 +603,11 @@ void Cpu::complete_return() {
   state_ = returning_.interrupted;
   if (state_ == RunState::running) {
     resumed_at_ = ctx_.now();
-    if (depth_ == 0) set_user_mode(want_user_);
+    if (depth_ == 0) {
+      set_user_mode(want_user_);
+      // A CLI/STI of the ordinary code that came while the event ran.
+      rflags_ = code_if_ ? (rflags_ | kRflagsIf) : (rflags_ & ~kRflagsIf);
+    }
   }
   // An NMI that waited is taken at this very instruction boundary, with the RIP
   // just popped: back-to-back (docs/linux.md "default_do_nmi" step 1).

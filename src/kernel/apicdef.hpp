@@ -23,4 +23,7 @@ static_assert(apic::IcrValue{}.with_shorthand(apic::Shorthand::all_excluding_sel
 /// turns into bare NMI mode (docs/hardware.md §3 "Local APIC").
 inline constexpr std::uint32_t NMI_VECTOR = 0x02;
 
+/// arch/x86/include/asm/irq_vectors.h: the vector of stop_other_cpus' IRQ.
+inline constexpr std::uint8_t REBOOT_VECTOR = 0xf8;
+
 }  // namespace fredsim::kernel::apicdef

@@ -189,7 +189,7 @@ bool is_nmi_entry(const Delivery& d) {
 
 void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
   CpuCtx& c = *cpus_[cpu.id()];
-  if (panicked()) return;  // the machine has stopped
+  if (halted_) return;  // the machine has stopped
   if (!is_nmi_entry(d)) {
     // The FRED NMI entry takes type NMI, vector 2 only; this model's OS has no
     // other entries, so anything else is a bad event it returns from at once.
@@ -230,6 +230,9 @@ void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
 
 void Kernel::on_resume(Cpu& cpu, RunState resumed) {
   CpuCtx& c = *cpus_[cpu.id()];
+  // A CPU stop_this_cpu() halted took an NMI (a disabled APIC still accepts
+  // them) and returned into its HLT loop: it halts again.
+  if (c.st.halted && resumed == RunState::running) cpu.hlt();
   if (resumed == RunState::in_os && c.kvm_then) {
     auto then = std::move(c.kvm_then);
     c.kvm_then = nullptr;
@@ -238,7 +241,7 @@ void Kernel::on_resume(Cpu& cpu, RunState resumed) {
 }
 
 void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
-  if (panicked()) return;
+  if (halted_ || panicked_on(c.id)) return;
   switch (kind) {
     case kStart:
       if (c.d.path == DeliveryPath::idt) {
@@ -416,14 +419,16 @@ void Kernel::call_next_handler(CpuCtx& c) {
       }
     }
     if (ctx.halt_) {
-      // stop_this_cpu(): the CPU never returns from the handler.
-      c.st.halted = true;
+      // stop_this_cpu(): the CPU never returns from the handler; it is in its
+      // HLT loop, and off the stopper's mask, when the call's cost has run.
+      stop_this_cpu(c.id, "nmi");
+      if (stop_) machine_.queue().schedule_in(cost, *stop_, StopCtx::kReachedHlt, c.id);
       return;
     }
     // The next call (or the end of the walk) comes `cost` later. When no other
     // event falls in between, the queue moves time there and the walk goes on
     // without an event of its own: the same order, one event fewer.
-    if (panicked()) return;  // the machine stops; no later call happens
+    if (panicked_on(c.id)) return;  // panic() does not return; no later call happens
     if (machine_.queue().try_advance(machine_.now() + cost)) continue;
     machine_.queue().schedule_in(cost, c, kHandlerDone);
     return;
@@ -462,8 +467,7 @@ void Kernel::handle_done(CpuCtx& c) {
         if (serr ? config_.panic_on_unrecovered_nmi : config_.panic_on_io_nmi) {
           // nmi_panic -> panic(): it does not return; nothing after it runs on
           // this CPU (no "Dazed" line, no port 0x61 write, no stats.external).
-          console_.record_panic(c.id,
-                                serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
+          nmi_panic(c.id, serr ? "NMI: Not continuing" : "NMI IOCK error: Not continuing");
           return;
         }
         if (!serr) {
@@ -512,7 +516,7 @@ void Kernel::handle_done(CpuCtx& c) {
       }
       if (config_.unknown_nmi_panic || config_.panic_on_unrecovered_nmi) {
         // unknown_nmi_error's nmi_panic does not return: no "Dazed" line.
-        console_.record_panic(c.id, "NMI: Not continuing");
+        nmi_panic(c.id, "NMI: Not continuing");
         return;
       }
       if (console_.ratelimit(kRateUnknownDazed)) {
@@ -606,7 +610,7 @@ void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
     }
     c.st.idt_state = IdtNmiState::not_running;
   }
-  if (panicked()) return;
+  if (panicked_on(c.id)) return;
   // The exit code, then the return instruction: one event, the return's end.
   return_from_nmi(c, machine_.timing().get(TimingParam::nmi_exit));
 }

@@ -99,4 +99,26 @@ struct Kernel::CpuCtx final : EventTarget {
   CpuId event_cpu() const override { return id; }
 };
 
+/// The stopper's side: cpus_stop_mask and the two waits.
+struct Kernel::StopCtx final : EventTarget {
+  enum Kind : std::uint32_t { kWaitEnd, kMaskEmpty, kReachedHlt };
+  Kernel& k;
+  CpuId from = kNoCpu;
+  StopPhase phase = StopPhase::none;
+  std::vector<bool> mask;  // cpus_stop_mask
+  std::uint32_t remaining = 0;
+  Cycle wait_started = 0;
+  std::uint64_t generation = 0;  // a wait's events; a later wait ignores them
+  EventId wait_end{};            // the running wait's timeout, cancelled when the mask empties
+
+  explicit StopCtx(Kernel& kernel) : k(kernel) {}
+  void on_event(std::uint32_t kind, std::uint64_t arg) override { k.on_stop_event(kind, arg); }
+  std::string_view event_name(std::uint32_t kind) const override {
+    static constexpr std::string_view kNames[] = {"stop_wait_end", "stop_mask_empty",
+                                                  "stop_reached_hlt"};
+    return kind < std::size(kNames) ? kNames[kind] : "stop_?";
+  }
+  CpuId event_cpu() const override { return from; }
+};
+
 }  // namespace fredsim::kernel

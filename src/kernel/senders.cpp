@@ -78,15 +78,6 @@ void Kernel::trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exc
   }
 }
 
-void Kernel::stop_other_cpus(CpuId from) {
-  // Only the first CPU to get here stops the others (native_stop_other_cpus'
-  // cmpxchg on stopping_cpu); a later call returns. Taking it over would make
-  // the first stopper's handler claim the NMI without its work.
-  if (stopping_cpu_ != kNoCpu) return;
-  stopping_cpu_ = from;
-  roundup_others(from, HandlerModel::stop, nmis::VECTOR_SMP_STOP);
-}
-
 void Kernel::kgdb_roundup(CpuId from) {
   kgdb_active_ = true;
   roundup_others(from, HandlerModel::kgdb, nmis::VECTOR_KGDB);

@@ -15,6 +15,12 @@ class CpuNmiLine final : public apic::NmiSink {
  public:
   explicit CpuNmiLine(cpu::Cpu& cpu) : cpu_(cpu) {}
   void assert_nmi(std::uint32_t source_vector) override { cpu_.raise_nmi(source_vector); }
+  // A fixed interrupt waits in the APIC's IRR: the CPU's INTR input sees a request.
+  void accept_message(apic::DeliveryMode mode, std::uint8_t /*vector*/) override {
+    if (mode == apic::DeliveryMode::fixed || mode == apic::DeliveryMode::lowest_priority) {
+      cpu_.interrupt_requested();
+    }
+  }
 
  private:
   cpu::Cpu& cpu_;
@@ -67,6 +73,7 @@ Machine::Machine(const MachineConfig& config)
     impl_->lines.emplace_back(*cpus_[i]);
     impl_->apic->bind_nmi_sink(i, impl_->lines.back());
     cpus_[i]->attach_msr_device(impl_->apic->apic(i));
+    cpus_[i]->attach_interrupt_source(impl_->apic->apic(i));
   }
   impl_->vmx.resize(config.cpus);
 }

@@ -34,7 +34,8 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
 
   // Every type takes at and type; the rest by type.
   const EventType ty = e.type;
-  const bool interval = ty == EventType::guest || ty == EventType::user;
+  const bool interval =
+      ty == EventType::guest || ty == EventType::user || ty == EventType::irqs_off;
   const bool sender = ty == EventType::ipi || ty == EventType::backtrace || ty == EventType::kgdb ||
                       ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
   const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;

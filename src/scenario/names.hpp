@@ -36,7 +36,7 @@ inline constexpr Names<kernel::HandlerModel, 8> kHandlerModelNames{
      {"kgdb", kernel::HandlerModel::kgdb},
      {"mce", kernel::HandlerModel::mce},
      {"ghes", kernel::HandlerModel::ghes}}};
-inline constexpr Names<EventType, 12> kEventTypeNames{{{"ipi", EventType::ipi},
+inline constexpr Names<EventType, 13> kEventTypeNames{{{"ipi", EventType::ipi},
                                                        {"pmi", EventType::pmi},
                                                        {"external", EventType::external},
                                                        {"guest", EventType::guest},
@@ -47,7 +47,8 @@ inline constexpr Names<EventType, 12> kEventTypeNames{{{"ipi", EventType::ipi},
                                                        {"kgdb", EventType::kgdb},
                                                        {"mce", EventType::mce},
                                                        {"sti", EventType::sti},
-                                                       {"mov_ss", EventType::mov_ss}}};
+                                                       {"mov_ss", EventType::mov_ss},
+                                                       {"irqs_off", EventType::irqs_off}}};
 inline constexpr Names<apic::DeliveryMode, 5> kIpiModeNames{
     {{"nmi", apic::DeliveryMode::nmi},
      {"fixed", apic::DeliveryMode::fixed},

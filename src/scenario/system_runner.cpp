@@ -111,8 +111,10 @@ class Driver final : public EventTarget {
       const EventSpec& ev = spec_.events[e];
       if (ev.count == 0 || ev.after) continue;  // a rendezvous schedules its own
       q.schedule_reserved(ev.at, seq_of(e), *this, e, 0);
-      if ((ev.type == EventType::user || ev.type == EventType::guest) && ev.until) {
-        // The end of a user or guest interval: arg bit 0 (intervals do not repeat).
+      if ((ev.type == EventType::user || ev.type == EventType::guest ||
+           ev.type == EventType::irqs_off) &&
+          ev.until) {
+        // The end of a user, guest or irqs_off interval: arg bit 0 (intervals do not repeat).
         q.schedule_reserved(*ev.until, seq_of(e), *this, e, 1);
       }
     }
@@ -180,6 +182,11 @@ class Driver final : public EventTarget {
         break;
       case EventType::mce:
         k.mce_inject(ev.from, dest_cpus(ev.dest, ev.from, cpus));
+        break;
+      case EventType::irqs_off:
+        // CLI at `at`, STI at `until` in the CPU's ordinary code; a CPU that
+        // stop_this_cpu() halted keeps interrupts off for good.
+        if (!k.cpu_state(ev.cpu).halted) m.cpu(ev.cpu).set_interrupt_flag(end_of_interval);
         break;
       case EventType::sti:
       case EventType::mov_ss:

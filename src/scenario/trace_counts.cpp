@@ -25,6 +25,10 @@ constexpr std::array<F, 2> kFault{"fault", "what"};
 constexpr std::array<F, 1> kPanic{"message"};
 constexpr std::array<F, 3> kNmiDeferred{"shadow", "rip", "until"};
 constexpr std::array<F, 1> kPmiDropped{"lvtpc"};
+// Stopping the other CPUs (docs/format.md "Trace records": irq_take, smp_stop, cpu_stop).
+constexpr std::array<F, 1> kIrqTake{"vector"};
+constexpr std::array<F, 2> kSmpStop{"phase", "cpus"};
+constexpr std::array<F, 1> kCpuStop{"via"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -42,6 +46,9 @@ constexpr TraceEventFields kEvents[] = {
     {"panic", kPanic},
     {"nmi_deferred", kNmiDeferred},
     {"pmi_dropped", kPmiDropped},
+    {"irq_take", kIrqTake},
+    {"smp_stop", kSmpStop},
+    {"cpu_stop", kCpuStop},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

@@ -63,6 +63,10 @@ constexpr TimingParamInfo kParams[] = {
      "assumption: printing a stack trace to the console buffer"},
     {P::stop_check, "stop_check", 30, "assumption: one flag read"},
     {P::stop_handle, "stop_handle", 500, "assumption: disable virtualization, mark offline"},
+    {P::stop_irq, "stop_irq", 1500,
+     "assumption: the REBOOT_VECTOR interrupt's delivery (about idt_delivery), sysvec_reboot's "
+     "EOI write and stop_this_cpu (APIC_SPIV read and write, offline marking) up to HLT, each "
+     "access about msr_write; arch/x86/kernel/smp.c, process.c"},
     {P::selftest_check, "selftest_check", 30, "assumption: one cpumask test"},
     {P::selftest_handle, "selftest_handle", 30, "assumption: test-and-clear of one bit"},
     {P::kgdb_check, "kgdb_check", 30, "assumption"},

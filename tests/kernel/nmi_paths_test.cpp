@@ -102,7 +102,10 @@ TEST(NmiPaths, PciSerrErrorPanicDoesNotReturn) {
   sys->at(10, [&] { k.external_nmi(0, machine::NmiReason::serr); });
   sys->run_to_idle();
   ASSERT_TRUE(k.panicked());
-  EXPECT_EQ(count_lines(k, "Kernel panic - not syncing: NMI: Not continuing"), 1);
+  // The panic line and, once panic() has stopped the other CPU (smp_send_stop),
+  // its closing "---[ end Kernel panic - not syncing: ... ]---" line.
+  EXPECT_EQ(count_lines(k, "Kernel panic - not syncing: NMI: Not continuing"), 2);
+  EXPECT_EQ(count_lines(k, "---[ end Kernel panic - not syncing: NMI: Not continuing ]---"), 1);
   EXPECT_EQ(count_lines(k, "Dazed and confused"), 0);
   EXPECT_EQ(sys->machine().port_in(machine::port61::kPort), machine::port61::kSerr)
       << "no clear/disable write after the panic";

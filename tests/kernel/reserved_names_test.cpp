@@ -34,6 +34,12 @@ constexpr Role kRoles[] = {
 void send(system::System& sys, HandlerModel model) {
   Kernel& k = sys.kernel();
   const CpuId others[] = {1, 2, 3};
+  // native_stop_other_cpus sends its NMI (and registers smp_stop) only to CPUs
+  // the REBOOT_VECTOR IRQ did not stop: these run with interrupts off.
+  if (model == HandlerModel::stop) {
+    for (CpuId c : others)
+      sys.machine().cpu(c).set_interrupt_flag(false);
+  }
   sys.at(100, [&k, model, others] {
     switch (model) {
       case HandlerModel::pmi:

@@ -148,7 +148,7 @@ TEST(LoaderError, EventRequiredKeys) {
   EXPECT_EQ(load_error(ev + "at = 1\ntype = \"nmi\"\n"),
             "t.toml:6:8: error: event.type = \"nmi\" is not one of \"ipi\" | \"pmi\" | "
             "\"external\" | \"guest\" | \"user\" | \"backtrace\" | \"stop\" | \"selftest\" | "
-            "\"kgdb\" | \"mce\" | \"sti\" | \"mov_ss\"");
+            "\"kgdb\" | \"mce\" | \"sti\" | \"mov_ss\" | \"irqs_off\"");
 }
 
 TEST(LoaderError, EventKeysDependOnTheType) {

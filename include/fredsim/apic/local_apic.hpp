@@ -11,8 +11,9 @@
 //
 // Modelled but simplified: the APIC ID is fixed at configuration (writes to the
 // xAPIC ID register are ignored), ICR delivery status always reads idle (the
-// interconnect accepts a message at once), fixed interrupts are counted, not
-// queued (IRR/ISR/TMR read 0, PPR = TPR), the timer does not count.
+// interconnect accepts a message at once), fixed interrupts wait in the IRR
+// and move to the ISR when the CPU takes them (TMR reads 0, PPR reads TPR;
+// docs/hardware.md "Maskable interrupts"), the timer does not count.
 #include <array>
 #include <cstdint>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include "fredsim/apic/lvt.hpp"
 #include "fredsim/apic/nmi_sink.hpp"
 #include "fredsim/cpu/fault.hpp"
+#include "fredsim/cpu/interrupt_source.hpp"
 #include "fredsim/cpu/msr_device.hpp"
 #include "fredsim/sim/context.hpp"
 #include "fredsim/sim/cycle.hpp"
@@ -61,7 +63,7 @@ struct LocalApicCounters {
   std::uint64_t mmio_ignored = 0;      // MMIO accesses while not in xAPIC mode
 };
 
-class LocalApic final : public EventTarget, public cpu::MsrDevice {
+class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::InterruptSource {
  public:
   /// Event kinds on this target.
   enum EventKind : std::uint32_t {
@@ -94,6 +96,16 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice {
   /// Writes a register; a write to APIC_ICR sends (the caller charges
   /// icr_write_cost()). Outside xAPIC mode: ignored, counted in mmio_ignored.
   void mmio_write(std::uint32_t offset, std::uint32_t value);
+
+  // ---- Fixed interrupts (cpu::InterruptSource; docs/hardware.md "Maskable interrupts") ----
+  /// The highest IRR vector whose priority class is above the processor
+  /// priority (TPR and the highest ISR vector), or -1 (SDM Vol. 3A ch. 11
+  /// "Interrupt Acceptance for Fixed Interrupts", "Processor Priority Register").
+  int pending_interrupt() const override;
+  /// INTA: the vector's IRR bit moves to the ISR.
+  void acknowledge_interrupt(std::uint8_t vector) override;
+  bool irr_bit(std::uint8_t vector) const { return bit_of(irr_, vector); }
+  bool isr_bit(std::uint8_t vector) const { return bit_of(isr_, vector); }
 
   // ---- x2APIC view (cpu::MsrDevice): 0x800..0x8FF and IA32_APIC_BASE --------------
   bool claims_msr(std::uint32_t index) const override;
@@ -165,6 +177,11 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice {
   void raise_nmi(std::uint32_t source_vector);
   void receive(DeliveryMode mode, std::uint8_t vector);
   void reset_registers();
+  using VectorBits = std::array<std::uint64_t, 4>;
+  static bool bit_of(const VectorBits& b, std::uint8_t v) {
+    return ((b[v / 64] >> (v % 64)) & 1) != 0;
+  }
+  static int highest(const VectorBits& b);
 
   Interconnect& bus_;
   SimContext ctx_;
@@ -182,6 +199,8 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice {
   std::uint32_t esr_ = 0;
   std::uint32_t esr_pending_ = 0;
   std::uint32_t tmict_ = 0;
+  VectorBits irr_{};  // fixed interrupts accepted, not yet taken
+  VectorBits isr_{};  // taken, not yet ended by an EOI
   std::uint32_t tdcr_ = 0;
   LocalApicCounters counters_;
 };

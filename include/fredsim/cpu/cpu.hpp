@@ -15,6 +15,7 @@
 #include "fredsim/cpu/fault.hpp"
 #include "fredsim/cpu/fred_frame.hpp"
 #include "fredsim/cpu/fred_msrs.hpp"
+#include "fredsim/cpu/interrupt_source.hpp"
 #include "fredsim/cpu/msr_device.hpp"
 #include "fredsim/sim/context.hpp"
 #include "fredsim/sim/result.hpp"
@@ -119,6 +120,10 @@ class OsEntry {
   /// called while an NMI taken back-to-back at the return is being handled: the
   /// CPU calls it when that one returns in turn.
   virtual void on_resume(Cpu& /*cpu*/, RunState /*resumed*/) {}
+  /// The CPU took the maskable interrupt `vector` from its InterruptSource
+  /// (docs/hardware.md "Maskable interrupts"): RFLAGS.IF is 0 now and the OS's
+  /// handler for the vector runs. The default takes nothing further.
+  virtual void on_interrupt(Cpu& /*cpu*/, std::uint8_t /*vector*/) {}
 
  protected:
   ~OsEntry() = default;
@@ -211,6 +216,25 @@ class Cpu final : public EventTarget {
   bool non_root() const { return vmx_ != nullptr; }
   /// Adds a device that owns an MSR range (at most 4).
   void attach_msr_device(MsrDevice& device);
+  /// The controller behind the INTR input (the local APIC).
+  void attach_interrupt_source(InterruptSource& source) { intr_ = &source; }
+
+  // --- The maskable-interrupt input (docs/hardware.md "Maskable interrupts") ---------
+  /// The interrupt source has a request: the CPU takes it at once when it can
+  /// (see can_take_interrupt), else when that becomes true.
+  void interrupt_requested();
+  /// The ordinary code executes CLI (false) or STI (true): RFLAGS.IF of the
+  /// code the CPU runs between events. Inside an event handler it applies when
+  /// the CPU returns to that code.
+  void set_interrupt_flag(bool enabled);
+  bool interrupt_flag() const { return code_if_; }
+  /// RFLAGS.IF = 1, the CPU runs its ordinary code (no event being delivered,
+  /// handled or returned from, no NMI blocking, not in VMX non-root operation):
+  /// SDM Vol. 3A "Interrupt Handling" (maskable interrupts wait for IF and for
+  /// the end of an NMI handler).
+  bool can_take_interrupt() const;
+  /// HLT in the ordinary code: RIP stops until an event is delivered.
+  void hlt();
 
   // --- The NMI input (docs/hardware.md §2 "NMI-source reporting")
   // -------------------------------------
@@ -336,6 +360,7 @@ class Cpu final : public EventTarget {
   };
 
   void try_deliver();
+  void try_take_interrupt();
   void hold_in_shadow();
   void close_shadow() { shadow_ = Shadow::none; }
   void deliver_nmi();
@@ -357,6 +382,9 @@ class Cpu final : public EventTarget {
   OsEntry* os_ = nullptr;
   VmxHooks* vmx_ = nullptr;
   std::array<MsrDevice*, 4> devices_{};
+  InterruptSource* intr_ = nullptr;
+  bool intr_requested_ = false;  // the source may have a request the CPU has not taken
+  bool code_if_ = true;          // RFLAGS.IF of the ordinary code (CLI/STI)
 
   // Architectural state.
   std::uint8_t cpl_ = 0;

@@ -75,6 +75,14 @@ struct KernelConfig {
   bool perf_amd_claim_window = false;        // AMD: claim unattributed NMIs for 100 ms
 };
 
+/// Where native_stop_other_cpus is (docs/kernel.md "Stopping the other CPUs").
+enum class StopPhase : std::uint8_t {
+  none,  // no stop yet
+  irq,   // the REBOOT_VECTOR IRQ went out; waiting up to 1 s
+  nmi,   // NMIs went to the CPUs that did not stop; waiting up to 10 ms
+  done,  // the stopper went on (every other CPU stopped, or the waits ran out)
+};
+
 /// The IDT NMI entry's per-CPU latch.
 enum class IdtNmiState : std::uint8_t { not_running, executing, latched };
 
@@ -139,8 +147,10 @@ class Kernel final : public cpu::OsEntry {
   /// trigger_cpumask_backtrace: the CPUs in `mask` print their backtraces (the
   /// sender's own is printed directly, without an NMI, unless excluded).
   void trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exclude_self);
-  /// Stop every other CPU (panic/reboot) by NMI.
+  /// native_stop_other_cpus (panic/reboot): the REBOOT_VECTOR IRQ to every
+  /// other CPU, then an NMI to those that did not stop within 1 s.
   void stop_other_cpus(CpuId from);
+  StopPhase stop_phase() const;
   /// The NMI selftest (remote then local); its report goes to the console.
   void run_selftest(CpuId from);
   /// kgdb's roundup of the other CPUs: a debugger session begins (kgdb_active)
@@ -170,6 +180,9 @@ class Kernel final : public cpu::OsEntry {
   /// io_check_error's wait inside the NMI: 19,999 x the timing parameter
   /// iochk_udelay (docs/kernel.md "nmi_reason_lock and io_check_error's wait").
   Cycle iochk_wait() const;
+  /// The machine has stopped: a panic, after panic() stopped the other CPUs
+  /// (docs/kernel.md "A panic stops the machine").
+  bool machine_halted() const { return halted_; }
   /// Keeps the dispatch cycles of each NMI (for the summary and compare's
   /// percentiles) in constant memory (Samples); off by default.
   void record_dispatch_samples(bool on) { record_samples_ = on; }
@@ -181,6 +194,8 @@ class Kernel final : public cpu::OsEntry {
   /// The NMI entry's code (timing nmi_entry) for an NMI; 0 for anything else.
   Cycle entry_code(const cpu::Delivery& d) const override;
   void on_resume(cpu::Cpu& cpu, cpu::RunState resumed) override;
+  /// A maskable interrupt: sysvec_reboot for REBOOT_VECTOR during a stop.
+  void on_interrupt(cpu::Cpu& cpu, std::uint8_t vector) override;
 
   /// KVM: after an NMI-induced VM exit, run the host's NMI entry with a frame
   /// built in software (event data = the exit qualification, read
@@ -214,11 +229,26 @@ class Kernel final : public cpu::OsEntry {
   /// The handler that does this sender's work: always a valid, registered id.
   HandlerId ensure_role(HandlerModel model);
   /// The model's handler gets work on every other CPU, which an NMI by
-  /// shorthand then reaches (stop-other-CPUs, the kgdb roundup).
+  /// shorthand then reaches (the kgdb roundup).
   void roundup_others(CpuId from, HandlerModel model, unsigned vector);
   Result<HandlerId> register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
                                     std::string_view name, unsigned vector, HandlerModel model);
   std::uint64_t cycles_to_ns(Cycle c) const;
+  /// nmi_panic -> panic(): the panic line, then smp_send_stop(); the machine
+  /// halts when the stop is over. Nothing more runs on `cpu`.
+  void nmi_panic(CpuId cpu, std::string message);
+  bool panicked_on(CpuId cpu) const { return console_.panicked() && console_.panic()->cpu == cpu; }
+  Cycle us_to_cycles(std::uint64_t us) const;
+  // stop.cpp: native_stop_other_cpus' waits and stop_this_cpu.
+  struct StopCtx;
+  void start_stop_wait(std::uint64_t us);
+  void on_stop_event(std::uint32_t kind, std::uint64_t arg);
+  void finish_stop();
+  void stop_mask_clear(CpuId cpu);
+  void stop_this_cpu(CpuId cpu, std::string_view via);
+  void disable_local_apic(CpuId cpu);
+  void halt_machine();
+  void trace_stop(CpuId cpu, std::string_view phase, std::uint32_t cpus);
 
   machine::Machine& machine_;
   KernelConfig config_;
@@ -234,6 +264,9 @@ class Kernel final : public cpu::OsEntry {
   std::uint32_t reason_lock_spinners_ = 0;
   unsigned ignore_nmis_ = 0;
   CpuId stopping_cpu_ = kNoCpu;
+  std::unique_ptr<StopCtx> stop_;  // made by the first stop
+  bool halted_ = false;            // machine_halted()
+  std::string panic_message_;
   bool kgdb_active_ = false;
   CpuId nmi_code_cpu_ = kNoCpu;  // the CPU running a handler call now (NMI context)
   Selftest selftest_;

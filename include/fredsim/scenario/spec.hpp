@@ -69,7 +69,8 @@ enum class EventType : std::uint8_t {
   kgdb,
   mce,
   sti,  // instruction shadows (docs/scenarios.md "Instruction shadows")
-  mov_ss
+  mov_ss,
+  irqs_off  // RFLAGS.IF = 0 on a CPU (docs/scenarios.md "Interrupts off")
 };
 /// ICR delivery mode of an "ipi" event.
 enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
@@ -202,7 +203,7 @@ struct EventSpec {
   CpuId cpu = 0;
   std::uint32_t counters = 1;  // pmi
   machine::NmiReason reason = machine::NmiReason::none;
-  std::optional<Cycle> until;     // guest, user: default until the end of the run
+  std::optional<Cycle> until;     // guest, user, irqs_off: default until the end of the run
   bool nmi_exiting = true;        // guest
   bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
   kernel::GuestControls guest;    // guest: NMI controls and entry state (docs/vmx.md)

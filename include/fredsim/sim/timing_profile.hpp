@@ -53,6 +53,7 @@ enum class TimingParam : std::uint16_t {
   backtrace_handle,  // printing one CPU's backtrace
   stop_check,
   stop_handle,
+  stop_irq,  // REBOOT_VECTOR taken to stop_this_cpu's HLT (sysvec_reboot)
   selftest_check,
   selftest_handle,
   kgdb_check,

@@ -44,7 +44,7 @@ class System {
   void at(Cycle cycle, std::function<void()> action);
   /// Keeps `owned` alive as long as the System (a driver of its events, say).
   void adopt(std::shared_ptr<void> owned) { owned_.push_back(std::move(owned)); }
-  bool stopped() const { return kernel_->panicked(); }
+  bool stopped() const { return kernel_->machine_halted(); }
 
  private:
   System() = default;
