@@ -1,6 +1,7 @@
 // docs/linux.md "The selftest".
 #include <gtest/gtest.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -62,10 +63,13 @@ TEST(SelftestFailure, ATargetThatNeverAnswersTimesOut) {
 // --- Golden tests: the console text of arch/x86/kernel/nmi_selftest.c -------
 
 // printf with one of nmi_selftest.c's printk format strings, as Linux formats it.
-template <typename... Args>
-std::string c_format(const char* format, Args... args) {
+// The format attribute has the compiler check each literal against its arguments.
+__attribute__((format(printf, 1, 2))) std::string c_format(const char* format, ...) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, format, args...);
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
   return buf;
 }
 
