@@ -1,6 +1,8 @@
 // `fredsim compare` (compare_command.hpp).
 #include "compare_command.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <memory>
 #include <ostream>
 

@@ -1,6 +1,8 @@
 // What the subcommands share (options.hpp).
 #include "options.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 

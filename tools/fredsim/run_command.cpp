@@ -1,6 +1,8 @@
 // `fredsim run` (run_command.hpp).
 #include "run_command.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <memory>
 #include <ostream>
 #include <tuple>

@@ -1,6 +1,8 @@
 // `fredsim step` (step_command.hpp).
 #include "step_command.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 

@@ -1,12 +1,17 @@
 #pragma once
 // How cli_main wires a subcommand: each file of a subcommand adds its options to
 // the CLI11 application and gives back how to run it once the line is parsed.
-#include <CLI/CLI.hpp>
-
 #include <functional>
 #include <iosfwd>
 
 #include "fredsim/scenario/runner.hpp"
+
+// CLI11 is declared only: the command's files include it (one unity translation
+// unit, tools/fredsim/CMakeLists.txt), and the tests that use these headers do
+// not pay for parsing it.
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace fredsim::cli {
 

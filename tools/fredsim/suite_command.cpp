@@ -19,6 +19,8 @@
 #include "signals.hpp"
 #include "suite_command.hpp"
 
+#include <CLI/CLI.hpp>
+
 namespace fredsim::cli {
 
 using namespace fredsim::suite;

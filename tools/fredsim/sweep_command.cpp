@@ -19,6 +19,8 @@
 #include "outputs.hpp"
 #include "sweep_command.hpp"
 
+#include <CLI/CLI.hpp>
+
 extern char** environ;
 
 namespace fredsim::cli {
