@@ -562,8 +562,10 @@ void Kernel::lock_reason_and_read(CpuCtx& c) {
 }
 
 void Kernel::unlock_reason(CpuCtx& c) {
-  assert(reason_lock_holder_ == c.id);
-  (void)c;
+  // Only the holder drops the lock. run_fuzz found a run (a SERR path ending a
+  // second time on a CPU that had already returned from that NMI) where a CPU
+  // that does not hold it came here; that must not free another CPU's lock.
+  if (reason_lock_holder_ != c.id) return;
   reason_lock_holder_ = kNoCpu;
   if (reason_lock_spinners_ == 0) return;
   // The spinners' next trylock: one of them gets it at this cycle (the lowest
