@@ -80,18 +80,6 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         return static_cast<int>(n);
       };
 
-    case HandlerModel::mce:
-      // mce_raise_notify (arch/x86/kernel/cpu/mce/inject.c): NMI_DONE unless
-      // its CPU is in mce_inject_cpumask; then it clears the bit, raises the
-      // MCE and returns NMI_HANDLED, at most 1, so it never arms the swallow
-      // flag on its own.
-      return [check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
-        ctx.charge(check_cost());
-        if (ctx.take_work() == 0) return NMI_DONE;
-        ctx.charge(handle_cost());
-        return NMI_HANDLED;
-      };
-
     case HandlerModel::pmi:
       return [this, check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
         using namespace cpu::arch;
@@ -119,7 +107,13 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         return NMI_DONE;
       };
 
+    // Mask-like handlers: NMI_DONE unless their CPU's bit is set; then they
+    // clear it and return NMI_HANDLED, at most 1, so they never arm the swallow
+    // flag on their own. nmi_selftest's test_nmi_ipi_callback (its cpumask), and
+    // mce_raise_notify (arch/x86/kernel/cpu/mce/inject.c: mce_inject_cpumask;
+    // it then raises the MCE).
     case HandlerModel::selftest:
+    case HandlerModel::mce:
       return [check_cost, handle_cost](NmiType, const PtRegs&, NmiContext& ctx) {
         ctx.charge(check_cost());
         if (ctx.take_work() == 0) return NMI_DONE;

@@ -39,10 +39,10 @@ TEST_P(Selftest, PassesAndPrintsTheLinuxSummary) {
 
 INSTANTIATE_TEST_SUITE_P(Cpus, Selftest, ::testing::Values(1u, 2u, 64u));
 
-TEST(SelftestFailure, ATargetThatNeverAnswersTimesOut) {
-  auto sys = make_system(make_config(2));
-  Kernel& k = sys->kernel();
-  // CPU 1 is busy in a handler that never returns: the remote test times out.
+// CPU 1 is busy in a handler that never returns (it gets an NMI at cycle 0),
+// then CPU 0 runs the selftest at 10,000: the remote testcase times out.
+void run_selftest_with_cpu1_hung(system::System& sys) {
+  Kernel& k = sys.kernel();
   ASSERT_TRUE(k.register_nmi_handler(
                    NmiType::local,
                    [](NmiType, const PtRegs&, NmiContext& ctx) {
@@ -52,9 +52,15 @@ TEST(SelftestFailure, ATargetThatNeverAnswersTimesOut) {
                    NMI_FLAG_FIRST, "hang", 0)
                   .ok());
   const CpuId dest[] = {1};
-  sys->at(0, [&] { k.send_nmi_ipi(0, dest, 0); });
-  sys->at(10'000, [&] { k.run_selftest(0); });
-  sys->run_to_idle();
+  sys.at(0, [&k, dest] { k.send_nmi_ipi(0, dest, 0); });
+  sys.at(10'000, [&k] { k.run_selftest(0); });
+  sys.run_to_idle();
+}
+
+TEST(SelftestFailure, ATargetThatNeverAnswersTimesOut) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  run_selftest_with_cpu1_hung(*sys);
   EXPECT_TRUE(console_has(k, "TIMEOUT"));
   EXPECT_TRUE(console_has(k, "BUG:   1 unexpected failures (out of   2)"));
   EXPECT_EQ(k.selftest().report().timeout, 1u);
@@ -118,18 +124,7 @@ TEST(SelftestGolden, NmiSelftestPassingRunPrintsLinuxText) {
 TEST(SelftestGolden, NmiSelftestFailingRunPrintsLinuxText) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
-  ASSERT_TRUE(k.register_nmi_handler(
-                   NmiType::local,
-                   [](NmiType, const PtRegs&, NmiContext& ctx) {
-                     ctx.halt_cpu();
-                     return NMI_HANDLED;
-                   },
-                   NMI_FLAG_FIRST, "hang", 0)
-                  .ok());
-  const CpuId dest[] = {1};
-  sys->at(0, [&] { k.send_nmi_ipi(0, dest, 0); });
-  sys->at(10'000, [&] { k.run_selftest(0); });
-  sys->run_to_idle();
+  run_selftest_with_cpu1_hung(*sys);
   std::vector<std::string> want = linux_header();
   want.push_back(linux_testcase("remote IPI", "TIMEOUT|"));
   want.push_back(linux_testcase("local IPI", "  ok  |"));
