@@ -233,11 +233,28 @@ void Kernel::on_resume(Cpu& cpu, RunState resumed) {
   // A CPU stop_this_cpu() halted took an NMI (a disabled APIC still accepts
   // them) and returned into its HLT loop: it halts again.
   if (c.st.halted && resumed == RunState::running) cpu.hlt();
+  if (resumed == RunState::running && c.process_then && !c.st.halted && !halted_) {
+    auto fn = std::move(c.process_then);
+    c.process_then = nullptr;
+    fn();
+  }
   if (resumed == RunState::in_os && c.kvm_then) {
     auto then = std::move(c.kvm_then);
     c.kvm_then = nullptr;
     then();
   }
+}
+
+void Kernel::in_process_context(CpuId cpu, std::function<void()> fn) {
+  CpuCtx& c = *cpus_[cpu];
+  if (c.st.halted || halted_) return;
+  const Cpu& m = machine_.cpu(cpu);
+  if (m.run_state() == RunState::running && !c.st.in_dispatch) {
+    c.process_then = nullptr;
+    fn();
+    return;
+  }
+  c.process_then = std::move(fn);
 }
 
 void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
@@ -562,10 +579,11 @@ void Kernel::lock_reason_and_read(CpuCtx& c) {
 }
 
 void Kernel::unlock_reason(CpuCtx& c) {
-  // Only the holder drops the lock. run_fuzz found a run (a SERR path ending a
-  // second time on a CPU that had already returned from that NMI) where a CPU
-  // that does not hold it came here; that must not free another CPU's lock.
-  if (reason_lock_holder_ != c.id) return;
+  // Only the holder comes here (run_fuzz once found a second end of one SERR
+  // path: a guest entered inside the NMI; VM entries now wait for process
+  // context, Kvm::request_guest).
+  assert(reason_lock_holder_ == c.id);
+  (void)c;
   reason_lock_holder_ = kNoCpu;
   if (reason_lock_spinners_ == 0) return;
   // The spinners' next trylock: one of them gets it at this cycle (the lowest

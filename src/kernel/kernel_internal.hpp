@@ -81,6 +81,9 @@ struct Kernel::CpuCtx final : EventTarget {
 
   // KVM: what to do when the host NMI entry has returned.
   std::function<void()> kvm_then;
+  // Process-context work waiting for this CPU to leave the event it is in
+  // (in_process_context()): a KVM vCPU thread's VM entry.
+  std::function<void()> process_then;
   std::uint64_t kvm_qualification = 0;
 
   Cycle last_pmi = 0;

@@ -88,8 +88,27 @@ Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const 
   return {};
 }
 
+void Kvm::request_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
+                        const GuestControls& controls) {
+  Vcpu& v = vcpus_[cpu];
+  v.entry_requested = true;
+  v.req_nmi_exiting = nmi_exiting;
+  v.req_guest_nmi_source = guest_nmi_source;
+  v.req_controls = controls;
+  kernel_.in_process_context(cpu, [this, cpu] {
+    Vcpu& w = vcpus_[cpu];
+    if (!w.entry_requested) return;
+    w.entry_requested = false;
+    if (Status st = run_guest(cpu, w.req_nmi_exiting, w.req_guest_nmi_source, w.req_controls);
+        !st.ok()) {
+      kernel_.console().printk(cpu, "KVM: " + st.error().message);
+    }
+  });
+}
+
 void Kvm::stop_guest(CpuId cpu) {
   vcpus_[cpu].stop = true;
+  vcpus_[cpu].entry_requested = false;
 }
 
 void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {

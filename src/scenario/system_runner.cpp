@@ -157,11 +157,7 @@ class Driver final : public EventTarget {
         if (end_of_interval) {
           sys_.kvm().stop_guest(ev.cpu);
         } else {
-          if (Status st =
-                  sys_.kvm().run_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source, ev.guest);
-              !st.ok()) {
-            k.console().printk(ev.cpu, "KVM: " + st.error().message);
-          }
+          sys_.kvm().request_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source, ev.guest);
         }
         break;
       case EventType::backtrace: {

@@ -139,6 +139,70 @@ TEST(Kvm, StoppedGuestIsNotResumed) {
   EXPECT_EQ(r.sys->machine().cpu(1).run_state(), cpu::RunState::running);
 }
 
+// The vCPU thread runs in process context: a guest interval that begins while
+// its host CPU is inside an NMI handler enters the guest only after that NMI's
+// ERETS (Kvm::request_guest). Entering inside the NMI let a later NMI reuse
+// the CPU's dispatch state while the long call was still running (run_fuzz).
+TEST(Kvm, GuestEntryWaitsForTheHostToLeaveItsNmi) {
+  Rig r(true);
+  const HandlerId slow = *r.sys->kernel().register_model(NmiType::local, HandlerModel::device, 0,
+                                                         "slow", 3, 0, 400'000);
+  MemoryTraceSink trace;
+  r.sys->machine().tracer().add_sink(trace);
+  r.sys->at(1'000, [&] {
+    r.sys->kernel().registry().add_work(slow, 1, 1);
+    const CpuId dest[] = {1};
+    r.sys->kernel().send_nmi_ipi(0, dest, 3);
+  });
+  r.sys->at(20'000, [&] {
+    ASSERT_TRUE(r.sys->kernel().cpu_state(1).in_dispatch);
+    r.sys->kvm().request_guest(1, true, false);
+  });
+  bool in_guest_during_nmi = true;
+  r.sys->at(30'000, [&] { in_guest_during_nmi = r.sys->machine().cpu(1).non_root(); });
+  r.sys->run_to_idle();
+  EXPECT_FALSE(in_guest_during_nmi) << "no VM entry inside the NMI handler";
+  EXPECT_TRUE(r.sys->machine().cpu(1).non_root()) << "entered once the NMI returned";
+  EXPECT_EQ(r.sys->kernel().registry().handler(slow).total.handled, 1u);
+  // The entry comes after the NMI's return, in trace order.
+  std::size_t ret = std::string::npos, entry = std::string::npos;
+  for (std::size_t i = 0; i < trace.lines().size(); ++i) {
+    const std::string& l = trace.lines()[i];
+    if (ret == std::string::npos && l.find("nmi_return") != std::string::npos) ret = i;
+    if (entry == std::string::npos && l.find("vm_entry") != std::string::npos) entry = i;
+  }
+  ASSERT_NE(ret, std::string::npos);
+  ASSERT_NE(entry, std::string::npos);
+  EXPECT_LT(ret, entry);
+}
+
+TEST(Kvm, GuestIntervalOverBeforeTheNmiReturnsNeverEntersTheGuest) {
+  Rig r(true);
+  const HandlerId slow = *r.sys->kernel().register_model(NmiType::local, HandlerModel::device, 0,
+                                                         "slow", 3, 0, 400'000);
+  r.sys->at(1'000, [&] {
+    r.sys->kernel().registry().add_work(slow, 1, 1);
+    const CpuId dest[] = {1};
+    r.sys->kernel().send_nmi_ipi(0, dest, 3);
+  });
+  r.sys->at(20'000, [&] { r.sys->kvm().request_guest(1, true, false); });
+  r.sys->at(60'000, [&] { r.sys->kvm().stop_guest(1); });
+  r.sys->run_to_idle();
+  EXPECT_FALSE(r.sys->machine().cpu(1).non_root());
+  EXPECT_EQ(r.sys->machine().cpu(1).run_state(), cpu::RunState::running);
+}
+
+TEST(Kvm, GuestRequestedOnAnIdleCpuEntersAtOnce) {
+  Rig r(true);
+  bool entered = false;
+  r.sys->at(1'000, [&] {
+    r.sys->kvm().request_guest(1, true, false);
+    entered = r.sys->machine().cpu(1).non_root();
+  });
+  r.sys->run_to_idle();
+  EXPECT_TRUE(entered);
+}
+
 // KVM's VMCS pin controls: NMI exiting and, by default, virtual NMIs
 // (arch/x86/kvm/vmx/vmx.c vmx_pin_based_exec_ctrl keeps PIN_BASED_VIRTUAL_NMIS
 // while enable_vnmi; setup_vmcs_config took it as an optional control the CPU

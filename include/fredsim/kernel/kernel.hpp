@@ -203,6 +203,12 @@ class Kernel final : public cpu::OsEntry {
   /// when the entry's return has completed (KVM goes on to VM entry).
   /// `exit_started` is the cycle the VM exit began and `entry_cycles` the VM
   /// entry that will follow, for the dispatch samples.
+  /// Runs `fn` in process context on `cpu`: now when the CPU runs its ordinary
+  /// code, otherwise when it returns to it from the NMI (or other event) it is
+  /// in. A CPU stopped for good, or a halted machine, never runs it. One piece
+  /// of work per CPU: a second replaces the first.
+  void in_process_context(CpuId cpu, std::function<void()> fn);
+
   void kvm_handle_nmi_exit(CpuId cpu, std::uint64_t exit_qualification, Cycle exit_started,
                            Cycle entry_cycles, std::function<void()> then);
 

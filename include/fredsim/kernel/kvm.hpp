@@ -40,6 +40,13 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   /// the exit reason of the VM-entry failure and the check that failed.
   Status run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
                    const GuestControls& controls = {});
+  /// The vCPU thread asks to run the guest on `cpu` (a scenario's guest
+  /// interval): the VM entry is run_guest() in process context, so a CPU inside
+  /// an NMI enters the guest only once it has returned from it. A failed entry
+  /// is printed on the console ("KVM: ..."). stop_guest() before the entry
+  /// cancels it.
+  void request_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
+                     const GuestControls& controls = {});
   /// The guest's time is up: the next exit is not resumed.
   void stop_guest(CpuId cpu);
   bool guest_running(CpuId cpu) const;
@@ -56,6 +63,10 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
     bool stop = false;    // do not resume at the next exit
     bool guest_nmi_source = false;
     bool nmi_queued = false;  // a virtual NMI KVM holds until the NMI window opens
+    bool entry_requested = false;  // request_guest() waits for process context
+    bool req_nmi_exiting = false;
+    bool req_guest_nmi_source = false;
+    GuestControls req_controls;
     std::uint64_t queued_event_data = 0;
     GuestNmiStats guest;
   };
