@@ -102,7 +102,8 @@ TEST(LoaderError, NmiSourceNeedsFred) {
 
 TEST(LoaderError, UnknownTimingProfileAndParameter) {
   EXPECT_EQ(load_error("name = \"x\"\n[system]\ntiming = \"fast\"\n"),
-            "t.toml:3:10: error: system.timing: unknown timing profile 'fast' (known: default)");
+            "t.toml:3:10: error: system.timing: unknown timing profile 'fast' (known: default, "
+            "skylake-sp, icelake, kvm-mediated-pmu)");
   std::string e = load_error("name = \"x\"\n[timing]\nvm_exitt = 5\n");
   EXPECT_EQ(e.rfind("t.toml:3:1: error: unknown timing parameter 'vm_exitt' in [timing] (allowed: "
                     "fred_delivery, idt_delivery, ",

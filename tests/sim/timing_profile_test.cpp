@@ -45,7 +45,74 @@ TEST(TimingProfile, NamedProfiles) {
   EXPECT_TRUE(TimingProfile::named("default").ok());
   auto bad = TimingProfile::named("skylake");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("known: default"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("known: default, skylake-sp, icelake, kvm-mediated-pmu"),
+            std::string::npos);
+}
+
+// Every cost says what its value rests on; a measured or derived one names the
+// published figure or kernel constant, an assumed one says so.
+TEST(TimingProfile, EveryDefaultCostSaysMeasuredDerivedOrAssumed) {
+  int derived = 0;
+  for (const auto& p : timing_params()) {
+    const bool says_assumption = p.source.find("assumption") != std::string_view::npos;
+    if (p.basis == CostBasis::assumed) {
+      EXPECT_TRUE(says_assumption) << p.name << ": an assumed cost says so in its source";
+    } else {
+      ++derived;
+      EXPECT_FALSE(p.source.starts_with("assumption")) << p.name << " cites its figure first";
+    }
+  }
+  EXPECT_GE(derived, 3) << "vm_exit, vm_entry (the round trip split) and iochk_udelay";
+  EXPECT_EQ(to_string(CostBasis::measured), "measured");
+  EXPECT_EQ(to_string(CostBasis::derived), "derived");
+  EXPECT_EQ(to_string(CostBasis::assumed), "assumed");
+}
+
+// A named profile is the default with published figures in place of some
+// costs: each of its costs differs from the default, rests on a figure (not an
+// assumption), and loads into the profile by that name.
+TEST(TimingProfile, NamedProfilesReplaceCostsWithPublishedFigures) {
+  const TimingProfile dflt;
+  ASSERT_FALSE(timing_profiles().empty());
+  EXPECT_EQ(timing_profiles().front().name, "default");
+  EXPECT_TRUE(timing_profiles().front().costs.empty());
+  for (const NamedTimingProfile& np : timing_profiles().subspan(1)) {
+    EXPECT_FALSE(np.costs.empty()) << np.name;
+    EXPECT_FALSE(np.summary.empty()) << np.name;
+    auto t = TimingProfile::named(np.name);
+    ASSERT_TRUE(t.ok()) << np.name;
+    for (const ProfileCost& c : np.costs) {
+      EXPECT_NE(c.cycles, dflt[c.param]) << np.name << " " << timing_param_name(c.param);
+      EXPECT_NE(c.basis, CostBasis::assumed) << np.name << " " << timing_param_name(c.param);
+      EXPECT_FALSE(c.source.empty());
+      EXPECT_EQ((*t)[c.param], c.cycles);
+      EXPECT_EQ(profile_cost(np, c.param), &c);
+    }
+    // The rest is the default's.
+    for (const auto& p : timing_params()) {
+      if (profile_cost(np, p.param) == nullptr) {
+        EXPECT_EQ((*t)[p.param], p.default_cycles);
+      }
+    }
+  }
+  EXPECT_EQ(find_timing_profile("nope"), nullptr);
+}
+
+TEST(TimingProfile, ProfilesFollowTheirPublishedRoundTrips) {
+  auto sky = TimingProfile::named("skylake-sp");
+  ASSERT_TRUE(sky.ok());
+  // vmexit.flat's vmcall round trip with KVM's fastpath (Skylake-SP): 1,529 cycles.
+  EXPECT_EQ((*sky)[TimingParam::vm_exit] + (*sky)[TimingParam::vm_entry], 1529u);
+  auto pmu = TimingProfile::named("kvm-mediated-pmu");
+  ASSERT_TRUE(pmu.ok());
+  // CPUID exit round trip about 3,000 cycles with the mediated PMU, KVM's own
+  // handling (kvm_nmi_exit) included.
+  EXPECT_EQ((*pmu)[TimingParam::vm_exit] + (*pmu)[TimingParam::vm_entry] +
+                (*pmu)[TimingParam::kvm_nmi_exit],
+            3000u);
+  auto ice = TimingProfile::named("icelake");
+  ASSERT_TRUE(ice.ok());
+  EXPECT_EQ((*ice)[TimingParam::ghes_check], 900u);
 }
 
 }  // namespace

@@ -71,13 +71,46 @@ enum class TimingParam : std::uint16_t {
 
 inline constexpr std::size_t kTimingParamCount = static_cast<std::size_t>(TimingParam::count_);
 
-/// A parameter's name, default value and where the default comes from.
+/// What a cost's value rests on (docs/timing.md).
+enum class CostBasis : std::uint8_t {
+  measured,  // a published measurement, used as published
+  derived,   // computed from published figures or kernel constants: a round trip
+             // split into its parts, a delay converted at the core clock; the
+             // split or conversion is stated and is itself an assumption
+  assumed,   // no published figure: an estimate of the right order
+};
+std::string_view to_string(CostBasis b);
+
+/// A parameter's name, default value, what that value rests on and its source.
 struct TimingParamInfo {
   TimingParam param;
   std::string_view name;
   Cycle default_cycles;
+  CostBasis basis;
   std::string_view source;
 };
+
+/// One cost a named profile sets differently from the default profile.
+struct ProfileCost {
+  TimingParam param;
+  Cycle cycles;
+  CostBasis basis;
+  std::string_view source;
+};
+
+/// A named profile (`timing = NAME` in a scenario's [system]): the default
+/// profile with some costs replaced by the published figures of one CPU or host.
+struct NamedTimingProfile {
+  std::string_view name;
+  std::string_view summary;
+  std::span<const ProfileCost> costs;
+};
+/// Every named profile, "default" first.
+std::span<const NamedTimingProfile> timing_profiles();
+const NamedTimingProfile* find_timing_profile(std::string_view name);
+/// What `param`'s value rests on in the named profile (the default's basis
+/// where the profile does not set it) and its source.
+const ProfileCost* profile_cost(const NamedTimingProfile& profile, TimingParam param);
 
 /// All parameters, in enum order.
 std::span<const TimingParamInfo> timing_params();
