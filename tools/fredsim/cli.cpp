@@ -17,6 +17,7 @@
 #include "exit_codes.hpp"
 #include "run_command.hpp"
 #include "scenario/input.hpp"
+#include "sensitivity_command.hpp"
 #include "signals.hpp"
 #include "step_command.hpp"
 #include "subcommand.hpp"
@@ -48,6 +49,7 @@ int cli_main(const std::vector<std::string>& args, const scenario::ScenarioRunne
   const Subcommand step = add_step_subcommand(app, ctx);
   const Subcommand sweep = add_sweep_subcommand(app, ctx);
   const Subcommand suite = add_suite_subcommand(app, ctx);
+  const Subcommand sensitivity = add_sensitivity_subcommand(app, ctx);
 
   // CLI11 reports a word it cannot place as "A subcommand is required"; name it.
   if (args.size() >= 2) {
@@ -85,9 +87,9 @@ int cli_main(const std::vector<std::string>& args, const scenario::ScenarioRunne
 
   // The commands that stop on the flag handle the signals; sweep keeps their
   // default action (its files are replaced only when written whole).
-  if (signal_handlers_wanted() && !*sweep.app) arm_signal_handlers();
+  if (signal_handlers_wanted() && !*sweep.app && !*sensitivity.app) arm_signal_handlers();
   try {
-    for (const Subcommand* s : {&run, &compare, &sweep, &suite}) {
+    for (const Subcommand* s : {&run, &compare, &sweep, &suite, &sensitivity}) {
       if (*s->app) return s->run();
     }
     return step.run();

@@ -1,13 +1,9 @@
 // `fredsim sweep` (sweep_command.hpp): the study's files, then the plot drawn by a
 // program found on PATH (docs/benchmarks.md, bench/README.md).
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -17,60 +13,17 @@
 #include "exit_codes.hpp"
 #include "options.hpp"
 #include "outputs.hpp"
+#include "study_tools.hpp"
 #include "sweep_command.hpp"
 
 #include <CLI/CLI.hpp>
-
-extern char** environ;
 
 namespace fredsim::cli {
 
 using namespace fredsim::study;
 
 namespace {
-
 namespace fs = std::filesystem;
-
-/// Writes `text` whole to `path` or leaves the old file as it was.
-Status write_file(const fs::path& path, const std::string& text) {
-  std::ostringstream unused;  // no output here is "-"
-  OutputFiles files(unused);
-  const std::size_t f = files.add("--out", path.string());
-  if (auto st = files.open_all(); !st) return st;
-  files.stream(f) << text;
-  return files.commit();
-}
-
-/// Runs a program found on PATH and waits for it: its exit status, or -1 when it
-/// could not be started (not installed). `quiet` sends its output to /dev/null.
-int run_program(const std::vector<std::string>& args, bool quiet = false) {
-  std::vector<char*> argv;
-  for (const auto& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (quiet) {
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  }
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) return -1;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  if (!WIFEXITED(status)) return -1;
-  // 127: the shell-style "command not found" of an exec that failed in the child.
-  return WEXITSTATUS(status) == 127 ? -1 : WEXITSTATUS(status);
-}
-
-bool have_matplotlib() {
-  return run_program({"python3", "-c", "import matplotlib"}, true) == 0;
-}
-
 }  // namespace
 
 int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runner,
@@ -113,7 +66,7 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
       for (bool with_pairs : {true, false}) {
         if (!with_pairs && c.mix != SweepMix::two) continue;
         const fs::path file = fs::path(*cmd.emit_dir) / (sweep_case_id(c, with_pairs) + ".toml");
-        if (auto st = write_file(file, sweep_scenario(c, with_pairs)); !st) {
+        if (auto st = write_file(file.string(), sweep_scenario(c, with_pairs)); !st) {
           err << st.error().message << '\n';
           return kExitBadInput;
         }
@@ -130,7 +83,7 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
   const fs::path csv = dir / "sweep.csv", json = dir / "sweep.json", png = dir / "sweep.png";
   for (auto [path, text] : {std::pair{csv, sweep_csv(*points)},
                             std::pair{json, sweep_json(cmd.options, *points) + "\n"}}) {
-    if (auto st = write_file(path, text); !st) {
+    if (auto st = write_file(path.string(), text); !st) {
       err << st.error().message << '\n';
       return kExitBadInput;
     }
@@ -145,9 +98,9 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
   // The plot: an optional dependency; the table is complete without it.
   PlotTool tool = cmd.plot;
   if (tool == PlotTool::automatic) {
-    tool = run_program({"gnuplot", "--version"}, true) == 0 ? PlotTool::gnuplot
-           : have_matplotlib()                              ? PlotTool::matplotlib
-                                                            : PlotTool::none;
+    tool = have_gnuplot()      ? PlotTool::gnuplot
+           : have_matplotlib() ? PlotTool::matplotlib
+                               : PlotTool::none;
     if (tool == PlotTool::none) {
       out << "plot skipped: neither gnuplot nor python3 with matplotlib is installed "
              "(apt-get install gnuplot-nox, or python3-matplotlib)\n";
@@ -159,7 +112,7 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
   fs::path script;
   if (tool == PlotTool::gnuplot) {
     script = dir / "sweep.gp";
-    if (auto st = write_file(script, sweep_gnuplot(*points, png.string())); !st) {
+    if (auto st = write_file(script.string(), sweep_gnuplot(*points, png.string())); !st) {
       err << st.error().message << '\n';
       return kExitBadInput;
     }
@@ -173,7 +126,7 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
       return kExitBadInput;
     }
     script = dir / "sweep_plot.py";
-    if (auto st = write_file(script, sweep_matplotlib(json.string(), png.string())); !st) {
+    if (auto st = write_file(script.string(), sweep_matplotlib(json.string(), png.string())); !st) {
       err << st.error().message << '\n';
       return kExitBadInput;
     }
@@ -256,18 +209,9 @@ Subcommand add_sweep_subcommand(CLI::App& app, const CliContext& ctx) {
   sweep_cmd->add_flag("-q,--quiet", sweep.quiet, "Do not print the table");
 
   return {sweep_cmd, [state, &ctx] {
-            auto parse_list = [](const std::vector<std::string>& names, auto& list, auto parse) {
-              if (names.empty()) return;
-              list.clear();
-              for (const auto& n : names) {
-                typename std::decay_t<decltype(list)>::value_type v{};
-                if (parse(n, v) && std::find(list.begin(), list.end(), v) == list.end())
-                  list.push_back(v);
-              }
-            };
-            parse_list(state->modes, state->sweep.options.modes, parse_sweep_mode);
-            parse_list(state->mixes, state->sweep.options.mixes, parse_sweep_mix);
-            parse_list(state->places, state->sweep.options.places, parse_sweep_place);
+            parse_names(state->modes, state->sweep.options.modes, parse_sweep_mode);
+            parse_names(state->mixes, state->sweep.options.mixes, parse_sweep_mix);
+            parse_names(state->places, state->sweep.options.places, parse_sweep_place);
             state->sweep.plot = state->plot_tool == "gnuplot"      ? PlotTool::gnuplot
                                 : state->plot_tool == "matplotlib" ? PlotTool::matplotlib
                                 : state->plot_tool == "none"       ? PlotTool::none
