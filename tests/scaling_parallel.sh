@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # scaling.parallel_sweep (docs/scaling.md): a small sweep run in 3 shards through
 # GNU parallel, and once cell by cell from --list, each merged with
-# `fredsim sweep --merge` and compared byte for byte with the unsharded run.
-# Exit 77 (skipped) without GNU parallel. Usage: scaling_parallel.sh FREDSIM WORKDIR
+# `fredsim sweep --merge` and compared byte for byte with the unsharded run; then
+# the suite SUITE_CFG in 3 shards, its TAP and JUnit merged and compared the same
+# way. Exit 77 (skipped) without GNU parallel.
+# Usage: scaling_parallel.sh FREDSIM WORKDIR SUITE_CFG
 set -euo pipefail
 fredsim_bin=$1
 work=$2
+suite_cfg=$3
 
 if ! command -v parallel >/dev/null 2>&1; then
   echo "SKIPPED: GNU parallel is not installed (apt-get install parallel;" \
@@ -53,5 +56,19 @@ if fredsim sweep --merge shard1 other shard3 --plot none --out refused 2> refuse
 fi
 grep -q "are shards of different sweeps: nmis is 10 in one, 20 in the other" refused.err
 
+# The suite: 3 shards' records merged give the unsharded TAP, JUnit and status.
+suite=(fredsim suite "$suite_cfg" --target fred -t)
+status=0
+"${suite[@]}" --junit whole.xml > whole.tap || status=$?
+parallel --will-cite -j 3 \
+  "${suite[@]}" --shard {}/3 --shard-out suite{}.json '>' suite{}.tap '||' true ::: 1 2 3
+merged_status=0
+"${suite[@]}" --junit merged.xml --merge suite2.json suite3.json suite1.json > merged.tap ||
+  merged_status=$?
+cmp whole.tap merged.tap
+cmp whole.xml merged.xml
+[ "$status" = "$merged_status" ]
+
 echo "ok: $(wc -l < cells.txt) cells; 3 shards and the cell list, each merged through GNU" \
-  "parallel, equal the unsharded run byte for byte"
+  "parallel, equal the unsharded run byte for byte; so do 3 suite shards' TAP and JUnit" \
+  "($(grep -c '^ok' whole.tap) ok of $(sed -n 2p whole.tap))"
