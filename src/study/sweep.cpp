@@ -10,8 +10,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 namespace fredsim::study {
 
@@ -305,38 +309,315 @@ Result<SweepPoint> run_one(const SweepCase& c, bool with_pairs, const SweepOptio
 
 }  // namespace
 
+namespace {
+
+// One cell's point: its run, less the baseline for the `two` mix, checked.
+Result<SweepPoint> run_cell(const SweepCase& c, const SweepOptions& o,
+                            const ScenarioRunner& runner) {
+  auto run = run_one(c, true, o, runner);
+  if (!run) return run.error();
+  SweepPoint p = *run;
+  p.c = c;
+  if (c.mix == SweepMix::two) {
+    // What the pairs add to the run that has only the busy NMIs.
+    auto base = run_one(c, false, o, runner);
+    if (!base) return base.error();
+    p.nmis -= base->nmis;
+    p.deliveries -= base->deliveries;
+    p.coalesced -= base->coalesced;
+    p.dispatch_cycles -= base->dispatch_cycles;
+    p.handler_calls -= base->handler_calls;
+    p.unknown -= base->unknown;
+    p.lost -= std::min(p.lost, base->lost);
+  }
+  // The study's own check: every NMI it raised reached the CPU, and each
+  // pair of the `two` mix became one delivery.
+  const std::uint64_t pairs = c.mix == SweepMix::two ? o.nmis / 2 : 0;
+  if (p.nmis != o.nmis || p.coalesced != pairs) {
+    return Error{fmt::format(
+        "error: sweep: {} with {} handlers: {} NMIs reached CPU 0 ({} coalesced), {} ({}) "
+        "were meant to; the timing overrides may have moved the NMIs into one another",
+        sweep_case_id(c), c.handlers, p.nmis, p.coalesced, o.nmis, pairs)};
+  }
+  return p;
+}
+
+}  // namespace
+
 Result<std::vector<SweepPoint>> run_sweep(const SweepOptions& o, const ScenarioRunner& runner,
                                           const std::function<void(const SweepPoint&)>& progress) {
   if (auto st = check_sweep_options(o); !st) return st.error();
   std::vector<SweepPoint> points;
   for (const SweepCase& c : sweep_cases(o)) {
-    auto run = run_one(c, true, o, runner);
-    if (!run) return run.error();
-    SweepPoint p = *run;
-    p.c = c;
-    if (c.mix == SweepMix::two) {
-      // What the pairs add to the run that has only the busy NMIs.
-      auto base = run_one(c, false, o, runner);
-      if (!base) return base.error();
-      p.nmis -= base->nmis;
-      p.deliveries -= base->deliveries;
-      p.coalesced -= base->coalesced;
-      p.dispatch_cycles -= base->dispatch_cycles;
-      p.handler_calls -= base->handler_calls;
-      p.unknown -= base->unknown;
-      p.lost -= std::min(p.lost, base->lost);
+    auto p = run_cell(c, o, runner);
+    if (!p) return p.error();
+    points.push_back(*p);
+    if (progress) progress(*p);
+  }
+  return points;
+}
+
+Result<std::vector<SweepPoint>> run_sweep_cells(const SweepOptions& o,
+                                                std::span<const std::size_t> cells,
+                                                const ScenarioRunner& runner, unsigned jobs) {
+  if (auto st = check_sweep_options(o); !st) return st.error();
+  const std::vector<SweepCase> all = sweep_cases(o);
+  for (std::size_t i : cells) {
+    if (i >= all.size()) {
+      return Error{fmt::format("error: sweep: cell {} of a sweep of {} cells", i, all.size())};
     }
-    // The study's own check: every NMI it raised reached the CPU, and each
-    // pair of the `two` mix became one delivery.
-    const std::uint64_t pairs = c.mix == SweepMix::two ? o.nmis / 2 : 0;
-    if (p.nmis != o.nmis || p.coalesced != pairs) {
+  }
+  const std::size_t n = cells.size();
+  std::vector<std::optional<Result<SweepPoint>>> runs(n);
+  // Workers take the next index; the indices are taken in increasing order, so
+  // when one fails and the others stop taking new ones, every cell before it has
+  // run and the first error in order is the one a single thread would meet.
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&] {
+    for (std::size_t k = next.fetch_add(1); k < n && !failed.load(); k = next.fetch_add(1)) {
+      runs[k] = run_cell(all[cells[k]], o, runner);
+      if (!*runs[k]) failed.store(true);
+    }
+  };
+  const std::size_t threads_wanted = std::min<std::size_t>(std::max(jobs, 1u), n);
+  if (threads_wanted <= 1) {
+    work();
+  } else {
+    std::vector<std::thread> threads;
+    threads.reserve(threads_wanted);
+    try {
+      for (std::size_t t = 0; t < threads_wanted; ++t)
+        threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      // No more threads to be had: the ones started (or this one) do the rest.
+      if (threads.empty()) work();
+    }
+    for (auto& t : threads)
+      t.join();
+  }
+  std::vector<SweepPoint> points;
+  points.reserve(n);
+  for (auto& r : runs) {
+    if (!r) break;  // not run: a cell before it failed
+    if (!*r) return r->error();
+    points.push_back(**r);
+  }
+  return points;
+}
+
+std::vector<std::size_t> sweep_shard_cells(std::size_t total, SweepShard shard) {
+  std::vector<std::size_t> out;
+  if (shard.count == 0 || shard.index == 0 || shard.index > shard.count) return out;
+  for (std::size_t i = shard.index - 1; i < total; i += shard.count)
+    out.push_back(i);
+  return out;
+}
+
+namespace {
+
+nlohmann::ordered_json options_json(const SweepOptions& o) {
+  using nlohmann::ordered_json;
+  ordered_json opts;
+  opts["handlers"] = o.handlers;
+  auto names = [](const auto& list) {
+    ordered_json a = ordered_json::array();
+    for (auto v : list)
+      a.push_back(std::string(to_string(v)));
+    return a;
+  };
+  opts["modes"] = names(o.modes);
+  opts["mixes"] = names(o.mixes);
+  opts["places"] = names(o.places);
+  opts["nmis"] = o.nmis;
+  ordered_json sets = ordered_json::array();
+  for (const Override& ov : o.overrides)
+    sets.push_back(ov.text);
+  opts["set"] = sets;
+  return opts;
+}
+
+// The format tag of a shard file; a later format changes the number.
+constexpr std::string_view kShardFormat = "fredsim-sweep-shard-1";
+
+}  // namespace
+
+std::string sweep_shard_json(const SweepOptions& o, SweepShard shard,
+                             std::span<const std::size_t> cells,
+                             const std::vector<SweepPoint>& points) {
+  using nlohmann::ordered_json;
+  ordered_json list = ordered_json::array();
+  for (std::size_t k = 0; k < points.size() && k < cells.size(); ++k) {
+    const SweepPoint& p = points[k];
+    list.push_back(ordered_json{{"cell", cells[k]},
+                                {"place", to_string(p.c.place)},
+                                {"mix", to_string(p.c.mix)},
+                                {"mode", to_string(p.c.mode)},
+                                {"handlers", p.c.handlers},
+                                {"nmis", p.nmis},
+                                {"deliveries", p.deliveries},
+                                {"coalesced", p.coalesced},
+                                {"dispatch_cycles", p.dispatch_cycles},
+                                {"handler_calls", p.handler_calls},
+                                {"unknown", p.unknown},
+                                {"lost", p.lost}});
+  }
+  return ordered_json{{"format", kShardFormat},
+                      {"options", options_json(o)},
+                      {"shard", ordered_json{{"index", shard.index}, {"count", shard.count}}},
+                      {"cells", sweep_cases(o).size()},
+                      {"points", list}}
+             .dump(2) +
+         "\n";
+}
+
+Result<SweepShardFile> parse_sweep_shard(std::string_view text, std::string_view source) {
+  using nlohmann::json;
+  auto bad = [&](std::string_view what) {
+    return Error{fmt::format("error: {}: not a sweep shard file: {}", source, what)};
+  };
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded()) return bad("not JSON");
+  if (!j.is_object() || !j.contains("format") || j["format"] != kShardFormat) {
+    return bad(
+        fmt::format("no \"format\": \"{}\" (written by fredsim sweep --shard)", kShardFormat));
+  }
+  SweepShardFile f;
+  f.source = std::string(source);
+  try {
+    const json& opts = j.at("options");
+    f.options_json = opts.dump();
+    f.options.handlers = opts.at("handlers").get<std::vector<unsigned>>();
+    auto names = [&](const char* key, auto& list, auto parse) -> Status {
+      list.clear();
+      for (const auto& n : opts.at(key)) {
+        typename std::decay_t<decltype(list)>::value_type v{};
+        if (!parse(n.get<std::string>(), v)) {
+          return bad(fmt::format("options.{}: unknown name {}", key, n.dump()));
+        }
+        list.push_back(v);
+      }
+      return {};
+    };
+    if (auto st = names("modes", f.options.modes, parse_sweep_mode); !st) return st.error();
+    if (auto st = names("mixes", f.options.mixes, parse_sweep_mix); !st) return st.error();
+    if (auto st = names("places", f.options.places, parse_sweep_place); !st) return st.error();
+    f.options.nmis = opts.at("nmis").get<std::uint32_t>();
+    f.options.overrides.clear();
+    for (const auto& s : opts.at("set"))
+      f.options.overrides.push_back(Override{s.get<std::string>()});
+    f.shard.index = j.at("shard").at("index").get<unsigned>();
+    f.shard.count = j.at("shard").at("count").get<unsigned>();
+    f.cells = j.at("cells").get<std::size_t>();
+    for (const json& p : j.at("points")) {
+      SweepPoint pt;
+      f.point_cells.push_back(p.at("cell").get<std::size_t>());
+      if (!parse_sweep_place(p.at("place").get<std::string>(), pt.c.place) ||
+          !parse_sweep_mix(p.at("mix").get<std::string>(), pt.c.mix) ||
+          !parse_sweep_mode(p.at("mode").get<std::string>(), pt.c.mode)) {
+        return bad(
+            fmt::format("point of cell {}: unknown place, mix or mode", f.point_cells.back()));
+      }
+      pt.c.handlers = p.at("handlers").get<unsigned>();
+      pt.c.nmis = f.options.nmis;
+      pt.nmis = p.at("nmis").get<std::uint64_t>();
+      pt.deliveries = p.at("deliveries").get<std::uint64_t>();
+      pt.coalesced = p.at("coalesced").get<std::uint64_t>();
+      pt.dispatch_cycles = p.at("dispatch_cycles").get<std::uint64_t>();
+      pt.handler_calls = p.at("handler_calls").get<std::uint64_t>();
+      pt.unknown = p.at("unknown").get<std::uint64_t>();
+      pt.lost = p.at("lost").get<std::uint64_t>();
+      f.points.push_back(pt);
+    }
+  } catch (const json::exception& e) {
+    return bad(e.what());
+  }
+  if (auto st = check_sweep_options(f.options); !st) {
+    return bad(fmt::format("its options: {}", st.error().message));
+  }
+  if (f.shard.index < 1 || f.shard.index > f.shard.count) {
+    return bad(
+        fmt::format("shard {}/{}: the index must be 1..count", f.shard.index, f.shard.count));
+  }
+  return f;
+}
+
+Result<std::vector<SweepPoint>> merge_sweep_shards(const std::vector<SweepShardFile>& shards) {
+  if (shards.empty()) return Error{"error: sweep --merge: no shard given"};
+  const SweepShardFile& first = shards.front();
+  const std::vector<SweepCase> all = sweep_cases(first.options);
+  const unsigned count = first.shard.count;
+  std::vector<const SweepShardFile*> by_index(count + 1, nullptr);
+  for (const SweepShardFile& f : shards) {
+    if (f.options_json != first.options_json) {
+      // Name the first option that differs.
+      const auto a = nlohmann::json::parse(first.options_json);
+      const auto b = nlohmann::json::parse(f.options_json);
+      std::string key = "options";
+      for (const auto& [k, v] : a.items()) {
+        if (!b.contains(k) || b[k] != v) {
+          key = k;
+          break;
+        }
+      }
       return Error{fmt::format(
-          "error: sweep: {} with {} handlers: {} NMIs reached CPU 0 ({} coalesced), {} ({}) "
-          "were meant to; the timing overrides may have moved the NMIs into one another",
-          sweep_case_id(c), c.handlers, p.nmis, p.coalesced, o.nmis, pairs)};
+          "error: sweep --merge: {} and {} are shards of different sweeps: {} is {} in one, {} "
+          "in the other",
+          first.source, f.source, key, a.contains(key) ? a[key].dump() : a.dump(),
+          b.contains(key) ? b[key].dump() : b.dump())};
     }
-    points.push_back(p);
-    if (progress) progress(p);
+    if (f.shard.count != count) {
+      return Error{fmt::format(
+          "error: sweep --merge: {} is shard {}/{} but {} is shard {}/{}: a sweep is merged from "
+          "the shards of one split",
+          first.source, first.shard.index, count, f.source, f.shard.index, f.shard.count)};
+    }
+    if (f.cells != all.size()) {
+      return Error{fmt::format(
+          "error: sweep --merge: {} counts {} cells, its options give {}: written by another "
+          "version of fredsim?",
+          f.source, f.cells, all.size())};
+    }
+    if (const SweepShardFile* twice = by_index[f.shard.index]) {
+      return Error{fmt::format("error: sweep --merge: shard {}/{} is given twice: {} and {}",
+                               f.shard.index, count, twice->source, f.source)};
+    }
+    by_index[f.shard.index] = &f;
+    const std::vector<std::size_t> want = sweep_shard_cells(all.size(), f.shard);
+    if (f.point_cells != want) {
+      return Error{fmt::format(
+          "error: sweep --merge: {}: shard {}/{} of this sweep has {} cells, the file has {} "
+          "points{}",
+          f.source, f.shard.index, count, want.size(), f.points.size(),
+          f.point_cells.size() == want.size() ? " for other cells" : "")};
+    }
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      const SweepCase& c = all[want[k]];
+      const SweepCase& got = f.points[k].c;
+      if (got.place != c.place || got.mix != c.mix || got.mode != c.mode ||
+          got.handlers != c.handlers) {
+        return Error{fmt::format("error: sweep --merge: {}: cell {} is {}, the file's point is {}",
+                                 f.source, want[k], sweep_case_id(c), sweep_case_id(got))};
+      }
+    }
+  }
+  std::string missing;
+  for (unsigned k = 1; k <= count; ++k) {
+    if (by_index[k] == nullptr)
+      missing += fmt::format("{}{}/{}", missing.empty() ? "" : ", ", k, count);
+  }
+  if (!missing.empty()) {
+    return Error{fmt::format("error: sweep --merge: missing shard{} {} (given {} of {})",
+                             missing.find(',') == std::string::npos ? "" : "s", missing,
+                             shards.size(), count)};
+  }
+  std::vector<SweepPoint> points(all.size());
+  for (unsigned k = 1; k <= count; ++k) {
+    const SweepShardFile& f = *by_index[k];
+    for (std::size_t p = 0; p < f.points.size(); ++p) {
+      points[f.point_cells[p]] = f.points[p];
+      points[f.point_cells[p]].c = all[f.point_cells[p]];
+    }
   }
   return points;
 }
@@ -356,22 +637,7 @@ std::string sweep_csv(const std::vector<SweepPoint>& points) {
 
 std::string sweep_json(const SweepOptions& o, const std::vector<SweepPoint>& points) {
   using nlohmann::ordered_json;
-  ordered_json opts;
-  opts["handlers"] = o.handlers;
-  auto names = [](const auto& list) {
-    ordered_json a = ordered_json::array();
-    for (auto v : list)
-      a.push_back(std::string(to_string(v)));
-    return a;
-  };
-  opts["modes"] = names(o.modes);
-  opts["mixes"] = names(o.mixes);
-  opts["places"] = names(o.places);
-  opts["nmis"] = o.nmis;
-  ordered_json sets = ordered_json::array();
-  for (const Override& ov : o.overrides)
-    sets.push_back(ov.text);
-  opts["set"] = sets;
+  const ordered_json opts = options_json(o);
   ordered_json list = ordered_json::array();
   for (const SweepPoint& p : points) {
     list.push_back(ordered_json{{"place", to_string(p.c.place)},

@@ -635,3 +635,93 @@ TEST(SuiteRun, TheTimeoutCoversLoading) {
 
 }  // namespace
 }  // namespace fredsim::cli
+
+namespace fredsim::cli {
+namespace {
+
+// --shard K/N runs tests K, K+N, ... of the selection; --merge of every shard's
+// record reports as the whole run: stdout, stderr, JUnit and exit status.
+TEST(SuiteShard, MergedRecordsAreTheWholeRun) {
+  MixedSuite m;
+  for (const auto& format : {std::vector<std::string>{}, std::vector<std::string>{"-t"},
+                             std::vector<std::string>{"-t", "-v"}}) {
+    auto args = [&](std::vector<std::string> a) {
+      a.insert(a.begin() + 2, format.begin(), format.end());
+      return a;
+    };
+    auto whole = fake_cli(args({"suite", m.cfg(), "--junit", m.path("whole.xml")}));
+    ASSERT_EQ(whole.code, 1) << whole.err;  // the suite has failures
+    std::vector<std::string> merge = args({"suite", m.cfg(), "--junit", m.path("merged.xml")});
+    merge.push_back("--merge");
+    for (const char* k : {"2", "3", "1"}) {
+      const std::string rec = m.path(std::string("rec") + k + ".json");
+      auto s = fake_cli(args(
+          {"suite", m.cfg(), "--shard", std::string(k) + "/3", "--shard-out", rec, "-j", "2"}));
+      EXPECT_LE(s.code, 1) << s.err;
+      merge.push_back(rec);
+    }
+    auto merged = fake_cli(merge);
+    EXPECT_EQ(merged.code, whole.code);
+    EXPECT_EQ(merged.out, whole.out);
+    EXPECT_EQ(merged.err, whole.err);
+    EXPECT_EQ(test::read_file(m.path("merged.xml")), test::read_file(m.path("whole.xml")));
+  }
+  // A shard reports its own tests: 9 selected, shard 1/3 has the 1st, 4th and 7th.
+  auto one = fake_cli({"suite", m.cfg(), "-t", "--shard", "1/3"});
+  EXPECT_EQ(one.out.substr(0, one.out.find("ok 1 -")), "TAP version 13\n1..3\n");
+  EXPECT_NE(one.out.find("ok 1 - slow-one\n"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("ok 2 - slow-two\n"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("ok 3 - guest # SKIP"), std::string::npos) << one.out;
+  auto plain = fake_cli({"suite", m.cfg(), "--shard", "2/3"});
+  EXPECT_EQ(plain.out,
+            "FAIL fails-one (handler perf: calls == 3, actual 0; stat unknown: >= 1, actual 0)\n"
+            "PASS a&b<c>\nFAIL forever (timeout after 0.1s)\n")
+      << plain.out;
+}
+
+TEST(SuiteShard, MergeRefusesRecordsOfAnotherRun) {
+  MixedSuite m;
+  const std::string r1 = m.path("r1.json"), r2 = m.path("r2.json"), r3 = m.path("r3.json");
+  for (auto [k, rec] : {std::pair{"1/3", r1}, std::pair{"2/3", r2}, std::pair{"3/3", r3}})
+    fake_cli({"suite", m.cfg(), "--shard", k, "--shard-out", rec});
+  const std::string idt = m.path("idt.json");
+  fake_cli({"suite", m.cfg(), "--target", "idt", "--shard", "2/3", "--shard-out", idt});
+  const std::string two = m.path("two.json");
+  fake_cli({"suite", m.cfg(), "--shard", "2/2", "--shard-out", two});
+
+  auto refused = [&](std::vector<std::string> recs, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"suite", m.cfg()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    a.push_back("--merge");
+    a.insert(a.end(), recs.begin(), recs.end());
+    auto r = fake_cli(a);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.out, "");
+    return r.err;
+  };
+  EXPECT_EQ(refused({r1, r2}), "error: suite --merge: missing shard 3/3 (given 2 of 3)\n");
+  EXPECT_EQ(refused({r1, r2, r2, r3}),
+            "error: suite --merge: " + r2 + ": shard 2/3 is given twice (also " + r2 + ")\n");
+  EXPECT_EQ(refused({r1, idt, r3}), "error: suite --merge: " + idt +
+                                        ": ran under target 'idt', this command's target is "
+                                        "'fred-nmisrc'\n");
+  EXPECT_EQ(refused({r1, two, r3}), "error: suite --merge: " + two + ": is shard 2/2 but " + r1 +
+                                        " is one of 3: merge the shards of one split\n");
+  EXPECT_EQ(refused({r1, r2, r3}, {"-g", "slow"}),
+            "error: suite --merge: " + r1 +
+                ": ran a selection of 9 tests, this command selects 1 (they differ at test 2: "
+                "'fails-one' there, none here): give the same suite file, TESTs and -g\n");
+  EXPECT_EQ(refused({m.cfg()}),
+            "error: suite --merge: " + m.cfg() +
+                ": not a suite shard record (no \"format\": \"fredsim-suite-shard-1\"; written "
+                "by suite --shard-out)\n");
+  // --shard-out needs --shard; --merge runs nothing, so it takes no --shard.
+  auto lone = fake_cli({"suite", m.cfg(), "--shard-out", m.path("x.json")});
+  EXPECT_EQ(lone.code, 2);
+  EXPECT_EQ(lone.err, "error: --shard-out records a shard: give --shard K/N too\n");
+  EXPECT_FALSE(std::filesystem::exists(m.path("x.json")));
+  EXPECT_EQ(fake_cli({"suite", m.cfg(), "--shard", "1/2", "--merge", r1}).code, 2);
+}
+
+}  // namespace
+}  // namespace fredsim::cli

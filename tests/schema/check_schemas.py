@@ -187,6 +187,38 @@ def long_run_cut(fredsim, sc, work):
     return max(1500, r["end_cycle"] * LONG_RUN_NMIS // received)
 
 
+def check_shard_files(fredsim, root, schema_dir, work):
+    """A sweep shard file and a suite shard record (docs/format.md "Sweep shard
+    files", "Suite shard records") against their schemas; the count checked."""
+    checked = 0
+    sweep_dir = work / "sweep-shard"
+    _, err = run([fredsim, "sweep", "--handlers", "1,3", "--mixes", "one,two", "--places",
+                  "bare,guest", "--nmis", "10", "--set", "system.seed=2", "--shard", "1/2",
+                  "--out", str(sweep_dir), "--plot", "none", "-q"], {0}, "sweep --shard")
+    if err:
+        raise Violation(err)
+    record = work / "suite-shard.json"
+    _, err = run([fredsim, "suite", str(root / "scenarios" / "unittests.cfg"), "--target", "fred",
+                  "--shard", "1/3", "--shard-out", str(record), "-j", "2"], {0, 1},
+                 "suite --shard")
+    if err:
+        raise Violation(err)
+    for path, name in ((sweep_dir / "sweep.shard.json", "sweep-shard.schema.json"),
+                       (record, "suite-shard.schema.json")):
+        with open(schema_dir / name, encoding="utf-8") as f:
+            schema = json.load(f)
+        jsonschema.Draft7Validator.check_schema(schema)
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        if not doc.get("points", doc.get("outcomes")):
+            raise Violation(f"{path}: no points or outcomes to check")
+        err = first_error(jsonschema.Draft7Validator(schema), doc)
+        if err:
+            raise Violation(f"{path}: {err}")
+        checked += 1
+    return checked
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fredsim", required=True)
@@ -230,6 +262,8 @@ def main():
                 return 1
             schemas.check_result(cmp, schemas.compare)
             checked += 1
+        checked += check_shard_files(a.fredsim, a.root, a.schemas or a.root / "docs" / "schema",
+                                     a.work)
     except Violation as v:
         print(f"check_schemas: schema violation: {v}")
         return 1

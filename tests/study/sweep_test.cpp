@@ -205,3 +205,176 @@ TEST(SweepOutput, CsvJsonAndPlotScriptCarryEveryPoint) {
 
 }  // namespace
 }  // namespace fredsim::study
+
+namespace fredsim::study {
+namespace {
+
+using scenario::SystemRunner;
+
+SweepOptions shard_options() {
+  SweepOptions o;
+  o.handlers = {1, 3, 8};
+  o.mixes = {SweepMix::one, SweepMix::two};
+  o.modes = {SweepMode::idt, SweepMode::fred_nmisrc_v7};
+  o.places = {SweepPlace::bare, SweepPlace::guest};
+  o.nmis = 10;
+  o.overrides = {scenario::Override{"system.seed=5"}};
+  return o;
+}
+
+std::vector<std::size_t> every_cell(const SweepOptions& o) {
+  std::vector<std::size_t> cells(sweep_cases(o).size());
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    cells[i] = i;
+  return cells;
+}
+
+// Any number of threads gives the points of one thread, in cell order.
+TEST(SweepParallel, JobsGiveTheSerialPoints) {
+  SystemRunner runner;
+  const SweepOptions o = shard_options();
+  auto serial = run_sweep(o, runner);
+  ASSERT_TRUE(serial.ok()) << serial.error().message;
+  ASSERT_EQ(serial->size(), 20u);  // the `two` mix skips 1 handler
+  for (unsigned jobs : {1u, 2u, 3u, 64u}) {
+    auto parallel = run_sweep_cells(o, every_cell(o), runner, jobs);
+    ASSERT_TRUE(parallel.ok()) << parallel.error().message;
+    EXPECT_EQ(sweep_csv(*parallel), sweep_csv(*serial)) << jobs;
+    EXPECT_EQ(sweep_json(o, *parallel), sweep_json(o, *serial)) << jobs;
+  }
+}
+
+// An error is the first failing cell's in cell order, whatever the threads do.
+TEST(SweepParallel, ErrorIsTheFirstFailingCells) {
+  SystemRunner runner;
+  SweepOptions o = shard_options();
+  // A VM exit longer than the 200,000 cycles between NMIs: the guest cells (the
+  // second half) see NMIs coalesce and fail their own check; the bare ones pass.
+  o.overrides = {scenario::Override{"timing.vm_exit=300000"}};
+  auto serial = run_sweep(o, runner);
+  ASSERT_FALSE(serial.ok());
+  EXPECT_NE(serial.error().message.find("guest-one-idt-1 with 1 handlers"), std::string::npos)
+      << serial.error().message;
+  for (unsigned jobs : {2u, 4u}) {
+    auto parallel = run_sweep_cells(o, every_cell(o), runner, jobs);
+    ASSERT_FALSE(parallel.ok());
+    EXPECT_EQ(parallel.error().message, serial.error().message);
+  }
+  EXPECT_FALSE(run_sweep_cells(o, std::vector<std::size_t>{99}, runner, 1).ok());
+}
+
+TEST(SweepShard, ShardsPartitionTheCellsRoundRobin) {
+  EXPECT_EQ(sweep_shard_cells(10, {2, 3}), (std::vector<std::size_t>{1, 4, 7}));
+  EXPECT_EQ(sweep_shard_cells(10, {1, 1}).size(), 10u);
+  EXPECT_TRUE(sweep_shard_cells(2, {3, 3}).empty());  // more shards than cells
+  EXPECT_TRUE(sweep_shard_cells(10, {0, 3}).empty());
+  EXPECT_TRUE(sweep_shard_cells(10, {4, 3}).empty());
+  for (unsigned n : {1u, 2u, 3u, 7u, 23u}) {
+    std::vector<int> seen(23, 0);
+    for (unsigned k = 1; k <= n; ++k) {
+      for (std::size_t i : sweep_shard_cells(23, {k, n}))
+        ++seen[i];
+    }
+    for (int s : seen)
+      EXPECT_EQ(s, 1) << n << " shards";
+  }
+}
+
+// The shards of a sweep, written and read back in any order, merge into the
+// points of the whole run: its CSV and JSON byte for byte.
+std::vector<SweepShardFile> run_shards(const SweepOptions& o, unsigned n,
+                                       const scenario::ScenarioRunner& runner) {
+  std::vector<SweepShardFile> files;
+  const std::size_t total = sweep_cases(o).size();
+  for (unsigned k = n; k >= 1; --k) {
+    const auto cells = sweep_shard_cells(total, {k, n});
+    auto points = run_sweep_cells(o, cells, runner, 2);
+    EXPECT_TRUE(points.ok());
+    auto f =
+        parse_sweep_shard(sweep_shard_json(o, {k, n}, cells, *points), "shard" + std::to_string(k));
+    EXPECT_TRUE(f.ok()) << f.error().message;
+    files.push_back(*f);
+  }
+  return files;
+}
+
+TEST(SweepShard, MergeIsTheWholeRun) {
+  SystemRunner runner;
+  const SweepOptions o = shard_options();
+  auto whole = run_sweep(o, runner);
+  ASSERT_TRUE(whole.ok());
+  for (unsigned n : {1u, 3u, 20u, 25u}) {
+    const auto files = run_shards(o, n, runner);
+    EXPECT_EQ(files.front().options_json, files.back().options_json);
+    auto merged = merge_sweep_shards(files);
+    ASSERT_TRUE(merged.ok()) << merged.error().message;
+    EXPECT_EQ(sweep_csv(*merged), sweep_csv(*whole)) << n;
+    EXPECT_EQ(sweep_json(files.front().options, *merged), sweep_json(o, *whole)) << n;
+  }
+}
+
+TEST(SweepShard, MergeRefusesShardsThatAreNotOneSweep) {
+  SystemRunner runner;
+  const SweepOptions o = shard_options();
+  const auto files = run_shards(o, 3, runner);  // shards 3, 2, 1
+  auto refused = [](const std::vector<SweepShardFile>& f) {
+    auto r = merge_sweep_shards(f);
+    return r.ok() ? std::string("merged") : r.error().message;
+  };
+  EXPECT_EQ(refused({}), "error: sweep --merge: no shard given");
+  EXPECT_EQ(refused({files[0], files[1]}),
+            "error: sweep --merge: missing shard 1/3 (given 2 of 3)");
+  EXPECT_EQ(refused({files[0]}), "error: sweep --merge: missing shards 1/3, 2/3 (given 1 of 3)");
+  EXPECT_EQ(refused({files[0], files[1], files[2], files[1]}),
+            "error: sweep --merge: shard 2/3 is given twice: shard2 and shard2");
+  // Another sweep: other NMIs per point.
+  SweepOptions other = o;
+  other.nmis = 20;
+  auto other_files = run_shards(other, 3, runner);
+  EXPECT_EQ(refused({files[0], files[1], other_files[2]}),
+            "error: sweep --merge: shard3 and shard1 are shards of different sweeps: nmis is 10 "
+            "in one, 20 in the other");
+  // Another split.
+  auto two = run_shards(o, 2, runner);
+  EXPECT_EQ(refused({files[2], files[1], two[0]}),
+            "error: sweep --merge: shard1 is shard 1/3 but shard2 is shard 2/2: a sweep is "
+            "merged from the shards of one split");
+  // A file whose points are not its shard's cells.
+  SweepShardFile wrong = files[2];
+  wrong.points[1].c.handlers = 8;
+  EXPECT_EQ(refused({files[0], files[1], wrong}),
+            "error: sweep --merge: shard1: cell 3 is bare-one-fred-nmisrc-v7-1, the file's point "
+            "is bare-one-fred-nmisrc-v7-8");
+  SweepShardFile short_file = files[2];
+  short_file.points.pop_back();
+  short_file.point_cells.pop_back();
+  EXPECT_EQ(refused({files[0], files[1], short_file}),
+            "error: sweep --merge: shard1: shard 1/3 of this sweep has 7 cells, the file has 6 "
+            "points");
+}
+
+TEST(SweepShard, ParseRefusesFilesThatAreNotShards) {
+  auto msg = [](std::string_view text) {
+    auto r = parse_sweep_shard(text, "f.json");
+    return r.ok() ? std::string("parsed") : r.error().message;
+  };
+  EXPECT_EQ(msg("{"), "error: f.json: not a sweep shard file: not JSON");
+  EXPECT_EQ(msg("{\"points\": []}"),
+            "error: f.json: not a sweep shard file: no \"format\": \"fredsim-sweep-shard-1\" "
+            "(written by fredsim sweep --shard)");
+  const SweepOptions o = shard_options();
+  std::string good = sweep_shard_json(o, {2, 3}, {}, {});
+  EXPECT_EQ(msg(good), "parsed");
+  std::string bad_index = good;
+  bad_index.replace(bad_index.find("\"index\": 2"), 10, "\"index\": 4");
+  EXPECT_EQ(msg(bad_index),
+            "error: f.json: not a sweep shard file: shard 4/3: the index must be "
+            "1..count");
+  std::string bad_mode = good;
+  bad_mode.replace(bad_mode.find("\"idt\""), 5, "\"warp\"");
+  EXPECT_EQ(msg(bad_mode),
+            "error: f.json: not a sweep shard file: options.modes: unknown name \"warp\"");
+}
+
+}  // namespace
+}  // namespace fredsim::study

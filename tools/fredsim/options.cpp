@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <charconv>
 #include <chrono>
 
 #include "exit_codes.hpp"
@@ -91,6 +92,29 @@ Result<scenario::ScenarioSpec> load(const std::string& file,
     if (auto st = scenario::check_override_syntax(o.text); !st) return st.error();
   }
   return scenario::load_scenario_file(file, overrides);
+}
+
+Result<ShardArg> parse_shard(std::string_view text) {
+  auto bad = [&](std::string_view what) {
+    return Error{fmt::format("error: --shard {}: {}", text, what)};
+  };
+  const auto slash = text.find('/');
+  auto number = [](std::string_view s, unsigned& v) {
+    if (s.empty() || s.size() > 9) return false;  // digits only, no sign, no overflow
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  };
+  ShardArg a;
+  if (slash == std::string_view::npos || !number(text.substr(0, slash), a.index) ||
+      !number(text.substr(slash + 1), a.count)) {
+    return bad("give K/N, shard K of N with 1 <= K <= N (e.g. --shard 2/3)");
+  }
+  if (a.count == 0) return bad("N, the number of shards, must be at least 1");
+  if (a.index == 0) return bad(fmt::format("K counts from 1 (1..{})", a.count));
+  if (a.index > a.count) {
+    return bad(fmt::format("K is past N: there are {} shards, 1..{}", a.count, a.count));
+  }
+  return a;
 }
 
 }  // namespace fredsim::cli

@@ -4,6 +4,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fredsim/scenario/loader.hpp"
@@ -60,6 +61,14 @@ int report_error(std::ostream& err, const Status& st);
 
 /// The --set words as overrides.
 std::vector<scenario::Override> to_overrides(const std::vector<std::string>& sets);
+
+/// A --shard K/N of `sweep` and `suite`: shard `index` (from 1) of `count`.
+struct ShardArg {
+  unsigned index = 1;
+  unsigned count = 1;
+};
+/// Reads "K/N" (1 <= K <= N); the error is "error: --shard TEXT: what is wrong".
+Result<ShardArg> parse_shard(std::string_view text);
 
 /// Loads the scenario file after checking the form of every override.
 Result<scenario::ScenarioSpec> load(const std::string& file,

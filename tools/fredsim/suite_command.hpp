@@ -23,6 +23,9 @@ struct SuiteCommand {
   bool verbose = false;                     // -v
   bool tap = false;                         // -t
   std::optional<std::string> junit_out;     // --junit ("-" = stdout)
+  std::optional<std::string> shard;         // --shard K/N
+  std::optional<std::string> shard_out;     // --shard-out FILE: the record for --merge
+  std::vector<std::string> merge;           // --merge FILE...: records to report as one run
 };
 
 /// Exit status: 0 nothing failed, 1 a test failed, 2 bad input or usage.

@@ -5,6 +5,8 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "fredsim/scenario/runner.hpp"
 #include "fredsim/study/sweep.hpp"
@@ -21,7 +23,14 @@ struct SweepCommand {
   PlotTool plot = PlotTool::automatic;
   std::optional<std::string> emit_dir;  // write each cell's scenario here
   bool quiet = false;
+  unsigned jobs = 1;                 // -j: cells run at once (the CLI's default: every core)
+  std::optional<std::string> shard;  // --shard K/N: write DIR/sweep.shard.json for --merge
+  std::vector<std::string> merge;    // --merge DIR...: the shards' directories (or files)
+  bool list = false;                 // --list: print one command per cell
 };
+
+/// The file a sharded sweep writes in its --out directory.
+inline constexpr std::string_view kSweepShardFile = "sweep.shard.json";
 
 /// Runs the study, writes its files and prints its table.
 int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runner,

@@ -6,8 +6,10 @@
 //
 // Every point is an ordinary scenario: `sweep_scenario` gives its TOML, which
 // `fredsim run` runs to the same figures.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -117,6 +119,54 @@ std::vector<SweepCase> sweep_cases(const SweepOptions& options);
 Result<std::vector<SweepPoint>> run_sweep(
     const SweepOptions& options, const scenario::ScenarioRunner& runner,
     const std::function<void(const SweepPoint&)>& progress = {});
+
+/// Runs the cells of sweep_cases(options) whose indices are in `cells` on `jobs`
+/// threads (at most one per cell). The points come in the order of `cells` whatever
+/// the threads' order, so any `jobs` gives the same points; an error is that of the
+/// first failing cell in that order. Running cells at once is safe for the same
+/// reason as the suite's -j: ScenarioRunner::run is const and builds a System of
+/// its own for each call.
+Result<std::vector<SweepPoint>> run_sweep_cells(const SweepOptions& options,
+                                                std::span<const std::size_t> cells,
+                                                const scenario::ScenarioRunner& runner,
+                                                unsigned jobs);
+
+/// Shard `index` of `count` (1 <= index <= count): the cells i (counted from 0 in
+/// sweep_cases order) with i mod count == index - 1, round robin, so each shard
+/// gets a like mix of places, mixes and modes. With count = the number of cells,
+/// shard i + 1 is cell i alone (what `fredsim sweep --list` prints).
+struct SweepShard {
+  unsigned index = 1;
+  unsigned count = 1;
+};
+/// The indices of the cells of `shard` among `total` cells, in order.
+std::vector<std::size_t> sweep_shard_cells(std::size_t total, SweepShard shard);
+
+/// A shard's output (docs/format.md "Sweep shard file"): the options, the shard,
+/// the number of cells of the whole sweep and each point with its cell index;
+/// the figures are the integers of SweepPoint (the ratios are derived).
+std::string sweep_shard_json(const SweepOptions& options, SweepShard shard,
+                             std::span<const std::size_t> cells,
+                             const std::vector<SweepPoint>& points);
+
+/// A shard file read back.
+struct SweepShardFile {
+  std::string source;  // its path, for messages
+  SweepOptions options;
+  std::string options_json;  // the "options" object as written, to compare sweeps
+  SweepShard shard;
+  std::size_t cells = 0;  // of the whole sweep
+  std::vector<std::size_t> point_cells;
+  std::vector<SweepPoint> points;
+};
+/// Reads a shard file; an error names `source` and what is wrong.
+Result<SweepShardFile> parse_sweep_shard(std::string_view text, std::string_view source);
+
+/// The points of the whole sweep, in cell order, from one file per shard (in any
+/// order). Refuses shards of different sweeps (options, shard counts or cell
+/// counts differ), a shard given twice or missing, and a file whose cells are not
+/// its shard's.
+Result<std::vector<SweepPoint>> merge_sweep_shards(const std::vector<SweepShardFile>& shards);
 
 /// The table as CSV (a header line, one line per point) and as JSON
 /// ({"options": ..., "points": [...]}).
