@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 
 namespace fredsim::study {
@@ -54,7 +55,10 @@ Result<std::vector<SensitivityCell>> run_variant(
   if (o.profile != "default") s.overrides.push_back({"system.timing=" + o.profile});
   for (const auto& [p, c] : costs)
     s.overrides.push_back({fmt::format("timing.{}={}", timing_param_name(p), c)});
-  auto points = run_sweep(s, runner);
+  if (auto st = check_sweep_options(s); !st) return st.error();
+  std::vector<std::size_t> all(sweep_cases(s).size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  auto points = run_sweep_cells(s, all, runner, o.jobs);
   if (!points) return points.error();
   std::vector<SensitivityCell> cells;
   for (SweepPlace place : o.places) {
@@ -124,6 +128,7 @@ Status check_sensitivity_options(const SensitivityOptions& o) {
     return Error{
         fmt::format("error: sensitivity: --high {} must be above 1 and at most 100", o.high)};
   }
+  if (o.jobs == 0) return Error{"error: sensitivity: -j needs at least 1"};
   if (o.samples > 10'000) {
     return Error{fmt::format("error: sensitivity: --samples {} is more than 10,000", o.samples)};
   }

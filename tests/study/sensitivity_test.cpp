@@ -109,6 +109,12 @@ TEST(Sensitivity, SameSeedSameBytesOtherSeedOtherDraws) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(sensitivity_csv(*a), sensitivity_csv(*b));
   EXPECT_EQ(sensitivity_json(*a), sensitivity_json(*b));
+  // Threads change nothing.
+  o.jobs = 3;
+  auto threaded = run_sensitivity(o, runner);
+  ASSERT_TRUE(threaded.ok());
+  EXPECT_EQ(sensitivity_csv(*threaded), sensitivity_csv(*a));
+  o.jobs = 1;
   o.seed = 2;
   auto c = run_sensitivity(o, runner);
   ASSERT_TRUE(c.ok());
@@ -148,6 +154,10 @@ TEST(Sensitivity, BadOptionsAreRefusedWithTheirValue) {
   o.handlers = 2;
   o.mixes = {SweepMix::two};
   EXPECT_NE(check_sensitivity_options(o).error().message.find("--mixes two needs at least"),
+            std::string::npos);
+  o = small();
+  o.jobs = 0;
+  EXPECT_NE(check_sensitivity_options(o).error().message.find("-j needs at least 1"),
             std::string::npos);
   EXPECT_TRUE(check_sensitivity_options(small()).ok());
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <ostream>
+#include <thread>
 
 #include "exit_codes.hpp"
 #include "outputs.hpp"
@@ -111,6 +112,13 @@ Subcommand add_sensitivity_subcommand(CLI::App& app, const CliContext& ctx) {
                   "The timing profile the factors apply to (default, skylake-sp, icelake, "
                   "kvm-mediated-pmu)")
       ->capture_default_str();
+  c.options.jobs = std::max(1u, std::thread::hardware_concurrency());
+  sub->add_option("-j,--jobs", c.options.jobs,
+                  "Run N cells at once; the files and the table are the same for any N "
+                  "(default: the hardware threads)")
+      ->type_name("N")
+      ->check(CLI::Range(1u, 1024u))
+      ->default_str("hardware threads");
   sub->add_flag("--no-plot", state->no_plot, "Do not run gnuplot");
   sub->add_flag("-q,--quiet", c.quiet, "Do not print the table");
   return {sub, [state, &ctx] {

@@ -29,6 +29,7 @@ struct SensitivityOptions {
   std::uint64_t seed = 1;           // of those draws (std::mt19937_64, portable)
   std::uint32_t nmis = 1000;        // NMIs a cell (a multiple of 10)
   std::string profile = "default";  // the timing profile the factors apply to
+  unsigned jobs = 1;  // threads for each variant's cells (any count: the same figures)
 };
 
 /// What one (place, mix) gives in one variant: polling (FRED without
