@@ -119,6 +119,7 @@ class Validator {
   void read_system(const toml::table& t);
   void read_system_consistency();
   void read_timing(const toml::table& t);
+  void read_core_mhz(const toml::node& v, const std::string& what);
   void read_kernel(const toml::table& t);
   void read_handler(const toml::table& t);
   /// The [[handler.action]] tables, once every handler is known (their `work`

@@ -3,6 +3,7 @@
 #include <fmt/ostream.h>
 
 #include <ostream>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -65,6 +66,13 @@ void compare_row(std::ostream& out, std::string_view what, double b, double p, b
   }
 }
 
+/// `cycles` as microseconds at `mhz`, to the ns (the kernel's cycles_to_ns
+/// truncation), without overflow for any cycle count.
+std::string microseconds(std::uint64_t cycles, std::uint32_t mhz) {
+  const std::uint64_t f = mhz ? mhz : 1;
+  return fmt::format("{}.{:03} us", cycles / f, (cycles % f) * 1000 / f);
+}
+
 std::string_view stop_text(StopReason r) {
   switch (r) {
     case StopReason::none:
@@ -82,14 +90,16 @@ std::string_view stop_text(StopReason r) {
 }  // namespace
 
 void write_summary(std::ostream& out, const ScenarioResult& r) {
-  fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}\n", r.scenario,
-             r.config.cpus, to_string(r.config.delivery), r.config.nmi_source ? "on" : "off",
-             to_string(r.config.apic), to_string(r.config.kernel), r.config.timing);
+  fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}, {} MHz\n",
+             r.scenario, r.config.cpus, to_string(r.config.delivery),
+             r.config.nmi_source ? "on" : "off", to_string(r.config.apic),
+             to_string(r.config.kernel), r.config.timing, r.config.frequency_mhz);
   if (r.stopped != StopReason::none) {
     fmt::print(out, "STOPPED at cycle {}: {}; the run is incomplete, its counts partial\n\n",
                r.end_cycle, stop_text(r.stopped));
   } else {
-    fmt::print(out, "ended at cycle {}\n\n", r.end_cycle);
+    fmt::print(out, "ended at cycle {} ({})\n\n", r.end_cycle,
+               microseconds(r.end_cycle, r.config.frequency_mhz));
   }
 
   fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "cpu",
@@ -178,8 +188,8 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
 }
 
 void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioResult& p) {
-  fmt::print(out, "scenario {}: {} CPUs, {}; bitmap = nmi_source on, polling = off\n\n", b.scenario,
-             b.config.cpus, to_string(b.config.delivery));
+  fmt::print(out, "scenario {}: {} CPUs, {}, {} MHz; bitmap = nmi_source on, polling = off\n\n",
+             b.scenario, b.config.cpus, to_string(b.config.delivery), b.config.frequency_mhz);
   for (const auto& [name, r] : {std::pair{"bitmap", &b}, std::pair{"polling", &p}}) {
     if (r->stopped != StopReason::none) {
       fmt::print(out, "the {} run STOPPED at cycle {}: {}; its counts are partial\n", name,
@@ -225,6 +235,11 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
               static_cast<double>(total_stat(p, &kernel::NmiStats::swallow)), true);
   compare_row(out, "end cycle", static_cast<double>(b.end_cycle), static_cast<double>(p.end_cycle),
               true);
+  // The same end in time, at the run's one clock (config.frequency_mhz).
+  auto us = [](const ScenarioResult& r) {
+    return static_cast<double>(r.end_cycle) / (r.config.frequency_mhz ? r.config.frequency_mhz : 1);
+  };
+  compare_row(out, "end time, us", us(b), us(p), false);
 }
 
 }  // namespace fredsim::scenario
