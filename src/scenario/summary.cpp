@@ -188,8 +188,21 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
 }
 
 void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioResult& p) {
-  fmt::print(out, "scenario {}: {} CPUs, {}, {} MHz; bitmap = nmi_source on, polling = off\n\n",
-             b.scenario, b.config.cpus, to_string(b.config.delivery), b.config.frequency_mhz);
+  // The first column is the scenario as written. With NMI-source on that is
+  // bitmap dispatch; with it off both columns poll and the table holds the same
+  // configuration twice: say so rather than call the first column "bitmap".
+  const bool bitmap_on = b.config.nmi_source;
+  fmt::print(out, "scenario {}: {} CPUs, {}, {} MHz; ", b.scenario, b.config.cpus,
+             to_string(b.config.delivery), b.config.frequency_mhz);
+  if (bitmap_on) {
+    fmt::print(out, "bitmap = nmi_source on, polling = off\n\n");
+  } else {
+    fmt::print(out,
+               "the scenario has nmi_source off, so both columns poll: \"as written\" and "
+               "\"polling\" are the same configuration (bitmap against polling needs "
+               "delivery = \"fred\" and nmi_source = true)\n\n");
+  }
+  const std::string_view first = bitmap_on ? "bitmap" : "as written";
   for (const auto& [name, r] : {std::pair{"bitmap", &b}, std::pair{"polling", &p}}) {
     if (r->stopped != StopReason::none) {
       fmt::print(out, "the {} run STOPPED at cycle {}: {}; its counts are partial\n", name,
@@ -197,7 +210,8 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
     }
   }
   if (b.stopped != StopReason::none || p.stopped != StopReason::none) fmt::print(out, "\n");
-  fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", "bitmap", "polling", "poll/bmp");
+  fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", first, "polling",
+             bitmap_on ? "poll/bmp" : "ratio");
   // The polling run's handlers by name (the first of a name, as find_handler
   // gives): one scan, not one per handler of a scenario with thousands.
   std::unordered_map<std::string_view, const HandlerResult*> polling;
@@ -240,6 +254,23 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
     return static_cast<double>(r.end_cycle) / (r.config.frequency_mhz ? r.config.frequency_mhz : 1);
   };
   compare_row(out, "end time, us", us(b), us(p), false);
+
+  // The exit status is the first run's expectations (compare_command): name the
+  // ones that failed, as `run`'s summary does.
+  std::size_t failed = 0;
+  for (const auto& e : b.expectations)
+    failed += e.passed ? 0 : 1;
+  if (failed == 0) return;
+  fmt::print(out, "\nexpectations of the {} run that fail ({} of {}):\n", first, failed,
+             b.expectations.size());
+  for (const auto& e : b.expectations) {
+    if (e.passed) continue;
+    if (e.boolean) {
+      fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual != 0);
+    } else {
+      fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual);
+    }
+  }
 }
 
 }  // namespace fredsim::scenario
