@@ -1,6 +1,8 @@
-// `fredsim list`.
+// `fredsim list`, `fredsim completion bash` and every subcommand's --help.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -137,6 +139,75 @@ TEST(List, AllHasEverySectionAndAWrongKindIsBadUsage) {
   auto bad = test::run_cli({"list", "handlers"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("handlers"), std::string::npos) << bad.err;
+}
+
+/// The subcommands `fredsim --help` lists.
+std::vector<std::string> subcommands() {
+  auto r = test::run_cli({"--help"});
+  std::vector<std::string> out;
+  const auto at = r.out.find("Subcommands:");
+  std::istringstream in(r.out.substr(at == std::string::npos ? r.out.size() : at));
+  std::string line;
+  std::getline(in, line);
+  static const std::regex name("^  ([a-z]+) ");
+  for (std::smatch m; std::getline(in, line);) {
+    if (std::regex_search(line, m, name)) out.push_back(m[1].str());
+  }
+  return out;
+}
+
+TEST(Help, EverySubcommandHasAnExample) {
+  const auto subs = subcommands();
+  ASSERT_GE(subs.size(), 7u);
+  for (const auto& s : subs) {
+    auto r = test::run_cli({s, "--help"});
+    EXPECT_EQ(r.code, 0) << s;
+    const auto ex = r.out.find("Example:\n  ");
+    ASSERT_NE(ex, std::string::npos) << s << ":\n" << r.out;
+    EXPECT_NE(r.out.find(s, ex), std::string::npos) << s;
+  }
+}
+
+TEST(Completion, TheBashScriptListsEverySubcommandAndItsOptions) {
+  auto r = test::run_cli({"completion", "bash"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("local subcommands=\"([^\"]*)\"")));
+  const std::string listed = " " + m[1].str() + " ";
+  for (const auto& s : subcommands()) {
+    EXPECT_NE(listed.find(" " + s + " "), std::string::npos) << s;
+    EXPECT_NE(r.out.find("    " + s + ") opts=\""), std::string::npos) << s;
+  }
+  EXPECT_NE(r.out.find(" --json --trace --trace-out --chrome-trace --ftrace --set "),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(test::run_cli({"completion", "zsh"}).code, 2);
+}
+
+/// What bash completes for the words `line` (the last one being completed).
+std::string complete(const std::string& script, const std::string& line) {
+  const std::string cmd = "bash -c 'source \"$0\"; COMP_WORDS=(" + line +
+                          "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _fredsim; echo "
+                          "\"${COMPREPLY[*]}\"' " +
+                          script;
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p) != nullptr)
+      out += buf;
+    pclose(p);
+  }
+  return out;
+}
+
+TEST(Completion, BashCompletesSubcommandsOptionsAndListKinds) {
+  if (std::system("bash -c true") != 0) GTEST_SKIP() << "no bash";
+  test::TempDir dir;
+  const std::string script = dir.write("fredsim.bash", test::run_cli({"completion", "bash"}).out);
+  EXPECT_EQ(complete(script, "fredsim co"), "compare completion\n");
+  EXPECT_EQ(complete(script, "fredsim li"), "list\n");
+  EXPECT_EQ(complete(script, "fredsim run x.toml --ft"), "--ftrace\n");
+  EXPECT_EQ(complete(script, "fredsim list ev"), "events\n");
 }
 
 }  // namespace

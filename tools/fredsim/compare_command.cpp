@@ -81,6 +81,10 @@ Subcommand add_compare_subcommand(CLI::App& app, const CliContext& ctx) {
       "Run a scenario with bitmap dispatch (as written) and with polling "
       "(system.nmi_source = false) and show them side by side; the exit status is the bitmap "
       "run's");
+  compare_cmd->footer(
+      "Example:\n"
+      "  fredsim compare scenarios/demo.toml\n"
+      "  fredsim compare scenarios/storm.toml --json storm-compare.json -q");
   compare_cmd->add_option("FILE", compare.file, "Scenario file (TOML)")->required();
   compare_cmd
       ->add_option("--json", compare.json_out,
