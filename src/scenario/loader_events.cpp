@@ -17,6 +17,43 @@ enum class InjectType : std::uint8_t { nmi };
 constexpr Names<InjectType, 1> kInjectTypeNames{{{"nmi", InjectType::nmi}}};
 }  // namespace
 
+/// The keys an event of type `ty` takes, in the order "allowed:" lists them:
+/// read_event reads them, event_keys() lists them (fredsim list), one code.
+Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty) {
+  EventFields f;
+  // Every type takes at and type; the rest by type.
+  const bool interval =
+      ty == EventType::guest || ty == EventType::user || ty == EventType::irqs_off;
+  const bool sender = ty == EventType::ipi || ty == EventType::backtrace || ty == EventType::kgdb ||
+                      ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
+  const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;
+  const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
+  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
+  f.every = r.take_if(!interval, "every");
+  f.count = r.take_if(!interval, "count");
+  f.from = r.take_if(sender, "from");
+  f.dest = r.take_if(targeted, "dest");
+  f.mode = r.take_if(ty == EventType::ipi, "mode");
+  f.vector = r.take_if(ty == EventType::ipi, "vector");
+  f.cpu = r.take_if(on_cpu, "cpu");
+  f.counters = r.take_if(ty == EventType::pmi, "counters");
+  f.reason = r.take_if(ty == EventType::external, "reason");
+  f.work_items = r.take_if(ty == EventType::ipi || ty == EventType::external, "work");
+  f.until = r.take_if(interval, "until");
+  f.nmi_exiting = r.take_if(ty == EventType::guest, "nmi_exiting");
+  f.guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
+  f.after = r.take_if(!interval, "after");
+  f.delay = r.take_if(!interval, "delay");
+  const bool guest = ty == EventType::guest;
+  f.guest = GuestFields{r.take_if(guest, "virtual_nmis"), r.take_if(guest, "nmi_window_exiting"),
+                        r.take_if(guest, "blocking"), r.take_if(guest, "activity"),
+                        r.take_if(guest, "inject")};
+  // Instruction shadows: whether an STI shadow holds NMIs is the processor's
+  // choice (SDM Vol. 2B "STI"); a MOV SS shadow always does (docs/cpu.md).
+  f.blocks_nmi = r.take_if(ty == EventType::sti, "blocks_nmi");
+  return f;
+}
+
 void Validator::read_event(const toml::table& t, std::size_t index) {
   EventSpec e;
   e.loc = locate(t);
@@ -32,37 +69,18 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   opt(type, e.type, one_of(kEventTypeNames));
   if (error_) return;
 
-  // Every type takes at and type; the rest by type.
+  const EventFields f = take_event_fields(r, e.type);
   const EventType ty = e.type;
   const bool interval =
       ty == EventType::guest || ty == EventType::user || ty == EventType::irqs_off;
-  const bool sender = ty == EventType::ipi || ty == EventType::backtrace || ty == EventType::kgdb ||
-                      ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
-  const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;
   const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
   const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
-  const Field every = r.take_if(!interval, "every");
-  const Field count = r.take_if(!interval, "count");
-  const Field from = r.take_if(sender, "from");
-  const Field dest = r.take_if(targeted, "dest");
-  const Field mode = r.take_if(ty == EventType::ipi, "mode");
-  const Field vector = r.take_if(ty == EventType::ipi, "vector");
-  const Field cpu = r.take_if(on_cpu, "cpu");
-  const Field counters = r.take_if(ty == EventType::pmi, "counters");
-  const Field reason = r.take_if(ty == EventType::external, "reason");
-  const Field work_items = r.take_if(ty == EventType::ipi || ty == EventType::external, "work");
-  const Field until = r.take_if(interval, "until");
-  const Field nmi_exiting = r.take_if(ty == EventType::guest, "nmi_exiting");
-  const Field guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
-  const Field after = r.take_if(!interval, "after");
-  const Field delay = r.take_if(!interval, "delay");
-  const bool guest = ty == EventType::guest;
-  const GuestFields guest_fields{
-      r.take_if(guest, "virtual_nmis"), r.take_if(guest, "nmi_window_exiting"),
-      r.take_if(guest, "blocking"), r.take_if(guest, "activity"), r.take_if(guest, "inject")};
-  // Instruction shadows: whether an STI shadow holds NMIs is the processor's
-  // choice (SDM Vol. 2B "STI"); a MOV SS shadow always does (docs/cpu.md).
-  const Field blocks_nmi = r.take_if(ty == EventType::sti, "blocks_nmi");
+  const Field &every = f.every, &count = f.count, &from = f.from, &dest = f.dest, &mode = f.mode,
+              &vector = f.vector, &cpu = f.cpu, &counters = f.counters, &reason = f.reason,
+              &work_items = f.work_items, &until = f.until, &nmi_exiting = f.nmi_exiting,
+              &guest_nmi_source = f.guest_nmi_source, &after = f.after, &delay = f.delay,
+              &blocks_nmi = f.blocks_nmi;
+  const GuestFields& guest_fields = f.guest;
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
 
   if (at && after) {
@@ -344,3 +362,16 @@ std::optional<std::vector<std::string>> Validator::work(const toml::node& n,
 }
 
 }  // namespace fredsim::scenario::loader
+
+namespace fredsim::scenario {
+
+std::vector<std::string_view> event_keys(EventType type) {
+  const toml::table none;
+  loader::TableReader r(none, "event");
+  (void)r.take("at");
+  (void)r.take("type");
+  (void)loader::Validator::take_event_fields(r, type);
+  return r.taken();
+}
+
+}  // namespace fredsim::scenario

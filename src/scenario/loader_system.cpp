@@ -78,16 +78,32 @@ void Validator::read_timing(const toml::table& t) {
                                          input::clip(k.str()), names));
       return;
     }
-    // core_mhz is the clock, not a cost: the range of system.frequency_mhz.
     const std::string what = fmt::format("timing.{}", k.str());
-    std::optional<Cycle> c;
     if (*param == TimingParam::core_mhz) {
-      if (auto mhz = integer(v, what, 1, kMaxFrequencyMhz)) c = static_cast<Cycle>(*mhz);
-    } else {
-      c = cost(v, what);
+      read_core_mhz(v, what);
+      continue;
     }
-    if (c) spec_.timing.push_back(TimingOverride{*param, *c, locate(v)});
+    if (auto c = cost(v, what)) spec_.timing.push_back(TimingOverride{*param, *c, locate(v)});
   }
+}
+
+/// One clock: system.frequency_mhz converts every cycle count to time (the
+/// kernel's ns, the traces' timestamps, the durations). The profile's core_mhz is
+/// that clock under the profile's name, so timing.core_mhz is another name for
+/// system.frequency_mhz, never a second clock: it sets system.frequency_mhz, and
+/// a file that gives the two different values is refused.
+void Validator::read_core_mhz(const toml::node& v, const std::string& what) {
+  const auto mhz = integer(v, what, 1, kMaxFrequencyMhz);
+  if (!mhz) return;
+  SystemSpec& s = spec_.system;
+  if (s.keys.has("frequency_mhz") && s.frequency_mhz != *mhz) {
+    fail(locate(v),
+         fmt::format("{} = {} disagrees with system.frequency_mhz = {}: a run has one clock; set "
+                     "system.frequency_mhz only",
+                     what, *mhz, s.frequency_mhz));
+    return;
+  }
+  s.frequency_mhz = static_cast<std::uint32_t>(*mhz);
 }
 
 void Validator::read_kernel(const toml::table& t) {

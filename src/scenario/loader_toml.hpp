@@ -93,6 +93,8 @@ class TableReader {
   /// location and the message "unknown key 'K' WHERE (allowed: ...)", `where`
   /// placing the table ("in [system]").
   std::optional<std::pair<SourceLoc, std::string>> unknown_key(std::string_view where) const;
+  /// The keys declared so far, in take() order.
+  const std::vector<std::string_view>& taken() const { return taken_; }
 
  private:
   const toml::table& table_;

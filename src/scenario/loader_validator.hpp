@@ -119,6 +119,7 @@ class Validator {
   void read_system(const toml::table& t);
   void read_system_consistency();
   void read_timing(const toml::table& t);
+  void read_core_mhz(const toml::node& v, const std::string& what);
   void read_kernel(const toml::table& t);
   void read_handler(const toml::table& t);
   /// The [[handler.action]] tables, once every handler is known (their `work`
@@ -131,6 +132,18 @@ class Validator {
   struct GuestFields {
     Field virtual_nmis, nmi_window_exiting, blocking, activity, inject;
   };
+
+ public:
+  /// The keys of an [[event]] after `at` and `type`, by type (loader_events.cpp).
+  struct EventFields {
+    Field every, count, from, dest, mode, vector, cpu, counters, reason, work_items, until,
+        nmi_exiting, guest_nmi_source, after, delay;
+    GuestFields guest;
+    Field blocks_nmi;
+  };
+  static EventFields take_event_fields(TableReader& r, EventType ty);
+
+ private:
   void read_guest_controls(const GuestFields& f, kernel::GuestControls& g);
   std::optional<Destination> destination(const toml::node& n, std::string_view what);
   std::optional<std::vector<std::string>> work(const toml::node& n, std::string_view what);

@@ -58,6 +58,7 @@ ResultConfig config_of(const SystemSpec& s) {
   c.apic = s.apic;
   c.kernel = s.kernel;
   c.timing = s.timing;
+  c.frequency_mhz = s.frequency_mhz;
   c.seed = s.seed;
   return c;
 }

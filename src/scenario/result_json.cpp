@@ -27,6 +27,7 @@ ordered_json result_json(const ScenarioResult& r) {
                              {"apic", to_string(r.config.apic)},
                              {"kernel", to_string(r.config.kernel)},
                              {"timing", r.config.timing},
+                             {"frequency_mhz", r.config.frequency_mhz},
                              {"seed", r.config.seed}};
   j["end_cycle"] = r.end_cycle;
   // Only in a run cut short, so a complete run's JSON is as it always was.

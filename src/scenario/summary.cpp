@@ -3,6 +3,7 @@
 #include <fmt/ostream.h>
 
 #include <ostream>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -65,6 +66,13 @@ void compare_row(std::ostream& out, std::string_view what, double b, double p, b
   }
 }
 
+/// `cycles` as microseconds at `mhz`, to the ns (the kernel's cycles_to_ns
+/// truncation), without overflow for any cycle count.
+std::string microseconds(std::uint64_t cycles, std::uint32_t mhz) {
+  const std::uint64_t f = mhz ? mhz : 1;
+  return fmt::format("{}.{:03} us", cycles / f, (cycles % f) * 1000 / f);
+}
+
 std::string_view stop_text(StopReason r) {
   switch (r) {
     case StopReason::none:
@@ -82,14 +90,16 @@ std::string_view stop_text(StopReason r) {
 }  // namespace
 
 void write_summary(std::ostream& out, const ScenarioResult& r) {
-  fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}\n", r.scenario,
-             r.config.cpus, to_string(r.config.delivery), r.config.nmi_source ? "on" : "off",
-             to_string(r.config.apic), to_string(r.config.kernel), r.config.timing);
+  fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}, {} MHz\n",
+             r.scenario, r.config.cpus, to_string(r.config.delivery),
+             r.config.nmi_source ? "on" : "off", to_string(r.config.apic),
+             to_string(r.config.kernel), r.config.timing, r.config.frequency_mhz);
   if (r.stopped != StopReason::none) {
     fmt::print(out, "STOPPED at cycle {}: {}; the run is incomplete, its counts partial\n\n",
                r.end_cycle, stop_text(r.stopped));
   } else {
-    fmt::print(out, "ended at cycle {}\n\n", r.end_cycle);
+    fmt::print(out, "ended at cycle {} ({})\n\n", r.end_cycle,
+               microseconds(r.end_cycle, r.config.frequency_mhz));
   }
 
   fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "cpu",
@@ -178,8 +188,21 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
 }
 
 void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioResult& p) {
-  fmt::print(out, "scenario {}: {} CPUs, {}; bitmap = nmi_source on, polling = off\n\n", b.scenario,
-             b.config.cpus, to_string(b.config.delivery));
+  // The first column is the scenario as written. With NMI-source on that is
+  // bitmap dispatch; with it off both columns poll and the table holds the same
+  // configuration twice: say so rather than call the first column "bitmap".
+  const bool bitmap_on = b.config.nmi_source;
+  fmt::print(out, "scenario {}: {} CPUs, {}, {} MHz; ", b.scenario, b.config.cpus,
+             to_string(b.config.delivery), b.config.frequency_mhz);
+  if (bitmap_on) {
+    fmt::print(out, "bitmap = nmi_source on, polling = off\n\n");
+  } else {
+    fmt::print(out,
+               "the scenario has nmi_source off, so both columns poll: \"as written\" and "
+               "\"polling\" are the same configuration (bitmap against polling needs "
+               "delivery = \"fred\" and nmi_source = true)\n\n");
+  }
+  const std::string_view first = bitmap_on ? "bitmap" : "as written";
   for (const auto& [name, r] : {std::pair{"bitmap", &b}, std::pair{"polling", &p}}) {
     if (r->stopped != StopReason::none) {
       fmt::print(out, "the {} run STOPPED at cycle {}: {}; its counts are partial\n", name,
@@ -187,7 +210,8 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
     }
   }
   if (b.stopped != StopReason::none || p.stopped != StopReason::none) fmt::print(out, "\n");
-  fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", "bitmap", "polling", "poll/bmp");
+  fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", first, "polling",
+             bitmap_on ? "poll/bmp" : "ratio");
   // The polling run's handlers by name (the first of a name, as find_handler
   // gives): one scan, not one per handler of a scenario with thousands.
   std::unordered_map<std::string_view, const HandlerResult*> polling;
@@ -225,6 +249,28 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
               static_cast<double>(total_stat(p, &kernel::NmiStats::swallow)), true);
   compare_row(out, "end cycle", static_cast<double>(b.end_cycle), static_cast<double>(p.end_cycle),
               true);
+  // The same end in time, at the run's one clock (config.frequency_mhz).
+  auto us = [](const ScenarioResult& r) {
+    return static_cast<double>(r.end_cycle) / (r.config.frequency_mhz ? r.config.frequency_mhz : 1);
+  };
+  compare_row(out, "end time, us", us(b), us(p), false);
+
+  // The exit status is the first run's expectations (compare_command): name the
+  // ones that failed, as `run`'s summary does.
+  std::size_t failed = 0;
+  for (const auto& e : b.expectations)
+    failed += e.passed ? 0 : 1;
+  if (failed == 0) return;
+  fmt::print(out, "\nexpectations of the {} run that fail ({} of {}):\n", first, failed,
+             b.expectations.size());
+  for (const auto& e : b.expectations) {
+    if (e.passed) continue;
+    if (e.boolean) {
+      fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual != 0);
+    } else {
+      fmt::print(out, "  FAIL  {}  (actual: {})\n", e.text, e.actual);
+    }
+  }
 }
 
 }  // namespace fredsim::scenario

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <numeric>
 #include <sstream>
@@ -345,9 +346,14 @@ Result<Built> build(const ScenarioSpec& spec) {
                          profile.error().message);
   }
   cfg.machine.timing = *profile;
+  // One clock: the kernel's cycles_to_ns, its udelay and rate windows read
+  // core_mhz, the trace sinks and the result read system.frequency_mhz; the loader
+  // folds timing.core_mhz into system.frequency_mhz, so the overrides never set it.
   cfg.machine.timing.set(TimingParam::core_mhz, spec.system.frequency_mhz);
-  for (const auto& t : spec.timing)
+  for (const auto& t : spec.timing) {
+    assert(t.param != TimingParam::core_mhz);
     cfg.machine.timing.set(t.param, t.cycles);
+  }
   cfg.kernel.revision = spec.system.kernel;
   cfg.kernel.unknown_nmi_panic = spec.kernel.unknown_nmi_panic;
   cfg.kernel.panic_on_unrecovered_nmi = spec.kernel.panic_on_unrecovered_nmi;

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
+#include <limits>
 #include <ostream>
+#include <utility>
 
 namespace fredsim::scenario {
 namespace {
@@ -167,30 +170,54 @@ FtraceSink::FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with
       frequency_mhz_(frequency_mhz ? frequency_mhz : 1),
       with_source_bitmap_(with_source_bitmap) {}
 
+bool FtraceSink::later(const Line& a, const Line& b) {
+  if (a.end_ns != b.end_ns) return a.end_ns > b.end_ns;
+  if (a.cpu != b.cpu) return a.cpu > b.cpu;
+  return a.seq > b.seq;
+}
+
 void FtraceSink::record(const TraceRecord& r) {
-  if (!header_written_) {
-    out_ << "# tracer: nop\n#\n#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
-            "#              | |         |   |||||     |         |\n";
-    header_written_ = true;
-  }
+  // Nothing that comes from now on returns before r.cycle: every line stamped
+  // before it is final.
+  const std::uint64_t now_ns = r.cycle * 1000 / frequency_mhz_;
+  write_before(now_ns);
   if (r.event != "handler_call") return;
   std::uint64_t cycles = field_u(r, "cycles");
   // The kernel emits the event after the call returns; delta_ns is truncated to int.
-  std::uint64_t end = r.cycle + cycles;
-  std::uint64_t end_ns = end * 1000 / frequency_mhz_;
-  auto delta_ns = static_cast<std::int32_t>(cycles * 1000 / frequency_mhz_);
-  auto handled = static_cast<std::int32_t>(field_u(r, "returned"));
-  std::uint32_t cpu = r.cpu == kNoCpu ? 0 : r.cpu;
+  Line l{(r.cycle + cycles) * 1000 / frequency_mhz_,
+         r.cpu == kNoCpu ? 0 : r.cpu,
+         seq_++,
+         std::string(field_s(r, "handler")),
+         static_cast<std::int32_t>(cycles * 1000 / frequency_mhz_),
+         static_cast<std::int32_t>(field_u(r, "returned")),
+         field_u(r, "source_bitmap")};
+  waiting_.push_back(std::move(l));
+  std::push_heap(waiting_.begin(), waiting_.end(), later);
+}
+
+void FtraceSink::write_before(std::uint64_t ns) {
+  while (!waiting_.empty() && waiting_.front().end_ns < ns) {
+    std::pop_heap(waiting_.begin(), waiting_.end(), later);
+    write(waiting_.back());
+    waiting_.pop_back();
+  }
+}
+
+void FtraceSink::write(const Line& l) {
+  // The timestamp in microseconds as Linux's ns2usecs (kernel/trace/trace.c)
+  // rounds it, (ns + 500) / 1000, printed as seconds.microseconds
+  // (kernel/trace/trace_output.c).
+  const std::uint64_t us = (l.end_ns + 500) / 1000;
   fmt::print(out_,
              "          <idle>-0       [{:03}] d.Z1. {:5}.{:06}: nmi_handler: {}() delta_ns: {} "
              "handled: {}",
-             cpu, end_ns / 1'000'000'000, (end_ns / 1000) % 1'000'000, field_s(r, "handler"),
-             delta_ns, handled);
-  if (with_source_bitmap_) fmt::print(out_, " source_bitmap: {:#x}", field_u(r, "source_bitmap"));
+             l.cpu, us / 1'000'000, us % 1'000'000, l.handler, l.delta_ns, l.handled);
+  if (with_source_bitmap_) fmt::print(out_, " source_bitmap: {:#x}", l.source_bitmap);
   out_ << '\n';
 }
 
 void FtraceSink::flush() {
+  write_before(std::numeric_limits<std::uint64_t>::max());
   out_.flush();
 }
 

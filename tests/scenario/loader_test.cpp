@@ -377,7 +377,16 @@ TEST(LoaderLimits, CostsAreAtMostTwoToThe31) {
   EXPECT_EQ(load_error("name = \"x\"\n[timing]\ncore_mhz = 9223372036854775807\n"),
             "t.toml:3:12: error: timing.core_mhz = 9223372036854775807 is out of range "
             "(1..1000000)");
-  EXPECT_EQ(load_ok("name = \"x\"\n[timing]\ncore_mhz = 1000000\n").timing[0].cycles, 1'000'000u);
+  // ... and is that clock: it sets system.frequency_mhz, never a second clock.
+  const ScenarioSpec c = load_ok("name = \"x\"\n[timing]\ncore_mhz = 1000000\n");
+  EXPECT_EQ(c.system.frequency_mhz, 1'000'000u);
+  EXPECT_TRUE(c.timing.empty());
+  EXPECT_EQ(load_ok("name = \"x\"\n[system]\nfrequency_mhz = 500\n[timing]\ncore_mhz = 500\n")
+                .system.frequency_mhz,
+            500u);
+  EXPECT_EQ(load_error("name = \"x\"\n[system]\nfrequency_mhz = 500\n[timing]\ncore_mhz = 400\n"),
+            "t.toml:5:12: error: timing.core_mhz = 400 disagrees with system.frequency_mhz = 500: "
+            "a run has one clock; set system.frequency_mhz only");
 }
 
 TEST(LoaderLimits, TimesEndAtTwoToThe50) {

@@ -14,7 +14,9 @@
 #include <new>
 
 #include "compare_command.hpp"
+#include "completion_command.hpp"
 #include "exit_codes.hpp"
+#include "list_command.hpp"
 #include "run_command.hpp"
 #include "scenario/input.hpp"
 #include "sensitivity_command.hpp"
@@ -50,6 +52,8 @@ int cli_main(const std::vector<std::string>& args, const scenario::ScenarioRunne
   const Subcommand sweep = add_sweep_subcommand(app, ctx);
   const Subcommand suite = add_suite_subcommand(app, ctx);
   const Subcommand sensitivity = add_sensitivity_subcommand(app, ctx);
+  const Subcommand list = add_list_subcommand(app, ctx);
+  const Subcommand completion = add_completion_subcommand(app, ctx);
 
   // CLI11 reports a word it cannot place as "A subcommand is required"; name it.
   if (args.size() >= 2) {
@@ -89,7 +93,7 @@ int cli_main(const std::vector<std::string>& args, const scenario::ScenarioRunne
   // default action (its files are replaced only when written whole).
   if (signal_handlers_wanted() && !*sweep.app && !*sensitivity.app) arm_signal_handlers();
   try {
-    for (const Subcommand* s : {&run, &compare, &sweep, &suite, &sensitivity}) {
+    for (const Subcommand* s : {&run, &compare, &sweep, &suite, &sensitivity, &list, &completion}) {
       if (*s->app) return s->run();
     }
     return step.run();

@@ -26,7 +26,15 @@ int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std
   if (cmd.json_out) json_file = files.add("--json", *cmd.json_out);
   if (auto st = files.open_all(); !st) return report_error(err, st);
   if (!spec->system.nmi_source) {
-    err << "note: the scenario has system.nmi_source = false, so both runs poll\n";
+    // Both runs poll: the second one differs from the first only where a guest
+    // interval asked for the guest's own NMI-source.
+    bool guest_bitmap = false;
+    for (const auto& e : spec->events)
+      guest_bitmap = guest_bitmap || e.guest_nmi_source;
+    err << "note: the scenario has system.nmi_source = false, so both runs poll and compare "
+        << (guest_bitmap ? "differs only in the guests' NMI-source (guest_nmi_source)"
+                         : "runs the same configuration twice")
+        << "; for bitmap against polling use delivery = \"fred\" with nmi_source = true\n";
   }
   ScenarioSpec polling_spec = *spec;
   polling_spec.system.nmi_source = false;
@@ -73,6 +81,10 @@ Subcommand add_compare_subcommand(CLI::App& app, const CliContext& ctx) {
       "Run a scenario with bitmap dispatch (as written) and with polling "
       "(system.nmi_source = false) and show them side by side; the exit status is the bitmap "
       "run's");
+  compare_cmd->footer(
+      "Example:\n"
+      "  fredsim compare scenarios/demo.toml\n"
+      "  fredsim compare scenarios/storm.toml --json storm-compare.json -q");
   compare_cmd->add_option("FILE", compare.file, "Scenario file (TOML)")->required();
   compare_cmd
       ->add_option("--json", compare.json_out,

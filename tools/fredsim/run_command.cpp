@@ -96,6 +96,10 @@ Subcommand add_run_subcommand(CLI::App& app, const CliContext& ctx) {
   std::string& trace_format = state->trace_format;
   CLI::App* run_cmd =
       app.add_subcommand("run", "Run a scenario, check its expectations and print a summary");
+  run_cmd->footer(
+      "Example:\n"
+      "  fredsim run scenarios/demo.toml --json demo.json --ftrace demo.ftrace\n"
+      "  fredsim run scenarios/demo.toml --set system.frequency_mhz=1000 --trace=text");
   run_cmd->add_option("FILE", run.file, "Scenario file (TOML, see docs/scenarios.md)")->required();
   run_cmd
       ->add_option("--json", run.json_out,

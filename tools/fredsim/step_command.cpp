@@ -275,6 +275,10 @@ Subcommand add_step_subcommand(CLI::App& app, const CliContext& ctx) {
   std::vector<std::string>& step_sets = state->step_sets;
   CLI::App* step_cmd = app.add_subcommand(
       "step", "Step through a scenario interactively: step, run to a cycle, break, print state");
+  step_cmd->footer(
+      "Example:\n"
+      "  fredsim step scenarios/swallow.toml          # then: help, step, break handler NAME, ...\n"
+      "  printf 'run 5000\\nprint cpu 1\\ncontinue\\n' | fredsim step scenarios/demo.toml");
   step_cmd->add_option("FILE", step.file, "Scenario file (TOML)")->required();
   step_cmd->add_option("--set", step_sets, "Override a key (as for run; repeatable)")
       ->type_name("KEY=VALUE")

@@ -370,6 +370,8 @@ Subcommand add_suite_subcommand(CLI::App& app, const CliContext& ctx) {
       "Run a suite of scenarios (a unittests.cfg) under a machine target: PASS, FAIL or SKIP "
       "per test, as kvm-unit-tests' run_tests.sh");
   suite_cmd->footer(
+      "Example:\n"
+      "  fredsim suite scenarios/unittests.cfg --target idt\n"
       "Environment:\n"
       "  FREDSIM_TARGET   the target when --target is not given (default fred-nmisrc)\n"
       "  FREDSIM_TIMEOUT  the timeout of a test without its own (default: none)\n"

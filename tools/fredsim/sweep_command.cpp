@@ -278,6 +278,9 @@ Subcommand add_sweep_subcommand(CLI::App& app, const CliContext& ctx) {
       "number of LOCAL handlers, for each mode (IDT, FRED polling, FRED + NMI-source v7/v5), "
       "NMI mix and place (bare metal, guest); writes DIR/sweep.csv, DIR/sweep.json and "
       "DIR/sweep.png");
+  sweep_cmd->footer(
+      "Example:\n"
+      "  fredsim sweep --out sweep-out --handlers 1,8 --plot none");
   sweep_cmd->add_option("--out", sweep.out_dir, "Directory for the files (created)")
       ->type_name("DIR")
       ->capture_default_str();

@@ -28,6 +28,10 @@ struct Override {
 /// non-empty parts). The tree-level checks come when the file is loaded.
 Status check_override_syntax(std::string_view text);
 
+/// The keys an [[event]] of `type` takes, in the order the loader's "allowed:"
+/// lists give them (the loader's own list: `fredsim list events`).
+std::vector<std::string_view> event_keys(EventType type);
+
 Result<ScenarioSpec> load_scenario_file(const std::string& path,
                                         const std::vector<Override>& overrides = {});
 

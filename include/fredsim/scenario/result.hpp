@@ -103,6 +103,7 @@ struct ResultConfig {
   apic::ApicMode apic = apic::ApicMode::x2apic;
   kernel::Revision kernel = kernel::Revision::v7;
   std::string timing = "default";
+  std::uint32_t frequency_mhz = 2000;  // the one clock: every cycles-to-time conversion
   std::uint64_t seed = 0;
 };
 ResultConfig config_of(const SystemSpec& s);

@@ -53,17 +53,39 @@ class ChromeTraceSink final : public TraceSink {
 /// from handler_call records (`handler`, `returned`, `cycles`). With
 /// `with_source_bitmap` (kernel v5) a " source_bitmap: 0x..." field follows, from
 /// the record's `source_bitmap` field or 0.
+///
+/// As trace_pipe: no header, and lines in timestamp order across CPUs (the
+/// kernel's reader merges the per-CPU buffers by timestamp, the lowest CPU first
+/// on a tie). A line is stamped when its call returns, but its record comes when
+/// the call starts, so a line waits until no later record can end earlier: the
+/// ones waiting are at most the calls in progress, about one per CPU.
 class FtraceSink final : public TraceSink {
  public:
   FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with_source_bitmap);
   void record(const TraceRecord& r) override;
+  /// Writes the lines still waiting (the run is over).
   void flush() override;
 
  private:
+  struct Line {
+    std::uint64_t end_ns;  // the timestamp: when the call returned
+    CpuId cpu;
+    std::uint64_t seq;  // record order, for lines of one CPU and timestamp
+    std::string handler;
+    std::int32_t delta_ns;
+    std::int32_t handled;
+    std::uint64_t source_bitmap;
+  };
+  static bool later(const Line& a, const Line& b);
+  void write(const Line& l);
+  /// Writes, in order, the waiting lines stamped before `ns`.
+  void write_before(std::uint64_t ns);
+
   std::ostream& out_;
   std::uint32_t frequency_mhz_;
   bool with_source_bitmap_;
-  bool header_written_ = false;
+  std::vector<Line> waiting_;  // a min-heap by (end_ns, cpu, seq)
+  std::uint64_t seq_ = 0;
 };
 
 }  // namespace fredsim::scenario

@@ -1,0 +1,124 @@
+// The ftrace lines as trace_pipe shows them: no header, lines merged across CPUs
+// by timestamp (the lowest CPU first on a tie), timestamps rounded to the
+// microsecond as Linux's ns2usecs does (kernel/trace/trace.c).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fredsim/scenario/loader.hpp"
+#include "fredsim/scenario/system_runner.hpp"
+#include "fredsim/scenario/trace_sinks.hpp"
+
+namespace fredsim::scenario {
+namespace {
+
+/// A handler_call record of `cycles` on `cpu` starting at `at`.
+void call(FtraceSink& sink, Cycle at, CpuId cpu, std::string_view handler, std::uint64_t cycles) {
+  const TraceField fields[] = {{"handler", TraceValue::str(handler)},
+                               {"type", TraceValue::str("local")},
+                               {"returned", TraceValue::sdec(1)},
+                               {"cycles", TraceValue::dec(cycles)}};
+  sink.record(TraceRecord{at, cpu, "handler_call", fields});
+}
+
+void other(FtraceSink& sink, Cycle at, CpuId cpu) {
+  sink.record(TraceRecord{at, cpu, "nmi_return", {}});
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    out.push_back(l);
+  return out;
+}
+
+std::string stamp(const std::string& line) {
+  const auto colon = line.find(": nmi_handler");
+  const auto start = line.rfind(' ', colon) + 1;
+  return line.substr(start, colon - start);
+}
+
+// At 1000 MHz a cycle is a ns: a call on CPU 0 from 1000 for 100000 cycles
+// returns at 101000 ns; one on CPU 1 from 2000 for 1000 at 3000 ns. The record
+// order is CPU 0's first, the timestamp order CPU 1's.
+TEST(FtraceSink, LinesAreInTimestampOrderAcrossCpus) {
+  std::ostringstream out;
+  FtraceSink sink(out, 1000, false);
+  call(sink, 1000, 0, "long", 100'000);
+  call(sink, 2000, 1, "short", 1000);
+  other(sink, 3000, 1);
+  // Nothing written while the long call may still be overtaken... but the
+  // short one is final once time passes its end.
+  other(sink, 3001, 1);
+  EXPECT_EQ(out.str(),
+            "          <idle>-0       [001] d.Z1.     0.000003: nmi_handler: short() "
+            "delta_ns: 1000 handled: 1\n");
+  call(sink, 4000, 2, "tie", 97'000);  // returns at 101000 ns too, on a higher CPU
+  call(sink, 200'000, 1, "after", 10);
+  sink.flush();
+  const auto lines = lines_of(out.str());
+  ASSERT_EQ(lines.size(), 4u) << out.str();
+  EXPECT_NE(lines[1].find("[000]"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("long()"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("[002]"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("after()"), std::string::npos) << lines[3];
+  EXPECT_EQ(stamp(lines[1]), "0.000101");
+  EXPECT_EQ(stamp(lines[2]), "0.000101");
+  EXPECT_EQ(stamp(lines[3]), "0.000200");
+}
+
+// ns2usecs: (ns + 500) / 1000, where truncation would drop the fraction: 1500
+// ns is 2 us, 3499 ns 3 us, and 1,999,999,500 ns carries into the seconds.
+TEST(FtraceSink, TimestampsRoundAsNs2usecs) {
+  std::ostringstream out;
+  FtraceSink sink(out, 1000, false);
+  call(sink, 0, 0, "a", 1500);
+  call(sink, 2000, 0, "b", 1499);
+  call(sink, 1'999'999'000, 0, "c", 500);
+  sink.flush();
+  const auto lines = lines_of(out.str());
+  ASSERT_EQ(lines.size(), 3u) << out.str();
+  EXPECT_EQ(stamp(lines[0]), "0.000002");
+  EXPECT_EQ(stamp(lines[1]), "0.000003");
+  EXPECT_EQ(stamp(lines[2]), "2.000000");
+}
+
+TEST(FtraceSink, NoHeaderAsTracePipe) {
+  std::ostringstream out;
+  FtraceSink sink(out, 2000, true);
+  other(sink, 10, 0);
+  call(sink, 100, 3, "perf", 1500);
+  sink.flush();
+  EXPECT_EQ(out.str(),
+            "          <idle>-0       [003] d.Z1.     0.000001: nmi_handler: perf() "
+            "delta_ns: 750 handled: 1 source_bitmap: 0x0\n");
+}
+
+// A whole run: timestamps never go back, for every scenario with handler calls
+// on several CPUs.
+TEST(FtraceSink, ScenarioTimestampsNeverGoBack) {
+  const char* root = std::getenv("FREDSIM_SOURCE_DIR");
+  for (const char* name : {"demo.toml", "backtrace-all.toml", "storm.toml", "selftest.toml"}) {
+    auto spec = load_scenario_file(std::string(root ? root : ".") + "/scenarios/" + name);
+    ASSERT_TRUE(spec.ok()) << name;
+    std::ostringstream out;
+    FtraceSink sink(out, spec->system.frequency_mhz, false);
+    RunOptions options;
+    options.trace_sinks.push_back(&sink);
+    ASSERT_TRUE(SystemRunner{}.run(*spec, options).ok());
+    std::string prev;
+    for (const auto& l : lines_of(out.str())) {
+      const std::string s = stamp(l);
+      const std::string padded = std::string(20 - s.size(), ' ') + s;
+      EXPECT_LE(prev, padded) << name << ": " << l;
+      prev = padded;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fredsim::scenario
