@@ -8,7 +8,7 @@ packages=(
   libboost-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   python3-jsonschema
-  parallel
+  parallel gnuplot-nox
 )
 
 missing=()
