@@ -1,72 +1,46 @@
 #include "fredsim/sim/event_queue.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
+
+// The queue's small steps, inlined into schedule() and the run loops: the
+// calls cost more than the steps.
+#define FREDSIM_INLINE [[gnu::always_inline]] inline
 
 namespace fredsim {
 
 // The order is (cycle, seq), seq counting schedule() calls: FIFO at equal cycles.
 //
-// Events live in a pool of nodes; the heap holds buckets, each a FIFO chain of
-// events of one cycle. An event joins the bucket created last when it is for that
-// bucket's cycle, and opens a new bucket otherwise. That keeps the order exact:
-// every event of a bucket was scheduled while it was the newest, so any other
-// bucket of the same cycle holds only earlier (older bucket) or only later (newer
-// bucket) sequence numbers, and the heap orders buckets by (cycle, first seq).
+// Runs. An event joins the run created last when it is for that run's cycle,
+// and opens a new run otherwise; a run is keyed by its first event's sequence
+// number, and the events of one cycle run in (run, seq) order. Without
+// reserve_seqs() that is exactly seq order. With it, a reserved number is a run
+// of its own that nothing joins, and sorts by that number among the runs of its
+// cycle. (The queue used to keep each run as one heap entry; the key keeps
+// that order bit for bit.)
 //
-// What it buys: a broadcast schedules thousands of events at one cycle (the NMI
-// arrivals, then the deliveries, ...), which join one bucket in O(1) instead of
-// each sifting through a heap thousands deep; a lone event costs one bucket, as
-// a plain heap entry would.
-//
-// The heap is 4-ary: half the depth of a binary heap, and the four children of a
-// node share a cache line or two. Sifting moves a hole instead of swapping.
-namespace {
-constexpr std::size_t kArity = 4;
-}  // namespace
+// Storage. Events live in a pool of nodes. Almost every event of a run is due
+// within a few thousand cycles, so those due within kSlots cycles of now go into
+// a timing wheel: one slot per cycle (the cycle modulo kSlots; no two pending
+// events of different cycles can share a slot, since all are in
+// [now, now + kSlots)), each slot a chain in (run, seq) order, and a bitmap of
+// the slots in use with a summary word over it. The first event is then the head
+// of the first slot in use at or after now's slot, going round: a few bit scans,
+// whatever the number of events. Events due later wait in a binary heap (the
+// periodic events of a scenario, second-long timeouts); the first event is
+// whichever of the wheel's first and the heap's top comes first in the order.
+// Scheduling appends to a slot's chain (a reserved number may insert into it)
+// or pushes onto the heap.
 
-void EventQueue::sift_up(std::size_t i) {
-  const Bucket b = heap_[i];
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / kArity;
-    if (!later(heap_[parent], b)) break;
-    heap_[i] = heap_[parent];
-    i = parent;
-  }
-  heap_[i] = b;
-}
-
-void EventQueue::sift_down(std::size_t i) {
-  const std::size_t n = heap_.size();
-  const Bucket b = heap_[i];
-  for (;;) {
-    const std::size_t first = i * kArity + 1;
-    if (first >= n) break;
-    std::size_t best = first;
-    const std::size_t last = std::min(first + kArity, n);
-    for (std::size_t c = first + 1; c < last; ++c) {
-      if (later(heap_[best], heap_[c])) best = c;
-    }
-    if (!later(b, heap_[best])) break;
-    heap_[i] = heap_[best];
-    i = best;
-  }
-  heap_[i] = b;
-}
-
-void EventQueue::pop_top() {
-  heap_.front() = heap_.back();
-  heap_.pop_back();
-  if (!heap_.empty()) sift_down(0);
-}
-
-EventQueue::EventQueue(std::size_t initial_capacity) {
+EventQueue::EventQueue(std::size_t initial_capacity)
+    : slot_head_(kSlots, kNone), slot_tail_(kSlots, kNone) {
   initial_capacity = std::max<std::size_t>(initial_capacity, 16);
-  heap_.reserve(initial_capacity);
   nodes_.reserve(initial_capacity);
+  far_.reserve(initial_capacity);
 }
 
-std::uint32_t EventQueue::alloc_node() {
+FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
   if (free_ != kNone) {
     const std::uint32_t i = free_;
     free_ = nodes_[i].next;
@@ -78,30 +52,71 @@ std::uint32_t EventQueue::alloc_node() {
   return static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
-bool EventQueue::past_end(Cycle at, const EventTarget& target, std::uint32_t kind) {
+FREDSIM_INLINE bool EventQueue::past_end(Cycle at, const EventTarget& target, std::uint32_t kind) {
   if (at <= kMaxCycle) [[likely]]
     return false;
   if (!overrun_) overrun_ = TimeOverrun{now_, at, target.event_name(kind)};
   return true;
 }
 
+FREDSIM_INLINE void EventQueue::wheel_insert(std::uint32_t i) {
+  const std::uint32_t s = static_cast<std::uint32_t>(nodes_[i].cycle) & kSlotMask;
+  ++wheel_size_;
+  const std::uint32_t tail = slot_tail_[s];
+  if (tail == kNone) {
+    slot_head_[s] = slot_tail_[s] = i;
+    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
+    summary_ |= std::uint64_t{1} << (s >> 6);
+    return;
+  }
+  if (before(tail, i)) {
+    nodes_[tail].next = i;
+    slot_tail_[s] = i;
+    return;
+  }
+  // A reserved number older than the chain's last: walk to its place.
+  std::uint32_t* link = &slot_head_[s];
+  while (before(*link, i))
+    link = &nodes_[*link].next;
+  nodes_[i].next = *link;
+  *link = i;
+}
+
+void EventQueue::far_push(std::uint32_t i) {
+  far_.push_back(i);
+  std::size_t k = far_.size() - 1;
+  while (k > 0) {
+    const std::size_t parent = (k - 1) / 2;
+    if (!before(i, far_[parent])) break;
+    far_[k] = far_[parent];
+    k = parent;
+  }
+  far_[k] = i;
+}
+
+FREDSIM_INLINE void EventQueue::insert(std::uint32_t i) {
+  if (nodes_[i].cycle - now_ < kSlots) {
+    wheel_insert(i);
+  } else {
+    far_push(i);
+  }
+  if (first_ == kNone || before(i, first_)) first_ = i;
+  ++live_;
+}
+
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   if (past_end(at, target, kind)) return EventId{};
   const std::uint64_t seq = next_seq_++;
-  const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, kind, kNone};
-  if (newest_live_ && at == newest_cycle_) {
-    nodes_[newest_tail_].next = i;
-  } else {
-    heap_.push_back(Bucket{at, seq, i});
-    sift_up(heap_.size() - 1);
+  if (!newest_live_ || at != newest_cycle_) {
     newest_live_ = true;
     newest_cycle_ = at;
-    newest_first_seq_ = seq;
+    newest_run_ = seq;
   }
+  const std::uint32_t i = alloc_node();
+  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone};
   newest_tail_ = i;
-  ++live_;
+  insert(i);
   return EventId{seq};
 }
 
@@ -110,75 +125,142 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
   assert(at >= now_ && "events cannot be scheduled in the past");
   assert(seq < next_seq_ && "a reserved sequence number");
   if (past_end(at, target, kind)) return EventId{};
+  // A run of its own, which nothing joins: its number is older than the newest
+  // run's, so events joining it would overtake that run's.
   const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, kind, kNone};
-  // A bucket of its own, which nothing joins: its number is older than the
-  // newest bucket's, so events joining it would overtake that bucket's.
-  heap_.push_back(Bucket{at, seq, i});
-  sift_up(heap_.size() - 1);
-  ++live_;
+  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone};
+  insert(i);
   return EventId{seq};
 }
 
-bool EventQueue::pending(EventId id) const {
-  for (const Bucket& b : heap_) {
-    for (std::uint32_t i = b.head; i != kNone; i = nodes_[i].next) {
-      if (nodes_[i].seq == id.seq) return nodes_[i].target != nullptr;
+template <typename F>
+void EventQueue::for_each_queued(F&& f) const {
+  for (std::uint32_t w = 0; w < kWords; ++w) {
+    for (std::uint64_t bits = occupied_[w]; bits != 0; bits &= bits - 1) {
+      const std::uint32_t s = (w << 6) | static_cast<std::uint32_t>(std::countr_zero(bits));
+      for (std::uint32_t i = slot_head_[s]; i != kNone; i = nodes_[i].next) {
+        if (f(i)) return;
+      }
     }
   }
-  return false;
+  for (std::uint32_t i : far_) {
+    if (f(i)) return;
+  }
+}
+
+bool EventQueue::pending(EventId id) const {
+  bool found = false;
+  for_each_queued([&](std::uint32_t i) {
+    if (nodes_[i].seq != id.seq) return false;
+    found = nodes_[i].target != nullptr;
+    return true;
+  });
+  return found;
 }
 
 bool EventQueue::cancel(EventId id) {
-  for (const Bucket& b : heap_) {
-    for (std::uint32_t i = b.head; i != kNone; i = nodes_[i].next) {
-      Node& n = nodes_[i];
-      if (n.seq != id.seq) continue;
-      if (n.target == nullptr) return false;
-      n.target = nullptr;  // a tombstone: popped and skipped in its turn
+  bool cancelled = false;
+  for_each_queued([&](std::uint32_t i) {
+    Node& n = const_cast<Node&>(nodes_[i]);
+    if (n.seq != id.seq) return false;
+    if (n.target != nullptr) {
+      n.target = nullptr;  // a tombstone: taken off and skipped in its turn
       --live_;
-      return true;
+      cancelled = true;
     }
-  }
-  return false;
+    return true;
+  });
+  return cancelled;
 }
 
-// Takes the first event of the top bucket off the queue (tombstone or not).
-EventQueue::Node EventQueue::pop_front() {
-  Bucket& top = heap_.front();
-  const std::uint32_t i = top.head;
-  const Node n = nodes_[i];
-  nodes_[i].next = free_;
-  free_ = i;
-  if (n.next == kNone) {
-    // The bucket is empty; no event may join it any more.
-    if (top.first_seq == newest_first_seq_) newest_live_ = false;
-    pop_top();
-  } else {
-    top.head = n.next;  // the key (cycle, first_seq) stays: the heap stays valid
+std::uint32_t EventQueue::first_wheel_slot() const {
+  // Every event in the wheel is due in [now, now + kSlots): the first slot in
+  // use at or after now's, going round, holds the earliest.
+  const std::uint32_t start = static_cast<std::uint32_t>(now_) & kSlotMask;
+  const std::uint32_t w = start >> 6;
+  if (const std::uint64_t m = occupied_[w] & (~std::uint64_t{0} << (start & 63)); m != 0) {
+    return (w << 6) | static_cast<std::uint32_t>(std::countr_zero(m));
   }
+  const std::uint64_t after = w == 63 ? 0 : summary_ & (~std::uint64_t{0} << (w + 1));
+  // None after now's word: round to the first in use (word w's bits at or after
+  // now's slot are ruled out above).
+  const std::uint32_t v =
+      static_cast<std::uint32_t>(std::countr_zero(after != 0 ? after : summary_));
+  return (v << 6) | static_cast<std::uint32_t>(std::countr_zero(occupied_[v]));
+}
+
+std::uint32_t EventQueue::find_first() const {
+  const std::uint32_t wheel = wheel_size_ != 0 ? slot_head_[first_wheel_slot()] : kNone;
+  if (far_.empty()) return wheel;
+  if (wheel == kNone) return far_.front();
+  return before(far_.front(), wheel) ? far_.front() : wheel;
+}
+
+void EventQueue::remove_first(std::uint32_t i) {
+  assert(i == first_);
+  Node& n = nodes_[i];
+  const std::uint32_t s = static_cast<std::uint32_t>(n.cycle) & kSlotMask;
+  if (slot_head_[s] == i) {
+    --wheel_size_;
+    slot_head_[s] = n.next;
+    if (n.next == kNone) {
+      slot_tail_[s] = kNone;
+      occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
+      if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
+    }
+  } else {
+    // The heap's top: move the last entry down from the root.
+    const std::uint32_t last = far_.back();
+    far_.pop_back();
+    const std::size_t size = far_.size();
+    if (size != 0) {
+      std::size_t k = 0;
+      for (;;) {
+        std::size_t c = 2 * k + 1;
+        if (c >= size) break;
+        if (c + 1 < size && before(far_[c + 1], far_[c])) ++c;
+        if (!before(far_[c], last)) break;
+        far_[k] = far_[c];
+        k = c;
+      }
+      far_[k] = last;
+    }
+  }
+  // The newest run's last event is gone: no event may join that run any more.
+  if (i == newest_tail_) newest_live_ = false;
+  n.next = free_;
+  free_ = i;
+  first_ = find_first();
+}
+
+FREDSIM_INLINE EventQueue::Node EventQueue::pop_first() {
+  const std::uint32_t i = first();
+  const Node n = nodes_[i];
+  remove_first(i);
   return n;
 }
 
-void EventQueue::drop_stale_top() {
-  while (!heap_.empty() && nodes_[heap_.front().head].target == nullptr)
-    pop_front();
+FREDSIM_INLINE void EventQueue::drop_stale_first() {
+  for (std::uint32_t i = first(); i != kNone && nodes_[i].target == nullptr; i = first())
+    remove_first(i);
 }
 
 Cycle EventQueue::next_cycle() {
   if (overrun_) return kNever;
-  drop_stale_top();
-  return heap_.empty() ? kNever : heap_.front().cycle;
+  drop_stale_first();
+  const std::uint32_t i = first();
+  return i == kNone ? kNever : nodes_[i].cycle;
 }
 
-std::optional<EventQueue::Node> EventQueue::take_next() {
+FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
   if (overrun_) return std::nullopt;  // time ran out: the run stops here
-  drop_stale_top();
-  if (heap_.empty()) return std::nullopt;
-  now_ = heap_.front().cycle;
+  drop_stale_first();
+  if (live_ == 0) return std::nullopt;
+  const Node n = pop_first();
+  now_ = n.cycle;
   --live_;
   ++events_run_;
-  return pop_front();
+  return n;
 }
 
 bool EventQueue::run_one(Cycle horizon) {
@@ -193,8 +275,8 @@ bool EventQueue::run_one(Cycle horizon) {
 bool EventQueue::try_advance(Cycle to) {
   // Past the end of time, the event the caller schedules instead records it.
   if (to > horizon_ || to < now_ || to > kMaxCycle) return false;
-  drop_stale_top();
-  if (!heap_.empty() && heap_.front().cycle <= to) return false;
+  drop_stale_first();
+  if (const std::uint32_t i = first(); i != kNone && nodes_[i].cycle <= to) return false;
   now_ = to;
   return true;
 }

@@ -122,42 +122,67 @@ class EventQueue {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  /// One scheduled event, in a pool; `next` chains a bucket's events or the free list.
+  // The near wheel: one slot per cycle of the next kSlots cycles (event_queue.cpp).
+  static constexpr std::uint32_t kSlotBits = 12;
+  static constexpr std::uint32_t kSlots = 1u << kSlotBits;
+  static constexpr std::uint32_t kSlotMask = kSlots - 1;
+  static constexpr std::uint32_t kWords = kSlots / 64;
+  static_assert(kWords <= 64, "one summary word covers the occupancy words");
+  /// One scheduled event, in a pool; `next` chains a slot's events or the free list.
+  /// Its place in the order is (cycle, run, seq): `run` is the sequence number
+  /// of the first event of the run it joined (see event_queue.cpp).
   struct Node {
     EventTarget* target;  // null: cancelled (a tombstone)
     std::uint64_t arg;
     std::uint64_t seq;
+    std::uint64_t run;
+    Cycle cycle;
     std::uint32_t kind;
     std::uint32_t next;
   };
-  /// Events of one cycle scheduled one after another, in FIFO order. The heap
-  /// orders buckets by (cycle, first_seq); see event_queue.cpp.
-  struct Bucket {
-    Cycle cycle;
-    std::uint64_t first_seq;
-    std::uint32_t head;
-  };
-  static bool later(const Bucket& a, const Bucket& b) {
-    return a.cycle != b.cycle ? a.cycle > b.cycle : a.first_seq > b.first_seq;
+  bool before(std::uint32_t a, std::uint32_t b) const {
+    const Node& x = nodes_[a];
+    const Node& y = nodes_[b];
+    if (x.cycle != y.cycle) return x.cycle < y.cycle;
+    if (x.run != y.run) return x.run < y.run;
+    return x.seq < y.seq;
   }
   std::uint32_t alloc_node();
   /// Records the first overrun; false when `at` is within time.
   bool past_end(Cycle at, const EventTarget& target, std::uint32_t kind);
-  void drop_stale_top();
-  void sift_up(std::size_t i);
-  void sift_down(std::size_t i);
-  void pop_top();
-  Node pop_front();
+  void insert(std::uint32_t i);
+  void wheel_insert(std::uint32_t i);
+  void far_push(std::uint32_t i);
+  /// The first event in the order (tombstone or not), kNone when none: kept up
+  /// to date by insert() and remove_first(), so finding it costs nothing.
+  std::uint32_t first() const { return first_; }
+  /// Finds the first event from scratch (after the first was taken off).
+  std::uint32_t find_first() const;
+  std::uint32_t first_wheel_slot() const;
+  /// Takes event `i`, the first, off the queue (its node goes to the free list).
+  void remove_first(std::uint32_t i);
+  void drop_stale_first();
+  Node pop_first();
   /// The next live event, off the queue, with now() at its cycle; none when idle.
   std::optional<Node> take_next();
+  template <typename F>
+  void for_each_queued(F&& f) const;
 
-  std::vector<Bucket> heap_;  // 4-ary min-heap on (cycle, first_seq)
   std::vector<Node> nodes_;
   std::uint32_t free_ = kNone;
-  // The bucket created last: the only one an event may join.
+  // The wheel: events due within kSlots cycles of now, in the slot of their
+  // cycle, each slot's events chained in order.
+  std::vector<std::uint32_t> slot_head_, slot_tail_;
+  std::uint64_t occupied_[kWords] = {};  // a bit per slot with events
+  std::uint64_t summary_ = 0;            // a bit per word of occupied_ that is not 0
+  std::size_t wheel_size_ = 0;
+  // Later events: a binary heap of nodes in (cycle, run, seq) order.
+  std::vector<std::uint32_t> far_;
+  std::uint32_t first_ = kNone;  // the first event in the order, see first()
+  // The run created last by schedule(): the only one an event may join.
   bool newest_live_ = false;
   Cycle newest_cycle_ = 0;
-  std::uint64_t newest_first_seq_ = 0;
+  std::uint64_t newest_run_ = 0;
   std::uint32_t newest_tail_ = kNone;
   Cycle now_ = 0;
   Cycle horizon_ = 0;  // how far try_advance may go; 0 outside run_one

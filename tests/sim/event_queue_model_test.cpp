@@ -1,0 +1,246 @@
+// The event queue against a plain model of its order, under random schedules,
+// reservations, cancels, runs and time advances. The model keeps the order the
+// queue has always had (docs/architecture.md "Layers"): events of one cycle in
+// runs, a run being the events schedule() put one after another at that cycle,
+// runs ordered by their first sequence number, a reserved number a run of its
+// own. It is written with std::map and std::deque for clarity, not speed, so a
+// fault in the queue's wheel, far heap or cached first shows as a difference.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "fredsim/sim/event_queue.hpp"
+
+namespace fredsim {
+namespace {
+
+class ModelQueue {
+ public:
+  Cycle now() const { return now_; }
+  std::size_t size() const { return live_; }
+
+  std::uint64_t schedule(Cycle at, std::uint64_t label) {
+    const std::uint64_t seq = next_seq_++;
+    if (!newest_ || newest_->first != at) {
+      newest_ = std::make_pair(at, seq);
+    }
+    runs_[*newest_].push_back(Ev{seq, label, false});
+    ++live_;
+    return seq;
+  }
+  std::uint64_t reserve(std::uint64_t n) {
+    const std::uint64_t base = next_seq_;
+    next_seq_ += n;
+    return base;
+  }
+  void schedule_reserved(Cycle at, std::uint64_t seq, std::uint64_t label) {
+    runs_[{at, seq}].push_back(Ev{seq, label, false});
+    ++live_;
+  }
+  bool cancel(std::uint64_t seq) {
+    for (auto& [key, evs] : runs_) {
+      for (Ev& e : evs) {
+        if (e.seq != seq) continue;
+        if (e.dead) return false;
+        e.dead = true;
+        --live_;
+        return true;
+      }
+    }
+    return false;
+  }
+  Cycle next_cycle() {
+    drop_dead();
+    return runs_.empty() ? kNever : runs_.begin()->first.first;
+  }
+  // The next live event's label, with now() at its cycle.
+  std::optional<std::uint64_t> take() {
+    drop_dead();
+    if (runs_.empty()) return std::nullopt;
+    now_ = runs_.begin()->first.first;
+    --live_;
+    return pop_front().label;
+  }
+  bool try_advance(Cycle to, Cycle horizon) {
+    if (to > horizon || to < now_) return false;
+    drop_dead();
+    if (!runs_.empty() && runs_.begin()->first.first <= to) return false;
+    now_ = to;
+    return true;
+  }
+  void set_now(Cycle c) { now_ = c; }
+
+ private:
+  struct Ev {
+    std::uint64_t seq;
+    std::uint64_t label;
+    bool dead;
+  };
+  using Key = std::pair<Cycle, std::uint64_t>;  // (cycle, the run's first seq)
+  Ev pop_front() {
+    auto it = runs_.begin();
+    const Ev e = it->second.front();
+    it->second.pop_front();
+    if (it->second.empty()) {
+      // The run is over: nothing may join it any more.
+      if (newest_ && *newest_ == it->first) newest_.reset();
+      runs_.erase(it);
+    }
+    return e;
+  }
+  void drop_dead() {
+    while (!runs_.empty() && runs_.begin()->second.front().dead)
+      pop_front();
+  }
+
+  std::map<Key, std::deque<Ev>> runs_;
+  std::optional<Key> newest_;
+  Cycle now_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::size_t live_ = 0;
+};
+
+// Runs in step with the model: each event it is given must be the model's
+// next. Some events try to advance time from inside, as the kernel model does,
+// and the model is asked the same.
+struct Runner final : EventTarget {
+  EventQueue* q = nullptr;
+  ModelQueue* model = nullptr;
+  Cycle horizon = kNever;
+  std::vector<std::pair<Cycle, std::uint64_t>> ran;
+  void on_event(std::uint32_t, std::uint64_t label) override {
+    const auto want = model->take();
+    ASSERT_TRUE(want.has_value()) << "the queue ran event " << label << "; the model has none";
+    EXPECT_EQ(label, *want) << "after " << ran.size() << " events";
+    EXPECT_EQ(q->now(), model->now());
+    ran.emplace_back(q->now(), label);
+    if (label % 5 == 0) {
+      const Cycle to = q->now() + label % 97;
+      const bool got = q->try_advance(to);
+      const bool expected = model->try_advance(to, horizon);
+      EXPECT_EQ(got, expected) << "try_advance to " << to << " in event " << label;
+    }
+  }
+  std::string_view event_name(std::uint32_t) const override { return "model"; }
+};
+
+// Delays that reach every part of the queue: the same cycle, near ones, the
+// wheel's edge (4,096 cycles) on both sides, and far ones.
+Cycle random_delay(std::mt19937_64& rng) {
+  switch (rng() % 8) {
+    case 0:
+      return 0;
+    case 1:
+      return rng() % 4;
+    case 2:
+      return rng() % 64;
+    case 3:
+      return rng() % 1'000;
+    case 4:
+      return 4'090 + rng() % 12;
+    case 5:
+      return rng() % 10'000;
+    case 6:
+      return rng() % 1'000'000;
+    default:
+      return 8'192 * (1 + rng() % 3) + rng() % 3;
+  }
+}
+
+void run_random(std::uint64_t seed, int ops) {
+  std::mt19937_64 rng(seed);
+  EventQueue q(16);
+  ModelQueue model;
+  Runner r;
+  r.q = &q;
+  r.model = &model;
+  std::vector<std::pair<EventId, std::uint64_t>> ids;  // queue's, model's
+  std::vector<std::uint64_t> reserved;
+  std::uint64_t label = 1;
+  for (int op = 0; op < ops; ++op) {
+    const unsigned what = rng() % 16;
+    if (what < 7) {
+      const Cycle at = q.now() + random_delay(rng);
+      const EventId id = q.schedule(at, r, 0, label);
+      ids.emplace_back(id, model.schedule(at, label));
+      ASSERT_EQ(id.seq, ids.back().second);
+      ++label;
+    } else if (what == 7) {
+      const std::uint64_t base = q.reserve_seqs(4);
+      ASSERT_EQ(base, model.reserve(4));
+      for (std::uint64_t k = 0; k < 4; ++k)
+        reserved.push_back(base + k);
+    } else if (what == 8 && !reserved.empty()) {
+      // A reserved number, used once (it must never be pending twice).
+      const std::size_t k = rng() % reserved.size();
+      const std::uint64_t seq = reserved[k];
+      reserved.erase(reserved.begin() + static_cast<std::ptrdiff_t>(k));
+      const Cycle at = q.now() + random_delay(rng);
+      q.schedule_reserved(at, seq, r, 0, label);
+      model.schedule_reserved(at, seq, label);
+      ++label;
+    } else if (what == 9 && !ids.empty()) {
+      const auto& [id, seq] = ids[rng() % ids.size()];
+      ASSERT_EQ(q.cancel(id), model.cancel(seq));
+    } else if (what < 14) {
+      r.horizon = kNever;
+      const std::size_t before = r.ran.size();
+      if (!q.run_one()) {
+        ASSERT_FALSE(model.take().has_value()) << "the queue is idle; the model is not";
+      }
+      ASSERT_LE(r.ran.size(), before + 1);
+    } else {
+      // run_until a near or far limit: every event up to it, then the clock.
+      const Cycle limit = q.now() + random_delay(rng);
+      r.horizon = limit;
+      q.run_until(limit);
+      ASSERT_TRUE(model.next_cycle() == kNever || model.next_cycle() > limit) << "op " << op;
+      if (limit > model.now()) model.set_now(limit);
+    }
+    if (::testing::Test::HasFailure()) FAIL() << "seed " << seed << " op " << op;
+    ASSERT_EQ(q.now(), model.now()) << "op " << op;
+    ASSERT_EQ(q.size(), model.size()) << "op " << op;
+    ASSERT_EQ(q.next_cycle(), model.next_cycle()) << "op " << op;
+  }
+  // Drain both.
+  r.horizon = kNever;
+  q.run_to_idle();
+  EXPECT_FALSE(model.take().has_value()) << "the model has events the queue did not run";
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(EventQueueModel, RandomSchedulesRunInTheModelsOrder) {
+  for (std::uint64_t seed = 1; seed <= 40; ++seed)
+    run_random(seed, 4'000);
+}
+
+TEST(EventQueueModel, ManyEventsAtOneCycleAndTheWheelsEdge) {
+  // A broadcast's worth of events at one cycle, others exactly kSlots apart
+  // (the same wheel slot a turn later), runs interleaved with schedules.
+  EventQueue q(16);
+  ModelQueue model;
+  Runner r;
+  r.q = &q;
+  r.model = &model;
+  for (std::uint64_t i = 0; i < 3'000; ++i) {
+    const Cycle at = (i % 3 == 0) ? 100 : (i % 3 == 1) ? 100 + 4'096 : 100 + 2 * 4'096;
+    q.schedule(at, r, 0, i + 1);
+    model.schedule(at, i + 1);
+    if (i % 50 == 49) {
+      ASSERT_TRUE(q.run_one());
+    }
+  }
+  q.run_to_idle();
+  EXPECT_EQ(r.ran.size(), 3'000u);
+  EXPECT_FALSE(model.take().has_value());
+  EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace fredsim
