@@ -21,8 +21,11 @@ namespace fredsim::scenario {
 namespace {
 
 /// The CPUs a destination names, for work items and kernel senders.
-std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpus) {
-  std::vector<CpuId> out;
+/// The CPUs a destination names, into `out` (a buffer the caller reuses, so a
+/// repeated event allocates nothing once it has the machine's size).
+const std::vector<CpuId>& dest_cpus(const Destination& d, CpuId from, std::uint32_t cpus,
+                                    std::vector<CpuId>& out) {
+  out.clear();
   switch (d.kind) {
     case Destination::Kind::self:
       out.push_back(from);
@@ -37,7 +40,7 @@ std::vector<CpuId> dest_cpus(const Destination& d, CpuId from, std::uint32_t cpu
       }
       break;
     case Destination::Kind::cpus:
-      out = d.cpus;
+      out.assign(d.cpus.begin(), d.cpus.end());
       break;
   }
   return out;
@@ -89,6 +92,7 @@ class Driver final : public EventTarget {
     work_.resize(spec.events.size());
     for (std::size_t e = 0; e < spec.events.size(); ++e)
       work_[e] = handler_ids(sys.kernel(), spec.events[e].work);
+    dest_.reserve(sys.machine().cpu_count());
     watch_handlers();
   }
   Driver(const Driver&) = delete;
@@ -136,7 +140,7 @@ class Driver final : public EventTarget {
     const std::uint32_t cpus = m.cpu_count();
     switch (ev.type) {
       case EventType::ipi: {
-        const auto dest = dest_cpus(ev.dest, ev.from, cpus);
+        const auto& dest = dest_cpus(ev.dest, ev.from, cpus, dest_);
         give_work(kind, dest);
         // The raw "ipi" event: the ICR exactly as the scenario gives it.
         write_icrs(m, ev.from, ev.dest, ev.mode, ev.vector);
@@ -165,7 +169,7 @@ class Driver final : public EventTarget {
         // trigger_all_cpu_backtrace() is the all-CPU mask with the sender excluded.
         const bool all_but_self = ev.dest.kind == Destination::Kind::all_but_self;
         const Destination mask = all_but_self ? Destination{Destination::Kind::all, {}} : ev.dest;
-        k.trigger_backtrace(ev.from, dest_cpus(mask, ev.from, cpus), all_but_self);
+        k.trigger_backtrace(ev.from, dest_cpus(mask, ev.from, cpus, dest_), all_but_self);
         break;
       }
       case EventType::stop:
@@ -178,7 +182,7 @@ class Driver final : public EventTarget {
         k.kgdb_roundup(ev.from);
         break;
       case EventType::mce:
-        k.mce_inject(ev.from, dest_cpus(ev.dest, ev.from, cpus));
+        k.mce_inject(ev.from, dest_cpus(ev.dest, ev.from, cpus, dest_));
         break;
       case EventType::irqs_off:
         // CLI at `at`, STI at `until` in the CPU's ordinary code; a CPU that
@@ -325,6 +329,7 @@ class Driver final : public EventTarget {
   std::uint64_t seq_of(std::uint32_t e) const { return seq_base_ + spec_.events[e].file_index; }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
+  std::vector<CpuId> dest_;                           // an event's destination CPUs, reused
   std::vector<std::unique_ptr<Watch>> watches_;
   std::uint64_t seq_base_ = 0;
 };
