@@ -194,6 +194,45 @@ void BM_Mixed1M_JsonlSink(benchmark::State& s) {
 void BM_Mixed1M_ChromeSink(benchmark::State& s) {
   mixed_run(s, Sink::chrome);
 }
+// The storm of bench/storm-2m.toml through SystemRunner, with what `fredsim run`
+// always has (the signal flag and a far deadline): the library's side of the
+// CLI target (scripts/bench.sh times the command on the same file).
+void BM_Storm2M_Library(benchmark::State& state) {
+  auto spec = load_scenario_file(FREDSIM_BENCH_DIR "/storm-2m.toml");
+  if (!spec) {
+    state.SkipWithError(spec.error().message.c_str());
+    return;
+  }
+  SystemRunner runner;
+  std::uint64_t received = 0;
+  std::uint64_t allocs = 0;
+  for (auto _ : state) {
+    RunOptions options;
+    static const volatile std::sig_atomic_t clear_flag = 0;
+    options.limits.interrupt = &clear_flag;
+    options.limits.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+    const std::uint64_t before = bench::allocation_count();
+    auto r = runner.run(*spec, options);
+    allocs = bench::allocation_count() - before;
+    if (!r || !r->passed) {
+      state.SkipWithError(r ? "the storm's expectations failed" : r.error().message.c_str());
+      return;
+    }
+    received = 0;
+    for (const auto& c : r->cpus)
+      received += c.nmi_received;
+  }
+  const double runs = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<std::int64_t>(received) * state.iterations());
+  state.counters["nmis"] = static_cast<double>(received);
+  state.counters["ns_per_nmi"] =
+      benchmark::Counter(static_cast<double>(received) * runs,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  // Setup and the result allocate; the NMIs must not (a few hundred in all).
+  state.counters["allocs_per_nmi"] = static_cast<double>(allocs) / static_cast<double>(received);
+}
+BENCHMARK(BM_Storm2M_Library)->Unit(benchmark::kMillisecond)->Iterations(3);
+
 BENCHMARK(BM_Mixed1M_NoSink)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Mixed1M_NoSinkLimited)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Mixed1M_CountingSink)->Unit(benchmark::kMillisecond)->Iterations(3);

@@ -3,6 +3,7 @@
 # Benchmark program under bench/ (host speed; bench/README.md tells how to read
 # them). Extra arguments go to every program, e.g. --benchmark_filter=Bitmap or
 # --benchmark_repetitions=5 --benchmark_report_aggregates_only=true.
+# Then it times `fredsim run` on bench/storm-2m.toml as a whole process.
 # FREDSIM_BENCH_OUT=DIR also writes each program's figures as DIR/NAME.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,3 +21,16 @@ for name in dispatch_bench mixed_bench cpu_bench apic_bench vmx_bench event_queu
   [[ -n "$out" ]] && args+=("--benchmark_out=$out/$name.json" "--benchmark_out_format=json")
   "./build/release/bench/$name" "${args[@]}"
 done
+
+# The command itself on the storm BM_Storm2M_Library runs through the library:
+# process start, loading, 2,000,000 NMIs and the result JSON, best of 3 runs.
+echo "== fredsim run bench/storm-2m.toml --json (whole process, best of 3)"
+best=""
+for _ in 1 2 3; do
+  start=$(date +%s.%N)
+  ./build/release/tools/fredsim/fredsim run bench/storm-2m.toml -q --json /dev/null
+  end=$(date +%s.%N)
+  t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+  if [[ -z "$best" ]] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best="$t"; fi
+done
+awk -v t="$best" 'BEGIN { printf "%s s wall, %.2f million NMIs per second, %.0f ns per NMI\n", t, 2 / t, t * 1e9 / 2e6 }'
