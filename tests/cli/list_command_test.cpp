@@ -115,6 +115,43 @@ TEST(List, TimingHasEveryParameterWithItsDefaultAndSource) {
   }
 }
 
+// Issue 20: a researcher must see which costs are measured. Every default's row
+// says what it rests on, and every named profile lists each cost it sets with
+// its value, basis and source, in its own block after the defaults.
+TEST(List, TimingSaysWhatEachCostRestsOnAndPrintsTheNamedProfiles) {
+  auto r = test::run_cli({"list", "timing"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const TimingParamInfo& p : timing_params()) {
+    const std::string line = row(r.out, std::string(p.name));
+    EXPECT_NE(line.find("  " + std::string(to_string(p.basis)) + " "), std::string::npos) << line;
+  }
+  const std::size_t profiles = r.out.find("\nnamed profiles");
+  ASSERT_NE(profiles, std::string::npos) << r.out;
+  ASSERT_GE(timing_profiles().size(), 2u);
+  for (const NamedTimingProfile& profile : timing_profiles()) {
+    const std::size_t head = r.out.find("\n  " + std::string(profile.name) + ": ", profiles);
+    ASSERT_NE(head, std::string::npos) << profile.name;
+    // The block: the lines indented by four after the profile's own line.
+    std::size_t end = head + 1;
+    while (true) {
+      const std::size_t nl = r.out.find('\n', end);
+      if (nl == std::string::npos || r.out.compare(nl, 5, "\n    ") != 0) {
+        end = nl == std::string::npos ? r.out.size() : nl;
+        break;
+      }
+      end = nl + 1;
+    }
+    const std::string block = r.out.substr(head, end - head);
+    for (const ProfileCost& c : profile.costs) {
+      const std::string line = row(block, "  " + std::string(timing_param_name(c.param)));
+      ASSERT_FALSE(line.empty()) << profile.name << " lacks " << timing_param_name(c.param);
+      EXPECT_NE(line.find(" " + std::to_string(c.cycles) + "  "), std::string::npos) << line;
+      EXPECT_NE(line.find("  " + std::string(to_string(c.basis)) + " "), std::string::npos) << line;
+      EXPECT_NE(line.find(std::string(c.source)), std::string::npos) << line;
+    }
+  }
+}
+
 TEST(List, TargetsAreTheBuiltInOnes) {
   auto r = test::run_cli({"list", "targets"});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -44,19 +44,31 @@ void list_events(std::ostream& out) {
 void list_timing(std::ostream& out) {
   fmt::print(out,
              "timing parameters ([timing] NAME = CYCLES; defaults of the \"default\" profile, "
-             "each with its source):\n");
+             "each with what it rests on (measured, derived from published figures, or "
+             "assumed) and its source):\n");
   const std::uint32_t scenario_mhz = SystemSpec{}.frequency_mhz;
   for (const TimingParamInfo& p : timing_params()) {
     if (p.param == TimingParam::core_mhz) {
       // The one clock (docs/scenarios.md "One clock"): a scenario sets it with
       // system.frequency_mhz, whatever the profile's own default.
       fmt::print(out,
-                 "  {:<22} {:>9}  the clock, in MHz: another name for system.frequency_mhz "
-                 "(a scenario's default {}; the library profile's {})\n",
-                 p.name, scenario_mhz, scenario_mhz, p.default_cycles);
+                 "  {:<26} {:>9}  {:<8}  the clock, in MHz: another name for "
+                 "system.frequency_mhz (a scenario's default {}; the library profile's {})\n",
+                 p.name, scenario_mhz, to_string(p.basis), scenario_mhz, p.default_cycles);
       continue;
     }
-    fmt::print(out, "  {:<22} {:>9}  {}\n", p.name, p.default_cycles, p.source);
+    fmt::print(out, "  {:<26} {:>9}  {:<8}  {}\n", p.name, p.default_cycles, to_string(p.basis),
+               p.source);
+  }
+  // The named profiles (docs/hardware.md "Named profiles"): what each changes.
+  fmt::print(out,
+             "\nnamed profiles (system.timing = NAME; each sets the costs below, the others "
+             "keep the default's):\n");
+  for (const NamedTimingProfile& profile : timing_profiles()) {
+    fmt::print(out, "  {}: {}\n", profile.name, profile.summary);
+    for (const ProfileCost& c : profile.costs)
+      fmt::print(out, "    {:<24} {:>9}  {:<8}  {}\n", timing_param_name(c.param), c.cycles,
+                 to_string(c.basis), c.source);
   }
 }
 
