@@ -30,20 +30,6 @@ Vmcs::Vmcs() {
   assert(known_fields().size() <= kFieldCapacity);
 }
 
-std::size_t Vmcs::slot_of(std::uint32_t encoding) {
-  const auto slot = field_slot(encoding);
-  assert(slot && "the processor touches only fields the model has");
-  return slot.value_or(0);
-}
-
-std::uint64_t Vmcs::get(std::uint32_t encoding) const {
-  return values_[slot_of(encoding)];
-}
-
-void Vmcs::set_exit_field(std::uint32_t encoding, std::uint64_t value) {
-  values_[slot_of(encoding)] = value & width_mask(FieldEncoding{encoding}.width());
-}
-
 VmxResult Vmcs::fail_valid(VmInstructionError e) {
   set_exit_field(field::kVmInstructionError, static_cast<std::uint32_t>(e));
   return VmxResult::fail_valid(e);

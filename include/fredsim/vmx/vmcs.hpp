@@ -5,6 +5,7 @@
 // read-only-ness come from the encoding, failures are VMfailValid values with
 // the error number stored in field 0x4400.
 #include <array>
+#include <cassert>
 #include <cstdint>
 
 #include "fredsim/vmx/fields.hpp"
@@ -29,8 +30,12 @@ class Vmcs {
 
   /// The processor's own reads and writes (VM entry, VM exit): no access checks.
   /// The encoding must be one of known_fields() (asserted).
-  std::uint64_t get(std::uint32_t encoding) const;
-  void set_exit_field(std::uint32_t encoding, std::uint64_t value);
+  /// Inline, with the field table in fields.hpp: a constant encoding's slot and
+  /// width are found at compile time.
+  std::uint64_t get(std::uint32_t encoding) const { return values_[slot_of(encoding)]; }
+  void set_exit_field(std::uint32_t encoding, std::uint64_t value) {
+    values_[slot_of(encoding)] = value & width_mask(FieldEncoding{encoding}.width());
+  }
   /// VMfailValid: stores the error number in field 0x4400 and returns the result.
   VmxResult fail_valid(VmInstructionError e);
 
@@ -42,7 +47,11 @@ class Vmcs {
   void clear() { launched_ = false; }
 
  private:
-  static std::size_t slot_of(std::uint32_t encoding);
+  static constexpr std::size_t slot_of(std::uint32_t encoding) {
+    const auto slot = field_slot(encoding);
+    assert(slot && "the processor touches only fields the model has");
+    return slot.value_or(0);
+  }
 
   std::array<std::uint64_t, kFieldCapacity> values_{};
   bool launched_ = false;
