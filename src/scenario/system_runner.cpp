@@ -750,11 +750,13 @@ Result<std::string> SystemSession::print(std::string_view what) const {
   }
   if (noun == "stats") {
     std::string out;
+    // Work no NMI has handled is lost at the end of the run, pending before it.
+    const std::string_view unhandled = done() ? "lost" : "pending";
     for (CpuId c = 0; c < s.machine().cpu_count(); ++c) {
       const auto& st = s.kernel().cpu_state(c);
-      out += fmt::format("cpu {}: normal={} unknown={} external={} swallow={} lost={}{}\n", c,
+      out += fmt::format("cpu {}: normal={} unknown={} external={} swallow={} {}={}{}\n", c,
                          st.stats.normal, st.stats.unknown, st.stats.external, st.stats.swallow,
-                         s.kernel().lost_work(c), st.halted ? " (stopped)" : "");
+                         unhandled, s.kernel().lost_work(c), st.halted ? " (stopped)" : "");
     }
     if (!out.empty()) out.pop_back();
     return out;

@@ -159,7 +159,15 @@ TEST(StepCommand, UntilACyclePastIsSaid) {
 // Mid-run, work not yet handled is pending (an NMI is on its way), not lost,
 // and the expectations hold or not so far.
 TEST(StepCommand, ResultMidRunSaysRunning) {
-  auto r = run_cli({"step", swallow()}, "until 2000\nresult\ncontinue\nresult\nquit\n");
+  auto r = run_cli({"step", swallow()},
+                   "until 1000\nprint stats\nuntil 2000\nresult\ncontinue\nresult\nprint stats\n"
+                   "quit\n");
+  // The two items of the first NMI, on its way to CPU 1.
+  EXPECT_NE(r.out.find("cpu 1: normal=0 unknown=0 external=0 swallow=0 pending=2\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("cpu 1: normal=2 unknown=0 external=0 swallow=1 lost=0\n"),
+            std::string::npos);
   const auto mid = r.out.find("(fredsim 2000) scenario swallow:");
   ASSERT_NE(mid, std::string::npos) << r.out;
   const std::string during = r.out.substr(mid, r.out.find("(fredsim", mid + 1) - mid);

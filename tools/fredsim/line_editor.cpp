@@ -67,7 +67,8 @@ class EditLineInput final : public LineInput {
 
   Read read(std::string_view prompt, std::string& line) override {
     prompt_.assign(prompt);
-    out_.flush();  // what the last command printed, before libedit writes
+    out_.flush();    // what the last command printed, before libedit writes
+    el_resize(el_);  // the terminal may have changed size since (no SIGWINCH handler)
     int count = 0;
     const char* text = el_gets(el_, &count);
     if (text == nullptr || count <= 0) {
