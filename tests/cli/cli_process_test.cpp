@@ -429,6 +429,20 @@ TEST(CliTerminal, StepHasHistoryRepeatAndCompletion) {
   EXPECT_EQ(t.wait(), 1);  // quit mid-run: the expectations do not hold yet
 }
 
+// ^D at an empty prompt ends the session as `quit` does. Under the asan preset
+// this also checks that libedit leaves no leak behind (LeakSanitizer's exit
+// status is not 0).
+TEST(CliTerminal, StepEndsAtEndOfInput) {
+  Dir dir;
+  Terminal t(dir, {"step", source_dir() + "/scenarios/swallow.toml"});
+  ASSERT_TRUE(t.shows("(fredsim 0) ")) << t.rest();
+  t.type("continue\r");
+  ASSERT_TRUE(t.shows("(fredsim 6840, done) ")) << t.rest();
+  t.type("\x04");
+  ASSERT_TRUE(t.shows("PASSED: 5 of 5 expectations hold")) << t.rest();
+  EXPECT_EQ(t.wait(), 0) << t.rest();
+}
+
 TEST(CliTerminal, StepCtrlCStopsContinueAndReturnsToThePrompt) {
   Dir dir;
   Terminal t(dir, {"step", long_storm(dir)});
