@@ -2,6 +2,8 @@
 #include "line_editor.hpp"
 
 #include <histedit.h>
+#include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -98,19 +100,40 @@ class EditLineInput final : public LineInput {
   }
   static char* prompt_of(EditLine* el) { return self(el).prompt_.data(); }
 
-  /// One character from stdin. A signal that breaks the read ends el_gets
-  /// (-1), so ^C at the prompt is seen at once; others (SIGWINCH) read on.
+  /// One character from stdin. A signal ends el_gets (-1), so ^C at the prompt
+  /// is seen at once, also one that came while libedit was busy with the keys
+  /// before it (the terminal sends SIGINT as soon as ^C is typed): SIGINT and
+  /// SIGTERM are blocked but while ppoll waits, which unblocks them atomically,
+  /// so none can slip in between the check of the flag and the wait.
   static int read_char(EditLine*, wchar_t* c) {
+    sigset_t blocked, old;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGINT);
+    sigaddset(&blocked, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &blocked, &old);
+    int got = -1;
     for (;;) {
+      if (caught_signal() != 0) break;
+      pollfd p{STDIN_FILENO, POLLIN, 0};
+      const int ready = ::ppoll(&p, 1, nullptr, &old);
+      if (ready < 0) {
+        if (errno == EINTR) continue;  // the flag says whether it was ours
+        break;
+      }
       unsigned char byte = 0;
       const ssize_t n = ::read(STDIN_FILENO, &byte, 1);
       if (n == 1) {
         *c = static_cast<wchar_t>(byte);  // the commands are ASCII
-        return 1;
+        got = 1;
+      } else if (n == 0) {
+        got = 0;
+      } else if (errno == EINTR || errno == EAGAIN) {
+        continue;
       }
-      if (n == 0) return 0;
-      if (errno != EINTR || caught_signal() != 0) return -1;
+      break;
     }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return got;
   }
 
   /// TAB: completes the word under the cursor as far as its completions agree;
