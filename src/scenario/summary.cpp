@@ -31,10 +31,12 @@ std::uint64_t total_stat(const ScenarioResult& r, std::uint64_t kernel::NmiStats
   return sum;
 }
 
-void cpu_row(std::ostream& out, std::string_view id, const CpuResult& c) {
-  fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", id,
+/// The last column is `lost` at the end of a run, `pending` (wider) mid-run.
+void cpu_row(std::ostream& out, std::string_view id, const CpuResult& c, int last_width) {
+  fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>{}}\n", id,
              c.nmi_received, c.nmi_coalesced, c.nmi_delivered, c.vm_exits_nmi, c.dispatch_cycles,
-             c.stats.normal, c.stats.unknown, c.stats.external, c.stats.swallow, c.lost);
+             c.stats.normal, c.stats.unknown, c.stats.external, c.stats.swallow, c.lost,
+             last_width);
 }
 
 /// PMIs a masked LVTPC dropped (they reach no CPU, so no column counts them):
@@ -89,12 +91,19 @@ std::string_view stop_text(StopReason r) {
 
 }  // namespace
 
-void write_summary(std::ostream& out, const ScenarioResult& r) {
+void write_summary(std::ostream& out, const ScenarioResult& r, RunState state) {
+  const bool running = state == RunState::running;
+  const int last_width = running ? 8 : 6;
   fmt::print(out, "scenario {}: {} CPUs, {}, nmi_source {}, {}, kernel {}, timing {}, {} MHz\n",
              r.scenario, r.config.cpus, to_string(r.config.delivery),
              r.config.nmi_source ? "on" : "off", to_string(r.config.apic),
              to_string(r.config.kernel), r.config.timing, r.config.frequency_mhz);
-  if (r.stopped != StopReason::none) {
+  if (running) {
+    fmt::print(out,
+               "running: at cycle {} ({}), events left; the counts are those so far, and "
+               "`pending` is work no NMI has handled yet\n\n",
+               r.end_cycle, microseconds(r.end_cycle, r.config.frequency_mhz));
+  } else if (r.stopped != StopReason::none) {
     fmt::print(out, "STOPPED at cycle {}: {}; the run is incomplete, its counts partial\n\n",
                r.end_cycle, stop_text(r.stopped));
   } else {
@@ -102,13 +111,13 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
                microseconds(r.end_cycle, r.config.frequency_mhz));
   }
 
-  fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>6}\n", "cpu",
+  fmt::print(out, "  {:>5} {:>9} {:>9} {:>9} {:>8} {:>12} {:>8} {:>8} {:>8} {:>8} {:>{}}\n", "cpu",
              "received", "coalesced", "delivered", "vm_exits", "dispatch_cyc", "normal", "unknown",
-             "external", "swallow", "lost");
+             "external", "swallow", running ? "pending" : "lost", last_width);
   std::size_t idle = 0;
   for (const auto& c : r.cpus) {
     if (active(c)) {
-      cpu_row(out, fmt::format("{}", c.id), c);
+      cpu_row(out, fmt::format("{}", c.id), c, last_width);
     } else {
       ++idle;
     }
@@ -124,7 +133,7 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
   sum.stats.external = total_stat(r, &kernel::NmiStats::external);
   sum.stats.swallow = total_stat(r, &kernel::NmiStats::swallow);
   sum.lost = total(r, &CpuResult::lost);
-  cpu_row(out, "all", sum);
+  cpu_row(out, "all", sum, last_width);
   if (idle)
     fmt::print(out, "  ({} CPU{} without NMI activity not shown)\n", idle, idle == 1 ? "" : "s");
   pmi_dropped_line(out, r);
@@ -160,7 +169,7 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
   }
 
   if (!r.expectations.empty()) {
-    fmt::print(out, "\nexpectations:\n");
+    fmt::print(out, "\nexpectations{}:\n", running ? " (so far: the run goes on)" : "");
     std::size_t passed = 0;
     for (const auto& e : r.expectations) {
       if (e.passed) {
@@ -175,12 +184,19 @@ void write_summary(std::ostream& out, const ScenarioResult& r) {
         }
       }
     }
+    if (running) {
+      fmt::print(out, "\nRUNNING: {} of {} expectations hold so far\n", passed,
+                 r.expectations.size());
+      return;
+    }
     fmt::print(out, "\n{}: {} of {} expectations hold{}\n",
                r.stopped != StopReason::none ? "INCOMPLETE"
                : r.passed                    ? "PASSED"
                                              : "FAILED",
                passed, r.expectations.size(),
                r.stopped != StopReason::none ? " on the partial run" : "");
+  } else if (running) {
+    fmt::print(out, "\nno expectations\n");
   } else {
     fmt::print(out, "\nno expectations{}\n",
                r.stopped != StopReason::none ? " (INCOMPLETE: the run was cut short)" : "");

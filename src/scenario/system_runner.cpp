@@ -557,6 +557,69 @@ Result<ScenarioResult> SystemRunner::run(const ScenarioSpec& spec, RunOptions& o
 
 namespace {
 
+/// The vectors whose bit is set in the ISR or IRR, "none" when none is.
+std::string vector_list(const apic::LocalApic& a, bool isr) {
+  std::string out;
+  for (unsigned v = 0; v < 256; ++v) {
+    const auto vec = static_cast<std::uint8_t>(v);
+    if (isr ? a.isr_bit(vec) : a.irr_bit(vec))
+      out += fmt::format("{}{:#04x}", out.empty() ? "" : " ", v);
+  }
+  return out.empty() ? "none" : out;
+}
+
+/// ESR bits by name (SDM Vol. 3A 11.5.3 "Error Handling", Figure 11-9).
+std::string esr_names(std::uint32_t esr) {
+  static constexpr std::pair<std::uint32_t, std::string_view> kBits[] = {
+      {apic::APIC_ESR_SEND_CS, "send_checksum"},
+      {apic::APIC_ESR_RECV_CS, "receive_checksum"},
+      {apic::APIC_ESR_SEND_ACC, "send_accept"},
+      {apic::APIC_ESR_RECV_ACC, "receive_accept"},
+      {apic::APIC_ESR_REDIRECTABLE_IPI, "redirectable_ipi"},
+      {apic::APIC_ESR_SENDILL, "send_illegal_vector"},
+      {apic::APIC_ESR_RECVILL, "receive_illegal_vector"},
+      {apic::APIC_ESR_ILLREGA, "illegal_register_address"},
+  };
+  std::string out;
+  for (const auto& [bit, name] : kBits) {
+    if ((esr & bit) != 0) out += fmt::format("{}{}", out.empty() ? "" : ",", name);
+  }
+  return out.empty() ? "none" : out;
+}
+
+/// `print apic N`: the registers of one local APIC, every LVT decoded by the
+/// fields it has (SDM Vol. 3A 11.5.1 "Local Vector Table", Figure 11-8).
+std::string describe_apic(const apic::LocalApic& a) {
+  std::string out = fmt::format(
+      "apic {}: mode={} id={:#x} software_enabled={} svr={:#x} tpr={:#x} ldr={:#x} icr={:#x}\n",
+      a.cpu(), apic::apic_mode_name(a.mode()), a.apic_id(), a.software_enabled(), a.svr(), a.tpr(),
+      a.ldr(), a.icr().raw());
+  for (const apic::LvtInfo& info : apic::kLvtInfo) {
+    const apic::LvtEntry e = a.lvt(info.lvt);
+    out += fmt::format("  lvt {:<8} {:#010x} {} vector={}", info.name, e.raw(),
+                       e.masked() ? "masked  " : "unmasked", e.vector());
+    if (info.has_delivery_mode)
+      out += fmt::format(" mode={}", apic::delivery_mode_name(e.delivery_mode()));
+    if (info.has_timer_mode) {
+      static constexpr std::string_view kTimer[] = {"one_shot", "periodic", "tsc_deadline",
+                                                    "reserved"};
+      out += fmt::format(" timer={}", kTimer[static_cast<unsigned>(e.timer_mode()) & 3]);
+    }
+    if (info.has_lint_fields) {
+      out += fmt::format(" trigger={} polarity={} remote_irr={}",
+                         e.trigger() == apic::LvtTrigger::level ? "level" : "edge",
+                         e.polarity() == apic::Polarity::active_low ? "active_low" : "active_high",
+                         e.remote_irr());
+    }
+    if (e.delivery_status()) out += " send_pending";
+    out += '\n';
+  }
+  out += fmt::format("  isr: {}\n  irr: {}\n", vector_list(a, true), vector_list(a, false));
+  out += fmt::format("  esr={:#x} ({}); since the last ESR write: {:#x} ({})", a.esr(),
+                     esr_names(a.esr()), a.esr_pending(), esr_names(a.esr_pending()));
+  return out;
+}
+
 class SystemSession final : public ScenarioSession {
  public:
   SystemSession(const ScenarioSpec& spec, Built built, RunOptions& options)
@@ -578,13 +641,25 @@ class SystemSession final : public ScenarioSession {
     const Cycle next = s.machine().queue().next_cycle();
     return next == kNever || (spec_.system.end && next > *spec_.system.end);
   }
+  Cycle next_cycle() const override {
+    if (b_.system->stopped()) return kNever;
+    return b_.system->machine().queue().next_cycle();
+  }
   std::vector<std::string> step() override {
     lines_.clear();
     if (!done()) {
       auto info = b_.system->step();
-      if (info && lines_.lines().empty()) {
-        lines_.record(TraceRecord{info->cycle, info->cpu, info->name, {}});
+      std::vector<std::string> lines = lines_.take();
+      // The event's own name (the kernel model's handler_done, a PMI's tick...)
+      // is not a trace record: said so, so it cannot be taken for one.
+      if (info && lines.empty()) {
+        lines.push_back(
+            info->cpu == kNoCpu
+                ? fmt::format("cycle={} cpu=- (event {}, no trace record)", info->cycle, info->name)
+                : fmt::format("cycle={} cpu={} (event {}, no trace record)", info->cycle, info->cpu,
+                              info->name));
       }
+      return lines;
     }
     return lines_.take();
   }
@@ -656,11 +731,7 @@ Result<std::string> SystemSession::print(std::string_view what) const {
   }
   if (noun == "apic") {
     if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();
-    const CpuId id = static_cast<CpuId>(n);
-    return fmt::format(
-        "apic {}: mode={} LVTPC={:#x} LINT1={:#x} ICR={:#x}", n,
-        apic::apic_mode_name(s.machine().apic_mode()), s.machine().apic_read(id, apic::APIC_LVTPC),
-        s.machine().apic_read(id, apic::APIC_LVT1), s.machine().apic_read(id, apic::APIC_ICR));
+    return describe_apic(s.machine().apic(static_cast<CpuId>(n)));
   }
   if (noun == "vmcs") {
     if (n < 0 || n >= static_cast<long long>(s.machine().cpu_count())) return bad_cpu();
@@ -684,11 +755,13 @@ Result<std::string> SystemSession::print(std::string_view what) const {
   }
   if (noun == "stats") {
     std::string out;
+    // Work no NMI has handled is lost at the end of the run, pending before it.
+    const std::string_view unhandled = done() ? "lost" : "pending";
     for (CpuId c = 0; c < s.machine().cpu_count(); ++c) {
       const auto& st = s.kernel().cpu_state(c);
-      out += fmt::format("cpu {}: normal={} unknown={} external={} swallow={} lost={}{}\n", c,
+      out += fmt::format("cpu {}: normal={} unknown={} external={} swallow={} {}={}{}\n", c,
                          st.stats.normal, st.stats.unknown, st.stats.external, st.stats.swallow,
-                         s.kernel().lost_work(c), st.halted ? " (stopped)" : "");
+                         unhandled, s.kernel().lost_work(c), st.halted ? " (stopped)" : "");
     }
     if (!out.empty()) out.pop_back();
     return out;

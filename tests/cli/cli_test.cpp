@@ -304,7 +304,8 @@ TEST(Cli, StepThroughTheSwallowScenario) {
                "print nothing\ndelete\ncontinue\nquit\n");
   EXPECT_EQ(r.code, 0) << r.err;
   // The first call of nic: 1,500 cycles of IPI latency, FRED delivery, entry code.
-  EXPECT_NE(r.out.find("breakpoint: handler nic (cycle 1780)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("breakpoint 1, handler nic: stopped at cycle 1780\n"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("cycle=1780 cpu=1 handler_call handler=nic type=local returned=2"),
             std::string::npos);
   // At that point CPU 1 is in its NMI handler, NMIs blocked, the second NMI pending.
@@ -312,7 +313,7 @@ TEST(Cli, StepThroughTheSwallowScenario) {
   EXPECT_NE(r.out.find("nmi: pending=true bitmap=0x0200 blocked=true"), std::string::npos);
   // default_do_nmi adds to `normal` when the handler list is done, not yet.
   EXPECT_NE(r.out.find("cpu 1: normal=0 unknown=0 external=0 swallow=0"), std::string::npos);
-  EXPECT_NE(r.out.find("breakpoint: cpu 1"), std::string::npos);
+  EXPECT_NE(r.out.find("breakpoint 2, cpu 1: stopped at cycle "), std::string::npos);
   EXPECT_NE(r.out.find("apic 1: mode=x2apic"), std::string::npos);
   EXPECT_NE(r.out.find("vmcs 1: no guest has run on CPU 1"), std::string::npos);
   EXPECT_NE(r.out.find("cannot print 'nothing'"), std::string::npos);

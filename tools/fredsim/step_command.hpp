@@ -1,7 +1,9 @@
 #pragma once
 // `fredsim step`: steps through a scenario from commands read on stdin.
+#include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fredsim/scenario/loader.hpp"
@@ -15,7 +17,23 @@ struct StepCommand {
   std::vector<scenario::Override> overrides;
 };
 
-/// Reads stepping commands from `in` until "quit" or its end.
+/// What `fredsim step` completes words from.
+struct StepVocabulary {
+  std::vector<std::string> handlers;       // names `break handler` takes
+  std::uint32_t cpus = 0;                  // CPU numbers are 0..cpus-1
+  std::vector<std::uint32_t> breakpoints;  // numbers `delete` takes
+};
+
+/// The completions of the last word of `before_cursor` (the whole line up to the
+/// cursor; an empty last word when it ends in a space): command names, then the
+/// words each command takes (break cycle/handler/cpu, print cpu/apic/vmcs/...,
+/// handler names, CPU numbers, breakpoint numbers), those that begin with it.
+std::vector<std::string> step_completions(std::string_view before_cursor,
+                                          const StepVocabulary& words);
+
+/// Reads stepping commands until "quit" or the end of input: from a terminal
+/// through libedit when `in` is std::cin and stdin and stdout are terminals,
+/// else from `in` line by line.
 int step_command(const StepCommand& cmd, const scenario::ScenarioRunner& runner, std::istream& in,
                  std::ostream& out, std::ostream& err);
 

@@ -1,5 +1,6 @@
 #pragma once
 // What is done with a ScenarioResult: expectations, JSON, readable summaries.
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -24,8 +25,16 @@ std::string to_json(const ScenarioResult& result);
 /// {"bitmap": RESULT, "polling": RESULT}
 std::string compare_json(const ScenarioResult& bitmap, const ScenarioResult& polling);
 
+/// How far the run behind a summary has come.
+enum class RunState : std::uint8_t {
+  ended,    // ran to its end (or was cut short: ScenarioResult::stopped says)
+  running,  // `fredsim step` mid-run: events are left, so work not yet handled is
+            // pending, not lost, and expectations hold or not only so far
+};
+
 /// The readable summary of `fredsim run` (summary.cpp).
-void write_summary(std::ostream& out, const ScenarioResult& result);
+void write_summary(std::ostream& out, const ScenarioResult& result,
+                   RunState state = RunState::ended);
 /// The side-by-side table of `fredsim compare`.
 void write_compare(std::ostream& out, const ScenarioResult& bitmap, const ScenarioResult& polling);
 

@@ -62,9 +62,14 @@ class ScenarioSession {
   virtual Cycle now() const = 0;
   /// True when no event is left (or the end cycle is reached).
   virtual bool done() const = 0;
-  /// Runs one event; returns what happened, one line per thing (trace text).
+  /// The cycle of the next event to run, or kNever when none is left.
+  virtual Cycle next_cycle() const { return kNever; }
+  /// Runs one event; returns what happened, one line per trace record (the text
+  /// format of docs/format.md). An event that writes no record gives one line
+  /// that names it, `cycle=C cpu=N (event NAME, no trace record)`.
   virtual std::vector<std::string> step() = 0;
-  /// Runs every event up to and including `cycle`.
+  /// Runs every event up to and including `cycle`; the clock is then at `cycle`
+  /// (or at the scenario's end, if that is earlier), between two events.
   virtual std::vector<std::string> run_to(Cycle cycle) = 0;
   /// The state of one thing: "cpu 3", "apic 3", "handlers", "stats", ...; an
   /// error names what can be printed.
