@@ -107,6 +107,23 @@ class NullBuffer final : public std::streambuf {
   std::streamsize xsputn(const char*, std::streamsize n) override { return n; }
 };
 
+std::uint64_t nmis_received(const ScenarioResult& r) {
+  std::uint64_t n = 0;
+  for (const auto& c : r.cpus)
+    n += c.nmi_received;
+  return n;
+}
+
+/// NMIs per host second and host ns per NMI, over every iteration's run.
+void report_nmis(benchmark::State& state, std::uint64_t received) {
+  const double runs = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<std::int64_t>(received) * state.iterations());
+  state.counters["nmis"] = static_cast<double>(received);
+  state.counters["ns_per_nmi"] =
+      benchmark::Counter(static_cast<double>(received) * runs,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
 enum class Sink { none, counting, text, jsonl, chrome };
 
 void mixed_run(benchmark::State& state, Sink kind, bool limited = false) {
@@ -157,18 +174,12 @@ void mixed_run(benchmark::State& state, Sink kind, bool limited = false) {
       state.SkipWithError(r.error().message.c_str());
       return;
     }
-    received = 0;
-    for (const auto& c : r->cpus)
-      received += c.nmi_received;
+    received = nmis_received(*r);
     cycles = r->end_cycle;
     records = counting.n;
   }
   const double runs = static_cast<double>(state.iterations());
-  state.SetItemsProcessed(static_cast<std::int64_t>(received) * state.iterations());
-  state.counters["nmis"] = static_cast<double>(received);
-  state.counters["ns_per_nmi"] =
-      benchmark::Counter(static_cast<double>(received) * runs,
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  report_nmis(state, received);
   state.counters["sim_cycles_per_s"] =
       benchmark::Counter(static_cast<double>(cycles) * runs, benchmark::Counter::kIsRate);
   if (kind == Sink::counting)
@@ -218,16 +229,9 @@ void BM_Storm2M_Library(benchmark::State& state) {
       state.SkipWithError(r ? "the storm's expectations failed" : r.error().message.c_str());
       return;
     }
-    received = 0;
-    for (const auto& c : r->cpus)
-      received += c.nmi_received;
+    received = nmis_received(*r);
   }
-  const double runs = static_cast<double>(state.iterations());
-  state.SetItemsProcessed(static_cast<std::int64_t>(received) * state.iterations());
-  state.counters["nmis"] = static_cast<double>(received);
-  state.counters["ns_per_nmi"] =
-      benchmark::Counter(static_cast<double>(received) * runs,
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  report_nmis(state, received);
   // Setup and the result allocate; the NMIs must not (a few hundred in all).
   state.counters["allocs_per_nmi"] = static_cast<double>(allocs) / static_cast<double>(received);
 }
