@@ -368,10 +368,21 @@ void ChromeTraceSink::finish() {
   out_.flush();
 }
 
-FtraceSink::FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with_source_bitmap)
+FtraceSink::FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap)
     : out_(out),
-      frequency_mhz_(frequency_mhz ? frequency_mhz : 1),
+      ctx_(std::move(ctx)),
+      frequency_mhz_(ctx_.frequency_mhz ? ctx_.frequency_mhz : 1),
       with_source_bitmap_(with_source_bitmap) {}
+
+bool FtraceSink::in_user(CpuId cpu, Cycle c) const {
+  // [from, until): the interval's end event runs before anything else of its
+  // cycle (docs/scenarios.md "Order"), so an NMI at `until` interrupts the kernel.
+  for (const auto& u : ctx_.user) {
+    if (u.from > c) break;
+    if (u.cpu == cpu && c < u.until) return true;
+  }
+  return false;
+}
 
 bool FtraceSink::later(const Line& a, const Line& b) {
   if (a.end_ns != b.end_ns) return a.end_ns > b.end_ns;
@@ -384,12 +395,21 @@ void FtraceSink::record(const TraceRecord& r) {
   // before it is final.
   const std::uint64_t now_ns = r.cycle * 1000 / frequency_mhz_;
   write_before(now_ns);
+  if (r.event == "nmi_deliver") {
+    // The host's handlers run for an NMI-induced VM exit in KVM's vCPU thread
+    // (vmx_handle_nmi(), arch/x86/kvm/vmx/vmx.c); otherwise in whatever ran.
+    interrupted_[r.cpu] = field_s(r, "path") == "vmexit" ? Context::guest
+                          : in_user(r.cpu, r.cycle)      ? Context::user
+                                                         : Context::idle;
+  }
   if (r.event != "handler_call") return;
   std::uint64_t cycles = field_u(r, "cycles");
   // The kernel emits the event after the call returns; delta_ns is truncated to int.
+  const auto ctx = interrupted_.find(r.cpu);
   Line l{(r.cycle + cycles) * 1000 / frequency_mhz_,
          r.cpu == kNoCpu ? 0 : r.cpu,
          seq_++,
+         ctx == interrupted_.end() ? Context::idle : ctx->second,
          std::string(field_s(r, "handler")),
          static_cast<std::int32_t>(cycles * 1000 / frequency_mhz_),
          static_cast<std::int32_t>(field_u(r, "returned")),
@@ -411,10 +431,30 @@ void FtraceSink::write(const Line& l) {
   // rounds it, (ns + 500) / 1000, printed as seconds.microseconds
   // (kernel/trace/trace_output.c).
   const std::uint64_t us = (l.end_ns + 500) / 1000;
-  fmt::print(out_,
-             "          <idle>-0       [{:03}] d.Z1. {:5}.{:06}: nmi_handler: {}() delta_ns: {} "
-             "handled: {}",
-             l.cpu, us / 1'000'000, us % 1'000'000, l.handler, l.delta_ns, l.handled);
+  // The task: trace_print_context() prints "%16s-%-7d [%03d] " (comm, pid, CPU).
+  // A user task is "user" with pid 1000 + CPU, the vCPU thread QEMU's "CPU N/KVM"
+  // (vCPU N on host CPU N) with pid 2000 + CPU (docs/format.md "ftrace").
+  std::string comm = "<idle>";
+  std::uint32_t pid = 0;
+  // The flags, as trace_print_lat_fmt() (kernel/trace/trace_output.c) prints
+  // them: irqs off 'd' (NMI delivery clears IF), need-resched '.', 'Z' for NMI
+  // inside hardirq (nmi_enter() adds NMI_OFFSET + HARDIRQ_OFFSET), the
+  // interrupted context's preempt depth ('.' for 0), migrate-disable '.'. The
+  // idle task runs with preemption disabled (init_idle_preempt_count(),
+  // kernel/sched/core.c), KVM enters the guest with it disabled
+  // (vcpu_enter_guest(), arch/x86/kvm/x86.c), user code runs with depth 0.
+  std::string_view flags = "d.Z1.";
+  if (l.context == Context::user) {
+    comm = "user";
+    pid = 1000 + l.cpu;
+    flags = "d.Z..";
+  } else if (l.context == Context::guest) {
+    comm = fmt::format("CPU {}/KVM", l.cpu);
+    pid = 2000 + l.cpu;
+  }
+  fmt::print(out_, "{:>16}-{:<7} [{:03}] {} {:5}.{:06}: nmi_handler: {}() delta_ns: {} handled: {}",
+             comm, pid, l.cpu, flags, us / 1'000'000, us % 1'000'000, l.handler, l.delta_ns,
+             l.handled);
   if (with_source_bitmap_) fmt::print(out_, " source_bitmap: {:#x}", l.source_bitmap);
   out_ << '\n';
 }

@@ -63,7 +63,7 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   }
   if (ftrace_file) {
     ftrace_sink =
-        std::make_unique<FtraceSink>(files.stream(*ftrace_file), spec->system.frequency_mhz,
+        std::make_unique<FtraceSink>(files.stream(*ftrace_file), trace_sink_context(*spec),
                                      spec->system.kernel == kernel::Revision::v5);
     options.trace_sinks.push_back(ftrace_sink.get());
   }

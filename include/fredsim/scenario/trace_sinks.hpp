@@ -126,18 +126,25 @@ class ChromeTraceSink final : public TraceSink {
 /// on a tie). A line is stamped when its call returns, but its record comes when
 /// the call starts, so a line waits until no later record can end earlier: the
 /// ones waiting are at most the calls in progress, about one per CPU.
+///
+/// The task and flags are those of the context the NMI interrupted
+/// (docs/format.md "ftrace"): the idle task, a user task inside a scenario
+/// `user` interval, the vCPU thread for an NMI-induced VM exit.
 class FtraceSink final : public TraceSink {
  public:
-  FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with_source_bitmap);
+  FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap);
   void record(const TraceRecord& r) override;
   /// Writes the lines still waiting (the run is over).
   void flush() override;
 
  private:
+  /// What the NMI interrupted.
+  enum class Context : std::uint8_t { idle, user, guest };
   struct Line {
     std::uint64_t end_ns;  // the timestamp: when the call returned
     CpuId cpu;
     std::uint64_t seq;  // record order, for lines of one CPU and timestamp
+    Context context;
     std::string handler;
     std::int32_t delta_ns;
     std::int32_t handled;
@@ -147,12 +154,15 @@ class FtraceSink final : public TraceSink {
   void write(const Line& l);
   /// Writes, in order, the waiting lines stamped before `ns`.
   void write_before(std::uint64_t ns);
+  bool in_user(CpuId cpu, Cycle c) const;
 
   std::ostream& out_;
+  TraceSinkContext ctx_;
   std::uint32_t frequency_mhz_;
   bool with_source_bitmap_;
   std::vector<Line> waiting_;  // a min-heap by (end_ns, cpu, seq)
   std::uint64_t seq_ = 0;
+  std::map<CpuId, Context> interrupted_;  // per CPU: what its current NMI interrupted
 };
 
 }  // namespace fredsim::scenario
