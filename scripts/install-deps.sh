@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   python3-jsonschema
   parallel
+  gnuplot-nox  # fredsim sweep's figure (docs/benchmarks.md "The figure")
 )
 
 missing=()

@@ -704,54 +704,247 @@ std::string sweep_table(const std::vector<SweepPoint>& points) {
   return s;
 }
 
-std::string sweep_gnuplot(const std::vector<SweepPoint>& points, const std::string& png_path) {
+std::uint32_t sweep_frequency_mhz(const SweepOptions& o) {
+  // The clock of the sweep's scenarios after its overrides (timing.core_mhz is
+  // the clock's other name): every cell has the same, so the first one tells.
+  const std::vector<SweepCase> cases = sweep_cases(o);
+  if (cases.empty()) return scenario::SystemSpec{}.frequency_mhz;
+  auto spec = load_scenario_string(sweep_scenario(cases.front()), "<sweep>", o.overrides);
+  return spec ? spec->system.frequency_mhz : scenario::SystemSpec{}.frequency_mhz;
+}
+
+namespace {
+
+std::string gnuplot_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '\n') {
+      out += "\\n";  // a double-quoted gnuplot string reads \n as a line break
+      continue;
+    }
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + '"';
+}
+
+// "2 GHz", "2.4 GHz", "800 MHz".
+std::string clock_words(std::uint32_t mhz) {
+  if (mhz < 1000) return fmt::format("{} MHz", mhz);
+  std::string ghz = fmt::format("{:.3f}", mhz / 1000.0);
+  while (ghz.back() == '0')
+    ghz.pop_back();
+  if (ghz.back() == '.') ghz.pop_back();
+  return ghz + " GHz";
+}
+
+// What a series looks like: polling modes and bitmap modes in two colours, the
+// two of a pair (IDT and FRED polling; v7 and v5) told apart by width, dash and
+// point, the thin one drawn over the thick one, so that coinciding lines both show.
+std::string series_style(SweepMode m) {
+  switch (m) {
+    case SweepMode::idt:
+      return "lc rgb \"#d95f02\" lw 4 dt 1 pt 4 ps 1.8";
+    case SweepMode::fred:
+      return "lc rgb \"#7f2704\" lw 1.5 dt 2 pt 7 ps 0.8";
+    case SweepMode::fred_nmisrc_v7:
+      return "lc rgb \"#1b9e77\" lw 4 dt 1 pt 6 ps 1.8";
+    case SweepMode::fred_nmisrc_v5:
+      return "lc rgb \"#00441b\" lw 1.5 dt 3 pt 9 ps 0.8";
+  }
+  return "";
+}
+
+std::string_view mix_words(SweepMix m) {
+  std::string_view t = mix_title(m);
+  return t.substr(0, t.find(':'));
+}
+
+}  // namespace
+
+std::string sweep_gnuplot(const std::vector<SweepPoint>& points, const SweepPlot& plot) {
   std::vector<SweepMode> modes;
   const Grid g = grid_of(points, modes);
-  std::string data, panels;
-  std::size_t panel = 0;
+  auto has = [&](SweepMode m) { return std::find(modes.begin(), modes.end(), m) != modes.end(); };
+  // v5 and v7 dispatch alike wherever the sweep has both (the revisions differ in
+  // registration only): one series then, and the legend says so.
+  bool merge_v5 = has(SweepMode::fred_nmisrc_v7) && has(SweepMode::fred_nmisrc_v5);
   for (const auto& [key, rows] : g) {
-    std::string plot;
-    for (SweepMode m : modes) {
-      const std::string block =
-          fmt::format("$p{}_{}", panel, static_cast<unsigned>(static_cast<std::uint8_t>(m)));
-      data += block + " << EOD\n";
-      for (const auto& [handlers, cells] : rows) {
-        if (auto it = cells.find(m); it != cells.end())
-          data += fmt::format("{} {:.1f}\n", handlers, it->second->cycles_per_nmi());
+    for (const auto& [handlers, cells] : rows) {
+      auto a = cells.find(SweepMode::fred_nmisrc_v7), b = cells.find(SweepMode::fred_nmisrc_v5);
+      if ((a == cells.end()) != (b == cells.end())) merge_v5 = false;
+      if (a != cells.end() && b != cells.end() &&
+          (a->second->dispatch_cycles != b->second->dispatch_cycles ||
+           a->second->handler_calls != b->second->handler_calls))
+        merge_v5 = false;
+    }
+  }
+  std::vector<SweepMode> shown;
+  for (SweepMode m : modes)
+    if (!(merge_v5 && m == SweepMode::fred_nmisrc_v5)) shown.push_back(m);
+  auto title_of = [&](SweepMode m) {
+    if (merge_v5 && m == SweepMode::fred_nmisrc_v7) return std::string("fred-nmisrc-v7 = v5");
+    return std::string(to_string(m));
+  };
+  // The ratio panel: bitmap dispatch over FRED polling, where both exist.
+  const bool ratio =
+      has(SweepMode::fred) && (has(SweepMode::fred_nmisrc_v7) || has(SweepMode::fred_nmisrc_v5));
+  const std::size_t cols = ratio ? 3 : 2;
+  const std::size_t rows = g.size();
+
+  // Data: a block per row and mode: handlers, cycles per NMI, calls per NMI,
+  // cycles over FRED polling's (NaN where there is none).
+  std::string data;
+  unsigned lo_h = ~0u, hi_h = 0;
+  std::vector<unsigned> all_h;
+  std::size_t row = 0;
+  struct Range {
+    double lo = 1e300, hi = 0;
+    void add(double v) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  };
+  std::vector<std::array<Range, 3>> ranges(rows);
+  std::vector<std::vector<bool>> ratio_series(rows);
+  for (const auto& [key, by_h] : g) {
+    for (SweepMode m : shown) {
+      bool any_ratio = false;
+      data += fmt::format("$r{}m{} << EOD\n", row, static_cast<unsigned>(m));
+      for (const auto& [handlers, cells] : by_h) {
+        auto it = cells.find(m);
+        if (it == cells.end()) continue;
+        const SweepPoint& p = *it->second;
+        lo_h = std::min(lo_h, handlers);
+        hi_h = std::max(hi_h, handlers);
+        if (std::find(all_h.begin(), all_h.end(), handlers) == all_h.end())
+          all_h.push_back(handlers);
+        ranges[row][0].add(p.cycles_per_nmi());
+        ranges[row][1].add(p.calls_per_nmi());
+        std::string r = "NaN";
+        auto polling = cells.find(SweepMode::fred);
+        if (m != SweepMode::idt && m != SweepMode::fred && polling != cells.end() &&
+            polling->second->cycles_per_nmi() > 0) {
+          const double v = p.cycles_per_nmi() / polling->second->cycles_per_nmi();
+          ranges[row][2].add(v);
+          r = fmt::format("{:.4f}", v);
+          any_ratio = true;
+        }
+        data += fmt::format("{} {:.1f} {:.3f} {}\n", handlers, p.cycles_per_nmi(),
+                            p.calls_per_nmi(), r);
       }
       data += "EOD\n";
-      // Modes that coincide (IDT and FRED polling, v7 and v5) stay visible: each
-      // has its own dash, width and point.
-      const unsigned i = static_cast<std::uint8_t>(m);
-      plot += fmt::format("{}{} using 1:2 with linespoints lw {} dt {} pt {} ps 1.2 title \"{}\"",
-                          plot.empty() ? "" : ", ", block, i % 2 == 0 ? 3 : 1.5, i % 2 + 1, i + 4,
-                          to_string(m));
+      ratio_series[row].push_back(any_ratio);
     }
-    panels += fmt::format("set title \"{}: {}\" noenhanced\nplot {}\n", place_title(key.first),
-                          to_string(key.second), plot);
-    ++panel;
+    ++row;
   }
-  const std::size_t cols = std::min<std::size_t>(4, std::max<std::size_t>(1, panel));
-  const std::size_t rows = (panel + cols - 1) / cols;
-  std::string escaped;
-  for (char ch : png_path) {
-    if (ch == '"' || ch == '\\') escaped += '\\';
-    escaped += ch;
+  std::sort(all_h.begin(), all_h.end());
+  if (all_h.empty()) {
+    lo_h = 1;
+    hi_h = 1;
   }
+
+  // Layout in pixels: a title line, the legend strip, then rows x cols panels.
+  const double panel_w = 420, panel_h = 300, title_h = 40, key_h = 40;
+  const double width = cols * panel_w, height = title_h + key_h + rows * panel_h;
+  auto fx = [&](double px) { return px / width; };
+  auto fy = [&](double px) { return px / height; };
+  std::string xtics;
+  for (unsigned h : all_h)
+    xtics += fmt::format("{}{}", xtics.empty() ? "" : ",", h);
+
+  std::string body;
+  body += fmt::format("set multiplot title {} font \",12\"\n",
+                      gnuplot_quoted("fredsim sweep: the cost of NMI dispatch against the number "
+                                     "of LOCAL handlers registered"));
+  // The one legend: a strip of its own, every series drawn with no data.
+  body += fmt::format(
+      "set origin 0,{}\nset size 1,{}\nunset border\nunset tics\nunset xlabel\nunset ylabel\n"
+      "unset title\nunset logscale\nset xrange [0:1]\nset yrange [0:1]\nunset grid\n"
+      "set key horizontal center center noautotitle samplen 4 spacing 1 width 2\nplot ",
+      fy(rows * panel_h), fy(key_h));
+  {
+    std::string keys;
+    for (SweepMode m : shown)
+      keys += fmt::format("{}NaN with linespoints {} title {}", keys.empty() ? "" : ", ",
+                          series_style(m), gnuplot_quoted(title_of(m)));
+    body += keys + "\n";
+  }
+  body += fmt::format(
+      "set border\nset tics\nunset key\nset grid\nset logscale x 2\nset xrange [{}:{}]\n"
+      "set xtics ({})\nset xlabel \"LOCAL handlers registered\"\n",
+      lo_h / 1.5, hi_h * 1.5, xtics);
+  const std::string clock = clock_words(plot.frequency_mhz);
+  row = 0;
+  for (const auto& [key, by_h] : g) {
+    const std::string where = fmt::format("{}, {}", place_title(key.first), mix_words(key.second));
+    for (std::size_t col = 0; col < cols; ++col) {
+      const Range& r = ranges[row][col];
+      if (col == 2 && r.hi == 0) continue;  // no bitmap mode beside FRED polling here
+      body += fmt::format("set origin {},{}\nset size {},{}\n", fx(col * panel_w),
+                          fy((rows - 1 - row) * panel_h), fx(panel_w), fy(panel_h));
+      std::string what, ylabel, yrange, column;
+      if (col == 0) {
+        what = "Dispatch time per NMI";
+        ylabel = fmt::format("simulated cycles at {}", clock);
+        // Tics at 1, 2 and 5 times each power of ten in the range.
+        std::string tics;
+        for (double decade = 1; decade <= r.hi * 1.4; decade *= 10) {
+          for (double f : {1.0, 2.0, 5.0}) {
+            const double v = decade * f;
+            if (v >= r.lo / 1.4 && v <= r.hi * 1.4)
+              tics += fmt::format("{}{:.0f}", tics.empty() ? "" : ",", v);
+          }
+        }
+        yrange = fmt::format("set logscale y 10\nset yrange [{}:{}]\nset ytics {}\n", r.lo / 1.4,
+                             r.hi * 1.4, tics.empty() ? "auto" : "(" + tics + ")");
+        column = "2";
+      } else if (col == 1) {
+        what = "Handler calls per NMI";
+        ylabel = "handler calls per NMI";
+        yrange = fmt::format("set logscale y 2\nset yrange [{}:{}]\nset ytics auto\n", r.lo / 1.5,
+                             r.hi * 1.5);
+        column = "3";
+      } else {
+        what = "Bitmap dispatch over FRED polling";
+        ylabel = "ratio of dispatch times";
+        yrange = fmt::format("unset logscale y\nset yrange [0:{}]\nset ytics auto\n",
+                             std::max(1.1, r.hi * 1.1));
+        column = "4";
+      }
+      body += yrange;
+      body += fmt::format("set title {} noenhanced\nset ylabel {}\n",
+                          gnuplot_quoted(what + "\n" + where), gnuplot_quoted(ylabel));
+      std::string plots;
+      for (std::size_t i = 0; i < shown.size(); ++i) {
+        const SweepMode m = shown[i];
+        if (col == 2 && !ratio_series[row][i]) continue;
+        plots += fmt::format("{}$r{}m{} using 1:{} with linespoints {} notitle",
+                             plots.empty() ? "" : ", ", row, static_cast<unsigned>(m), column,
+                             series_style(m));
+      }
+      if (col == 2) plots += ", 1 with lines lc rgb \"#999999\" dt 4 notitle";
+      body += "plot " + plots + "\n";
+    }
+    ++row;
+  }
+  body += "unset multiplot\n";
+
   return fmt::format(
-      "# fredsim sweep: dispatch cycles per NMI against LOCAL handlers (gnuplot 5).\n"
+      "# fredsim sweep (gnuplot 5): dispatch time and handler calls per NMI, and bitmap\n"
+      "# dispatch over polling, against the LOCAL handlers registered; a row per place\n"
+      "# and mix. Written by `fredsim sweep`; the data is inline.\n"
+      "{}"
       "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {{\n"
       "  set terminal pngcairo size {},{} font \",9\"\n"
       "}} else {{\n"
       "  set terminal png size {},{}\n"
       "}}\n"
-      "set output \"{}\"\n{}"
-      "set multiplot layout {},{} title \"fredsim sweep: dispatch cycles per NMI\"\n"
-      "set logscale x 2\nset xtics (1,2,4,8,16,32,64,128,256)\nset logscale y 10\n"
-      "set offsets graph 0.05, graph 0.05, 0, 0\n"
-      "set grid\nset key top left box opaque\nset xlabel \"LOCAL handlers\"\n"
-      "set ylabel \"cycles per NMI\"\n{}unset multiplot\n",
-      cols * 400, rows * 360, cols * 400, rows * 360, escaped, data, rows, cols, panels);
+      "set output {}\n{}"
+      "set terminal svg size {},{} dynamic font \",9\"\n"
+      "set output {}\n{}",
+      data, width, height, width, height, gnuplot_quoted(plot.png), body, width, height,
+      gnuplot_quoted(plot.svg), body);
 }
 
 std::string sweep_matplotlib(const std::string& json_path, const std::string& png_path) {
