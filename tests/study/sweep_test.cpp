@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/system_runner.hpp"
 
 namespace fredsim::study {
@@ -438,6 +439,30 @@ TEST(SweepOutput, TheTimeAxisNamesTheSweepsClock) {
   const SweepPoint p{};
   const std::string gp = sweep_gnuplot({p}, SweepPlot{"a.png", "a.svg", sweep_frequency_mhz(o)});
   EXPECT_NE(gp.find("simulated cycles at 2.4 GHz"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fredsim::study
+
+namespace fredsim::study {
+namespace {
+
+// The sweep's scenarios give device drivers vectors 8..15 and say that their
+// kernel names 16 vectors: no registration warns about them, in any mode.
+TEST(SweepScenario, NoWarningAboutItsOwnVectors) {
+  scenario::SystemRunner runner;
+  for (SweepMode mode :
+       {SweepMode::idt, SweepMode::fred, SweepMode::fred_nmisrc_v7, SweepMode::fred_nmisrc_v5}) {
+    const SweepCase c{mode, SweepMix::one, SweepPlace::bare, 64, 10};
+    auto spec = scenario::load_scenario_string(sweep_scenario(c), "<sweep>");
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    scenario::RunOptions options;
+    auto r = runner.run(*spec, options);
+    ASSERT_TRUE(r.ok());
+    for (const auto& line : r->console)
+      EXPECT_EQ(line.text.find("WARNING"), std::string::npos)
+          << to_string(mode) << ": " << line.text;
+  }
 }
 
 }  // namespace
