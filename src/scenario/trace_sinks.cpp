@@ -161,16 +161,15 @@ void ChromeTraceSink::close_slice(CpuId cpu, Track& t, double ts, const TraceRec
 }
 
 // The ICR writes of one cycle on one CPU become back-to-back X slices from that
-// cycle, `icr_write` cycles each when a handler call made them (its cycles
-// include them, docs/scenarios.md "[[handler.action]]"), otherwise sharing the
-// time up to whatever happens next on the CPU, so that they never straddle
-// another slice's edge.
-void ChromeTraceSink::place_writes(CpuId cpu, Track& t, double next_ts, bool in_handler) {
+// cycle, `icr_write` cycles each, but all within `until`: the end of the handler
+// call that made them (its cycles include them, docs/scenarios.md
+// "[[handler.action]]"), or whatever happens next on the CPU, so that they never
+// straddle another slice's edge.
+void ChromeTraceSink::place_writes(CpuId cpu, Track& t, double until) {
   if (t.writes.empty()) return;
   const double start = us(t.writes_at);
   const double n = static_cast<double>(t.writes.size());
-  double total = n * us(ctx_.icr_write);
-  if (!in_handler) total = std::max(0.0, std::min(total, next_ts - start));
+  const double total = std::max(0.0, std::min(n * us(ctx_.icr_write), until - start));
   const double each = total / n;
   double at = start;
   for (Write& w : t.writes) {
@@ -230,7 +229,7 @@ void ChromeTraceSink::user_boundaries_until(Cycle c) {
     const Boundary b = boundaries_[next_boundary_++];
     Track& t = track(b.cpu);
     const double ts = us(b.at);
-    place_writes(b.cpu, t, ts, false);
+    place_writes(b.cpu, t, ts);
     t.user = b.begins;
     if (b.begins && t.stack.empty()) open_slice(b.cpu, t, 'u', ts, nullptr);
     if (!b.begins && !t.stack.empty() && t.stack.back().kind == 'u') {
@@ -248,8 +247,8 @@ void ChromeTraceSink::record(const TraceRecord& r) {
   const double ts = us(r.cycle);
   last_cycle_ = std::max(last_cycle_, r.cycle);
   const bool handler = r.event == "handler_call";
-  if (!t.writes.empty() && r.cycle != t.writes_at) place_writes(r.cpu, t, ts, false);
-  if (!t.writes.empty() && !handler && r.event != "ipi_send") place_writes(r.cpu, t, ts, false);
+  if (!t.writes.empty() && r.cycle != t.writes_at) place_writes(r.cpu, t, ts);
+  if (!t.writes.empty() && !handler && r.event != "ipi_send") place_writes(r.cpu, t, ts);
   auto instant = [&] {
     begin_event(r.event, "nmi", "i", ts, r.cpu);
     line_ += ",\"args\":{";
@@ -264,7 +263,8 @@ void ChromeTraceSink::record(const TraceRecord& r) {
     append_trace_fields_json(line_, r.fields);
     fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
     end_event();
-    place_writes(r.cpu, t, ts, true);  // the writes this call made, inside it
+    // The writes this call made, inside it (its cycles include them).
+    place_writes(r.cpu, t, ts + us(field_u(r, "cycles")));
     return;
   }
   if (r.event == "ipi_send") {
@@ -356,7 +356,7 @@ void ChromeTraceSink::finish() {
   user_boundaries_until(end);
   const double ts = us(end);
   for (auto& [cpu, t] : tracks_)
-    place_writes(cpu, t, ts, false);
+    place_writes(cpu, t, ts);
   // Slices still open at the end (a CPU halted in its handler, a guest or user
   // interval to the end) end with the run. IPIs no NMI took draw no arrow.
   for (auto& [cpu, t] : tracks_) {

@@ -90,7 +90,8 @@ class ChromeTraceSink final : public TraceSink {
   Track& track(CpuId cpu);
   void open_slice(CpuId cpu, Track& t, char kind, double ts, const TraceRecord* r);
   void close_slice(CpuId cpu, Track& t, double ts, const TraceRecord* r);
-  void place_writes(CpuId cpu, Track& t, double next_ts, bool in_handler);
+  /// Writes the pending ICR-write slices, ending by `until` (microseconds).
+  void place_writes(CpuId cpu, Track& t, double until);
   void user_boundaries_until(Cycle c);
   void counters(CpuId cpu, Track& t, double ts);
   void write_flow_if_done(std::uint64_t id);
