@@ -206,7 +206,9 @@ void ChromeTraceSink::counters(CpuId cpu, Track& t, double ts) {
   if (cpu == kNoCpu) return;
   if (t.bitmap != t.shown_bitmap) {
     t.shown_bitmap = t.bitmap;
-    begin_event(fmt::format("CPU {} pending NMI sources", cpu), "counter", "C", ts, cpu);
+    name_.clear();  // a reused buffer: no allocation per counter event
+    fmt::format_to(std::back_inserter(name_), "CPU {} pending NMI sources", cpu);
+    begin_event(name_, "counter", "C", ts, cpu);
     fmt::format_to(std::back_inserter(line_), ",\"args\":{{\"bitmap\":{}}}", t.bitmap);
     end_event();
   }
@@ -214,7 +216,9 @@ void ChromeTraceSink::counters(CpuId cpu, Track& t, double ts) {
     t.shown_sent = t.sent;
     t.shown_latched = t.latched;
     t.shown_handling = t.handling;
-    begin_event(fmt::format("CPU {} NMIs in flight", cpu), "counter", "C", ts, cpu);
+    name_.clear();
+    fmt::format_to(std::back_inserter(name_), "CPU {} NMIs in flight", cpu);
+    begin_event(name_, "counter", "C", ts, cpu);
     fmt::format_to(std::back_inserter(line_),
                    ",\"args\":{{\"sent\":{},\"latched\":{},\"handling\":{}}}", t.sent, t.latched,
                    t.handling);

@@ -99,6 +99,7 @@ class ChromeTraceSink final : public TraceSink {
   std::ostream& out_;
   TraceSinkContext ctx_;
   std::string line_;  // the event being written, reused
+  std::string name_;  // a counter's name, reused
   double cycles_per_us_;
   bool started_ = false;
   bool finished_ = false;
