@@ -144,7 +144,7 @@ void mixed_run(benchmark::State& state, Sink kind, bool limited = false) {
     } counting;
     TextTraceSink text(null_out);
     JsonlTraceSink jsonl(null_out);
-    ChromeTraceSink chrome(null_out, spec->system.frequency_mhz);
+    ChromeTraceSink chrome(null_out, trace_sink_context(*spec));
     RunOptions options;
     // What `fredsim run` always has: the signal flag (checked before each event)
     // and a far --max-wall deadline (checked every 4096 events).

@@ -8,7 +8,8 @@ packages=(
   libboost-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev libedit-dev pkg-config nlohmann-json3-dev
   python3-jsonschema
-  parallel gnuplot-nox
+  parallel
+  gnuplot-nox  # fredsim sweep's figure (docs/benchmarks.md "The figure")
 )
 
 missing=()

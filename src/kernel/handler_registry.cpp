@@ -129,7 +129,7 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
                                      "handlers are filtered by source",
                                      name, nmi_type_name(type), vector));
     }
-    if (vector >= nmis::VECTOR_COUNT) {
+    if (vector >= rules.vector_count) {
       console_.warn_once(
           kWarnVectorRange,
           fmt::format("NMI handler {}: source vector {} >= NMIS_VECTOR_COUNT", name, vector));

@@ -137,7 +137,7 @@ Result<HandlerId> Kernel::register_action(NmiType type, NmiHandlerFn fn, unsigne
   // v5's vector rule depends on whether the boot CPU has NMI-source on.
   const bool nmi_source = machine_.cpu_count() > 0 && nmi_source_enabled(0);
   return registry_.add(type, std::move(fn), flags, name, vector, model,
-                       {config_.revision, nmi_source});
+                       {config_.revision, nmi_source, config_.source_vectors});
 }
 
 Result<HandlerId> Kernel::register_model(NmiType type, HandlerModel model, unsigned flags,

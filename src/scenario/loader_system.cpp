@@ -115,12 +115,15 @@ void Validator::read_kernel(const toml::table& t) {
   const Field panic_on_io_nmi = r.take("panic_on_io_nmi");
   const Field ignore_nmis = r.take("ignore_nmis");
   const Field nmi_longest_ns = r.take("nmi_longest_ns");
+  const Field source_vectors = r.take("source_vectors");
   if (!known_keys(r, "in [kernel]")) return;
   opt(unknown_nmi_panic, kn.unknown_nmi_panic, a_boolean());
   opt(panic_on_unrecovered_nmi, kn.panic_on_unrecovered_nmi, a_boolean());
   opt(panic_on_io_nmi, kn.panic_on_io_nmi, a_boolean());
   opt(ignore_nmis, kn.ignore_nmis, in_range(0, std::numeric_limits<std::int32_t>::max()));
   opt(nmi_longest_ns, kn.nmi_longest_ns, in_range(0, kMaxInt));
+  // The bitmap has 16 bits (docs/hardware.md §2); the series names 8 vectors.
+  opt(source_vectors, kn.source_vectors, in_range(8, 16));
 }
 
 }  // namespace fredsim::scenario::loader

@@ -364,6 +364,7 @@ Result<Built> build(const ScenarioSpec& spec) {
   cfg.kernel.panic_on_unrecovered_nmi = spec.kernel.panic_on_unrecovered_nmi;
   cfg.kernel.panic_on_io_nmi = spec.kernel.panic_on_io_nmi;
   cfg.kernel.nmi_longest_ns = spec.kernel.nmi_longest_ns;
+  cfg.kernel.source_vectors = spec.kernel.source_vectors;
 
   auto sys = system::System::create(cfg);
   if (!sys.ok()) return spec.error_at(spec.system.loc, sys.error().message);

@@ -8,6 +8,9 @@
 #include <ostream>
 #include <utility>
 
+#include "fredsim/scenario/spec.hpp"
+#include "fredsim/sim/timing_profile.hpp"
+
 namespace fredsim::scenario {
 namespace {
 
@@ -27,8 +30,40 @@ std::int64_t tid_of(CpuId cpu) {
 
 }  // namespace
 
-ChromeTraceSink::ChromeTraceSink(std::ostream& out, std::uint32_t frequency_mhz)
-    : out_(out), cycles_per_us_(frequency_mhz ? frequency_mhz : 1) {}
+TraceSinkContext trace_sink_context(const ScenarioSpec& spec) {
+  TraceSinkContext ctx;
+  ctx.frequency_mhz = spec.system.frequency_mhz;
+  // The costs the run uses: the named profile with the [timing] overrides, as
+  // system_runner.cpp builds the machine (an unknown profile fails the run itself).
+  auto profile = TimingProfile::named(spec.system.timing);
+  TimingProfile timing = profile.ok() ? *profile : TimingProfile{};
+  for (const auto& t : spec.timing)
+    timing.set(t.param, t.cycles);
+  ctx.icr_write = timing.get(TimingParam::icr_write);
+  ctx.ipi_latency = timing.get(TimingParam::ipi_latency);
+  ctx.ipi_per_destination = timing.get(TimingParam::ipi_per_destination);
+  for (const EventSpec& ev : spec.events) {
+    if (ev.type != EventType::user || ev.count == 0) continue;
+    ctx.user.push_back({ev.cpu, ev.at, ev.until.value_or(~Cycle{0})});
+  }
+  std::sort(ctx.user.begin(), ctx.user.end(), [](const auto& a, const auto& b) {
+    return a.from != b.from ? a.from < b.from : a.cpu < b.cpu;
+  });
+  return ctx;
+}
+
+ChromeTraceSink::ChromeTraceSink(std::ostream& out, TraceSinkContext ctx)
+    : out_(out), ctx_(std::move(ctx)), cycles_per_us_(ctx_.frequency_mhz ? ctx_.frequency_mhz : 1) {
+  for (const auto& u : ctx_.user) {
+    boundaries_.push_back({u.from, u.cpu, true});
+    if (u.until != ~Cycle{0}) boundaries_.push_back({u.until, u.cpu, false});
+  }
+  // By cycle; at one cycle an end before a start (intervals on one CPU do not
+  // overlap, so an end and a start at one cycle are two intervals meeting).
+  std::stable_sort(boundaries_.begin(), boundaries_.end(), [](const auto& a, const auto& b) {
+    return a.at != b.at ? a.at < b.at : (!a.begins && b.begins);
+  });
+}
 
 ChromeTraceSink::~ChromeTraceSink() {
   finish();
@@ -53,78 +88,250 @@ void ChromeTraceSink::end_event() {
   out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 
-// Chrome trace-event JSON (the Trace Event Format that ui.perfetto.dev and
-// chrome://tracing read): one track (tid) per CPU; an NMI is a B/E slice from its
-// delivery (or VM exit) to the return that ends it; each handler call is a
-// complete (X) slice inside it; an IPI is a flow arrow from its ICR write to the
-// NMI's arrival at each destination; other records are instants.
-void ChromeTraceSink::name_track(CpuId cpu) {
-  if (open_.count(cpu)) return;
-  open_[cpu];
-  begin_event("thread_name", "__metadata", "M", 0, cpu);
-  line_ += ",\"args\":{\"name\":";
-  append_json_string(line_, cpu == kNoCpu ? std::string("platform") : fmt::format("CPU {}", cpu));
-  line_ += '}';
+ChromeTraceSink::Track& ChromeTraceSink::track(CpuId cpu) {
+  auto [it, added] = tracks_.try_emplace(cpu);
+  if (added) {
+    if (!started_) {
+      begin_event("process_name", "__metadata", "M", 0, 0);
+      line_ += ",\"args\":{\"name\":\"fredsim\"}";
+      end_event();
+    }
+    begin_event("thread_name", "__metadata", "M", 0, cpu);
+    line_ += ",\"args\":{\"name\":";
+    append_json_string(line_, cpu == kNoCpu ? std::string("platform") : fmt::format("CPU {}", cpu));
+    line_ += '}';
+    end_event();
+  }
+  return it->second;
+}
+
+namespace {
+
+std::string_view slice_name(char kind) {
+  switch (kind) {
+    case 'v':
+      return "NMI (VM exit)";
+    case 'g':
+      return "guest";
+    case 'u':
+      return "user";
+    default:
+      return "NMI";
+  }
+}
+
+// ICR bits 10:8, the delivery mode; 100b is NMI (SDM Vol. 3A 11.6.1 "Interrupt
+// Command Register (ICR)").
+bool icr_is_nmi(std::uint64_t icr) {
+  return ((icr >> 8) & 0x7) == 0x4;
+}
+
+}  // namespace
+
+void ChromeTraceSink::open_slice(CpuId cpu, Track& t, char kind, double ts, const TraceRecord* r) {
+  t.stack.push_back({kind, ts, {}});
+  begin_event(slice_name(kind), kind == 'g' || kind == 'u' ? "context" : "nmi", "B", ts, cpu);
+  if (r != nullptr) {
+    line_ += ",\"args\":{";
+    append_trace_fields_json(line_, r->fields);
+    line_ += '}';
+  }
   end_event();
+}
+
+void ChromeTraceSink::close_slice(CpuId cpu, Track& t, double ts, const TraceRecord* r) {
+  Slice s = std::move(t.stack.back());
+  t.stack.pop_back();
+  begin_event(slice_name(s.kind), s.kind == 'g' || s.kind == 'u' ? "context" : "nmi", "E", ts, cpu);
+  if (r != nullptr) {
+    line_ += ",\"args\":{";
+    append_trace_fields_json(line_, r->fields);
+    line_ += '}';
+  }
+  end_event();
+  // An arrow ends inside the NMI that took its IPI: at the slice's middle, away
+  // from its edges, where a slice that ends or starts at the same time could
+  // claim it.
+  for (std::uint64_t id : s.flows) {
+    auto it = flows_.find(id);
+    if (it == flows_.end()) continue;
+    it->second.f_ts = (s.begin + ts) / 2;
+    write_flow_if_done(id);
+  }
+}
+
+// The ICR writes of one cycle on one CPU become back-to-back X slices from that
+// cycle, `icr_write` cycles each, but all within `until`: the end of the handler
+// call that made them (its cycles include them, docs/scenarios.md
+// "[[handler.action]]"), or whatever happens next on the CPU, so that they never
+// straddle another slice's edge.
+void ChromeTraceSink::place_writes(CpuId cpu, Track& t, double until) {
+  if (t.writes.empty()) return;
+  const double start = us(t.writes_at);
+  const double n = static_cast<double>(t.writes.size());
+  const double total = std::max(0.0, std::min(n * us(ctx_.icr_write), until - start));
+  const double each = total / n;
+  double at = start;
+  for (Write& w : t.writes) {
+    begin_event("ICR write", "ipi", "X", at, cpu);
+    fmt::format_to(std::back_inserter(line_), ",\"dur\":{},\"args\":{{{}}}", each, w.args);
+    end_event();
+    for (std::uint64_t id : w.flows) {
+      auto it = flows_.find(id);
+      if (it == flows_.end()) continue;
+      it->second.s_ts = at + each / 2;
+      write_flow_if_done(id);
+    }
+    at += each;
+  }
+  t.writes.clear();
+}
+
+void ChromeTraceSink::write_flow_if_done(std::uint64_t id) {
+  auto it = flows_.find(id);
+  const Flow& f = it->second;
+  if (f.s_ts < 0 || f.f_ts < 0) return;
+  // Flow events (Trace Event Format "Flow Events"): "s" binds to the slice
+  // enclosing it on its thread, "f" with "bp":"e" to the slice enclosing it.
+  begin_event("IPI", "ipi", "s", f.s_ts, f.from);
+  fmt::format_to(std::back_inserter(line_), ",\"id\":{}", id);
+  end_event();
+  begin_event("IPI", "ipi", "f", f.f_ts, f.to);
+  fmt::format_to(std::back_inserter(line_), ",\"id\":{},\"bp\":\"e\"", id);
+  end_event();
+  flows_.erase(it);
+}
+
+void ChromeTraceSink::counters(CpuId cpu, Track& t, double ts) {
+  if (cpu == kNoCpu) return;
+  if (t.bitmap != t.shown_bitmap) {
+    t.shown_bitmap = t.bitmap;
+    name_.clear();  // a reused buffer: no allocation per counter event
+    fmt::format_to(std::back_inserter(name_), "CPU {} pending NMI sources", cpu);
+    begin_event(name_, "counter", "C", ts, cpu);
+    fmt::format_to(std::back_inserter(line_), ",\"args\":{{\"bitmap\":{}}}", t.bitmap);
+    end_event();
+  }
+  if (t.sent != t.shown_sent || t.latched != t.shown_latched || t.handling != t.shown_handling) {
+    t.shown_sent = t.sent;
+    t.shown_latched = t.latched;
+    t.shown_handling = t.handling;
+    name_.clear();
+    fmt::format_to(std::back_inserter(name_), "CPU {} NMIs in flight", cpu);
+    begin_event(name_, "counter", "C", ts, cpu);
+    fmt::format_to(std::back_inserter(line_),
+                   ",\"args\":{{\"sent\":{},\"latched\":{},\"handling\":{}}}", t.sent, t.latched,
+                   t.handling);
+    end_event();
+  }
+}
+
+// User code runs on a CPU inside its user intervals whenever no NMI does: a
+// "user" slice ends when an NMI comes and starts again at its return.
+void ChromeTraceSink::user_boundaries_until(Cycle c) {
+  while (next_boundary_ < boundaries_.size() && boundaries_[next_boundary_].at <= c) {
+    const Boundary b = boundaries_[next_boundary_++];
+    Track& t = track(b.cpu);
+    const double ts = us(b.at);
+    place_writes(b.cpu, t, ts);
+    t.user = b.begins;
+    if (b.begins && t.stack.empty()) open_slice(b.cpu, t, 'u', ts, nullptr);
+    if (!b.begins && !t.stack.empty() && t.stack.back().kind == 'u') {
+      close_slice(b.cpu, t, ts, nullptr);
+    }
+  }
 }
 
 void ChromeTraceSink::record(const TraceRecord& r) {
   if (finished_) return;
-  if (!started_) {
-    begin_event("process_name", "__metadata", "M", 0, 0);
-    line_ += ",\"args\":{\"name\":\"fredsim\"}";
-    end_event();
-  }
-  name_track(r.cpu);
-  const double ts = static_cast<double>(r.cycle) / cycles_per_us_;
-  last_ts_ = std::max(last_ts_, ts);
-  auto args = [&] {
+  // Scenario events (a user interval's edges) run first at their cycle
+  // (docs/scenarios.md "Order").
+  user_boundaries_until(r.cycle);
+  Track& t = track(r.cpu);
+  const double ts = us(r.cycle);
+  last_cycle_ = std::max(last_cycle_, r.cycle);
+  const bool handler = r.event == "handler_call";
+  if (!t.writes.empty() && r.cycle != t.writes_at) place_writes(r.cpu, t, ts);
+  if (!t.writes.empty() && !handler && r.event != "ipi_send") place_writes(r.cpu, t, ts);
+  auto instant = [&] {
+    begin_event(r.event, "nmi", "i", ts, r.cpu);
     line_ += ",\"args\":{";
     append_trace_fields_json(line_, r.fields);
-    line_ += '}';
-  };
-  auto& stack = open_[r.cpu];
-  if (r.event == "handler_call") {
-    begin_event(field_s(r, "handler"), "handler", "X", ts, r.cpu);
-    args();
-    fmt::format_to(std::back_inserter(line_), ",\"dur\":{}",
-                   static_cast<double>(field_u(r, "cycles")) / cycles_per_us_);
+    line_ += "},\"s\":\"t\"";
     end_event();
+  };
+
+  if (handler) {
+    begin_event(field_s(r, "handler"), "handler", "X", ts, r.cpu);
+    line_ += ",\"args\":{";
+    append_trace_fields_json(line_, r.fields);
+    fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
+    end_event();
+    // The writes this call made, inside it (its cycles include them).
+    place_writes(r.cpu, t, ts + us(field_u(r, "cycles")));
     return;
   }
   if (r.event == "ipi_send") {
+    const std::uint64_t icr = field_u(r, "icr");
+    Write w;
+    append_trace_fields_json(w.args, r.fields);
     const TraceField* dest = r.find("dest");
-    const std::uint32_t vector = static_cast<std::uint32_t>(field_u(r, "icr") & 0xFF);
-    if (dest != nullptr) {
-      for (CpuId d : dest->value.cpus)
-        flows_.push_back({next_flow_++, r.cpu, d, vector, ts});
+    if (icr_is_nmi(icr) && dest != nullptr) {
+      // The interconnect posts the messages ipi_latency after the write, each
+      // further destination ipi_per_destination later (apic/interconnect.cpp).
+      Cycle arrives = r.cycle + ctx_.ipi_latency;
+      for (CpuId d : dest->value.cpus) {
+        const std::uint64_t id = next_flow_++;
+        flows_.emplace(id, Flow{r.cpu, d, static_cast<std::uint32_t>(icr & 0xFF), arrives});
+        w.flows.push_back(id);
+        arrives += ctx_.ipi_per_destination;
+        Track& to = track(d);
+        ++to.sent;
+        counters(d, to, ts);
+      }
     }
-    begin_event("ipi_send", "nmi", "i", ts, r.cpu);
-    args();
-    end_event();
+    t.writes_at = r.cycle;
+    t.writes.push_back(std::move(w));
     return;
   }
   if (r.event == "nmi_receive") {
-    // The oldest IPI to this CPU with this vector ends its arrow here.
-    const std::uint32_t vector = static_cast<std::uint32_t>(field_u(r, "vector"));
-    for (auto it = flows_.begin(); it != flows_.end(); ++it) {
-      if (it->to != r.cpu || it->vector != vector) continue;
-      begin_event("ipi", "ipi", "s", it->ts, it->from);
-      fmt::format_to(std::back_inserter(line_), ",\"id\":{}", it->id);
-      end_event();
-      begin_event("ipi", "ipi", "f", ts, r.cpu);
-      fmt::format_to(std::back_inserter(line_), ",\"id\":{},\"bp\":\"e\"", it->id);
-      end_event();
-      flows_.erase(it);
+    // The oldest IPI due here by now with this vector: an NMI from elsewhere (an
+    // LVT, LINT1) carrying the same source vector does not take its arrow.
+    const auto vector = static_cast<std::uint32_t>(field_u(r, "vector"));
+    for (auto& [id, f] : flows_) {
+      if (f.arrived || f.to != r.cpu || f.vector != vector || f.arrives > r.cycle) continue;
+      f.arrived = true;
+      t.arrived.push_back(id);
+      --t.sent;
       break;
     }
+    t.latched = 1;
+    t.bitmap = field_u(r, "pending_bitmap");
+    counters(r.cpu, t, ts);
+    instant();
+    return;
+  }
+  if (r.event == "vm_exit") {
+    // The guest's code stops here (an NMI or an NMI-window exit).
+    if (!t.stack.empty() && t.stack.back().kind == 'g') close_slice(r.cpu, t, ts, nullptr);
+    instant();
+    return;
+  }
+  if (r.event == "vm_entry") {
+    if (t.stack.empty() || t.stack.back().kind != 'g') open_slice(r.cpu, t, 'g', ts, nullptr);
+    instant();
+    return;
   }
   if (r.event == "nmi_deliver") {
-    const bool vmexit = field_s(r, "path") == "vmexit";
-    stack.push_back(vmexit ? 'v' : 'n');
-    begin_event(vmexit ? "NMI (VM exit)" : "NMI", "nmi", "B", ts, r.cpu);
-    args();
-    end_event();
+    if (!t.stack.empty() && t.stack.back().kind == 'u') close_slice(r.cpu, t, ts, nullptr);
+    open_slice(r.cpu, t, field_s(r, "path") == "vmexit" ? 'v' : 'n', ts, &r);
+    // The NMI takes the pending bitmap and every IPI that reached the CPU.
+    t.stack.back().flows = std::move(t.arrived);
+    t.arrived.clear();
+    t.bitmap = 0;
+    t.latched = 0;
+    ++t.handling;
+    counters(r.cpu, t, ts);
     return;
   }
   if (r.event == "nmi_return") {
@@ -132,18 +339,15 @@ void ChromeTraceSink::record(const TraceRecord& r) {
     // VM entry closes it.
     const bool vmentry = field_s(r, "via") == "vmentry";
     const char want = vmentry ? 'v' : 'n';
-    if (!stack.empty() && stack.back() == want) {
-      stack.pop_back();
-      begin_event(vmentry ? "NMI (VM exit)" : "NMI", "nmi", "E", ts, r.cpu);
-      args();
-      end_event();
+    if (!t.stack.empty() && t.stack.back().kind == want) {
+      close_slice(r.cpu, t, ts, &r);
+      --t.handling;
+      counters(r.cpu, t, ts);
+      if (t.stack.empty() && t.user) open_slice(r.cpu, t, 'u', ts, nullptr);
       return;
     }
   }
-  begin_event(r.event, "nmi", "i", ts, r.cpu);
-  args();
-  line_ += ",\"s\":\"t\"";
-  end_event();
+  instant();
 }
 
 void ChromeTraceSink::flush() {
@@ -152,23 +356,37 @@ void ChromeTraceSink::flush() {
 
 void ChromeTraceSink::finish() {
   if (finished_) return;
-  // Slices still open at the end (a CPU halted in its handler) end with the run.
-  for (auto& [cpu, stack] : open_) {
-    while (!stack.empty()) {
-      begin_event(stack.back() == 'v' ? "NMI (VM exit)" : "NMI", "nmi", "E", last_ts_, cpu);
-      end_event();
-      stack.pop_back();
-    }
+  const Cycle end = std::max(last_cycle_, end_.value_or(0));
+  user_boundaries_until(end);
+  const double ts = us(end);
+  for (auto& [cpu, t] : tracks_)
+    place_writes(cpu, t, ts);
+  // Slices still open at the end (a CPU halted in its handler, a guest or user
+  // interval to the end) end with the run. IPIs no NMI took draw no arrow.
+  for (auto& [cpu, t] : tracks_) {
+    while (!t.stack.empty())
+      close_slice(cpu, t, ts, nullptr);
   }
   finished_ = true;
   out_ << (started_ ? "\n]}\n" : "{\"traceEvents\":[]}\n");
   out_.flush();
 }
 
-FtraceSink::FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with_source_bitmap)
+FtraceSink::FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap)
     : out_(out),
-      frequency_mhz_(frequency_mhz ? frequency_mhz : 1),
+      ctx_(std::move(ctx)),
+      frequency_mhz_(ctx_.frequency_mhz ? ctx_.frequency_mhz : 1),
       with_source_bitmap_(with_source_bitmap) {}
+
+bool FtraceSink::in_user(CpuId cpu, Cycle c) const {
+  // [from, until): the interval's end event runs before anything else of its
+  // cycle (docs/scenarios.md "Order"), so an NMI at `until` interrupts the kernel.
+  for (const auto& u : ctx_.user) {
+    if (u.from > c) break;
+    if (u.cpu == cpu && c < u.until) return true;
+  }
+  return false;
+}
 
 bool FtraceSink::later(const Line& a, const Line& b) {
   if (a.end_ns != b.end_ns) return a.end_ns > b.end_ns;
@@ -181,12 +399,21 @@ void FtraceSink::record(const TraceRecord& r) {
   // before it is final.
   const std::uint64_t now_ns = r.cycle * 1000 / frequency_mhz_;
   write_before(now_ns);
+  if (r.event == "nmi_deliver") {
+    // The host's handlers run for an NMI-induced VM exit in KVM's vCPU thread
+    // (vmx_handle_nmi(), arch/x86/kvm/vmx/vmx.c); otherwise in whatever ran.
+    interrupted_[r.cpu] = field_s(r, "path") == "vmexit" ? Context::guest
+                          : in_user(r.cpu, r.cycle)      ? Context::user
+                                                         : Context::idle;
+  }
   if (r.event != "handler_call") return;
   std::uint64_t cycles = field_u(r, "cycles");
   // The kernel emits the event after the call returns; delta_ns is truncated to int.
+  const auto ctx = interrupted_.find(r.cpu);
   Line l{(r.cycle + cycles) * 1000 / frequency_mhz_,
          r.cpu == kNoCpu ? 0 : r.cpu,
          seq_++,
+         ctx == interrupted_.end() ? Context::idle : ctx->second,
          std::string(field_s(r, "handler")),
          static_cast<std::int32_t>(cycles * 1000 / frequency_mhz_),
          static_cast<std::int32_t>(field_u(r, "returned")),
@@ -208,10 +435,30 @@ void FtraceSink::write(const Line& l) {
   // rounds it, (ns + 500) / 1000, printed as seconds.microseconds
   // (kernel/trace/trace_output.c).
   const std::uint64_t us = (l.end_ns + 500) / 1000;
-  fmt::print(out_,
-             "          <idle>-0       [{:03}] d.Z1. {:5}.{:06}: nmi_handler: {}() delta_ns: {} "
-             "handled: {}",
-             l.cpu, us / 1'000'000, us % 1'000'000, l.handler, l.delta_ns, l.handled);
+  // The task: trace_print_context() prints "%16s-%-7d [%03d] " (comm, pid, CPU).
+  // A user task is "user" with pid 1000 + CPU, the vCPU thread QEMU's "CPU N/KVM"
+  // (vCPU N on host CPU N) with pid 2000 + CPU (docs/format.md "ftrace").
+  std::string comm = "<idle>";
+  std::uint32_t pid = 0;
+  // The flags, as trace_print_lat_fmt() (kernel/trace/trace_output.c) prints
+  // them: irqs off 'd' (NMI delivery clears IF), need-resched '.', 'Z' for NMI
+  // inside hardirq (nmi_enter() adds NMI_OFFSET + HARDIRQ_OFFSET), the
+  // interrupted context's preempt depth ('.' for 0), migrate-disable '.'. The
+  // idle task runs with preemption disabled (init_idle_preempt_count(),
+  // kernel/sched/core.c), KVM enters the guest with it disabled
+  // (vcpu_enter_guest(), arch/x86/kvm/x86.c), user code runs with depth 0.
+  std::string_view flags = "d.Z1.";
+  if (l.context == Context::user) {
+    comm = "user";
+    pid = 1000 + l.cpu;
+    flags = "d.Z..";
+  } else if (l.context == Context::guest) {
+    comm = fmt::format("CPU {}/KVM", l.cpu);
+    pid = 2000 + l.cpu;
+  }
+  fmt::print(out_, "{:>16}-{:<7} [{:03}] {} {:5}.{:06}: nmi_handler: {}() delta_ns: {} handled: {}",
+             comm, pid, l.cpu, flags, us / 1'000'000, us % 1'000'000, l.handler, l.delta_ns,
+             l.handled);
   if (with_source_bitmap_) fmt::print(out_, " source_bitmap: {:#x}", l.source_bitmap);
   out_ << '\n';
 }

@@ -196,8 +196,9 @@ TEST(Cli, ChromeTraceToStdoutMovesTheSummary) {
   test::TempDir dir;
   auto r = cli({"run", dir.write("p.toml", kPassing), "--chrome-trace", "-"});
   EXPECT_EQ(r.code, 0);
-  // Two metadata records (process and CPU track names), then B, X, E.
-  EXPECT_EQ(json::parse(r.out)["traceEvents"].size(), 5u);
+  // Two metadata records (process and CPU track names), then B, X, E and the
+  // NMIs-in-flight counter as the NMI starts and ends.
+  EXPECT_EQ(json::parse(r.out)["traceEvents"].size(), 7u);
   EXPECT_NE(r.err.find("PASS"), std::string::npos);
 }
 
@@ -227,15 +228,19 @@ TEST(Cli, TraceTextToFileAndChromeAndFtrace) {
             std::string::npos)
       << test::read_file(trace);
   json c = json::parse(test::read_file(chrome));
-  ASSERT_EQ(c["traceEvents"].size(), 5u);
+  // Metadata, the NMI's B, its counter (handling 1), the handler's X, E, the
+  // counter back to 0.
+  ASSERT_EQ(c["traceEvents"].size(), 7u);
   EXPECT_EQ(c["traceEvents"][0]["ph"], "M");
   EXPECT_EQ(c["traceEvents"][1]["ph"], "M");
   EXPECT_EQ(c["traceEvents"][1]["args"]["name"], "CPU 1");
   EXPECT_EQ(c["traceEvents"][2]["ph"], "B");
-  EXPECT_EQ(c["traceEvents"][3]["ph"], "X");
-  EXPECT_EQ(c["traceEvents"][3]["name"], "perf");
-  EXPECT_EQ(c["traceEvents"][3]["dur"], 1.0);  // 2000 cycles at 2000 MHz
-  EXPECT_EQ(c["traceEvents"][4]["ph"], "E");
+  EXPECT_EQ(c["traceEvents"][3]["ph"], "C");
+  EXPECT_EQ(c["traceEvents"][4]["ph"], "X");
+  EXPECT_EQ(c["traceEvents"][4]["name"], "perf");
+  EXPECT_EQ(c["traceEvents"][4]["dur"], 1.0);  // 2000 cycles at 2000 MHz
+  EXPECT_EQ(c["traceEvents"][5]["ph"], "E");
+  EXPECT_EQ(c["traceEvents"][6]["ph"], "C");
   std::string f = test::read_file(ftrace);
   // Emitted when the call returns: cycle 2120 at 2 GHz = 1060 ns.
   EXPECT_NE(f.find("[001] d.Z1.     0.000001: nmi_handler: perf() delta_ns: 1000 handled: 1\n"),

@@ -15,6 +15,12 @@
 namespace fredsim::scenario {
 namespace {
 
+TraceSinkContext at_mhz(std::uint32_t mhz) {
+  TraceSinkContext ctx;
+  ctx.frequency_mhz = mhz;
+  return ctx;
+}
+
 /// A handler_call record of `cycles` on `cpu` starting at `at`.
 void call(FtraceSink& sink, Cycle at, CpuId cpu, std::string_view handler, std::uint64_t cycles) {
   const TraceField fields[] = {{"handler", TraceValue::str(handler)},
@@ -47,7 +53,7 @@ std::string stamp(const std::string& line) {
 // order is CPU 0's first, the timestamp order CPU 1's.
 TEST(FtraceSink, LinesAreInTimestampOrderAcrossCpus) {
   std::ostringstream out;
-  FtraceSink sink(out, 1000, false);
+  FtraceSink sink(out, at_mhz(1000), false);
   call(sink, 1000, 0, "long", 100'000);
   call(sink, 2000, 1, "short", 1000);
   other(sink, 3000, 1);
@@ -75,7 +81,7 @@ TEST(FtraceSink, LinesAreInTimestampOrderAcrossCpus) {
 // ns is 2 us, 3499 ns 3 us, and 1,999,999,500 ns carries into the seconds.
 TEST(FtraceSink, TimestampsRoundAsNs2usecs) {
   std::ostringstream out;
-  FtraceSink sink(out, 1000, false);
+  FtraceSink sink(out, at_mhz(1000), false);
   call(sink, 0, 0, "a", 1500);
   call(sink, 2000, 0, "b", 1499);
   call(sink, 1'999'999'000, 0, "c", 500);
@@ -89,7 +95,7 @@ TEST(FtraceSink, TimestampsRoundAsNs2usecs) {
 
 TEST(FtraceSink, NoHeaderAsTracePipe) {
   std::ostringstream out;
-  FtraceSink sink(out, 2000, true);
+  FtraceSink sink(out, at_mhz(2000), true);
   other(sink, 10, 0);
   call(sink, 100, 3, "perf", 1500);
   sink.flush();
@@ -106,7 +112,7 @@ TEST(FtraceSink, ScenarioTimestampsNeverGoBack) {
     auto spec = load_scenario_file(std::string(root ? root : ".") + "/scenarios/" + name);
     ASSERT_TRUE(spec.ok()) << name;
     std::ostringstream out;
-    FtraceSink sink(out, spec->system.frequency_mhz, false);
+    FtraceSink sink(out, trace_sink_context(*spec), false);
     RunOptions options;
     options.trace_sinks.push_back(&sink);
     ASSERT_TRUE(SystemRunner{}.run(*spec, options).ok());
@@ -118,6 +124,68 @@ TEST(FtraceSink, ScenarioTimestampsNeverGoBack) {
       prev = padded;
     }
   }
+}
+
+void deliver(FtraceSink& sink, Cycle at, CpuId cpu, std::string_view path) {
+  const TraceField fields[] = {{"path", TraceValue::str(path)}};
+  sink.record(TraceRecord{at, cpu, "nmi_deliver", fields});
+}
+
+// The task and flags of what the NMI interrupted: the idle task (preempt depth
+// 1), a user task (depth 0), the vCPU thread for an NMI VM exit (depth 1, KVM
+// enters the guest with preemption off).
+TEST(FtraceSink, TaskAndFlagsOfTheInterruptedContext) {
+  std::ostringstream out;
+  TraceSinkContext ctx = at_mhz(1000);
+  ctx.user.push_back({1, 5000, 9000});  // CPU 1 runs user code in [5000, 9000)
+  FtraceSink sink(out, ctx, false);
+  deliver(sink, 1000, 1, "fred");  // before the interval: idle
+  call(sink, 1000, 1, "a", 1000);
+  deliver(sink, 6000, 1, "fred");  // inside it
+  call(sink, 6000, 1, "b", 1000);
+  deliver(sink, 9000, 1, "fred");  // at its end: the end came first
+  call(sink, 9000, 1, "c", 1000);
+  deliver(sink, 12000, 3, "vmexit");
+  call(sink, 12000, 3, "d", 1000);
+  deliver(sink, 13000, 3, "idt");  // the guest stopped; plain idle again
+  call(sink, 13000, 3, "e", 1000);
+  sink.flush();
+  EXPECT_EQ(out.str(),
+            "          <idle>-0       [001] d.Z1.     0.000002: nmi_handler: a() delta_ns: 1000 "
+            "handled: 1\n"
+            "            user-1001    [001] d.Z..     0.000007: nmi_handler: b() delta_ns: 1000 "
+            "handled: 1\n"
+            "          <idle>-0       [001] d.Z1.     0.000010: nmi_handler: c() delta_ns: 1000 "
+            "handled: 1\n"
+            "       CPU 3/KVM-2003    [003] d.Z1.     0.000013: nmi_handler: d() delta_ns: 1000 "
+            "handled: 1\n"
+            "          <idle>-0       [003] d.Z1.     0.000014: nmi_handler: e() delta_ns: 1000 "
+            "handled: 1\n");
+}
+
+// A whole run: the NMI exits of guest-nmi-exit's guest on CPU 2 show the vCPU
+// thread, every other line the idle task.
+TEST(FtraceSink, GuestExitsShowTheVcpuThread) {
+  const char* root = std::getenv("FREDSIM_SOURCE_DIR");
+  auto spec = load_scenario_file(std::string(root ? root : ".") + "/scenarios/guest-nmi-exit.toml");
+  ASSERT_TRUE(spec.ok());
+  std::ostringstream out;
+  FtraceSink sink(out, trace_sink_context(*spec), false);
+  RunOptions options;
+  options.trace_sinks.push_back(&sink);
+  ASSERT_TRUE(SystemRunner{}.run(*spec, options).ok());
+  sink.flush();
+  int kvm = 0, idle = 0;
+  for (const auto& l : lines_of(out.str())) {
+    if (l.find("[002]") != std::string::npos) {
+      EXPECT_EQ(l.substr(0, 40), "       CPU 2/KVM-2002    [002] d.Z1.    ") << l;
+      ++kvm;
+    } else {
+      EXPECT_EQ(l.substr(0, 25), "          <idle>-0       ") << l;
+      ++idle;
+    }
+  }
+  EXPECT_EQ(kvm, 5) << "one handler call per NMI exit";
 }
 
 }  // namespace

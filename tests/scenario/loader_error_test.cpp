@@ -117,7 +117,10 @@ TEST(LoaderError, UnknownTimingProfileAndParameter) {
 TEST(LoaderError, UnknownKernelKey) {
   EXPECT_EQ(load_error("name = \"x\"\n[kernel]\npanic = true\n"),
             "t.toml:3:1: error: unknown key 'panic' in [kernel] (allowed: unknown_nmi_panic, "
-            "panic_on_unrecovered_nmi, panic_on_io_nmi, ignore_nmis, nmi_longest_ns)");
+            "panic_on_unrecovered_nmi, panic_on_io_nmi, ignore_nmis, nmi_longest_ns, "
+            "source_vectors)");
+  EXPECT_EQ(load_error("name = \"x\"\n[kernel]\nsource_vectors = 17\n"),
+            "t.toml:3:18: error: kernel.source_vectors = 17 is out of range (8..16)");
 }
 
 TEST(LoaderError, HandlerErrors) {

@@ -3,12 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "fredsim/scenario/loader.hpp"
 #include "fredsim/scenario/system_runner.hpp"
 
 namespace fredsim::study {
@@ -190,10 +192,19 @@ TEST(SweepOutput, CsvJsonAndPlotScriptCarryEveryPoint) {
   EXPECT_EQ(j["options"]["nmis"], 20);
   EXPECT_EQ(j["points"][0]["mode"], "idt");
 
-  const std::string gp = sweep_gnuplot(*points, "out/s\"weep.png");
+  const std::string gp = sweep_gnuplot(*points, SweepPlot{"out/s\"weep.png", "out/s.svg", 2000});
   EXPECT_NE(gp.find("set output \"out/s\\\"weep.png\""), std::string::npos) << "quoted";
-  EXPECT_NE(gp.find("set multiplot layout 1,2"), std::string::npos) << "a panel per mix";
-  EXPECT_EQ(std::count(gp.begin(), gp.end(), '$') / 2, 8) << "a data block per mode and panel";
+  EXPECT_NE(gp.find("set output \"out/s.svg\""), std::string::npos) << "and the SVG";
+  EXPECT_NE(gp.find("simulated cycles at 2 GHz"), std::string::npos);
+  // Two rows (mixes); v5 equals v7 everywhere, so 3 series: a data block each per
+  // row, drawn in the cycles and calls panels, v7 alone in the ratio panel, for
+  // the PNG and the SVG.
+  std::size_t blocks = 0;
+  for (auto at = gp.find("<< EOD"); at != std::string::npos; at = gp.find("<< EOD", at + 1))
+    ++blocks;
+  EXPECT_EQ(blocks, 2u * 3u);
+  EXPECT_NE(gp.find("fred-nmisrc-v7 = v5"), std::string::npos) << "the merge is said";
+  EXPECT_EQ(std::count(gp.begin(), gp.end(), '$'), 2 * 3 + 2 * 2 * (3 + 3 + 1));
   EXPECT_NE(sweep_matplotlib("a.json", "b.png").find("json.load(open(\"a.json\"))"),
             std::string::npos);
 
@@ -374,6 +385,84 @@ TEST(SweepShard, ParseRefusesFilesThatAreNotShards) {
   bad_mode.replace(bad_mode.find("\"idt\""), 5, "\"warp\"");
   EXPECT_EQ(msg(bad_mode),
             "error: f.json: not a sweep shard file: options.modes: unknown name \"warp\"");
+}
+
+}  // namespace
+}  // namespace fredsim::study
+
+namespace fredsim::study {
+namespace {
+
+// gnuplot draws a one-point sweep without a warning (no empty x or y range,
+// no data block without a valid point), into both the PNG and the SVG.
+TEST(SweepOutput, GnuplotDrawsAOnePointSweepWithoutWarnings) {
+  if (std::system("gnuplot --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no gnuplot";
+  scenario::SystemRunner runner;
+  SweepOptions o;
+  o.handlers = {1};
+  o.modes = {SweepMode::fred};
+  o.mixes = {SweepMix::one};
+  o.places = {SweepPlace::bare};
+  o.nmis = 10;
+  auto points = run_sweep(o, runner);
+  ASSERT_TRUE(points.ok());
+  ASSERT_EQ(points->size(), 1u);
+  const auto dir = std::filesystem::temp_directory_path() / "fredsim-sweep-gnuplot-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream gp(dir / "one.gp");
+    gp << sweep_gnuplot(*points, SweepPlot{(dir / "one.png").string(), (dir / "one.svg").string(),
+                                           sweep_frequency_mhz(o)});
+  }
+  const std::string cmd = "gnuplot " + (dir / "one.gp").string() + " 2>" + (dir / "err").string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream err(dir / "err");
+  const std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "") << "gnuplot's stderr";
+  EXPECT_GT(std::filesystem::file_size(dir / "one.png"), 0u);
+  EXPECT_GT(std::filesystem::file_size(dir / "one.svg"), 0u);
+  std::filesystem::remove_all(dir);
+}
+
+// The time axis names the sweep's clock, read from its scenarios.
+TEST(SweepOutput, TheTimeAxisNamesTheSweepsClock) {
+  SweepOptions o;
+  o.handlers = {1};
+  o.modes = {SweepMode::fred};
+  o.mixes = {SweepMix::one};
+  o.places = {SweepPlace::bare};
+  o.nmis = 10;
+  EXPECT_EQ(sweep_frequency_mhz(o), 2000u);
+  o.overrides = {scenario::Override{"timing.core_mhz=2400"}};
+  EXPECT_EQ(sweep_frequency_mhz(o), 2400u);
+  const SweepPoint p{};
+  const std::string gp = sweep_gnuplot({p}, SweepPlot{"a.png", "a.svg", sweep_frequency_mhz(o)});
+  EXPECT_NE(gp.find("simulated cycles at 2.4 GHz"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fredsim::study
+
+namespace fredsim::study {
+namespace {
+
+// The sweep's scenarios give device drivers vectors 8..15 and say that their
+// kernel names 16 vectors: no registration warns about them, in any mode.
+TEST(SweepScenario, NoWarningAboutItsOwnVectors) {
+  scenario::SystemRunner runner;
+  for (SweepMode mode :
+       {SweepMode::idt, SweepMode::fred, SweepMode::fred_nmisrc_v7, SweepMode::fred_nmisrc_v5}) {
+    const SweepCase c{mode, SweepMix::one, SweepPlace::bare, 64, 10};
+    auto spec = scenario::load_scenario_string(sweep_scenario(c), "<sweep>");
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    scenario::RunOptions options;
+    auto r = runner.run(*spec, options);
+    ASSERT_TRUE(r.ok());
+    for (const auto& line : r->console)
+      EXPECT_EQ(line.text.find("WARNING"), std::string::npos)
+          << to_string(mode) << ": " << line.text;
+  }
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   if (auto st = files.open_all(); !st) return report_error(err, st);
 
   RunOptions options;
-  std::unique_ptr<TraceSink> trace_sink, chrome_sink, ftrace_sink;
+  std::unique_ptr<TraceSink> trace_sink, ftrace_sink;
+  std::unique_ptr<ChromeTraceSink> chrome_sink;
   if (cmd.trace != TraceFormat::none) {
     std::ostream& to = trace_file ? files.stream(*trace_file) : out;
     if (cmd.trace == TraceFormat::text) {
@@ -57,12 +58,12 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   }
   if (chrome_file) {
     chrome_sink =
-        std::make_unique<ChromeTraceSink>(files.stream(*chrome_file), spec->system.frequency_mhz);
+        std::make_unique<ChromeTraceSink>(files.stream(*chrome_file), trace_sink_context(*spec));
     options.trace_sinks.push_back(chrome_sink.get());
   }
   if (ftrace_file) {
     ftrace_sink =
-        std::make_unique<FtraceSink>(files.stream(*ftrace_file), spec->system.frequency_mhz,
+        std::make_unique<FtraceSink>(files.stream(*ftrace_file), trace_sink_context(*spec),
                                      spec->system.kernel == kernel::Revision::v5);
     options.trace_sinks.push_back(ftrace_sink.get());
   }
@@ -73,6 +74,7 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
   progress.clear();
   for (TraceSink* s : options.trace_sinks)
     s->flush();
+  if (chrome_sink && result) chrome_sink->end_at(result->end_cycle);
   chrome_sink.reset();  // closes the JSON document
   if (!result) return report_error(err, result.error());
   apply_expectations(*spec, *result);

@@ -35,7 +35,8 @@ namespace fs = std::filesystem;
 int write_study(const SweepCommand& cmd, const SweepOptions& options,
                 const std::vector<SweepPoint>& points, std::ostream& out, std::ostream& err) {
   const fs::path dir(cmd.out_dir);
-  const fs::path csv = dir / "sweep.csv", json = dir / "sweep.json", png = dir / "sweep.png";
+  const fs::path csv = dir / "sweep.csv", json = dir / "sweep.json", png = dir / "sweep.png",
+                 svg = dir / "sweep.svg";
   for (auto [path, text] :
        {std::pair{csv, sweep_csv(points)}, std::pair{json, sweep_json(options, points) + "\n"}}) {
     if (auto st = write_file(path, text); !st) {
@@ -67,7 +68,8 @@ int write_study(const SweepCommand& cmd, const SweepOptions& options,
   fs::path script;
   if (tool == PlotTool::gnuplot) {
     script = dir / "sweep.gp";
-    if (auto st = write_file(script, sweep_gnuplot(points, png.string())); !st) {
+    const SweepPlot plot{png.string(), svg.string(), sweep_frequency_mhz(options)};
+    if (auto st = write_file(script, sweep_gnuplot(points, plot)); !st) {
       err << st.error().message << '\n';
       return kExitBadInput;
     }
@@ -94,7 +96,13 @@ int write_study(const SweepCommand& cmd, const SweepOptions& options,
                        script.string(), csv.string());
     return kExitBadInput;
   }
-  out << fmt::format("wrote {} (plotted by {} from {})\n", png.string(), args[0], script.string());
+  if (tool == PlotTool::gnuplot) {
+    out << fmt::format("wrote {} and {} (plotted by gnuplot from {})\n", png.string(), svg.string(),
+                       script.string());
+  } else {
+    out << fmt::format("wrote {} (plotted by {} from {})\n", png.string(), args[0],
+                       script.string());
+  }
   return kExitPassed;
 }
 

@@ -116,7 +116,8 @@ class HandlerRegistry {
   /// What the checks of a source vector depend on at registration.
   struct VectorRules {
     Revision revision = Revision::v7;
-    bool nmi_source = false;  // the boot CPU has NMI-source on
+    bool nmi_source = false;                     // the boot CPU has NMI-source on
+    unsigned vector_count = nmis::VECTOR_COUNT;  // v7's NMIS_VECTOR_COUNT
   };
   /// Registers (or re-registers) a handler; refusals are errors, the warn-once
   /// cases are printed and the handler is registered.

@@ -72,7 +72,11 @@ struct KernelConfig {
   bool panic_on_unrecovered_nmi = false;
   bool panic_on_io_nmi = false;
   std::uint64_t nmi_longest_ns = 1'000'000;  // 1 ms
-  bool perf_amd_claim_window = false;        // AMD: claim unattributed NMIs for 100 ms
+  /// v7's NMIS_VECTOR_COUNT: registration warns for a vector at or above it. 8
+  /// as the series defines enum nmi_source_vectors; a kernel that names more
+  /// vectors (up to the bitmap's 16) has a larger count.
+  unsigned source_vectors = 8;
+  bool perf_amd_claim_window = false;  // AMD: claim unattributed NMIs for 100 ms
 };
 
 /// Where native_stop_other_cpus is (docs/kernel.md "Stopping the other CPUs").

@@ -131,6 +131,7 @@ struct KernelSpec {
   bool panic_on_io_nmi = false;
   std::uint32_t ignore_nmis = 0;             // the ignore_nmis counter at start (stop_nmi)
   std::uint64_t nmi_longest_ns = 1'000'000;  // the duration-check threshold
+  std::uint32_t source_vectors = 8;          // v7's NMIS_VECTOR_COUNT: 8 as the series, to 16
   SourceLoc loc;
   KeyLocations keys;
 };

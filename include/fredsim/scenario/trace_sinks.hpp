@@ -4,48 +4,117 @@
 #include <cstdint>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fredsim/sim/trace.hpp"
 
 namespace fredsim::scenario {
+struct ScenarioSpec;
+}
+
+namespace fredsim::scenario {
+
+/// What the Chrome trace and ftrace sinks need of the scenario besides its
+/// records: the clock, the costs that place ICR writes and IPI arrivals, and the
+/// user intervals (no record marks them).
+struct TraceSinkContext {
+  std::uint32_t frequency_mhz = 2000;
+  Cycle icr_write = 0;            // one ICR write (TimingParam::icr_write)
+  Cycle ipi_latency = 0;          // ICR write to the first destination's arrival
+  Cycle ipi_per_destination = 0;  // each further destination arrives this much later
+  struct Interval {
+    CpuId cpu = 0;
+    Cycle from = 0;
+    Cycle until = ~Cycle{0};  // none: to the end of the run
+  };
+  std::vector<Interval> user;  // the scenario's `user` events, by (from, cpu)
+};
+
+/// The context of `spec` (its timing profile with the [timing] overrides).
+TraceSinkContext trace_sink_context(const ScenarioSpec& spec);
 
 /// Chrome trace-event JSON ({"traceEvents": [...]}), loadable in Perfetto or
-/// chrome://tracing. One track per CPU; timestamps in microseconds at
-/// `frequency_mhz`. nmi_deliver..nmi_return become a duration "nmi", each
-/// handler_call a complete event of its `cycles` (taken to start at the record's
-/// cycle); every other record an instant event with its fields as args.
+/// chrome://tracing (docs/format.md "Chrome trace"). One track per CPU;
+/// timestamps in microseconds at `frequency_mhz`. Slices: each NMI (delivery to
+/// return), each handler call, each ICR write, each stretch of guest or user
+/// code; flow arrows from an ICR write to the NMI it raised; counters of the
+/// pending NMI-source bitmap and the NMIs in flight per CPU; every other record
+/// an instant with its fields as args.
 class ChromeTraceSink final : public TraceSink {
  public:
-  ChromeTraceSink(std::ostream& out, std::uint32_t frequency_mhz);
+  ChromeTraceSink(std::ostream& out, TraceSinkContext ctx);
   ~ChromeTraceSink() override;
   void record(const TraceRecord& r) override;
   void flush() override;
+  /// The run's end (its end_cycle): what is still open at finish() ends there
+  /// (default: the last record's cycle).
+  void end_at(Cycle end) { end_ = end; }
   /// Closes the JSON document; further records are ignored. Also done on destruction.
   void finish();
 
  private:
-  struct PendingFlow {
-    std::uint64_t id;
+  struct Flow {
     CpuId from;
     CpuId to;
     std::uint32_t vector;
-    double ts;
+    Cycle arrives;     // when the IPI reaches `to`
+    double s_ts = -1;  // inside its ICR-write slice, once placed
+    double f_ts = -1;  // inside the NMI slice that took it, once closed
+    bool arrived = false;
   };
+  struct Slice {
+    char kind;  // 'n' NMI, 'v' NMI VM exit, 'g' guest code, 'u' user code
+    double begin;
+    std::vector<std::uint64_t> flows;  // IPIs this NMI took
+  };
+  struct Write {
+    std::string args;                  // the ipi_send record's fields
+    std::vector<std::uint64_t> flows;  // its NMI IPIs
+  };
+  struct Track {
+    std::vector<Slice> stack;
+    bool user = false;
+    Cycle writes_at = 0;                 // the cycle of `writes`
+    std::vector<Write> writes;           // ICR writes of that cycle, not placed yet
+    std::vector<std::uint64_t> arrived;  // IPIs received, not yet taken by an NMI
+    std::uint64_t bitmap = 0, shown_bitmap = 0;
+    std::uint32_t sent = 0, latched = 0, handling = 0;
+    std::uint32_t shown_sent = 0, shown_latched = 0, shown_handling = 0;
+  };
+  double us(Cycle c) const { return static_cast<double>(c) / cycles_per_us_; }
   void begin_event(std::string_view name, std::string_view cat, std::string_view ph, double ts,
                    CpuId cpu);
   void end_event();
-  void name_track(CpuId cpu);
+  Track& track(CpuId cpu);
+  void open_slice(CpuId cpu, Track& t, char kind, double ts, const TraceRecord* r);
+  void close_slice(CpuId cpu, Track& t, double ts, const TraceRecord* r);
+  /// Writes the pending ICR-write slices, ending by `until` (microseconds).
+  void place_writes(CpuId cpu, Track& t, double until);
+  void user_boundaries_until(Cycle c);
+  void counters(CpuId cpu, Track& t, double ts);
+  void write_flow_if_done(std::uint64_t id);
+
   std::ostream& out_;
+  TraceSinkContext ctx_;
   std::string line_;  // the event being written, reused
+  std::string name_;  // a counter's name, reused
   double cycles_per_us_;
   bool started_ = false;
   bool finished_ = false;
-  double last_ts_ = 0;
+  Cycle last_cycle_ = 0;
+  std::optional<Cycle> end_;
   std::uint64_t next_flow_ = 1;
-  std::vector<PendingFlow> flows_;           // IPIs sent, not yet received
-  std::map<CpuId, std::vector<char>> open_;  // per CPU: 'n' NMI slice, 'v' VM-exit slice
+  std::map<std::uint64_t, Flow> flows_;  // IPIs whose arrow is not written yet
+  std::map<CpuId, Track> tracks_;
+  struct Boundary {
+    Cycle at;
+    CpuId cpu;
+    bool begins;
+  };
+  std::vector<Boundary> boundaries_;  // user intervals' starts and ends, in order
+  std::size_t next_boundary_ = 0;
 };
 
 /// Lines as Linux's nmi_handler trace event prints them in trace_pipe:
@@ -59,18 +128,25 @@ class ChromeTraceSink final : public TraceSink {
 /// on a tie). A line is stamped when its call returns, but its record comes when
 /// the call starts, so a line waits until no later record can end earlier: the
 /// ones waiting are at most the calls in progress, about one per CPU.
+///
+/// The task and flags are those of the context the NMI interrupted
+/// (docs/format.md "ftrace"): the idle task, a user task inside a scenario
+/// `user` interval, the vCPU thread for an NMI-induced VM exit.
 class FtraceSink final : public TraceSink {
  public:
-  FtraceSink(std::ostream& out, std::uint32_t frequency_mhz, bool with_source_bitmap);
+  FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap);
   void record(const TraceRecord& r) override;
   /// Writes the lines still waiting (the run is over).
   void flush() override;
 
  private:
+  /// What the NMI interrupted.
+  enum class Context : std::uint8_t { idle, user, guest };
   struct Line {
     std::uint64_t end_ns;  // the timestamp: when the call returned
     CpuId cpu;
     std::uint64_t seq;  // record order, for lines of one CPU and timestamp
+    Context context;
     std::string handler;
     std::int32_t delta_ns;
     std::int32_t handled;
@@ -80,12 +156,15 @@ class FtraceSink final : public TraceSink {
   void write(const Line& l);
   /// Writes, in order, the waiting lines stamped before `ns`.
   void write_before(std::uint64_t ns);
+  bool in_user(CpuId cpu, Cycle c) const;
 
   std::ostream& out_;
+  TraceSinkContext ctx_;
   std::uint32_t frequency_mhz_;
   bool with_source_bitmap_;
   std::vector<Line> waiting_;  // a min-heap by (end_ns, cpu, seq)
   std::uint64_t seq_ = 0;
+  std::map<CpuId, Context> interrupted_;  // per CPU: what its current NMI interrupted
 };
 
 }  // namespace fredsim::scenario

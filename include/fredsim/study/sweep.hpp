@@ -174,9 +174,20 @@ std::string sweep_csv(const std::vector<SweepPoint>& points);
 std::string sweep_json(const SweepOptions& options, const std::vector<SweepPoint>& points);
 /// A readable table: cycles per NMI by handler count, a block per place and mix.
 std::string sweep_table(const std::vector<SweepPoint>& points);
-/// A gnuplot script that draws cycles per NMI against handler count, a panel per
-/// place and mix, a line per mode, into `png_path` (its data inline).
-std::string sweep_gnuplot(const std::vector<SweepPoint>& points, const std::string& png_path);
+/// The clock (MHz) of the sweep's scenarios, after its --set overrides.
+std::uint32_t sweep_frequency_mhz(const SweepOptions& options);
+/// Where the figure goes and the clock its time axis names.
+struct SweepPlot {
+  std::string png;
+  std::string svg;
+  std::uint32_t frequency_mhz = 2000;
+};
+/// A gnuplot script (data inline) that draws the figure into `plot.png` and
+/// `plot.svg`: a row per place and mix; columns dispatch cycles per NMI, handler
+/// calls per NMI and, where the sweep has FRED polling and a bitmap mode, their
+/// ratio; a line per mode (v5 merged into v7 when they are equal everywhere);
+/// one legend; axis ranges from the data (no gnuplot warnings, even for one point).
+std::string sweep_gnuplot(const std::vector<SweepPoint>& points, const SweepPlot& plot);
 /// The same plot as a Python script for matplotlib, reading `json_path`.
 std::string sweep_matplotlib(const std::string& json_path, const std::string& png_path);
 
