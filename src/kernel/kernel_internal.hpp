@@ -56,6 +56,7 @@ enum CpuEvent : std::uint32_t {
 struct Kernel::CpuCtx final : EventTarget {
   Kernel& k;
   CpuId id;
+  cpu::Cpu& cpu;  // the CPU model that runs it (the platform's cpu(id))
   KernelCpuState st;
 
   // The NMI in progress.
@@ -91,7 +92,7 @@ struct Kernel::CpuCtx final : EventTarget {
   bool was_in_debug_nmi = false;  // kgdb.c: this CPU's LOCAL kgdb handler claimed an NMI
   std::vector<std::uint64_t> lost_reasons;
 
-  CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}
+  CpuCtx(Kernel& kernel, CpuId cpu, cpu::Cpu& model) : k(kernel), id(cpu), cpu(model) {}
   void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
   std::string_view event_name(std::uint32_t kind) const override {
     static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done",
