@@ -42,13 +42,12 @@ bool Kvm::guest_running(CpuId cpu) const {
   return vcpus_[cpu].active && machine_.cpu(cpu).non_root();
 }
 
-Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const GuestControls& c) {
+Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, const GuestControls& c) {
   Vcpu& v = vcpus_[cpu];
   vmx::VmxCpu& vcpu = machine_.vmx(cpu);
   vcpu.set_exit_handler(this);
   vcpu.set_guest_os(this);
   v.stop = false;
-  v.guest_nmi_source = guest_nmi_source;
   // VMWRITEs of control and guest-state fields the model has: they cannot fail.
   vmx::Vmcs& f = vcpu.vmcs();
   // KVM sets "virtual NMIs" when the CPU has it (arch/x86/kvm/vmx/vmx.c
@@ -88,18 +87,16 @@ Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const 
   return {};
 }
 
-void Kvm::request_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
-                        const GuestControls& controls) {
+void Kvm::request_guest(CpuId cpu, bool nmi_exiting, const GuestControls& controls) {
   Vcpu& v = vcpus_[cpu];
   v.entry_requested = true;
   v.req_nmi_exiting = nmi_exiting;
-  v.req_guest_nmi_source = guest_nmi_source;
   v.req_controls = controls;
   kernel_.in_process_context(cpu, [this, cpu] {
     Vcpu& w = vcpus_[cpu];
     if (!w.entry_requested) return;
     w.entry_requested = false;
-    if (Status st = run_guest(cpu, w.req_nmi_exiting, w.req_guest_nmi_source, w.req_controls);
+    if (Status st = run_guest(cpu, w.req_nmi_exiting, w.req_controls);
         !st.ok()) {
       kernel_.console().printk(cpu, "KVM: " + st.error().message);
     }
@@ -126,19 +123,12 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
   }
   // vmx_handle_nmi(): the host's NMI entry with event data = the exit
   // qualification, read unconditionally; ERETS unblocks NMIs; then VMRESUME.
+  // The NMI was the host's: nothing of it goes to the guest.
   const std::uint64_t qualification = exit.qualification;
   kernel_.kvm_handle_nmi_exit(cpu, qualification, exit.exited_at,
                               machine_.timing().get(TimingParam::vm_entry),
                               // Two words: std::function keeps it without allocating.
-                              [this, cpu] {
-                                vmx::VmxCpu& vc = machine_.vmx(cpu);
-                                const std::uint64_t bitmap = vc.last_exit().qualification;
-                                const Vcpu& v = vcpus_[cpu];
-                                if (v.guest_nmi_source && !v.stop && bitmap != 0) {
-                                  queue_guest_nmi(vc, bitmap);
-                                }
-                                resume(vc);
-                              });
+                              [this, cpu] { resume(machine_.vmx(cpu)); });
 }
 
 void Kvm::queue_guest_nmi(vmx::VmxCpu& vcpu, std::uint64_t event_data) {

@@ -41,7 +41,6 @@ Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty
   f.work_items = r.take_if(ty == EventType::ipi || ty == EventType::external, "work");
   f.until = r.take_if(interval, "until");
   f.nmi_exiting = r.take_if(ty == EventType::guest, "nmi_exiting");
-  f.guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
   f.after = r.take_if(!interval, "after");
   f.delay = r.take_if(!interval, "delay");
   const bool guest = ty == EventType::guest;
@@ -58,7 +57,16 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   EventSpec e;
   e.loc = locate(t);
   e.file_index = index;
-  e.guest_nmi_source = false;  // a model of a proposal: opt in
+  if (const toml::node* gone = t.get("guest_nmi_source")) {
+    // The key that re-injected the host's exit bitmap into the guest: KVM never
+    // reflects a host NMI into a guest (an NMI-induced exit is the host's), so
+    // it modelled nothing real. A guest's own NMIs carry their sources.
+    fail(locate(*gone),
+         "event.guest_nmi_source is refused: a host NMI is the host's (an NMI-induced VM exit "
+         "the host kernel handles, never injected into the guest); to give a guest's own NMIs "
+         "their sources, declare the guest as a [[vm]] with nmi_source = true");
+    return;
+  }
   TableReader r(t, "event", &e.keys);
   const Field at = r.take("at");
   const Field type = r.take("type");
@@ -78,8 +86,7 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const Field &every = f.every, &count = f.count, &from = f.from, &dest = f.dest, &mode = f.mode,
               &vector = f.vector, &cpu = f.cpu, &counters = f.counters, &reason = f.reason,
               &work_items = f.work_items, &until = f.until, &nmi_exiting = f.nmi_exiting,
-              &guest_nmi_source = f.guest_nmi_source, &after = f.after, &delay = f.delay,
-              &blocks_nmi = f.blocks_nmi;
+              &after = f.after, &delay = f.delay, &blocks_nmi = f.blocks_nmi;
   const GuestFields& guest_fields = f.guest;
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
 
@@ -113,7 +120,6 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   opt(counters, e.counters, in_range(1, 64));
   opt(reason, e.reason, one_of(kReasonNames));
   opt(nmi_exiting, e.nmi_exiting, a_boolean());
-  opt(guest_nmi_source, e.guest_nmi_source, a_boolean());
   read_guest_controls(guest_fields, e.guest);
   opt(blocks_nmi, e.blocks_nmi, a_boolean());
   opt(work_items, e.work, [this](const toml::node& n, std::string_view w) { return work(n, w); });
@@ -127,12 +133,6 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
     }
   }
   if (error_) return;
-  if (e.guest_nmi_source && !spec_.system.nmi_source) {
-    fail(e.keys.loc_of("guest_nmi_source", e.loc),
-         "event.guest_nmi_source = true needs system.nmi_source = true (the host CPU must "
-         "report NMI sources for the guest's exits to carry them)");
-    return;
-  }
   read_repeat(every, count, e);
   spec_.events.push_back(std::move(e));
 }

@@ -137,7 +137,7 @@ class Validator {
   /// The keys of an [[event]] after `at` and `type`, by type (loader_events.cpp).
   struct EventFields {
     Field every, count, from, dest, mode, vector, cpu, counters, reason, work_items, until,
-        nmi_exiting, guest_nmi_source, after, delay;
+        nmi_exiting, after, delay;
     GuestFields guest;
     Field blocks_nmi;
   };

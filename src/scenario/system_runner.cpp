@@ -162,7 +162,7 @@ class Driver final : public EventTarget {
         if (end_of_interval) {
           sys_.kvm().stop_guest(ev.cpu);
         } else {
-          sys_.kvm().request_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source, ev.guest);
+          sys_.kvm().request_guest(ev.cpu, ev.nmi_exiting, ev.guest);
         }
         break;
       case EventType::backtrace: {

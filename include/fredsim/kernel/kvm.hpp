@@ -27,9 +27,10 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   Kvm(machine::Machine& machine, Kernel& kernel);
 
   /// VMLAUNCH (or VMRESUME) a guest on `cpu`, a copy of the host's context in a
-  /// guest address space, with the pin-based controls given. `guest_nmi_source`
-  /// models a proposal, ahead of the field: after each NMI exit KVM injects a
-  /// virtual NMI whose event data (field 0x2052) is the exit's bitmap.
+  /// guest address space, with the pin-based controls given. A host NMI that
+  /// arrives while it runs is an NMI-induced exit the host kernel handles; KVM
+  /// never reflects it into the guest (arch/x86/kvm/vmx/vmx.c
+  /// handle_exception_nmi_irqoff -> the host's NMI entry, then VMRESUME).
   ///
   /// `controls` adds the NMI controls and entry state of docs/vmx.md "NMI
   /// controls of a guest". With nmi_window_exiting KVM holds one virtual NMI for
@@ -38,15 +39,13 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   /// NMI with the VMRESUME (handle_nmi_window() and inject_pending_event() in
   /// arch/x86/kvm). A failed entry is an Error naming the VM-instruction error or
   /// the exit reason of the VM-entry failure and the check that failed.
-  Status run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
-                   const GuestControls& controls = {});
+  Status run_guest(CpuId cpu, bool nmi_exiting, const GuestControls& controls = {});
   /// The vCPU thread asks to run the guest on `cpu` (a scenario's guest
   /// interval): the VM entry is run_guest() in process context, so a CPU inside
   /// an NMI enters the guest only once it has returned from it. A failed entry
   /// is printed on the console ("KVM: ..."). stop_guest() before the entry
   /// cancels it.
-  void request_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
-                     const GuestControls& controls = {});
+  void request_guest(CpuId cpu, bool nmi_exiting, const GuestControls& controls = {});
   /// The guest's time is up: the next exit is not resumed.
   void stop_guest(CpuId cpu);
   bool guest_running(CpuId cpu) const;
@@ -59,13 +58,11 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
 
  private:
   struct Vcpu {
-    bool active = false;  // a guest is set up
-    bool stop = false;    // do not resume at the next exit
-    bool guest_nmi_source = false;
+    bool active = false;      // a guest is set up
+    bool stop = false;        // do not resume at the next exit
     bool nmi_queued = false;  // a virtual NMI KVM holds until the NMI window opens
     bool entry_requested = false;  // request_guest() waits for process context
     bool req_nmi_exiting = false;
-    bool req_guest_nmi_source = false;
     GuestControls req_controls;
     std::uint64_t queued_event_data = 0;
     GuestNmiStats guest;

@@ -203,11 +203,10 @@ struct EventSpec {
   CpuId cpu = 0;
   std::uint32_t counters = 1;  // pmi
   machine::NmiReason reason = machine::NmiReason::none;
-  std::optional<Cycle> until;     // guest, user, irqs_off: default until the end of the run
-  bool nmi_exiting = true;        // guest
-  bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
-  kernel::GuestControls guest;    // guest: NMI controls and entry state (docs/vmx.md)
-  bool blocks_nmi = true;         // sti: the shadow holds NMIs (mov_ss always does)
+  std::optional<Cycle> until;   // guest, user, irqs_off: default until the end of the run
+  bool nmi_exiting = true;      // guest
+  kernel::GuestControls guest;  // guest: NMI controls and entry state (docs/vmx.md)
+  bool blocks_nmi = true;       // sti: the shadow holds NMIs (mov_ss always does)
   // repetition
   Cycle every = 0;
   std::uint64_t count = 1;
