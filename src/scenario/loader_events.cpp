@@ -28,7 +28,11 @@ Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty
                       ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
   const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;
   const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
-  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
+  const bool kvm_nmi = ty == EventType::kvm_nmi;
+  const bool on_cpu =
+      ty == EventType::pmi || ty == EventType::external || interval || shadow || kvm_nmi;
+  // The guest kernel's events: its senders, its PMU, and user space's KVM_NMI.
+  const bool guest_side = sender || ty == EventType::pmi || kvm_nmi;
   f.every = r.take_if(!interval, "every");
   f.count = r.take_if(!interval, "count");
   f.from = r.take_if(sender, "from");
@@ -50,6 +54,7 @@ Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty
   // Instruction shadows: whether an STI shadow holds NMIs is the processor's
   // choice (SDM Vol. 2B "STI"); a MOV SS shadow always does (docs/cpu.md).
   f.blocks_nmi = r.take_if(ty == EventType::sti, "blocks_nmi");
+  f.vm = r.take_if(guest_side, "vm");
   return f;
 }
 
@@ -82,13 +87,24 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const bool interval =
       ty == EventType::guest || ty == EventType::user || ty == EventType::irqs_off;
   const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
-  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
+  const bool kvm_nmi = ty == EventType::kvm_nmi;
+  const bool on_cpu =
+      ty == EventType::pmi || ty == EventType::external || interval || shadow || kvm_nmi;
   const Field &every = f.every, &count = f.count, &from = f.from, &dest = f.dest, &mode = f.mode,
               &vector = f.vector, &cpu = f.cpu, &counters = f.counters, &reason = f.reason,
               &work_items = f.work_items, &until = f.until, &nmi_exiting = f.nmi_exiting,
-              &after = f.after, &delay = f.delay, &blocks_nmi = f.blocks_nmi;
+              &after = f.after, &delay = f.delay, &blocks_nmi = f.blocks_nmi, &vm = f.vm;
   const GuestFields& guest_fields = f.guest;
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
+  e.vm = vm_ref(vm);
+  if (error_) return;
+  if (kvm_nmi && !e.vm) {
+    fail(e.loc,
+         "missing required key 'vm' in [[event]] of type \"kvm_nmi\" (the VM whose "
+         "vCPU gets the NMI)");
+    return;
+  }
+  const VmScope scope(*this, e.vm);
 
   if (at && after) {
     fail(locate(*after),

@@ -189,6 +189,9 @@ class Driver final : public EventTarget {
         // stop_this_cpu() halted keeps interrupts off for good.
         if (!k.cpu_state(ev.cpu).halted) m.cpu(ev.cpu).set_interrupt_flag(end_of_interval);
         break;
+      case EventType::kvm_nmi:
+        // Only in a [[vm]]'s scope, and build() refuses VMs until it runs them.
+        break;
       case EventType::sti:
       case EventType::mov_ss:
         // The CPU's ordinary code executes STI (IF was 0) or MOV SS now.
@@ -340,6 +343,13 @@ struct Built {
 };
 
 Result<Built> build(const ScenarioSpec& spec) {
+  if (!spec.vms.empty()) {
+    // The loader reads and checks [[vm]]; the run-time VMs come next.
+    return spec.error_at(spec.vms.front().loc,
+                         "[[vm]] is read and checked, but this build of fredsim does not run "
+                         "VMs yet (docs/scenarios.md \"Virtual machines with a kernel of their "
+                         "own\")");
+  }
   system::SystemConfig cfg;
   cfg.machine.cpus = spec.system.cpus;
   cfg.machine.features.fred = spec.system.delivery == Delivery::fred;

@@ -48,7 +48,7 @@ TEST(LoaderError, NameMustBeAString) {
 TEST(LoaderError, UnknownTopLevelKey) {
   EXPECT_EQ(load_error("name = \"x\"\nnmae = 1\n"),
             "t.toml:2:1: error: unknown key 'nmae' at the top level (allowed: name, description, "
-            "system, timing, kernel, handler, event, expect)");
+            "system, timing, kernel, vm, handler, event, expect)");
 }
 
 TEST(LoaderError, UnknownSystemKeyListsTheAllowedOnes) {
@@ -132,8 +132,8 @@ TEST(LoaderError, HandlerErrors) {
             "t.toml:6:8: error: handler.type = \"nmi\" is not one of \"local\" | \"unknown\" | "
             "\"serr\" | \"io_check\"");
   EXPECT_EQ(load_error(h + "colour = 1\n"),
-            "t.toml:6:1: error: unknown key 'colour' in [[handler]] (allowed: name, type, vector, "
-            "first, model, check_cycles, handle_cycles, action)");
+            "t.toml:6:1: error: unknown key 'colour' in [[handler]] (allowed: name, vm, type, "
+            "vector, first, model, check_cycles, handle_cycles, action)");
 }
 
 TEST(LoaderError, EventRequiredKeys) {
@@ -149,14 +149,14 @@ TEST(LoaderError, EventRequiredKeys) {
   EXPECT_EQ(load_error(ev + "at = 1\ntype = \"nmi\"\n"),
             "t.toml:6:8: error: event.type = \"nmi\" is not one of \"ipi\" | \"pmi\" | "
             "\"external\" | \"guest\" | \"user\" | \"backtrace\" | \"stop\" | \"selftest\" | "
-            "\"kgdb\" | \"mce\" | \"sti\" | \"mov_ss\" | \"irqs_off\"");
+            "\"kgdb\" | \"mce\" | \"sti\" | \"mov_ss\" | \"irqs_off\" | \"kvm_nmi\"");
 }
 
 TEST(LoaderError, EventKeysDependOnTheType) {
   std::string ev = std::string(kHead) + "[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\n";
   EXPECT_EQ(load_error(ev + "counters = 2\n"),
             "t.toml:8:1: error: unknown key 'counters' in [[event]] of type \"ipi\" (allowed: at, "
-            "type, every, count, from, dest, mode, vector, work, after, delay)");
+            "type, every, count, from, dest, mode, vector, work, after, delay, vm)");
   std::string g = std::string(kHead) + "[[event]]\nat = 1\ntype = \"guest\"\ncpu = 1\n";
   EXPECT_EQ(load_error(g + "every = 5\n"),
             "t.toml:8:1: error: unknown key 'every' in [[event]] of type \"guest\" (allowed: at, "

@@ -523,7 +523,7 @@ TEST(LoaderInput, KeysOfMoreThan16PartsAreRefusedBeforeParsing) {
   // 16 parts are only an unknown key; dots in strings, comments and numbers count for nothing.
   EXPECT_EQ(load_error("name = \"x\"\na.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p = 1\n"),
             "t.toml:2:1: error: unknown key 'a' at the top level (allowed: name, description, "
-            "system, timing, kernel, handler, event, expect)");
+            "system, timing, kernel, vm, handler, event, expect)");
   load_ok(
       "name = \"x\" # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s\ndescription = "
       "'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s'\n");
