@@ -79,6 +79,7 @@ Kernel::Kernel(machine::Machine& machine, Platform* platform, std::unique_ptr<Pl
   for (CpuId i = 0; i < cpu_count_; ++i) {
     cpu::Cpu& model = platform_.cpu(i);
     cpus_.push_back(std::make_unique<CpuCtx>(*this, i, model));
+    cpus_.back()->nmi_source_cpuid = platform_.enumerates_nmi_source(i);
     if (model.id() >= local_of_host_.size()) local_of_host_.resize(model.id() + 1, kNoCpu);
     local_of_host_[model.id()] = i;
   }
@@ -102,8 +103,8 @@ std::uint64_t Kernel::cycles_to_ns(Cycle c) const {
 }
 
 bool Kernel::nmi_source_enabled(CpuId cpu) const {
-  const Cpu& c = cpus_[cpu]->cpu;
-  return c.features().nmi_source && c.fred_enabled();
+  const CpuCtx& c = *cpus_[cpu];
+  return c.nmi_source_cpuid && c.cpu.fred_enabled();
 }
 
 void Kernel::boot() {

@@ -56,7 +56,8 @@ enum CpuEvent : std::uint32_t {
 struct Kernel::CpuCtx final : EventTarget {
   Kernel& k;
   CpuId id;
-  cpu::Cpu& cpu;  // the CPU model that runs it (the platform's cpu(id))
+  cpu::Cpu& cpu;                  // the CPU model that runs it (the platform's cpu(id))
+  bool nmi_source_cpuid = false;  // the platform's CPUID enumerates NMI-source
   KernelCpuState st;
 
   // The NMI in progress.

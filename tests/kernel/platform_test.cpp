@@ -23,6 +23,10 @@ class SlicePlatform final : public Platform {
   SlicePlatform(machine::Machine& m, CpuId first, std::uint32_t n) : m_(m), first_(first), n_(n) {}
   std::uint32_t cpu_count() const override { return n_; }
   cpu::Cpu& cpu(CpuId id) override { return m_.cpu(first_ + id); }
+  bool enumerates_nmi_source(CpuId id) override {
+    return hide_nmi_source ? false : Platform::enumerates_nmi_source(id);
+  }
+  bool hide_nmi_source = false;
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) override {
     apic_writes.push_back(cpu);
     m_.apic_write(first_ + cpu, offset, value);
@@ -87,6 +91,30 @@ TEST(Platform, ASecondKernelUsesItsPlatformAndItsOwnCpuNumbers) {
   EXPECT_EQ(slice.pmu, (std::vector<CpuId>{0}));
   EXPECT_NE(sys->machine().cpu(2).perf_global_status(), 0u);
   EXPECT_EQ(sys->machine().cpu(0).perf_global_status(), 0u);
+}
+
+TEST(Platform, NmiSourceIsWhatThePlatformsCpuidEnumerates) {
+  // The host CPUs have NMI-source; a platform that does not expose it (a VM
+  // with nmi_source = false) makes its kernel encode no source vector and poll.
+  for (const bool hide : {false, true}) {
+    auto sys = make_system(make_config(4));
+    SlicePlatform slice(sys->machine(), 2, 2);
+    slice.hide_nmi_source = hide;
+    Kernel k(sys->machine(), slice, KernelConfig{});
+    k.boot();
+    EXPECT_EQ(k.nmi_source_enabled(0), !hide);
+    EXPECT_EQ(sys->kernel().nmi_source_enabled(2), true) << "the host's own view is unchanged";
+    const HandlerId g = *k.register_model(NmiType::local, HandlerModel::device, 0, "g", 5);
+    const HandlerId h = *k.register_model(NmiType::local, HandlerModel::device, 0, "h", 6);
+    EXPECT_EQ(k.prepare_icr(0, apic::Shorthand::none, apic::DeliveryMode::nmi, 5, 1).vector(),
+              hide ? 0u : 5u);
+    k.registry().add_work(g, 1);
+    const CpuId dest[] = {1};
+    sys->at(100, [&] { k.send_nmi_ipi(0, dest, 5); });
+    sys->run_to_idle();
+    EXPECT_EQ(k.registry().handler(g).total.handled, 1u);
+    EXPECT_EQ(k.registry().handler(h).total.calls, hide ? 1u : 0u) << "polled without NMI-source";
+  }
 }
 
 TEST(Platform, DestroyingAKernelDetachesItFromItsCpusOnly) {

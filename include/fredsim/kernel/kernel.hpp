@@ -122,7 +122,8 @@ class Kernel final : public cpu::OsEntry {
   std::uint32_t cpu_count() const { return cpu_count_; }
   const KernelConfig& config() const { return config_; }
   KernelConfig& config() { return config_; }
-  /// NMI-source is on for this CPU: enumerated and CR4.FRED set.
+  /// NMI-source is on for this CPU: enumerated (by the platform's CPUID,
+  /// Platform::enumerates_nmi_source) and CR4.FRED set.
   bool nmi_source_enabled(CpuId cpu) const;
 
   // --- Registration (docs/linux.md "Registration") ------------------

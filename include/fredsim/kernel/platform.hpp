@@ -26,6 +26,10 @@ class Platform {
   virtual std::uint32_t cpu_count() const = 0;
   /// The CPU model that runs the platform's CPU `id`.
   virtual cpu::Cpu& cpu(CpuId id) = 0;
+  /// Whether CPUID of CPU `id` enumerates NMI-source, as the kernel on it sees
+  /// it: the CPU's own on the host; for a vCPU, what KVM exposes (a VM's
+  /// `nmi_source`), whatever the host CPU has. Read once, when the kernel is made.
+  virtual bool enumerates_nmi_source(CpuId id) { return cpu(id).features().nmi_source; }
 
   /// A local APIC register write of `cpu` by its xAPIC offset, the way software
   /// does it (x2APIC WRMSR or xAPIC MMIO store).
