@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <span>
+#include <utility>
 
 namespace fredsim::vmx {
 
@@ -391,7 +392,11 @@ void VmxCpu::complete_entry() {
       entry_blocking_ = true;
       ctx.queue.schedule_in(1, *this, kBlockingEnds);
     }
-    cpu_.end_transition();  // a pending NMI or an open NMI window may exit right away
+    // A pending NMI, an open NMI window or a kick may exit right away. The guest
+    // goes on with what the last exit interrupted: its ordinary code, or its OS
+    // code (a guest kernel's NMI handler).
+    cpu_.end_transition(std::exchange(guest_in_os_, false) ? RunState::in_os : RunState::running);
+    if (mode_ == VmxMode::guest && handler_ != nullptr) handler_->on_vm_entry(*this);
     return;
   }
 
@@ -421,12 +426,25 @@ void VmxCpu::complete_entry() {
   // Otherwise the injected event goes first; the latch waits for the next
   // instruction boundary the CPU model checks (an injected NMI blocks NMIs).
   const bool blocked = cpu_.nmi_blocked();
+  // A kick waits for the delivery's end (the entry point's first boundary).
+  const bool kick = std::exchange(kick_pending_, false);
   cpu_.set_nmi_blocked(true);
-  cpu_.end_transition();
+  cpu_.end_transition(std::exchange(guest_in_os_, false) ? RunState::in_os : RunState::running);
   cpu_.set_nmi_blocked(blocked);
   ++stats_.injected_events;
   [[maybe_unused]] const cpu::Fault f = cpu_.deliver_event(ev);
   assert(f == cpu::Fault::none);
+  kick_pending_ = kick;
+  if (handler_ != nullptr) handler_->on_vm_entry(*this);
+}
+
+void VmxCpu::kick() {
+  if (mode_ == VmxMode::guest) {
+    kick_pending_ = true;
+    cpu_.recheck_events();  // at once when the guest is at a boundary
+  } else if (mode_ == VmxMode::entering) {
+    kick_pending_ = true;  // taken when the entry completes
+  }
 }
 
 // --- The NMI-induced VM exit (docs/hardware.md §4 "VMX")
@@ -513,12 +531,28 @@ bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
     exit_to_host(ExitReason::of(BasicExitReason::nmi_window), IntrInfo{}, 0, false);
     return true;
   }
+  if (kick_pending_) {
+    // The kick's external interrupt, acknowledged on exit ("acknowledge
+    // interrupt on exit", which KVM sets): the exit interruption information
+    // holds its vector, the host's RESCHEDULE_VECTOR (smp_send_reschedule).
+    constexpr std::uint8_t kRescheduleVector = 0xFD;
+    cpu_.begin_transition();
+    exit_to_host(ExitReason::of(BasicExitReason::external_interrupt),
+                 IntrInfo{}
+                     .set_vector(kRescheduleVector)
+                     .set_type(cpu::EventType::external_interrupt)
+                     .set_valid(true),
+                 0, false, TimingParam::vm_exit_external_interrupt);
+    return true;
+  }
   return false;
 }
 
 void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification,
-                          bool nmi) {
+                          bool nmi, TimingParam cost) {
   SimContext& ctx = cpu_.context();
+  kick_pending_ = false;  // any exit serves a kick
+  guest_in_os_ = cpu_.state_before_transition() == RunState::in_os;
   exit_ = ExitInfo{};
   exit_.reason = reason;
   exit_.qualification = qualification;
@@ -586,7 +620,7 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
                        {"activity", TraceValue::str(from_hlt ? "hlt" : "active")}});
     }
   }
-  ctx.queue.schedule_in(ctx.cost(TimingParam::vm_exit), *this, kExitDone);
+  ctx.queue.schedule_in(ctx.cost(cost), *this, kExitDone);
 }
 
 // --- Events --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ namespace fredsim::vmx {
 /// Basic exit reasons the model produces (SDM Vol. 3C Appendix C).
 enum class BasicExitReason : std::uint16_t {
   exception_or_nmi = 0,      // docs/hardware.md §4 "VMX"
+  external_interrupt = 1,    // "external-interrupt exiting" (KVM's kick of a running vCPU)
   nmi_window = 8,            // "NMI-window exiting" (SDM Vol. 3C "NMI-Window Exiting")
   invalid_guest_state = 33,  // VM-entry failure due to invalid guest state
 };
