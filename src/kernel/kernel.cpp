@@ -108,8 +108,13 @@ bool Kernel::nmi_source_enabled(CpuId cpu) const {
 }
 
 void Kernel::boot() {
+  for (CpuId i = 0; i < cpu_count_; ++i)
+    boot_cpu(i);
+}
+
+void Kernel::boot_cpu(CpuId i) {
   using namespace cpu::arch;
-  for (CpuId i = 0; i < cpu_count_; ++i) {
+  {
     Cpu& c = cpus_[i]->cpu;
     c.set_os_entry(this);
     if (config_.use_fred && c.features().fred) {
@@ -274,8 +279,23 @@ void Kernel::in_process_context(CpuId cpu, std::function<void()> fn) {
   c.process_then = std::move(fn);
 }
 
+void Kernel::vcpu_entered(CpuId cpu) {
+  CpuCtx& c = *cpus_[cpu];
+  if (c.deferred == CpuCtx::kNoEvent) return;
+  on_cpu_event(c, std::exchange(c.deferred, CpuCtx::kNoEvent));
+}
+
 void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
   if (halted_ || panicked_on(c.id)) return;
+  if (config_.in_vm && (!c.cpu.non_root() || c.cpu.run_state() == RunState::transition)) {
+    // The vCPU is out of the guest (a VM exit the host handles, or an entry
+    // still in progress): the guest's code does not run, so what falls due
+    // now waits for the next VM entry (vcpu_entered()). A CPU's kernel work is
+    // one chain of events, so at most one waits.
+    assert(c.deferred == CpuCtx::kNoEvent);
+    c.deferred = kind;
+    return;
+  }
   switch (kind) {
     case kStart:
       if (c.d.path == DeliveryPath::idt) {
@@ -428,7 +448,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
     pc.cycles += cost;
 
     const std::uint64_t delta_ns = cycles_to_ns(cost);
-    if (machine_.tracer().enabled()) {
+    if (machine_.tracer().enabled() && !config_.in_vm) {
       // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
       // dropped it (docs/linux.md "Trace and messages").
       const std::uint64_t raw =
@@ -633,7 +653,7 @@ void Kernel::after_reason_read(CpuCtx& c) {
 }
 
 void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
-  if (machine_.tracer().enabled()) {
+  if (machine_.tracer().enabled() && !config_.in_vm) {
     machine_.tracer().emit(
         machine_.now(), c.id, "nmi_outcome",
         {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});

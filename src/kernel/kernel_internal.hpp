@@ -87,6 +87,10 @@ struct Kernel::CpuCtx final : EventTarget {
   // (in_process_context()): a KVM vCPU thread's VM entry.
   std::function<void()> process_then;
   std::uint64_t kvm_qualification = 0;
+  // A guest kernel's CPU event that fell due while the vCPU was out of the
+  // guest (KernelConfig::in_vm): it runs at the next VM entry. kNoEvent: none.
+  static constexpr std::uint32_t kNoEvent = ~std::uint32_t{0};
+  std::uint32_t deferred = kNoEvent;
 
   Cycle last_pmi = 0;
   bool had_pmi = false;

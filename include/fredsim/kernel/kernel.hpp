@@ -76,6 +76,11 @@ struct KernelConfig {
   bool panic_on_io_nmi = false;
   std::uint64_t nmi_longest_ns = 1'000'000;  // 1 ms
   bool perf_amd_claim_window = false;        // AMD: claim unattributed NMIs for 100 ms
+  /// A guest kernel on a VM's vCPUs (docs/vmx.md "Guests with a kernel of their
+  /// own"): its CPU's work waits while the vCPU is out of the guest (a VM exit,
+  /// an entry in progress) and goes on when KVM has entered it again
+  /// (vcpu_entered()); it writes no trace records of its own.
+  bool in_vm = false;
 };
 
 /// Where native_stop_other_cpus is (docs/kernel.md "Stopping the other CPUs").
@@ -114,6 +119,12 @@ class Kernel final : public cpu::OsEntry {
   /// Boot: programs FRED (or the IDT NMI stack), LVTPC and LINT1 on every CPU
   /// the way Linux does, and attaches itself as every CPU's OS.
   void boot();
+  /// Boots one CPU the way boot() does each (a guest kernel boots each vCPU
+  /// after its first VM entry, so its FRED MSR and CR4 writes are the guest's).
+  void boot_cpu(CpuId cpu);
+  /// KVM entered CPU `cpu` of this guest kernel (in_vm): work of the CPU that
+  /// fell due while it was out of the guest runs now.
+  void vcpu_entered(CpuId cpu);
 
   machine::Machine& machine() { return machine_; }
   /// The platform's per-CPU operations (docs/architecture.md "kernel").
