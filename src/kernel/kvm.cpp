@@ -231,10 +231,14 @@ void Kvm::kick(CpuId cpu) {
   if (machine_.has_vmx(cpu) && machine_.cpu(cpu).non_root()) machine_.vmx(cpu).kick();
 }
 
+void Kvm::resume_vcpu(CpuId cpu) {
+  resume(machine_.vmx(cpu));
+}
+
 void Kvm::on_vm_entry(vmx::VmxCpu& vcpu) {
   Vcpu& v = vcpus_[vcpu.cpu().id()];
   // The guest kernel's work that fell due while the vCPU was out goes on.
-  if (v.vm != nullptr && v.active) v.vm->kernel().vcpu_entered(v.vm_vcpu);
+  if (v.vm != nullptr && v.active) v.vm->vcpu_entered(v.vm_vcpu);
 }
 
 void Kvm::stop_guest(CpuId cpu) {
@@ -253,6 +257,14 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
     if (exit.idt_vectoring.valid() && exit.idt_vectoring.type() == cpu::EventType::nmi) {
       v.reinject = true;
       v.reinject_data = exit.original_event_data;
+    }
+    const auto basic = static_cast<vmx::BasicExitReason>(exit.reason.basic());
+    if (basic == vmx::BasicExitReason::msr_write || basic == vmx::BasicExitReason::apic_write) {
+      // handle_wrmsr -> kvm_x2apic_icr_write, or handle_apic_write ->
+      // kvm_apic_write_nodecode: the emulated APIC sends the IPI, then KVM
+      // enters again (Vm::icr_exit, resume_vcpu()).
+      v.vm->icr_exit(v.vm_vcpu);
+      return;
     }
     if (window) {
       // handle_nmi_window(): the window is open; the entry injects the pending NMI.

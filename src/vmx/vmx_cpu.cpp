@@ -428,6 +428,7 @@ void VmxCpu::complete_entry() {
   const bool blocked = cpu_.nmi_blocked();
   // A kick waits for the delivery's end (the entry point's first boundary).
   const bool kick = std::exchange(kick_pending_, false);
+  const bool insn = std::exchange(insn_exit_.pending, false);
   cpu_.set_nmi_blocked(true);
   cpu_.end_transition(std::exchange(guest_in_os_, false) ? RunState::in_os : RunState::running);
   cpu_.set_nmi_blocked(blocked);
@@ -435,6 +436,7 @@ void VmxCpu::complete_entry() {
   [[maybe_unused]] const cpu::Fault f = cpu_.deliver_event(ev);
   assert(f == cpu::Fault::none);
   kick_pending_ = kick;
+  insn_exit_.pending = insn;
   if (handler_ != nullptr) handler_->on_vm_entry(*this);
 }
 
@@ -445,6 +447,13 @@ void VmxCpu::kick() {
   } else if (mode_ == VmxMode::entering) {
     kick_pending_ = true;  // taken when the entry completes
   }
+}
+
+void VmxCpu::instruction_exit(BasicExitReason reason, std::uint64_t qualification,
+                              TimingParam cost) {
+  if (mode_ != VmxMode::guest && mode_ != VmxMode::entering) return;
+  insn_exit_ = InsnExit{true, reason, qualification, cost};
+  if (mode_ == VmxMode::guest) cpu_.recheck_events();
 }
 
 // --- The NMI-induced VM exit (docs/hardware.md §4 "VMX")
@@ -519,6 +528,15 @@ void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
 bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
   if (mode_ != VmxMode::guest) return false;
   if (entry_blocking_) return true;  // blocking by STI / MOV SS from the entry
+  if (insn_exit_.pending) {
+    // The guest's intercepted instruction: the exit comes from the instruction
+    // itself (its RIP is saved as is; KVM skips the instruction on emulation).
+    insn_exit_.pending = false;
+    cpu_.begin_transition();
+    exit_to_host(ExitReason::of(insn_exit_.reason), IntrInfo{}, insn_exit_.qualification, false,
+                 insn_exit_.cost);
+    return true;
+  }
   // SDM Vol. 3C "NMI-Window Exiting" (VMX non-root operation): with the control
   // set, a VM exit before any instruction when there is no virtual-NMI blocking
   // and no blocking by MOV SS (nor, on the model's processor, by STI: the SDM

@@ -26,7 +26,7 @@ struct VmRig {
   Vm* vm = nullptr;
   MemoryTraceSink trace;
   explicit VmRig(bool vm_source = true, bool vm_fred = true, bool host_source = true,
-                 bool virtual_nmis = true) {
+                 bool virtual_nmis = true, apic::ApicMode mode = apic::ApicMode::x2apic) {
     sys = make_system(make_config(3, true, host_source));
     sys->machine().tracer().add_sink(trace);
     VmConfig c;
@@ -35,6 +35,7 @@ struct VmRig {
     c.kernel.use_fred = vm_fred;
     c.nmi_source = vm_source;
     c.virtual_nmis = virtual_nmis;
+    c.apic = mode;
     vm = &sys->add_vm(c);
     sys->at(0, [this] { vm->start(); });
   }
@@ -257,6 +258,132 @@ TEST(Vm, AtItsEndTheVcpusLeaveAndQueuedNmisAreDropped) {
   r.sys->run_until(600'000);
   EXPECT_EQ(r.vm->counts(0).nmi_delivered, 0u);
   EXPECT_FALSE(r.sys->machine().cpu(1).non_root());
+}
+
+std::uint64_t exits(VmRig& r, CpuId host, vmx::BasicExitReason why) {
+  return r.sys->machine().vmx(host).stats().exits_for(why);
+}
+
+/// The cycle of the first trace line holding `text`, or 0.
+Cycle cycle_of_first(const VmRig& r, const std::string& text) {
+  for (const auto& l : r.trace.lines()) {
+    if (l.find(text) != std::string::npos) return std::stoull(l.substr(l.find('=') + 1));
+  }
+  return 0;
+}
+
+TEST(Vm, AGuestNmiIpiExitsOnTheSenderAndIsInjectedWithItsSourceIntoTheTarget) {
+  VmRig r;
+  const HandlerId a = r.guest_handler("g_a", 5);
+  const HandlerId b = r.guest_handler("g_b", 6);
+  r.sys->at(10'000, [&] {
+    r.guest().registry().add_work(a, 1, 1);
+    const CpuId dest[] = {1};
+    r.guest().send_nmi_ipi(0, dest, 5);
+  });
+  r.sys->run_until(200'000);
+  // The sender's WRMSR to the x2APIC ICR is an MSR-write exit on its host CPU.
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::msr_write), 1u);
+  EXPECT_EQ(r.vm->counts(0).icr_exits, 1u);
+  EXPECT_EQ(r.vm->icr_writes_pending(0), 0u);
+  // KVM's emulated APIC queued an NMI for vCPU 1 and kicked its host CPU.
+  EXPECT_EQ(r.vm->counts(1).nmi_ipis, 1u);
+  EXPECT_EQ(r.vm->counts(1).kicks, 1u);
+  EXPECT_EQ(exits(r, 2, vmx::BasicExitReason::external_interrupt), 1u);
+  EXPECT_EQ(r.vm->counts(1).nmi_injected, 1u);
+  EXPECT_EQ(r.lines_with("cpu=2 nmi_inject vm=g vcpu=1 event_data=0x20"), 1u)
+      << "the injected-event data is the source vector's bit";
+  EXPECT_EQ(r.guest().registry().handler(a).total.handled, 1u);
+  EXPECT_EQ(r.calls(r.guest(), b), 0u) << "the guest's dispatch filters by the event data";
+  EXPECT_EQ(r.vm->counts(0).nmi_delivered, 0u) << "the sender gets nothing";
+  EXPECT_EQ(r.calls(r.sys->kernel(), a), 0u);
+  // In order: the sender's exit, the emulation, the kick, the target's exit, the injection.
+  const TimingProfile& t = r.sys->machine().timing();
+  const Cycle injected = cycle_of_first(r, "nmi_inject");
+  EXPECT_GE(injected, 10'000 + t.get(TimingParam::vm_exit_msr_write) +
+                          t.get(TimingParam::kvm_apic_emulation) +
+                          t.get(TimingParam::kvm_kick_ipi) +
+                          t.get(TimingParam::vm_exit_external_interrupt));
+  EXPECT_TRUE(r.sys->machine().cpu(1).non_root()) << "the sender runs its guest again";
+  EXPECT_TRUE(r.sys->machine().cpu(2).non_root());
+}
+
+TEST(Vm, AnXapicGuestsIcrWriteIsAnApicWriteExit) {
+  VmRig r(true, true, true, true, apic::ApicMode::xapic);
+  const HandlerId a = r.guest_handler("g_a", 5);
+  r.sys->at(10'000, [&] {
+    r.guest().registry().add_work(a, 1, 1);
+    const CpuId dest[] = {1};
+    r.guest().send_nmi_ipi(0, dest, 5);
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::msr_write), 0u);
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::apic_write), 1u);
+  EXPECT_EQ(r.lines_with("cpu=1 vm_exit reason=56 exit_qualification=0x300"), 1u);
+  EXPECT_EQ(r.guest().registry().handler(a).total.handled, 1u);
+}
+
+TEST(Vm, AGuestBacktraceReachesEveryOtherVcpuThroughKvm) {
+  VmRig r;
+  r.sys->at(10'000, [&] {
+    const CpuId mask[] = {0, 1};
+    r.guest().trigger_backtrace(0, mask, false);
+  });
+  r.sys->run_until(500'000);
+  EXPECT_TRUE(console_has(r.guest(), "NMI backtrace for cpu 0")) << "the sender prints its own";
+  EXPECT_TRUE(console_has(r.guest(), "NMI backtrace for cpu 1")) << "vCPU 1 through an NMI";
+  EXPECT_EQ(r.vm->counts(1).nmi_delivered, 1u);
+  EXPECT_EQ(r.vm->counts(0).nmi_delivered, 0u);
+  EXPECT_FALSE(console_has(r.sys->kernel(), "NMI backtrace")) << "the host printed nothing";
+}
+
+TEST(Vm, NmisToABusyVcpuCollapseToOnePending) {
+  // vCPU 1 is inside a slow handler; three more NMI IPIs come: KVM keeps one
+  // pending (the guest blocks NMIs) and the others collapse into it, their
+  // sources ORed into the bitmap it injects at the NMI window.
+  VmRig r;
+  const HandlerId slow = r.guest_handler("g_slow", 5, /*handle=*/300'000);
+  const HandlerId c = r.guest_handler("g_c", 6);
+  r.sys->at(10'000, [&] {
+    r.guest().registry().add_work(slow, 1, 1);
+    r.vm->inject_nmi(1, 1u << 5);
+  });
+  r.sys->at(60'000, [&] {
+    r.guest().registry().add_work(c, 1, 1);
+    const CpuId dest[] = {1};
+    r.guest().send_nmi_ipi(0, dest, 6);
+    r.guest().send_nmi_ipi(0, dest, 6);
+    r.guest().send_nmi_ipi(0, dest, 5);
+  });
+  r.sys->run_until(2'000'000);
+  EXPECT_EQ(r.vm->counts(0).icr_exits, 3u) << "one exit per ICR write, in order";
+  EXPECT_EQ(r.vm->counts(1).nmi_ipis, 3u);
+  EXPECT_EQ(r.vm->nmis(1).stats().queued, 4u);
+  EXPECT_EQ(r.vm->counts(1).nmi_injected, 2u) << "one in service, one pending: the rest collapse";
+  EXPECT_EQ(r.vm->nmis(1).stats().collapsed, 2u);
+  EXPECT_EQ(r.vm->counts(1).nmi_window_exits, 1u);
+  EXPECT_EQ(r.lines_with("nmi_inject vm=g vcpu=1 event_data=0x60"), 1u)
+      << "the pending bitmap ORs the collapsed NMIs' sources";
+  EXPECT_EQ(r.guest().registry().handler(c).total.handled, 1u);
+  EXPECT_EQ(r.guest().lost_work(1), 0u);
+}
+
+TEST(Vm, TheGuestsPerfPmiComesThroughTheVirtualLvtpcWithVector7) {
+  for (const bool source : {true, false}) {
+    SCOPED_TRACE(source ? "nmi_source on" : "nmi_source off");
+    VmRig r(source);
+    const HandlerId dev = r.guest_handler("g_dev", 5);
+    r.sys->at(10'000, [&] { r.guest().pmu_overflow(0, 1); });
+    r.sys->run_until(300'000);
+    EXPECT_EQ(r.vm->counts(0).pmis, 1u);
+    EXPECT_EQ(r.vm->counts(0).nmi_delivered, 1u);
+    EXPECT_EQ(r.lines_with(source ? "nmi_inject vm=g vcpu=0 event_data=0x80"
+                                  : "nmi_inject vm=g vcpu=0 event_data=0x0"),
+              1u);
+    EXPECT_EQ(r.calls(r.guest(), dev), source ? 0u : 1u) << "bit 7 alone skips the device";
+    EXPECT_EQ(r.guest().cpu_state(0).stats.normal, 1u) << "perf handled it";
+    EXPECT_EQ(r.vm->apic(0).lvtpc & apic::APIC_LVT_MASKED, 0u) << "perf unmasked LVTPC";
+  }
 }
 
 }  // namespace

@@ -62,6 +62,9 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   /// kvm_vcpu_kick's IPI reached host CPU `cpu`: a vCPU running there exits
   /// (an external-interrupt exit), so KVM gets to its requests.
   void kick(CpuId cpu);
+  /// KVM is done with the exit of a VM's vCPU on `cpu` (the ICR emulation):
+  /// it enters the vCPU again, injecting what is pending.
+  void resume_vcpu(CpuId cpu);
   /// The VM whose vCPU host CPU `cpu` runs (or last ran), or null.
   const Vm* vm_on(CpuId cpu) const { return vcpus_[cpu].vm; }
   const GuestNmiStats& guest_stats(CpuId cpu) const { return vcpus_[cpu].guest; }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fredsim/apic/apic_mode.hpp"
 #include "fredsim/kernel/kernel.hpp"
 #include "fredsim/kernel/platform.hpp"
 #include "fredsim/kernel/virtual_nmi.hpp"
@@ -34,6 +35,9 @@ struct VmConfig {
   /// NMI-source exposed to the guest: its CPUID enumerates it, and KVM injects
   /// the pending virtual source bitmap as the injected-event data (0x2052).
   bool nmi_source = false;
+  /// The guest's APIC mode: x2APIC ICR writes are WRMSR exits, xAPIC ones
+  /// APIC-write exits.
+  apic::ApicMode apic = apic::ApicMode::x2apic;
   bool nmi_exiting = true;           // pin-based NMI exiting
   std::optional<bool> virtual_nmis;  // unset: KVM's choice (on with NMI exiting)
 };
@@ -44,11 +48,13 @@ struct VcpuCounts {
   std::uint64_t nmi_window_exits = 0;  // NMI-window exits of this vCPU
   std::uint64_t nmi_delivered = 0;     // NMIs the guest kernel's entry received
   std::uint64_t kicks = 0;             // kvm_vcpu_kick IPIs sent to its host CPU
+  std::uint64_t icr_exits = 0;         // its ICR writes: MSR-write / APIC-write exits
+  std::uint64_t nmi_ipis = 0;          // NMIs the emulated APIC queued for it from an ICR
+  std::uint64_t pmis = 0;              // NMIs its virtual PMU's LVTPC queued
 };
 
 /// KVM's emulated local APIC of one vCPU: the LVT registers the guest kernel
-/// programs (kvm_lapic_reg_write); the guest's ICR writes and its virtual PMU
-/// are not modelled yet.
+/// programs (kvm_lapic_reg_write). The vCPU's APIC ID is its number.
 struct EmulatedApic {
   std::uint32_t lvtpc = 0x10000;  // masked at reset
   std::uint32_t lvt1 = 0x10000;
@@ -94,6 +100,15 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   bool booted(CpuId vcpu) const { return vcpus_[vcpu].booted; }
   /// Kvm: the vCPU's first VM entry succeeded: the guest kernel boots it.
   void boot_vcpu(CpuId vcpu);
+  /// Kvm: the vCPU entered the guest again (its guest code runs): the guest
+  /// kernel's waiting work goes on, and an ICR write it waits to make exits.
+  void vcpu_entered(CpuId vcpu);
+  /// Kvm: the vCPU exited for its ICR write (MSR write or APIC write): KVM's
+  /// emulated APIC sends the IPI (kvm_apic_emulation cycles), then KVM
+  /// enters the vCPU again.
+  void icr_exit(CpuId vcpu);
+  /// ICR writes of `vcpu` not yet emulated (the one in its exit included).
+  std::uint32_t icr_writes_pending(CpuId vcpu) const { return vcpus_[vcpu].icr_count; }
 
   // Platform: the guest kernel's view of the VM.
   std::uint32_t cpu_count() const override { return vcpu_count(); }
@@ -120,20 +135,33 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
     kernel_->on_interrupt(cpu, vector);
   }
 
-  // EventTarget: the kick's IPI reaches the vCPU's host CPU (kind = vCPU).
+  // EventTarget: the kick's IPI reaches the vCPU's host CPU; the emulated
+  // APIC's IPI is sent (arg = the vCPU).
   void on_event(std::uint32_t kind, std::uint64_t arg) override;
   std::string_view event_name(std::uint32_t kind) const override;
   CpuId event_cpu() const override { return kNoCpu; }
 
  private:
+  enum EventKind : std::uint32_t { kKick, kIcrEmulated };
   struct Vcpu {
     VirtualNmiQueue nmis;
     VcpuCounts counts;
     EmulatedApic apic;
     bool booted = false;
     bool kick_in_flight = false;  // a kick IPI is on its way
+    // ICR writes the guest made, oldest first (a ring sized at setup): each
+    // is one exit, emulated in order; icr_exit: the oldest one's exit is
+    // requested or under way.
+    std::vector<apic::IcrValue> icr_ring;
+    std::uint32_t icr_head = 0, icr_count = 0;
+    bool icr_exit = false;
   };
   void kick(CpuId vcpu);
+  /// The guest executes its oldest waiting ICR write: the exit, when it runs.
+  void request_icr_exit(CpuId vcpu);
+  /// KVM's emulated APIC: the IPI of `icr` from `from` (kvm_apic_send_ipi ->
+  /// __apic_accept_irq): an NMI for each target vCPU, with its source vector.
+  void send_ipi(CpuId from, apic::IcrValue icr);
 
   machine::Machine& machine_;
   Kvm& kvm_;

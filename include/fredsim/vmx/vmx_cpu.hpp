@@ -127,6 +127,17 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   /// requests before the next entry).
   void kick();
   bool kick_pending() const { return kick_pending_; }
+  /// The guest executes an instruction that KVM intercepts, a VM exit with
+  /// basic reason `reason` and `qualification`, taking `cost` cycles: WRMSR to
+  /// the x2APIC ICR (reason 32, the MSR bitmap intercepts it: SDM Vol. 3C
+  /// "Instructions That Cause VM Exits Conditionally") or the xAPIC ICR store
+  /// that APIC-register virtualization traps (reason 56, qualification = the
+  /// page offset: SDM Vol. 3C "APIC-Write VM Exits"). Taken at the guest's next
+  /// instruction boundary (at once when it is at one; after an entry in
+  /// progress, or after an injected event's delivery); nothing in VMX root
+  /// operation. One at a time: the caller waits for the exit.
+  void instruction_exit(BasicExitReason reason, std::uint64_t qualification, TimingParam cost);
+  bool instruction_exit_pending() const { return insn_exit_.pending; }
 
   // --- State ---------------------------------------------------------------
   VmxMode mode() const { return mode_; }
@@ -182,9 +193,16 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   bool entry_blocking_ = false;
   std::string_view entry_failure_;
   bool ends_nmi_exit_ = false;  // the next entry completes an NMI-induced exit
-  bool kick_pending_ = false;   // kick(): an external-interrupt exit at the next boundary
-  bool guest_in_os_ = false;    // the last exit interrupted the guest's OS code
-  IntrInfo vectoring_;          // an injected event an exit interrupted
+  struct InsnExit {
+    bool pending = false;
+    BasicExitReason reason = BasicExitReason::msr_write;
+    std::uint64_t qualification = 0;
+    TimingParam cost = TimingParam::vm_exit;
+  };
+  InsnExit insn_exit_;         // instruction_exit(): taken at the next boundary
+  bool kick_pending_ = false;  // kick(): an external-interrupt exit at the next boundary
+  bool guest_in_os_ = false;   // the last exit interrupted the guest's OS code
+  IntrInfo vectoring_;         // an injected event an exit interrupted
   std::uint64_t vectoring_data_ = 0;
   MsrArea guest_msrs_;
   MsrArea host_msrs_;
