@@ -29,6 +29,8 @@ constexpr std::array<F, 1> kPmiDropped{"lvtpc"};
 constexpr std::array<F, 1> kIrqTake{"vector"};
 constexpr std::array<F, 2> kSmpStop{"phase", "cpus"};
 constexpr std::array<F, 1> kCpuStop{"via"};
+// KVM's injection of a virtual NMI into a VM's vCPU (docs/vmx.md).
+constexpr std::array<F, 3> kNmiInject{"vm", "vcpu", "event_data"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -49,6 +51,7 @@ constexpr TraceEventFields kEvents[] = {
     {"irq_take", kIrqTake},
     {"smp_stop", kSmpStop},
     {"cpu_stop", kCpuStop},
+    {"nmi_inject", kNmiInject},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

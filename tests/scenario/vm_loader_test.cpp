@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "fredsim/scenario/report.hpp"
 #include "fredsim/scenario/system_runner.hpp"
 #include "test_util.hpp"
 
@@ -172,14 +173,43 @@ TEST(VmLoader, AHostCpuRunsOneVcpuGuestOrUserIntervalAtATime) {
       "cpu = 1\n[[vm]]\nname = \"a\"\ncpus = [1]\nat = 500\n");
 }
 
-TEST(VmLoader, TheRunnerRefusesVmsUntilItBuildsThem) {
-  const ScenarioSpec s = load_ok(vm("name = \"a\"\ncpus = [1]\n"));
+TEST(VmRun, TheRunnerRunsAVmAndJudgesItsExpectationsOnTheGuest) {
+  // A host handler and a guest handler of the same name: KVM_NMI on vCPU 1
+  // (host CPU 3) reaches the guest's, never the host's, and the result's vms
+  // section and the vm expectations read the guest kernel.
+  const ScenarioSpec s =
+      load_ok(vm("name = \"vm0\"\ncpus = [2, 3]\n") +
+              "[[handler]]\nname = \"dev\"\nmodel = \"device\"\n"
+              "[[handler]]\nvm = \"vm0\"\nname = \"dev\"\nmodel = \"device\"\n"
+              "[[event]]\nvm = \"vm0\"\nat = 10000\ntype = \"kvm_nmi\"\ncpu = 1\n"
+              "[[expect]]\nvm = \"vm0\"\nhandler = \"dev\"\ncpu = 1\ncalls = 1\n"
+              "[[expect]]\nhandler = \"dev\"\ncalls = 0\n"
+              "[[expect]]\nvm = \"vm0\"\nstat = \"unknown\"\nequals = 1\n");
   RunOptions options;
-  const auto r = SystemRunner{}.run(s, options);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message,
-            "t.toml:4:1: error: [[vm]] is read and checked, but this build of fredsim does not "
-            "run VMs yet (docs/scenarios.md \"Virtual machines with a kernel of their own\")");
+  auto r = SystemRunner{}.run(s, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  apply_expectations(s, *r);
+  ASSERT_EQ(r->vms.size(), 1u);
+  const VmResult& v = r->vms[0];
+  EXPECT_EQ(v.name, "vm0");
+  ASSERT_EQ(v.vcpus.size(), 2u);
+  EXPECT_EQ(v.vcpus[1].host_cpu, 3u);
+  EXPECT_EQ(v.vcpus[1].nmi_injected, 1u);
+  EXPECT_EQ(v.vcpus[1].nmi_delivered, 1u);
+  EXPECT_EQ(v.vcpus[0].nmi_delivered, 0u);
+  EXPECT_EQ(v.vcpus[1].stats.unknown, 1u) << "no work: the guest's unknown NMI";
+  ASSERT_NE(r->find_handler("dev"), nullptr);
+  EXPECT_EQ(r->find_handler("dev")->calls, 0u) << "the host's dev";
+  ASSERT_FALSE(v.handlers.empty());
+  EXPECT_EQ(v.handlers[0].name, "dev");
+  EXPECT_EQ(v.handlers[0].on_cpu(1).calls, 1u);
+  EXPECT_EQ(r->cpus[3].stats.unknown, 0u) << "the host saw no NMI";
+  ASSERT_EQ(r->expectations.size(), 3u);
+  EXPECT_EQ(r->expectations[0].text, "vm vm0: handler dev on cpu 1: calls == 1");
+  for (const auto& e : r->expectations)
+    EXPECT_TRUE(e.passed) << e.text << ": " << e.actual;
+  EXPECT_NE(to_json(*r).find("\"vms\":[{\"name\":\"vm0\",\"vcpus\":[{\"id\":0,\"host_cpu\":2"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -33,6 +33,9 @@ int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std
   }
   ScenarioSpec polling_spec = *spec;
   polling_spec.system.nmi_source = false;
+  // The guests too: the polling run has NMI-source nowhere.
+  for (auto& vm : polling_spec.vms)
+    vm.nmi_source = false;
 
   // One deadline for both runs: --max-wall bounds the command.
   ProgressLine progress(err);
