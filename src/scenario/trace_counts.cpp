@@ -13,8 +13,8 @@ using F = std::string_view;
 constexpr std::array<F, 2> kIpiSend{"icr", "dest"};
 constexpr std::array<F, 3> kNmiReceive{"vector", "pending_bitmap", "coalesced"};
 constexpr std::array<F, 5> kDeliver{"path", "vector", "event_data", "new_rsp", "csl"};
-constexpr std::array<F, 5> kVmExit{"reason", "exit_qualification", "intr_info", "guest_rip",
-                                   "activity"};
+constexpr std::array<F, 6> kVmExit{"reason",    "name",      "exit_qualification",
+                                   "intr_info", "guest_rip", "activity"};
 constexpr std::array<F, 6> kHandlerCall{"handler", "type",     "returned",
                                         "cycles",  "delta_ns", "source_bitmap"};
 constexpr std::array<F, 2> kNmiOutcome{"handled", "outcome"};

@@ -619,11 +619,12 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
     if (nmi) {
       // The fields of docs/vmx.md; `activity` only when the exit woke the HLT state.
       const TraceField base[] = {{"reason", TraceValue::dec(exit_.reason.encode())},
+                                 {"name", TraceValue::str(exit_reason_name(exit_.reason.basic()))},
                                  {"exit_qualification", TraceValue::hex(exit_.qualification)},
                                  {"intr_info", TraceValue::hex(exit_.intr_info.encode())},
                                  {"activity", TraceValue::str("hlt")}};
       ctx.tracer.emit(TraceRecord{ctx.now(), cpu_.id(), "vm_exit",
-                                  std::span<const TraceField>(base, from_hlt ? 4 : 3)});
+                                  std::span<const TraceField>(base, from_hlt ? 5 : 4)});
       ctx.tracer.emit(
           ctx.now(), cpu_.id(), "nmi_deliver",
           {{"path", TraceValue::str(cpu::delivery_path_name(cpu::DeliveryPath::vmexit))},
@@ -632,6 +633,7 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
     } else {
       ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_exit",
                       {{"reason", TraceValue::dec(exit_.reason.encode())},
+                       {"name", TraceValue::str(exit_reason_name(exit_.reason.basic()))},
                        {"exit_qualification", TraceValue::hex(exit_.qualification)},
                        {"intr_info", TraceValue::hex(exit_.intr_info.encode())},
                        {"guest_rip", TraceValue::hex(exit_.guest_rip)},

@@ -319,7 +319,7 @@ TEST(Vm, AnXapicGuestsIcrWriteIsAnApicWriteExit) {
   r.sys->run_until(200'000);
   EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::msr_write), 0u);
   EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::apic_write), 1u);
-  EXPECT_EQ(r.lines_with("cpu=1 vm_exit reason=56 exit_qualification=0x300"), 1u);
+  EXPECT_EQ(r.lines_with("cpu=1 vm_exit reason=56 name=apic_write exit_qualification=0x300"), 1u);
   EXPECT_EQ(r.guest().registry().handler(a).total.handled, 1u);
 }
 

@@ -47,6 +47,7 @@ TEST(Kick, ARunningGuestTakesAnExternalInterruptExit) {
   EXPECT_FALSE(r.cpu.nmi_blocked()) << "not an NMI exit: the host runs unblocked";
   ASSERT_NE(r.sink.find("vm_exit"), nullptr);
   EXPECT_EQ(r.sink.find("vm_exit")->num.at("reason"), 1u);
+  EXPECT_EQ(r.sink.find("vm_exit")->str.at("name"), "external_interrupt") << "the named record";
   // In VMX root operation a kick does nothing.
   r.vcpu.kick();
   EXPECT_FALSE(r.vcpu.kick_pending());
