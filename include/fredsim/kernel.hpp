@@ -6,4 +6,6 @@
 #include "fredsim/kernel/kernel.hpp"
 #include "fredsim/kernel/kvm.hpp"
 #include "fredsim/kernel/nmi.hpp"
+#include "fredsim/kernel/platform.hpp"
 #include "fredsim/kernel/selftest.hpp"
+#include "fredsim/kernel/virtual_nmi.hpp"

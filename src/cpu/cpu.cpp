@@ -278,6 +278,7 @@ void Cpu::deliver_nmi() {
     vmexit_open_ = true;
     vmexit_started_ = ctx_.now();
     rip_ = rip();  // freeze the guest RIP at the exit: save_state() must see it
+    before_transition_ = state_;
     state_ = RunState::transition;
     vmx_->nmi_vm_exit(*this, bitmap);
     return;
@@ -699,11 +700,12 @@ void Cpu::begin_transition() {
   // The guest's shadow would go to the VMCS interruptibility state; the model
   // drops it (docs/cpu.md "Instruction shadows").
   close_shadow();
+  before_transition_ = state_;
   state_ = RunState::transition;
 }
 
-void Cpu::end_transition() {
-  state_ = RunState::running;
+void Cpu::end_transition(RunState resumed) {
+  state_ = resumed;
   resumed_at_ = ctx_.now();
   try_deliver();
 }

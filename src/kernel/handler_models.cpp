@@ -68,9 +68,9 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
               type == NmiType::serr ? machine::port61::kSerr : machine::port61::kIochk;
           const std::uint8_t clear = type == NmiType::serr ? machine::port61::kSerrDisable
                                                            : machine::port61::kIochkDisable;
-          if (machine_.nmi_reason() & bit) {
-            machine_.port_out(machine::port61::kPort, clear);
-            machine_.port_out(machine::port61::kPort, 0);
+          if (platform_.nmi_reason() & bit) {
+            platform_.port_out(machine::port61::kPort, clear);
+            platform_.port_out(machine::port61::kPort, 0);
             n = 1;
           }
         } else {
@@ -88,7 +88,7 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         CpuCtx& c = *cpus_[ctx.cpu()];
         // Unmask LVTPC by rewriting it, then read and clear the overflow status.
         const std::uint32_t vector = nmi_source_enabled(ctx.cpu()) ? nmis::VECTOR_PMI : 0;
-        machine_.apic_write(ctx.cpu(), apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | vector);
+        platform_.apic_write(ctx.cpu(), apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | vector);
         const std::uint64_t status = cpu.rdmsr(kMsrPerfGlobalStatus).value;
         const int n = std::popcount(status);
         if (n > 0) {

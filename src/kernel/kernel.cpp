@@ -47,7 +47,7 @@ machine::Machine& NmiContext::machine() {
   return kernel_.machine_;
 }
 cpu::Cpu& NmiContext::cpu_model() {
-  return kernel_.machine_.cpu(cpu_);
+  return kernel_.cpus_[cpu_]->cpu;
 }
 std::uint32_t NmiContext::take_work() {
   return kernel_.registry_.take_work(handler_, cpu_);
@@ -59,22 +59,40 @@ std::uint32_t NmiContext::pending_work() const {
 // --- Kernel -----------------------------------------------------------------------
 
 Kernel::Kernel(machine::Machine& machine, const KernelConfig& config)
+    : Kernel(machine, nullptr, std::make_unique<MachinePlatform>(machine), config) {}
+
+Kernel::Kernel(machine::Machine& machine, Platform& platform, const KernelConfig& config)
+    : Kernel(machine, &platform, nullptr, config) {}
+
+Kernel::Kernel(machine::Machine& machine, Platform* platform, std::unique_ptr<Platform> owned,
+               const KernelConfig& config)
     : machine_(machine),
+      owned_platform_(std::move(owned)),
+      platform_(platform != nullptr ? *platform : *owned_platform_),
+      cpu_count_(platform_.cpu_count()),
       config_(config),
       console_(machine, kRateSites),
-      registry_(machine.cpu_count(), console_),
+      registry_(cpu_count_, console_),
       selftest_(*this) {
   std::fill(std::begin(roles_), std::end(roles_), kNoHandler);
-  const std::uint32_t n = machine.cpu_count();
-  cpus_.reserve(n);
-  for (CpuId i = 0; i < n; ++i)
-    cpus_.push_back(std::make_unique<CpuCtx>(*this, i));
+  cpus_.reserve(cpu_count_);
+  for (CpuId i = 0; i < cpu_count_; ++i) {
+    cpu::Cpu& model = platform_.cpu(i);
+    cpus_.push_back(std::make_unique<CpuCtx>(*this, i, model));
+    cpus_.back()->nmi_source_cpuid = platform_.enumerates_nmi_source(i);
+    if (model.id() >= local_of_host_.size()) local_of_host_.resize(model.id() + 1, kNoCpu);
+    local_of_host_[model.id()] = i;
+  }
   samples_.reserve(4096);
 }
 
+Kernel::CpuCtx& Kernel::ctx_of(const cpu::Cpu& cpu) {
+  return *cpus_[local_of_host_[cpu.id()]];
+}
+
 Kernel::~Kernel() {
-  for (CpuId i = 0; i < machine_.cpu_count(); ++i) {
-    if (machine_.cpu(i).os_entry() == this) machine_.cpu(i).set_os_entry(nullptr);
+  for (auto& c : cpus_) {
+    if (c->cpu.os_entry() == this) c->cpu.set_os_entry(nullptr);
   }
 }
 
@@ -85,14 +103,19 @@ std::uint64_t Kernel::cycles_to_ns(Cycle c) const {
 }
 
 bool Kernel::nmi_source_enabled(CpuId cpu) const {
-  const Cpu& c = machine_.cpu(cpu);
-  return c.features().nmi_source && c.fred_enabled();
+  const CpuCtx& c = *cpus_[cpu];
+  return c.nmi_source_cpuid && c.cpu.fred_enabled();
 }
 
 void Kernel::boot() {
+  for (CpuId i = 0; i < cpu_count_; ++i)
+    boot_cpu(i);
+}
+
+void Kernel::boot_cpu(CpuId i) {
   using namespace cpu::arch;
-  for (CpuId i = 0; i < machine_.cpu_count(); ++i) {
-    Cpu& c = machine_.cpu(i);
+  {
+    Cpu& c = cpus_[i]->cpu;
     c.set_os_entry(this);
     if (config_.use_fred && c.features().fred) {
       // Linux's FRED setup: entry page, one-line red zone, IRQs at level 0;
@@ -117,8 +140,8 @@ void Kernel::boot() {
     // Perf programs LVTPC in NMI mode, with the PMI source vector when
     // NMI-source is on; only the BSP takes LINT1 NMIs (setup_local_APIC).
     const std::uint32_t pmi_vector = nmi_source_enabled(i) ? nmis::VECTOR_PMI : 0;
-    machine_.apic_write(i, apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | pmi_vector);
-    machine_.apic_write(
+    platform_.apic_write(i, apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | pmi_vector);
+    platform_.apic_write(
         i, apicdef::APIC_LVT1,
         i == 0 ? apicdef::APIC_DM_NMI : (apicdef::APIC_DM_NMI | apicdef::APIC_LVT_MASKED));
   }
@@ -135,7 +158,7 @@ Result<HandlerId> Kernel::register_action(NmiType type, NmiHandlerFn fn, unsigne
                                           std::string_view name, unsigned vector,
                                           HandlerModel model) {
   // v5's vector rule depends on whether the boot CPU has NMI-source on.
-  const bool nmi_source = machine_.cpu_count() > 0 && nmi_source_enabled(0);
+  const bool nmi_source = cpu_count_ > 0 && nmi_source_enabled(0);
   return registry_.add(type, std::move(fn), flags, name, vector, model,
                        {config_.revision, nmi_source, config_.source_vectors});
 }
@@ -170,7 +193,7 @@ bool Kernel::unregister_nmi_handler(NmiType type, std::string_view name) {
 
 std::uint64_t Kernel::lost_work(CpuId cpu) const {
   std::uint64_t lost = registry_.pending_on(cpu);
-  if (reason_owner_ == cpu && machine_.nmi_reason() != 0) ++lost;
+  if (reason_owner_ == cpu && platform_.nmi_reason() != 0) ++lost;
   return lost;
 }
 
@@ -188,13 +211,13 @@ bool is_nmi_entry(const Delivery& d) {
 }  // namespace
 
 void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
-  CpuCtx& c = *cpus_[cpu.id()];
+  CpuCtx& c = ctx_of(cpu);
   if (halted_) return;  // the machine has stopped
   if (!is_nmi_entry(d)) {
     // The FRED NMI entry takes type NMI, vector 2 only; this model's OS has no
     // other entries, so anything else is a bad event it returns from at once.
-    console_.printk(cpu.id(), fmt::format("FRED: bad event type {} vector {}",
-                                          static_cast<int>(d.event.type), d.event.vector));
+    console_.printk(c.id, fmt::format("FRED: bad event type {} vector {}",
+                                      static_cast<int>(d.event.type), d.event.vector));
     c.d = d;
     c.software = false;
     return_from_nmi(c);
@@ -229,7 +252,7 @@ void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
 }
 
 void Kernel::on_resume(Cpu& cpu, RunState resumed) {
-  CpuCtx& c = *cpus_[cpu.id()];
+  CpuCtx& c = ctx_of(cpu);
   // A CPU stop_this_cpu() halted took an NMI (a disabled APIC still accepts
   // them) and returned into its HLT loop: it halts again.
   if (c.st.halted && resumed == RunState::running) cpu.hlt();
@@ -248,8 +271,7 @@ void Kernel::on_resume(Cpu& cpu, RunState resumed) {
 void Kernel::in_process_context(CpuId cpu, std::function<void()> fn) {
   CpuCtx& c = *cpus_[cpu];
   if (c.st.halted || halted_) return;
-  const Cpu& m = machine_.cpu(cpu);
-  if (m.run_state() == RunState::running && !c.st.in_dispatch) {
+  if (c.cpu.run_state() == RunState::running && !c.st.in_dispatch) {
     c.process_then = nullptr;
     fn();
     return;
@@ -257,8 +279,23 @@ void Kernel::in_process_context(CpuId cpu, std::function<void()> fn) {
   c.process_then = std::move(fn);
 }
 
+void Kernel::vcpu_entered(CpuId cpu) {
+  CpuCtx& c = *cpus_[cpu];
+  if (c.deferred == CpuCtx::kNoEvent) return;
+  on_cpu_event(c, std::exchange(c.deferred, CpuCtx::kNoEvent));
+}
+
 void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
   if (halted_ || panicked_on(c.id)) return;
+  if (config_.in_vm && (!c.cpu.non_root() || c.cpu.run_state() == RunState::transition)) {
+    // The vCPU is out of the guest (a VM exit the host handles, or an entry
+    // still in progress): the guest's code does not run, so what falls due
+    // now waits for the next VM entry (vcpu_entered()). A CPU's kernel work is
+    // one chain of events, so at most one waits.
+    assert(c.deferred == CpuCtx::kNoEvent);
+    c.deferred = kind;
+    return;
+  }
   switch (kind) {
     case kStart:
       if (c.d.path == DeliveryPath::idt) {
@@ -294,7 +331,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
       break;
     case kKvmEntry: {
       // KVM calls the host's NMI entry with a frame it built (docs/hardware.md §4 "VMX").
-      Cpu& cpu = machine_.cpu(c.id);
+      Cpu& cpu = c.cpu;
       const bool fred = cpu.fred_enabled();
       const FredFrame f =
           cpu.software_nmi_frame(cpu::arch::kRflagsFixed1, fred, c.kvm_qualification);
@@ -411,7 +448,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
     pc.cycles += cost;
 
     const std::uint64_t delta_ns = cycles_to_ns(cost);
-    if (machine_.tracer().enabled()) {
+    if (machine_.tracer().enabled() && !config_.in_vm) {
       // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
       // dropped it (docs/linux.md "Trace and messages").
       const std::uint64_t raw =
@@ -494,17 +531,17 @@ void Kernel::handle_done(CpuCtx& c) {
           // (iochk_wait(): NMIs stay blocked, so those that arrive meanwhile
           // latch and coalesce), then writes the bit clear again to re-enable it.
           const std::uint8_t control = c.reason & machine::port61::kControlMask;
-          machine_.port_out(machine::port61::kPort,
-                            static_cast<std::uint8_t>(control | machine::port61::kIochkDisable));
+          platform_.port_out(machine::port61::kPort,
+                             static_cast<std::uint8_t>(control | machine::port61::kIochkDisable));
           machine_.queue().schedule_in(iochk_wait(), c, kIochkWaitDone);
           return;
         }
         console_.printk(c.id, "Dazed and confused, but trying to continue");
         // pci_serr_error: clear and disable the SERR line (NMI_REASON_CLEAR_SERR
         // with the control bits kept); nothing re-enables it.
-        machine_.port_out(machine::port61::kPort,
-                          static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
-                                                    machine::port61::kSerrDisable));
+        platform_.port_out(machine::port61::kPort,
+                           static_cast<std::uint8_t>((c.reason & machine::port61::kControlMask) |
+                                                     machine::port61::kSerrDisable));
       }
       c.st.stats.external += 1;
       machine_.queue().schedule_in(
@@ -555,8 +592,8 @@ void Kernel::iochk_wait_done(CpuCtx& c) {
   // The end of io_check_error: the second port 0x61 write re-enables the IOCHK
   // line; default_do_nmi then counts the NMI as external.
   const std::uint8_t control = c.reason & machine::port61::kControlMask;
-  machine_.port_out(machine::port61::kPort,
-                    static_cast<std::uint8_t>(control & ~machine::port61::kIochkDisable));
+  platform_.port_out(machine::port61::kPort,
+                     static_cast<std::uint8_t>(control & ~machine::port61::kIochkDisable));
   c.st.stats.external += 1;
   machine_.queue().schedule_in(machine_.timing().get(TimingParam::iochk_path), c, kPathDone);
 }
@@ -599,7 +636,7 @@ void Kernel::unlock_reason(CpuCtx& c) {
 }
 
 void Kernel::after_reason_read(CpuCtx& c) {
-  c.reason = machine_.port_in(machine::port61::kPort);
+  c.reason = platform_.port_in(machine::port61::kPort);
   if (c.reason & machine::port61::kReasonMask) {
     // SERR wins over IOCHK; nmi_reason_lock stays held through its path.
     begin_handle(c, (c.reason & machine::port61::kSerr) ? NmiType::serr : NmiType::io_check);
@@ -616,7 +653,7 @@ void Kernel::after_reason_read(CpuCtx& c) {
 }
 
 void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
-  if (machine_.tracer().enabled()) {
+  if (machine_.tracer().enabled() && !config_.in_vm) {
     machine_.tracer().emit(
         machine_.now(), c.id, "nmi_outcome",
         {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
@@ -636,7 +673,7 @@ void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
 }
 
 void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
-  Cpu& cpu = machine_.cpu(c.id);
+  Cpu& cpu = c.cpu;
   c.st.in_dispatch = false;
   cpu::Fault f;
   Cycle ret_cost;

@@ -56,6 +56,8 @@ enum CpuEvent : std::uint32_t {
 struct Kernel::CpuCtx final : EventTarget {
   Kernel& k;
   CpuId id;
+  cpu::Cpu& cpu;                  // the CPU model that runs it (the platform's cpu(id))
+  bool nmi_source_cpuid = false;  // the platform's CPUID enumerates NMI-source
   KernelCpuState st;
 
   // The NMI in progress.
@@ -85,13 +87,17 @@ struct Kernel::CpuCtx final : EventTarget {
   // (in_process_context()): a KVM vCPU thread's VM entry.
   std::function<void()> process_then;
   std::uint64_t kvm_qualification = 0;
+  // A guest kernel's CPU event that fell due while the vCPU was out of the
+  // guest (KernelConfig::in_vm): it runs at the next VM entry. kNoEvent: none.
+  static constexpr std::uint32_t kNoEvent = ~std::uint32_t{0};
+  std::uint32_t deferred = kNoEvent;
 
   Cycle last_pmi = 0;
   bool had_pmi = false;
   bool was_in_debug_nmi = false;  // kgdb.c: this CPU's LOCAL kgdb handler claimed an NMI
   std::vector<std::uint64_t> lost_reasons;
 
-  CpuCtx(Kernel& kernel, CpuId cpu) : k(kernel), id(cpu) {}
+  CpuCtx(Kernel& kernel, CpuId cpu, cpu::Cpu& model) : k(kernel), id(cpu), cpu(model) {}
   void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
   std::string_view event_name(std::uint32_t kind) const override {
     static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done",

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "fredsim/cpu/arch.hpp"
+#include "fredsim/kernel/vm.hpp"
 #include "fredsim/vmx.hpp"
 
 namespace fredsim::kernel {
@@ -42,13 +44,13 @@ bool Kvm::guest_running(CpuId cpu) const {
   return vcpus_[cpu].active && machine_.cpu(cpu).non_root();
 }
 
-Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const GuestControls& c) {
+Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, const GuestControls& c) {
   Vcpu& v = vcpus_[cpu];
   vmx::VmxCpu& vcpu = machine_.vmx(cpu);
   vcpu.set_exit_handler(this);
   vcpu.set_guest_os(this);
   v.stop = false;
-  v.guest_nmi_source = guest_nmi_source;
+  v.vm = nullptr;
   // VMWRITEs of control and guest-state fields the model has: they cannot fail.
   vmx::Vmcs& f = vcpu.vmcs();
   // KVM sets "virtual NMIs" when the CPU has it (arch/x86/kvm/vmx/vmx.c
@@ -88,22 +90,155 @@ Status Kvm::run_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source, const 
   return {};
 }
 
-void Kvm::request_guest(CpuId cpu, bool nmi_exiting, bool guest_nmi_source,
-                        const GuestControls& controls) {
+void Kvm::request_guest(CpuId cpu, bool nmi_exiting, const GuestControls& controls) {
   Vcpu& v = vcpus_[cpu];
   v.entry_requested = true;
   v.req_nmi_exiting = nmi_exiting;
-  v.req_guest_nmi_source = guest_nmi_source;
   v.req_controls = controls;
   kernel_.in_process_context(cpu, [this, cpu] {
     Vcpu& w = vcpus_[cpu];
     if (!w.entry_requested) return;
     w.entry_requested = false;
-    if (Status st = run_guest(cpu, w.req_nmi_exiting, w.req_guest_nmi_source, w.req_controls);
-        !st.ok()) {
+    if (Status st = run_guest(cpu, w.req_nmi_exiting, w.req_controls); !st.ok()) {
       kernel_.console().printk(cpu, "KVM: " + st.error().message);
     }
   });
+}
+
+void Kvm::request_vm_entry(Vm& vm, CpuId i) {
+  const CpuId cpu = vm.host_cpu(i);
+  Vcpu& v = vcpus_[cpu];
+  v.entry_requested = true;
+  v.vm = &vm;
+  v.vm_vcpu = i;
+  v.reinject = false;
+  kernel_.in_process_context(cpu, [this, cpu] {
+    Vcpu& w = vcpus_[cpu];
+    if (!w.entry_requested) return;
+    w.entry_requested = false;
+    if (Status st = enter_vm(cpu); !st.ok()) {
+      kernel_.console().printk(cpu, "KVM: " + st.error().message);
+    }
+  });
+}
+
+Status Kvm::enter_vm(CpuId cpu) {
+  Vcpu& v = vcpus_[cpu];
+  Vm& vm = *v.vm;
+  const VmConfig& vc = vm.config();
+  vmx::VmxCpu& vcpu = machine_.vmx(cpu);
+  vcpu.set_exit_handler(this);
+  vcpu.set_guest_os(&vm);
+  v.stop = false;
+  v.nmi_queued = false;
+  vmx::Vmcs& f = vcpu.vmcs();
+  const bool virtual_nmis = vc.virtual_nmis.value_or(vc.nmi_exiting);
+  (void)f.vmwrite(
+      vmx::field::kPinControls,
+      vmx::PinControls{}.set_nmi_exiting(vc.nmi_exiting).set_virtual_nmis(virtual_nmis).encode());
+  (void)f.vmwrite(vmx::field::kPrimaryProcControls, vmx::ProcControls{}.encode());
+  // The guest's registers before its kernel has set anything up: no FRED yet
+  // (the guest kernel enables it when it boots the vCPU, after this entry).
+  cpu::ArchState guest = machine_.cpu(cpu).save_state();
+  guest.rip = kGuestRip;
+  guest.rsp = kGuestRsp;
+  guest.cr4 &= ~cpu::arch::kCr4Fred;
+  guest.config = cpu::FredConfig{};
+  guest.csl = 0;
+  guest.stklvls = cpu::FredStklvls{};
+  guest.nmi_blocked = false;
+  guest.halted = false;
+  vcpu.write_guest_state(guest);
+  if (machine_.cpu(cpu).features().fred) {
+    // KVM switches the FRED state at every entry and exit of a guest whose
+    // CPUID has FRED (arch/x86/kvm/vmx/vmx.c: VM_ENTRY_LOAD_IA32_FRED,
+    // SECONDARY_VM_EXIT_SAVE_IA32_FRED / _LOAD_IA32_FRED), whatever CR4.FRED is.
+    (void)f.vmwrite(vmx::field::kEntryControls,
+                    vmx::EntryControls::decode(f.get(vmx::field::kEntryControls))
+                        .set_load_guest_fred(true)
+                        .encode());
+    (void)f.vmwrite(vmx::field::kPrimaryExitControls,
+                    vmx::PrimaryExitControls::decode(f.get(vmx::field::kPrimaryExitControls))
+                        .set_activate_secondary(true)
+                        .encode());
+    (void)f.vmwrite(vmx::field::kSecondaryExitControls,
+                    vmx::SecondaryExitControls::decode(f.get(vmx::field::kSecondaryExitControls))
+                        .set_save_guest_fred(true)
+                        .set_load_host_fred(true)
+                        .encode());
+  }
+  (void)f.vmwrite(vmx::field::kGuestInterruptibility, vmx::Interruptibility{}.encode());
+  (void)f.vmwrite(vmx::field::kEntryIntrInfo, vmx::IntrInfo{}.encode());
+  (void)f.vmwrite(vmx::field::kInjectedEventData, 0);
+  prepare_vm_entry(vcpu, v);
+  const vmx::VmxResult r = f.launched() ? vcpu.vm_resume() : vcpu.vm_enter();
+  if (r.status != vmx::VmxStatus::succeed) {
+    return Error{fmt::format("VM entry of {} vCPU {} on CPU {} failed: {}", vm.name(), v.vm_vcpu,
+                             cpu, entry_failure_text(vcpu, r))};
+  }
+  v.active = true;
+  vm.boot_vcpu(v.vm_vcpu);
+  return {};
+}
+
+void Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
+  Vm& vm = *v.vm;
+  const CpuId i = v.vm_vcpu;
+  VirtualNmiQueue& q = vm.nmis(i);
+  vmx::Vmcs& f = vcpu.vmcs();
+  // vmx_nmi_blocked(): virtual-NMI blocking or MOV SS blocking as saved at the
+  // exit; an NMI cannot be injected then (the entry would fail: SDM Vol. 3C
+  // "Checks on Guest Non-Register State").
+  const vmx::Interruptibility intr =
+      vmx::Interruptibility::decode(f.get(vmx::field::kGuestInterruptibility));
+  const bool blocked = intr.blocking_by_nmi() || intr.blocking_by_mov_ss();
+  VirtualNmiEntry e;
+  std::uint64_t data = 0;
+  bool inject = false;
+  if (v.reinject) {
+    // vmx_complete_interrupts(): the NMI an exit interrupted during its
+    // injection (IDT-vectoring information) is injected again, with the same
+    // event data; with it in flight, at most one more stays pending.
+    v.reinject = false;
+    e = q.before_entry(true, vm.config().nmi_source);
+    inject = true;
+    data = v.reinject_data;
+  } else {
+    e = q.before_entry(blocked, vm.config().nmi_source);
+    inject = e.inject;
+    data = e.event_data;
+    if (inject) {
+      ++vm.counts(i).nmi_injected;
+      if (machine_.tracer().enabled()) {
+        machine_.tracer().emit(machine_.now(), vcpu.cpu().id(), "nmi_inject",
+                               {{"vm", TraceValue::str(vm.name())},
+                                {"vcpu", TraceValue::dec(i)},
+                                {"event_data", TraceValue::hex(data)}});
+      }
+    }
+  }
+  // vmx_inject_nmi(): VM-entry interruption information NMI, vector 2, and
+  // the injected-event data 0x2052 (the pending virtual source bitmap).
+  if (inject) vcpu.inject_nmi(data);
+  // enable_nmi_window(): an NMI still pending waits for the guest to unblock NMIs.
+  (void)f.vmwrite(vmx::field::kPrimaryProcControls,
+                  vmx::ProcControls::decode(f.get(vmx::field::kPrimaryProcControls))
+                      .set_nmi_window_exiting(e.nmi_window)
+                      .encode());
+}
+
+void Kvm::kick(CpuId cpu) {
+  if (machine_.has_vmx(cpu) && machine_.cpu(cpu).non_root()) machine_.vmx(cpu).kick();
+}
+
+void Kvm::resume_vcpu(CpuId cpu) {
+  resume(machine_.vmx(cpu));
+}
+
+void Kvm::on_vm_entry(vmx::VmxCpu& vcpu) {
+  Vcpu& v = vcpus_[vcpu.cpu().id()];
+  // The guest kernel's work that fell due while the vCPU was out goes on.
+  if (v.vm != nullptr && v.active) v.vm->vcpu_entered(v.vm_vcpu);
 }
 
 void Kvm::stop_guest(CpuId cpu) {
@@ -113,7 +248,31 @@ void Kvm::stop_guest(CpuId cpu) {
 
 void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
   const CpuId cpu = vcpu.cpu().id();
-  if (exit.reason.basic() == static_cast<std::uint16_t>(vmx::BasicExitReason::nmi_window)) {
+  const bool window =
+      exit.reason.basic() == static_cast<std::uint16_t>(vmx::BasicExitReason::nmi_window);
+  if (Vcpu& v = vcpus_[cpu]; v.vm != nullptr) {
+    // vmx_complete_interrupts(): an injected NMI the exit did not interrupt
+    // has been delivered; one it interrupted is injected again.
+    v.vm->nmis(v.vm_vcpu).after_exit();
+    if (exit.idt_vectoring.valid() && exit.idt_vectoring.type() == cpu::EventType::nmi) {
+      v.reinject = true;
+      v.reinject_data = exit.original_event_data;
+    }
+    const auto basic = static_cast<vmx::BasicExitReason>(exit.reason.basic());
+    if (basic == vmx::BasicExitReason::msr_write || basic == vmx::BasicExitReason::apic_write) {
+      // handle_wrmsr -> kvm_x2apic_icr_write, or handle_apic_write ->
+      // kvm_apic_write_nodecode: the emulated APIC sends the IPI, then KVM
+      // enters again (Vm::icr_exit, resume_vcpu()).
+      v.vm->icr_exit(v.vm_vcpu);
+      return;
+    }
+    if (window) {
+      // handle_nmi_window(): the window is open; the entry injects the pending NMI.
+      ++v.vm->counts(v.vm_vcpu).nmi_window_exits;
+      resume(vcpu);
+      return;
+    }
+  } else if (window) {
     handle_nmi_window(vcpu);
     return;
   }
@@ -126,19 +285,12 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
   }
   // vmx_handle_nmi(): the host's NMI entry with event data = the exit
   // qualification, read unconditionally; ERETS unblocks NMIs; then VMRESUME.
+  // The NMI was the host's: nothing of it goes to the guest.
   const std::uint64_t qualification = exit.qualification;
   kernel_.kvm_handle_nmi_exit(cpu, qualification, exit.exited_at,
                               machine_.timing().get(TimingParam::vm_entry),
                               // Two words: std::function keeps it without allocating.
-                              [this, cpu] {
-                                vmx::VmxCpu& vc = machine_.vmx(cpu);
-                                const std::uint64_t bitmap = vc.last_exit().qualification;
-                                const Vcpu& v = vcpus_[cpu];
-                                if (v.guest_nmi_source && !v.stop && bitmap != 0) {
-                                  queue_guest_nmi(vc, bitmap);
-                                }
-                                resume(vc);
-                              });
+                              [this, cpu] { resume(machine_.vmx(cpu)); });
 }
 
 void Kvm::queue_guest_nmi(vmx::VmxCpu& vcpu, std::uint64_t event_data) {
@@ -182,10 +334,12 @@ void Kvm::resume(vmx::VmxCpu& vcpu) {
   if (v.stop) {
     // The vCPU thread leaves the guest: the CPU goes back to the host's idle loop.
     v.active = false;
+    if (v.vm != nullptr) v.vm->nmis(v.vm_vcpu).clear();
     vcpu.cpu().begin_transition();
     vcpu.cpu().end_transition();
     return;
   }
+  if (v.vm != nullptr) prepare_vm_entry(vcpu, v);
   const vmx::VmxResult r = vcpu.vm_resume();
   if (r.status != vmx::VmxStatus::succeed) {
     kernel_.console().printk(vcpu.cpu().id(),

@@ -100,7 +100,7 @@ void Selftest::begin_stage() {
   HandlerRegistry& registry = kernel_.registry();
   s.targets.clear();
   if (s.stage == Stage::remote) {
-    for (CpuId i = 0; i < machine.cpu_count(); ++i) {
+    for (CpuId i = 0; i < kernel_.cpu_count(); ++i) {
       if (i != from_) s.targets.push_back(i);
     }
     if (s.targets.empty()) {

@@ -30,13 +30,13 @@ apic::IcrValue Kernel::prepare_icr(CpuId from, apic::Shorthand shorthand, apic::
 void Kernel::send_nmi_ipi(CpuId from, std::span<const CpuId> dest, unsigned vector) {
   // x2APIC physical mode sends one ICR write per destination (send_IPI_mask).
   for (CpuId d : dest) {
-    machine_.write_icr(
+    platform_.write_icr(
         from, prepare_icr(from, apic::Shorthand::none, apic::DeliveryMode::nmi, vector, d));
   }
 }
 
 void Kernel::send_nmi_ipi_shorthand(CpuId from, apic::Shorthand shorthand, unsigned vector) {
-  machine_.write_icr(from, prepare_icr(from, shorthand, apic::DeliveryMode::nmi, vector, 0));
+  platform_.write_icr(from, prepare_icr(from, shorthand, apic::DeliveryMode::nmi, vector, 0));
 }
 
 HandlerId Kernel::ensure_role(HandlerModel model) {
@@ -63,7 +63,7 @@ void Kernel::trigger_backtrace(CpuId from, std::span<const CpuId> mask, bool exc
   std::vector<CpuId> targets;
   targets.reserve(mask.size());
   for (CpuId c : mask) {
-    if (c >= machine_.cpu_count()) continue;
+    if (c >= cpu_count_) continue;
     if (c == from) {
       // The sender prints its own backtrace directly, without an NMI.
       if (!exclude_self) console_.printk(from, fmt::format("NMI backtrace for cpu {}", from));
@@ -97,10 +97,10 @@ void Kernel::roundup_others(CpuId from, HandlerModel model, unsigned vector) {
   // Work for the model's handler on every CPU but the sender, then one
   // all-but-self NMI (none on a single CPU: there is no other to send to).
   const HandlerId h = ensure_role(model);
-  for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
+  for (CpuId c = 0; c < cpu_count_; ++c) {
     if (c != from) registry_.add_work(h, c);
   }
-  if (machine_.cpu_count() > 1) {
+  if (cpu_count_ > 1) {
     send_nmi_ipi_shorthand(from, apic::Shorthand::all_excluding_self, vector);
   }
 }
@@ -113,7 +113,7 @@ void Kernel::mce_inject(CpuId from, std::span<const CpuId> targets) {
   std::vector<CpuId> mask;
   mask.reserve(targets.size());
   for (CpuId c : targets) {
-    if (c < machine_.cpu_count() && c != from) {
+    if (c < cpu_count_ && c != from) {
       registry_.add_work(h, c);
       mask.push_back(c);
     }
@@ -126,14 +126,14 @@ void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {
   const std::uint64_t mask =
       counters >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << counters) - 1;
   // A counter that overflows again before its PMI was handled adds no sample.
-  const std::uint64_t fresh = mask & ~machine_.cpu(cpu).perf_global_status();
+  const std::uint64_t fresh = mask & ~cpus_[cpu]->cpu.perf_global_status();
   if (fresh != 0) registry_.add_work(h, cpu, static_cast<std::uint32_t>(std::popcount(fresh)));
-  machine_.pmu_overflow(cpu, mask);
+  platform_.pmu_overflow(cpu, mask);
 }
 
 void Kernel::external_nmi(CpuId cpu, machine::NmiReason reason) {
   if (reason != machine::NmiReason::none) reason_owner_ = cpu;
-  machine_.external_nmi(cpu, reason);
+  platform_.external_nmi(cpu, reason);
 }
 
 void Kernel::run_selftest(CpuId from) {

@@ -26,17 +26,71 @@ std::uint64_t stat_of(const CpuResult& c, StatKind k) {
   return 0;
 }
 
-std::uint64_t console_lines(const ExpectSpec& e, const ScenarioResult& r) {
+std::uint64_t console_lines(const ExpectSpec& e, const std::vector<ConsoleLine>& console) {
   if (!e.regex) return 0;
   std::uint64_t n = 0;
-  for (const auto& l : r.console) {
+  for (const auto& l : console) {
     if (e.cpu && l.cpu != *e.cpu) continue;
     if (std::regex_search(l.text, e.regex->re)) ++n;
   }
   return n;
 }
 
+const HandlerResult* find_in(const std::vector<HandlerResult>& hs, std::string_view name) {
+  for (const auto& h : hs) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+std::uint64_t stat_of(const VcpuResult& v, StatKind k) {
+  switch (k) {
+    case StatKind::normal:
+      return v.stats.normal;
+    case StatKind::unknown:
+      return v.stats.unknown;
+    case StatKind::external:
+      return v.stats.external;
+    case StatKind::swallow:
+      return v.stats.swallow;
+    case StatKind::lost:
+      return v.lost;
+  }
+  return 0;
+}
+
+/// An expectation with `vm = NAME`: judged on that VM's guest kernel and its
+/// vCPUs (the loader allows handler, stat and console there).
+std::uint64_t actual_in_vm(const ExpectSpec& e, const VmResult& vm) {
+  switch (e.kind) {
+    case ExpectSpec::Kind::stat: {
+      std::uint64_t sum = 0;
+      for (const auto& v : vm.vcpus) {
+        if (!e.cpu || v.id == *e.cpu) sum += stat_of(v, e.stat);
+      }
+      return sum;
+    }
+    case ExpectSpec::Kind::console:
+      return console_lines(e, vm.console);
+    case ExpectSpec::Kind::handler_calls:
+    case ExpectSpec::Kind::handler_handled: {
+      const HandlerResult* h = find_in(vm.handlers, e.handler);
+      if (!h) return 0;
+      const bool calls = e.kind == ExpectSpec::Kind::handler_calls;
+      if (!e.cpu) return calls ? h->calls : h->handled;
+      const HandlerCpuCounts c = h->on_cpu(*e.cpu);
+      return calls ? c.calls : c.handled;
+    }
+    case ExpectSpec::Kind::counter:
+    case ExpectSpec::Kind::panic:
+    case ExpectSpec::Kind::trace:
+      break;
+  }
+  return 0;
+}
+
 std::uint64_t actual_of(const ExpectSpec& e, const ScenarioResult& r) {
+  if (e.vm) return *e.vm < r.vms.size() ? actual_in_vm(e, r.vms[*e.vm]) : 0;
   switch (e.kind) {
     case ExpectSpec::Kind::stat:
     case ExpectSpec::Kind::counter: {
@@ -54,7 +108,7 @@ std::uint64_t actual_of(const ExpectSpec& e, const ScenarioResult& r) {
       return sum;
     }
     case ExpectSpec::Kind::console:
-      return console_lines(e, r);
+      return console_lines(e, r.console);
     case ExpectSpec::Kind::panic:
       return r.panic ? 1 : 0;
     case ExpectSpec::Kind::trace:
@@ -131,6 +185,9 @@ std::vector<ExpectationResult> evaluate_expectations(const std::vector<ExpectSpe
   for (const auto& e : expects) {
     ExpectationResult r;
     r.text = expectation_text(e);
+    if (e.vm && *e.vm < result.vms.size()) {
+      r.text = fmt::format("vm {}: {}", result.vms[*e.vm].name, r.text);
+    }
     r.actual = actual_of(e, result);
     r.expected = e.value;
     r.passed = holds(e.cmp, r.actual, e.value);

@@ -28,7 +28,11 @@ Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty
                       ty == EventType::mce || ty == EventType::stop || ty == EventType::selftest;
   const bool targeted = sender && ty != EventType::stop && ty != EventType::selftest;
   const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
-  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
+  const bool kvm_nmi = ty == EventType::kvm_nmi;
+  const bool on_cpu =
+      ty == EventType::pmi || ty == EventType::external || interval || shadow || kvm_nmi;
+  // The guest kernel's events: its senders, its PMU, and user space's KVM_NMI.
+  const bool guest_side = sender || ty == EventType::pmi || kvm_nmi;
   f.every = r.take_if(!interval, "every");
   f.count = r.take_if(!interval, "count");
   f.from = r.take_if(sender, "from");
@@ -41,7 +45,6 @@ Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty
   f.work_items = r.take_if(ty == EventType::ipi || ty == EventType::external, "work");
   f.until = r.take_if(interval, "until");
   f.nmi_exiting = r.take_if(ty == EventType::guest, "nmi_exiting");
-  f.guest_nmi_source = r.take_if(ty == EventType::guest, "guest_nmi_source");
   f.after = r.take_if(!interval, "after");
   f.delay = r.take_if(!interval, "delay");
   const bool guest = ty == EventType::guest;
@@ -51,6 +54,7 @@ Validator::EventFields Validator::take_event_fields(TableReader& r, EventType ty
   // Instruction shadows: whether an STI shadow holds NMIs is the processor's
   // choice (SDM Vol. 2B "STI"); a MOV SS shadow always does (docs/cpu.md).
   f.blocks_nmi = r.take_if(ty == EventType::sti, "blocks_nmi");
+  f.vm = r.take_if(guest_side, "vm");
   return f;
 }
 
@@ -58,7 +62,16 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   EventSpec e;
   e.loc = locate(t);
   e.file_index = index;
-  e.guest_nmi_source = false;  // a model of a proposal: opt in
+  if (const toml::node* gone = t.get("guest_nmi_source")) {
+    // The key that re-injected the host's exit bitmap into the guest: KVM never
+    // reflects a host NMI into a guest (an NMI-induced exit is the host's), so
+    // it modelled nothing real. A guest's own NMIs carry their sources.
+    fail(locate(*gone),
+         "event.guest_nmi_source is refused: a host NMI is the host's (an NMI-induced VM exit "
+         "the host kernel handles, never injected into the guest); to give a guest's own NMIs "
+         "their sources, declare the guest as a [[vm]] with nmi_source = true");
+    return;
+  }
   TableReader r(t, "event", &e.keys);
   const Field at = r.take("at");
   const Field type = r.take("type");
@@ -74,14 +87,24 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   const bool interval =
       ty == EventType::guest || ty == EventType::user || ty == EventType::irqs_off;
   const bool shadow = ty == EventType::sti || ty == EventType::mov_ss;
-  const bool on_cpu = ty == EventType::pmi || ty == EventType::external || interval || shadow;
+  const bool kvm_nmi = ty == EventType::kvm_nmi;
+  const bool on_cpu =
+      ty == EventType::pmi || ty == EventType::external || interval || shadow || kvm_nmi;
   const Field &every = f.every, &count = f.count, &from = f.from, &dest = f.dest, &mode = f.mode,
               &vector = f.vector, &cpu = f.cpu, &counters = f.counters, &reason = f.reason,
               &work_items = f.work_items, &until = f.until, &nmi_exiting = f.nmi_exiting,
-              &guest_nmi_source = f.guest_nmi_source, &after = f.after, &delay = f.delay,
-              &blocks_nmi = f.blocks_nmi;
+              &after = f.after, &delay = f.delay, &blocks_nmi = f.blocks_nmi, &vm = f.vm;
   const GuestFields& guest_fields = f.guest;
   if (!known_keys(r, fmt::format("in [[event]] of type \"{}\"", to_string(ty)))) return;
+  e.vm = vm_ref(vm);
+  if (error_) return;
+  if (kvm_nmi && !e.vm) {
+    fail(e.loc,
+         "missing required key 'vm' in [[event]] of type \"kvm_nmi\" (the VM whose "
+         "vCPU gets the NMI)");
+    return;
+  }
+  const VmScope scope(*this, e.vm);
 
   if (at && after) {
     fail(locate(*after),
@@ -113,7 +136,6 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
   opt(counters, e.counters, in_range(1, 64));
   opt(reason, e.reason, one_of(kReasonNames));
   opt(nmi_exiting, e.nmi_exiting, a_boolean());
-  opt(guest_nmi_source, e.guest_nmi_source, a_boolean());
   read_guest_controls(guest_fields, e.guest);
   opt(blocks_nmi, e.blocks_nmi, a_boolean());
   opt(work_items, e.work, [this](const toml::node& n, std::string_view w) { return work(n, w); });
@@ -127,12 +149,6 @@ void Validator::read_event(const toml::table& t, std::size_t index) {
     }
   }
   if (error_) return;
-  if (e.guest_nmi_source && !spec_.system.nmi_source) {
-    fail(e.keys.loc_of("guest_nmi_source", e.loc),
-         "event.guest_nmi_source = true needs system.nmi_source = true (the host CPU must "
-         "report NMI sources for the guest's exits to carry them)");
-    return;
-  }
   read_repeat(every, count, e);
   spec_.events.push_back(std::move(e));
 }

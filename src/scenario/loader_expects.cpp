@@ -146,6 +146,7 @@ void Validator::read_expect(const toml::table& t) {
   const Field count = r.take("count");
   const Field at_least = r.take("at_least");
   const Field at_most = r.take("at_most");
+  const Field vm = r.take("vm");
   if (!known_keys(r, "in [[expect]]")) return;
 
   // Exactly one of the forms.
@@ -187,6 +188,17 @@ void Validator::read_expect(const toml::table& t) {
   };
   ExpectSpec base;
   base.loc = loc;
+  base.vm = vm_ref(vm);
+  if (error_) return;
+  if (base.vm && (form == &counter || form == &trace || form == &panic)) {
+    // A VM's per-vCPU counters, its trace records and its panic come with
+    // the VMs at run time.
+    fail(locate(*vm), fmt::format("expect.vm goes with handler, stat and console expectations; "
+                                  "not yet with {}",
+                                  form->what.substr(form->what.find('.') + 1)));
+    return;
+  }
+  const VmScope scope(*this, base.vm);
   if (form == &handler) {
     if (misplaced({&equals, &count, &at_least, &at_most, &where},
                   "a handler expectation takes calls = N and handled = N")) {

@@ -10,6 +10,7 @@ void Validator::read_handler(const toml::table& t) {
   h.loc = locate(t);
   TableReader r(t, "handler", &h.keys);
   const Field name = r.take("name");
+  const Field vm = r.take("vm");
   const Field type = r.take("type");
   const Field vector = r.take("vector");
   const Field first = r.take("first");
@@ -18,6 +19,9 @@ void Validator::read_handler(const toml::table& t) {
   const Field handle_cycles = r.take("handle_cycles");
   const Field action = r.take("action");
   if (!known_keys(r, "in [[handler]]")) return;
+  h.vm = vm_ref(vm);
+  if (error_) return;
+  const VmScope scope(*this, h.vm);
   if (!name) {
     fail(h.loc, "missing required key 'name' in [[handler]]");
     return;
@@ -52,7 +56,7 @@ void Validator::read_handler(const toml::table& t) {
   opt(check_cycles, h.check_cycles, a_cost());
   opt(handle_cycles, h.handle_cycles, a_cost());
   if (action) actions_.emplace_back(spec_.handlers.size(), action);
-  handler_index_.emplace(h.name, spec_.handlers.size());
+  handler_index_[h.vm ? 1 + *h.vm : 0].emplace(h.name, spec_.handlers.size());
   spec_.handlers.push_back(std::move(h));
 }
 
@@ -68,6 +72,8 @@ void Validator::read_actions() {
                        input::clip(spec_.handlers[index].name), kMaxHandlerActions));
       return;
     }
+    // A guest handler's actions send to its VM's vCPUs and name its handlers.
+    const VmScope scope(*this, spec_.handlers[index].vm);
     for (const auto* t : tables) {
       HandlerActionSpec a;
       read_action(*t, spec_.handlers[index], a);
@@ -125,23 +131,42 @@ void Validator::read_action(const toml::table& t, const HandlerSpec& h, HandlerA
 /// does not make a message of them all.
 std::string Validator::declared_handlers() const {
   constexpr std::size_t kListed = 8;
-  if (spec_.handlers.empty()) return "no handler is declared";
-  std::string out = "declared: ";
-  for (std::size_t i = 0; i < spec_.handlers.size() && i < kListed; ++i) {
-    if (i) out += ", ";
-    out += input::clip(spec_.handlers[i].name);
+  std::string out;
+  std::size_t n = 0;
+  for (const HandlerSpec& h : spec_.handlers) {
+    if (h.vm != scope_) continue;  // another kernel's
+    if (n < kListed) out += (n ? ", " : "") + input::clip(h.name);
+    ++n;
   }
-  if (spec_.handlers.size() > kListed) {
-    out += fmt::format(", ... ({} in all)", spec_.handlers.size());
-  }
-  return out;
+  const std::string in_vm =
+      scope_ ? fmt::format(" in VM '{}'", input::clip(spec_.vms[*scope_].name)) : "";
+  if (n == 0) return fmt::format("no handler is declared{}", in_vm);
+  if (n > kListed) out += fmt::format(", ... ({} in all)", n);
+  return fmt::format("declared{}: {}", in_vm, out);
 }
 
 /// The declared handler of that name: a hash look-up, so naming handlers costs
 /// the same in a file of ten handlers and of a million.
 const HandlerSpec* Validator::find_handler(const std::string& name) const {
-  const auto it = handler_index_.find(name);
-  return it == handler_index_.end() ? nullptr : &spec_.handlers[it->second];
+  const auto& index = handler_index_[scope_ ? 1 + *scope_ : 0];
+  const auto it = index.find(name);
+  return it == index.end() ? nullptr : &spec_.handlers[it->second];
+}
+
+std::optional<std::size_t> Validator::vm_ref(const Field& f) {
+  if (!f || error_) return std::nullopt;
+  auto s = string(*f, f.what);
+  if (!s) return std::nullopt;
+  for (std::size_t i = 0; i < spec_.vms.size(); ++i) {
+    if (spec_.vms[i].name == *s) return i;
+  }
+  std::string names;
+  for (std::size_t i = 0; i < spec_.vms.size() && i < 8; ++i)
+    names += (i ? ", " : "") + input::clip(spec_.vms[i].name);
+  if (spec_.vms.size() > 8) names += fmt::format(", ... ({} in all)", spec_.vms.size());
+  fail(locate(*f), fmt::format("{} names no VM '{}' ({})", f.what, input::clip(*s),
+                               spec_.vms.empty() ? "no [[vm]] is declared" : "declared: " + names));
+  return std::nullopt;
 }
 
 std::optional<std::string> Validator::handler_name(const toml::node& n, std::string_view what) {

@@ -12,6 +12,7 @@ std::optional<Error> Validator::run(const toml::table& root) {
   const Field system = r.take("system");
   const Field timing = r.take("timing");
   const Field kernel = r.take("kernel");
+  const Field vm = r.take("vm");
   const Field handler = r.take("handler");
   const Field event = r.take("event");
   const Field expect = r.take("expect");
@@ -25,6 +26,11 @@ std::optional<Error> Validator::run(const toml::table& root) {
   if (const auto* t = table(timing)) read_timing(*t);
   if (const auto* t = table(kernel)) read_kernel(*t);
   if (error_) return error_;
+  for (const auto* t : array_of_tables(vm)) {
+    read_vm(*t);
+    if (error_) return error_;
+  }
+  handler_index_.resize(1 + spec_.vms.size());
   for (const auto* t : array_of_tables(handler)) {
     read_handler(*t);
     if (error_) return error_;
@@ -151,8 +157,20 @@ std::optional<CpuId> Validator::cpu_number(const toml::node& n, std::string_view
     return std::nullopt;
   }
   std::int64_t x = v->get();
-  std::uint32_t cpus = spec_.system.cpus;
   const auto big = overflowed_text(n);
+  if (scope_) {
+    // A vCPU of the VM in scope.
+    const VmSpec& vm = spec_.vms[*scope_];
+    const auto vcpus = static_cast<std::int64_t>(vm.cpus.size());
+    if (big || x < 0 || x >= vcpus) {
+      fail(locate(n), fmt::format("{} = {} is not a vCPU of VM '{}' (it has {}: 0..{})", what,
+                                  big ? input::clip(*big) : std::to_string(x), input::clip(vm.name),
+                                  vcpus, vcpus - 1));
+      return std::nullopt;
+    }
+    return static_cast<CpuId>(x);
+  }
+  std::uint32_t cpus = spec_.system.cpus;
   if (big || x < 0 || x >= static_cast<std::int64_t>(cpus)) {
     fail(locate(n), fmt::format("{} = {} is not a CPU of this system (cpus = {}: 0..{})", what,
                                 big ? input::clip(*big) : std::to_string(x), cpus, cpus - 1));

@@ -4,7 +4,7 @@
 // loader_validator.cpp, [system], [timing] and [kernel] in loader_system.cpp,
 // [[handler]] in loader_handlers.cpp, [[event]] in loader_events.cpp, the
 // guest and user intervals in loader_intervals.cpp, [[expect]] in
-// loader_expects.cpp.
+// loader_expects.cpp, [[vm]] in loader_vms.cpp.
 #include <fmt/format.h>
 
 #include <cstddef>
@@ -121,6 +121,8 @@ class Validator {
   void read_timing(const toml::table& t);
   void read_core_mhz(const toml::node& v, const std::string& what);
   void read_kernel(const toml::table& t);
+  void read_vm(const toml::table& t);
+  void read_vm_cpus(const toml::node& n, VmSpec& v);
   void read_handler(const toml::table& t);
   /// The [[handler.action]] tables, once every handler is known (their `work`
   /// may name any handler).
@@ -137,9 +139,9 @@ class Validator {
   /// The keys of an [[event]] after `at` and `type`, by type (loader_events.cpp).
   struct EventFields {
     Field every, count, from, dest, mode, vector, cpu, counters, reason, work_items, until,
-        nmi_exiting, guest_nmi_source, after, delay;
+        nmi_exiting, after, delay;
     GuestFields guest;
-    Field blocks_nmi;
+    Field blocks_nmi, vm;
   };
   static EventFields take_event_fields(TableReader& r, EventType ty);
 
@@ -154,13 +156,31 @@ class Validator {
                                                      const TraceEventFields& event);
 
   std::string declared_handlers() const;
+  /// The handler of that name in the kernel of the current scope.
   const HandlerSpec* find_handler(const std::string& name) const;
+  /// `vm = NAME` of a handler, event or expectation: the VM's index.
+  std::optional<std::size_t> vm_ref(const Field& f);
+  /// While an element with `vm = NAME` is read, its CPU numbers are vCPUs of
+  /// that VM and its handler names those of the VM's kernel; the scope ends with
+  /// the element.
+  class VmScope {
+   public:
+    VmScope(Validator& v, std::optional<std::size_t> vm) : v_(v) { v_.scope_ = vm; }
+    ~VmScope() { v_.scope_.reset(); }
+    VmScope(const VmScope&) = delete;
+    VmScope& operator=(const VmScope&) = delete;
+
+   private:
+    Validator& v_;
+  };
 
   ScenarioSpec& spec_;
   SourceLoc root_loc_;
   std::optional<Error> error_;
-  std::unordered_map<std::string, std::size_t> handler_index_;  // name -> spec_.handlers
-  std::vector<std::pair<std::size_t, Field>> actions_;          // handler index, its `action`
+  std::optional<std::size_t> scope_;  // the VM whose element is being read
+  // Per kernel (0: the host, 1 + i: VM i): name -> spec_.handlers.
+  std::vector<std::unordered_map<std::string, std::size_t>> handler_index_;
+  std::vector<std::pair<std::size_t, Field>> actions_;  // handler index, its `action`
   std::size_t trace_slots_ = 0;  // trace [[expect]] tables so far (ExpectSpec::trace_slot)
 };
 

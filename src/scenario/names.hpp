@@ -36,7 +36,7 @@ inline constexpr Names<kernel::HandlerModel, 8> kHandlerModelNames{
      {"kgdb", kernel::HandlerModel::kgdb},
      {"mce", kernel::HandlerModel::mce},
      {"ghes", kernel::HandlerModel::ghes}}};
-inline constexpr Names<EventType, 13> kEventTypeNames{{{"ipi", EventType::ipi},
+inline constexpr Names<EventType, 14> kEventTypeNames{{{"ipi", EventType::ipi},
                                                        {"pmi", EventType::pmi},
                                                        {"external", EventType::external},
                                                        {"guest", EventType::guest},
@@ -48,7 +48,8 @@ inline constexpr Names<EventType, 13> kEventTypeNames{{{"ipi", EventType::ipi},
                                                        {"mce", EventType::mce},
                                                        {"sti", EventType::sti},
                                                        {"mov_ss", EventType::mov_ss},
-                                                       {"irqs_off", EventType::irqs_off}}};
+                                                       {"irqs_off", EventType::irqs_off},
+                                                       {"kvm_nmi", EventType::kvm_nmi}}};
 inline constexpr Names<apic::DeliveryMode, 5> kIpiModeNames{
     {{"nmi", apic::DeliveryMode::nmi},
      {"fixed", apic::DeliveryMode::fixed},

@@ -18,6 +18,59 @@ ordered_json summary_json(const Summary& s) {
                       {"p99", s.p99},     {"min", s.min},   {"max", s.max}};
 }
 
+ordered_json handlers_json(const std::vector<HandlerResult>& hs) {
+  ordered_json handlers = ordered_json::array();
+  for (const auto& h : hs) {
+    ordered_json per_cpu = ordered_json::array();
+    for (std::size_t i = 0; i < h.per_cpu.size(); ++i) {
+      const auto& c = h.per_cpu[i];
+      if (c.calls == 0 && c.handled == 0) continue;
+      per_cpu.push_back(ordered_json{{"cpu", i}, {"calls", c.calls}, {"handled", c.handled}});
+    }
+    handlers.push_back(ordered_json{{"name", h.name},
+                                    {"type", to_string(h.type)},
+                                    {"vector", h.vector},
+                                    {"calls", h.calls},
+                                    {"handled", h.handled},
+                                    {"cycles", h.cycles},
+                                    {"per_cpu", std::move(per_cpu)}});
+  }
+  return handlers;
+}
+
+ordered_json console_json(const std::vector<ConsoleLine>& lines) {
+  ordered_json console = ordered_json::array();
+  for (const auto& l : lines) {
+    console.push_back(ordered_json{{"cycle", l.cycle}, {"cpu", cpu_json(l.cpu)}, {"text", l.text}});
+  }
+  return console;
+}
+
+ordered_json vms_json(const std::vector<VmResult>& vms) {
+  ordered_json out = ordered_json::array();
+  for (const auto& vm : vms) {
+    ordered_json vcpus = ordered_json::array();
+    for (const auto& v : vm.vcpus) {
+      vcpus.push_back(ordered_json{{"id", v.id},
+                                   {"host_cpu", v.host_cpu},
+                                   {"nmi_injected", v.nmi_injected},
+                                   {"nmi_window_exits", v.nmi_window_exits},
+                                   {"nmi_delivered", v.nmi_delivered},
+                                   {"stats",
+                                    {{"normal", v.stats.normal},
+                                     {"unknown", v.stats.unknown},
+                                     {"external", v.stats.external},
+                                     {"swallow", v.stats.swallow}}},
+                                   {"lost", v.lost}});
+    }
+    out.push_back(ordered_json{{"name", vm.name},
+                               {"vcpus", std::move(vcpus)},
+                               {"handlers", handlers_json(vm.handlers)},
+                               {"console", console_json(vm.console)}});
+  }
+  return out;
+}
+
 ordered_json result_json(const ScenarioResult& r) {
   ordered_json j;
   j["scenario"] = r.scenario;
@@ -51,33 +104,17 @@ ordered_json result_json(const ScenarioResult& r) {
     }
     cpus.push_back(std::move(cj));
   }
-  auto& handlers = j["handlers"] = ordered_json::array();
-  for (const auto& h : r.handlers) {
-    ordered_json per_cpu = ordered_json::array();
-    for (std::size_t i = 0; i < h.per_cpu.size(); ++i) {
-      const auto& c = h.per_cpu[i];
-      if (c.calls == 0 && c.handled == 0) continue;
-      per_cpu.push_back(ordered_json{{"cpu", i}, {"calls", c.calls}, {"handled", c.handled}});
-    }
-    handlers.push_back(ordered_json{{"name", h.name},
-                                    {"type", to_string(h.type)},
-                                    {"vector", h.vector},
-                                    {"calls", h.calls},
-                                    {"handled", h.handled},
-                                    {"cycles", h.cycles},
-                                    {"per_cpu", std::move(per_cpu)}});
-  }
+  j["handlers"] = handlers_json(r.handlers);
   j["dispatch"] = summary_json(r.dispatch_samples.summary());
-  auto& console = j["console"] = ordered_json::array();
-  for (const auto& l : r.console) {
-    console.push_back(ordered_json{{"cycle", l.cycle}, {"cpu", cpu_json(l.cpu)}, {"text", l.text}});
-  }
+  j["console"] = console_json(r.console);
   if (r.panic) {
     j["panic"] = ordered_json{
         {"cycle", r.panic->cycle}, {"cpu", cpu_json(r.panic->cpu)}, {"message", r.panic->message}};
   } else {
     j["panic"] = nullptr;
   }
+  // Only with [[vm]], so every other result is as it was.
+  if (!r.vms.empty()) j["vms"] = vms_json(r.vms);
   auto& ex = j["expectations"] = ordered_json::array();
   for (const auto& e : r.expectations) {
     ex.push_back(ordered_json{

@@ -83,7 +83,14 @@ bool HandlerActionSpec::acts_on(CpuId on, std::uint64_t call_on_cpu) const {
 
 const HandlerSpec* ScenarioSpec::find_handler(std::string_view handler_name) const {
   for (const auto& h : handlers) {
-    if (h.name == handler_name) return &h;
+    if (h.name == handler_name && !h.vm) return &h;
+  }
+  return nullptr;
+}
+
+const VmSpec* ScenarioSpec::find_vm(std::string_view vm_name) const {
+  for (const auto& v : vms) {
+    if (v.name == vm_name) return &v;
   }
   return nullptr;
 }

@@ -49,12 +49,14 @@ const std::vector<CpuId>& dest_cpus(const Destination& d, CpuId from, std::uint3
 /// CPU `from` writes its ICR as an "ipi" event or a handler's `send` gives it:
 /// delivery mode, vector field and destination exactly as written
 /// (docs/hardware.md §3 "Local APIC"); one write per CPU of a list.
-void write_icrs(machine::Machine& m, CpuId from, const Destination& dest, apic::DeliveryMode mode,
+/// `p` is the platform of the sending CPU: the machine's APIC, or a VM's
+/// (each ICR write of a vCPU is a VM exit KVM emulates).
+void write_icrs(kernel::Platform& p, CpuId from, const Destination& dest, apic::DeliveryMode mode,
                 std::uint32_t vector) {
   const apic::IcrValue icr =
       apic::IcrValue{}.with_delivery_mode(mode).with_vector(static_cast<std::uint8_t>(vector));
   auto write = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
-    m.write_icr(from, icr.with_shorthand(shorthand).with_destination(dest_id));
+    p.write_icr(from, icr.with_shorthand(shorthand).with_destination(dest_id));
   };
   switch (dest.kind) {
     case Destination::Kind::self:
@@ -91,7 +93,8 @@ class Driver final : public EventTarget {
     // Each event's work names, resolved once: a repeated event looks up nothing.
     work_.resize(spec.events.size());
     for (std::size_t e = 0; e < spec.events.size(); ++e)
-      work_[e] = handler_ids(sys.kernel(), spec.events[e].work);
+      work_[e] = handler_ids(kernel_of(spec.events[e].vm), spec.events[e].work);
+    // A VM has at most one vCPU per host CPU: the machine's count bounds every list.
     dest_.reserve(sys.machine().cpu_count());
     watch_handlers();
   }
@@ -100,7 +103,7 @@ class Driver final : public EventTarget {
   ~Driver() {
     // The kernel may outlive the driver: it must not call a watch that is gone.
     for (const auto& w : watches_)
-      sys_.kernel().registry().observe_calls(w->name(), nullptr);
+      kernel_of(w->vm()).registry().observe_calls(w->name(), nullptr);
   }
 
   /// Schedules the first occurrence of every event (and the end of every
@@ -111,7 +114,15 @@ class Driver final : public EventTarget {
   /// start (docs/scenarios.md "Order").
   void schedule_all() {
     EventQueue& q = sys_.machine().queue();
-    seq_base_ = q.reserve_seqs(spec_.events.size());
+    // The VMs' entries and ends first (a guest event at a VM's `at` finds it
+    // started), then the events in file order.
+    seq_base_ = q.reserve_seqs(spec_.vms.size() + spec_.events.size());
+    const auto events = static_cast<std::uint32_t>(spec_.events.size());
+    for (std::uint32_t i = 0; i < spec_.vms.size(); ++i) {
+      q.schedule_reserved(spec_.vms[i].at, seq_base_ + i, *this, events + i, 0);
+      if (spec_.vms[i].until)
+        q.schedule_reserved(*spec_.vms[i].until, seq_base_ + i, *this, events + i, 1);
+    }
     for (std::uint32_t e = 0; e < spec_.events.size(); ++e) {
       const EventSpec& ev = spec_.events[e];
       if (ev.count == 0 || ev.after) continue;  // a rendezvous schedules its own
@@ -126,6 +137,16 @@ class Driver final : public EventTarget {
   }
 
   void on_event(std::uint32_t kind, std::uint64_t arg) override {
+    if (kind >= spec_.events.size()) {
+      // A VM's `at` (arg 0: its vCPUs enter) or `until` (arg 1: they leave).
+      kernel::Vm& vm = *sys_.vms()[kind - spec_.events.size()];
+      if (arg == 0) {
+        vm.start();
+      } else {
+        vm.stop();
+      }
+      return;
+    }
     const EventSpec& ev = spec_.events[kind];
     const bool end_of_interval = (arg & 1) != 0;
     if (!end_of_interval && !ev.after) {
@@ -135,15 +156,17 @@ class Driver final : public EventTarget {
                                                  next << 1);
       }
     }
-    kernel::Kernel& k = sys_.kernel();
+    // A guest event (`vm = NAME`): the guest kernel's senders and PMU on the
+    // VM's vCPUs, whose ICR writes go to KVM's emulated APIC.
+    kernel::Kernel& k = kernel_of(ev.vm);
     machine::Machine& m = sys_.machine();
-    const std::uint32_t cpus = m.cpu_count();
+    const std::uint32_t cpus = k.cpu_count();
     switch (ev.type) {
       case EventType::ipi: {
         const auto& dest = dest_cpus(ev.dest, ev.from, cpus, dest_);
         give_work(kind, dest);
         // The raw "ipi" event: the ICR exactly as the scenario gives it.
-        write_icrs(m, ev.from, ev.dest, ev.mode, ev.vector);
+        write_icrs(k.platform(), ev.from, ev.dest, ev.mode, ev.vector);
         break;
       }
       case EventType::pmi:
@@ -162,7 +185,7 @@ class Driver final : public EventTarget {
         if (end_of_interval) {
           sys_.kvm().stop_guest(ev.cpu);
         } else {
-          sys_.kvm().request_guest(ev.cpu, ev.nmi_exiting, ev.guest_nmi_source, ev.guest);
+          sys_.kvm().request_guest(ev.cpu, ev.nmi_exiting, ev.guest);
         }
         break;
       case EventType::backtrace: {
@@ -188,6 +211,10 @@ class Driver final : public EventTarget {
         // CLI at `at`, STI at `until` in the CPU's ordinary code; a CPU that
         // stop_this_cpu() halted keeps interrupts off for good.
         if (!k.cpu_state(ev.cpu).halted) m.cpu(ev.cpu).set_interrupt_flag(end_of_interval);
+        break;
+      case EventType::kvm_nmi:
+        // User space's KVM_NMI ioctl on the vCPU (the loader requires `vm`).
+        if (ev.vm) sys_.vms()[*ev.vm]->kvm_nmi(ev.cpu);
         break;
       case EventType::sti:
       case EventType::mov_ss:
@@ -217,15 +244,18 @@ class Driver final : public EventTarget {
       std::uint64_t next = 1;  // the occurrence (1-based) due next
     };
 
-    Watch(Driver& d, std::string name) : d_(d), name_(std::move(name)) {}
+    Watch(Driver& d, std::string name, std::optional<std::size_t> vm)
+        : d_(d), name_(std::move(name)), vm_(vm) {}
     const std::string& name() const { return name_; }
+    /// The VM whose guest kernel the handler belongs to; unset: the host's.
+    std::optional<std::size_t> vm() const { return vm_; }
     std::vector<Action> actions;
     std::vector<Rendezvous> rendezvous;
 
     Cycle on_call(const kernel::HandlerCall& call) override {
       Cycle spent = 0;
       for (const Action& a : actions) {
-        if (a.spec->acts_on(call.cpu, call.call_on_cpu)) spent += d_.act(a, call.cpu);
+        if (a.spec->acts_on(call.cpu, call.call_on_cpu)) spent += d_.act(a, call.cpu, vm_);
       }
       for (Rendezvous& r : rendezvous)
         d_.meet(r, call);
@@ -235,24 +265,29 @@ class Driver final : public EventTarget {
    private:
     Driver& d_;
     std::string name_;
+    std::optional<std::size_t> vm_;
   };
+
+  kernel::Kernel& kernel_of(std::optional<std::size_t> vm) const {
+    return vm ? sys_.vms()[*vm]->kernel() : sys_.kernel();
+  }
 
   /// One Watch per handler that has actions or that an event's `after` names,
   /// in file order (handlers, then events); the kernel's own handlers are
   /// watched from when the kernel registers them.
   void watch_handlers() {
-    auto watch_of = [&](const std::string& name) -> Watch& {
+    auto watch_of = [&](const std::string& name, std::optional<std::size_t> vm) -> Watch& {
       for (auto& w : watches_) {
-        if (w->name() == name) return *w;
+        if (w->name() == name && w->vm() == vm) return *w;
       }
-      watches_.push_back(std::make_unique<Watch>(*this, name));
+      watches_.push_back(std::make_unique<Watch>(*this, name, vm));
       return *watches_.back();
     };
     for (const HandlerSpec& h : spec_.handlers) {
       if (h.actions.empty()) continue;
-      Watch& w = watch_of(h.name);
+      Watch& w = watch_of(h.name, h.vm);
       for (const HandlerActionSpec& a : h.actions)
-        w.actions.push_back({&a, handler_ids(sys_.kernel(), a.work)});
+        w.actions.push_back({&a, handler_ids(kernel_of(h.vm), a.work)});
     }
     // By file position, so two rendezvous met by one call schedule in file order.
     std::vector<std::uint32_t> order;
@@ -263,21 +298,21 @@ class Driver final : public EventTarget {
       return spec_.events[a].file_index < spec_.events[b].file_index;
     });
     for (std::uint32_t e : order)
-      watch_of(spec_.events[e].after->handler).rendezvous.push_back({e});
+      watch_of(spec_.events[e].after->handler, spec_.events[e].vm).rendezvous.push_back({e});
     for (const auto& w : watches_)
-      sys_.kernel().registry().observe_calls(w->name(), w.get());
+      kernel_of(w->vm()).registry().observe_calls(w->name(), w.get());
   }
 
   /// A handler's `send`, from its CPU, at the call's cycle: `count` times the
   /// ICR write(s) of an "ipi" event, each costing the call `icr_write`.
-  Cycle act(const Watch::Action& a, CpuId cpu) {
+  Cycle act(const Watch::Action& a, CpuId cpu, std::optional<std::size_t> vm) {
     const HandlerActionSpec& s = *a.spec;
-    machine::Machine& m = sys_.machine();
+    kernel::Kernel& k = kernel_of(vm);
     if (!a.work.empty()) {
       // The destination's CPUs without building a list: nothing is allocated here.
       auto give = [&](CpuId c) {
         for (kernel::HandlerId h : a.work)
-          sys_.kernel().registry().add_work(h, c, s.count);
+          k.registry().add_work(h, c, s.count);
       };
       switch (s.dest.kind) {
         case Destination::Kind::self:
@@ -285,7 +320,7 @@ class Driver final : public EventTarget {
           break;
         case Destination::Kind::all:
         case Destination::Kind::all_but_self:
-          for (CpuId c = 0; c < m.cpu_count(); ++c) {
+          for (CpuId c = 0; c < k.cpu_count(); ++c) {
             if (c != cpu || s.dest.kind == Destination::Kind::all) give(c);
           }
           break;
@@ -296,10 +331,10 @@ class Driver final : public EventTarget {
       }
     }
     for (std::uint32_t i = 0; i < s.count; ++i)
-      write_icrs(m, cpu, s.dest, s.mode, s.vector);
+      write_icrs(k.platform(), cpu, s.dest, s.mode, s.vector);
     const std::uint64_t writes =
         s.dest.kind == Destination::Kind::cpus ? s.dest.cpus.size() * s.count : s.count;
-    return writes * m.timing().get(TimingParam::icr_write);
+    return writes * sys_.machine().timing().get(TimingParam::icr_write);
   }
 
   /// Schedules the rendezvous' next occurrence when this call brings the count
@@ -318,15 +353,18 @@ class Driver final : public EventTarget {
   }
 
   void give_work(std::uint32_t event, std::span<const CpuId> cpus) {
+    kernel::Kernel& k = kernel_of(spec_.events[event].vm);
     for (kernel::HandlerId h : work_[event]) {
       for (CpuId c : cpus)
-        sys_.kernel().registry().add_work(h, c, 1);
+        k.registry().add_work(h, c, 1);
     }
   }
 
   const ScenarioSpec& spec_;
   system::System& sys_;
-  std::uint64_t seq_of(std::uint32_t e) const { return seq_base_ + spec_.events[e].file_index; }
+  std::uint64_t seq_of(std::uint32_t e) const {
+    return seq_base_ + spec_.vms.size() + spec_.events[e].file_index;
+  }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
   std::vector<CpuId> dest_;                           // an event's destination CPUs, reused
@@ -374,9 +412,24 @@ Result<Built> build(const ScenarioSpec& spec) {
   k.record_dispatch_samples(true);
   for (std::uint32_t i = 0; i < spec.kernel.ignore_nmis; ++i)
     k.stop_nmi();
+  // Each [[vm]]: its guest kernel, configured by the VM's own keys (its
+  // sysctls are Linux's defaults), on the VM's vCPUs.
+  for (const VmSpec& v : spec.vms) {
+    kernel::VmConfig c;
+    c.name = v.name;
+    c.host_cpus = v.cpus;
+    c.kernel.revision = v.kernel;
+    c.kernel.use_fred = v.delivery == Delivery::fred;
+    c.nmi_source = v.nmi_source;
+    c.apic = v.apic;
+    c.nmi_exiting = v.nmi_exiting;
+    c.virtual_nmis = v.virtual_nmis;
+    b.system->add_vm(std::move(c));
+  }
   for (const auto& h : spec.handlers) {
-    auto r = k.register_model(h.type, h.model, h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name,
-                              h.vector, h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
+    kernel::Kernel& hk = h.vm ? b.system->vms()[*h.vm]->kernel() : k;
+    auto r = hk.register_model(h.type, h.model, h.first ? kernel::NMI_FLAG_FIRST : 0u, h.name,
+                               h.vector, h.check_cycles.value_or(0), h.handle_cycles.value_or(0));
     if (!r.ok()) return spec.error_at(h.loc, r.error().message);
   }
   b.driver = std::make_unique<Driver>(spec, *b.system);
@@ -476,6 +529,24 @@ bool uses_shadows(const ScenarioSpec& spec) {
 }
 }  // namespace
 
+static std::vector<HandlerResult> handler_results(const kernel::Kernel& k) {
+  std::vector<HandlerResult> out;
+  for (kernel::HandlerId h = 0; h < k.registry().handler_count(); ++h) {
+    const kernel::NmiAction& a = k.registry().handler(h);
+    HandlerResult hr;
+    hr.name = a.name;
+    hr.type = a.type;
+    hr.vector = a.vector;
+    hr.calls = a.total.calls;
+    hr.handled = a.total.handled;
+    hr.cycles = a.total.cycles;
+    for (const auto& pc : a.per_cpu)
+      hr.per_cpu.push_back({pc.calls, pc.handled});
+    out.push_back(std::move(hr));
+  }
+  return out;
+}
+
 ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
   ScenarioResult r;
   r.scenario = spec.name;
@@ -507,21 +578,23 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     }
     r.cpus.push_back(cr);
   }
-  for (kernel::HandlerId h = 0; h < k.registry().handler_count(); ++h) {
-    const kernel::NmiAction& a = k.registry().handler(h);
-    HandlerResult hr;
-    hr.name = a.name;
-    hr.type = a.type;
-    hr.vector = a.vector;
-    hr.calls = a.total.calls;
-    hr.handled = a.total.handled;
-    hr.cycles = a.total.cycles;
-    for (const auto& pc : a.per_cpu)
-      hr.per_cpu.push_back({pc.calls, pc.handled});
-    r.handlers.push_back(std::move(hr));
-  }
+  r.handlers = handler_results(k);
   for (const auto& l : k.console().lines())
     r.console.push_back({l.cycle, l.cpu, l.text});
+  for (const auto& vm : sys.vms()) {
+    VmResult vr;
+    vr.name = vm->name();
+    const kernel::Kernel& g = vm->kernel();
+    for (CpuId i = 0; i < vm->vcpu_count(); ++i) {
+      const kernel::VcpuCounts& n = vm->counts(i);
+      vr.vcpus.push_back(VcpuResult{i, vm->host_cpu(i), n.nmi_injected, n.nmi_window_exits,
+                                    n.nmi_delivered, g.cpu_state(i).stats, g.lost_work(i)});
+    }
+    vr.handlers = handler_results(g);
+    for (const auto& l : g.console().lines())
+      vr.console.push_back({l.cycle, l.cpu, l.text});
+    r.vms.push_back(std::move(vr));
+  }
   if (const auto& p = k.console().panic()) r.panic = PanicRecord{p->cycle, p->cpu, p->message};
   r.dispatch_samples = k.nmi_dispatch_samples();
   return r;

@@ -13,8 +13,8 @@ using F = std::string_view;
 constexpr std::array<F, 2> kIpiSend{"icr", "dest"};
 constexpr std::array<F, 3> kNmiReceive{"vector", "pending_bitmap", "coalesced"};
 constexpr std::array<F, 5> kDeliver{"path", "vector", "event_data", "new_rsp", "csl"};
-constexpr std::array<F, 5> kVmExit{"reason", "exit_qualification", "intr_info", "guest_rip",
-                                   "activity"};
+constexpr std::array<F, 6> kVmExit{"reason",    "name",      "exit_qualification",
+                                   "intr_info", "guest_rip", "activity"};
 constexpr std::array<F, 6> kHandlerCall{"handler", "type",     "returned",
                                         "cycles",  "delta_ns", "source_bitmap"};
 constexpr std::array<F, 2> kNmiOutcome{"handled", "outcome"};
@@ -29,6 +29,8 @@ constexpr std::array<F, 1> kPmiDropped{"lvtpc"};
 constexpr std::array<F, 1> kIrqTake{"vector"};
 constexpr std::array<F, 2> kSmpStop{"phase", "cpus"};
 constexpr std::array<F, 1> kCpuStop{"via"};
+// KVM's injection of a virtual NMI into a VM's vCPU (docs/vmx.md).
+constexpr std::array<F, 3> kNmiInject{"vm", "vcpu", "event_data"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -49,6 +51,7 @@ constexpr TraceEventFields kEvents[] = {
     {"irq_take", kIrqTake},
     {"smp_stop", kSmpStop},
     {"cpu_stop", kCpuStop},
+    {"nmi_inject", kNmiInject},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

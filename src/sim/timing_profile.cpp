@@ -46,11 +46,29 @@ constexpr TimingParamInfo kParams[] = {
      "800, "
      "entry 750 (the split is an assumption)"},
     {P::vm_entry, "vm_entry", 750, B::derived, "hardware.md §5: see vm_exit"},
+    {P::vm_exit_msr_write, "vm_exit_msr_write", 800, B::derived,
+     "hardware.md §5: as vm_exit (the exit transition does not depend on the reason; the "
+     "CPUID exit round trip, 1,018-1,053 cycles with KVM's minimal handling, is of the same "
+     "order)"},
+    {P::vm_exit_external_interrupt, "vm_exit_external_interrupt", 800, B::derived,
+     "hardware.md §5: as vm_exit_msr_write"},
+    {P::vm_exit_nmi_window, "vm_exit_nmi_window", 800, B::derived,
+     "hardware.md §5: as vm_exit_msr_write"},
     {P::nmi_entry, "nmi_entry", 80, B::assumed,
      "assumption: entry code (register save, CR3/GS handling) before default_do_nmi"},
     {P::nmi_exit, "nmi_exit", 60, B::assumed, "assumption: register restore before ERETS/IRET"},
     {P::kvm_nmi_exit, "kvm_nmi_exit", 200, B::assumed,
      "assumption: KVM's exit dispatch before it calls the host NMI entry"},
+    {P::kvm_apic_emulation, "kvm_apic_emulation", 1000, B::derived,
+     "hardware.md §5: the x2APIC virtual IPI, sender to acknowledgement, takes 3,293 cycles "
+     "with KVM's fast path; less the sender's exit and entry (vm_exit_msr_write + vm_entry, "
+     "1,550) and the target's entry with the injection (vm_entry, 750), about 1,000 remain "
+     "for the ICR emulation and kvm_inject_nmi (the split is an assumption)"},
+    {P::kvm_kick_ipi, "kvm_kick_ipi", 1500, B::assumed,
+     "assumption: the host IPI of kvm_vcpu_kick, send to arrival, as ipi_latency"},
+    {P::kvm_nmi_inject, "kvm_nmi_inject", 200, B::assumed,
+     "assumption: process_nmi, inject_pending_event and the VMCS writes, of the order of "
+     "kvm_nmi_exit"},
     {P::handler_call, "handler_call", 20, B::assumed,
      "assumption: list walk step, indirect call, timestamp reads for the duration check"},
     {P::device_check, "device_check", 300, B::assumed,

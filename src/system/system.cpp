@@ -28,6 +28,11 @@ Result<std::unique_ptr<System>> System::create(const SystemConfig& config) {
 
 System::~System() = default;
 
+kernel::Vm& System::add_vm(kernel::VmConfig config) {
+  vms_.push_back(std::make_unique<kernel::Vm>(*machine_, *kvm_, std::move(config)));
+  return *vms_.back();
+}
+
 std::optional<StepInfo> System::step() {
   if (stopped()) return std::nullopt;
   return machine_->queue().step();

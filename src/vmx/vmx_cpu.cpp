@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <span>
+#include <utility>
 
 namespace fredsim::vmx {
 
@@ -391,7 +392,11 @@ void VmxCpu::complete_entry() {
       entry_blocking_ = true;
       ctx.queue.schedule_in(1, *this, kBlockingEnds);
     }
-    cpu_.end_transition();  // a pending NMI or an open NMI window may exit right away
+    // A pending NMI, an open NMI window or a kick may exit right away. The guest
+    // goes on with what the last exit interrupted: its ordinary code, or its OS
+    // code (a guest kernel's NMI handler).
+    cpu_.end_transition(std::exchange(guest_in_os_, false) ? RunState::in_os : RunState::running);
+    if (mode_ == VmxMode::guest && handler_ != nullptr) handler_->on_vm_entry(*this);
     return;
   }
 
@@ -421,12 +426,34 @@ void VmxCpu::complete_entry() {
   // Otherwise the injected event goes first; the latch waits for the next
   // instruction boundary the CPU model checks (an injected NMI blocks NMIs).
   const bool blocked = cpu_.nmi_blocked();
+  // A kick waits for the delivery's end (the entry point's first boundary).
+  const bool kick = std::exchange(kick_pending_, false);
+  const bool insn = std::exchange(insn_exit_.pending, false);
   cpu_.set_nmi_blocked(true);
-  cpu_.end_transition();
+  cpu_.end_transition(std::exchange(guest_in_os_, false) ? RunState::in_os : RunState::running);
   cpu_.set_nmi_blocked(blocked);
   ++stats_.injected_events;
   [[maybe_unused]] const cpu::Fault f = cpu_.deliver_event(ev);
   assert(f == cpu::Fault::none);
+  kick_pending_ = kick;
+  insn_exit_.pending = insn;
+  if (handler_ != nullptr) handler_->on_vm_entry(*this);
+}
+
+void VmxCpu::kick() {
+  if (mode_ == VmxMode::guest) {
+    kick_pending_ = true;
+    cpu_.recheck_events();  // at once when the guest is at a boundary
+  } else if (mode_ == VmxMode::entering) {
+    kick_pending_ = true;  // taken when the entry completes
+  }
+}
+
+void VmxCpu::instruction_exit(BasicExitReason reason, std::uint64_t qualification,
+                              TimingParam cost) {
+  if (mode_ != VmxMode::guest && mode_ != VmxMode::entering) return;
+  insn_exit_ = InsnExit{true, reason, qualification, cost};
+  if (mode_ == VmxMode::guest) cpu_.recheck_events();
 }
 
 // --- The NMI-induced VM exit (docs/hardware.md §4 "VMX")
@@ -501,6 +528,15 @@ void VmxCpu::nmi_vm_exit(cpu::Cpu& cpu, std::uint16_t source_bitmap) {
 bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
   if (mode_ != VmxMode::guest) return false;
   if (entry_blocking_) return true;  // blocking by STI / MOV SS from the entry
+  if (insn_exit_.pending) {
+    // The guest's intercepted instruction: the exit comes from the instruction
+    // itself (its RIP is saved as is; KVM skips the instruction on emulation).
+    insn_exit_.pending = false;
+    cpu_.begin_transition();
+    exit_to_host(ExitReason::of(insn_exit_.reason), IntrInfo{}, insn_exit_.qualification, false,
+                 insn_exit_.cost);
+    return true;
+  }
   // SDM Vol. 3C "NMI-Window Exiting" (VMX non-root operation): with the control
   // set, a VM exit before any instruction when there is no virtual-NMI blocking
   // and no blocking by MOV SS (nor, on the model's processor, by STI: the SDM
@@ -513,12 +549,28 @@ bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
     exit_to_host(ExitReason::of(BasicExitReason::nmi_window), IntrInfo{}, 0, false);
     return true;
   }
+  if (kick_pending_) {
+    // The kick's external interrupt, acknowledged on exit ("acknowledge
+    // interrupt on exit", which KVM sets): the exit interruption information
+    // holds its vector, the host's RESCHEDULE_VECTOR (smp_send_reschedule).
+    constexpr std::uint8_t kRescheduleVector = 0xFD;
+    cpu_.begin_transition();
+    exit_to_host(ExitReason::of(BasicExitReason::external_interrupt),
+                 IntrInfo{}
+                     .set_vector(kRescheduleVector)
+                     .set_type(cpu::EventType::external_interrupt)
+                     .set_valid(true),
+                 0, false, TimingParam::vm_exit_external_interrupt);
+    return true;
+  }
   return false;
 }
 
 void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification,
-                          bool nmi) {
+                          bool nmi, TimingParam cost) {
   SimContext& ctx = cpu_.context();
+  kick_pending_ = false;  // any exit serves a kick
+  guest_in_os_ = cpu_.state_before_transition() == RunState::in_os;
   exit_ = ExitInfo{};
   exit_.reason = reason;
   exit_.qualification = qualification;
@@ -567,11 +619,12 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
     if (nmi) {
       // The fields of docs/vmx.md; `activity` only when the exit woke the HLT state.
       const TraceField base[] = {{"reason", TraceValue::dec(exit_.reason.encode())},
+                                 {"name", TraceValue::str(exit_reason_name(exit_.reason.basic()))},
                                  {"exit_qualification", TraceValue::hex(exit_.qualification)},
                                  {"intr_info", TraceValue::hex(exit_.intr_info.encode())},
                                  {"activity", TraceValue::str("hlt")}};
       ctx.tracer.emit(TraceRecord{ctx.now(), cpu_.id(), "vm_exit",
-                                  std::span<const TraceField>(base, from_hlt ? 4 : 3)});
+                                  std::span<const TraceField>(base, from_hlt ? 5 : 4)});
       ctx.tracer.emit(
           ctx.now(), cpu_.id(), "nmi_deliver",
           {{"path", TraceValue::str(cpu::delivery_path_name(cpu::DeliveryPath::vmexit))},
@@ -580,13 +633,14 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
     } else {
       ctx.tracer.emit(ctx.now(), cpu_.id(), "vm_exit",
                       {{"reason", TraceValue::dec(exit_.reason.encode())},
+                       {"name", TraceValue::str(exit_reason_name(exit_.reason.basic()))},
                        {"exit_qualification", TraceValue::hex(exit_.qualification)},
                        {"intr_info", TraceValue::hex(exit_.intr_info.encode())},
                        {"guest_rip", TraceValue::hex(exit_.guest_rip)},
                        {"activity", TraceValue::str(from_hlt ? "hlt" : "active")}});
     }
   }
-  ctx.queue.schedule_in(ctx.cost(TimingParam::vm_exit), *this, kExitDone);
+  ctx.queue.schedule_in(ctx.cost(cost), *this, kExitDone);
 }
 
 // --- Events --------------------------------------------------------------------------

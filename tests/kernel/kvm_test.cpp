@@ -34,7 +34,7 @@ TEST(Kvm, NmiExitCarriesTheBitmapIntoTheHostDispatch) {
   Rig r(true);
   MemoryTraceSink trace;
   r.sys->machine().tracer().add_sink(trace);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   r.nmi_to_guest(5'000);
   r.sys->run_to_idle();
   const auto& st = r.sys->machine().cpu(1).stats();
@@ -62,7 +62,7 @@ TEST(Kvm, NmiExitCarriesTheBitmapIntoTheHostDispatch) {
 
 TEST(Kvm, WithoutNmiSourceTheQualificationIsZeroAndTheHostPolls) {
   Rig r(false);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   r.nmi_to_guest(5'000);
   r.sys->run_to_idle();
   EXPECT_EQ(r.sys->machine().vmx(1).last_exit().qualification, 0u);
@@ -72,7 +72,7 @@ TEST(Kvm, WithoutNmiSourceTheQualificationIsZeroAndTheHostPolls) {
 
 TEST(Kvm, IdtHostUsesTheIdtStub) {
   Rig r(false, false);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   r.nmi_to_guest(5'000);
   r.sys->run_to_idle();
   EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 1u);
@@ -84,7 +84,7 @@ TEST(Kvm, IdtStubLeavesTheLatchFreeForTheNextExit) {
   // The IDT entry's latch (docs/linux.md "Entry") returns to "not running" after a
   // KVM-invoked NMI too; otherwise every later exit would look nested and be dropped.
   Rig r(false, false);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   for (int i = 0; i < 3; ++i)
     r.nmi_to_guest(5'000 + 100'000 * static_cast<Cycle>(i));
   r.sys->run_to_idle();
@@ -96,7 +96,7 @@ TEST(Kvm, IdtStubLeavesTheLatchFreeForTheNextExit) {
 
 TEST(Kvm, NmiDuringHostHandlingIsTakenBackToBackAfterErets) {
   Rig r(true);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   r.nmi_to_guest(5'000);
   // Arrives while the host handles the first: NMIs are blocked until KVM's ERETS.
   r.nmi_to_guest(5'000 + 100, 5, 1);
@@ -111,7 +111,7 @@ TEST(Kvm, NmiDuringHostHandlingIsTakenBackToBackAfterErets) {
 
 TEST(Kvm, NmiExitingOffDeliversToTheGuest) {
   Rig r(true);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, false, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, false).ok()); });
   r.nmi_to_guest(5'000, 5, 0);
   r.sys->run_to_idle();
   EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 0u);
@@ -120,18 +120,28 @@ TEST(Kvm, NmiExitingOffDeliversToTheGuest) {
   EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.calls, 0u);
 }
 
-TEST(Kvm, GuestNmiSourceInjectsTheBitmapAsEventData) {
+TEST(Kvm, AHostNmiIsNeverInjectedIntoTheGuest) {
+  // Host NMIs stay the host's: with the host's NMI-source, virtual NMIs and
+  // NMI exiting, the exit's bitmap goes to the host dispatch and no virtual NMI
+  // follows (no VM-entry injection, no event data 0x2052, no NMI window).
   Rig r(true);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, true).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   r.nmi_to_guest(5'000);
+  r.nmi_to_guest(9'000);
   r.sys->run_to_idle();
-  EXPECT_EQ(r.sys->kvm().guest_stats(1).nmis, 1u);
-  EXPECT_EQ(r.sys->kvm().guest_stats(1).last_event_data, 0x20u) << "injected-event data 0x2052";
+  EXPECT_EQ(r.sys->machine().cpu(1).stats().vm_exits_nmi, 2u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(r.dev).total.handled, 2u);
+  EXPECT_EQ(r.sys->kvm().guest_stats(1).nmis, 0u);
+  EXPECT_EQ(r.sys->kvm().guest_stats(1).event_data_or, 0u);
+  const vmx::Vmcs& f = r.sys->machine().vmx(1).vmcs();
+  EXPECT_FALSE(vmx::IntrInfo::decode(f.get(vmx::field::kEntryIntrInfo)).valid());
+  EXPECT_EQ(f.get(vmx::field::kInjectedEventData), 0u);
+  EXPECT_EQ(r.sys->machine().vmx(1).stats().exits_for(vmx::BasicExitReason::nmi_window), 0u);
 }
 
 TEST(Kvm, StoppedGuestIsNotResumed) {
   Rig r(true);
-  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true, false).ok()); });
+  r.sys->at(0, [&] { ASSERT_TRUE(r.sys->kvm().run_guest(1, true).ok()); });
   r.sys->at(1'000, [&] { r.sys->kvm().stop_guest(1); });
   r.nmi_to_guest(5'000);
   r.sys->run_to_idle();
@@ -156,7 +166,7 @@ TEST(Kvm, GuestEntryWaitsForTheHostToLeaveItsNmi) {
   });
   r.sys->at(20'000, [&] {
     ASSERT_TRUE(r.sys->kernel().cpu_state(1).in_dispatch);
-    r.sys->kvm().request_guest(1, true, false);
+    r.sys->kvm().request_guest(1, true);
   });
   bool in_guest_during_nmi = true;
   r.sys->at(30'000, [&] { in_guest_during_nmi = r.sys->machine().cpu(1).non_root(); });
@@ -185,7 +195,7 @@ TEST(Kvm, GuestIntervalOverBeforeTheNmiReturnsNeverEntersTheGuest) {
     const CpuId dest[] = {1};
     r.sys->kernel().send_nmi_ipi(0, dest, 3);
   });
-  r.sys->at(20'000, [&] { r.sys->kvm().request_guest(1, true, false); });
+  r.sys->at(20'000, [&] { r.sys->kvm().request_guest(1, true); });
   r.sys->at(60'000, [&] { r.sys->kvm().stop_guest(1); });
   r.sys->run_to_idle();
   EXPECT_FALSE(r.sys->machine().cpu(1).non_root());
@@ -196,7 +206,7 @@ TEST(Kvm, GuestRequestedOnAnIdleCpuEntersAtOnce) {
   Rig r(true);
   bool entered = false;
   r.sys->at(1'000, [&] {
-    r.sys->kvm().request_guest(1, true, false);
+    r.sys->kvm().request_guest(1, true);
     entered = r.sys->machine().cpu(1).non_root();
   });
   r.sys->run_to_idle();
@@ -212,7 +222,7 @@ TEST(Kvm, VmxPinBasedExecCtrlHasVirtualNmisByDefault) {
     Rig r(true);
     GuestControls c;
     c.virtual_nmis = vnmi;
-    r.sys->at(0, [&] { EXPECT_TRUE(r.sys->kvm().run_guest(1, nmi_exiting, false, c).ok()); });
+    r.sys->at(0, [&] { EXPECT_TRUE(r.sys->kvm().run_guest(1, nmi_exiting, c).ok()); });
     r.sys->run_to_idle();
     return vmx::PinControls::decode(r.sys->machine().vmx(1).vmcs().get(vmx::field::kPinControls));
   };

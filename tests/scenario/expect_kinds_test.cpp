@@ -547,8 +547,8 @@ TEST(ExpectTrace, Errors) {
   EXPECT_TRUE(has(events, "\"ipi_send\" | \"nmi_receive\" | \"nmi_deliver\""));
   EXPECT_EQ(load_error(h + "trace = \"vm_exit\"\nwhere = { qualification = 1 }\n"),
             "t.toml:6:11: error: expect.where.qualification: vm_exit records have no field "
-            "'qualification' (fields: cpu, reason, exit_qualification, intr_info, guest_rip, "
-            "activity)");
+            "'qualification' (fields: cpu, reason, name, exit_qualification, intr_info, "
+            "guest_rip, activity)");
   EXPECT_EQ(load_error(h + "trace = \"nmi_deliver\"\nwhere = { frame = 1 }\n"),
             "t.toml:6:11: error: expect.where.frame: nmi_deliver records have no field 'frame' "
             "(fields: cpu, path, vector, event_data, new_rsp, csl)");

@@ -169,22 +169,6 @@ TEST(GuestNmiRun, AnNmiWakesAHaltedGuestThroughAnExit) {
   EXPECT_EQ(r.cpus[1].vm_exits_from_hlt, 1u);
 }
 
-TEST(GuestNmiRun, KvmHoldsAVirtualNmiTheGuestBlocksForTheWindow) {
-  // guest_nmi_source: after the NMI exit KVM has a virtual NMI for the guest,
-  // which is in virtual-NMI blocking; injecting it would fail the VMRESUME, so
-  // KVM asks for the NMI window instead (and the window stays shut).
-  const std::string text =
-      "name = \"x\"\n[system]\ncpus = 2\nnmi_source = true\n"
-      "[[event]]\nat = 0\ntype = \"guest\"\ncpu = 1\nguest_nmi_source = true\n"
-      "virtual_nmis = true\nblocking = [\"nmi\"]\n"
-      "[[event]]\nat = 5000\ntype = \"ipi\"\nfrom = 0\ndest = 1\nvector = 4\n";
-  const ScenarioResult r = run(text);
-  EXPECT_EQ(r.cpus[1].vm_exits_nmi, 1u);
-  EXPECT_EQ(r.cpus[1].vm_entry_failures, 0u);
-  EXPECT_EQ(r.cpus[1].vm_exits_nmi_window, 0u);
-  EXPECT_FALSE(console_has(r, "VMRESUME failed"));
-}
-
 TEST(GuestNmiRun, ResultJsonHasTheVmxFieldsOnlyWhenNotZero) {
   const ScenarioResult r = run(guest("virtual_nmis = true\nnmi_window_exiting = true\n"));
   const auto j = nlohmann::json::parse(to_json(r));

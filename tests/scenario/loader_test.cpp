@@ -118,7 +118,6 @@ type = "guest"
 cpu = 2
 until = 500_000
 nmi_exiting = false
-guest_nmi_source = true
 
 [[event]]
 at = 10
@@ -196,7 +195,6 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(guest.cpu, 2u);
   EXPECT_EQ(guest.until, 500'000u);
   EXPECT_FALSE(guest.nmi_exiting);
-  EXPECT_TRUE(guest.guest_nmi_source);
   EXPECT_EQ(guest.file_index, 3u);
   const EventSpec& user = s.events[1];
   EXPECT_EQ(user.type, EventType::user);
@@ -273,7 +271,6 @@ type = "external"
   EXPECT_EQ(s.events[0].count, 1u);
   EXPECT_EQ(s.events[0].every, 0u);
   EXPECT_TRUE(s.events[1].nmi_exiting);
-  EXPECT_FALSE(s.events[1].guest_nmi_source);  // a proposal: opt in
   EXPECT_FALSE(s.events[1].until.has_value());
   EXPECT_EQ(s.events[2].counters, 1u);
   EXPECT_EQ(s.events[3].dest.kind, Destination::Kind::all_but_self);
@@ -526,7 +523,7 @@ TEST(LoaderInput, KeysOfMoreThan16PartsAreRefusedBeforeParsing) {
   // 16 parts are only an unknown key; dots in strings, comments and numbers count for nothing.
   EXPECT_EQ(load_error("name = \"x\"\na.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p = 1\n"),
             "t.toml:2:1: error: unknown key 'a' at the top level (allowed: name, description, "
-            "system, timing, kernel, handler, event, expect)");
+            "system, timing, kernel, vm, handler, event, expect)");
   load_ok(
       "name = \"x\" # a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s\ndescription = "
       "'a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s'\n");

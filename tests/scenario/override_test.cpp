@@ -101,7 +101,7 @@ TEST(OverrideError, Syntax) {
 TEST(OverrideError, BadPath) {
   EXPECT_EQ(load_error(kBase, sets({"nosuch.key=1"})),
             "error: --set nosuch.key=1: unknown key 'nosuch' at the top level (allowed: name, "
-            "description, system, timing, kernel, handler, event, expect)");
+            "description, system, timing, kernel, vm, handler, event, expect)");
   EXPECT_EQ(load_error(kBase, sets({"system.cpux=1"})),
             "error: --set system.cpux=1: unknown key 'cpux' in [system] (allowed: cpus, delivery, "
             "nmi_source, apic, kernel, timing, seed, end, frequency_mhz)");

@@ -82,7 +82,7 @@ TEST(ShadowEvent, OtherKeysOfOtherTypesAreRefused) {
   EXPECT_EQ(load_error(std::string(kHead) +
                        "[[event]]\nat = 1\ntype = \"ipi\"\ndest = 1\nblocks_nmi = true\n"),
             "t.toml:8:1: error: unknown key 'blocks_nmi' in [[event]] of type \"ipi\" (allowed: "
-            "at, type, every, count, from, dest, mode, vector, work, after, delay)");
+            "at, type, every, count, from, dest, mode, vector, work, after, delay, vm)");
 }
 
 TEST(ShadowEvent, TheShadowLengthIsATimingParameter) {

@@ -25,8 +25,8 @@ except ImportError:
     sys.exit(77)
 
 # Each variant: a name, the --set/limit arguments, the exit statuses it may have.
-# A variant a scenario cannot take (exit 2, e.g. guest_nmi_source without
-# NMI-source) is skipped for that scenario; the plain run must not exit 2.
+# A variant a scenario cannot take (exit 2, e.g. a key the variant sets that
+# the scenario refuses) is skipped for that scenario; the plain run must not exit 2.
 # A long loop (more NMIs than this in its plain run, such as the kvm-unit-tests
 # translations' 100,000 iterations) is traced over its first part only: every
 # traced variant stops (--max-cycles, exit 3) at the cycle that covers about

@@ -208,6 +208,7 @@ TEST(NmiWindow, ExitsRightAfterTheEntryWhenNothingBlocks) {
   const auto* rec = r.sink.find("vm_exit");
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->num.at("reason"), kNmiWindowReason);
+  EXPECT_EQ(rec->str.at("name"), "nmi_window");
   EXPECT_EQ(rec->num.at("guest_rip"), kGuestRip);
   EXPECT_EQ(rec->str.at("activity"), "active");
   EXPECT_EQ(r.sink.find("nmi_deliver"), nullptr);

@@ -332,7 +332,7 @@ TEST(NmiExit, TraceRecordFields) {
   EXPECT_EQ(d->num.at("event_data"), 0x18u);
   bool found = false;
   for (const std::string& line : text.lines()) {
-    if (line.find("vm_exit reason=0 exit_qualification=0x18 intr_info=0x80000202") !=
+    if (line.find("vm_exit reason=0 name=nmi exit_qualification=0x18 intr_info=0x80000202") !=
         std::string::npos) {
       found = true;
     }

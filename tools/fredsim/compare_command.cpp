@@ -26,20 +26,16 @@ int compare_command(const CompareCommand& cmd, const ScenarioRunner& runner, std
   if (cmd.json_out) json_file = files.add("--json", *cmd.json_out);
   if (auto st = files.open_all(); !st) return report_error(err, st);
   if (!spec->system.nmi_source) {
-    // Both runs poll: the second one differs from the first only where a guest
-    // interval asked for the guest's own NMI-source.
-    bool guest_bitmap = false;
-    for (const auto& e : spec->events)
-      guest_bitmap = guest_bitmap || e.guest_nmi_source;
+    // Both runs poll: there is no bitmap run to set against the polling one.
     err << "note: the scenario has system.nmi_source = false, so both runs poll and compare "
-        << (guest_bitmap ? "differs only in the guests' NMI-source (guest_nmi_source)"
-                         : "runs the same configuration twice")
+        << "runs the same configuration twice"
         << "; for bitmap against polling use delivery = \"fred\" with nmi_source = true\n";
   }
   ScenarioSpec polling_spec = *spec;
   polling_spec.system.nmi_source = false;
-  for (auto& e : polling_spec.events)
-    e.guest_nmi_source = false;
+  // The guests too: the polling run has NMI-source nowhere.
+  for (auto& vm : polling_spec.vms)
+    vm.nmi_source = false;
 
   // One deadline for both runs: --max-wall bounds the command.
   ProgressLine progress(err);

@@ -293,8 +293,12 @@ class Cpu final : public EventTarget {
   /// For the vmx layer: a VM entry or exit is in progress (no NMI taken).
   void begin_transition();
   /// The transition is over: the CPU runs ordinary code (the guest after an
-  /// entry) and takes a pending NMI if it can.
-  void end_transition();
+  /// entry) and takes a pending NMI if it can. `resumed` = RunState::in_os: the
+  /// guest goes on in the OS code a VM exit interrupted (its NMI handler, say).
+  void end_transition(RunState resumed = RunState::running);
+  /// What the CPU was executing when its last transition began (the guest's
+  /// ordinary code or OS code, at a VM exit).
+  RunState state_before_transition() const { return before_transition_; }
   /// The CPU runs OS code (the host after a VM exit) until a return.
   void enter_os() { state_ = RunState::in_os; }
   /// For the vmx layer: the VM entry that ends an NMI-induced exit completed
@@ -425,6 +429,7 @@ class Cpu final : public EventTarget {
   std::uint64_t shadow_seq_ = 0;
 
   RunState state_ = RunState::running;
+  RunState before_transition_ = RunState::running;
   Cycle resumed_at_ = 0;
   Delivery entry_;  // the delivery whose entry point is being reached
   // Return in flight: the popped slot and what the instruction decided.

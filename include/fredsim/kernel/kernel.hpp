@@ -25,6 +25,7 @@
 #include "fredsim/kernel/handler_model.hpp"
 #include "fredsim/kernel/handler_registry.hpp"
 #include "fredsim/kernel/nmi.hpp"
+#include "fredsim/kernel/platform.hpp"
 #include "fredsim/kernel/selftest.hpp"
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/sim/result.hpp"
@@ -44,7 +45,9 @@ class NmiContext {
   void charge(Cycle cycles) { charged_ += cycles; }
   void charge(TimingParam p);
   Kernel& kernel() { return kernel_; }
+  /// The shared machine: clock, timing profile, tracer.
   machine::Machine& machine();
+  /// The CPU model that runs this call's CPU (the platform's cpu(cpu())).
   cpu::Cpu& cpu_model();
   HandlerId handler() const { return handler_; }
   /// Takes every work item pending for this handler on this CPU (returns how many).
@@ -77,6 +80,11 @@ struct KernelConfig {
   /// vectors (up to the bitmap's 16) has a larger count.
   unsigned source_vectors = 8;
   bool perf_amd_claim_window = false;  // AMD: claim unattributed NMIs for 100 ms
+  /// A guest kernel on a VM's vCPUs (docs/vmx.md "Guests with a kernel of their
+  /// own"): its CPU's work waits while the vCPU is out of the guest (a VM exit,
+  /// an entry in progress) and goes on when KVM has entered it again
+  /// (vcpu_entered()); it writes no trace records of its own.
+  bool in_vm = false;
 };
 
 /// Where native_stop_other_cpus is (docs/kernel.md "Stopping the other CPUs").
@@ -103,7 +111,11 @@ struct KernelCpuState {
 
 class Kernel final : public cpu::OsEntry {
  public:
+  /// The host's kernel: it runs on the machine's own CPUs (a MachinePlatform).
   Kernel(machine::Machine& machine, const KernelConfig& config);
+  /// A kernel on another platform (a VM's vCPUs), which must outlive it; the
+  /// machine is the clock, timing profile and tracer it shares with the host.
+  Kernel(machine::Machine& machine, Platform& platform, const KernelConfig& config);
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -111,11 +123,22 @@ class Kernel final : public cpu::OsEntry {
   /// Boot: programs FRED (or the IDT NMI stack), LVTPC and LINT1 on every CPU
   /// the way Linux does, and attaches itself as every CPU's OS.
   void boot();
+  /// Boots one CPU the way boot() does each (a guest kernel boots each vCPU
+  /// after its first VM entry, so its FRED MSR and CR4 writes are the guest's).
+  void boot_cpu(CpuId cpu);
+  /// KVM entered CPU `cpu` of this guest kernel (in_vm): work of the CPU that
+  /// fell due while it was out of the guest runs now.
+  void vcpu_entered(CpuId cpu);
 
   machine::Machine& machine() { return machine_; }
+  /// The platform's per-CPU operations (docs/architecture.md "kernel").
+  Platform& platform() { return platform_; }
+  /// The kernel's CPUs, numbered 0..cpu_count()-1 on its platform.
+  std::uint32_t cpu_count() const { return cpu_count_; }
   const KernelConfig& config() const { return config_; }
   KernelConfig& config() { return config_; }
-  /// NMI-source is on for this CPU: enumerated and CR4.FRED set.
+  /// NMI-source is on for this CPU: enumerated (by the platform's CPUID,
+  /// Platform::enumerates_nmi_source) and CR4.FRED set.
   bool nmi_source_enabled(CpuId cpu) const;
 
   // --- Registration (docs/linux.md "Registration") ------------------
@@ -220,6 +243,11 @@ class Kernel final : public cpu::OsEntry {
   friend class NmiContext;
   struct CpuCtx;
 
+  Kernel(machine::Machine& machine, Platform* platform, std::unique_ptr<Platform> owned,
+         const KernelConfig& config);
+  /// The kernel's context of the CPU model `cpu` (a host CPU number).
+  CpuCtx& ctx_of(const cpu::Cpu& cpu);
+
   /// `entry_ran`: the entry code has run already (folded into the delivery);
   /// otherwise it is scheduled (KVM's software entry).
   void begin_nmi(CpuCtx& c, const cpu::Delivery& d, bool entry_ran);
@@ -261,6 +289,12 @@ class Kernel final : public cpu::OsEntry {
   void trace_stop(CpuId cpu, std::string_view phase, std::uint32_t cpus);
 
   machine::Machine& machine_;
+  std::unique_ptr<Platform> owned_platform_;  // the host's MachinePlatform
+  Platform& platform_;
+  std::uint32_t cpu_count_;
+  // The kernel's CPU number of each host CPU that runs one of its CPUs (the
+  // identity on the host), for the deliveries and resumes the CPUs report.
+  std::vector<CpuId> local_of_host_;
   KernelConfig config_;
   Console console_;
   HandlerRegistry registry_;

@@ -112,6 +112,25 @@ ResultConfig config_of(const SystemSpec& s);
 enum class StopReason : std::uint8_t { none, interrupted, max_cycles, max_wall };
 std::string_view to_string(StopReason r);
 
+/// One vCPU of a VM (docs/format.md "Result JSON", `vms`).
+struct VcpuResult {
+  CpuId id = 0;  // the vCPU number
+  CpuId host_cpu = 0;
+  std::uint64_t nmi_injected = 0;      // virtual NMIs KVM injected at VM entry
+  std::uint64_t nmi_window_exits = 0;  // NMI-window exits of this vCPU
+  std::uint64_t nmi_delivered = 0;     // NMIs the guest kernel's entry received
+  kernel::NmiStats stats;              // as the guest's default_do_nmi counts them
+  std::uint64_t lost = 0;              // guest work items still unhandled at the end
+};
+
+/// A [[vm]] and its guest kernel.
+struct VmResult {
+  std::string name;
+  std::vector<VcpuResult> vcpus;
+  std::vector<HandlerResult> handlers;  // the guest kernel's, registration order
+  std::vector<ConsoleLine> console;     // the guest kernel's console (vCPU numbers)
+};
+
 struct ScenarioResult {
   std::string scenario;
   ResultConfig config;
@@ -120,6 +139,8 @@ struct ScenarioResult {
   std::vector<HandlerResult> handlers;  // registration order
   std::vector<ConsoleLine> console;
   std::optional<PanicRecord> panic;
+  /// The VMs with a kernel of their own, file order (empty without [[vm]]).
+  std::vector<VmResult> vms;
   /// Dispatch cycles of each NMI delivery (delivery to return), in run order.
   Samples dispatch_samples;
   /// The number of records each trace expectation matched, by

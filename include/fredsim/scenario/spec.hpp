@@ -70,7 +70,8 @@ enum class EventType : std::uint8_t {
   mce,
   sti,  // instruction shadows (docs/scenarios.md "Instruction shadows")
   mov_ss,
-  irqs_off  // RFLAGS.IF = 0 on a CPU (docs/scenarios.md "Interrupts off")
+  irqs_off,  // RFLAGS.IF = 0 on a CPU (docs/scenarios.md "Interrupts off")
+  kvm_nmi  // user space's KVM_NMI ioctl on a vCPU of a [[vm]]
 };
 /// ICR delivery mode of an "ipi" event.
 enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
@@ -173,6 +174,9 @@ struct HandlerSpec {
   std::optional<Cycle> check_cycles;       // default: the timing profile's <model>_check
   std::optional<Cycle> handle_cycles;      // default: the timing profile's <model>_handle
   std::vector<HandlerActionSpec> actions;  // [[handler.action]], file order
+  /// `vm = NAME`: a handler of that VM's guest kernel (an index into
+  /// ScenarioSpec::vms); names are per kernel. Unset: the host's.
+  std::optional<std::size_t> vm;
   SourceLoc loc;
   KeyLocations keys;
 };
@@ -204,16 +208,18 @@ struct EventSpec {
   CpuId cpu = 0;
   std::uint32_t counters = 1;  // pmi
   machine::NmiReason reason = machine::NmiReason::none;
-  std::optional<Cycle> until;     // guest, user, irqs_off: default until the end of the run
-  bool nmi_exiting = true;        // guest
-  bool guest_nmi_source = false;  // guest (extension): default system.nmi_source
-  kernel::GuestControls guest;    // guest: NMI controls and entry state (docs/vmx.md)
-  bool blocks_nmi = true;         // sti: the shadow holds NMIs (mov_ss always does)
+  std::optional<Cycle> until;   // guest, user, irqs_off: default until the end of the run
+  bool nmi_exiting = true;      // guest
+  kernel::GuestControls guest;  // guest: NMI controls and entry state (docs/vmx.md)
+  bool blocks_nmi = true;       // sti: the shadow holds NMIs (mov_ss always does)
   // repetition
   Cycle every = 0;
   std::uint64_t count = 1;
   /// Instead of `at` (then 0 and not scheduled at the start): the rendezvous.
   std::optional<RendezvousSpec> after;
+  /// `vm = NAME`: an event of that VM's guest kernel (an index into
+  /// ScenarioSpec::vms); its from, cpu, dest and handler names are the guest's.
+  std::optional<std::size_t> vm;
 
   std::size_t file_index = 0;  // position among the [[event]] tables of the file
   SourceLoc loc;
@@ -221,6 +227,26 @@ struct EventSpec {
 
   Cycle occurrence(std::uint64_t i) const { return at + i * every; }
   Cycle last_occurrence() const { return occurrence(count - 1); }
+};
+
+/// One [[vm]] (docs/scenarios.md "Virtual machines with a kernel of their own"):
+/// a VM whose vCPU i runs on host CPU cpus[i] from `at` to `until`, with a guest
+/// kernel of its own configured by its delivery, nmi_source, kernel and apic
+/// (each defaults to the host's [system] value; nmi_source to the host's when
+/// the VM's delivery is FRED, else false).
+struct VmSpec {
+  std::string name;
+  std::vector<CpuId> cpus;  // host CPU of vCPU 0, 1, ...: distinct, at least one
+  Cycle at = 0;
+  std::optional<Cycle> until;  // default: to the end of the run
+  Delivery delivery = Delivery::fred;
+  bool nmi_source = true;
+  kernel::Revision kernel = kernel::Revision::v7;
+  apic::ApicMode apic = apic::ApicMode::x2apic;
+  bool nmi_exiting = true;           // pin-based NMI exiting
+  std::optional<bool> virtual_nmis;  // unset: KVM's choice (on with NMI exiting)
+  SourceLoc loc;
+  KeyLocations keys;
 };
 
 /// A compiled `console` pattern (scenario/console_pattern.hpp): kept opaque here so
@@ -268,6 +294,9 @@ struct ExpectSpec {
   /// ExpectSpecs of one [[expect]] table share it).
   std::size_t trace_slot = 0;
   std::optional<CpuId> cpu;  // summed over CPUs when absent (handler, stat, counter, console)
+  /// `vm = NAME`: judged on that VM's guest kernel (an index into
+  /// ScenarioSpec::vms); `cpu` is then a vCPU.
+  std::optional<std::size_t> vm;
   Comparison cmp = Comparison::equals;
   std::uint64_t value = 0;
   SourceLoc loc;
@@ -280,11 +309,14 @@ struct ScenarioSpec {
   SystemSpec system;
   std::vector<TimingOverride> timing;  // by parameter name
   KernelSpec kernel;
+  std::vector<VmSpec> vms;            // file order
   std::vector<HandlerSpec> handlers;  // registration order
   std::vector<EventSpec> events;      // by `at`, ties in file order
   std::vector<ExpectSpec> expects;    // file order
 
+  /// The host's handler of that name (a VM's handlers are its kernel's).
   const HandlerSpec* find_handler(std::string_view name) const;
+  const VmSpec* find_vm(std::string_view name) const;
   /// "FILE:LINE:COLUMN" or "--set ARG".
   std::string where(const SourceLoc& loc) const;
   /// "FILE:LINE:COLUMN: error: WHAT" (or "error: --set ARG: WHAT"), the contract's form.

@@ -38,16 +38,24 @@ enum class TimingParam : std::uint16_t {
   // VMX (vmx/)
   vm_exit,   // NMI-induced VM exit, to the first host instruction
   vm_entry,  // VMRESUME, to the first guest instruction
+  // The guest NMI path of a VM with a kernel of its own (docs/vmx.md "KVM's
+  // virtual NMIs of a vCPU"); for the run-time VMs, not used by the model yet.
+  vm_exit_msr_write,           // a guest's x2APIC ICR WRMSR traps (basic reason 32)
+  vm_exit_external_interrupt,  // the kick's host IPI makes the target vCPU exit (reason 1)
+  vm_exit_nmi_window,          // an NMI-window exit (reason 8) of a VM
   // Kernel (kernel/)
-  nmi_entry,      // entry code before default_do_nmi (FRED or IDT stub)
-  nmi_exit,       // code after default_do_nmi up to the return instruction
-  kvm_nmi_exit,   // KVM's exit handling before it calls the host NMI entry
-  handler_call,   // one indirect call of a handler through the list, with its trace
-  device_check,   // handler "device": a call that finds no work
-  device_handle,  // handler "device": each work item
-  pmi_check,      // perf: LVTPC rewrite and global-status read (two MSR accesses)
-  pmi_handle,     // perf: each overflowed counter (sample, reprogram)
-  ghes_check,     // GHES: read the firmware error status block
+  nmi_entry,           // entry code before default_do_nmi (FRED or IDT stub)
+  nmi_exit,            // code after default_do_nmi up to the return instruction
+  kvm_nmi_exit,        // KVM's exit handling before it calls the host NMI entry
+  kvm_apic_emulation,  // KVM's emulated APIC: the ICR write to kvm_inject_nmi per target
+  kvm_kick_ipi,        // kvm_vcpu_kick: the host IPI to a target vCPU's host CPU
+  kvm_nmi_inject,      // process_nmi + inject_pending_event before a VM entry with an NMI
+  handler_call,        // one indirect call of a handler through the list, with its trace
+  device_check,        // handler "device": a call that finds no work
+  device_handle,       // handler "device": each work item
+  pmi_check,           // perf: LVTPC rewrite and global-status read (two MSR accesses)
+  pmi_handle,          // perf: each overflowed counter (sample, reprogram)
+  ghes_check,          // GHES: read the firmware error status block
   ghes_handle,
   backtrace_check,
   backtrace_handle,  // printing one CPU's backtrace

@@ -6,10 +6,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "fredsim/kernel/kernel.hpp"
 #include "fredsim/kernel/kvm.hpp"
+#include "fredsim/kernel/vm.hpp"
 #include "fredsim/machine/machine.hpp"
 
 namespace fredsim::system {
@@ -29,6 +31,10 @@ class System {
   machine::Machine& machine() { return *machine_; }
   kernel::Kernel& kernel() { return *kernel_; }
   kernel::Kvm& kvm() { return *kvm_; }
+  /// Adds a VM with its guest kernel (docs/vmx.md "Guests with a kernel of their
+  /// own"); it runs once started (Vm::start(), the scenario's `at`).
+  kernel::Vm& add_vm(kernel::VmConfig config);
+  std::span<const std::unique_ptr<kernel::Vm>> vms() const { return vms_; }
   Cycle now() const { return machine_->now(); }
 
   /// Runs the next event; nothing when idle or after a panic stopped the machine.
@@ -52,6 +58,7 @@ class System {
   std::unique_ptr<machine::Machine> machine_;
   std::unique_ptr<kernel::Kernel> kernel_;
   std::unique_ptr<kernel::Kvm> kvm_;
+  std::vector<std::unique_ptr<kernel::Vm>> vms_;
   std::unique_ptr<Actions> actions_;
   std::vector<std::shared_ptr<void>> owned_;
 };

@@ -35,6 +35,9 @@ class VmExitHandler {
   /// (docs/hardware.md §4 "VMX"). The handler resumes the guest later with
   /// VmxCpu::vm_resume(), from any cycle at which the host runs.
   virtual void on_vm_exit(VmxCpu& vcpu, const ExitInfo& exit) = 0;
+  /// A VM entry completed and the guest runs again (an injected event's
+  /// delivery has begun). The default does nothing.
+  virtual void on_vm_entry(VmxCpu& /*vcpu*/) {}
 
  protected:
   ~VmExitHandler() = default;

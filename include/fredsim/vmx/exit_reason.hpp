@@ -3,6 +3,7 @@
 // failure" (SDM Vol. 3C "Basic VM-Exit Information").
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "fredsim/sim/register_value.hpp"
 #include "fredsim/vmx/fields.hpp"
@@ -12,9 +13,33 @@ namespace fredsim::vmx {
 /// Basic exit reasons the model produces (SDM Vol. 3C Appendix C).
 enum class BasicExitReason : std::uint16_t {
   exception_or_nmi = 0,      // docs/hardware.md §4 "VMX"
+  external_interrupt = 1,    // "external-interrupt exiting" (KVM's kick of a running vCPU)
   nmi_window = 8,            // "NMI-window exiting" (SDM Vol. 3C "NMI-Window Exiting")
+  msr_write = 32,            // WRMSR of an intercepted MSR (a guest's x2APIC ICR write)
   invalid_guest_state = 33,  // VM-entry failure due to invalid guest state
+  apic_write = 56,           // a trapped xAPIC register store (a guest's xAPIC ICR write)
 };
+
+/// The trace's name of a basic exit reason (the result's and trace's
+/// `vm_exit` records: SDM Vol. 3C Appendix C, as Linux's VMX_EXIT_REASONS
+/// names them in lower case); "other" for one the model does not produce.
+constexpr std::string_view exit_reason_name(std::uint16_t basic) {
+  switch (static_cast<BasicExitReason>(basic)) {
+    case BasicExitReason::exception_or_nmi:
+      return "nmi";
+    case BasicExitReason::external_interrupt:
+      return "external_interrupt";
+    case BasicExitReason::nmi_window:
+      return "nmi_window";
+    case BasicExitReason::msr_write:
+      return "msr_write";
+    case BasicExitReason::invalid_guest_state:
+      return "invalid_guest_state";
+    case BasicExitReason::apic_write:
+      return "apic_write";
+  }
+  return "other";
+}
 
 /// Basic reasons are below this (the stats array's size; SDM reasons end near 80).
 inline constexpr std::size_t kBasicExitReasonCount = 96;

@@ -116,6 +116,29 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   /// carrying that event data (a source bitmap) to a FRED guest.
   void inject_nmi(std::uint64_t event_data);
 
+  /// KVM's kick of a running vCPU (virt/kvm/kvm_main.c kvm_vcpu_kick: an IPI to
+  /// the host CPU that runs it) has arrived. KVM runs its guests with
+  /// "external-interrupt exiting" (arch/x86/kvm/vmx/vmx.c
+  /// vmx_pin_based_exec_ctrl keeps PIN_BASED_EXT_INTR_MASK), so the guest exits
+  /// at its next instruction boundary with basic reason 1 (SDM Vol. 3C
+  /// "External-Interrupt Exiting"), whatever its RFLAGS.IF, taking
+  /// `vm_exit_external_interrupt` cycles. An entry in progress exits right after
+  /// it completes; in VMX root operation the kick does nothing (KVM looks at its
+  /// requests before the next entry).
+  void kick();
+  bool kick_pending() const { return kick_pending_; }
+  /// The guest executes an instruction that KVM intercepts, a VM exit with
+  /// basic reason `reason` and `qualification`, taking `cost` cycles: WRMSR to
+  /// the x2APIC ICR (reason 32, the MSR bitmap intercepts it: SDM Vol. 3C
+  /// "Instructions That Cause VM Exits Conditionally") or the xAPIC ICR store
+  /// that APIC-register virtualization traps (reason 56, qualification = the
+  /// page offset: SDM Vol. 3C "APIC-Write VM Exits"). Taken at the guest's next
+  /// instruction boundary (at once when it is at one; after an entry in
+  /// progress, or after an injected event's delivery); nothing in VMX root
+  /// operation. One at a time: the caller waits for the exit.
+  void instruction_exit(BasicExitReason reason, std::uint64_t qualification, TimingParam cost);
+  bool instruction_exit_pending() const { return insn_exit_.pending; }
+
   // --- State ---------------------------------------------------------------
   VmxMode mode() const { return mode_; }
   bool in_guest() const { return mode_ == VmxMode::guest; }
@@ -145,7 +168,8 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   VmxResult enter(Instruction insn);
   VmInstructionError check_controls() const;
   std::string_view check_guest_state() const;
-  void exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification, bool nmi);
+  void exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification, bool nmi,
+                    TimingParam cost = TimingParam::vm_exit);
   void complete_entry();
   void capture_host_state();
   void save_guest_state();
@@ -169,7 +193,16 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   bool entry_blocking_ = false;
   std::string_view entry_failure_;
   bool ends_nmi_exit_ = false;  // the next entry completes an NMI-induced exit
-  IntrInfo vectoring_;          // an injected event an exit interrupted
+  struct InsnExit {
+    bool pending = false;
+    BasicExitReason reason = BasicExitReason::msr_write;
+    std::uint64_t qualification = 0;
+    TimingParam cost = TimingParam::vm_exit;
+  };
+  InsnExit insn_exit_;         // instruction_exit(): taken at the next boundary
+  bool kick_pending_ = false;  // kick(): an external-interrupt exit at the next boundary
+  bool guest_in_os_ = false;   // the last exit interrupted the guest's OS code
+  IntrInfo vectoring_;         // an injected event an exit interrupted
   std::uint64_t vectoring_data_ = 0;
   MsrArea guest_msrs_;
   MsrArea host_msrs_;
