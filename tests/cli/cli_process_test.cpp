@@ -348,8 +348,8 @@ class Terminal {
   }
   /// Reads until `text` shows after what earlier waits consumed (30 s at most);
   /// what comes before it and `text` itself are then consumed.
-  bool shows(std::string_view text) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool shows(std::string_view text, std::chrono::seconds within = std::chrono::seconds(30)) {
+    const auto until = std::chrono::steady_clock::now() + within;
     for (;;) {
       const auto at = screen_.find(text, seen_);
       if (at != std::string::npos) {
@@ -438,8 +438,16 @@ TEST(CliTerminal, StepEndsAtEndOfInput) {
   ASSERT_TRUE(t.shows("(fredsim 0) ")) << t.rest();
   t.type("continue\r");
   ASSERT_TRUE(t.shows("(fredsim 6840, done) ")) << t.rest();
-  t.type("\x04");
-  ASSERT_TRUE(t.shows("PASSED: 5 of 5 expectations hold")) << t.rest();
+  // A ^D that reaches the terminal while it is still in cooked mode (between
+  // two reads: libedit restores the mode after each line) is taken by the line
+  // discipline, which a loaded machine makes possible; it is typed again then,
+  // at most twice more. The first one that the editor reads must end the session.
+  bool ended = false;
+  for (int attempt = 0; attempt < 3 && !ended; ++attempt) {
+    t.type("\x04");
+    ended = t.shows("PASSED: 5 of 5 expectations hold", std::chrono::seconds(10));
+  }
+  ASSERT_TRUE(ended) << t.rest();
   EXPECT_EQ(t.wait(), 0) << t.rest();
 }
 
