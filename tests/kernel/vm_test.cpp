@@ -296,7 +296,10 @@ TEST(Vm, AGuestNmiIpiExitsOnTheSenderAndIsInjectedWithItsSourceIntoTheTarget) {
   EXPECT_EQ(r.guest().registry().handler(a).total.handled, 1u);
   EXPECT_EQ(r.calls(r.guest(), b), 0u) << "the guest's dispatch filters by the event data";
   EXPECT_EQ(r.vm->counts(0).nmi_delivered, 0u) << "the sender gets nothing";
-  EXPECT_EQ(r.calls(r.sys->kernel(), a), 0u);
+  // The host kernel calls no handler for the guest's NMI (the rig registers
+  // handlers only in the guest, so the host's registry may well be empty).
+  for (HandlerId h = 0; h < r.sys->kernel().registry().handler_count(); ++h)
+    EXPECT_EQ(r.calls(r.sys->kernel(), h), 0u) << "host handler " << h;
   // In order: the sender's exit, the emulation, the kick, the target's exit, the injection.
   const TimingProfile& t = r.sys->machine().timing();
   const Cycle injected = cycle_of_first(r, "nmi_inject");
