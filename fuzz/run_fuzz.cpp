@@ -302,8 +302,10 @@ class Generator {
         line("cpu", c);
         line("until", until);
         if (type == "guest") {
+          // No guest_nmi_source: the loader refuses it (a host NMI is never
+          // injected into a guest; a [[vm]]'s nmi_source gives a guest's own
+          // NMIs their sources).
           line("nmi_exiting", strict_ || !one_in(4) ? "true" : "false");
-          if (nmi_source_ && in_.ConsumeBool()) line("guest_nmi_source", "true");
         }
         continue;
       }
