@@ -71,7 +71,7 @@ enum class EventType : std::uint8_t {
   sti,  // instruction shadows (docs/scenarios.md "Instruction shadows")
   mov_ss,
   irqs_off,  // RFLAGS.IF = 0 on a CPU (docs/scenarios.md "Interrupts off")
-  kvm_nmi  // user space's KVM_NMI ioctl on a vCPU of a [[vm]]
+  kvm_nmi    // user space's KVM_NMI ioctl on a vCPU of a [[vm]]
 };
 /// ICR delivery mode of an "ipi" event.
 enum class StatKind : std::uint8_t { normal, unknown, external, swallow, lost };
