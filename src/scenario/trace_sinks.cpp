@@ -407,6 +407,8 @@ void FtraceSink::record(const TraceRecord& r) {
                                                          : Context::idle;
   }
   if (r.event != "handler_call") return;
+  // A guest kernel's call (docs/format.md "Guest records") is not the host's.
+  if (r.find("vm") != nullptr) return;
   std::uint64_t cycles = field_u(r, "cycles");
   // The kernel emits the event after the call returns; delta_ns is truncated to int.
   const auto ctx = interrupted_.find(r.cpu);
