@@ -455,11 +455,13 @@ void ChromeTraceSink::finish() {
   out_.flush();
 }
 
-FtraceSink::FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap)
+FtraceSink::FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap,
+                       std::string vm)
     : out_(out),
       ctx_(std::move(ctx)),
       frequency_mhz_(ctx_.frequency_mhz ? ctx_.frequency_mhz : 1),
-      with_source_bitmap_(with_source_bitmap) {}
+      with_source_bitmap_(with_source_bitmap),
+      vm_(std::move(vm)) {}
 
 bool FtraceSink::in_user(CpuId cpu, Cycle c) const {
   // [from, until): the interval's end event runs before anything else of its
@@ -482,7 +484,7 @@ void FtraceSink::record(const TraceRecord& r) {
   // before it is final.
   const std::uint64_t now_ns = r.cycle * 1000 / frequency_mhz_;
   write_before(now_ns);
-  if (r.event == "nmi_deliver") {
+  if (r.event == "nmi_deliver" && vm_.empty()) {
     // The host's handlers run for an NMI-induced VM exit in KVM's vCPU thread
     // (vmx_handle_nmi(), arch/x86/kvm/vmx/vmx.c); otherwise in whatever ran.
     interrupted_[r.cpu] = field_s(r, "path") == "vmexit" ? Context::guest
@@ -490,15 +492,22 @@ void FtraceSink::record(const TraceRecord& r) {
                                                          : Context::idle;
   }
   if (r.event != "handler_call") return;
-  // A guest kernel's call (docs/format.md "Guest records") is not the host's.
-  if (r.find("vm") != nullptr) return;
+  // A guest kernel's call (docs/format.md "Guest records") is its VM's, on
+  // its vCPU; the guest's NMIs interrupt its idle task (the model's guests
+  // run no user tasks).
+  const TraceField* vm = r.find("vm");
+  if (vm_.empty() != (vm == nullptr)) return;
+  if (vm != nullptr && vm->value.s != vm_) return;
+  const CpuId cpu = vm != nullptr     ? static_cast<CpuId>(field_u(r, "vcpu"))
+                    : r.cpu == kNoCpu ? 0
+                                      : r.cpu;
   std::uint64_t cycles = field_u(r, "cycles");
   // The kernel emits the event after the call returns; delta_ns is truncated to int.
   const auto ctx = interrupted_.find(r.cpu);
   Line l{(r.cycle + cycles) * 1000 / frequency_mhz_,
-         r.cpu == kNoCpu ? 0 : r.cpu,
+         cpu,
          seq_++,
-         ctx == interrupted_.end() ? Context::idle : ctx->second,
+         vm != nullptr || ctx == interrupted_.end() ? Context::idle : ctx->second,
          std::string(field_s(r, "handler")),
          static_cast<std::int32_t>(cycles * 1000 / frequency_mhz_),
          static_cast<std::int32_t>(field_u(r, "returned")),

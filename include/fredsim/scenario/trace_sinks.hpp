@@ -147,9 +147,14 @@ class ChromeTraceSink final : public TraceSink {
 /// The task and flags are those of the context the NMI interrupted
 /// (docs/format.md "ftrace"): the idle task, a user task inside a scenario
 /// `user` interval, the vCPU thread for an NMI-induced VM exit.
+///
+/// With `vm`, the lines of that VM's guest kernel instead (its records with
+/// `vm` = that name), as the guest's own trace_pipe shows them: the CPU is the
+/// vCPU, the task the guest's idle task. Without, the guest records are left
+/// out: the host's trace has none of the guest's calls.
 class FtraceSink final : public TraceSink {
  public:
-  FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap);
+  FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap, std::string vm = {});
   void record(const TraceRecord& r) override;
   /// Writes the lines still waiting (the run is over).
   void flush() override;
@@ -177,6 +182,7 @@ class FtraceSink final : public TraceSink {
   TraceSinkContext ctx_;
   std::uint32_t frequency_mhz_;
   bool with_source_bitmap_;
+  std::string vm_;             // a guest's lines: its VM's name
   std::vector<Line> waiting_;  // a min-heap by (end_ns, cpu, seq)
   std::uint64_t seq_ = 0;
   std::map<CpuId, Context> interrupted_;  // per CPU: what its current NMI interrupted
