@@ -39,6 +39,8 @@ constexpr std::string_view kStepHelp =
     "  info break             list the breakpoints, with their numbers and hits\n"
     "  delete [N...]          remove breakpoints N..., or every one\n"
     "  p, print WHAT          show state: cpu N, apic N, vmcs N, handlers, stats\n"
+    "                         vm NAME (a [[vm]]: its vCPUs, KVM's virtual NMIs, handlers)\n"
+    "                         vcpu [VM] N (one vCPU; VM may be left out with one VM)\n"
     "  result                 the summary so far, with expectations\n"
     "  q, quit                end stepping (prints the summary)\n"
     "  h, help                this text\n";
@@ -150,6 +152,8 @@ class Stepper {
     v.cpus = spec_.system.cpus;
     for (const auto& b : breakpoints_)
       v.breakpoints.push_back(b.number);
+    for (const VmSpec& vm : spec_.vms)
+      v.vms.push_back({vm.name, static_cast<std::uint32_t>(vm.cpus.size())});
     return v;
   }
 
@@ -437,10 +441,24 @@ std::vector<std::string> step_completions(std::string_view before_cursor,
       cpu_numbers();
     }
   } else if (verb == "p" || verb == "print") {
+    auto vcpu_numbers = [&](std::uint32_t n) {
+      for (std::uint32_t c = 0; c < n; ++c)
+        options.push_back(std::to_string(c));
+    };
     if (done.size() == 1) {
       options = {"cpu", "apic", "vmcs", "handlers", "stats"};
+      if (!words.vms.empty()) options.insert(options.end(), {"vm", "vcpu"});
     } else if (done.size() == 2 && (done[1] == "cpu" || done[1] == "apic" || done[1] == "vmcs")) {
       cpu_numbers();
+    } else if (done.size() == 2 && (done[1] == "vm" || done[1] == "vcpu")) {
+      for (const auto& vm : words.vms)
+        options.push_back(vm.name);
+      // `print vcpu N` takes the number alone when there is one VM.
+      if (done[1] == "vcpu" && words.vms.size() == 1) vcpu_numbers(words.vms[0].vcpus);
+    } else if (done.size() == 3 && done[1] == "vcpu") {
+      for (const auto& vm : words.vms) {
+        if (vm.name == done[2]) vcpu_numbers(vm.vcpus);
+      }
     }
   } else if ((verb == "i" || verb == "info") && done.size() == 1) {
     options = {"break"};
