@@ -310,6 +310,19 @@ TEST(StepCommand, PrintVmShowsEveryVcpuAndTheGuestsHandlers) {
   EXPECT_NE(r.out.find("(fredsim 60000) vm vm0 vcpu 2: host_cpu=3 vmx=guest"), std::string::npos);
 }
 
+// A guest kernel's call hits `break handler` as the host's does: vm-backtrace's
+// arch_bt runs only in the guest, first on vCPU 1 (host CPU 2) at 55030.
+TEST(StepCommand, BreakHandlerStopsAtAGuestsCall) {
+  auto r = run_cli({"step", vm_backtrace()}, "break handler arch_bt\ncontinue\nquit\n");
+  EXPECT_NE(r.out.find("cycle=55030 cpu=2 handler_call vm=vm0 vcpu=1 handler=arch_bt "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("breakpoint 1, handler arch_bt: stopped at cycle 55030\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("cycle=57580"), std::string::npos) << "stopped before vCPU 2's call";
+}
+
 TEST(StepCommand, PrintVmRefusesWhatIsNotThere) {
   auto r = run_cli({"step", vm_backtrace()},
                    "print vm\nprint vm vm1\nprint vcpu vm0 3\nprint vcpu vm0 x\nprint vcpu\n"

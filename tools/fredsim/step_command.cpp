@@ -34,7 +34,7 @@ constexpr std::string_view kStepHelp =
     "  u, until CYCLE         run every event up to CYCLE (also: run CYCLE)\n"
     "  c, continue            run to the next breakpoint, or to the end\n"
     "  b, break [cycle] N     stop `continue` at cycle N, after its events\n"
-    "  break handler NAME     stop `continue` after a call of handler NAME\n"
+    "  break handler NAME     stop `continue` after a call of handler NAME (host or guest)\n"
     "  break cpu N            stop `continue` after an event on CPU N\n"
     "  info break             list the breakpoints, with their numbers and hits\n"
     "  delete [N...]          remove breakpoints N..., or every one\n"
@@ -100,11 +100,22 @@ struct Breakpoint {
     return "?";
   }
   /// A handler or CPU breakpoint against the trace text of one step
-  /// (docs/format.md "Trace"): `handler_call handler=NAME `, ` cpu=N `.
+  /// (docs/format.md "Trace"): `handler_call handler=NAME `, or a guest
+  /// kernel's `handler_call vm=VM vcpu=N handler=NAME ` ("Guest records"),
+  /// ` cpu=N `.
   bool hit_by(const std::vector<std::string>& lines) const {
     if (kind == Kind::cycle) return false;
-    const std::string text = kind == Kind::handler ? "handler_call handler=" + handler + " "
-                                                   : fmt::format(" cpu={} ", cpu);
+    if (kind == Kind::handler) {
+      const std::string host = "handler_call handler=" + handler + " ";
+      const std::string guest = " handler=" + handler + " ";
+      for (const auto& l : lines) {
+        if (l.find(host) != std::string::npos) return true;
+        if (l.find("handler_call vm=") != std::string::npos && l.find(guest) != std::string::npos)
+          return true;
+      }
+      return false;
+    }
+    const std::string text = fmt::format(" cpu={} ", cpu);
     for (const auto& l : lines) {
       if (l.find(text) != std::string::npos) return true;
     }
