@@ -56,9 +56,6 @@ void Console::record_panic(CpuId cpu, std::string message) {
   if (panic_) return;  // the panicking CPU's second panic returns
   panic_ = PanicRecord{machine_.now(), cpu, message};
   printk(cpu, "Kernel panic - not syncing: " + message);
-  if (machine_.tracer().enabled()) {
-    machine_.tracer().emit(machine_.now(), cpu, "panic", {{"message", TraceValue::str(message)}});
-  }
 }
 
 }  // namespace fredsim::kernel

@@ -448,7 +448,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
     pc.cycles += cost;
 
     const std::uint64_t delta_ns = cycles_to_ns(cost);
-    if (machine_.tracer().enabled() && !config_.in_vm) {
+    if (machine_.tracer().enabled()) {
       // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
       // dropped it (docs/linux.md "Trace and messages").
       const std::uint64_t raw =
@@ -458,8 +458,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
           {"returned", TraceValue::sdec(ret)},     {"cycles", TraceValue::dec(cost)},
           {"delta_ns", TraceValue::dec(delta_ns)}, {"source_bitmap", TraceValue::hex(raw)}};
       const std::size_t n = config_.revision == Revision::v5 ? 6 : 5;
-      machine_.tracer().emit(TraceRecord{machine_.now(), c.id, "handler_call",
-                                         std::span<const TraceField>(fields, n)});
+      trace(c.id, "handler_call", std::span<const TraceField>(fields, n));
     }
     // 4. The duration check (arch/x86/kernel/nmi.c nmi_check_duration): it
     // returns early only below nmi_longest_ns or below the handler's longest
@@ -653,10 +652,9 @@ void Kernel::after_reason_read(CpuCtx& c) {
 }
 
 void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
-  if (machine_.tracer().enabled() && !config_.in_vm) {
-    machine_.tracer().emit(
-        machine_.now(), c.id, "nmi_outcome",
-        {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
+  if (machine_.tracer().enabled()) {
+    trace(c.id, "nmi_outcome",
+          {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
   }
   if (c.d.path == DeliveryPath::idt) {
     if (c.st.idt_state == IdtNmiState::latched) {
@@ -696,6 +694,24 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
   }
   c.started = 0;
   c.extra_return_cycles = 0;
+}
+
+void Kernel::trace(CpuId cpu, std::string_view event, std::span<const TraceField> fields) const {
+  if (!config_.in_vm) {
+    machine_.tracer().emit(TraceRecord{machine_.now(), cpu, event, fields});
+    return;
+  }
+  // A guest's record: the host CPU the vCPU runs on, then which VM and vCPU
+  // (docs/format.md "Trace records": guest records).
+  constexpr std::size_t kMaxFields = 8;
+  assert(fields.size() + 2 <= kMaxFields);
+  TraceField all[kMaxFields];
+  all[0] = {"vm", TraceValue::str(config_.vm_name)};
+  all[1] = {"vcpu", TraceValue::dec(cpu)};
+  const std::size_t n = std::min(fields.size(), kMaxFields - 2);
+  std::copy_n(fields.begin(), n, all + 2);
+  machine_.tracer().emit(TraceRecord{machine_.now(), platform_.cpu(cpu).id(), event,
+                                     std::span<const TraceField>(all, n + 2)});
 }
 
 }  // namespace fredsim::kernel

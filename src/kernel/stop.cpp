@@ -30,8 +30,7 @@ StopPhase Kernel::stop_phase() const {
 
 void Kernel::trace_stop(CpuId cpu, std::string_view phase, std::uint32_t cpus) {
   if (!machine_.tracer().enabled()) return;
-  machine_.tracer().emit(machine_.now(), cpu, "smp_stop",
-                         {{"phase", TraceValue::str(phase)}, {"cpus", TraceValue::dec(cpus)}});
+  trace(cpu, "smp_stop", {{"phase", TraceValue::str(phase)}, {"cpus", TraceValue::dec(cpus)}});
 }
 
 void Kernel::stop_other_cpus(CpuId from) {
@@ -123,6 +122,7 @@ void Kernel::nmi_panic(CpuId cpu, std::string message) {
   if (console_.panicked()) return;
   const std::string line = message;
   console_.record_panic(cpu, std::move(message));
+  if (machine_.tracer().enabled()) trace(cpu, "panic", {{"message", TraceValue::str(line)}});
   panic_message_ = line;
   stop_other_cpus(cpu);
   // A stop another CPU began and finished already: nothing is left to wait for
@@ -170,7 +170,7 @@ void Kernel::stop_this_cpu(CpuId cpu, std::string_view via) {
   machine_.cpu(cpu).set_interrupt_flag(false);
   disable_local_apic(cpu);
   if (machine_.tracer().enabled()) {
-    machine_.tracer().emit(machine_.now(), cpu, "cpu_stop", {{"via", TraceValue::str(via)}});
+    trace(cpu, "cpu_stop", {{"via", TraceValue::str(via)}});
   }
 }
 

@@ -22,6 +22,7 @@ std::uint32_t icr_ring_size(std::size_t vcpus) {
 Vm::Vm(machine::Machine& machine, Kvm& kvm, VmConfig config)
     : machine_(machine), kvm_(kvm), config_(std::move(config)), vcpus_(config_.host_cpus.size()) {
   config_.kernel.in_vm = true;
+  config_.kernel.vm_name = config_.name;
   for (Vcpu& v : vcpus_)
     v.icr_ring.resize(icr_ring_size(vcpus_.size()));
   kernel_ = std::make_unique<Kernel>(machine_, *this, config_.kernel);

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "fredsim/scenario/report.hpp"
 
@@ -89,6 +90,48 @@ std::string_view stop_text(StopReason r) {
   return "";
 }
 
+/// The handler table (the host's at `indent` 2, a guest's deeper).
+void handler_table(std::ostream& out, const std::vector<HandlerResult>& handlers,
+                   std::string_view indent) {
+  fmt::print(out, "{}{:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", indent, "handler", "type", "vector",
+             "calls", "handled", "cycles");
+  for (const auto& h : handlers) {
+    fmt::print(out, "{}{:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", indent, h.name, to_string(h.type),
+               h.vector, h.calls, h.handled, h.cycles);
+  }
+}
+
+/// Each [[vm]]: its vCPUs (KVM's counts, the guest kernel's stats), the guest
+/// kernel's handlers and console (docs/cli.md "run").
+void vm_sections(std::ostream& out, const ScenarioResult& r, bool running, int last_width) {
+  for (const auto& vm : r.vms) {
+    fmt::print(out, "\nvm {}: {} vCPU{}\n", vm.name, vm.vcpus.size(),
+               vm.vcpus.size() == 1 ? "" : "s");
+    fmt::print(out, "  {:>5} {:>8} {:>9} {:>12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>{}}\n", "vcpu",
+               "host_cpu", "injected", "window_exits", "delivered", "normal", "unknown", "external",
+               "swallow", running ? "pending" : "lost", last_width);
+    for (const auto& v : vm.vcpus) {
+      fmt::print(out, "  {:>5} {:>8} {:>9} {:>12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>{}}\n", v.id,
+                 v.host_cpu, v.nmi_injected, v.nmi_window_exits, v.nmi_delivered, v.stats.normal,
+                 v.stats.unknown, v.stats.external, v.stats.swallow, v.lost, last_width);
+    }
+    if (!vm.handlers.empty()) {
+      fmt::print(out, "\n");
+      handler_table(out, vm.handlers, "  ");
+    }
+    if (!vm.console.empty()) {
+      fmt::print(out, "\n  console of {}:\n", vm.name);
+      for (const auto& l : vm.console) {
+        if (l.cpu == kNoCpu) {
+          fmt::print(out, "    [{:>12}]        {}\n", l.cycle, l.text);
+        } else {
+          fmt::print(out, "    [{:>12}] vcpu {:<3} {}\n", l.cycle, l.cpu, l.text);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void write_summary(std::ostream& out, const ScenarioResult& r, RunState state) {
@@ -139,12 +182,8 @@ void write_summary(std::ostream& out, const ScenarioResult& r, RunState state) {
   pmi_dropped_line(out, r);
 
   if (!r.handlers.empty()) {
-    fmt::print(out, "\n  {:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", "handler", "type", "vector",
-               "calls", "handled", "cycles");
-    for (const auto& h : r.handlers) {
-      fmt::print(out, "  {:<20} {:<9} {:>6} {:>8} {:>8} {:>12}\n", h.name, to_string(h.type),
-                 h.vector, h.calls, h.handled, h.cycles);
-    }
+    fmt::print(out, "\n");
+    handler_table(out, r.handlers, "  ");
   }
 
   Summary d = r.dispatch_samples.summary();
@@ -152,6 +191,7 @@ void write_summary(std::ostream& out, const ScenarioResult& r, RunState state) {
     fmt::print(out, "\ndispatch cycles per NMI: n={} mean={:.1f} p50={} p99={} min={} max={}\n",
                d.count, d.mean, d.p50, d.p99, d.min, d.max);
   }
+  vm_sections(out, r, running, last_width);
 
   if (!r.console.empty()) {
     fmt::print(out, "\nconsole:\n");
@@ -263,6 +303,54 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
               static_cast<double>(total_stat(p, &kernel::NmiStats::unknown)), true);
   compare_row(out, "swallowed NMIs", static_cast<double>(total_stat(b, &kernel::NmiStats::swallow)),
               static_cast<double>(total_stat(p, &kernel::NmiStats::swallow)), true);
+  // Each VM's guest kernel and KVM's counts, by name (the polling run has
+  // NMI-source off in the guests too).
+  for (const auto& vb : b.vms) {
+    const VmResult* vp = nullptr;
+    for (const auto& v : p.vms) {
+      if (v.name == vb.name) vp = &v;
+    }
+    auto guest_handler = [&](const std::string& name) -> const HandlerResult* {
+      if (vp == nullptr) return nullptr;
+      for (const auto& h : vp->handlers) {
+        if (h.name == name) return &h;
+      }
+      return nullptr;
+    };
+    for (const auto& h : vb.handlers) {
+      const HandlerResult* ph = guest_handler(h.name);
+      compare_row(out, fmt::format("{} calls {}", vb.name, h.name), static_cast<double>(h.calls),
+                  ph ? static_cast<double>(ph->calls) : 0, true);
+    }
+    for (const auto& h : vb.handlers) {
+      const HandlerResult* ph = guest_handler(h.name);
+      compare_row(out, fmt::format("{} cycles {}", vb.name, h.name), static_cast<double>(h.cycles),
+                  ph ? static_cast<double>(ph->cycles) : 0, true);
+    }
+    auto vcpus = [](const VmResult* vm, auto field) {
+      std::uint64_t sum = 0;
+      if (vm != nullptr) {
+        for (const auto& v : vm->vcpus)
+          sum += field(v);
+      }
+      return static_cast<double>(sum);
+    };
+    const auto injected = [](const VcpuResult& v) { return v.nmi_injected; };
+    const auto window = [](const VcpuResult& v) { return v.nmi_window_exits; };
+    const auto delivered = [](const VcpuResult& v) { return v.nmi_delivered; };
+    const auto lost = [](const VcpuResult& v) { return v.lost; };
+    const auto unknown = [](const VcpuResult& v) { return v.stats.unknown; };
+    compare_row(out, fmt::format("{} NMIs injected", vb.name), vcpus(&vb, injected),
+                vcpus(vp, injected), true);
+    compare_row(out, fmt::format("{} NMI-window exits", vb.name), vcpus(&vb, window),
+                vcpus(vp, window), true);
+    compare_row(out, fmt::format("{} NMIs delivered", vb.name), vcpus(&vb, delivered),
+                vcpus(vp, delivered), true);
+    compare_row(out, fmt::format("{} lost work items", vb.name), vcpus(&vb, lost), vcpus(vp, lost),
+                true);
+    compare_row(out, fmt::format("{} unknown NMIs", vb.name), vcpus(&vb, unknown),
+                vcpus(vp, unknown), true);
+  }
   compare_row(out, "end cycle", static_cast<double>(b.end_cycle), static_cast<double>(p.end_cycle),
               true);
   // The same end in time, at the run's one clock (config.frequency_mhz).

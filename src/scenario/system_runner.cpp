@@ -3,6 +3,7 @@
 #include "fredsim/scenario/system_runner.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cassert>
@@ -694,6 +695,29 @@ std::string describe_apic(const apic::LocalApic& a) {
   return out;
 }
 
+/// `print vm NAME` and `print vcpu`: a vCPU's line (docs/cli.md "step").
+std::string describe_vcpu(system::System& s, const kernel::Vm& vm, CpuId v, bool done) {
+  const CpuId host = vm.host_cpu(v);
+  // In or out of the guest: the host CPU's VMX mode (root: KVM's host code,
+  // or the vCPU has left the VM).
+  const std::string_view mode =
+      s.machine().has_vmx(host) ? vmx::vmx_mode_name(s.machine().vmx(host).mode()) : "root";
+  const kernel::VirtualNmiQueue& q = vm.nmis(v);
+  const kernel::VcpuCounts& n = vm.counts(v);
+  const kernel::NmiStats& st = vm.kernel().cpu_state(v).stats;
+  return fmt::format(
+      "vcpu {}: host_cpu={} vmx={} booted={}\n"
+      "    virtual nmis: queued={} pending={} pending_sources={:#x} injection_in_flight={}\n"
+      "    injected={} window_exits={} delivered={} collapsed={} kicks={} icr_exits={} "
+      "nmi_ipis={} pmis={}\n"
+      "    guest: in_dispatch={} normal={} unknown={} external={} swallow={} {}={} lvtpc={:#x}",
+      v, host, mode, vm.booted(v), q.queued(), q.pending(), q.pending_sources(),
+      q.injection_in_flight(), n.nmi_injected, n.nmi_window_exits, n.nmi_delivered,
+      q.stats().collapsed, n.kicks, n.icr_exits, n.nmi_ipis, n.pmis,
+      vm.kernel().cpu_state(v).in_dispatch, st.normal, st.unknown, st.external, st.swallow,
+      done ? "lost" : "pending", vm.kernel().lost_work(v), vm.apic(v).lvtpc);
+}
+
 class SystemSession final : public ScenarioSession {
  public:
   SystemSession(const ScenarioSpec& spec, Built built, RunOptions& options)
@@ -755,6 +779,8 @@ class SystemSession final : public ScenarioSession {
     return lines_.take();
   }
   Result<std::string> print(std::string_view what) const override;
+  /// `print vm NAME`, `print vcpu [VM] N`.
+  Result<std::string> print_vm(std::string_view noun, std::string_view what) const;
   ScenarioResult result() const override {
     ScenarioResult r = collect_result(spec_, *b_.system);
     r.trace_counts = trace_counts_.counts();
@@ -827,6 +853,7 @@ Result<std::string> SystemSession::print(std::string_view what) const {
         f.get(vmx::field::kGuestInterruptibility), f.get(vmx::field::kGuestRip));
     return out;
   }
+  if (noun == "vm" || noun == "vcpu") return print_vm(noun, what);
   if (noun == "stats") {
     std::string out;
     // Work no NMI has handled is lost at the end of the run, pending before it.
@@ -852,7 +879,80 @@ Result<std::string> SystemSession::print(std::string_view what) const {
     if (!out.empty()) out.pop_back();
     return out;
   }
-  return Error{fmt::format("cannot print '{}': try cpu N, apic N, vmcs N, stats, handlers", what)};
+  return Error{fmt::format(
+      "cannot print '{}': try cpu N, apic N, vmcs N, stats, handlers, vm NAME, vcpu [VM] N", what)};
+}
+
+Result<std::string> SystemSession::print_vm(std::string_view noun, std::string_view what) const {
+  system::System& s = *b_.system;
+  const auto vms = s.vms();
+  if (vms.empty()) return Error{fmt::format("print {}: the scenario has no [[vm]]", noun)};
+  std::string names;
+  for (const auto& vm : vms)
+    names += fmt::format("{}{}", names.empty() ? "" : ", ", vm->name());
+  std::vector<std::string> words;
+  {
+    std::istringstream in{std::string(what)};
+    for (std::string w; in >> w;)
+      words.push_back(w);
+  }
+  // `print vm NAME`, `print vcpu NAME N`, or `print vcpu N` with one VM.
+  const kernel::Vm* vm = nullptr;
+  if (words.size() >= 2) {
+    for (const auto& v : vms) {
+      if (v->name() == words[1]) vm = v.get();
+    }
+  }
+  const bool one = vms.size() == 1;
+  if (noun == "vm") {
+    if (words.size() != 2 || vm == nullptr)
+      return Error{fmt::format("print vm: give a VM's name: {}", names)};
+    const VmSpec* spec = nullptr;
+    for (const VmSpec& v : spec_.vms) {
+      if (v.name == vm->name()) spec = &v;
+    }
+    const kernel::VmConfig& c = vm->config();
+    std::string out = fmt::format(
+        "vm {}: {} vCPUs on host CPUs [{}], delivery={} nmi_source={} apic={} kernel={}",
+        vm->name(), vm->vcpu_count(), fmt::join(c.host_cpus, ","),
+        c.kernel.use_fred ? "fred" : "idt", c.nmi_source ? "on" : "off",
+        apic::apic_mode_name(c.apic), kernel::revision_name(c.kernel.revision));
+    if (spec != nullptr) {
+      out += fmt::format(", at={} until={}", spec->at,
+                         spec->until ? fmt::format("{}", *spec->until) : std::string("end"));
+    }
+    out += '\n';
+    for (CpuId v = 0; v < vm->vcpu_count(); ++v)
+      out += "  " + describe_vcpu(s, *vm, v, done()) + '\n';
+    out += "  handlers:";
+    const auto& reg = vm->kernel().registry();
+    if (reg.handler_count() == 0) out += " none";
+    for (kernel::HandlerId h = 0; h < reg.handler_count(); ++h) {
+      const auto& a = reg.handler(h);
+      out +=
+          fmt::format("\n    {} ({}, vector {}{}): calls={} handled={} cycles={}", a.name,
+                      kernel::nmi_type_name(a.type), a.vector, a.registered ? "" : ", unregistered",
+                      a.total.calls, a.total.handled, a.total.cycles);
+    }
+    return out;
+  }
+  // vcpu
+  std::string number;
+  if (words.size() == 3 && vm != nullptr) {
+    number = words[2];
+  } else if (words.size() == 2 && one && vm == nullptr) {
+    vm = vms.front().get();
+    number = words[1];
+  } else {
+    return Error{fmt::format("print vcpu: give a VM's name ({}) and a vCPU number{}", names,
+                             one ? ", or only the number" : "")};
+  }
+  long long n = -1;
+  std::istringstream in{number};
+  if (!(in >> n) || !in.eof() || n < 0 || n >= static_cast<long long>(vm->vcpu_count())) {
+    return Error{fmt::format("print vcpu: {} has vCPUs 0..{}", vm->name(), vm->vcpu_count() - 1)};
+  }
+  return fmt::format("vm {} ", vm->name()) + describe_vcpu(s, *vm, static_cast<CpuId>(n), done());
 }
 
 }  // namespace

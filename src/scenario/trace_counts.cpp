@@ -15,20 +15,21 @@ constexpr std::array<F, 3> kNmiReceive{"vector", "pending_bitmap", "coalesced"};
 constexpr std::array<F, 5> kDeliver{"path", "vector", "event_data", "new_rsp", "csl"};
 constexpr std::array<F, 6> kVmExit{"reason",    "name",      "exit_qualification",
                                    "intr_info", "guest_rip", "activity"};
-constexpr std::array<F, 6> kHandlerCall{"handler", "type",     "returned",
-                                        "cycles",  "delta_ns", "source_bitmap"};
-constexpr std::array<F, 2> kNmiOutcome{"handled", "outcome"};
+// A guest kernel's records add `vm` and `vcpu` (docs/format.md "Guest records").
+constexpr std::array<F, 8> kHandlerCall{"handler",  "type",          "returned", "cycles",
+                                        "delta_ns", "source_bitmap", "vm",       "vcpu"};
+constexpr std::array<F, 4> kNmiOutcome{"handled", "outcome", "vm", "vcpu"};
 constexpr std::array<F, 2> kReturn{"via", "nmi_unblocked"};
 constexpr std::array<F, 3> kVmEntry{"instruction", "injected", "guest_rip"};
 constexpr std::array<F, 3> kVmEntryFail{"error", "reason", "what"};
 constexpr std::array<F, 2> kFault{"fault", "what"};
-constexpr std::array<F, 1> kPanic{"message"};
+constexpr std::array<F, 3> kPanic{"message", "vm", "vcpu"};
 constexpr std::array<F, 3> kNmiDeferred{"shadow", "rip", "until"};
 constexpr std::array<F, 1> kPmiDropped{"lvtpc"};
 // Stopping the other CPUs (docs/format.md "Trace records": irq_take, smp_stop, cpu_stop).
 constexpr std::array<F, 1> kIrqTake{"vector"};
-constexpr std::array<F, 2> kSmpStop{"phase", "cpus"};
-constexpr std::array<F, 1> kCpuStop{"via"};
+constexpr std::array<F, 4> kSmpStop{"phase", "cpus", "vm", "vcpu"};
+constexpr std::array<F, 3> kCpuStop{"via", "vm", "vcpu"};
 // KVM's injection of a virtual NMI into a VM's vCPU (docs/vmx.md).
 constexpr std::array<F, 3> kNmiInject{"vm", "vcpu", "event_data"};
 

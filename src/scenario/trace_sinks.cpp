@@ -28,6 +28,12 @@ std::int64_t tid_of(CpuId cpu) {
   return cpu == kNoCpu ? -1 : static_cast<std::int64_t>(cpu);
 }
 
+// vCPU tracks (docs/format.md "Chrome trace"): tid 1,000,000 + 10,000 x the
+// VM's index + the vCPU, above any CPU number (at most 4096) and room for
+// 4096 vCPUs a VM.
+constexpr CpuId kVcpuTidBase = 1'000'000;
+constexpr CpuId kVcpuTidPerVm = 10'000;
+
 }  // namespace
 
 TraceSinkContext trace_sink_context(const ScenarioSpec& spec) {
@@ -42,6 +48,8 @@ TraceSinkContext trace_sink_context(const ScenarioSpec& spec) {
   ctx.icr_write = timing.get(TimingParam::icr_write);
   ctx.ipi_latency = timing.get(TimingParam::ipi_latency);
   ctx.ipi_per_destination = timing.get(TimingParam::ipi_per_destination);
+  for (const VmSpec& vm : spec.vms)
+    ctx.vms.push_back({vm.name, vm.cpus});
   for (const EventSpec& ev : spec.events) {
     if (ev.type != EventType::user || ev.count == 0) continue;
     ctx.user.push_back({ev.cpu, ev.at, ev.until.value_or(~Cycle{0})});
@@ -96,13 +104,41 @@ ChromeTraceSink::Track& ChromeTraceSink::track(CpuId cpu) {
       line_ += ",\"args\":{\"name\":\"fredsim\"}";
       end_event();
     }
+    const bool vcpu = cpu != kNoCpu && cpu >= kVcpuTidBase;
+    const std::size_t vm = vcpu ? (cpu - kVcpuTidBase) / kVcpuTidPerVm : 0;
+    const CpuId v = vcpu ? (cpu - kVcpuTidBase) % kVcpuTidPerVm : 0;
     begin_event("thread_name", "__metadata", "M", 0, cpu);
     line_ += ",\"args\":{\"name\":";
-    append_json_string(line_, cpu == kNoCpu ? std::string("platform") : fmt::format("CPU {}", cpu));
+    append_json_string(line_, cpu == kNoCpu ? std::string("platform")
+                              : vcpu        ? fmt::format("{} vCPU {}", ctx_.vms[vm].name, v)
+                                            : fmt::format("CPU {}", cpu));
     line_ += '}';
     end_event();
+    if (!ctx_.vms.empty()) {
+      // With VMs, each vCPU's track sorts right below its host CPU's
+      // (thread_sort_index, Trace Event Format "Metadata Events"): CPU N at
+      // 100 x N, a vCPU on it at 100 x N + 1 + the VM's index.
+      std::int64_t sort = -1;
+      if (vcpu) {
+        sort = 100 * static_cast<std::int64_t>(ctx_.vms[vm].host_cpus[v]) + 1 +
+               static_cast<std::int64_t>(std::min<std::size_t>(vm, 98));
+      } else if (cpu != kNoCpu) {
+        sort = 100 * static_cast<std::int64_t>(cpu);
+      }
+      begin_event("thread_sort_index", "__metadata", "M", 0, cpu);
+      fmt::format_to(std::back_inserter(line_), ",\"args\":{{\"sort_index\":{}}}", sort);
+      end_event();
+    }
   }
   return it->second;
+}
+
+CpuId ChromeTraceSink::vcpu_key(std::string_view vm, std::uint64_t vcpu) const {
+  for (std::size_t i = 0; i < ctx_.vms.size(); ++i) {
+    if (ctx_.vms[i].name == vm && vcpu < ctx_.vms[i].host_cpus.size())
+      return kVcpuTidBase + static_cast<CpuId>(i) * kVcpuTidPerVm + static_cast<CpuId>(vcpu);
+  }
+  return kNoCpu;
 }
 
 namespace {
@@ -242,14 +278,61 @@ void ChromeTraceSink::user_boundaries_until(Cycle c) {
   }
 }
 
+bool ChromeTraceSink::guest_record(const TraceRecord& r, double ts) {
+  if (ctx_.vms.empty() || r.cpu == kNoCpu) return false;
+  CpuId key = kNoCpu;
+  if (const TraceField* vm = r.find("vm"); vm != nullptr) {
+    // The guest kernel's records and KVM's injections name their vCPU.
+    key = vcpu_key(vm->value.s, field_u(r, "vcpu", kNoCpu));
+    if (key == kNoCpu) return false;
+    vcpu_on_[r.cpu] = key;
+  } else if (r.event == "nmi_deliver" || r.event == "nmi_return") {
+    // The CPU's own records: the guest's while its code runs on the CPU (the
+    // host track's "guest" slice is open), an injected NMI's delivery and the
+    // guest's return from it (docs/format.md "Guest records").
+    auto host = tracks_.find(r.cpu);
+    auto on = vcpu_on_.find(r.cpu);
+    if (host == tracks_.end() || on == vcpu_on_.end()) return false;
+    if (host->second.stack.empty() || host->second.stack.back().kind != 'g') return false;
+    key = on->second;
+    if (r.event == "nmi_return") {
+      auto v = tracks_.find(key);
+      if (v == tracks_.end() || v->second.stack.empty() || v->second.stack.back().kind != 'n')
+        return false;
+    }
+  } else {
+    return false;
+  }
+  Track& t = track(key);
+  if (r.event == "handler_call") {
+    begin_event(field_s(r, "handler"), "handler", "X", ts, key);
+    line_ += ",\"args\":{";
+    append_trace_fields_json(line_, r.fields);
+    fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
+    end_event();
+  } else if (r.event == "nmi_deliver") {
+    open_slice(key, t, 'n', ts, &r);
+  } else if (r.event == "nmi_return") {
+    close_slice(key, t, ts, &r);
+  } else {
+    begin_event(r.event, "nmi", "i", ts, key);
+    line_ += ",\"args\":{";
+    append_trace_fields_json(line_, r.fields);
+    line_ += "},\"s\":\"t\"";
+    end_event();
+  }
+  return true;
+}
+
 void ChromeTraceSink::record(const TraceRecord& r) {
   if (finished_) return;
   // Scenario events (a user interval's edges) run first at their cycle
   // (docs/scenarios.md "Order").
   user_boundaries_until(r.cycle);
-  Track& t = track(r.cpu);
   const double ts = us(r.cycle);
   last_cycle_ = std::max(last_cycle_, r.cycle);
+  if (guest_record(r, ts)) return;
+  Track& t = track(r.cpu);
   const bool handler = r.event == "handler_call";
   if (!t.writes.empty() && r.cycle != t.writes_at) place_writes(r.cpu, t, ts);
   if (!t.writes.empty() && !handler && r.event != "ipi_send") place_writes(r.cpu, t, ts);
@@ -372,11 +455,13 @@ void ChromeTraceSink::finish() {
   out_.flush();
 }
 
-FtraceSink::FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap)
+FtraceSink::FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap,
+                       std::string vm)
     : out_(out),
       ctx_(std::move(ctx)),
       frequency_mhz_(ctx_.frequency_mhz ? ctx_.frequency_mhz : 1),
-      with_source_bitmap_(with_source_bitmap) {}
+      with_source_bitmap_(with_source_bitmap),
+      vm_(std::move(vm)) {}
 
 bool FtraceSink::in_user(CpuId cpu, Cycle c) const {
   // [from, until): the interval's end event runs before anything else of its
@@ -399,7 +484,7 @@ void FtraceSink::record(const TraceRecord& r) {
   // before it is final.
   const std::uint64_t now_ns = r.cycle * 1000 / frequency_mhz_;
   write_before(now_ns);
-  if (r.event == "nmi_deliver") {
+  if (r.event == "nmi_deliver" && vm_.empty()) {
     // The host's handlers run for an NMI-induced VM exit in KVM's vCPU thread
     // (vmx_handle_nmi(), arch/x86/kvm/vmx/vmx.c); otherwise in whatever ran.
     interrupted_[r.cpu] = field_s(r, "path") == "vmexit" ? Context::guest
@@ -407,13 +492,22 @@ void FtraceSink::record(const TraceRecord& r) {
                                                          : Context::idle;
   }
   if (r.event != "handler_call") return;
+  // A guest kernel's call (docs/format.md "Guest records") is its VM's, on
+  // its vCPU; the guest's NMIs interrupt its idle task (the model's guests
+  // run no user tasks).
+  const TraceField* vm = r.find("vm");
+  if (vm_.empty() != (vm == nullptr)) return;
+  if (vm != nullptr && vm->value.s != vm_) return;
+  const CpuId cpu = vm != nullptr     ? static_cast<CpuId>(field_u(r, "vcpu"))
+                    : r.cpu == kNoCpu ? 0
+                                      : r.cpu;
   std::uint64_t cycles = field_u(r, "cycles");
   // The kernel emits the event after the call returns; delta_ns is truncated to int.
   const auto ctx = interrupted_.find(r.cpu);
   Line l{(r.cycle + cycles) * 1000 / frequency_mhz_,
-         r.cpu == kNoCpu ? 0 : r.cpu,
+         cpu,
          seq_++,
-         ctx == interrupted_.end() ? Context::idle : ctx->second,
+         vm != nullptr || ctx == interrupted_.end() ? Context::idle : ctx->second,
          std::string(field_s(r, "handler")),
          static_cast<std::int32_t>(cycles * 1000 / frequency_mhz_),
          static_cast<std::int32_t>(field_u(r, "returned")),

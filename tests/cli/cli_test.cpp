@@ -502,5 +502,26 @@ TEST(Cli, StepBadFileIsBadInput) {
   EXPECT_EQ(cli({"step", "/nonexistent.toml"}).code, 2);
 }
 
+TEST(Cli, FtraceWritesEachVmsLinesBesideTheHosts) {
+  // vm-backtrace: the guest's two arch_bt calls; the host calls nothing.
+  test::TempDir dir;
+  const std::string scenario = test::source_dir() + "/scenarios/vm-backtrace.toml";
+  std::string ftrace = dir.path("f.txt");
+  auto r = cli_real({"run", scenario, "--ftrace", ftrace, "-q"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(test::read_file(ftrace), "");
+  const std::string guest = test::read_file(ftrace + ".vm0");
+  EXPECT_NE(guest.find("[001] d.Z1.     0.000053: nmi_handler: arch_bt() delta_ns: 25025 "
+                       "handled: 1\n"),
+            std::string::npos)
+      << guest;
+  EXPECT_NE(guest.find("[002] d.Z1.     0.000054: nmi_handler: arch_bt()"), std::string::npos);
+  // On stdout: the host's lines only, and no file.
+  auto o = cli_real({"run", scenario, "--ftrace", "-", "-q"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "");
+  EXPECT_FALSE(std::filesystem::exists("-.vm0"));
+}
+
 }  // namespace
 }  // namespace fredsim::cli

@@ -263,6 +263,79 @@ TEST(StepCommand, HelpNamesEveryCommand) {
   }
 }
 
+// --- VMs: print vm, print vcpu -------------------------------------------------------
+
+std::string vm_backtrace() {
+  return test::source_dir() + "/scenarios/vm-backtrace.toml";
+}
+
+// vm-backtrace: vCPU 0 (host CPU 1) writes its ICR for vCPUs 1 and 2 from cycle
+// 50000; KVM kicks vCPU 1's host CPU 2 out of the guest (exit at 53300) and
+// injects at 54100. At 53500 the NMI waits in KVM's queue with source vector 4
+// (bit 4); at 60000 each target has taken its NMI and runs arch_bt.
+TEST(StepCommand, PrintVcpuShowsKvmsQueueAndTheHostCpusMode) {
+  auto r = run_cli({"step", vm_backtrace()}, "until 53500\nprint vcpu vm0 1\nquit\n");
+  EXPECT_NE(r.out.find("(fredsim 53500) vm vm0 vcpu 1: host_cpu=2 vmx=exiting booted=true\n"
+                       "    virtual nmis: queued=1 pending=0 pending_sources=0x10 "
+                       "injection_in_flight=false\n"
+                       "    injected=0 window_exits=0 delivered=0 collapsed=0 kicks=1 icr_exits=0 "
+                       "nmi_ipis=1 pmis=0\n"
+                       "    guest: in_dispatch=false normal=0 unknown=0 external=0 swallow=0 "
+                       "pending=1 lvtpc=0x407\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(StepCommand, PrintVmShowsEveryVcpuAndTheGuestsHandlers) {
+  auto r = run_cli({"step", vm_backtrace()}, "until 60000\nprint vm vm0\nprint vcpu 2\nquit\n");
+  EXPECT_NE(r.out.find("vm vm0: 3 vCPUs on host CPUs [1,2,3], delivery=fred nmi_source=on "
+                       "apic=x2apic kernel=v7, at=0 until=end\n"
+                       "  vcpu 0: host_cpu=1 vmx=guest booted=true\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("    injected=0 window_exits=0 delivered=0 collapsed=0 kicks=0 icr_exits=2 "
+                       "nmi_ipis=0 pmis=0\n"),
+            std::string::npos)
+      << "vCPU 0 sent: two ICR-write exits";
+  EXPECT_EQ(count_of(r.out,
+                     "    injected=1 window_exits=0 delivered=1 collapsed=0 kicks=1 "
+                     "icr_exits=0 nmi_ipis=1 pmis=0\n"),
+            3u)
+      << "vCPUs 1 and 2 in `print vm`, vCPU 2 again in `print vcpu 2`";
+  EXPECT_EQ(count_of(r.out, "guest: in_dispatch=true "), 3u) << "inside arch_bt";
+  EXPECT_NE(r.out.find("  handlers:\n    arch_bt (local, vector 4): calls=2 handled=2 "
+                       "cycles=100100\n    perf (local, vector 7): calls=0"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(fredsim 60000) vm vm0 vcpu 2: host_cpu=3 vmx=guest"), std::string::npos);
+}
+
+// A guest kernel's call hits `break handler` as the host's does: vm-backtrace's
+// arch_bt runs only in the guest, first on vCPU 1 (host CPU 2) at 55030.
+TEST(StepCommand, BreakHandlerStopsAtAGuestsCall) {
+  auto r = run_cli({"step", vm_backtrace()}, "break handler arch_bt\ncontinue\nquit\n");
+  EXPECT_NE(r.out.find("cycle=55030 cpu=2 handler_call vm=vm0 vcpu=1 handler=arch_bt "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("breakpoint 1, handler arch_bt: stopped at cycle 55030\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("cycle=57580"), std::string::npos) << "stopped before vCPU 2's call";
+}
+
+TEST(StepCommand, PrintVmRefusesWhatIsNotThere) {
+  auto r = run_cli({"step", vm_backtrace()},
+                   "print vm\nprint vm vm1\nprint vcpu vm0 3\nprint vcpu vm0 x\nprint vcpu\n"
+                   "quit\n");
+  EXPECT_EQ(count_of(r.out, "print vm: give a VM's name: vm0\n"), 2u) << r.out;
+  EXPECT_EQ(count_of(r.out, "print vcpu: vm0 has vCPUs 0..2\n"), 2u);
+  EXPECT_NE(r.out.find("print vcpu: give a VM's name (vm0) and a vCPU number, or only the number"),
+            std::string::npos);
+  auto none = run_cli({"step", swallow()}, "print vm vm0\nprint vcpu 0\nquit\n");
+  EXPECT_NE(none.out.find("print vm: the scenario has no [[vm]]\n"), std::string::npos);
+  EXPECT_NE(none.out.find("print vcpu: the scenario has no [[vm]]\n"), std::string::npos);
+}
+
 // --- Completion (TAB at a terminal) -------------------------------------------------
 
 StepVocabulary vocabulary() {
@@ -296,6 +369,22 @@ TEST(StepCompletion, WhatBreakAndPrintTake) {
   EXPECT_EQ(step_completions("p apic 1", vocabulary()), (Words{"1", "10", "11"}));
   EXPECT_EQ(step_completions("print handlers ", vocabulary()), Words{});
   EXPECT_EQ(step_completions("info ", vocabulary()), (Words{"break"}));
+}
+
+TEST(StepCompletion, VmNamesAndVcpuNumbers) {
+  StepVocabulary v = vocabulary();
+  v.vms = {{"vm0", 3}, {"web", 12}};
+  EXPECT_EQ(step_completions("print ", v),
+            (Words{"cpu", "apic", "vmcs", "handlers", "stats", "vm", "vcpu"}));
+  EXPECT_EQ(step_completions("print v", v), (Words{"vmcs", "vm", "vcpu"}));
+  EXPECT_EQ(step_completions("print vm ", v), (Words{"vm0", "web"}));
+  EXPECT_EQ(step_completions("p vcpu w", v), (Words{"web"}));
+  EXPECT_EQ(step_completions("print vcpu vm0 ", v), (Words{"0", "1", "2"}));
+  EXPECT_EQ(step_completions("print vcpu web 1", v), (Words{"1", "10", "11"}));
+  EXPECT_EQ(step_completions("print vm vm0 ", v), Words{});
+  v.vms.pop_back();
+  EXPECT_EQ(step_completions("print vcpu ", v), (Words{"vm0", "0", "1", "2"}))
+      << "one VM: the number alone";
 }
 
 TEST(StepCompletion, BreakpointNumbersNotYetNamed) {

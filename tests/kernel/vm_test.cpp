@@ -120,6 +120,12 @@ TEST(Vm, KvmNmiIsInjectedWithBitZeroAndTheGuestPollsEveryHandler) {
   EXPECT_EQ(r.guest().cpu_state(1).stats.normal, 1u);
   EXPECT_TRUE(r.sys->machine().cpu(2).non_root()) << "the guest runs on";
   EXPECT_FALSE(r.sys->machine().cpu(2).nmi_blocked()) << "ERETS unblocked virtual NMIs";
+  // The guest kernel's records: the host CPU that runs vCPU 1 (2), then vm and
+  // vcpu ahead of the record's own fields.
+  EXPECT_EQ(r.lines_with("cpu=2 handler_call vm=g vcpu=1 handler=g_a type=local returned=0 "), 1u);
+  EXPECT_EQ(r.lines_with("cpu=2 handler_call vm=g vcpu=1 handler=g_b type=local returned=1 "), 1u);
+  EXPECT_EQ(r.lines_with("cpu=2 nmi_outcome vm=g vcpu=1 handled=1 outcome=handled"), 1u);
+  EXPECT_EQ(r.lines_with("handler_call"), 2u) << "the host kernel called nothing";
 }
 
 TEST(Vm, TheGuestFiltersByTheInjectedBitmap) {
@@ -160,6 +166,8 @@ TEST(Vm, AHostNmiToARunningVcpuStaysTheHosts) {
   EXPECT_EQ(r.vm->counts(0).nmi_injected, 0u);
   EXPECT_EQ(r.vm->counts(0).nmi_delivered, 0u);
   EXPECT_EQ(r.lines_with("nmi_inject"), 0u);
+  EXPECT_EQ(r.lines_with("vm=g"), 0u) << "the guest kernel wrote no record";
+  EXPECT_EQ(r.lines_with("cpu=1 handler_call handler=h_dev "), 1u) << "the host's call";
   EXPECT_TRUE(r.sys->machine().cpu(1).non_root()) << "KVM resumed the vCPU";
 }
 
@@ -221,14 +229,16 @@ TEST(Vm, GuestWorkThatFallsDueWhileTheVcpuIsOutWaitsForTheEntry) {
   EXPECT_FALSE(r.sys->machine().cpu(1).nmi_blocked());
   EXPECT_FALSE(r.guest().cpu_state(0).in_dispatch);
   EXPECT_FALSE(r.sys->kernel().cpu_state(1).in_dispatch);
-  // In the trace: the host's dispatch ends (its nmi_outcome; the guest kernel
-  // writes none), then KVM re-enters the vCPU, then the guest's ERETS comes.
+  // In the trace: the host's dispatch ends (its nmi_outcome; the guest
+  // kernel's carries vm= and vcpu=), then KVM re-enters the vCPU, then the
+  // guest's dispatch ends and its ERETS comes.
   auto cycle_of = [](const std::string& l) { return std::stoull(l.substr(l.find('=') + 1)); };
-  std::size_t outcome = 0, exit = 0, entry = 0, guest_return = 0;
+  std::size_t outcome = 0, exit = 0, entry = 0, guest_return = 0, guest_outcome = 0;
   const auto& lines = r.trace.lines();
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string& l = lines[i];
-    if (l.find("cpu=1 nmi_outcome") != std::string::npos) outcome = i;
+    if (l.find("cpu=1 nmi_outcome handled=") != std::string::npos) outcome = i;
+    if (l.find("cpu=1 nmi_outcome vm=g vcpu=0 ") != std::string::npos) guest_outcome = i;
     if (l.find("cpu=1 vm_exit reason=0 ") != std::string::npos) {
       exit = i;
       entry = 0;
@@ -243,6 +253,8 @@ TEST(Vm, GuestWorkThatFallsDueWhileTheVcpuIsOutWaitsForTheEntry) {
   EXPECT_GE(cycle_of(lines[entry]), cycle_of(lines[exit]) + 200'000u)
       << "out of the guest for at least the host handler's 200,000 cycles";
   EXPECT_GT(guest_return, entry) << "the guest's ERETS waited for the entry";
+  EXPECT_GT(guest_outcome, entry) << "the guest's dispatch ends in the guest";
+  EXPECT_LT(guest_outcome, guest_return);
   EXPECT_GE(cycle_of(lines[guest_return]), cycle_of(lines[entry]));
 }
 

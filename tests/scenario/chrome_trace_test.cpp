@@ -91,7 +91,13 @@ std::map<long long, std::vector<Span>> check_format(const json& doc) {
     const long long tid = e["tid"];
     const double ts = e["ts"];
     if (ph == "M") {
-      EXPECT_TRUE(e.contains("args") && e["args"]["name"].is_string()) << e.dump();
+      // Metadata: a process's or thread's name, or a thread's sort index.
+      if (e["name"] == "thread_sort_index") {
+        EXPECT_TRUE(e.contains("args") && e["args"]["sort_index"].is_number_integer()) << e.dump();
+      } else {
+        EXPECT_TRUE(e["name"] == "process_name" || e["name"] == "thread_name") << e.dump();
+        EXPECT_TRUE(e.contains("args") && e["args"]["name"].is_string()) << e.dump();
+      }
     } else if (ph == "B") {
       open[tid].emplace_back(e["name"], ts);
     } else if (ph == "E") {
@@ -209,6 +215,59 @@ TEST(ChromeTrace, GuestExitsNestTheHostDispatch) {
   for (const Span& s : slices[2])
     if (s.name == "guest") last_end = std::max(last_end, s.end);
   EXPECT_DOUBLE_EQ(last_end, 2'000'000 / 2000.0) << "to system.end";
+}
+
+TEST(ChromeTrace, EachVcpuHasATrackBelowItsHostCpuWithTheGuestsNmisAndCalls) {
+  // vm-backtrace: vCPU 0 (host CPU 1) sends the guest's backtrace NMIs to
+  // vCPUs 1 and 2 (host CPUs 2 and 3).
+  json doc = chrome_trace_of("vm-backtrace.toml");
+  auto slices = check_format(doc);
+  std::map<long long, std::string> names;
+  std::map<long long, long long> sort;
+  std::map<long long, std::vector<std::string>> instants;
+  for (const auto& e : doc["traceEvents"]) {
+    const long long tid = e["tid"];
+    if (e["ph"] == "M" && e["name"] == "thread_name") names[tid] = e["args"]["name"];
+    if (e["ph"] == "M" && e["name"] == "thread_sort_index") sort[tid] = e["args"]["sort_index"];
+    if (e["ph"] == "i") instants[tid].push_back(e["name"]);
+  }
+  for (const long long v : {1, 2}) {
+    SCOPED_TRACE(v);
+    const long long tid = 1'000'000 + v;
+    const long long host = v + 1;
+    EXPECT_EQ(names[tid], "vm0 vCPU " + std::to_string(v));
+    EXPECT_EQ(sort[host], 100 * host);
+    EXPECT_EQ(sort[tid], 100 * host + 1) << "right below its host CPU's track";
+    std::vector<Span> nmi, call;
+    for (const Span& s : slices[tid]) {
+      if (s.name == "NMI") nmi.push_back(s);
+      if (s.name == "arch_bt") call.push_back(s);
+    }
+    ASSERT_EQ(nmi.size(), 1u) << "the injected NMI";
+    ASSERT_EQ(call.size(), 1u) << "the guest's handler call";
+    EXPECT_GT(call[0].begin, nmi[0].begin);
+    EXPECT_LT(call[0].end, nmi[0].end);
+    EXPECT_EQ(std::count(instants[tid].begin(), instants[tid].end(), "nmi_inject"), 1);
+    EXPECT_EQ(std::count(instants[tid].begin(), instants[tid].end(), "nmi_outcome"), 1);
+    // The host CPU's track: the guest's code runs around the NMI; no NMI or
+    // handler slice of the host.
+    int guest = 0;
+    for (const Span& s : slices[host]) {
+      EXPECT_EQ(s.name, "guest") << "on CPU " << host;
+      guest += s.name == "guest";
+      if (s.name == "guest" && s.begin <= nmi[0].begin && nmi[0].end <= s.end) guest += 100;
+    }
+    EXPECT_GE(guest, 100) << "a guest stretch of the host CPU holds the vCPU's NMI";
+    EXPECT_EQ(std::count(instants[host].begin(), instants[host].end(), "vm_exit"), 1)
+        << "the kick's external-interrupt exit";
+  }
+  EXPECT_EQ(sort.count(0), 0u) << "host CPU 0 runs nothing: no track";
+  EXPECT_EQ(count(doc, "X", "arch_bt"), 2);
+}
+
+TEST(ChromeTrace, WithoutVmsNoSortIndex) {
+  json doc = chrome_trace_of("demo.toml");
+  EXPECT_EQ(count(doc, "M", "thread_sort_index"), 0) << "tracks sort by CPU number";
 }
 
 TEST(ChromeTrace, CountersFollowThePendingBitmapAndTheNmisInFlight) {

@@ -188,5 +188,66 @@ TEST(FtraceSink, GuestExitsShowTheVcpuThread) {
   EXPECT_EQ(kvm, 5) << "one handler call per NMI exit";
 }
 
+/// A guest kernel's handler_call: `vm` and `vcpu` ahead, on host CPU `cpu`.
+void guest_call(FtraceSink& sink, Cycle at, CpuId cpu, std::string_view vm, std::uint64_t vcpu,
+                std::string_view handler) {
+  const TraceField fields[] = {
+      {"vm", TraceValue::str(vm)},           {"vcpu", TraceValue::dec(vcpu)},
+      {"handler", TraceValue::str(handler)}, {"type", TraceValue::str("local")},
+      {"returned", TraceValue::sdec(1)},     {"cycles", TraceValue::dec(1000)}};
+  sink.record(TraceRecord{at, cpu, "handler_call", fields});
+}
+
+// The host's file has the host's calls only; a VM's file that VM's, on its
+// vCPU numbers, in the guest's idle task even when the host CPU's last NMI
+// was an NMI exit (the host's context is not the guest's).
+TEST(FtraceSink, GuestCallsGoToTheirVmsLinesOnTheirVcpus) {
+  std::ostringstream host, g, h;
+  FtraceSink host_sink(host, at_mhz(1000), false);
+  FtraceSink g_sink(g, at_mhz(1000), true, "g");
+  FtraceSink h_sink(h, at_mhz(1000), false, "h");
+  for (FtraceSink* s : {&host_sink, &g_sink, &h_sink}) {
+    const TraceField exit[] = {{"path", TraceValue::str("vmexit")}};
+    s->record(TraceRecord{500, 2, "nmi_deliver", exit});
+    call(*s, 1000, 2, "host", 1000);
+    guest_call(*s, 3000, 2, "g", 1, "g_a");
+    guest_call(*s, 4000, 3, "h", 0, "h_a");
+    s->flush();
+  }
+  EXPECT_EQ(host.str(),
+            "       CPU 2/KVM-2002    [002] d.Z1.     0.000002: nmi_handler: host() delta_ns: 1000 "
+            "handled: 1\n");
+  EXPECT_EQ(g.str(),
+            "          <idle>-0       [001] d.Z1.     0.000004: nmi_handler: g_a() delta_ns: 1000 "
+            "handled: 1 source_bitmap: 0x0\n");
+  EXPECT_EQ(h.str(),
+            "          <idle>-0       [000] d.Z1.     0.000005: nmi_handler: h_a() delta_ns: 1000 "
+            "handled: 1\n");
+}
+
+// A whole run: vm-backtrace's guest calls arch_bt on vCPUs 1 and 2; the host
+// calls nothing.
+TEST(FtraceSink, AGuestsBacktraceIsInItsVmsLines) {
+  const char* root = std::getenv("FREDSIM_SOURCE_DIR");
+  auto spec = load_scenario_file(std::string(root ? root : ".") + "/scenarios/vm-backtrace.toml");
+  ASSERT_TRUE(spec.ok());
+  std::ostringstream host, guest;
+  FtraceSink host_sink(host, trace_sink_context(*spec), false);
+  FtraceSink guest_sink(guest, trace_sink_context(*spec), false, "vm0");
+  RunOptions options;
+  options.trace_sinks = {&host_sink, &guest_sink};
+  ASSERT_TRUE(SystemRunner{}.run(*spec, options).ok());
+  host_sink.flush();
+  guest_sink.flush();
+  EXPECT_EQ(host.str(), "");
+  const auto lines = lines_of(guest.str());
+  ASSERT_EQ(lines.size(), 2u) << guest.str();
+  EXPECT_TRUE(lines[0].starts_with("          <idle>-0       [001] d.Z1.     0.000053: "))
+      << lines[0];
+  EXPECT_TRUE(lines[1].starts_with("          <idle>-0       [002] d.Z1.     0.000054: "))
+      << lines[1];
+  EXPECT_NE(lines[0].find("arch_bt() delta_ns: 25025 handled: 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fredsim::scenario

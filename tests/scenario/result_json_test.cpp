@@ -173,5 +173,98 @@ TEST(Summary, CompareTableHasRatios) {
   EXPECT_NE(s.find("lost work items"), std::string::npos) << s;
 }
 
+/// A VM of two vCPUs on host CPUs 1 and 3: vCPU 1 took 5 injected NMIs, 2
+/// of them through NMI-window exits, and lost one work item.
+VmResult guest_vm(std::uint64_t calls) {
+  VmResult vm;
+  vm.name = "vm0";
+  VcpuResult a;
+  a.id = 0;
+  a.host_cpu = 1;
+  VcpuResult b;
+  b.id = 1;
+  b.host_cpu = 3;
+  b.nmi_injected = 5;
+  b.nmi_window_exits = 2;
+  b.nmi_delivered = 5;
+  b.stats = {4, 1, 0, 0};
+  b.lost = 1;
+  vm.vcpus = {a, b};
+  HandlerResult h;
+  h.name = "g_bt";
+  h.vector = 4;
+  h.calls = calls;
+  h.handled = 4;
+  h.cycles = 2000;
+  vm.handlers = {h};
+  vm.console.push_back({3000, 1, "NMI backtrace for cpu 1"});
+  return vm;
+}
+
+TEST(Summary, AVmsSectionShowsItsVcpusHandlersAndConsole) {
+  ScenarioResult r = filled();
+  r.vms.push_back(guest_vm(4));
+  std::ostringstream out;
+  write_summary(out, r);
+  const std::string s = out.str();
+  EXPECT_NE(s.find("\nvm vm0: 2 vCPUs\n"
+                   "   vcpu host_cpu  injected window_exits delivered   normal  unknown external  "
+                   "swallow   lost\n"
+                   "      0        1         0            0         0        0        0        0  "
+                   "      0      0\n"
+                   "      1        3         5            2         5        4        1        0  "
+                   "      0      1\n"
+                   "\n"
+                   "  handler              type      vector    calls  handled       cycles\n"
+                   "  g_bt                 local          4        4        4         2000\n"
+                   "\n"
+                   "  console of vm0:\n"
+                   "    [        3000] vcpu 1   NMI backtrace for cpu 1\n"),
+            std::string::npos)
+      << s;
+  // After the host's tables, before its console.
+  EXPECT_LT(s.find("dispatch cycles per NMI"), s.find("vm vm0"));
+  EXPECT_LT(s.find("vm vm0"), s.find("\nconsole:\n"));
+  // Mid-run the last column is `pending`, as the host's.
+  std::ostringstream mid;
+  write_summary(mid, r, RunState::running);
+  EXPECT_NE(mid.str().find("external  swallow  pending\n      0        1"), std::string::npos)
+      << mid.str();
+}
+
+TEST(Summary, WithoutVmsNoVmSection) {
+  std::ostringstream out;
+  write_summary(out, filled());
+  EXPECT_EQ(out.str().find("vm "), std::string::npos);
+  EXPECT_EQ(out.str().find("vcpu"), std::string::npos);
+}
+
+TEST(Summary, CompareTableHasEachVmsRows) {
+  ScenarioResult b = filled();
+  ScenarioResult p = filled();
+  b.vms.push_back(guest_vm(4));
+  p.vms.push_back(guest_vm(8));
+  std::ostringstream out;
+  write_compare(out, b, p);
+  const std::string s = out.str();
+  EXPECT_NE(s.find("  vm0 calls g_bt                                    4              8       "
+                   "2.00\n"
+                   "  vm0 cycles g_bt                                2000           2000       "
+                   "1.00\n"
+                   "  vm0 NMIs injected                                 5              5       "
+                   "1.00\n"
+                   "  vm0 NMI-window exits                              2              2       "
+                   "1.00\n"
+                   "  vm0 NMIs delivered                                5              5       "
+                   "1.00\n"
+                   "  vm0 lost work items                               1              1       "
+                   "1.00\n"
+                   "  vm0 unknown NMIs                                  1              1       "
+                   "1.00\n"
+                   "  end cycle"),
+            std::string::npos)
+      << s;
+}
+
 }  // namespace
 }  // namespace fredsim::scenario

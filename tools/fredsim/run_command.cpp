@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 #include <tuple>
+#include <vector>
 
 #include "exit_codes.hpp"
 #include "fredsim/scenario/report.hpp"
@@ -42,10 +43,18 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
                                     std::tuple{"--ftrace", &cmd.ftrace, &ftrace_file}}) {
     if (*path) *slot = files.add(option, **path);
   }
+  // Each VM's guest lines go to OUT.NAME beside the host's (docs/cli.md "run");
+  // on stdout only the host's.
+  std::vector<std::size_t> vm_ftrace_files;
+  if (ftrace_file && !on_stdout(cmd.ftrace)) {
+    for (const VmSpec& vm : spec->vms)
+      vm_ftrace_files.push_back(files.add("--ftrace", *cmd.ftrace + "." + vm.name));
+  }
   if (auto st = files.open_all(); !st) return report_error(err, st);
 
   RunOptions options;
   std::unique_ptr<TraceSink> trace_sink, ftrace_sink;
+  std::vector<std::unique_ptr<TraceSink>> vm_ftrace_sinks;
   std::unique_ptr<ChromeTraceSink> chrome_sink;
   if (cmd.trace != TraceFormat::none) {
     std::ostream& to = trace_file ? files.stream(*trace_file) : out;
@@ -66,6 +75,13 @@ int run_command(const RunCommand& cmd, const ScenarioRunner& runner, std::ostrea
         std::make_unique<FtraceSink>(files.stream(*ftrace_file), trace_sink_context(*spec),
                                      spec->system.kernel == kernel::Revision::v5);
     options.trace_sinks.push_back(ftrace_sink.get());
+    for (std::size_t i = 0; i < vm_ftrace_files.size(); ++i) {
+      const VmSpec& vm = spec->vms[i];
+      vm_ftrace_sinks.push_back(
+          std::make_unique<FtraceSink>(files.stream(vm_ftrace_files[i]), trace_sink_context(*spec),
+                                       vm.kernel == kernel::Revision::v5, vm.name));
+      options.trace_sinks.push_back(vm_ftrace_sinks.back().get());
+    }
   }
 
   ProgressLine progress(err);

@@ -34,11 +34,13 @@ constexpr std::string_view kStepHelp =
     "  u, until CYCLE         run every event up to CYCLE (also: run CYCLE)\n"
     "  c, continue            run to the next breakpoint, or to the end\n"
     "  b, break [cycle] N     stop `continue` at cycle N, after its events\n"
-    "  break handler NAME     stop `continue` after a call of handler NAME\n"
+    "  break handler NAME     stop `continue` after a call of handler NAME (host or guest)\n"
     "  break cpu N            stop `continue` after an event on CPU N\n"
     "  info break             list the breakpoints, with their numbers and hits\n"
     "  delete [N...]          remove breakpoints N..., or every one\n"
     "  p, print WHAT          show state: cpu N, apic N, vmcs N, handlers, stats\n"
+    "                         vm NAME (a [[vm]]: its vCPUs, KVM's virtual NMIs, handlers)\n"
+    "                         vcpu [VM] N (one vCPU; VM may be left out with one VM)\n"
     "  result                 the summary so far, with expectations\n"
     "  q, quit                end stepping (prints the summary)\n"
     "  h, help                this text\n";
@@ -98,11 +100,22 @@ struct Breakpoint {
     return "?";
   }
   /// A handler or CPU breakpoint against the trace text of one step
-  /// (docs/format.md "Trace"): `handler_call handler=NAME `, ` cpu=N `.
+  /// (docs/format.md "Trace"): `handler_call handler=NAME `, or a guest
+  /// kernel's `handler_call vm=VM vcpu=N handler=NAME ` ("Guest records"),
+  /// ` cpu=N `.
   bool hit_by(const std::vector<std::string>& lines) const {
     if (kind == Kind::cycle) return false;
-    const std::string text = kind == Kind::handler ? "handler_call handler=" + handler + " "
-                                                   : fmt::format(" cpu={} ", cpu);
+    if (kind == Kind::handler) {
+      const std::string host = "handler_call handler=" + handler + " ";
+      const std::string guest = " handler=" + handler + " ";
+      for (const auto& l : lines) {
+        if (l.find(host) != std::string::npos) return true;
+        if (l.find("handler_call vm=") != std::string::npos && l.find(guest) != std::string::npos)
+          return true;
+      }
+      return false;
+    }
+    const std::string text = fmt::format(" cpu={} ", cpu);
     for (const auto& l : lines) {
       if (l.find(text) != std::string::npos) return true;
     }
@@ -150,6 +163,8 @@ class Stepper {
     v.cpus = spec_.system.cpus;
     for (const auto& b : breakpoints_)
       v.breakpoints.push_back(b.number);
+    for (const VmSpec& vm : spec_.vms)
+      v.vms.push_back({vm.name, static_cast<std::uint32_t>(vm.cpus.size())});
     return v;
   }
 
@@ -437,10 +452,24 @@ std::vector<std::string> step_completions(std::string_view before_cursor,
       cpu_numbers();
     }
   } else if (verb == "p" || verb == "print") {
+    auto vcpu_numbers = [&](std::uint32_t n) {
+      for (std::uint32_t c = 0; c < n; ++c)
+        options.push_back(std::to_string(c));
+    };
     if (done.size() == 1) {
       options = {"cpu", "apic", "vmcs", "handlers", "stats"};
+      if (!words.vms.empty()) options.insert(options.end(), {"vm", "vcpu"});
     } else if (done.size() == 2 && (done[1] == "cpu" || done[1] == "apic" || done[1] == "vmcs")) {
       cpu_numbers();
+    } else if (done.size() == 2 && (done[1] == "vm" || done[1] == "vcpu")) {
+      for (const auto& vm : words.vms)
+        options.push_back(vm.name);
+      // `print vcpu N` takes the number alone when there is one VM.
+      if (done[1] == "vcpu" && words.vms.size() == 1) vcpu_numbers(words.vms[0].vcpus);
+    } else if (done.size() == 3 && done[1] == "vcpu") {
+      for (const auto& vm : words.vms) {
+        if (vm.name == done[2]) vcpu_numbers(vm.vcpus);
+      }
     }
   } else if ((verb == "i" || verb == "info") && done.size() == 1) {
     options = {"break"};

@@ -22,12 +22,18 @@ struct StepVocabulary {
   std::vector<std::string> handlers;       // names `break handler` takes
   std::uint32_t cpus = 0;                  // CPU numbers are 0..cpus-1
   std::vector<std::uint32_t> breakpoints;  // numbers `delete` takes
+  struct Vm {
+    std::string name;
+    std::uint32_t vcpus = 0;  // vCPU numbers are 0..vcpus-1
+  };
+  std::vector<Vm> vms;  // names `print vm` and `print vcpu` take
 };
 
 /// The completions of the last word of `before_cursor` (the whole line up to the
 /// cursor; an empty last word when it ends in a space): command names, then the
 /// words each command takes (break cycle/handler/cpu, print cpu/apic/vmcs/...,
-/// handler names, CPU numbers, breakpoint numbers), those that begin with it.
+/// handler names, CPU numbers, breakpoint numbers, VM names and vCPU numbers),
+/// those that begin with it.
 std::vector<std::string> step_completions(std::string_view before_cursor,
                                           const StepVocabulary& words);
 

@@ -47,7 +47,7 @@ class Console {
   /// Prints "WARNING: <text>" the first time `site` warns, nothing after.
   void warn_once(unsigned site, std::string text);
 
-  /// Records a panic and prints it (and traces it); a later panic is ignored.
+  /// Records a panic and prints it (the kernel traces it); a later panic is ignored.
   void record_panic(CpuId cpu, std::string message);
   bool panicked() const { return panic_.has_value(); }
   const std::optional<PanicRecord>& panic() const { return panic_; }

@@ -13,6 +13,7 @@
 // (selftest.hpp); registry(), console() and selftest() return them.
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -30,6 +31,7 @@
 #include "fredsim/machine/machine.hpp"
 #include "fredsim/sim/result.hpp"
 #include "fredsim/sim/stats.hpp"
+#include "fredsim/sim/trace.hpp"
 
 namespace fredsim::kernel {
 
@@ -83,8 +85,11 @@ struct KernelConfig {
   /// A guest kernel on a VM's vCPUs (docs/vmx.md "Guests with a kernel of their
   /// own"): its CPU's work waits while the vCPU is out of the guest (a VM exit,
   /// an entry in progress) and goes on when KVM has entered it again
-  /// (vcpu_entered()); it writes no trace records of its own.
+  /// (vcpu_entered()). Its trace records carry `vm` (vm_name) and `vcpu` (its
+  /// CPU number), and their `cpu` is the host CPU the vCPU runs on
+  /// (docs/format.md "Trace records").
   bool in_vm = false;
+  std::string vm_name;  // in_vm: the VM's name
 };
 
 /// Where native_stop_other_cpus is (docs/kernel.md "Stopping the other CPUs").
@@ -287,6 +292,13 @@ class Kernel final : public cpu::OsEntry {
   void disable_local_apic(CpuId cpu);
   void halt_machine();
   void trace_stop(CpuId cpu, std::string_view phase, std::uint32_t cpus);
+  /// Emits one of the kernel's records for its CPU `cpu` (the caller checked
+  /// that the tracer is enabled). A guest kernel's record is the host CPU's,
+  /// with `vm` and `vcpu` ahead of `fields` (built on the stack: no allocation).
+  void trace(CpuId cpu, std::string_view event, std::span<const TraceField> fields) const;
+  void trace(CpuId cpu, std::string_view event, std::initializer_list<TraceField> fields) const {
+    trace(cpu, event, std::span<const TraceField>(fields.begin(), fields.size()));
+  }
 
   machine::Machine& machine_;
   std::unique_ptr<Platform> owned_platform_;  // the host's MachinePlatform

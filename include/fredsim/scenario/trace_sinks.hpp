@@ -30,6 +30,12 @@ struct TraceSinkContext {
     Cycle until = ~Cycle{0};  // none: to the end of the run
   };
   std::vector<Interval> user;  // the scenario's `user` events, by (from, cpu)
+  /// The scenario's `[[vm]]`s in file order: the Chrome trace's vCPU tracks.
+  struct Vm {
+    std::string name;
+    std::vector<CpuId> host_cpus;  // the host CPU of vCPU 0, 1, ...
+  };
+  std::vector<Vm> vms;
 };
 
 /// The context of `spec` (its timing profile with the [timing] overrides).
@@ -41,7 +47,9 @@ TraceSinkContext trace_sink_context(const ScenarioSpec& spec);
 /// return), each handler call, each ICR write, each stretch of guest or user
 /// code; flow arrows from an ICR write to the NMI it raised; counters of the
 /// pending NMI-source bitmap and the NMIs in flight per CPU; every other record
-/// an instant with its fields as args.
+/// an instant with its fields as args. A VM's vCPU has a track of its own,
+/// sorted right below its host CPU's: the guest's NMIs, handler calls and
+/// injections.
 class ChromeTraceSink final : public TraceSink {
  public:
   ChromeTraceSink(std::ostream& out, TraceSinkContext ctx);
@@ -88,6 +96,12 @@ class ChromeTraceSink final : public TraceSink {
                    CpuId cpu);
   void end_event();
   Track& track(CpuId cpu);
+  /// The track key of a VM's vCPU (above every CPU number), or kNoCpu for a VM
+  /// not in the context.
+  CpuId vcpu_key(std::string_view vm, std::uint64_t vcpu) const;
+  /// A guest record (with `vm`) or a delivery or return of the guest running on
+  /// its CPU: on the vCPU's track. False: the record is the host CPU's.
+  bool guest_record(const TraceRecord& r, double ts);
   void open_slice(CpuId cpu, Track& t, char kind, double ts, const TraceRecord* r);
   void close_slice(CpuId cpu, Track& t, double ts, const TraceRecord* r);
   /// Writes the pending ICR-write slices, ending by `until` (microseconds).
@@ -115,6 +129,7 @@ class ChromeTraceSink final : public TraceSink {
   };
   std::vector<Boundary> boundaries_;  // user intervals' starts and ends, in order
   std::size_t next_boundary_ = 0;
+  std::map<CpuId, CpuId> vcpu_on_;  // host CPU -> the vCPU track it ran last
 };
 
 /// Lines as Linux's nmi_handler trace event prints them in trace_pipe:
@@ -132,9 +147,14 @@ class ChromeTraceSink final : public TraceSink {
 /// The task and flags are those of the context the NMI interrupted
 /// (docs/format.md "ftrace"): the idle task, a user task inside a scenario
 /// `user` interval, the vCPU thread for an NMI-induced VM exit.
+///
+/// With `vm`, the lines of that VM's guest kernel instead (its records with
+/// `vm` = that name), as the guest's own trace_pipe shows them: the CPU is the
+/// vCPU, the task the guest's idle task. Without, the guest records are left
+/// out: the host's trace has none of the guest's calls.
 class FtraceSink final : public TraceSink {
  public:
-  FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap);
+  FtraceSink(std::ostream& out, TraceSinkContext ctx, bool with_source_bitmap, std::string vm = {});
   void record(const TraceRecord& r) override;
   /// Writes the lines still waiting (the run is over).
   void flush() override;
@@ -162,6 +182,7 @@ class FtraceSink final : public TraceSink {
   TraceSinkContext ctx_;
   std::uint32_t frequency_mhz_;
   bool with_source_bitmap_;
+  std::string vm_;             // a guest's lines: its VM's name
   std::vector<Line> waiting_;  // a min-heap by (end_ns, cpu, seq)
   std::uint64_t seq_ = 0;
   std::map<CpuId, Context> interrupted_;  // per CPU: what its current NMI interrupted
