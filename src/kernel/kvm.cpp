@@ -237,6 +237,10 @@ void Kvm::resume_vcpu(CpuId cpu) {
 
 void Kvm::on_vm_entry(vmx::VmxCpu& vcpu) {
   Vcpu& v = vcpus_[vcpu.cpu().id()];
+  if (v.vm != nullptr && v.out) {
+    v.vm->counts(v.vm_vcpu).exit_cycles += machine_.now() - v.out_since;
+    v.out = false;
+  }
   // The guest kernel's work that fell due while the vCPU was out goes on.
   if (v.vm != nullptr && v.active) v.vm->vcpu_entered(v.vm_vcpu);
 }
@@ -251,6 +255,10 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
   const bool window =
       exit.reason.basic() == static_cast<std::uint16_t>(vmx::BasicExitReason::nmi_window);
   if (Vcpu& v = vcpus_[cpu]; v.vm != nullptr) {
+    if (!v.out) {
+      v.out = true;
+      v.out_since = exit.exited_at;
+    }
     // vmx_complete_interrupts(): an injected NMI the exit did not interrupt
     // has been delivered; one it interrupted is injected again.
     v.vm->nmis(v.vm_vcpu).after_exit();

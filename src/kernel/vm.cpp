@@ -168,9 +168,29 @@ void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
 void Vm::on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) {
   if (d.event.type == cpu::EventType::nmi) {
     const CpuId vcpu = vcpu_of(cpu.id());
-    if (vcpu != kNoCpu) ++vcpus_[vcpu].counts.nmi_delivered;
+    if (vcpu != kNoCpu) {
+      Vcpu& v = vcpus_[vcpu];
+      ++v.counts.nmi_delivered;
+      // One taken at the return of the one before (back to back) starts
+      // where that one ended.
+      if (v.nmi_open) v.counts.dispatch_cycles += d.started - v.nmi_started;
+      v.nmi_open = true;
+      v.nmi_started = d.started;
+    }
   }
   kernel_->on_delivery(cpu, d);
+}
+
+void Vm::on_resume(cpu::Cpu& cpu, cpu::RunState resumed) {
+  // The guest's return from its NMI completed: the code it interrupted goes on.
+  if (const CpuId vcpu = vcpu_of(cpu.id()); vcpu != kNoCpu) {
+    Vcpu& v = vcpus_[vcpu];
+    if (v.nmi_open) {
+      v.counts.dispatch_cycles += machine_.now() - v.nmi_started;
+      v.nmi_open = false;
+    }
+  }
+  kernel_->on_resume(cpu, resumed);
 }
 
 void Vm::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {

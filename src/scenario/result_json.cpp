@@ -61,7 +61,9 @@ ordered_json vms_json(const std::vector<VmResult>& vms) {
                                      {"unknown", v.stats.unknown},
                                      {"external", v.stats.external},
                                      {"swallow", v.stats.swallow}}},
-                                   {"lost", v.lost}});
+                                   {"lost", v.lost},
+                                   {"dispatch_cycles", v.dispatch_cycles},
+                                   {"exit_cycles", v.exit_cycles}});
     }
     out.push_back(ordered_json{{"name", vm.name},
                                {"vcpus", std::move(vcpus)},

@@ -421,6 +421,8 @@ Result<Built> build(const ScenarioSpec& spec) {
     c.host_cpus = v.cpus;
     c.kernel.revision = v.kernel;
     c.kernel.use_fred = v.delivery == Delivery::fred;
+    // The same kernel build as the host's: the NMI-source vectors it names.
+    c.kernel.source_vectors = spec.kernel.source_vectors;
     c.nmi_source = v.nmi_source;
     c.apic = v.apic;
     c.nmi_exiting = v.nmi_exiting;
@@ -589,7 +591,8 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     for (CpuId i = 0; i < vm->vcpu_count(); ++i) {
       const kernel::VcpuCounts& n = vm->counts(i);
       vr.vcpus.push_back(VcpuResult{i, vm->host_cpu(i), n.nmi_injected, n.nmi_window_exits,
-                                    n.nmi_delivered, g.cpu_state(i).stats, g.lost_work(i)});
+                                    n.nmi_delivered, g.cpu_state(i).stats, g.lost_work(i),
+                                    n.dispatch_cycles, n.exit_cycles});
     }
     vr.handlers = handler_results(g);
     for (const auto& l : g.console().lines())

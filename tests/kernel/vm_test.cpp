@@ -2,10 +2,12 @@
 // with a kernel of their own"): the vCPUs enter at start(), the guest kernel
 // boots after the entry on KVM's emulated APIC, user space's KVM_NMI reaches the
 // guest's dispatch through KVM's injection, and host NMIs stay the host's.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "fredsim/apic/constants.hpp"
@@ -321,6 +323,51 @@ TEST(Vm, AGuestNmiIpiExitsOnTheSenderAndIsInjectedWithItsSourceIntoTheTarget) {
                           t.get(TimingParam::vm_exit_external_interrupt));
   EXPECT_TRUE(r.sys->machine().cpu(1).non_root()) << "the sender runs its guest again";
   EXPECT_TRUE(r.sys->machine().cpu(2).non_root());
+}
+
+TEST(Vm, EachVcpuCountsItsGuestDispatchAndItsCyclesOutOfTheGuest) {
+  // Two guest NMI IPIs from vCPU 0 to vCPU 1 (each an MSR-write exit on host
+  // CPU 1, a kick and an external-interrupt exit on host CPU 2, an injection)
+  // and a KVM_NMI to vCPU 1. The counts are checked against the trace: the
+  // out-of-guest time is each vm_exit to the next vm_entry of that host CPU,
+  // the guest's dispatch each delivery on host CPU 2 to its ERETS.
+  VmRig r;
+  const HandlerId a = r.guest_handler("g_a", 5, /*handle=*/3'000);
+  for (Cycle at : {10'000u, 60'000u}) {
+    r.sys->at(at, [&] {
+      r.guest().registry().add_work(a, 1, 1);
+      const CpuId dest[] = {1};
+      r.guest().send_nmi_ipi(0, dest, 5);
+    });
+  }
+  r.sys->at(120'000, [&] { r.vm->kvm_nmi(1); });
+  r.sys->run_until(300'000);
+  ASSERT_EQ(r.vm->counts(1).nmi_delivered, 3u);
+
+  auto cycle_of = [](const std::string& l) { return std::stoull(l.substr(l.find('=') + 1)); };
+  Cycle out[3] = {}, dispatch = 0;
+  std::optional<Cycle> exit_at[3], deliver_at;
+  for (const std::string& l : r.trace.lines()) {
+    for (CpuId cpu : {1u, 2u}) {
+      const std::string at = fmt::format(" cpu={} ", cpu);
+      if (l.find(at + "vm_exit ") != std::string::npos && !exit_at[cpu]) exit_at[cpu] = cycle_of(l);
+      if (l.find(at + "vm_entry ") != std::string::npos && exit_at[cpu]) {
+        out[cpu] += cycle_of(l) - *exit_at[cpu];
+        exit_at[cpu].reset();
+      }
+    }
+    if (l.find(" cpu=2 nmi_deliver ") != std::string::npos) deliver_at = cycle_of(l);
+    if (l.find(" cpu=2 nmi_return via=erets") != std::string::npos && deliver_at) {
+      dispatch += cycle_of(l) - *deliver_at;
+      deliver_at.reset();
+    }
+  }
+  EXPECT_GT(out[1], 0u) << "vCPU 0's two ICR-write exits";
+  EXPECT_EQ(r.vm->counts(0).exit_cycles, out[1]);
+  EXPECT_EQ(r.vm->counts(1).exit_cycles, out[2]);
+  EXPECT_GE(dispatch, 2 * 3'000u) << "the handler's work is inside the guest's dispatch";
+  EXPECT_EQ(r.vm->counts(1).dispatch_cycles, dispatch);
+  EXPECT_EQ(r.vm->counts(0).dispatch_cycles, 0u) << "the sender took no NMI";
 }
 
 TEST(Vm, AnXapicGuestsIcrWriteIsAnApicWriteExit) {

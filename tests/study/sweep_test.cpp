@@ -77,6 +77,65 @@ TEST(SweepScenario, EveryCellIsAScenarioThatLoads) {
   }
 }
 
+TEST(SweepScenario, TheVmPlaceGivesTheModeToTheGuestKernel) {
+  SweepOptions o;
+  o.nmis = 10;
+  o.places = {SweepPlace::vm};
+  const auto cases = sweep_cases(o);
+  // A guest has no platform NMI: `two` and `external10` are left out.
+  EXPECT_EQ(cases.size(), 4u * (7u + 6u));
+  for (const auto& c : cases) {
+    EXPECT_TRUE(c.mix == SweepMix::one || c.mix == SweepMix::unsourced10) << to_string(c.mix);
+    auto spec = load_scenario_string(sweep_scenario(c), "sweep");
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    ASSERT_EQ(spec->vms.size(), 1u);
+    const VmSpec& vm = spec->vms[0];
+    EXPECT_EQ(vm.cpus, (std::vector<CpuId>{0, 1}));
+    EXPECT_EQ(vm.nmi_source,
+              c.mode == SweepMode::fred_nmisrc_v7 || c.mode == SweepMode::fred_nmisrc_v5);
+    EXPECT_EQ(vm.delivery == Delivery::idt, c.mode == SweepMode::idt);
+    EXPECT_TRUE(spec->system.nmi_source) << "the host keeps FRED with NMI-source";
+    for (const auto& h : spec->handlers)
+      EXPECT_EQ(h.vm, std::optional<std::size_t>{0}) << h.name << ": a guest handler";
+    for (const auto& e : spec->events)
+      EXPECT_EQ(e.vm, std::optional<std::size_t>{0}) << "a guest event";
+  }
+}
+
+TEST(SweepRun, InAVmTheGuestsBitmapFiltersAndTheHostPaysTheExits) {
+  SystemRunner runner;
+  auto points =
+      run_sweep(small({SweepMix::one, SweepMix::unsourced10}, {SweepPlace::vm}, {4, 64}), runner);
+  ASSERT_TRUE(points.ok()) << points.error().message;
+  for (SweepMode m : {SweepMode::fred_nmisrc_v7, SweepMode::fred_nmisrc_v5}) {
+    EXPECT_DOUBLE_EQ(at(*points, m, 64, SweepMix::one, SweepPlace::vm).calls_per_nmi(), 1.0)
+        << "the injected event data names perf alone";
+    EXPECT_EQ(at(*points, m, 64, SweepMix::one, SweepPlace::vm).dispatch_cycles,
+              at(*points, m, 4, SweepMix::one, SweepPlace::vm).dispatch_cycles);
+  }
+  for (SweepMode m : {SweepMode::idt, SweepMode::fred}) {
+    EXPECT_DOUBLE_EQ(at(*points, m, 64, SweepMix::one, SweepPlace::vm).calls_per_nmi(), 64.0)
+        << "no NMI-source in the guest: every guest handler polled";
+  }
+  // The exits (the kick that brings each PMI, the sender's ICR writes) do not
+  // depend on how the guest dispatches.
+  for (SweepMix mix : {SweepMix::one, SweepMix::unsourced10}) {
+    const SweepPoint& bitmap = at(*points, SweepMode::fred_nmisrc_v7, 64, mix, SweepPlace::vm);
+    EXPECT_GT(bitmap.host_cycles, 0u);
+    for (SweepMode m : {SweepMode::idt, SweepMode::fred, SweepMode::fred_nmisrc_v5})
+      EXPECT_EQ(at(*points, m, 64, mix, SweepPlace::vm).host_cycles, bitmap.host_cycles);
+  }
+  EXPECT_GT(at(*points, SweepMode::fred, 64, SweepMix::unsourced10, SweepPlace::vm).host_cycles,
+            at(*points, SweepMode::fred, 64, SweepMix::one, SweepPlace::vm).host_cycles)
+      << "the unsourced NMIs are IPIs from vCPU 1: ICR-write exits besides the kicks";
+  for (const auto& p : *points) {
+    EXPECT_EQ(p.nmis, 20u);
+    EXPECT_EQ(p.deliveries, 20u);
+    EXPECT_EQ(p.unknown, 0u);
+    EXPECT_EQ(p.lost, 0u);
+  }
+}
+
 TEST(SweepOptions, BadOptionsAreNamed) {
   SweepOptions o;
   o.nmis = 15;
@@ -117,6 +176,7 @@ TEST(SweepRun, BitmapDispatchStaysFlatAndPollingGrowsWithHandlers) {
     EXPECT_EQ(p.deliveries, 20u);
     EXPECT_EQ(p.unknown, 0u);
     EXPECT_EQ(p.lost, 0u);
+    EXPECT_EQ(p.host_cycles, p.dispatch_cycles) << "on bare metal the host dispatches";
   }
 }
 
@@ -183,7 +243,7 @@ TEST(SweepOutput, CsvJsonAndPlotScriptCarryEveryPoint) {
   std::size_t rows = 0;
   while (std::getline(lines, line)) {
     ++rows;
-    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 12);
+    EXPECT_EQ(std::count(line.begin(), line.end(), ','), 14);
   }
   EXPECT_EQ(rows, points->size());
 
@@ -371,7 +431,7 @@ TEST(SweepShard, ParseRefusesFilesThatAreNotShards) {
   };
   EXPECT_EQ(msg("{"), "error: f.json: not a sweep shard file: not JSON");
   EXPECT_EQ(msg("{\"points\": []}"),
-            "error: f.json: not a sweep shard file: no \"format\": \"fredsim-sweep-shard-1\" "
+            "error: f.json: not a sweep shard file: no \"format\": \"fredsim-sweep-shard-2\" "
             "(written by fredsim sweep --shard)");
   const SweepOptions o = shard_options();
   std::string good = sweep_shard_json(o, {2, 3}, {}, {});

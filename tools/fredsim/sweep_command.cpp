@@ -284,7 +284,8 @@ Subcommand add_sweep_subcommand(CLI::App& app, const CliContext& ctx) {
       "sweep",
       "The dispatch study in simulated cycles: cycles and handler calls per NMI against the "
       "number of LOCAL handlers, for each mode (IDT, FRED polling, FRED + NMI-source v7/v5), "
-      "NMI mix and place (bare metal, guest); writes DIR/sweep.csv, DIR/sweep.json and "
+      "NMI mix and place (bare metal, guest, or a VM's own NMIs with --places vm); writes "
+      "DIR/sweep.csv, DIR/sweep.json and "
       "DIR/sweep.png");
   sweep_cmd->footer(
       "Example:\n"
@@ -313,7 +314,7 @@ Subcommand add_sweep_subcommand(CLI::App& app, const CliContext& ctx) {
   CLI::Option* places_opt =
       sweep_cmd->add_option("--places", sweep_places, "Where the target CPU runs, comma-separated")
           ->delimiter(',')
-          ->check(CLI::IsMember({"bare", "guest"}))
+          ->check(CLI::IsMember({"bare", "guest", "vm"}))
           ->type_name("PLACE,...")
           ->default_str("bare,guest");
   CLI::Option* nmis_opt =

@@ -90,6 +90,11 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
     CpuId vm_vcpu = 0;
     bool reinject = false;  // an injected NMI an exit interrupted: inject it again
     std::uint64_t reinject_data = 0;
+    // Out of the guest since `out_since` (a VM exit), until the next VM entry:
+    // the vCPU's exit_cycles. An entry that exits again at once (a pending
+    // NMI) keeps the first exit's start.
+    bool out = false;
+    Cycle out_since = 0;
   };
   Status enter_vm(CpuId cpu);
   /// KVM before a VM entry of a VM's vCPU: process_nmi, inject_pending_event.

@@ -51,6 +51,13 @@ struct VcpuCounts {
   std::uint64_t icr_exits = 0;         // its ICR writes: MSR-write / APIC-write exits
   std::uint64_t nmi_ipis = 0;          // NMIs the emulated APIC queued for it from an ICR
   std::uint64_t pmis = 0;              // NMIs its virtual PMU's LVTPC queued
+  /// The guest's NMIs from the start of each delivery (the injection at VM
+  /// entry) to the guest's return from it, summed: what dispatch_cycles is for
+  /// a host CPU, in the guest.
+  Cycle dispatch_cycles = 0;
+  /// Host cycles the vCPU spent out of the guest: from each VM exit to the
+  /// VM entry that follows it, summed (the exit, KVM's handling, the entry).
+  Cycle exit_cycles = 0;
 };
 
 /// KVM's emulated local APIC of one vCPU: the LVT registers the guest kernel
@@ -128,9 +135,7 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   // receives (nmi_delivered) and go to the guest kernel.
   void on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) override;
   Cycle entry_code(const cpu::Delivery& d) const override { return kernel_->entry_code(d); }
-  void on_resume(cpu::Cpu& cpu, cpu::RunState resumed) override {
-    kernel_->on_resume(cpu, resumed);
-  }
+  void on_resume(cpu::Cpu& cpu, cpu::RunState resumed) override;
   void on_interrupt(cpu::Cpu& cpu, std::uint8_t vector) override {
     kernel_->on_interrupt(cpu, vector);
   }
@@ -149,6 +154,8 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
     EmulatedApic apic;
     bool booted = false;
     bool kick_in_flight = false;  // a kick IPI is on its way
+    bool nmi_open = false;        // a guest NMI delivered, its return still to come
+    Cycle nmi_started = 0;        // that delivery's start
     // ICR writes the guest made, oldest first (a ring sized at setup): each
     // is one exit, emulated in order; icr_exit: the oldest one's exit is
     // requested or under way.

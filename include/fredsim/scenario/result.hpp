@@ -121,6 +121,8 @@ struct VcpuResult {
   std::uint64_t nmi_delivered = 0;     // NMIs the guest kernel's entry received
   kernel::NmiStats stats;              // as the guest's default_do_nmi counts them
   std::uint64_t lost = 0;              // guest work items still unhandled at the end
+  Cycle dispatch_cycles = 0;           // guest NMIs, delivery (injection) to return, summed
+  Cycle exit_cycles = 0;               // host cycles out of the guest: VM exit to next entry
 };
 
 /// A [[vm]] and its guest kernel.

@@ -37,6 +37,8 @@ enum class SweepMix : std::uint8_t {
 enum class SweepPlace : std::uint8_t {
   bare,   // the target CPU runs the host kernel
   guest,  // the target CPU runs a VMX guest with NMI exiting; NMIs arrive by VM exit
+  vm,     // the NMIs are a VM's own: its guest kernel (the mode) takes them through
+          // KVM's injection; the mixes `one` and `unsourced10` only
 };
 
 std::string_view to_string(SweepMode m);
@@ -50,7 +52,11 @@ inline constexpr SweepMode kAllSweepModes[] = {
     SweepMode::idt, SweepMode::fred, SweepMode::fred_nmisrc_v7, SweepMode::fred_nmisrc_v5};
 inline constexpr SweepMix kAllSweepMixes[] = {SweepMix::one, SweepMix::two, SweepMix::unsourced10,
                                               SweepMix::external10};
-inline constexpr SweepPlace kAllSweepPlaces[] = {SweepPlace::bare, SweepPlace::guest};
+inline constexpr SweepPlace kAllSweepPlaces[] = {SweepPlace::bare, SweepPlace::guest,
+                                                 SweepPlace::vm};
+/// The places a sweep covers unless told (the guest-dispatch study, `vm`, is asked
+/// for by name: `--places vm`).
+inline constexpr SweepPlace kDefaultSweepPlaces[] = {SweepPlace::bare, SweepPlace::guest};
 
 /// The LOCAL handlers a point registers: the first `handlers` of this roster
 /// (name, model, vector), the Linux users first, then device drivers.
@@ -63,12 +69,15 @@ struct SweepHandler {
 std::vector<SweepHandler> sweep_roster(unsigned handlers);
 /// The fewest handlers a mix needs (the handlers its NMIs are for).
 unsigned sweep_min_handlers(SweepMix mix);
+/// Whether a place has a mix: a VM's guest has no platform NMI (LINT1 with
+/// SERR), which `two` and `external10` are built on.
+bool sweep_place_has_mix(SweepPlace place, SweepMix mix);
 
 struct SweepOptions {
   std::vector<unsigned> handlers{1, 2, 4, 8, 16, 32, 64};
   std::vector<SweepMode> modes{std::begin(kAllSweepModes), std::end(kAllSweepModes)};
   std::vector<SweepMix> mixes{std::begin(kAllSweepMixes), std::end(kAllSweepMixes)};
-  std::vector<SweepPlace> places{std::begin(kAllSweepPlaces), std::end(kAllSweepPlaces)};
+  std::vector<SweepPlace> places{std::begin(kDefaultSweepPlaces), std::end(kDefaultSweepPlaces)};
   std::uint32_t nmis = 1000;                  // NMIs raised per point (a multiple of 10)
   std::vector<scenario::Override> overrides;  // applied to every point (timing.*, system.apic, ...)
 };
@@ -84,18 +93,25 @@ struct SweepCase {
 
 /// The figures of one cell. For the `two` mix they are the difference between the
 /// run with the coalesced pairs and the same run without them (see
-/// sweep_scenario), so the NMI that holds the CPU busy is not counted.
+/// sweep_scenario), so the NMI that holds the CPU busy is not counted. In the
+/// `vm` place they are the guest's: its vCPU 0 and its kernel's handlers.
 struct SweepPoint {
   SweepCase c;
-  std::uint64_t nmis = 0;        // NMIs raised at the target CPU
+  std::uint64_t nmis = 0;        // NMIs raised at the target CPU (vCPU)
   std::uint64_t deliveries = 0;  // FRED/IDT deliveries and NMI VM exits
   std::uint64_t coalesced = 0;
   std::uint64_t dispatch_cycles = 0;  // delivery to return, summed
   std::uint64_t handler_calls = 0;    // every handler list (LOCAL, SERR, UNKNOWN)
   std::uint64_t unknown = 0;          // Linux's unknown-NMI stat
   std::uint64_t lost = 0;             // work items never handled
+  /// Host cycles the NMIs took outside any guest: in `bare` and `guest` the
+  /// dispatch itself (the host kernel's, or the VM exit to the entry after it);
+  /// in `vm` the VM exits of every vCPU (the sender's ICR writes, the kicks,
+  /// NMI windows: exit to the next entry), on top of the guest's dispatch.
+  std::uint64_t host_cycles = 0;
   double cycles_per_nmi() const;
   double calls_per_nmi() const;
+  double host_cycles_per_nmi() const;
 };
 
 /// A cell's name, "PLACE-MIX-MODE-N" ("-base" added for the `two` mix's run
