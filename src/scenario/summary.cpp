@@ -107,13 +107,17 @@ void vm_sections(std::ostream& out, const ScenarioResult& r, bool running, int l
   for (const auto& vm : r.vms) {
     fmt::print(out, "\nvm {}: {} vCPU{}\n", vm.name, vm.vcpus.size(),
                vm.vcpus.size() == 1 ? "" : "s");
-    fmt::print(out, "  {:>5} {:>8} {:>9} {:>12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>{}}\n", "vcpu",
-               "host_cpu", "injected", "window_exits", "delivered", "normal", "unknown", "external",
-               "swallow", running ? "pending" : "lost", last_width);
+    fmt::print(out,
+               "  {:>5} {:>8} {:>9} {:>12} {:>9} {:>15} {:>11} {:>8} {:>8} {:>8} {:>8} {:>{}}\n",
+               "vcpu", "host_cpu", "injected", "window_exits", "delivered", "dispatch_cycles",
+               "exit_cycles", "normal", "unknown", "external", "swallow",
+               running ? "pending" : "lost", last_width);
     for (const auto& v : vm.vcpus) {
-      fmt::print(out, "  {:>5} {:>8} {:>9} {:>12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>{}}\n", v.id,
-                 v.host_cpu, v.nmi_injected, v.nmi_window_exits, v.nmi_delivered, v.stats.normal,
-                 v.stats.unknown, v.stats.external, v.stats.swallow, v.lost, last_width);
+      fmt::print(out,
+                 "  {:>5} {:>8} {:>9} {:>12} {:>9} {:>15} {:>11} {:>8} {:>8} {:>8} {:>8} {:>{}}\n",
+                 v.id, v.host_cpu, v.nmi_injected, v.nmi_window_exits, v.nmi_delivered,
+                 v.dispatch_cycles, v.exit_cycles, v.stats.normal, v.stats.unknown,
+                 v.stats.external, v.stats.swallow, v.lost, last_width);
     }
     if (!vm.handlers.empty()) {
       fmt::print(out, "\n");
@@ -346,6 +350,12 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
                 vcpus(vp, window), true);
     compare_row(out, fmt::format("{} NMIs delivered", vb.name), vcpus(&vb, delivered),
                 vcpus(vp, delivered), true);
+    const auto dispatch = [](const VcpuResult& v) { return v.dispatch_cycles; };
+    const auto exits = [](const VcpuResult& v) { return v.exit_cycles; };
+    compare_row(out, fmt::format("{} guest dispatch cycles", vb.name), vcpus(&vb, dispatch),
+                vcpus(vp, dispatch), true);
+    compare_row(out, fmt::format("{} host cycles in VM exits", vb.name), vcpus(&vb, exits),
+                vcpus(vp, exits), true);
     compare_row(out, fmt::format("{} lost work items", vb.name), vcpus(&vb, lost), vcpus(vp, lost),
                 true);
     compare_row(out, fmt::format("{} unknown NMIs", vb.name), vcpus(&vb, unknown),

@@ -189,6 +189,8 @@ VmResult guest_vm(std::uint64_t calls) {
   b.nmi_delivered = 5;
   b.stats = {4, 1, 0, 0};
   b.lost = 1;
+  b.dispatch_cycles = 10350;
+  b.exit_cycles = 7750;
   vm.vcpus = {a, b};
   HandlerResult h;
   h.name = "g_bt";
@@ -208,12 +210,12 @@ TEST(Summary, AVmsSectionShowsItsVcpusHandlersAndConsole) {
   write_summary(out, r);
   const std::string s = out.str();
   EXPECT_NE(s.find("\nvm vm0: 2 vCPUs\n"
-                   "   vcpu host_cpu  injected window_exits delivered   normal  unknown external  "
-                   "swallow   lost\n"
-                   "      0        1         0            0         0        0        0        0  "
-                   "      0      0\n"
-                   "      1        3         5            2         5        4        1        0  "
-                   "      0      1\n"
+                   "   vcpu host_cpu  injected window_exits delivered dispatch_cycles exit_cycles "
+                   "  normal  unknown external  swallow   lost\n"
+                   "      0        1         0            0         0               0           0 "
+                   "       0        0        0        0      0\n"
+                   "      1        3         5            2         5           10350        7750 "
+                   "       4        1        0        0      1\n"
                    "\n"
                    "  handler              type      vector    calls  handled       cycles\n"
                    "  g_bt                 local          4        4        4         2000\n"
@@ -256,6 +258,10 @@ TEST(Summary, CompareTableHasEachVmsRows) {
                    "  vm0 NMI-window exits                              2              2       "
                    "1.00\n"
                    "  vm0 NMIs delivered                                5              5       "
+                   "1.00\n"
+                   "  vm0 guest dispatch cycles                     10350          10350       "
+                   "1.00\n"
+                   "  vm0 host cycles in VM exits                    7750           7750       "
                    "1.00\n"
                    "  vm0 lost work items                               1              1       "
                    "1.00\n"
