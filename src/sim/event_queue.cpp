@@ -234,12 +234,20 @@ void EventQueue::remove_first(std::uint32_t i) {
   const std::uint32_t s = static_cast<std::uint32_t>(n.cycle) & kSlotMask;
   if (slot_head_[s] == i) {
     --wheel_size_;
-    slot_head_[s] = n.next;
-    if (n.next == kNone) {
-      slot_tail_[s] = kNone;
-      occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
-      if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
+    const std::uint32_t next = n.next;
+    slot_head_[s] = next;
+    if (next != kNone) {
+      // The first event's slot goes on: its next event is the wheel's first,
+      // no scan needed; only the heap's top may come before it.
+      if (i == newest_tail_) newest_live_ = false;
+      n.next = free_;
+      free_ = i;
+      first_ = !far_.empty() && before(far_.front(), next) ? far_.front() : next;
+      return;
     }
+    slot_tail_[s] = kNone;
+    occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
+    if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
   } else {
     // The heap's top: move the last entry down from the root.
     const std::uint32_t last = far_.back();
