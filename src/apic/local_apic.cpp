@@ -145,8 +145,21 @@ MsrRead LocalApic::read_register(std::uint32_t offset, bool x2) {
 }
 
 Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool x2) {
+  // The ICR first: the register an IPI storm writes (the LVT, ISR/TMR/IRR and
+  // other tests below never match its offset).
+  if (offset == APIC_ICR) {
+    if (x2) {
+      if ((value & ~kIcrX2apicWritable) != 0) return Fault::gp;
+      icr_ = IcrValue(value);
+    } else {
+      // The low-word write keeps ICR2's destination and sends (docs/hardware.md §3 "Local APIC").
+      icr_ = IcrValue(value & kLow32 & kIcrLowWritable).with_destination(icr_.destination());
+    }
+    send(icr_);
+    return Fault::none;
+  }
   // x2APIC: every register but the ICR is 32 bits wide; the upper half is reserved.
-  if (x2 && offset != APIC_ICR && (value >> 32) != 0) return Fault::gp;
+  if (x2 && (value >> 32) != 0) return Fault::gp;
   if (const auto which = lvt_at_offset(offset)) return write_lvt(*which, value, x2);
   const auto v32 = static_cast<std::uint32_t>(value & kLow32);
   if (in_isr_tmr_irr(offset)) return x2 ? Fault::gp : Fault::none;  // read-only
@@ -191,16 +204,6 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
     case APIC_ESR:
       if (x2 && v32 != 0) return Fault::gp;  // SDM 11.12.1.3: only 0 may be written
       latch_esr();
-      return Fault::none;
-    case APIC_ICR:
-      if (x2) {
-        if ((value & ~kIcrX2apicWritable) != 0) return Fault::gp;
-        icr_ = IcrValue(value);
-      } else {
-        // The low-word write keeps ICR2's destination and sends (docs/hardware.md §3 "Local APIC").
-        icr_ = IcrValue(v32 & kIcrLowWritable).with_destination(icr_.destination());
-      }
-      send(icr_);
       return Fault::none;
     case APIC_ICR2:
       if (x2) return Fault::gp;  // one 64-bit ICR in x2APIC mode

@@ -471,7 +471,8 @@ void Cpu::trace_deliver(const Delivery& d) const {
 void Cpu::start_entry(const Delivery& d, Cycle cost) {
   entry_ = d;
   state_ = RunState::delivering;
-  ctx_.queue.schedule_in(cost + (os_ != nullptr ? os_->entry_code(d) : 0), *this, kEntryReached);
+  ctx_.queue.schedule_next_in(cost + (os_ != nullptr ? os_->entry_code(d) : 0), *this,
+                              kEntryReached);
 }
 
 void Cpu::push_software_frame(const FredFrame& frame) {
@@ -569,7 +570,7 @@ Fault Cpu::start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, s
   const TimingParam cost = via == ReturnVia::erets   ? TimingParam::erets
                            : via == ReturnVia::eretu ? TimingParam::eretu
                                                      : TimingParam::iret;
-  ctx_.queue.schedule_in(after + ctx_.cost(cost), *this, kReturnDone);
+  ctx_.queue.schedule_next_in(after + ctx_.cost(cost), *this, kReturnDone);
   return Fault::none;
 }
 

@@ -483,7 +483,7 @@ void Kernel::call_next_handler(CpuCtx& c) {
     // without an event of its own: the same order, one event fewer.
     if (panicked_on(c.id)) return;  // panic() does not return; no later call happens
     if (machine_.queue().try_advance(machine_.now() + cost)) continue;
-    machine_.queue().schedule_in(cost, c, kHandlerDone);
+    machine_.queue().schedule_next_in(cost, c, kHandlerDone);
     return;
   }
   handle_done(c);
@@ -611,7 +611,7 @@ void Kernel::lock_reason_and_read(CpuCtx& c) {
     return;
   }
   reason_lock_holder_ = c.id;
-  machine_.queue().schedule_in(machine_.timing().get(TimingParam::port_read), c, kReasonRead);
+  machine_.queue().schedule_next_in(machine_.timing().get(TimingParam::port_read), c, kReasonRead);
 }
 
 void Kernel::unlock_reason(CpuCtx& c) {

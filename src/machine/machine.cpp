@@ -121,6 +121,14 @@ std::uint64_t Machine::apic_read(CpuId cpu, std::uint32_t offset) {
 }
 
 void Machine::write_icr(CpuId cpu, apic::IcrValue icr) {
+  // x2APIC: the WRMSR of MSR 0x830 goes to the CPU's only MSR device, its
+  // APIC (the constructor attaches nothing else); straight there, and through
+  // Cpu::wrmsr only when it faults, which changed nothing, so that the CPU
+  // records the fault as for any WRMSR.
+  if (config_.apic == apic::ApicMode::x2apic &&
+      impl_->apic->apic(cpu).write_x2apic_icr(icr.raw()) == cpu::Fault::none) {
+    return;
+  }
   // apic_write's xAPIC form is the register pair: ICR2 in the high half.
   const std::uint64_t value =
       config_.apic == apic::ApicMode::x2apic

@@ -164,8 +164,12 @@ class Driver final : public EventTarget {
     const std::uint32_t cpus = k.cpu_count();
     switch (ev.type) {
       case EventType::ipi: {
-        const auto& dest = dest_cpus(ev.dest, ev.from, cpus, dest_);
-        give_work(kind, dest);
+        // A list of CPUs is its own destination: no copy for the common case.
+        if (ev.dest.kind == Destination::Kind::cpus) {
+          give_work(kind, ev.dest.cpus);
+        } else {
+          give_work(kind, dest_cpus(ev.dest, ev.from, cpus, dest_));
+        }
         // The raw "ipi" event: the ICR exactly as the scenario gives it.
         write_icrs(k.platform(), ev.from, ev.dest, ev.mode, ev.vector);
         break;
@@ -486,9 +490,7 @@ StopReason run_limited(const ScenarioSpec& spec, system::System& sys, const RunL
   std::uint32_t until_clock = kClockEvery;
   while (!sys.stopped()) {
     if (limits.interrupt && *limits.interrupt) return StopReason::interrupted;
-    const Cycle next = q.next_cycle();
-    if (next == kNever || next > horizon) break;
-    q.run_one(horizon);
+    if (!q.run_next(horizon)) break;  // none left at or before the horizon
     if (--until_clock == 0) {
       until_clock = kClockEvery;
       const Clock::time_point now = Clock::now();

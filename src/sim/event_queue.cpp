@@ -94,7 +94,18 @@ void EventQueue::far_push(std::uint32_t i) {
   far_[k] = i;
 }
 
+void EventQueue::displace_front() {
+  front_live_ = false;
+  const std::uint32_t j = alloc_node();
+  nodes_[j] = front_;
+  if (newest_tail_ == kFront) newest_tail_ = j;
+  --live_;  // insert() counts it again
+  insert(j);
+}
+
 FREDSIM_INLINE void EventQueue::insert(std::uint32_t i) {
+  if (front_live_ && precedes(nodes_[i], front_)) [[unlikely]]
+    displace_front();
   if (nodes_[i].cycle - now_ < kSlots) {
     wheel_insert(i);
   } else {
@@ -114,10 +125,31 @@ EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, 
     newest_run_ = seq;
   }
   const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone};
+  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
   newest_tail_ = i;
   insert(i);
   return EventId{seq};
+}
+
+void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind,
+                               std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  // One front at a time, and only for an event due before the queue's first
+  // (at its cycle, schedule() decides): otherwise the queue takes it.
+  if (front_live_ || (first_ != kNone && nodes_[first_].cycle <= at) || at > kMaxCycle) {
+    schedule(at, target, kind, arg);
+    return;
+  }
+  const std::uint64_t seq = next_seq_++;
+  if (!newest_live_ || at != newest_cycle_) {
+    newest_live_ = true;
+    newest_cycle_ = at;
+    newest_run_ = seq;
+  }
+  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
+  front_live_ = true;
+  newest_tail_ = kFront;
+  ++live_;
 }
 
 EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target,
@@ -128,7 +160,7 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
   // A run of its own, which nothing joins: its number is older than the newest
   // run's, so events joining it would overtake that run's.
   const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone};
+  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, false};
   insert(i);
   return EventId{seq};
 }
@@ -202,12 +234,20 @@ void EventQueue::remove_first(std::uint32_t i) {
   const std::uint32_t s = static_cast<std::uint32_t>(n.cycle) & kSlotMask;
   if (slot_head_[s] == i) {
     --wheel_size_;
-    slot_head_[s] = n.next;
-    if (n.next == kNone) {
-      slot_tail_[s] = kNone;
-      occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
-      if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
+    const std::uint32_t next = n.next;
+    slot_head_[s] = next;
+    if (next != kNone) {
+      // The first event's slot goes on: its next event is the wheel's first,
+      // no scan needed; only the heap's top may come before it.
+      if (i == newest_tail_) newest_live_ = false;
+      n.next = free_;
+      free_ = i;
+      first_ = !far_.empty() && before(far_.front(), next) ? far_.front() : next;
+      return;
     }
+    slot_tail_[s] = kNone;
+    occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
+    if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
   } else {
     // The heap's top: move the last entry down from the root.
     const std::uint32_t last = far_.back();
@@ -233,10 +273,21 @@ void EventQueue::remove_first(std::uint32_t i) {
   first_ = find_first();
 }
 
+FREDSIM_INLINE void EventQueue::consume_first(std::uint32_t i) {
+  Node& n = nodes_[i];
+  if (n.repeat == 0) {
+    remove_first(i);
+    return;
+  }
+  // A posted entry's next identical event: the entry stays first, for the rest.
+  --n.repeat;
+  ++n.seq;
+}
+
 FREDSIM_INLINE EventQueue::Node EventQueue::pop_first() {
   const std::uint32_t i = first();
   const Node n = nodes_[i];
-  remove_first(i);
+  consume_first(i);
   return n;
 }
 
@@ -247,6 +298,7 @@ FREDSIM_INLINE void EventQueue::drop_stale_first() {
 
 Cycle EventQueue::next_cycle() {
   if (overrun_) return kNever;
+  if (front_live_) return front_.cycle;
   drop_stale_first();
   const std::uint32_t i = first();
   return i == kNone ? kNever : nodes_[i].cycle;
@@ -254,6 +306,14 @@ Cycle EventQueue::next_cycle() {
 
 FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
   if (overrun_) return std::nullopt;  // time ran out: the run stops here
+  if (front_live_) {
+    front_live_ = false;
+    if (newest_tail_ == kFront) newest_live_ = false;
+    now_ = front_.cycle;
+    --live_;
+    ++events_run_;
+    return front_;
+  }
   drop_stale_first();
   if (live_ == 0) return std::nullopt;
   const Node n = pop_first();
@@ -263,17 +323,34 @@ FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
   return n;
 }
 
-bool EventQueue::run_one(Cycle horizon) {
+bool EventQueue::run_next(Cycle limit, Cycle horizon) {
   // take_next() without copying the whole node: only what the call needs.
   if (overrun_) return false;
+  if (front_live_) {
+    // Before every queued event (tombstones too): nothing to search or unlink.
+    if (front_.cycle > limit) return false;
+    front_live_ = false;
+    if (newest_tail_ == kFront) newest_live_ = false;
+    EventTarget* const target = front_.target;
+    const std::uint32_t kind = front_.kind;
+    const std::uint64_t arg = front_.arg;
+    now_ = front_.cycle;
+    --live_;
+    ++events_run_;
+    horizon_ = horizon;
+    target->on_event(kind, arg);
+    horizon_ = 0;
+    return true;
+  }
   drop_stale_first();
   if (live_ == 0) return false;
   const std::uint32_t i = first();
+  if (nodes_[i].cycle > limit) return false;
   EventTarget* const target = nodes_[i].target;
   const std::uint32_t kind = nodes_[i].kind;
   const std::uint64_t arg = nodes_[i].arg;
   now_ = nodes_[i].cycle;
-  remove_first(i);
+  consume_first(i);
   --live_;
   ++events_run_;
   horizon_ = horizon;
@@ -285,6 +362,7 @@ bool EventQueue::run_one(Cycle horizon) {
 bool EventQueue::try_advance(Cycle to) {
   // Past the end of time, the event the caller schedules instead records it.
   if (to > horizon_ || to < now_ || to > kMaxCycle) return false;
+  if (front_live_ && front_.cycle <= to) return false;
   drop_stale_first();
   if (const std::uint32_t i = first(); i != kNone && nodes_[i].cycle <= to) return false;
   now_ = to;
@@ -302,12 +380,8 @@ std::optional<StepInfo> EventQueue::step() {
 
 std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
   std::uint64_t ran = 0;
-  while (ran < max_events) {
-    const Cycle next = next_cycle();
-    if (next == kNever || next > limit) break;
-    run_one(limit);
+  while (ran < max_events && run_next(limit))
     ++ran;
-  }
   if (ran < max_events && !overrun_ && limit != kNever && limit > now_) {
     now_ = std::min(limit, kMaxCycle);
   }

@@ -40,12 +40,8 @@ std::optional<StepInfo> System::step() {
 
 std::uint64_t System::run_until(Cycle cycle) {
   std::uint64_t ran = 0;
-  while (!stopped()) {
-    const Cycle next = machine_->queue().next_cycle();
-    if (next == kNever || next > cycle) break;
-    machine_->queue().run_one(cycle);
+  while (!stopped() && machine_->queue().run_next(cycle))
     ++ran;
-  }
   if (!stopped()) machine_->queue().run_until(cycle);  // advances the clock to `cycle`
   return ran;
 }

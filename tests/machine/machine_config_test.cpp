@@ -1,7 +1,12 @@
-// Machine::create: the configurations a machine refuses, in the machine's terms.
+// Machine::create: the configurations a machine refuses, in the machine's terms;
+// and Machine::write_icr's x2APIC path.
 #include <gtest/gtest.h>
 
 #include "fredsim/apic/constants.hpp"
+#include "fredsim/apic/icr.hpp"
+#include "fredsim/apic/interconnect.hpp"
+#include "fredsim/apic/local_apic.hpp"
+#include "fredsim/cpu/cpu.hpp"
 #include "fredsim/machine/machine.hpp"
 
 namespace fredsim {
@@ -31,6 +36,31 @@ TEST(MachineConfig, XapicAddressesAtMost255Cpus) {
   EXPECT_EQ(refusal(apic::kXapicMaxCpus, apic::ApicMode::xapic), "");
   EXPECT_EQ(refusal(apic::kXapicMaxCpus + 1, apic::ApicMode::xapic),
             "xAPIC addresses at most 255 CPUs (8-bit APIC IDs); use x2apic for 256");
+}
+
+TEST(MachineIcr, AnX2apicIcrWriteSendsOrFaultsAsItsWrmsrDoes) {
+  // Machine::write_icr goes straight to the APIC in x2APIC mode; what the
+  // WRMSR of MSR 0x830 does must not change: a valid ICR sends, one with a
+  // reserved bit (bit 12, delivery status, SDM 11.12.1.3) or written while the
+  // APIC is not in x2APIC mode is the CPU's #GP and sends nothing.
+  machine::MachineConfig c;
+  c.cpus = 2;
+  c.apic = apic::ApicMode::x2apic;
+  auto created = machine::Machine::create(c);
+  ASSERT_TRUE(created.ok());
+  machine::Machine& m = *created.value();
+  const auto nmi = apic::IcrValue{}.with_delivery_mode(apic::DeliveryMode::nmi).with_destination(1);
+  m.write_icr(0, nmi);
+  EXPECT_EQ(m.interconnect().counters().sends, 1u);
+  EXPECT_EQ(m.cpu(0).stats().faults, 0u);
+  m.write_icr(0, apic::IcrValue(nmi.raw() | (std::uint64_t{1} << 12)));
+  EXPECT_EQ(m.interconnect().counters().sends, 1u);
+  EXPECT_EQ(m.cpu(0).stats().faults, 1u);
+  EXPECT_EQ(m.cpu(0).last_fault(), cpu::Fault::gp);
+  ASSERT_EQ(m.apic(0).write_apic_base(0), cpu::Fault::none);  // x2APIC -> disabled
+  m.write_icr(0, nmi);
+  EXPECT_EQ(m.interconnect().counters().sends, 1u);
+  EXPECT_EQ(m.cpu(0).stats().faults, 2u);
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ struct Runner final : EventTarget {
   EventQueue* q = nullptr;
   ModelQueue* model = nullptr;
   Cycle horizon = kNever;
+  std::uint64_t* next_label = nullptr;  // shared with run_random
   std::vector<std::pair<Cycle, std::uint64_t>> ran;
   void on_event(std::uint32_t, std::uint64_t label) override {
     const auto want = model->take();
@@ -125,6 +126,27 @@ struct Runner final : EventTarget {
       const bool got = q->try_advance(to);
       const bool expected = model->try_advance(to, horizon);
       EXPECT_EQ(got, expected) << "try_advance to " << to << " in event " << label;
+    }
+    // What a component does from inside its event: its next step
+    // (schedule_next), sometimes followed by an event due earlier or at the same
+    // cycle; or identical messages (post). The model schedules them all alike.
+    if (next_label == nullptr) return;
+    if (label % 3 == 1) {
+      const Cycle at = q->now() + label % 37;
+      q->schedule_next(at, *this, 0, *next_label);
+      model->schedule(at, (*next_label)++);
+      if (label % 4 == 1) {
+        const Cycle other = q->now() + label % 41;
+        q->schedule(other, *this, 0, *next_label);
+        model->schedule(other, (*next_label)++);
+      }
+    } else if (label % 7 == 2) {
+      const Cycle at = q->now() + label % 5;
+      for (int k = 0; k < 3; ++k) {
+        q->post(at, *this, 0, *next_label);
+        model->schedule(at, *next_label);
+      }
+      ++*next_label;
     }
   }
   std::string_view event_name(std::uint32_t) const override { return "model"; }
@@ -153,7 +175,7 @@ Cycle random_delay(std::mt19937_64& rng) {
   }
 }
 
-void run_random(std::uint64_t seed, int ops) {
+void run_random(std::uint64_t seed, int ops, bool nested) {
   std::mt19937_64 rng(seed);
   EventQueue q(16);
   ModelQueue model;
@@ -163,9 +185,32 @@ void run_random(std::uint64_t seed, int ops) {
   std::vector<std::pair<EventId, std::uint64_t>> ids;  // queue's, model's
   std::vector<std::uint64_t> reserved;
   std::uint64_t label = 1;
+  if (nested) r.next_label = &label;
   for (int op = 0; op < ops; ++op) {
-    const unsigned what = rng() % 16;
-    if (what < 7) {
+    const unsigned what = rng() % 20;
+    if (what >= 16) {
+      // The same from outside an event: a next step, or identical messages
+      // (with, sometimes, another event between two runs of them).
+      const Cycle at = q.now() + random_delay(rng);
+      if (what == 16) {
+        q.schedule_next(at, r, 0, label);
+        model.schedule(at, label);
+      } else {
+        const int n = 1 + static_cast<int>(rng() % 4);
+        for (int k = 0; k < n; ++k) {
+          q.post(at, r, 0, label);
+          model.schedule(at, label);
+        }
+        if (what == 18) {
+          const EventId id = q.schedule(at, r, 0, label + 1);
+          ids.emplace_back(id, model.schedule(at, label + 1));
+          q.post(at, r, 0, label);
+          model.schedule(at, label);
+          ++label;
+        }
+      }
+      ++label;
+    } else if (what < 7) {
       const Cycle at = q.now() + random_delay(rng);
       const EventId id = q.schedule(at, r, 0, label);
       ids.emplace_back(id, model.schedule(at, label));
@@ -217,7 +262,15 @@ void run_random(std::uint64_t seed, int ops) {
 
 TEST(EventQueueModel, RandomSchedulesRunInTheModelsOrder) {
   for (std::uint64_t seed = 1; seed <= 40; ++seed)
-    run_random(seed, 4'000);
+    run_random(seed, 4'000, false);
+}
+
+TEST(EventQueueModel, EventsThatScheduleTheirNextStepOrPostRunInTheModelsOrder) {
+  // schedule_next() keeps an event outside the wheel and the heap while it
+  // comes first, post() keeps identical events as one entry: neither may change
+  // the order, whatever is scheduled around them, from inside events or not.
+  for (std::uint64_t seed = 1; seed <= 40; ++seed)
+    run_random(seed, 4'000, true);
 }
 
 TEST(EventQueueModel, ManyEventsAtOneCycleAndTheWheelsEdge) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace fredsim {
@@ -120,6 +122,90 @@ TEST(EventQueue, StepReportsWhatRan) {
   EXPECT_EQ(info->cpu, 7u);
   EXPECT_EQ(info->name, "rec");
   EXPECT_FALSE(q.step().has_value());
+}
+
+TEST(EventQueue, PostedIdenticalEventsShareAnEntryAndStillRunOneByOne) {
+  // post() keeps identical events scheduled one after another as one entry:
+  // 1,000 of them need no more storage than 16 pending events, yet each runs
+  // and steps as an event of its own, under its own sequence number, in the
+  // order schedule() would give them.
+  EventQueue q(16);
+  Recorder r;
+  r.q = &q;
+  const std::size_t cap = q.capacity();
+  for (int i = 0; i < 1000; ++i)
+    q.post(10, r, 0, 5);
+  EXPECT_EQ(q.capacity(), cap);
+  EXPECT_EQ(q.size(), 1000u);
+  q.post(10, r, 0, 6);  // another argument: an entry of its own
+  q.post(10, r, 0, 5);  // identical to the first ones, but not adjacent
+  q.schedule(9, r, 0, 1);
+  std::vector<std::uint64_t> seqs;
+  while (const auto info = q.step())
+    seqs.push_back(info->seq);
+  ASSERT_EQ(seqs.size(), 1003u);
+  EXPECT_EQ(seqs.front(), 1002u) << "the event at cycle 9 first";
+  for (std::size_t k = 1; k < seqs.size(); ++k)
+    EXPECT_EQ(seqs[k], k - 1) << "then the posted ones in schedule order";
+  ASSERT_EQ(r.seen.size(), 1003u);
+  EXPECT_EQ(r.seen[0], (std::pair<Cycle, std::uint64_t>{9, 1}));
+  for (std::size_t k = 1; k <= 1000; ++k)
+    EXPECT_EQ(r.seen[k], (std::pair<Cycle, std::uint64_t>{10, 5}));
+  EXPECT_EQ(r.seen[1001], (std::pair<Cycle, std::uint64_t>{10, 6}));
+  EXPECT_EQ(r.seen[1002], (std::pair<Cycle, std::uint64_t>{10, 5}));
+  EXPECT_EQ(q.events_run(), 1003u);
+  EXPECT_TRUE(q.empty());
+}
+
+// Schedules from inside an event: schedule_next() at +`next`, then (when
+// `other` is not kNever) schedule() at +`other`.
+struct Chainer final : EventTarget {
+  EventQueue* q = nullptr;
+  Cycle next = 0;
+  Cycle other = kNever;
+  std::vector<std::pair<Cycle, std::uint64_t>> seen;
+  void on_event(std::uint32_t, std::uint64_t arg) override {
+    seen.emplace_back(q->now(), arg);
+    if (arg != 0) return;
+    q->schedule_next_in(next, *this, 0, 1);
+    if (other != kNever) q->schedule_in(other, *this, 0, 2);
+  }
+  std::string_view event_name(std::uint32_t) const override { return "chain"; }
+};
+
+TEST(EventQueue, ScheduleNextKeepsScheduleOrder) {
+  using Seen = std::vector<std::pair<Cycle, std::uint64_t>>;
+  // The next step first when it is due first; an event scheduled after it that
+  // is due earlier, or at the same cycle, keeps schedule()'s order.
+  for (const auto& [next, other, want] : std::vector<std::tuple<Cycle, Cycle, Seen>>{
+           {5, kNever, Seen{{0, 0}, {5, 1}}},
+           {5, 3, Seen{{0, 0}, {3, 2}, {5, 1}}},
+           {5, 5, Seen{{0, 0}, {5, 1}, {5, 2}}},
+           {5, 9, Seen{{0, 0}, {5, 1}, {9, 2}}},
+           {0, 0, Seen{{0, 0}, {0, 1}, {0, 2}}},
+           {2, kNever, Seen{{0, 0}, {2, 1}}},
+           {2, 1, Seen{{0, 0}, {1, 2}, {2, 1}}},
+           {2, 2, Seen{{0, 0}, {2, 1}, {2, 2}}},
+           {2, 3, Seen{{0, 0}, {2, 1}, {3, 2}}},
+       }) {
+    EventQueue q;
+    Chainer c;
+    c.q = &q;
+    c.next = next;
+    c.other = other;
+    q.schedule(0, c, 0, 0);
+    q.schedule(4, c, 0, 3);  // already queued: before the next step at 5
+    EXPECT_EQ(q.size(), 2u);
+    EXPECT_TRUE(q.run_one());
+    EXPECT_EQ(q.size(), other == kNever ? 2u : 3u);
+    EXPECT_EQ(q.next_cycle(), std::min({next, other, Cycle{4}}));
+    q.run_to_idle();
+    Seen expected = want;
+    expected.insert(
+        std::find_if(expected.begin(), expected.end(), [](const auto& e) { return e.first > 4; }),
+        {4, 3});
+    EXPECT_EQ(c.seen, expected) << "next +" << next << ", other +" << other;
+  }
 }
 
 TEST(EventQueue, StorageStopsGrowingAtTheWorkingSize) {

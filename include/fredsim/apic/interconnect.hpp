@@ -57,7 +57,10 @@ class Interconnect {
   void bind_nmi_sink(CpuId cpu, NmiSink& sink) { apics_[cpu].bind_nmi_sink(&sink); }
 
   /// The CPU whose APIC has this ID, or kNoCpu.
-  CpuId cpu_of_apic_id(std::uint32_t apic_id) const;
+  CpuId cpu_of_apic_id(std::uint32_t apic_id) const {
+    if (identity_ids_) return apic_id < cpu_count_ ? apic_id : kNoCpu;
+    return search_apic_id(apic_id);
+  }
 
   /// Sends `icr` from `sender`'s APIC as an ICR write does (LocalApic calls this
   /// after its own checks): resolves the destinations in the sender's mode, traces
@@ -74,10 +77,12 @@ class Interconnect {
   Interconnect(SimContext ctx, const InterconnectConfig& config);
   void resolve(const LocalApic& sender, IcrValue icr);
   void add_all(CpuId except);
+  CpuId search_apic_id(std::uint32_t apic_id) const;
 
   SimContext ctx_;
   std::deque<LocalApic> apics_;  // stable addresses: the queue holds them as targets
   bool identity_ids_ = true;
+  std::uint32_t cpu_count_ = 0;                              // apics_.size()
   std::vector<std::pair<std::uint32_t, CpuId>> by_apic_id_;  // sorted; when not identity
   std::vector<CpuId> dest_;                                  // reused by every send
   InterconnectCounters counters_;

@@ -115,6 +115,14 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   /// A write to ICR (0x830) or SELF_IPI (0x83F) sends; the caller charges
   /// icr_write_cost(). #GP for reserved bits, read-only registers and as read_msr.
   cpu::Fault write_msr(std::uint32_t index, std::uint64_t value) override;
+  /// write_msr(ICR MSR 0x830, value) without the MSR decode, for a platform
+  /// whose CPUs reach the x2APIC ICR only through this APIC. Nothing changes
+  /// when it faults (#GP outside x2APIC mode or for a reserved bit), so the
+  /// caller may then make the write through the CPU to have the fault recorded.
+  cpu::Fault write_x2apic_icr(std::uint64_t value) {
+    if (mode_ != ApicMode::x2apic) return cpu::Fault::gp;
+    return write_register(APIC_ICR, value, true);
+  }
 
   /// IA32_APIC_BASE (SDM 11.12.5): xAPIC -> x2APIC and any -> disabled are allowed;
   /// x2APIC -> xAPIC, disabled -> x2APIC and EXTD without EN #GP.

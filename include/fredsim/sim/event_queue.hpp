@@ -79,6 +79,40 @@ class EventQueue {
   }
   EventId schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target, std::uint32_t kind,
                             std::uint64_t arg = 0);
+  /// schedule() for an event nobody cancels (no EventId): when the event
+  /// scheduled just before it is the same (a post() of this cycle, target, kind
+  /// and argument, nothing scheduled in between), the queue keeps the two as one
+  /// entry that runs twice, in the same place of the order, under their two
+  /// sequence numbers. An APIC that receives ten identical NMI messages at one
+  /// cycle costs one queue entry, not ten; every one of them still runs (and
+  /// steps) as an event of its own.
+  void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
+    if (newest_live_ && at == newest_cycle_ && newest_tail_ != kFront) {
+      Node& t = nodes_[newest_tail_];
+      if (t.posted && t.target == &target && t.kind == kind && t.arg == arg &&
+          t.seq + t.repeat + 1 == next_seq_) {
+        ++t.repeat;
+        ++next_seq_;
+        ++live_;
+        return;
+      }
+    }
+    if (schedule(at, target, kind, arg).seq != EventId{}.seq) nodes_[newest_tail_].posted = true;
+  }
+  /// schedule() for the next step of a component whose event is running (a
+  /// CPU's delivery reaching its entry point, a return completing), which no one
+  /// cancels. When it comes before every event in the queue, it is kept outside
+  /// it, as the queue's front, and the run loop takes it from there when the
+  /// running event's callback has returned: no slot, no search. An event
+  /// scheduled after it that comes first moves it into the queue. The order is
+  /// schedule()'s, exactly.
+  void schedule_next(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0);
+  void schedule_next_in(Cycle delay, EventTarget& target, std::uint32_t kind,
+                        std::uint64_t arg = 0) {
+    Cycle at = 0;
+    if (__builtin_add_overflow(now_, delay, &at)) at = kNever;
+    schedule_next(at, target, kind, arg);
+  }
   /// Cancels a scheduled event; false when it already ran or was cancelled.
   /// Cancelling is rare, so it costs a linear search of the queue and leaves a
   /// tombstone that pop skips: scheduling and running pay nothing for it.
@@ -98,7 +132,10 @@ class EventQueue {
   std::optional<StepInfo> step();
   /// Runs the next event without describing it; false when idle. While it
   /// runs, try_advance() may move time up to `horizon`.
-  bool run_one(Cycle horizon = kNever);
+  bool run_one(Cycle horizon = kNever) { return run_next(kNever, horizon); }
+  /// run_one(limit) when the next event is due at or before `limit`; false,
+  /// running nothing, otherwise (next_cycle() and run_one() in one).
+  bool run_next(Cycle limit) { return run_next(limit, limit); }
   /// Moves now() to `to` without an event, for a target that would otherwise
   /// schedule an event for itself at `to` and do the rest of its work there
   /// (the kernel model between two handler calls). Allowed only inside an event
@@ -122,6 +159,7 @@ class EventQueue {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  static constexpr std::uint32_t kFront = kNone - 1;  // newest_tail_: the front
   // The near wheel: one slot per cycle of the next kSlots cycles (event_queue.cpp).
   static constexpr std::uint32_t kSlotBits = 12;
   static constexpr std::uint32_t kSlots = 1u << kSlotBits;
@@ -134,19 +172,23 @@ class EventQueue {
   struct Node {
     EventTarget* target;  // null: cancelled (a tombstone)
     std::uint64_t arg;
-    std::uint64_t seq;
+    std::uint64_t seq;  // of the next run of it (a repeated entry counts up)
     std::uint64_t run;
     Cycle cycle;
     std::uint32_t kind;
     std::uint32_t next;
+    std::uint32_t repeat = 0;  // post(): identical events after this one, seq + 1...
+    bool posted = false;       // by post(): may take repeats
   };
-  bool before(std::uint32_t a, std::uint32_t b) const {
-    const Node& x = nodes_[a];
-    const Node& y = nodes_[b];
+  static bool precedes(const Node& x, const Node& y) {
     if (x.cycle != y.cycle) return x.cycle < y.cycle;
     if (x.run != y.run) return x.run < y.run;
     return x.seq < y.seq;
   }
+  bool before(std::uint32_t a, std::uint32_t b) const { return precedes(nodes_[a], nodes_[b]); }
+  /// Moves the front into the queue (an event that comes before it was scheduled).
+  void displace_front();
+  bool run_next(Cycle limit, Cycle horizon);
   std::uint32_t alloc_node();
   /// Records the first overrun; false when `at` is within time.
   bool past_end(Cycle at, const EventTarget& target, std::uint32_t kind);
@@ -161,6 +203,9 @@ class EventQueue {
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
+  /// Takes the first event's next run off the queue: one repeat of a posted
+  /// entry, or the entry itself.
+  void consume_first(std::uint32_t i);
   void drop_stale_first();
   Node pop_first();
   /// The next live event, off the queue, with now() at its cycle; none when idle.
@@ -179,6 +224,10 @@ class EventQueue {
   // Later events: a binary heap of nodes in (cycle, run, seq) order.
   std::vector<std::uint32_t> far_;
   std::uint32_t first_ = kNone;  // the first event in the order, see first()
+  // schedule_next()'s event while it comes before every queued one: not in the
+  // wheel or the heap, not counted in first_.
+  Node front_{};
+  bool front_live_ = false;
   // The run created last by schedule(): the only one an event may join.
   bool newest_live_ = false;
   Cycle newest_cycle_ = 0;
