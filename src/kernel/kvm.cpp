@@ -170,8 +170,8 @@ Status Kvm::enter_vm(CpuId cpu) {
   (void)f.vmwrite(vmx::field::kGuestInterruptibility, vmx::Interruptibility{}.encode());
   (void)f.vmwrite(vmx::field::kEntryIntrInfo, vmx::IntrInfo{}.encode());
   (void)f.vmwrite(vmx::field::kInjectedEventData, 0);
-  prepare_vm_entry(vcpu, v);
-  const vmx::VmxResult r = f.launched() ? vcpu.vm_resume() : vcpu.vm_enter();
+  const Cycle work = prepare_vm_entry(vcpu, v);
+  const vmx::VmxResult r = f.launched() ? vcpu.vm_resume(work) : vcpu.vm_enter(work);
   if (r.status != vmx::VmxStatus::succeed) {
     return Error{fmt::format("VM entry of {} vCPU {} on CPU {} failed: {}", vm.name(), v.vm_vcpu,
                              cpu, entry_failure_text(vcpu, r))};
@@ -181,7 +181,7 @@ Status Kvm::enter_vm(CpuId cpu) {
   return {};
 }
 
-void Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
+Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
   Vm& vm = *v.vm;
   const CpuId i = v.vm_vcpu;
   VirtualNmiQueue& q = vm.nmis(i);
@@ -225,6 +225,7 @@ void Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
                   vmx::ProcControls::decode(f.get(vmx::field::kPrimaryProcControls))
                       .set_nmi_window_exiting(e.nmi_window)
                       .encode());
+  return inject ? machine_.timing().get(TimingParam::kvm_nmi_inject) : 0;
 }
 
 void Kvm::kick(CpuId cpu) {
@@ -323,13 +324,16 @@ void Kvm::handle_nmi_window(vmx::VmxCpu& vcpu) {
       vmx::ProcControls::decode(vcpu.vmcs().get(vmx::field::kPrimaryProcControls))
           .set_nmi_window_exiting(false)
           .encode());
-  if (v.nmi_queued && !v.stop) vcpu.inject_nmi(v.queued_event_data);
+  const bool inject = v.nmi_queued && !v.stop;
+  if (inject) vcpu.inject_nmi(v.queued_event_data);
   v.nmi_queued = false;
   v.queued_event_data = 0;
-  resume(vcpu);
+  // The injection's work (process_nmi, inject_pending_event, the VMCS writes)
+  // comes before the VMRESUME: kvm_nmi_inject cycles.
+  resume(vcpu, inject ? machine_.timing().get(TimingParam::kvm_nmi_inject) : 0);
 }
 
-void Kvm::resume(vmx::VmxCpu& vcpu) {
+void Kvm::resume(vmx::VmxCpu& vcpu, Cycle work) {
   Vcpu& v = vcpus_[vcpu.cpu().id()];
   if (v.stop) {
     // The vCPU thread leaves the guest: the CPU goes back to the host's idle loop.
@@ -339,8 +343,8 @@ void Kvm::resume(vmx::VmxCpu& vcpu) {
     vcpu.cpu().end_transition();
     return;
   }
-  if (v.vm != nullptr) prepare_vm_entry(vcpu, v);
-  const vmx::VmxResult r = vcpu.vm_resume();
+  if (v.vm != nullptr) work += prepare_vm_entry(vcpu, v);
+  const vmx::VmxResult r = vcpu.vm_resume(work);
   if (r.status != vmx::VmxStatus::succeed) {
     kernel_.console().printk(vcpu.cpu().id(),
                              fmt::format("KVM: VMRESUME failed: {}", entry_failure_text(vcpu, r)));

@@ -311,6 +311,26 @@ TEST(Vm, AGuestNmiIpiExitsOnTheSenderAndIsInjectedWithItsSourceIntoTheTarget) {
   EXPECT_TRUE(r.sys->machine().cpu(2).non_root());
 }
 
+TEST(Vm, KvmsInjectionWorkComesBeforeTheVmEntryThatInjects) {
+  // kvm_nmi_inject: process_nmi, inject_pending_event and the VMCS writes run
+  // before the VMRESUME, so the entry that injects completes kvm_nmi_inject +
+  // vm_entry cycles after KVM decided to inject (the nmi_inject record).
+  VmRig r;
+  TimingProfile& t = r.sys->machine().timing();
+  t.set(TimingParam::kvm_nmi_inject, 3'000);
+  r.sys->at(10'000, [&] { r.vm->kvm_nmi(0); });
+  r.sys->run_until(200'000);
+  ASSERT_EQ(r.vm->counts(0).nmi_injected, 1u);
+  const Cycle decided = cycle_of_first(r, "nmi_inject vm=g vcpu=0");
+  const Cycle entered =
+      cycle_of_first(r, "cpu=1 vm_entry instruction=vmresume injected=0x80000202");
+  ASSERT_NE(decided, 0u);
+  EXPECT_EQ(entered, decided + 3'000 + t.get(TimingParam::vm_entry));
+  // An entry that injects nothing takes vm_entry alone: the vCPU's first entry.
+  const Cycle first = cycle_of_first(r, "cpu=1 vm_entry instruction=vmlaunch");
+  EXPECT_EQ(first, t.get(TimingParam::vm_entry));
+}
+
 TEST(Vm, AnXapicGuestsIcrWriteIsAnApicWriteExit) {
   VmRig r(true, true, true, true, apic::ApicMode::xapic);
   const HandlerId a = r.guest_handler("g_a", 5);

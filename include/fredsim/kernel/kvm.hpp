@@ -93,8 +93,13 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   };
   Status enter_vm(CpuId cpu);
   /// KVM before a VM entry of a VM's vCPU: process_nmi, inject_pending_event.
-  void prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v);
-  void resume(vmx::VmxCpu& vcpu);
+  /// Returns the cycles of that work to charge before the entry:
+  /// kvm_nmi_inject when it injects an NMI, else 0 (its cost without an NMI
+  /// is part of vm_entry).
+  Cycle prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v);
+  /// VMRESUME after `work` cycles of KVM's own (an injection's), or leaves the
+  /// guest when it is to stop.
+  void resume(vmx::VmxCpu& vcpu, Cycle work = 0);
   void handle_nmi_window(vmx::VmxCpu& vcpu);
   /// Gives the guest a virtual NMI at the next VMRESUME, or, when the guest
   /// blocks it (virtual-NMI blocking), asks for the NMI window and holds it.

@@ -39,7 +39,7 @@ enum class TimingParam : std::uint16_t {
   vm_exit,   // NMI-induced VM exit, to the first host instruction
   vm_entry,  // VMRESUME, to the first guest instruction
   // The guest NMI path of a VM with a kernel of its own (docs/vmx.md "KVM's
-  // virtual NMIs of a vCPU"); for the run-time VMs, not used by the model yet.
+  // virtual NMIs of a vCPU"); a named profile that sets vm_exit sets these too.
   vm_exit_msr_write,           // a guest's x2APIC ICR WRMSR traps (basic reason 32)
   vm_exit_external_interrupt,  // the kick's host IPI makes the target vCPU exit (reason 1)
   vm_exit_nmi_window,          // an NMI-window exit (reason 8) of a VM
