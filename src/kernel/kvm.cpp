@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <utility>
 
 #include "fredsim/cpu/arch.hpp"
 #include "fredsim/kernel/vm.hpp"
@@ -131,6 +132,7 @@ Status Kvm::enter_vm(CpuId cpu) {
   vcpu.set_guest_os(&vm);
   v.stop = false;
   v.nmi_queued = false;
+  v.irq = -1;
   vmx::Vmcs& f = vcpu.vmcs();
   const bool virtual_nmis = vc.virtual_nmis.value_or(vc.nmi_exiting);
   (void)f.vmwrite(
@@ -225,7 +227,30 @@ Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
                   vmx::ProcControls::decode(f.get(vmx::field::kPrimaryProcControls))
                       .set_nmi_window_exiting(e.nmi_window)
                       .encode());
-  return inject ? machine_.timing().get(TimingParam::kvm_nmi_inject) : 0;
+  if (inject) return machine_.timing().get(TimingParam::kvm_nmi_inject);
+  // inject_pending_event(), after the NMI: a fixed interrupt of the emulated
+  // APIC when vmx_interrupt_allowed(): guest RFLAGS.IF, no blocking by STI or
+  // MOV SS; nor inside the guest's NMI handler (virtual-NMI blocking), where
+  // the model's guest kernel, like the host CPU model, takes no interrupt.
+  // The guest then takes it at its first instruction after the entry
+  // (interrupt_entered). One that cannot go in waits in the IRR for a later
+  // entry: the interrupt-window exit (enable_irq_window) is not modelled.
+  const bool if_set = (f.get(vmx::field::kGuestRflags) & cpu::arch::kRflagsIf) != 0;
+  const bool halted = f.get(vmx::field::kGuestActivityState) != 0;
+  // An interrupt injected at an entry that exited before the guest took it
+  // (a kick at the entry's end) goes in again (vmx_complete_interrupts).
+  if (v.irq < 0 && if_set && !halted && !blocked && !intr.blocking_by_sti()) {
+    v.irq = vm.take_irr(i);
+    if (v.irq >= 0) {
+      if (machine_.tracer().enabled()) {
+        machine_.tracer().emit(machine_.now(), vcpu.cpu().id(), "irq_inject",
+                               {{"vm", TraceValue::str(vm.name())},
+                                {"vcpu", TraceValue::dec(i)},
+                                {"vector", TraceValue::dec(static_cast<std::uint32_t>(v.irq))}});
+      }
+    }
+  }
+  return v.irq >= 0 ? machine_.timing().get(TimingParam::kvm_irq_inject) : 0;
 }
 
 void Kvm::kick(CpuId cpu) {
@@ -240,6 +265,11 @@ void Kvm::on_vm_entry(vmx::VmxCpu& vcpu) {
   Vcpu& v = vcpus_[vcpu.cpu().id()];
   // The guest kernel's work that fell due while the vCPU was out goes on.
   if (v.vm != nullptr && v.active) v.vm->vcpu_entered(v.vm_vcpu);
+  // The fixed interrupt this entry injected: the guest takes it now.
+  if (v.vm != nullptr && v.irq >= 0) {
+    const auto vector = static_cast<std::uint8_t>(std::exchange(v.irq, -1));
+    v.vm->interrupt_entered(v.vm_vcpu, vector);
+  }
 }
 
 void Kvm::stop_guest(CpuId cpu) {
@@ -338,6 +368,7 @@ void Kvm::resume(vmx::VmxCpu& vcpu, Cycle work) {
   if (v.stop) {
     // The vCPU thread leaves the guest: the CPU goes back to the host's idle loop.
     v.active = false;
+    v.irq = -1;
     if (v.vm != nullptr) v.vm->nmis(v.vm_vcpu).clear();
     vcpu.cpu().begin_transition();
     vcpu.cpu().end_transition();

@@ -31,6 +31,8 @@ constexpr std::array<F, 2> kSmpStop{"phase", "cpus"};
 constexpr std::array<F, 1> kCpuStop{"via"};
 // KVM's injection of a virtual NMI into a VM's vCPU (docs/vmx.md).
 constexpr std::array<F, 3> kNmiInject{"vm", "vcpu", "event_data"};
+// KVM's injection of a fixed interrupt of the emulated APIC (docs/vmx.md).
+constexpr std::array<F, 3> kIrqInject{"vm", "vcpu", "vector"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -52,6 +54,7 @@ constexpr TraceEventFields kEvents[] = {
     {"smp_stop", kSmpStop},
     {"cpu_stop", kCpuStop},
     {"nmi_inject", kNmiInject},
+    {"irq_inject", kIrqInject},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

@@ -71,6 +71,9 @@ constexpr TimingParamInfo kParams[] = {
      "assumption: process_nmi, inject_pending_event and the VMCS writes of an entry that "
      "injects an NMI (vmx_inject_nmi), of the order of kvm_nmi_exit; charged before that "
      "VMRESUME's vm_entry"},
+    {P::kvm_irq_inject, "kvm_irq_inject", 200, B::assumed,
+     "assumption: as kvm_nmi_inject, for a fixed interrupt of the emulated APIC "
+     "(kvm_cpu_get_interrupt, vmx_inject_irq); charged before that VMRESUME's vm_entry"},
     {P::handler_call, "handler_call", 20, B::assumed,
      "assumption: list walk step, indirect call, timestamp reads for the duration check"},
     {P::device_check, "device_check", 300, B::assumed,

@@ -26,13 +26,16 @@ struct VmRig {
   Vm* vm = nullptr;
   MemoryTraceSink trace;
   explicit VmRig(bool vm_source = true, bool vm_fred = true, bool host_source = true,
-                 bool virtual_nmis = true, apic::ApicMode mode = apic::ApicMode::x2apic) {
-    sys = make_system(make_config(3, true, host_source));
+                 bool virtual_nmis = true, apic::ApicMode mode = apic::ApicMode::x2apic,
+                 std::uint32_t vcpus = 2, bool guest_unknown_nmi_panic = false) {
+    sys = make_system(make_config(vcpus + 1, true, host_source));
     sys->machine().tracer().add_sink(trace);
     VmConfig c;
     c.name = "g";
-    c.host_cpus = {1, 2};
+    for (CpuId i = 0; i < vcpus; ++i)
+      c.host_cpus.push_back(i + 1);
     c.kernel.use_fred = vm_fred;
+    c.kernel.unknown_nmi_panic = guest_unknown_nmi_panic;
     c.nmi_source = vm_source;
     c.virtual_nmis = virtual_nmis;
     c.apic = mode;
@@ -407,6 +410,127 @@ TEST(Vm, TheGuestsPerfPmiComesThroughTheVirtualLvtpcWithVector7) {
     EXPECT_EQ(r.guest().cpu_state(0).stats.normal, 1u) << "perf handled it";
     EXPECT_EQ(r.vm->apic(0).lvtpc & apic::APIC_LVT_MASKED, 0u) << "perf unmasked LVTPC";
   }
+}
+
+}  // namespace
+}  // namespace fredsim::kernel
+
+namespace fredsim::kernel {
+namespace {
+
+// --- The guest's fixed-vector IPIs: KVM's emulated APIC, kick, injection ------
+
+constexpr std::uint8_t kRebootVector = 0xf8;  // arch/x86/include/asm/irq_vectors.h
+
+TEST(VmFixedIpi, AGuestStopStopsItsOtherVcpusWithTheRebootVectorThroughKvm) {
+  // native_stop_other_cpus in the guest: the REBOOT_VECTOR IPI to all but
+  // self is an MSR-write exit; KVM's emulated APIC puts the vector in the IRR
+  // of vCPUs 1 and 2 and kicks them; each exits (external interrupt), KVM
+  // injects the interrupt at the entry, sysvec_reboot stops the vCPU. No NMI.
+  VmRig r(true, true, true, true, apic::ApicMode::x2apic, /*vcpus=*/3);
+  r.sys->at(50'000, [&] { r.guest().stop_other_cpus(0); });
+  r.sys->run_until(3'000'000);
+  EXPECT_EQ(r.guest().stop_phase(), StopPhase::done);
+  for (CpuId i : {1u, 2u}) {
+    EXPECT_EQ(r.vm->counts(i).fixed_ipis, 1u) << "vCPU " << i;
+    EXPECT_EQ(r.vm->counts(i).irqs_injected, 1u) << "vCPU " << i;
+    EXPECT_TRUE(r.guest().cpu_state(i).halted) << "vCPU " << i << " is in its HLT loop";
+    EXPECT_FALSE(r.vm->apic(i).enabled()) << "stop_this_cpu disabled its emulated APIC";
+    EXPECT_EQ(exits(r, r.vm->host_cpu(i), vmx::BasicExitReason::external_interrupt), 1u);
+    EXPECT_EQ(r.lines_with("irq_inject vm=g vcpu=" + std::to_string(i) + " vector=248"), 1u);
+    EXPECT_EQ(r.vm->counts(i).nmi_delivered, 0u) << "the IRQ sufficed";
+  }
+  EXPECT_FALSE(r.guest().cpu_state(0).halted) << "the stopper runs on";
+  EXPECT_FALSE(r.vm->apic(0).enabled()) << "and disables its own APIC at the end";
+  EXPECT_FALSE(console_has(r.guest(), "Shutting down cpus with NMI"));
+  // The host is untouched: its CPUs run, their APICs stay enabled.
+  for (CpuId h = 0; h < 4; ++h) {
+    EXPECT_FALSE(r.sys->kernel().cpu_state(h).halted) << "host CPU " << h;
+    EXPECT_NE(r.sys->machine().apic_read(h, apic::APIC_SPIV) & apic::APIC_SPIV_APIC_ENABLED, 0u);
+  }
+  EXPECT_EQ(r.sys->kernel().stop_phase(), StopPhase::none);
+  EXPECT_TRUE(r.sys->machine().cpu(2).non_root()) << "a stopped vCPU still runs its guest (HLT)";
+}
+
+TEST(VmFixedIpi, AGuestPanicStopsTheOtherVcpusAndHaltsOnlyTheGuest) {
+  // A KVM_NMI no guest handler claims, with unknown_nmi_panic: the guest
+  // panics on vCPU 0 and smp_send_stop stops vCPU 1 through the REBOOT_VECTOR.
+  VmRig r(true, true, true, true, apic::ApicMode::x2apic, 2, /*guest_unknown_nmi_panic=*/true);
+  r.sys->at(10'000, [&] { r.vm->kvm_nmi(0); });
+  r.sys->run_until(3'000'000);
+  EXPECT_TRUE(r.guest().panicked());
+  EXPECT_TRUE(console_has(r.guest(), "end Kernel panic - not syncing: NMI: Not continuing"));
+  EXPECT_TRUE(r.guest().cpu_state(1).halted);
+  EXPECT_EQ(r.vm->counts(1).irqs_injected, 1u);
+  EXPECT_FALSE(r.sys->kernel().panicked()) << "the host goes on";
+  EXPECT_FALSE(r.sys->kernel().cpu_state(2).halted);
+}
+
+TEST(VmFixedIpi, AnOtherVectorIsEndedAndTheVcpuRunsOn) {
+  VmRig r;
+  r.sys->at(10'000, [&] {
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_vector(0x40)
+                           .with_destination(1));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).irqs_injected, 1u);
+  EXPECT_EQ(r.lines_with("irq_inject vm=g vcpu=1 vector=64"), 1u);
+  EXPECT_FALSE(r.guest().cpu_state(1).halted);
+  EXPECT_TRUE(r.sys->machine().cpu(2).interrupt_flag()) << "EOI, and IF is back on";
+  EXPECT_EQ(r.vm->counts(0).irqs_injected, 0u);
+}
+
+TEST(VmFixedIpi, X2apicLogicalDestinationsMatchTheDerivedLdr) {
+  // Cluster 0, mask bit 1: vCPU 1 only (SDM Vol. 3A "Logical Destination Mode
+  // in x2APIC Mode").
+  VmRig r(true, true, true, true, apic::ApicMode::x2apic, 3);
+  r.sys->at(10'000, [&] {
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_dest_mode(apic::DestMode::logical)
+                           .with_vector(0x40)
+                           .with_destination(0x0000'0002));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).fixed_ipis, 1u);
+  EXPECT_EQ(r.vm->counts(2).fixed_ipis, 0u);
+  EXPECT_EQ(r.vm->counts(0).fixed_ipis, 0u);
+}
+
+TEST(VmFixedIpi, XapicLogicalDestinationsAndOtherModesAreRefusedWithAMessage) {
+  VmRig r(true, true, true, true, apic::ApicMode::xapic);
+  r.sys->at(10'000, [&] {
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_dest_mode(apic::DestMode::logical)
+                           .with_vector(0x40)
+                           .with_destination(0x02));
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::lowest_priority)
+                           .with_vector(0x40)
+                           .with_destination(1));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).fixed_ipis, 0u);
+  EXPECT_TRUE(console_has(r.guest(), "KVM: xAPIC logical destination not modelled"));
+  EXPECT_TRUE(console_has(r.guest(), "IPI not modelled: dropped"));
+}
+
+TEST(VmFixedIpi, ASoftwareDisabledEmulatedApicAcceptsNoFixedInterrupt) {
+  VmRig r;
+  r.sys->at(10'000, [&] {
+    r.vm->apic_write(1, apic::APIC_SPIV, 0xff);  // enable bit clear
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_vector(kRebootVector)
+                           .with_destination(1));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).fixed_ipis, 0u);
+  EXPECT_EQ(r.vm->counts(1).kicks, 0u);
+  EXPECT_FALSE(r.guest().cpu_state(1).halted);
 }
 
 }  // namespace

@@ -90,12 +90,14 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
     CpuId vm_vcpu = 0;
     bool reinject = false;  // an injected NMI an exit interrupted: inject it again
     std::uint64_t reinject_data = 0;
+    int irq = -1;  // the fixed interrupt the entry under way injects, or -1
   };
   Status enter_vm(CpuId cpu);
-  /// KVM before a VM entry of a VM's vCPU: process_nmi, inject_pending_event.
-  /// Returns the cycles of that work to charge before the entry:
-  /// kvm_nmi_inject when it injects an NMI, else 0 (its cost without an NMI
-  /// is part of vm_entry).
+  /// KVM before a VM entry of a VM's vCPU: process_nmi, inject_pending_event
+  /// (an NMI, else a fixed interrupt of the emulated APIC when the guest can
+  /// take one). Returns the cycles of that work to charge before the entry:
+  /// kvm_nmi_inject or kvm_irq_inject when it injects, else 0 (its cost
+  /// without an injection is part of vm_entry).
   Cycle prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v);
   /// VMRESUME after `work` cycles of KVM's own (an injection's), or leaves the
   /// guest when it is to stop.

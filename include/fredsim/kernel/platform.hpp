@@ -34,6 +34,8 @@ class Platform {
   /// A local APIC register write of `cpu` by its xAPIC offset, the way software
   /// does it (x2APIC WRMSR or xAPIC MMIO store).
   virtual void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) = 0;
+  /// A local APIC register read of `cpu` by its xAPIC offset.
+  virtual std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) = 0;
   /// An IPI: `icr` written to the ICR of `cpu` in the platform's APIC mode.
   virtual void write_icr(CpuId cpu, apic::IcrValue icr) = 0;
 
@@ -57,6 +59,9 @@ class MachinePlatform final : public Platform {
   cpu::Cpu& cpu(CpuId id) override { return machine_.cpu(id); }
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) override {
     machine_.apic_write(cpu, offset, value);
+  }
+  std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) override {
+    return machine_.apic_read(cpu, offset);
   }
   void write_icr(CpuId cpu, apic::IcrValue icr) override { machine_.write_icr(cpu, icr); }
   void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) override {

@@ -51,13 +51,24 @@ struct VcpuCounts {
   std::uint64_t icr_exits = 0;         // its ICR writes: MSR-write / APIC-write exits
   std::uint64_t nmi_ipis = 0;          // NMIs the emulated APIC queued for it from an ICR
   std::uint64_t pmis = 0;              // NMIs its virtual PMU's LVTPC queued
+  std::uint64_t fixed_ipis = 0;        // fixed interrupts the emulated APIC accepted for it
+  std::uint64_t irqs_injected = 0;     // external interrupts injected at VM entry
 };
 
-/// KVM's emulated local APIC of one vCPU: the LVT registers the guest kernel
-/// programs (kvm_lapic_reg_write). The vCPU's APIC ID is its number.
+/// KVM's emulated local APIC of one vCPU: the registers the guest kernel
+/// programs (kvm_lapic_reg_write) and the IRR of its fixed interrupts. The
+/// vCPU's APIC ID is its number.
 struct EmulatedApic {
   std::uint32_t lvtpc = 0x10000;  // masked at reset
   std::uint32_t lvt1 = 0x10000;
+  /// Software-enabled with the spurious vector 0xff: the guest's
+  /// setup_local_APIC() has run by the time the model's guest kernel boots.
+  std::uint32_t spiv = 0x1ff;
+  std::array<std::uint64_t, 4> irr{};  // fixed-mode vectors waiting for injection
+
+  bool enabled() const { return (spiv & 0x100) != 0; }
+  /// The highest vector in the IRR, or -1 (apic_find_highest_irr).
+  int highest_irr() const;
 };
 
 class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
@@ -90,6 +101,13 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   void kvm_nmi(CpuId vcpu);
   /// kvm_inject_nmi with `source_bits`, then the kick.
   void inject_nmi(CpuId vcpu, std::uint64_t source_bits);
+  /// Kvm, before an entry that injects no NMI: the fixed interrupt KVM
+  /// injects (kvm_cpu_get_interrupt: the IRR's highest vector, moved out of
+  /// the IRR), or -1 when none waits.
+  int take_irr(CpuId vcpu);
+  /// Kvm: the entry that injected `vector` completed: the guest takes it at its
+  /// first instruction, through the guest kernel's interrupt entry.
+  void interrupt_entered(CpuId vcpu, std::uint8_t vector);
 
   VirtualNmiQueue& nmis(CpuId vcpu) { return vcpus_[vcpu].nmis; }
   const VirtualNmiQueue& nmis(CpuId vcpu) const { return vcpus_[vcpu].nmis; }
@@ -115,6 +133,7 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   cpu::Cpu& cpu(CpuId id) override { return machine_.cpu(config_.host_cpus[id]); }
   bool enumerates_nmi_source(CpuId /*id*/) override { return config_.nmi_source; }
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) override;
+  std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) override;
   void write_icr(CpuId cpu, apic::IcrValue icr) override;
   void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) override;
   void external_nmi(CpuId cpu, machine::NmiReason reason) override;
@@ -160,8 +179,12 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   /// The guest executes its oldest waiting ICR write: the exit, when it runs.
   void request_icr_exit(CpuId vcpu);
   /// KVM's emulated APIC: the IPI of `icr` from `from` (kvm_apic_send_ipi ->
-  /// __apic_accept_irq): an NMI for each target vCPU, with its source vector.
+  /// __apic_accept_irq): an NMI for each target vCPU, with its source vector,
+  /// or a fixed interrupt in its IRR.
   void send_ipi(CpuId from, apic::IcrValue icr);
+  /// __apic_accept_irq(APIC_DM_FIXED): the vector into the target's IRR and a
+  /// kick, unless the target's APIC is software-disabled.
+  void accept_fixed(CpuId vcpu, std::uint8_t vector);
 
   machine::Machine& machine_;
   Kvm& kvm_;

@@ -50,6 +50,7 @@ enum class TimingParam : std::uint16_t {
   kvm_apic_emulation,  // KVM's emulated APIC: the ICR write to kvm_inject_nmi per target
   kvm_kick_ipi,        // kvm_vcpu_kick: the host IPI to a target vCPU's host CPU
   kvm_nmi_inject,      // process_nmi + inject_pending_event before a VM entry with an NMI
+  kvm_irq_inject,      // inject_pending_event before a VM entry with a fixed interrupt
   handler_call,        // one indirect call of a handler through the list, with its trace
   device_check,        // handler "device": a call that finds no work
   device_handle,       // handler "device": each work item
