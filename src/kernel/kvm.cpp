@@ -39,7 +39,13 @@ std::string entry_failure_text(const vmx::VmxCpu& vcpu, const vmx::VmxResult& r)
 }  // namespace
 
 Kvm::Kvm(machine::Machine& machine, Kernel& kernel)
-    : machine_(machine), kernel_(kernel), vcpus_(machine.cpu_count()) {}
+    : machine_(machine), kernel_(kernel), vcpus_(machine.cpu_count()) {
+  kernel_.set_perf_overflow_sink(this);
+}
+
+void Kvm::perf_overflow(CpuId host_cpu, std::uint64_t counters) {
+  if (Vcpu& v = vcpus_[host_cpu]; v.vm != nullptr) v.vm->kvm_perf_overflow(v.vm_vcpu, counters);
+}
 
 bool Kvm::guest_running(CpuId cpu) const {
   return vcpus_[cpu].active && machine_.cpu(cpu).non_root();
@@ -188,6 +194,9 @@ Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
   const CpuId i = v.vm_vcpu;
   VirtualNmiQueue& q = vm.nmis(i);
   vmx::Vmcs& f = vcpu.vmcs();
+  // vcpu_enter_guest(): KVM_REQ_PMI (kvm_pmu_deliver_pmi) before the NMI is
+  // processed: the guest's PMI goes in with this entry.
+  vm.deliver_pmi(i);
   // vmx_nmi_blocked(): virtual-NMI blocking or MOV SS blocking as saved at the
   // exit; an NMI cannot be injected then (the entry would fail: SDM Vol. 3C
   // "Checks on Guest Non-Register State").

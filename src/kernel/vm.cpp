@@ -3,6 +3,7 @@
 
 #include <bit>
 #include <cassert>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -287,23 +288,48 @@ void Vm::write_icr(CpuId cpu, apic::IcrValue icr) {
 }
 
 void Vm::pmu_overflow(CpuId cpu, std::uint64_t counter_mask) {
-  // The virtual PMU (arch/x86/kvm/pmu.c): the guest's counters overflow; the
-  // overflow status the guest's perf handler reads is the vCPU's
-  // IA32_PERF_GLOBAL_STATUS, here the host CPU model's while the vCPU runs.
+  // The virtual PMU without the mediated PMU (arch/x86/kvm/pmu.c): each guest
+  // counter is a perf event KVM created on the host (pmc_reprogram_counter,
+  // exclude_host), so its overflow is the host PMU's: the host CPU's global
+  // status and its LVTPC, a host PMI. While the vCPU runs that NMI is an
+  // NMI-induced VM exit; the host's perf handler reads the status and hands
+  // KVM's counters to kvm_perf_overflow (kvm_perf_overflow()), which sets the
+  // vCPU's global status and KVM_REQ_PMI; at the next entry the emulated
+  // LVTPC delivers the guest's NMI (deliver_pmi()). perf's NMI handler is
+  // always registered in Linux: the host kernel's is made if the scenario has
+  // none.
+  kvm_.host_kernel().ensure_perf_handler();
+  vcpus_[cpu].kvm_counters |= counter_mask;
+  machine_.pmu_overflow(host_cpu(cpu), counter_mask);
+}
+
+void Vm::kvm_perf_overflow(CpuId vcpu, std::uint64_t counters) {
+  Vcpu& v = vcpus_[vcpu];
+  const std::uint64_t mine = counters & v.kvm_counters;
+  if (mine == 0) return;
+  v.kvm_counters &= ~mine;
+  // __kvm_perf_overflow: the counter's bit in pmu->global_status, and
+  // KVM_REQ_PMI for a counter with its interrupt enabled (the model's are).
+  v.pmu_status |= mine;
+  v.pmi_request = true;
+}
+
+bool Vm::deliver_pmi(CpuId vcpu) {
+  Vcpu& v = vcpus_[vcpu];
+  if (!std::exchange(v.pmi_request, false)) return false;
   // kvm_pmu_deliver_pmi -> kvm_apic_local_deliver(APIC_LVTPC): an unmasked
   // LVTPC in NMI mode queues an NMI with LVTPC's vector as its source (the
   // guest's perf sets VECTOR_PMI with NMI-source), and KVM masks LVTPC as the
   // hardware does ("KVM: x86: Mask LVTPC when handling a PMI"); the guest's
-  // handler unmasks it. The host PMI and NMI exit that bring the overflow to
-  // KVM are left out: the NMI is queued at once.
-  machine_.cpu(host_cpu(cpu)).pmu_overflow(counter_mask);
-  EmulatedApic& a = vcpus_[cpu].apic;
+  // handler unmasks it. The vCPU is about to enter: no kick.
+  EmulatedApic& a = v.apic;
   if ((a.lvtpc & apicdef::APIC_LVT_MASKED) != 0 ||
       (a.lvtpc & apic::APIC_DM_MASK) != apicdef::APIC_DM_NMI)
-    return;
+    return false;
   a.lvtpc |= apicdef::APIC_LVT_MASKED;
-  ++vcpus_[cpu].counts.pmis;
-  inject_nmi(cpu, std::uint64_t{1} << (a.lvtpc & 0xFF));
+  ++v.counts.pmis;
+  v.nmis.queue(std::uint64_t{1} << (a.lvtpc & 0xFF));
+  return true;
 }
 
 void Vm::external_nmi(CpuId /*cpu*/, machine::NmiReason /*reason*/) {

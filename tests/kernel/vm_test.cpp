@@ -412,6 +412,37 @@ TEST(Vm, TheGuestsPerfPmiComesThroughTheVirtualLvtpcWithVector7) {
   }
 }
 
+TEST(Vm, AGuestCountersOverflowIsAHostPmiAnNmiExitAndHostPerfBeforeTheGuestsNmi) {
+  // Without the mediated PMU the guest's counter is KVM's perf event on the
+  // host: its overflow raises the host's PMI on host CPU 1, an NMI-induced
+  // exit (qualification: the host's bitmap, VECTOR_PMI); the host's perf
+  // handler (registered by the host kernel, as Linux always has it) claims
+  // the counter and hands it to kvm_perf_overflow; the VM entry after the
+  // host's NMI handling delivers the guest's PMI through the emulated LVTPC.
+  VmRig r;
+  r.sys->at(10'000, [&] { r.guest().pmu_overflow(0, 1); });
+  r.sys->run_until(300'000);
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::exception_or_nmi), 1u) << "the host PMI";
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::external_interrupt), 0u) << "no kick";
+  EXPECT_EQ(r.vm->counts(0).kicks, 0u);
+  EXPECT_EQ(r.lines_with("cpu=1 vm_exit reason=0 name=nmi exit_qualification=0x80"), 1u)
+      << "the host's NMI-source bitmap: its LVTPC's VECTOR_PMI";
+  const HandlerId perf = r.sys->kernel().registry().find_handler("PMI");
+  ASSERT_NE(perf, kNoHandler) << "the host kernel has perf's NMI handler";
+  EXPECT_EQ(r.sys->kernel().registry().handler(perf).per_cpu[1].calls, 1u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(perf).per_cpu[1].handled, 1u);
+  EXPECT_EQ(r.sys->kernel().cpu_state(1).stats.unknown, 0u);
+  EXPECT_EQ(r.sys->machine().cpu(1).perf_global_status(), 0u) << "host perf cleared it";
+  // The guest's NMI is injected only after the host's NMI exit.
+  const Cycle exit = cycle_of_first(r, "cpu=1 vm_exit reason=0");
+  const Cycle inject = cycle_of_first(r, "nmi_inject vm=g vcpu=0 event_data=0x80");
+  ASSERT_NE(inject, 0u);
+  EXPECT_GT(inject, exit);
+  EXPECT_EQ(r.vm->counts(0).nmi_delivered, 1u);
+  EXPECT_EQ(r.guest().cpu_state(0).stats.normal, 1u) << "the guest's perf read KVM's status";
+  EXPECT_EQ(r.vm->perf_global_status(0), 0u) << "and cleared it";
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
 

@@ -24,7 +24,7 @@ struct GuestNmiStats {
   std::uint64_t event_data_or = 0;  // OR of the event data of every guest NMI
 };
 
-class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
+class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry, public PerfOverflowSink {
  public:
   Kvm(machine::Machine& machine, Kernel& kernel);
 
@@ -65,6 +65,11 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   /// KVM is done with the exit of a VM's vCPU on `cpu` (the ICR emulation):
   /// it enters the vCPU again, injecting what is pending.
   void resume_vcpu(CpuId cpu);
+  /// The host kernel (its perf handler serves KVM's vPMU events).
+  Kernel& host_kernel() { return kernel_; }
+  /// PerfOverflowSink: the host perf handler's overflowed counters on
+  /// `host_cpu`; those of the vCPU that runs there are KVM's (kvm_perf_overflow).
+  void perf_overflow(CpuId host_cpu, std::uint64_t counters) override;
   /// The VM whose vCPU host CPU `cpu` runs (or last ran), or null.
   const Vm* vm_on(CpuId cpu) const { return vcpus_[cpu].vm; }
   const GuestNmiStats& guest_stats(CpuId cpu) const { return vcpus_[cpu].guest; }

@@ -108,6 +108,13 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   /// Kvm: the entry that injected `vector` completed: the guest takes it at its
   /// first instruction, through the guest kernel's interrupt entry.
   void interrupt_entered(CpuId vcpu, std::uint8_t vector);
+  /// Kvm: the host perf handler found `counters` overflowed on the vCPU's host
+  /// CPU: those that are the vCPU's events go to kvm_perf_overflow (the
+  /// vCPU's global status bits, KVM_REQ_PMI).
+  void kvm_perf_overflow(CpuId vcpu, std::uint64_t counters);
+  /// Kvm, before each entry: KVM_REQ_PMI -> kvm_pmu_deliver_pmi: the
+  /// emulated LVTPC queues the guest's NMI. Returns whether it did.
+  bool deliver_pmi(CpuId vcpu);
 
   VirtualNmiQueue& nmis(CpuId vcpu) { return vcpus_[vcpu].nmis; }
   const VirtualNmiQueue& nmis(CpuId vcpu) const { return vcpus_[vcpu].nmis; }
@@ -135,7 +142,14 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) override;
   std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) override;
   void write_icr(CpuId cpu, apic::IcrValue icr) override;
+  /// The guest's counters overflow: they are KVM's perf events on the host
+  /// (a non-mediated vPMU), so the overflow is a host PMI on the host CPU
+  /// (docs/vmx.md "The guest's PMI, host side").
   void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) override;
+  /// The vCPU's IA32_PERF_GLOBAL_STATUS is KVM's (pmu->global_status): the
+  /// guest's RDMSR and its OVF_CTRL write are emulated.
+  std::uint64_t perf_global_status(CpuId cpu) override { return vcpus_[cpu].pmu_status; }
+  void perf_global_ack(CpuId cpu, std::uint64_t mask) override { vcpus_[cpu].pmu_status &= ~mask; }
   void external_nmi(CpuId cpu, machine::NmiReason reason) override;
   /// KVM's port 0x61 (QEMU's PC speaker / NMI status port): no SERR or IOCHK
   /// is ever latched in the model's VM.
@@ -167,7 +181,10 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
     VcpuCounts counts;
     EmulatedApic apic;
     bool booted = false;
-    bool kick_in_flight = false;  // a kick IPI is on its way
+    bool kick_in_flight = false;     // a kick IPI is on its way
+    std::uint64_t kvm_counters = 0;  // host counters that overflowed for the guest, not yet seen
+    std::uint64_t pmu_status = 0;    // the vCPU's IA32_PERF_GLOBAL_STATUS (KVM's)
+    bool pmi_request = false;        // KVM_REQ_PMI
     // ICR writes the guest made, oldest first (a ring sized at setup): each
     // is one exit, emulated in order; icr_exit: the oldest one's exit is
     // requested or under way.
