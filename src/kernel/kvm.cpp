@@ -248,7 +248,8 @@ Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
   const bool halted = f.get(vmx::field::kGuestActivityState) != 0;
   // An interrupt injected at an entry that exited before the guest took it
   // (a kick at the entry's end) goes in again (vmx_complete_interrupts).
-  if (v.irq < 0 && if_set && !halted && !blocked && !intr.blocking_by_sti()) {
+  const bool allowed = if_set && !halted && !blocked && !intr.blocking_by_sti();
+  if (v.irq < 0 && allowed) {
     v.irq = vm.take_irr(i);
     if (v.irq >= 0) {
       if (machine_.tracer().enabled()) {
@@ -259,6 +260,14 @@ Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
       }
     }
   }
+  // enable_irq_window(): an interrupt that cannot go in now asks for the
+  // interrupt-window exit, which comes when the guest can take it (RFLAGS.IF
+  // set, e.g. at the ERETS of its NMI handler); its entry injects it.
+  const bool window = v.irq < 0 && vm.irr_pending(i);
+  (void)f.vmwrite(vmx::field::kPrimaryProcControls,
+                  vmx::ProcControls::decode(f.get(vmx::field::kPrimaryProcControls))
+                      .set_interrupt_window_exiting(window)
+                      .encode());
   return v.irq >= 0 ? machine_.timing().get(TimingParam::kvm_irq_inject) : 0;
 }
 
@@ -309,6 +318,12 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
     if (window) {
       // handle_nmi_window(): the window is open; the entry injects the pending NMI.
       ++v.vm->counts(v.vm_vcpu).nmi_window_exits;
+      resume(vcpu);
+      return;
+    }
+    if (basic == vmx::BasicExitReason::interrupt_window) {
+      // handle_interrupt_window(): the entry injects the waiting interrupt.
+      ++v.vm->counts(v.vm_vcpu).irq_window_exits;
       resume(vcpu);
       return;
     }

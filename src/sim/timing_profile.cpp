@@ -55,6 +55,8 @@ constexpr TimingParamInfo kParams[] = {
     {P::vm_exit_nmi_window, "vm_exit_nmi_window", 800, B::derived,
      "hardware.md §5: as vm_exit_msr_write; every NMI-window exit (reason 8) takes it, a VM's "
      "or a guest interval's"},
+    {P::vm_exit_interrupt_window, "vm_exit_interrupt_window", 800, B::derived,
+     "hardware.md §5: as vm_exit_msr_write"},
     {P::nmi_entry, "nmi_entry", 80, B::assumed,
      "assumption: entry code (register save, CR3/GS handling) before default_do_nmi"},
     {P::nmi_exit, "nmi_exit", 60, B::assumed, "assumption: register restore before ERETS/IRET"},
@@ -148,6 +150,8 @@ constexpr ProfileCost kSkylakeSp[] = {
     {P::vm_exit_external_interrupt, 780, B::derived,
      "as this profile's vm_exit (reason-independent)"},
     {P::vm_exit_nmi_window, 780, B::derived, "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_interrupt_window, 780, B::derived,
+     "as this profile's vm_exit (reason-independent)"},
 };
 constexpr ProfileCost kIcelake[] = {
     {P::ghes_check, 900, B::measured,
@@ -166,6 +170,8 @@ constexpr ProfileCost kKvmMediatedPmu[] = {
     {P::vm_exit_external_interrupt, 1450, B::derived,
      "as this profile's vm_exit (reason-independent)"},
     {P::vm_exit_nmi_window, 1450, B::derived, "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_interrupt_window, 1450, B::derived,
+     "as this profile's vm_exit (reason-independent)"},
 };
 constexpr NamedTimingProfile kProfiles[] = {
     {"default",

@@ -550,6 +550,18 @@ bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
                  TimingParam::vm_exit_nmi_window);
     return true;
   }
+  // SDM Vol. 3C "Interrupt-Window Exiting": with the control set, a VM exit
+  // before any instruction with RFLAGS.IF = 1 and no blocking by STI or MOV SS
+  // (the entry's blocking is held above). After the NMI window in priority
+  // (an NMI outranks a maskable interrupt). Only at a boundary of ordinary
+  // guest code, which is the only code the model's guest takes interrupts in.
+  if (active_proc_.interrupt_window_exiting() && (cpu.rflags() & cpu::arch::kRflagsIf) != 0 &&
+      cpu.run_state() == RunState::running) {
+    cpu_.begin_transition();
+    exit_to_host(ExitReason::of(BasicExitReason::interrupt_window), IntrInfo{}, 0, false,
+                 TimingParam::vm_exit_interrupt_window);
+    return true;
+  }
   if (kick_pending_) {
     // The kick's external interrupt, acknowledged on exit ("acknowledge
     // interrupt on exit", which KVM sets): the exit interruption information

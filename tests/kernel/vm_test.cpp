@@ -483,6 +483,32 @@ TEST(VmFixedIpi, AGuestStopStopsItsOtherVcpusWithTheRebootVectorThroughKvm) {
   EXPECT_TRUE(r.sys->machine().cpu(2).non_root()) << "a stopped vCPU still runs its guest (HLT)";
 }
 
+TEST(VmFixedIpi, AVcpuInItsNmiHandlerTakesTheInterruptAtTheInterruptWindow) {
+  // vCPU 1 is inside a long guest NMI handler when the REBOOT_VECTOR comes:
+  // KVM cannot inject it (virtual-NMI blocking), asks for the interrupt
+  // window (enable_irq_window), and the exit comes when the handler's ERETS
+  // has set IF again; that exit's entry injects the interrupt. No NMI fallback.
+  VmRig r;
+  const HandlerId slow = r.guest_handler("g_slow", 5, /*handle=*/200'000);
+  r.sys->at(10'000, [&] {
+    r.guest().registry().add_work(slow, 1, 1);
+    r.vm->inject_nmi(1, 1u << 5);
+  });
+  r.sys->at(50'000, [&] { r.guest().stop_other_cpus(0); });
+  r.sys->run_until(3'000'000);
+  EXPECT_EQ(r.vm->counts(1).irq_window_exits, 1u);
+  EXPECT_EQ(exits(r, 2, vmx::BasicExitReason::interrupt_window), 1u);
+  EXPECT_EQ(r.lines_with("cpu=2 vm_exit reason=7 name=interrupt_window"), 1u);
+  EXPECT_EQ(r.vm->counts(1).irqs_injected, 1u);
+  EXPECT_TRUE(r.guest().cpu_state(1).halted);
+  EXPECT_EQ(r.guest().registry().handler(slow).total.handled, 1u) << "the handler ended first";
+  EXPECT_EQ(r.guest().stop_phase(), StopPhase::done);
+  EXPECT_FALSE(console_has(r.guest(), "Shutting down cpus with NMI"));
+  // The interrupt came after the handler: its irq_inject follows the window exit.
+  EXPECT_GT(cycle_of_first(r, "irq_inject vm=g vcpu=1"),
+            cycle_of_first(r, "cpu=2 vm_exit reason=7"));
+}
+
 TEST(VmFixedIpi, AGuestPanicStopsTheOtherVcpusAndHaltsOnlyTheGuest) {
   // A KVM_NMI no guest handler claims, with unknown_nmi_panic: the guest
   // panics on vCPU 0 and smp_send_stop stops vCPU 1 through the REBOOT_VECTOR.

@@ -48,7 +48,7 @@ TEST(TimingProfile, NamedProfilesKeepTheGuestPathsExitsWithTheirVmExit) {
     ASSERT_TRUE(t.ok()) << p.name;
     const Cycle exit = t.value()[TimingParam::vm_exit];
     for (TimingParam q : {TimingParam::vm_exit_msr_write, TimingParam::vm_exit_external_interrupt,
-                          TimingParam::vm_exit_nmi_window}) {
+                          TimingParam::vm_exit_nmi_window, TimingParam::vm_exit_interrupt_window}) {
       EXPECT_EQ(t.value()[q], exit) << p.name << ": " << timing_param_name(q);
     }
   }

@@ -53,6 +53,7 @@ struct VcpuCounts {
   std::uint64_t pmis = 0;              // NMIs its virtual PMU's LVTPC queued
   std::uint64_t fixed_ipis = 0;        // fixed interrupts the emulated APIC accepted for it
   std::uint64_t irqs_injected = 0;     // external interrupts injected at VM entry
+  std::uint64_t irq_window_exits = 0;  // interrupt-window exits of this vCPU
 };
 
 /// KVM's emulated local APIC of one vCPU: the registers the guest kernel
@@ -105,6 +106,8 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   /// injects (kvm_cpu_get_interrupt: the IRR's highest vector, moved out of
   /// the IRR), or -1 when none waits.
   int take_irr(CpuId vcpu);
+  /// A fixed interrupt waits in the vCPU's IRR.
+  bool irr_pending(CpuId vcpu) const { return vcpus_[vcpu].apic.highest_irr() >= 0; }
   /// Kvm: the entry that injected `vector` completed: the guest takes it at its
   /// first instruction, through the guest kernel's interrupt entry.
   void interrupt_entered(CpuId vcpu, std::uint8_t vector);

@@ -43,6 +43,7 @@ enum class TimingParam : std::uint16_t {
   vm_exit_msr_write,           // a guest's x2APIC ICR WRMSR traps (basic reason 32)
   vm_exit_external_interrupt,  // the kick's host IPI makes the target vCPU exit (reason 1)
   vm_exit_nmi_window,          // an NMI-window exit (reason 8) of a VM
+  vm_exit_interrupt_window,    // an interrupt-window exit (reason 7) of a VM
   // Kernel (kernel/)
   nmi_entry,           // entry code before default_do_nmi (FRED or IDT stub)
   nmi_exit,            // code after default_do_nmi up to the return instruction
