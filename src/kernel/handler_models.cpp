@@ -89,10 +89,13 @@ NmiHandlerFn Kernel::make_model(HandlerId id, HandlerModel model, Cycle check, C
         // Unmask LVTPC by rewriting it, then read and clear the overflow status.
         const std::uint32_t vector = nmi_source_enabled(ctx.cpu()) ? nmis::VECTOR_PMI : 0;
         platform_.apic_write(ctx.cpu(), apicdef::APIC_LVTPC, apicdef::APIC_DM_NMI | vector);
-        const std::uint64_t status = cpu.rdmsr(kMsrPerfGlobalStatus).value;
+        const std::uint64_t status = platform_.perf_global_status(ctx.cpu());
         const int n = std::popcount(status);
         if (n > 0) {
-          cpu.wrmsr(kMsrPerfGlobalOvfCtrl, status);
+          platform_.perf_global_ack(ctx.cpu(), status);
+          // perf_event_overflow() of each counter: one of KVM's vPMU events
+          // calls kvm_perf_overflow (arch/x86/kvm/pmu.c).
+          if (perf_sink_ != nullptr) perf_sink_->perf_overflow(cpu.id(), status);
           ctx.take_work();
           c.had_pmi = true;
           c.last_pmi = ctx.now();

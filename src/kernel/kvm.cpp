@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <utility>
 
 #include "fredsim/cpu/arch.hpp"
 #include "fredsim/kernel/vm.hpp"
@@ -38,7 +39,13 @@ std::string entry_failure_text(const vmx::VmxCpu& vcpu, const vmx::VmxResult& r)
 }  // namespace
 
 Kvm::Kvm(machine::Machine& machine, Kernel& kernel)
-    : machine_(machine), kernel_(kernel), vcpus_(machine.cpu_count()) {}
+    : machine_(machine), kernel_(kernel), vcpus_(machine.cpu_count()) {
+  kernel_.set_perf_overflow_sink(this);
+}
+
+void Kvm::perf_overflow(CpuId host_cpu, std::uint64_t counters) {
+  if (Vcpu& v = vcpus_[host_cpu]; v.vm != nullptr) v.vm->kvm_perf_overflow(v.vm_vcpu, counters);
+}
 
 bool Kvm::guest_running(CpuId cpu) const {
   return vcpus_[cpu].active && machine_.cpu(cpu).non_root();
@@ -131,6 +138,7 @@ Status Kvm::enter_vm(CpuId cpu) {
   vcpu.set_guest_os(&vm);
   v.stop = false;
   v.nmi_queued = false;
+  v.irq = -1;
   vmx::Vmcs& f = vcpu.vmcs();
   const bool virtual_nmis = vc.virtual_nmis.value_or(vc.nmi_exiting);
   (void)f.vmwrite(
@@ -170,8 +178,8 @@ Status Kvm::enter_vm(CpuId cpu) {
   (void)f.vmwrite(vmx::field::kGuestInterruptibility, vmx::Interruptibility{}.encode());
   (void)f.vmwrite(vmx::field::kEntryIntrInfo, vmx::IntrInfo{}.encode());
   (void)f.vmwrite(vmx::field::kInjectedEventData, 0);
-  prepare_vm_entry(vcpu, v);
-  const vmx::VmxResult r = f.launched() ? vcpu.vm_resume() : vcpu.vm_enter();
+  const Cycle work = prepare_vm_entry(vcpu, v);
+  const vmx::VmxResult r = f.launched() ? vcpu.vm_resume(work) : vcpu.vm_enter(work);
   if (r.status != vmx::VmxStatus::succeed) {
     return Error{fmt::format("VM entry of {} vCPU {} on CPU {} failed: {}", vm.name(), v.vm_vcpu,
                              cpu, entry_failure_text(vcpu, r))};
@@ -181,11 +189,14 @@ Status Kvm::enter_vm(CpuId cpu) {
   return {};
 }
 
-void Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
+Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
   Vm& vm = *v.vm;
   const CpuId i = v.vm_vcpu;
   VirtualNmiQueue& q = vm.nmis(i);
   vmx::Vmcs& f = vcpu.vmcs();
+  // vcpu_enter_guest(): KVM_REQ_PMI (kvm_pmu_deliver_pmi) before the NMI is
+  // processed: the guest's PMI goes in with this entry.
+  vm.deliver_pmi(i);
   // vmx_nmi_blocked(): virtual-NMI blocking or MOV SS blocking as saved at the
   // exit; an NMI cannot be injected then (the entry would fail: SDM Vol. 3C
   // "Checks on Guest Non-Register State").
@@ -225,6 +236,39 @@ void Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
                   vmx::ProcControls::decode(f.get(vmx::field::kPrimaryProcControls))
                       .set_nmi_window_exiting(e.nmi_window)
                       .encode());
+  if (inject) return machine_.timing().get(TimingParam::kvm_nmi_inject);
+  // inject_pending_event(), after the NMI: a fixed interrupt of the emulated
+  // APIC when vmx_interrupt_allowed(): guest RFLAGS.IF, no blocking by STI or
+  // MOV SS; nor inside the guest's NMI handler (virtual-NMI blocking), where
+  // the model's guest kernel, like the host CPU model, takes no interrupt.
+  // The guest then takes it at its first instruction after the entry
+  // (interrupt_entered). One that cannot go in waits in the IRR for a later
+  // entry: the interrupt-window exit (enable_irq_window) is not modelled.
+  const bool if_set = (f.get(vmx::field::kGuestRflags) & cpu::arch::kRflagsIf) != 0;
+  const bool halted = f.get(vmx::field::kGuestActivityState) != 0;
+  // An interrupt injected at an entry that exited before the guest took it
+  // (a kick at the entry's end) goes in again (vmx_complete_interrupts).
+  const bool allowed = if_set && !halted && !blocked && !intr.blocking_by_sti();
+  if (v.irq < 0 && allowed) {
+    v.irq = vm.take_irr(i);
+    if (v.irq >= 0) {
+      if (machine_.tracer().enabled()) {
+        machine_.tracer().emit(machine_.now(), vcpu.cpu().id(), "irq_inject",
+                               {{"vm", TraceValue::str(vm.name())},
+                                {"vcpu", TraceValue::dec(i)},
+                                {"vector", TraceValue::dec(static_cast<std::uint32_t>(v.irq))}});
+      }
+    }
+  }
+  // enable_irq_window(): an interrupt that cannot go in now asks for the
+  // interrupt-window exit, which comes when the guest can take it (RFLAGS.IF
+  // set, e.g. at the ERETS of its NMI handler); its entry injects it.
+  const bool window = v.irq < 0 && vm.irr_pending(i);
+  (void)f.vmwrite(vmx::field::kPrimaryProcControls,
+                  vmx::ProcControls::decode(f.get(vmx::field::kPrimaryProcControls))
+                      .set_interrupt_window_exiting(window)
+                      .encode());
+  return v.irq >= 0 ? machine_.timing().get(TimingParam::kvm_irq_inject) : 0;
 }
 
 void Kvm::kick(CpuId cpu) {
@@ -243,6 +287,11 @@ void Kvm::on_vm_entry(vmx::VmxCpu& vcpu) {
   }
   // The guest kernel's work that fell due while the vCPU was out goes on.
   if (v.vm != nullptr && v.active) v.vm->vcpu_entered(v.vm_vcpu);
+  // The fixed interrupt this entry injected: the guest takes it now.
+  if (v.vm != nullptr && v.irq >= 0) {
+    const auto vector = static_cast<std::uint8_t>(std::exchange(v.irq, -1));
+    v.vm->interrupt_entered(v.vm_vcpu, vector);
+  }
 }
 
 void Kvm::stop_guest(CpuId cpu) {
@@ -277,6 +326,12 @@ void Kvm::on_vm_exit(vmx::VmxCpu& vcpu, const vmx::ExitInfo& exit) {
     if (window) {
       // handle_nmi_window(): the window is open; the entry injects the pending NMI.
       ++v.vm->counts(v.vm_vcpu).nmi_window_exits;
+      resume(vcpu);
+      return;
+    }
+    if (basic == vmx::BasicExitReason::interrupt_window) {
+      // handle_interrupt_window(): the entry injects the waiting interrupt.
+      ++v.vm->counts(v.vm_vcpu).irq_window_exits;
       resume(vcpu);
       return;
     }
@@ -331,24 +386,28 @@ void Kvm::handle_nmi_window(vmx::VmxCpu& vcpu) {
       vmx::ProcControls::decode(vcpu.vmcs().get(vmx::field::kPrimaryProcControls))
           .set_nmi_window_exiting(false)
           .encode());
-  if (v.nmi_queued && !v.stop) vcpu.inject_nmi(v.queued_event_data);
+  const bool inject = v.nmi_queued && !v.stop;
+  if (inject) vcpu.inject_nmi(v.queued_event_data);
   v.nmi_queued = false;
   v.queued_event_data = 0;
-  resume(vcpu);
+  // The injection's work (process_nmi, inject_pending_event, the VMCS writes)
+  // comes before the VMRESUME: kvm_nmi_inject cycles.
+  resume(vcpu, inject ? machine_.timing().get(TimingParam::kvm_nmi_inject) : 0);
 }
 
-void Kvm::resume(vmx::VmxCpu& vcpu) {
+void Kvm::resume(vmx::VmxCpu& vcpu, Cycle work) {
   Vcpu& v = vcpus_[vcpu.cpu().id()];
   if (v.stop) {
     // The vCPU thread leaves the guest: the CPU goes back to the host's idle loop.
     v.active = false;
+    v.irq = -1;
     if (v.vm != nullptr) v.vm->nmis(v.vm_vcpu).clear();
     vcpu.cpu().begin_transition();
     vcpu.cpu().end_transition();
     return;
   }
-  if (v.vm != nullptr) prepare_vm_entry(vcpu, v);
-  const vmx::VmxResult r = vcpu.vm_resume();
+  if (v.vm != nullptr) work += prepare_vm_entry(vcpu, v);
+  const vmx::VmxResult r = vcpu.vm_resume(work);
   if (r.status != vmx::VmxStatus::succeed) {
     kernel_.console().printk(vcpu.cpu().id(),
                              fmt::format("KVM: VMRESUME failed: {}", entry_failure_text(vcpu, r)));

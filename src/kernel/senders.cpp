@@ -126,7 +126,7 @@ void Kernel::pmu_overflow(CpuId cpu, unsigned counters) {
   const std::uint64_t mask =
       counters >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << counters) - 1;
   // A counter that overflows again before its PMI was handled adds no sample.
-  const std::uint64_t fresh = mask & ~cpus_[cpu]->cpu.perf_global_status();
+  const std::uint64_t fresh = mask & ~platform_.perf_global_status(cpu);
   if (fresh != 0) registry_.add_work(h, cpu, static_cast<std::uint32_t>(std::popcount(fresh)));
   platform_.pmu_overflow(cpu, mask);
 }

@@ -43,9 +43,9 @@ void Kernel::stop_other_cpus(CpuId from) {
   s.from = from;
   // cpus_stop_mask = the online CPUs but this one (a CPU a stop halted is
   // offline; only the first stop runs, so every other CPU is online here).
-  s.mask.assign(machine_.cpu_count(), false);
+  s.mask.assign(cpu_count_, false);
   s.remaining = 0;
-  for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
+  for (CpuId c = 0; c < cpu_count_; ++c) {
     if (c != from && !cpus_[c]->st.halted) {
       s.mask[c] = true;
       ++s.remaining;
@@ -58,8 +58,9 @@ void Kernel::stop_other_cpus(CpuId from) {
   // 1) apic_send_IPI_allbutself(REBOOT_VECTOR): a fixed-mode IPI.
   s.phase = StopPhase::irq;
   trace_stop(from, "irq", s.remaining);
-  machine_.write_icr(from, prepare_icr(from, apic::Shorthand::all_excluding_self,
-                                       apic::DeliveryMode::fixed, kRebootVector, 0));
+  // The platform's ICR: the host's APIC, or KVM's emulated one for a guest.
+  platform_.write_icr(from, prepare_icr(from, apic::Shorthand::all_excluding_self,
+                                        apic::DeliveryMode::fixed, kRebootVector, 0));
   start_stop_wait(kIrqWaitUs);
 }
 
@@ -88,7 +89,7 @@ void Kernel::on_stop_event(std::uint32_t kind, std::uint64_t arg) {
     const HandlerId h = ensure_role(HandlerModel::stop);
     console_.printk(s.from, "Shutting down cpus with NMI");
     trace_stop(s.from, "nmi", s.remaining);
-    for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
+    for (CpuId c = 0; c < cpu_count_; ++c) {
       if (!s.mask[c]) continue;
       registry_.add_work(h, c);
       // __apic_send_IPI(cpu, ...): one ICR write per CPU. The NMI-source series
@@ -158,8 +159,8 @@ void Kernel::disable_local_apic(CpuId cpu) {
   // disable_local_APIC(): clear APIC_SPIV's enable bit. A software-disabled
   // APIC masks every LVT and accepts no fixed interrupt, but NMIs still arrive
   // (SDM Vol. 3A ch. 11 "Local APIC State After It Has Been Software Disabled").
-  const std::uint64_t svr = machine_.apic_read(cpu, apic::APIC_SPIV);
-  machine_.apic_write(cpu, apic::APIC_SPIV, svr & ~std::uint64_t{apic::APIC_SPIV_APIC_ENABLED});
+  const std::uint64_t svr = platform_.apic_read(cpu, apic::APIC_SPIV);
+  platform_.apic_write(cpu, apic::APIC_SPIV, svr & ~std::uint64_t{apic::APIC_SPIV_APIC_ENABLED});
 }
 
 void Kernel::stop_this_cpu(CpuId cpu, std::string_view via) {
@@ -167,7 +168,7 @@ void Kernel::stop_this_cpu(CpuId cpu, std::string_view via) {
   // loop; the stopper's mask bit clears once it is there.
   CpuCtx& c = *cpus_[cpu];
   c.st.halted = true;
-  machine_.cpu(cpu).set_interrupt_flag(false);
+  platform_.cpu(cpu).set_interrupt_flag(false);
   disable_local_apic(cpu);
   if (machine_.tracer().enabled()) {
     trace(cpu, "cpu_stop", {{"via", TraceValue::str(via)}});
@@ -175,10 +176,11 @@ void Kernel::stop_this_cpu(CpuId cpu, std::string_view via) {
 }
 
 void Kernel::on_interrupt(cpu::Cpu& cpu, std::uint8_t vector) {
-  const CpuId id = cpu.id();
+  // The kernel's CPU number (a guest's vCPU runs on host CPU cpu.id()).
+  const CpuId id = ctx_of(cpu).id;
   // The kernel's only maskable-interrupt handler is sysvec_reboot; any other
   // vector is ended (EOI) and the interrupted code goes on with IF back on.
-  machine_.apic_write(id, apic::APIC_EOI, 0);
+  platform_.apic_write(id, apic::APIC_EOI, 0);
   if (vector != kRebootVector) {
     cpu.set_interrupt_flag(true);
     return;

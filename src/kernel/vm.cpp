@@ -1,8 +1,14 @@
 // A VM with a guest kernel of its own (include/fredsim/kernel/vm.hpp).
 #include "fredsim/kernel/vm.hpp"
 
+#include <bit>
 #include <cassert>
+#include <utility>
 
+#include <fmt/format.h>
+
+#include "fredsim/apic/constants.hpp"
+#include "fredsim/apic/delivery_mode.hpp"
 #include "fredsim/cpu/arch.hpp"
 #include "fredsim/kernel/kvm.hpp"
 #include "fredsim/vmx.hpp"
@@ -18,6 +24,13 @@ std::uint32_t icr_ring_size(std::size_t vcpus) {
   return static_cast<std::uint32_t>(2 * vcpus + 2);
 }
 }  // namespace
+
+int EmulatedApic::highest_irr() const {
+  for (int w = static_cast<int>(irr.size()) - 1; w >= 0; --w) {
+    if (irr[w] != 0) return w * 64 + 63 - std::countl_zero(irr[w]);
+  }
+  return -1;
+}
 
 Vm::Vm(machine::Machine& machine, Kvm& kvm, VmConfig config)
     : machine_(machine), kvm_(kvm), config_(std::move(config)), vcpus_(config_.host_cpus.size()) {
@@ -138,21 +151,59 @@ void Vm::icr_exit(CpuId vcpu) {
 }
 
 void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
-  // Only NMI mode is modelled: a fixed-vector IPI of the guest (such as
-  // stop_other_cpus' REBOOT_VECTOR) reaches no guest handler in the model.
-  if (icr.delivery_mode() != apic::DeliveryMode::nmi) return;
-  // The vector is the NMI-source vector (0 without NMI-source: bit 0).
+  // NMI and fixed mode are modelled; KVM's other modes (lowest priority,
+  // SMI, INIT, SIPI, ExtINT) are not: the IPI is refused with a message.
+  const apic::DeliveryMode mode = icr.delivery_mode();
+  const bool nmi = mode == apic::DeliveryMode::nmi;
+  if (!nmi && mode != apic::DeliveryMode::fixed) {
+    kernel_->console().printk(
+        from, fmt::format("KVM: {} IPI not modelled: dropped", apic::delivery_mode_name(mode)));
+    return;
+  }
+  const bool x2apic = config_.apic == apic::ApicMode::x2apic;
+  const bool logical = icr.dest_mode() == apic::DestMode::logical;
+  if (icr.shorthand() == apic::Shorthand::none && logical && !x2apic) {
+    // xAPIC logical destinations match the LDR and DFR the guest programs
+    // (flat or cluster model); the model's guest kernel programs neither.
+    kernel_->console().printk(
+        from, "KVM: xAPIC logical destination not modelled (no LDR is programmed): IPI dropped");
+    return;
+  }
+  // The NMI-source vector (0 without NMI-source: bit 0), or the fixed vector.
   const std::uint64_t bit = std::uint64_t{1} << icr.vector();
   auto deliver = [&](CpuId t) {
+    if (!nmi) {
+      accept_fixed(t, icr.vector());
+      return;
+    }
     ++vcpus_[t].counts.nmi_ipis;
     inject_nmi(t, bit);
   };
   switch (icr.shorthand()) {
-    case apic::Shorthand::none:
+    case apic::Shorthand::none: {
+      const std::uint32_t dest = icr.destination();
+      // The broadcast destination (0xffffffff in x2APIC, 0xff in xAPIC)
+      // reaches every vCPU (kvm_apic_match_dest -> kvm_apic_broadcast).
+      if (dest == (x2apic ? 0xFFFFFFFFu : 0xFFu)) {
+        for (CpuId t = 0; t < vcpu_count(); ++t)
+          deliver(t);
+        break;
+      }
+      if (logical) {
+        // x2APIC logical mode: the LDR is derived from the APIC ID (SDM Vol.
+        // 3A "Logical Destination Mode in x2APIC Mode"): cluster ID[19:4] in
+        // bits 31:16, bit ID[3:0] of the 16-bit mask; a destination names one
+        // cluster and a mask of its members.
+        for (CpuId t = 0; t < vcpu_count(); ++t) {
+          if ((dest >> 16) == (t >> 4) && (dest & (1u << (t & 15))) != 0) deliver(t);
+        }
+        break;
+      }
       // Physical destination mode: the vCPU whose APIC ID is the destination
-      // (KVM's default APIC ID is the vCPU number); none matches: no NMI.
-      if (icr.destination() < vcpu_count()) deliver(icr.destination());
+      // (KVM's default APIC ID is the vCPU number); none matches: nothing.
+      if (dest < vcpu_count()) deliver(dest);
       break;
+    }
     case apic::Shorthand::self:
       deliver(from);
       break;
@@ -163,6 +214,39 @@ void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
       }
       break;
   }
+}
+
+void Vm::accept_fixed(CpuId vcpu, std::uint8_t vector) {
+  Vcpu& v = vcpus_[vcpu];
+  // __apic_accept_irq(APIC_DM_FIXED): a software-disabled APIC accepts no
+  // fixed interrupt (SDM Vol. 3A "Local APIC State After It Has Been Software
+  // Disabled"), nor does any APIC a vector 0-15 (a send-illegal-vector error).
+  if (!v.apic.enabled() || vector < 16) return;
+  v.apic.irr[vector / 64] |= std::uint64_t{1} << (vector % 64);
+  ++v.counts.fixed_ipis;
+  // kvm_make_request(KVM_REQ_EVENT) and kvm_vcpu_kick(): a running vCPU
+  // exits so that KVM injects the interrupt at its next entry.
+  kick(vcpu);
+}
+
+int Vm::take_irr(CpuId vcpu) {
+  EmulatedApic& a = vcpus_[vcpu].apic;
+  const int v = a.highest_irr();
+  if (v < 0) return -1;
+  // kvm_cpu_get_interrupt -> kvm_apic_ack_interrupt: IRR to ISR (the model
+  // keeps no ISR: the guest's EOI ends it).
+  a.irr[v / 64] &= ~(std::uint64_t{1} << (v % 64));
+  ++vcpus_[vcpu].counts.irqs_injected;
+  return v;
+}
+
+void Vm::interrupt_entered(CpuId vcpu, std::uint8_t vector) {
+  // The guest takes the injected interrupt at its first instruction: as the
+  // host CPU model takes a maskable interrupt (docs/hardware.md "Maskable
+  // interrupts"), IF is cleared and the kernel's interrupt entry runs.
+  cpu::Cpu& c = cpu(vcpu);
+  c.set_interrupt_flag(false);
+  kernel_->on_interrupt(c, vector);
 }
 
 void Vm::on_delivery(cpu::Cpu& cpu, const cpu::Delivery& d) {
@@ -198,6 +282,16 @@ void Vm::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
   EmulatedApic& a = vcpus_[cpu].apic;
   if (offset == apicdef::APIC_LVTPC) a.lvtpc = static_cast<std::uint32_t>(value);
   if (offset == apicdef::APIC_LVT1) a.lvt1 = static_cast<std::uint32_t>(value);
+  if (offset == apic::APIC_SPIV) a.spiv = static_cast<std::uint32_t>(value & apic::kSpivWritable);
+  // APIC_EOI: the model keeps no ISR (take_irr); nothing to end.
+}
+
+std::uint64_t Vm::apic_read(CpuId cpu, std::uint32_t offset) {
+  const EmulatedApic& a = vcpus_[cpu].apic;
+  if (offset == apicdef::APIC_LVTPC) return a.lvtpc;
+  if (offset == apicdef::APIC_LVT1) return a.lvt1;
+  if (offset == apic::APIC_SPIV) return a.spiv;
+  return 0;
 }
 
 void Vm::write_icr(CpuId cpu, apic::IcrValue icr) {
@@ -215,23 +309,48 @@ void Vm::write_icr(CpuId cpu, apic::IcrValue icr) {
 }
 
 void Vm::pmu_overflow(CpuId cpu, std::uint64_t counter_mask) {
-  // The virtual PMU (arch/x86/kvm/pmu.c): the guest's counters overflow; the
-  // overflow status the guest's perf handler reads is the vCPU's
-  // IA32_PERF_GLOBAL_STATUS, here the host CPU model's while the vCPU runs.
+  // The virtual PMU without the mediated PMU (arch/x86/kvm/pmu.c): each guest
+  // counter is a perf event KVM created on the host (pmc_reprogram_counter,
+  // exclude_host), so its overflow is the host PMU's: the host CPU's global
+  // status and its LVTPC, a host PMI. While the vCPU runs that NMI is an
+  // NMI-induced VM exit; the host's perf handler reads the status and hands
+  // KVM's counters to kvm_perf_overflow (kvm_perf_overflow()), which sets the
+  // vCPU's global status and KVM_REQ_PMI; at the next entry the emulated
+  // LVTPC delivers the guest's NMI (deliver_pmi()). perf's NMI handler is
+  // always registered in Linux: the host kernel's is made if the scenario has
+  // none.
+  kvm_.host_kernel().ensure_perf_handler();
+  vcpus_[cpu].kvm_counters |= counter_mask;
+  machine_.pmu_overflow(host_cpu(cpu), counter_mask);
+}
+
+void Vm::kvm_perf_overflow(CpuId vcpu, std::uint64_t counters) {
+  Vcpu& v = vcpus_[vcpu];
+  const std::uint64_t mine = counters & v.kvm_counters;
+  if (mine == 0) return;
+  v.kvm_counters &= ~mine;
+  // __kvm_perf_overflow: the counter's bit in pmu->global_status, and
+  // KVM_REQ_PMI for a counter with its interrupt enabled (the model's are).
+  v.pmu_status |= mine;
+  v.pmi_request = true;
+}
+
+bool Vm::deliver_pmi(CpuId vcpu) {
+  Vcpu& v = vcpus_[vcpu];
+  if (!std::exchange(v.pmi_request, false)) return false;
   // kvm_pmu_deliver_pmi -> kvm_apic_local_deliver(APIC_LVTPC): an unmasked
   // LVTPC in NMI mode queues an NMI with LVTPC's vector as its source (the
   // guest's perf sets VECTOR_PMI with NMI-source), and KVM masks LVTPC as the
   // hardware does ("KVM: x86: Mask LVTPC when handling a PMI"); the guest's
-  // handler unmasks it. The host PMI and NMI exit that bring the overflow to
-  // KVM are left out: the NMI is queued at once.
-  machine_.cpu(host_cpu(cpu)).pmu_overflow(counter_mask);
-  EmulatedApic& a = vcpus_[cpu].apic;
+  // handler unmasks it. The vCPU is about to enter: no kick.
+  EmulatedApic& a = v.apic;
   if ((a.lvtpc & apicdef::APIC_LVT_MASKED) != 0 ||
       (a.lvtpc & apic::APIC_DM_MASK) != apicdef::APIC_DM_NMI)
-    return;
+    return false;
   a.lvtpc |= apicdef::APIC_LVT_MASKED;
-  ++vcpus_[cpu].counts.pmis;
-  inject_nmi(cpu, std::uint64_t{1} << (a.lvtpc & 0xFF));
+  ++v.counts.pmis;
+  v.nmis.queue(std::uint64_t{1} << (a.lvtpc & 0xFF));
+  return true;
 }
 
 void Vm::external_nmi(CpuId /*cpu*/, machine::NmiReason /*reason*/) {

@@ -32,6 +32,8 @@ constexpr std::array<F, 4> kSmpStop{"phase", "cpus", "vm", "vcpu"};
 constexpr std::array<F, 3> kCpuStop{"via", "vm", "vcpu"};
 // KVM's injection of a virtual NMI into a VM's vCPU (docs/vmx.md).
 constexpr std::array<F, 3> kNmiInject{"vm", "vcpu", "event_data"};
+// KVM's injection of a fixed interrupt of the emulated APIC (docs/vmx.md).
+constexpr std::array<F, 3> kIrqInject{"vm", "vcpu", "vector"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -53,6 +55,7 @@ constexpr TraceEventFields kEvents[] = {
     {"smp_stop", kSmpStop},
     {"cpu_stop", kCpuStop},
     {"nmi_inject", kNmiInject},
+    {"irq_inject", kIrqInject},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

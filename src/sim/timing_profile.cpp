@@ -53,22 +53,29 @@ constexpr TimingParamInfo kParams[] = {
     {P::vm_exit_external_interrupt, "vm_exit_external_interrupt", 800, B::derived,
      "hardware.md §5: as vm_exit_msr_write"},
     {P::vm_exit_nmi_window, "vm_exit_nmi_window", 800, B::derived,
+     "hardware.md §5: as vm_exit_msr_write; every NMI-window exit (reason 8) takes it, a VM's "
+     "or a guest interval's"},
+    {P::vm_exit_interrupt_window, "vm_exit_interrupt_window", 800, B::derived,
      "hardware.md §5: as vm_exit_msr_write"},
     {P::nmi_entry, "nmi_entry", 80, B::assumed,
      "assumption: entry code (register save, CR3/GS handling) before default_do_nmi"},
     {P::nmi_exit, "nmi_exit", 60, B::assumed, "assumption: register restore before ERETS/IRET"},
     {P::kvm_nmi_exit, "kvm_nmi_exit", 200, B::assumed,
      "assumption: KVM's exit dispatch before it calls the host NMI entry"},
-    {P::kvm_apic_emulation, "kvm_apic_emulation", 1000, B::derived,
+    {P::kvm_apic_emulation, "kvm_apic_emulation", 800, B::derived,
      "hardware.md §5: the x2APIC virtual IPI, sender to acknowledgement, takes 3,293 cycles "
      "with KVM's fast path; less the sender's exit and entry (vm_exit_msr_write + vm_entry, "
-     "1,550) and the target's entry with the injection (vm_entry, 750), about 1,000 remain "
-     "for the ICR emulation and kvm_inject_nmi (the split is an assumption)"},
+     "1,550) and the target's entry with the injection (kvm_nmi_inject + vm_entry, 950), "
+     "about 800 remain for the ICR emulation and kvm_inject_nmi (the split is an assumption)"},
     {P::kvm_kick_ipi, "kvm_kick_ipi", 1500, B::assumed,
      "assumption: the host IPI of kvm_vcpu_kick, send to arrival, as ipi_latency"},
     {P::kvm_nmi_inject, "kvm_nmi_inject", 200, B::assumed,
-     "assumption: process_nmi, inject_pending_event and the VMCS writes, of the order of "
-     "kvm_nmi_exit"},
+     "assumption: process_nmi, inject_pending_event and the VMCS writes of an entry that "
+     "injects an NMI (vmx_inject_nmi), of the order of kvm_nmi_exit; charged before that "
+     "VMRESUME's vm_entry"},
+    {P::kvm_irq_inject, "kvm_irq_inject", 200, B::assumed,
+     "assumption: as kvm_nmi_inject, for a fixed interrupt of the emulated APIC "
+     "(kvm_cpu_get_interrupt, vmx_inject_irq); charged before that VMRESUME's vm_entry"},
     {P::handler_call, "handler_call", 20, B::assumed,
      "assumption: list walk step, indirect call, timestamp reads for the duration check"},
     {P::device_check, "device_check", 300, B::assumed,
@@ -130,12 +137,21 @@ static_assert(params_in_enum_order(), "kParams must follow the enum order");
 
 // Named profiles: the default profile with the costs that one CPU's (or host's)
 // published figures give (docs/timing.md "Named profiles").
+// A profile that sets vm_exit sets the exits of the guest NMI path to the same
+// value, as the default does: the exit transition does not depend on the reason
+// (hardware.md §5 publishes one round trip per host, not one per reason).
 constexpr ProfileCost kSkylakeSp[] = {
     {P::vm_exit, 780, B::derived,
      "vmcall exit+entry round trip 1,529 cycles with KVM's exit fastpath (kvm-unit-tests "
      "vmexit.flat, Skylake-SP, KVM list, March 2020); the split 780 exit / 749 entry keeps the "
      "default's proportion (assumed)"},
     {P::vm_entry, 749, B::derived, "see vm_exit"},
+    {P::vm_exit_msr_write, 780, B::derived, "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_external_interrupt, 780, B::derived,
+     "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_nmi_window, 780, B::derived, "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_interrupt_window, 780, B::derived,
+     "as this profile's vm_exit (reason-independent)"},
 };
 constexpr ProfileCost kIcelake[] = {
     {P::ghes_check, 900, B::measured,
@@ -150,6 +166,12 @@ constexpr ProfileCost kKvmMediatedPmu[] = {
      "less kvm_nmi_exit's 200 for KVM's own handling, split 1,450 exit / 1,350 entry in the "
      "default's proportion (assumed)"},
     {P::vm_entry, 1350, B::derived, "see vm_exit"},
+    {P::vm_exit_msr_write, 1450, B::derived, "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_external_interrupt, 1450, B::derived,
+     "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_nmi_window, 1450, B::derived, "as this profile's vm_exit (reason-independent)"},
+    {P::vm_exit_interrupt_window, 1450, B::derived,
+     "as this profile's vm_exit (reason-independent)"},
 };
 constexpr NamedTimingProfile kProfiles[] = {
     {"default",

@@ -196,11 +196,11 @@ void VmxCpu::inject_nmi(std::uint64_t event_data) {
 
 // --- VM entry ------------------------------------------------------------------------
 
-VmxResult VmxCpu::vm_enter() {
-  return enter(Instruction::vmlaunch);
+VmxResult VmxCpu::vm_enter(Cycle vmm_cycles) {
+  return enter(Instruction::vmlaunch, vmm_cycles);
 }
-VmxResult VmxCpu::vm_resume() {
-  return enter(Instruction::vmresume);
+VmxResult VmxCpu::vm_resume(Cycle vmm_cycles) {
+  return enter(Instruction::vmresume, vmm_cycles);
 }
 
 VmInstructionError VmxCpu::check_controls() const {
@@ -285,7 +285,7 @@ std::string_view VmxCpu::check_guest_state() const {
   return {};
 }
 
-VmxResult VmxCpu::enter(Instruction insn) {
+VmxResult VmxCpu::enter(Instruction insn, Cycle vmm_cycles) {
   const RunState rs = cpu_.run_state();
   if (mode_ != VmxMode::root || cpu_.non_root() ||
       (rs != RunState::running && rs != RunState::in_os)) {
@@ -360,7 +360,7 @@ VmxResult VmxCpu::enter(Instruction insn) {
   cpu_.load_state(g);
   cpu_.set_os_entry(guest_os_);
   mode_ = VmxMode::entering;
-  ctx.queue.schedule_in(ctx.cost(TimingParam::vm_entry), *this, kEntryDone);
+  ctx.queue.schedule_in(vmm_cycles + ctx.cost(TimingParam::vm_entry), *this, kEntryDone);
   return VmxResult::success();
 }
 
@@ -546,7 +546,20 @@ bool VmxCpu::at_boundary(cpu::Cpu& cpu) {
   if (active_proc_.nmi_window_exiting() && !cpu.nmi_blocked() &&
       cpu.run_state() == RunState::running) {
     cpu_.begin_transition();  // the guest stops here; its RIP is saved as is
-    exit_to_host(ExitReason::of(BasicExitReason::nmi_window), IntrInfo{}, 0, false);
+    exit_to_host(ExitReason::of(BasicExitReason::nmi_window), IntrInfo{}, 0, false,
+                 TimingParam::vm_exit_nmi_window);
+    return true;
+  }
+  // SDM Vol. 3C "Interrupt-Window Exiting": with the control set, a VM exit
+  // before any instruction with RFLAGS.IF = 1 and no blocking by STI or MOV SS
+  // (the entry's blocking is held above). After the NMI window in priority
+  // (an NMI outranks a maskable interrupt). Only at a boundary of ordinary
+  // guest code, which is the only code the model's guest takes interrupts in.
+  if (active_proc_.interrupt_window_exiting() && (cpu.rflags() & cpu::arch::kRflagsIf) != 0 &&
+      cpu.run_state() == RunState::running) {
+    cpu_.begin_transition();
+    exit_to_host(ExitReason::of(BasicExitReason::interrupt_window), IntrInfo{}, 0, false,
+                 TimingParam::vm_exit_interrupt_window);
     return true;
   }
   if (kick_pending_) {

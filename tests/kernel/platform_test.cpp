@@ -31,6 +31,9 @@ class SlicePlatform final : public Platform {
     apic_writes.push_back(cpu);
     m_.apic_write(first_ + cpu, offset, value);
   }
+  std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) override {
+    return m_.apic_read(first_ + cpu, offset);
+  }
   void write_icr(CpuId cpu, apic::IcrValue icr) override {
     icr_writes.push_back(cpu);
     m_.write_icr(first_ + cpu, icr.with_destination(icr.destination() + first_));

@@ -28,13 +28,16 @@ struct VmRig {
   Vm* vm = nullptr;
   MemoryTraceSink trace;
   explicit VmRig(bool vm_source = true, bool vm_fred = true, bool host_source = true,
-                 bool virtual_nmis = true, apic::ApicMode mode = apic::ApicMode::x2apic) {
-    sys = make_system(make_config(3, true, host_source));
+                 bool virtual_nmis = true, apic::ApicMode mode = apic::ApicMode::x2apic,
+                 std::uint32_t vcpus = 2, bool guest_unknown_nmi_panic = false) {
+    sys = make_system(make_config(vcpus + 1, true, host_source));
     sys->machine().tracer().add_sink(trace);
     VmConfig c;
     c.name = "g";
-    c.host_cpus = {1, 2};
+    for (CpuId i = 0; i < vcpus; ++i)
+      c.host_cpus.push_back(i + 1);
     c.kernel.use_fred = vm_fred;
+    c.kernel.unknown_nmi_panic = guest_unknown_nmi_panic;
     c.nmi_source = vm_source;
     c.virtual_nmis = virtual_nmis;
     c.apic = mode;
@@ -370,6 +373,26 @@ TEST(Vm, EachVcpuCountsItsGuestDispatchAndItsCyclesOutOfTheGuest) {
   EXPECT_EQ(r.vm->counts(0).dispatch_cycles, 0u) << "the sender took no NMI";
 }
 
+TEST(Vm, KvmsInjectionWorkComesBeforeTheVmEntryThatInjects) {
+  // kvm_nmi_inject: process_nmi, inject_pending_event and the VMCS writes run
+  // before the VMRESUME, so the entry that injects completes kvm_nmi_inject +
+  // vm_entry cycles after KVM decided to inject (the nmi_inject record).
+  VmRig r;
+  TimingProfile& t = r.sys->machine().timing();
+  t.set(TimingParam::kvm_nmi_inject, 3'000);
+  r.sys->at(10'000, [&] { r.vm->kvm_nmi(0); });
+  r.sys->run_until(200'000);
+  ASSERT_EQ(r.vm->counts(0).nmi_injected, 1u);
+  const Cycle decided = cycle_of_first(r, "nmi_inject vm=g vcpu=0");
+  const Cycle entered =
+      cycle_of_first(r, "cpu=1 vm_entry instruction=vmresume injected=0x80000202");
+  ASSERT_NE(decided, 0u);
+  EXPECT_EQ(entered, decided + 3'000 + t.get(TimingParam::vm_entry));
+  // An entry that injects nothing takes vm_entry alone: the vCPU's first entry.
+  const Cycle first = cycle_of_first(r, "cpu=1 vm_entry instruction=vmlaunch");
+  EXPECT_EQ(first, t.get(TimingParam::vm_entry));
+}
+
 TEST(Vm, AnXapicGuestsIcrWriteIsAnApicWriteExit) {
   VmRig r(true, true, true, true, apic::ApicMode::xapic);
   const HandlerId a = r.guest_handler("g_a", 5);
@@ -446,6 +469,184 @@ TEST(Vm, TheGuestsPerfPmiComesThroughTheVirtualLvtpcWithVector7) {
     EXPECT_EQ(r.guest().cpu_state(0).stats.normal, 1u) << "perf handled it";
     EXPECT_EQ(r.vm->apic(0).lvtpc & apic::APIC_LVT_MASKED, 0u) << "perf unmasked LVTPC";
   }
+}
+
+TEST(Vm, AGuestCountersOverflowIsAHostPmiAnNmiExitAndHostPerfBeforeTheGuestsNmi) {
+  // Without the mediated PMU the guest's counter is KVM's perf event on the
+  // host: its overflow raises the host's PMI on host CPU 1, an NMI-induced
+  // exit (qualification: the host's bitmap, VECTOR_PMI); the host's perf
+  // handler (registered by the host kernel, as Linux always has it) claims
+  // the counter and hands it to kvm_perf_overflow; the VM entry after the
+  // host's NMI handling delivers the guest's PMI through the emulated LVTPC.
+  VmRig r;
+  r.sys->at(10'000, [&] { r.guest().pmu_overflow(0, 1); });
+  r.sys->run_until(300'000);
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::exception_or_nmi), 1u) << "the host PMI";
+  EXPECT_EQ(exits(r, 1, vmx::BasicExitReason::external_interrupt), 0u) << "no kick";
+  EXPECT_EQ(r.vm->counts(0).kicks, 0u);
+  EXPECT_EQ(r.lines_with("cpu=1 vm_exit reason=0 name=nmi exit_qualification=0x80"), 1u)
+      << "the host's NMI-source bitmap: its LVTPC's VECTOR_PMI";
+  const HandlerId perf = r.sys->kernel().registry().find_handler("PMI");
+  ASSERT_NE(perf, kNoHandler) << "the host kernel has perf's NMI handler";
+  EXPECT_EQ(r.sys->kernel().registry().handler(perf).per_cpu[1].calls, 1u);
+  EXPECT_EQ(r.sys->kernel().registry().handler(perf).per_cpu[1].handled, 1u);
+  EXPECT_EQ(r.sys->kernel().cpu_state(1).stats.unknown, 0u);
+  EXPECT_EQ(r.sys->machine().cpu(1).perf_global_status(), 0u) << "host perf cleared it";
+  // The guest's NMI is injected only after the host's NMI exit.
+  const Cycle exit = cycle_of_first(r, "cpu=1 vm_exit reason=0");
+  const Cycle inject = cycle_of_first(r, "nmi_inject vm=g vcpu=0 event_data=0x80");
+  ASSERT_NE(inject, 0u);
+  EXPECT_GT(inject, exit);
+  EXPECT_EQ(r.vm->counts(0).nmi_delivered, 1u);
+  EXPECT_EQ(r.guest().cpu_state(0).stats.normal, 1u) << "the guest's perf read KVM's status";
+  EXPECT_EQ(r.vm->perf_global_status(0), 0u) << "and cleared it";
+}
+
+}  // namespace
+}  // namespace fredsim::kernel
+
+namespace fredsim::kernel {
+namespace {
+
+// --- The guest's fixed-vector IPIs: KVM's emulated APIC, kick, injection ------
+
+constexpr std::uint8_t kRebootVector = 0xf8;  // arch/x86/include/asm/irq_vectors.h
+
+TEST(VmFixedIpi, AGuestStopStopsItsOtherVcpusWithTheRebootVectorThroughKvm) {
+  // native_stop_other_cpus in the guest: the REBOOT_VECTOR IPI to all but
+  // self is an MSR-write exit; KVM's emulated APIC puts the vector in the IRR
+  // of vCPUs 1 and 2 and kicks them; each exits (external interrupt), KVM
+  // injects the interrupt at the entry, sysvec_reboot stops the vCPU. No NMI.
+  VmRig r(true, true, true, true, apic::ApicMode::x2apic, /*vcpus=*/3);
+  r.sys->at(50'000, [&] { r.guest().stop_other_cpus(0); });
+  r.sys->run_until(3'000'000);
+  EXPECT_EQ(r.guest().stop_phase(), StopPhase::done);
+  for (CpuId i : {1u, 2u}) {
+    EXPECT_EQ(r.vm->counts(i).fixed_ipis, 1u) << "vCPU " << i;
+    EXPECT_EQ(r.vm->counts(i).irqs_injected, 1u) << "vCPU " << i;
+    EXPECT_TRUE(r.guest().cpu_state(i).halted) << "vCPU " << i << " is in its HLT loop";
+    EXPECT_FALSE(r.vm->apic(i).enabled()) << "stop_this_cpu disabled its emulated APIC";
+    EXPECT_EQ(exits(r, r.vm->host_cpu(i), vmx::BasicExitReason::external_interrupt), 1u);
+    EXPECT_EQ(r.lines_with("irq_inject vm=g vcpu=" + std::to_string(i) + " vector=248"), 1u);
+    EXPECT_EQ(r.vm->counts(i).nmi_delivered, 0u) << "the IRQ sufficed";
+  }
+  EXPECT_FALSE(r.guest().cpu_state(0).halted) << "the stopper runs on";
+  EXPECT_FALSE(r.vm->apic(0).enabled()) << "and disables its own APIC at the end";
+  EXPECT_FALSE(console_has(r.guest(), "Shutting down cpus with NMI"));
+  // The host is untouched: its CPUs run, their APICs stay enabled.
+  for (CpuId h = 0; h < 4; ++h) {
+    EXPECT_FALSE(r.sys->kernel().cpu_state(h).halted) << "host CPU " << h;
+    EXPECT_NE(r.sys->machine().apic_read(h, apic::APIC_SPIV) & apic::APIC_SPIV_APIC_ENABLED, 0u);
+  }
+  EXPECT_EQ(r.sys->kernel().stop_phase(), StopPhase::none);
+  EXPECT_TRUE(r.sys->machine().cpu(2).non_root()) << "a stopped vCPU still runs its guest (HLT)";
+}
+
+TEST(VmFixedIpi, AVcpuInItsNmiHandlerTakesTheInterruptAtTheInterruptWindow) {
+  // vCPU 1 is inside a long guest NMI handler when the REBOOT_VECTOR comes:
+  // KVM cannot inject it (virtual-NMI blocking), asks for the interrupt
+  // window (enable_irq_window), and the exit comes when the handler's ERETS
+  // has set IF again; that exit's entry injects the interrupt. No NMI fallback.
+  VmRig r;
+  const HandlerId slow = r.guest_handler("g_slow", 5, /*handle=*/200'000);
+  r.sys->at(10'000, [&] {
+    r.guest().registry().add_work(slow, 1, 1);
+    r.vm->inject_nmi(1, 1u << 5);
+  });
+  r.sys->at(50'000, [&] { r.guest().stop_other_cpus(0); });
+  r.sys->run_until(3'000'000);
+  EXPECT_EQ(r.vm->counts(1).irq_window_exits, 1u);
+  EXPECT_EQ(exits(r, 2, vmx::BasicExitReason::interrupt_window), 1u);
+  EXPECT_EQ(r.lines_with("cpu=2 vm_exit reason=7 name=interrupt_window"), 1u);
+  EXPECT_EQ(r.vm->counts(1).irqs_injected, 1u);
+  EXPECT_TRUE(r.guest().cpu_state(1).halted);
+  EXPECT_EQ(r.guest().registry().handler(slow).total.handled, 1u) << "the handler ended first";
+  EXPECT_EQ(r.guest().stop_phase(), StopPhase::done);
+  EXPECT_FALSE(console_has(r.guest(), "Shutting down cpus with NMI"));
+  // The interrupt came after the handler: its irq_inject follows the window exit.
+  EXPECT_GT(cycle_of_first(r, "irq_inject vm=g vcpu=1"),
+            cycle_of_first(r, "cpu=2 vm_exit reason=7"));
+}
+
+TEST(VmFixedIpi, AGuestPanicStopsTheOtherVcpusAndHaltsOnlyTheGuest) {
+  // A KVM_NMI no guest handler claims, with unknown_nmi_panic: the guest
+  // panics on vCPU 0 and smp_send_stop stops vCPU 1 through the REBOOT_VECTOR.
+  VmRig r(true, true, true, true, apic::ApicMode::x2apic, 2, /*guest_unknown_nmi_panic=*/true);
+  r.sys->at(10'000, [&] { r.vm->kvm_nmi(0); });
+  r.sys->run_until(3'000'000);
+  EXPECT_TRUE(r.guest().panicked());
+  EXPECT_TRUE(console_has(r.guest(), "end Kernel panic - not syncing: NMI: Not continuing"));
+  EXPECT_TRUE(r.guest().cpu_state(1).halted);
+  EXPECT_EQ(r.vm->counts(1).irqs_injected, 1u);
+  EXPECT_FALSE(r.sys->kernel().panicked()) << "the host goes on";
+  EXPECT_FALSE(r.sys->kernel().cpu_state(2).halted);
+}
+
+TEST(VmFixedIpi, AnOtherVectorIsEndedAndTheVcpuRunsOn) {
+  VmRig r;
+  r.sys->at(10'000, [&] {
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_vector(0x40)
+                           .with_destination(1));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).irqs_injected, 1u);
+  EXPECT_EQ(r.lines_with("irq_inject vm=g vcpu=1 vector=64"), 1u);
+  EXPECT_FALSE(r.guest().cpu_state(1).halted);
+  EXPECT_TRUE(r.sys->machine().cpu(2).interrupt_flag()) << "EOI, and IF is back on";
+  EXPECT_EQ(r.vm->counts(0).irqs_injected, 0u);
+}
+
+TEST(VmFixedIpi, X2apicLogicalDestinationsMatchTheDerivedLdr) {
+  // Cluster 0, mask bit 1: vCPU 1 only (SDM Vol. 3A "Logical Destination Mode
+  // in x2APIC Mode").
+  VmRig r(true, true, true, true, apic::ApicMode::x2apic, 3);
+  r.sys->at(10'000, [&] {
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_dest_mode(apic::DestMode::logical)
+                           .with_vector(0x40)
+                           .with_destination(0x0000'0002));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).fixed_ipis, 1u);
+  EXPECT_EQ(r.vm->counts(2).fixed_ipis, 0u);
+  EXPECT_EQ(r.vm->counts(0).fixed_ipis, 0u);
+}
+
+TEST(VmFixedIpi, XapicLogicalDestinationsAndOtherModesAreRefusedWithAMessage) {
+  VmRig r(true, true, true, true, apic::ApicMode::xapic);
+  r.sys->at(10'000, [&] {
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_dest_mode(apic::DestMode::logical)
+                           .with_vector(0x40)
+                           .with_destination(0x02));
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::lowest_priority)
+                           .with_vector(0x40)
+                           .with_destination(1));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).fixed_ipis, 0u);
+  EXPECT_TRUE(console_has(r.guest(), "KVM: xAPIC logical destination not modelled"));
+  EXPECT_TRUE(console_has(r.guest(), "IPI not modelled: dropped"));
+}
+
+TEST(VmFixedIpi, ASoftwareDisabledEmulatedApicAcceptsNoFixedInterrupt) {
+  VmRig r;
+  r.sys->at(10'000, [&] {
+    r.vm->apic_write(1, apic::APIC_SPIV, 0xff);  // enable bit clear
+    r.vm->write_icr(0, apic::IcrValue{}
+                           .with_delivery_mode(apic::DeliveryMode::fixed)
+                           .with_vector(kRebootVector)
+                           .with_destination(1));
+  });
+  r.sys->run_until(200'000);
+  EXPECT_EQ(r.vm->counts(1).fixed_ipis, 0u);
+  EXPECT_EQ(r.vm->counts(1).kicks, 0u);
+  EXPECT_FALSE(r.guest().cpu_state(1).halted);
 }
 
 }  // namespace

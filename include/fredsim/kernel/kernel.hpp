@@ -195,6 +195,12 @@ class Kernel final : public cpu::OsEntry {
   void mce_inject(CpuId from, std::span<const CpuId> targets);
   /// Perf counters overflow on `cpu` (the PMU raises a PMI through LVTPC).
   void pmu_overflow(CpuId cpu, unsigned counters);
+  /// The owner of counters the kernel's perf handler finds overflowed besides
+  /// its own (KVM's vPMU events; null: none).
+  void set_perf_overflow_sink(PerfOverflowSink* sink) { perf_sink_ = sink; }
+  /// perf's NMI handler, registered if it is not (Linux always has it when
+  /// the CPU has a PMU): KVM's vPMU counts on it for the host PMIs of its events.
+  HandlerId ensure_perf_handler() { return ensure_role(HandlerModel::pmi); }
   /// A platform NMI through LINT1 (with a port 0x61 reason, or none).
   void external_nmi(CpuId cpu, machine::NmiReason reason);
   /// stop_nmi() / restart_nmi(): the IDT entry ignores NMIs while > 0.
@@ -303,6 +309,7 @@ class Kernel final : public cpu::OsEntry {
   machine::Machine& machine_;
   std::unique_ptr<Platform> owned_platform_;  // the host's MachinePlatform
   Platform& platform_;
+  PerfOverflowSink* perf_sink_ = nullptr;
   std::uint32_t cpu_count_;
   // The kernel's CPU number of each host CPU that runs one of its CPUs (the
   // identity on the host), for the deliveries and resumes the CPUs report.

@@ -24,7 +24,7 @@ struct GuestNmiStats {
   std::uint64_t event_data_or = 0;  // OR of the event data of every guest NMI
 };
 
-class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
+class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry, public PerfOverflowSink {
  public:
   Kvm(machine::Machine& machine, Kernel& kernel);
 
@@ -65,6 +65,11 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
   /// KVM is done with the exit of a VM's vCPU on `cpu` (the ICR emulation):
   /// it enters the vCPU again, injecting what is pending.
   void resume_vcpu(CpuId cpu);
+  /// The host kernel (its perf handler serves KVM's vPMU events).
+  Kernel& host_kernel() { return kernel_; }
+  /// PerfOverflowSink: the host perf handler's overflowed counters on
+  /// `host_cpu`; those of the vCPU that runs there are KVM's (kvm_perf_overflow).
+  void perf_overflow(CpuId host_cpu, std::uint64_t counters) override;
   /// The VM whose vCPU host CPU `cpu` runs (or last ran), or null.
   const Vm* vm_on(CpuId cpu) const { return vcpus_[cpu].vm; }
   const GuestNmiStats& guest_stats(CpuId cpu) const { return vcpus_[cpu].guest; }
@@ -95,11 +100,18 @@ class Kvm final : public vmx::VmExitHandler, public cpu::OsEntry {
     // NMI) keeps the first exit's start.
     bool out = false;
     Cycle out_since = 0;
+    int irq = -1;  // the fixed interrupt the entry under way injects, or -1
   };
   Status enter_vm(CpuId cpu);
-  /// KVM before a VM entry of a VM's vCPU: process_nmi, inject_pending_event.
-  void prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v);
-  void resume(vmx::VmxCpu& vcpu);
+  /// KVM before a VM entry of a VM's vCPU: process_nmi, inject_pending_event
+  /// (an NMI, else a fixed interrupt of the emulated APIC when the guest can
+  /// take one). Returns the cycles of that work to charge before the entry:
+  /// kvm_nmi_inject or kvm_irq_inject when it injects, else 0 (its cost
+  /// without an injection is part of vm_entry).
+  Cycle prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v);
+  /// VMRESUME after `work` cycles of KVM's own (an injection's), or leaves the
+  /// guest when it is to stop.
+  void resume(vmx::VmxCpu& vcpu, Cycle work = 0);
   void handle_nmi_window(vmx::VmxCpu& vcpu);
   /// Gives the guest a virtual NMI at the next VMRESUME, or, when the guest
   /// blocks it (virtual-NMI blocking), asks for the NMI window and holds it.

@@ -14,10 +14,23 @@
 #include <cstdint>
 
 #include "fredsim/apic/icr.hpp"
+#include "fredsim/cpu/arch.hpp"
 #include "fredsim/cpu/cpu.hpp"
 #include "fredsim/machine/machine.hpp"
 
 namespace fredsim::kernel {
+
+/// Who owns host perf counters besides the host's own events: KVM's perf
+/// events of a vPMU. The host perf handler (perf_event_nmi_handler ->
+/// perf_event_overflow) hands it the overflowed counters it read; the owner
+/// takes those that are its own (kvm_perf_overflow).
+class PerfOverflowSink {
+ public:
+  virtual void perf_overflow(CpuId host_cpu, std::uint64_t counters) = 0;
+
+ protected:
+  ~PerfOverflowSink() = default;
+};
 
 class Platform {
  public:
@@ -34,9 +47,20 @@ class Platform {
   /// A local APIC register write of `cpu` by its xAPIC offset, the way software
   /// does it (x2APIC WRMSR or xAPIC MMIO store).
   virtual void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) = 0;
+  /// A local APIC register read of `cpu` by its xAPIC offset.
+  virtual std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) = 0;
   /// An IPI: `icr` written to the ICR of `cpu` in the platform's APIC mode.
   virtual void write_icr(CpuId cpu, apic::IcrValue icr) = 0;
 
+  /// IA32_PERF_GLOBAL_STATUS of `cpu` as its perf handler reads it (RDMSR
+  /// 0x38e): the CPU's own; a vCPU's is KVM's emulated one (pmu->global_status).
+  virtual std::uint64_t perf_global_status(CpuId id) {
+    return cpu(id).rdmsr(cpu::arch::kMsrPerfGlobalStatus).value;
+  }
+  /// The perf handler clears `mask` in it (WRMSR to IA32_PERF_GLOBAL_OVF_CTRL).
+  virtual void perf_global_ack(CpuId id, std::uint64_t mask) {
+    (void)cpu(id).wrmsr(cpu::arch::kMsrPerfGlobalOvfCtrl, mask);
+  }
   /// PMU counters of `cpu` overflow (LVTPC is asserted).
   virtual void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) = 0;
   /// A platform NMI on LINT1 of `cpu`, with the port 0x61 reason it latches.
@@ -57,6 +81,9 @@ class MachinePlatform final : public Platform {
   cpu::Cpu& cpu(CpuId id) override { return machine_.cpu(id); }
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) override {
     machine_.apic_write(cpu, offset, value);
+  }
+  std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) override {
+    return machine_.apic_read(cpu, offset);
   }
   void write_icr(CpuId cpu, apic::IcrValue icr) override { machine_.write_icr(cpu, icr); }
   void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) override {

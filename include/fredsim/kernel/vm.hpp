@@ -58,13 +58,25 @@ struct VcpuCounts {
   /// Host cycles the vCPU spent out of the guest: from each VM exit to the
   /// VM entry that follows it, summed (the exit, KVM's handling, the entry).
   Cycle exit_cycles = 0;
+  std::uint64_t fixed_ipis = 0;        // fixed interrupts the emulated APIC accepted for it
+  std::uint64_t irqs_injected = 0;     // external interrupts injected at VM entry
+  std::uint64_t irq_window_exits = 0;  // interrupt-window exits of this vCPU
 };
 
-/// KVM's emulated local APIC of one vCPU: the LVT registers the guest kernel
-/// programs (kvm_lapic_reg_write). The vCPU's APIC ID is its number.
+/// KVM's emulated local APIC of one vCPU: the registers the guest kernel
+/// programs (kvm_lapic_reg_write) and the IRR of its fixed interrupts. The
+/// vCPU's APIC ID is its number.
 struct EmulatedApic {
   std::uint32_t lvtpc = 0x10000;  // masked at reset
   std::uint32_t lvt1 = 0x10000;
+  /// Software-enabled with the spurious vector 0xff: the guest's
+  /// setup_local_APIC() has run by the time the model's guest kernel boots.
+  std::uint32_t spiv = 0x1ff;
+  std::array<std::uint64_t, 4> irr{};  // fixed-mode vectors waiting for injection
+
+  bool enabled() const { return (spiv & 0x100) != 0; }
+  /// The highest vector in the IRR, or -1 (apic_find_highest_irr).
+  int highest_irr() const;
 };
 
 class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
@@ -97,6 +109,22 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   void kvm_nmi(CpuId vcpu);
   /// kvm_inject_nmi with `source_bits`, then the kick.
   void inject_nmi(CpuId vcpu, std::uint64_t source_bits);
+  /// Kvm, before an entry that injects no NMI: the fixed interrupt KVM
+  /// injects (kvm_cpu_get_interrupt: the IRR's highest vector, moved out of
+  /// the IRR), or -1 when none waits.
+  int take_irr(CpuId vcpu);
+  /// A fixed interrupt waits in the vCPU's IRR.
+  bool irr_pending(CpuId vcpu) const { return vcpus_[vcpu].apic.highest_irr() >= 0; }
+  /// Kvm: the entry that injected `vector` completed: the guest takes it at its
+  /// first instruction, through the guest kernel's interrupt entry.
+  void interrupt_entered(CpuId vcpu, std::uint8_t vector);
+  /// Kvm: the host perf handler found `counters` overflowed on the vCPU's host
+  /// CPU: those that are the vCPU's events go to kvm_perf_overflow (the
+  /// vCPU's global status bits, KVM_REQ_PMI).
+  void kvm_perf_overflow(CpuId vcpu, std::uint64_t counters);
+  /// Kvm, before each entry: KVM_REQ_PMI -> kvm_pmu_deliver_pmi: the
+  /// emulated LVTPC queues the guest's NMI. Returns whether it did.
+  bool deliver_pmi(CpuId vcpu);
 
   VirtualNmiQueue& nmis(CpuId vcpu) { return vcpus_[vcpu].nmis; }
   const VirtualNmiQueue& nmis(CpuId vcpu) const { return vcpus_[vcpu].nmis; }
@@ -122,8 +150,16 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   cpu::Cpu& cpu(CpuId id) override { return machine_.cpu(config_.host_cpus[id]); }
   bool enumerates_nmi_source(CpuId /*id*/) override { return config_.nmi_source; }
   void apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) override;
+  std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) override;
   void write_icr(CpuId cpu, apic::IcrValue icr) override;
+  /// The guest's counters overflow: they are KVM's perf events on the host
+  /// (a non-mediated vPMU), so the overflow is a host PMI on the host CPU
+  /// (docs/vmx.md "The guest's PMI, host side").
   void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) override;
+  /// The vCPU's IA32_PERF_GLOBAL_STATUS is KVM's (pmu->global_status): the
+  /// guest's RDMSR and its OVF_CTRL write are emulated.
+  std::uint64_t perf_global_status(CpuId cpu) override { return vcpus_[cpu].pmu_status; }
+  void perf_global_ack(CpuId cpu, std::uint64_t mask) override { vcpus_[cpu].pmu_status &= ~mask; }
   void external_nmi(CpuId cpu, machine::NmiReason reason) override;
   /// KVM's port 0x61 (QEMU's PC speaker / NMI status port): no SERR or IOCHK
   /// is ever latched in the model's VM.
@@ -153,9 +189,12 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
     VcpuCounts counts;
     EmulatedApic apic;
     bool booted = false;
-    bool kick_in_flight = false;  // a kick IPI is on its way
-    bool nmi_open = false;        // a guest NMI delivered, its return still to come
-    Cycle nmi_started = 0;        // that delivery's start
+    bool kick_in_flight = false;     // a kick IPI is on its way
+    bool nmi_open = false;           // a guest NMI delivered, its return still to come
+    Cycle nmi_started = 0;           // that delivery's start
+    std::uint64_t kvm_counters = 0;  // host counters that overflowed for the guest, not yet seen
+    std::uint64_t pmu_status = 0;    // the vCPU's IA32_PERF_GLOBAL_STATUS (KVM's)
+    bool pmi_request = false;        // KVM_REQ_PMI
     // ICR writes the guest made, oldest first (a ring sized at setup): each
     // is one exit, emulated in order; icr_exit: the oldest one's exit is
     // requested or under way.
@@ -167,8 +206,12 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   /// The guest executes its oldest waiting ICR write: the exit, when it runs.
   void request_icr_exit(CpuId vcpu);
   /// KVM's emulated APIC: the IPI of `icr` from `from` (kvm_apic_send_ipi ->
-  /// __apic_accept_irq): an NMI for each target vCPU, with its source vector.
+  /// __apic_accept_irq): an NMI for each target vCPU, with its source vector,
+  /// or a fixed interrupt in its IRR.
   void send_ipi(CpuId from, apic::IcrValue icr);
+  /// __apic_accept_irq(APIC_DM_FIXED): the vector into the target's IRR and a
+  /// kick, unless the target's APIC is software-disabled.
+  void accept_fixed(CpuId vcpu, std::uint8_t vector);
 
   machine::Machine& machine_;
   Kvm& kvm_;

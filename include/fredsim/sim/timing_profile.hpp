@@ -39,10 +39,11 @@ enum class TimingParam : std::uint16_t {
   vm_exit,   // NMI-induced VM exit, to the first host instruction
   vm_entry,  // VMRESUME, to the first guest instruction
   // The guest NMI path of a VM with a kernel of its own (docs/vmx.md "KVM's
-  // virtual NMIs of a vCPU"); for the run-time VMs, not used by the model yet.
+  // virtual NMIs of a vCPU"); a named profile that sets vm_exit sets these too.
   vm_exit_msr_write,           // a guest's x2APIC ICR WRMSR traps (basic reason 32)
   vm_exit_external_interrupt,  // the kick's host IPI makes the target vCPU exit (reason 1)
   vm_exit_nmi_window,          // an NMI-window exit (reason 8) of a VM
+  vm_exit_interrupt_window,    // an interrupt-window exit (reason 7) of a VM
   // Kernel (kernel/)
   nmi_entry,           // entry code before default_do_nmi (FRED or IDT stub)
   nmi_exit,            // code after default_do_nmi up to the return instruction
@@ -50,6 +51,7 @@ enum class TimingParam : std::uint16_t {
   kvm_apic_emulation,  // KVM's emulated APIC: the ICR write to kvm_inject_nmi per target
   kvm_kick_ipi,        // kvm_vcpu_kick: the host IPI to a target vCPU's host CPU
   kvm_nmi_inject,      // process_nmi + inject_pending_event before a VM entry with an NMI
+  kvm_irq_inject,      // inject_pending_event before a VM entry with a fixed interrupt
   handler_call,        // one indirect call of a handler through the list, with its trace
   device_check,        // handler "device": a call that finds no work
   device_handle,       // handler "device": each work item

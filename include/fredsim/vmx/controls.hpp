@@ -34,9 +34,14 @@ class PinControls : public RegisterValue<PinControls, std::uint32_t> {
 /// virtual-NMI blocking (and no blocking by MOV SS or STI).
 class ProcControls : public RegisterValue<ProcControls, std::uint32_t> {
  public:
+  static constexpr BitField kInterruptWindowExiting{2, 1};
   static constexpr BitField kNmiWindowExiting{22, 1};
 
   using RegisterValue::RegisterValue;
+  constexpr bool interrupt_window_exiting() const { return get<bool>(kInterruptWindowExiting); }
+  constexpr ProcControls& set_interrupt_window_exiting(bool v) {
+    return set(kInterruptWindowExiting, v);
+  }
   constexpr bool nmi_window_exiting() const { return get<bool>(kNmiWindowExiting); }
   constexpr ProcControls& set_nmi_window_exiting(bool v) { return set(kNmiWindowExiting, v); }
 };

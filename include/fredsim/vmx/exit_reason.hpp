@@ -14,6 +14,7 @@ namespace fredsim::vmx {
 enum class BasicExitReason : std::uint16_t {
   exception_or_nmi = 0,      // docs/hardware.md §4 "VMX"
   external_interrupt = 1,    // "external-interrupt exiting" (KVM's kick of a running vCPU)
+  interrupt_window = 7,      // "interrupt-window exiting" (SDM Vol. 3C "Interrupt-Window Exiting")
   nmi_window = 8,            // "NMI-window exiting" (SDM Vol. 3C "NMI-Window Exiting")
   msr_write = 32,            // WRMSR of an intercepted MSR (a guest's x2APIC ICR write)
   invalid_guest_state = 33,  // VM-entry failure due to invalid guest state
@@ -29,6 +30,8 @@ constexpr std::string_view exit_reason_name(std::uint16_t basic) {
       return "nmi";
     case BasicExitReason::external_interrupt:
       return "external_interrupt";
+    case BasicExitReason::interrupt_window:
+      return "interrupt_window";
     case BasicExitReason::nmi_window:
       return "nmi_window";
     case BasicExitReason::msr_write:

@@ -105,9 +105,16 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   /// is launched, 7 on invalid controls (e.g. virtual NMIs without NMI exiting,
   /// a malformed VM-entry interruption information). #UD unless the CPU runs
   /// host code (VMX root, RunState running or in_os).
-  VmxResult vm_enter();
+  ///
+  /// `vmm_cycles`: the VMM's own work between deciding to enter and the
+  /// instruction (KVM's NMI injection, `kvm_nmi_inject`), added before the
+  /// entry's `vm_entry` cycles: the guest runs its first instruction
+  /// vmm_cycles + vm_entry cycles later. The checks and the switch to the
+  /// guest are made now, so a kick meanwhile exits right after the entry, as
+  /// KVM's last request check before VMRESUME would cancel it.
+  VmxResult vm_enter(Cycle vmm_cycles = 0);
   /// VMRESUME: as vm_enter(), error 5 when the VMCS is not launched.
-  VmxResult vm_resume();
+  VmxResult vm_resume(Cycle vmm_cycles = 0);
 
   /// Guest NMI-source, a model of a proposal, ahead of the field (docs/hardware.md §4 "VMX"
   /// last bullet: no kernel exposes NMI-source to guests yet): sets the VM-entry
@@ -165,7 +172,7 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
   enum EventKind : std::uint32_t { kEntryDone, kExitDone, kBlockingEnds };
   enum class Instruction : std::uint8_t { vmlaunch, vmresume };
 
-  VmxResult enter(Instruction insn);
+  VmxResult enter(Instruction insn, Cycle vmm_cycles);
   VmInstructionError check_controls() const;
   std::string_view check_guest_state() const;
   void exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t qualification, bool nmi,
