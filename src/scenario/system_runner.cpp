@@ -592,9 +592,24 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     const kernel::Kernel& g = vm->kernel();
     for (CpuId i = 0; i < vm->vcpu_count(); ++i) {
       const kernel::VcpuCounts& n = vm->counts(i);
-      vr.vcpus.push_back(VcpuResult{i, vm->host_cpu(i), n.nmi_injected, n.nmi_window_exits,
-                                    n.nmi_delivered, g.cpu_state(i).stats, g.lost_work(i),
-                                    n.dispatch_cycles, n.exit_cycles});
+      VcpuResult v{i,
+                   vm->host_cpu(i),
+                   n.nmi_injected,
+                   n.nmi_window_exits,
+                   n.nmi_delivered,
+                   g.cpu_state(i).stats,
+                   g.lost_work(i),
+                   n.dispatch_cycles,
+                   n.exit_cycles};
+      v.nmi_collapsed = vm->nmis(i).stats().collapsed;
+      v.kicks = n.kicks;
+      v.icr_exits = n.icr_exits;
+      v.nmi_ipis = n.nmi_ipis;
+      v.pmis = n.pmis;
+      v.fixed_ipis = n.fixed_ipis;
+      v.irqs_injected = n.irqs_injected;
+      v.irq_window_exits = n.irq_window_exits;
+      vr.vcpus.push_back(v);
     }
     vr.handlers = handler_results(g);
     for (const auto& l : g.console().lines())

@@ -212,5 +212,69 @@ TEST(VmRun, TheRunnerRunsAVmAndJudgesItsExpectationsOnTheGuest) {
             std::string::npos);
 }
 
+TEST(VmRun, KvmsPerVcpuCountsAreInTheResultAndCounterExpectationsReadThem) {
+  // vCPU 0 sends a guest NMI IPI to vCPU 1 (an ICR-write exit, the emulated
+  // APIC's NMI and a kick), then stops the others (a fixed IPI: the
+  // REBOOT_VECTOR, a kick and an injection each): KVM's counts per vCPU.
+  const ScenarioSpec s =
+      load_ok(vm("name = \"vm0\"\ncpus = [1, 2, 3]\n") +
+              "[[event]]\nvm = \"vm0\"\nat = 10000\ntype = \"ipi\"\nfrom = 0\ndest = 1\n"
+              "[[event]]\nvm = \"vm0\"\nat = 50000\ntype = \"stop\"\nfrom = 0\n"
+              "[[expect]]\nvm = \"vm0\"\ncounter = \"icr_exits\"\ncpu = 0\nequals = 2\n"
+              "[[expect]]\nvm = \"vm0\"\ncounter = \"irqs_injected\"\nequals = 2\n"
+              "[[expect]]\nvm = \"vm0\"\ncounter = \"kicks\"\ncpu = 1\nat_least = 2\n");
+  RunOptions options;
+  auto r = SystemRunner{}.run(s, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  apply_expectations(s, *r);
+  ASSERT_EQ(r->vms.size(), 1u);
+  const auto& v = r->vms[0].vcpus;
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].icr_exits, 2u) << "the NMI IPI and the REBOOT_VECTOR to all but self";
+  EXPECT_EQ(v[1].icr_exits, 0u);
+  EXPECT_EQ(v[1].nmi_ipis, 1u);
+  EXPECT_EQ(v[2].nmi_ipis, 0u);
+  EXPECT_EQ(v[1].kicks, 2u) << "one for the NMI, one for the REBOOT_VECTOR";
+  EXPECT_EQ(v[2].kicks, 1u);
+  EXPECT_EQ(v[0].fixed_ipis, 0u);
+  EXPECT_EQ(v[1].fixed_ipis, 1u);
+  EXPECT_EQ(v[2].fixed_ipis, 1u);
+  EXPECT_EQ(v[1].irqs_injected, 1u);
+  EXPECT_EQ(v[2].irqs_injected, 1u);
+  EXPECT_EQ(v[1].pmis, 0u);
+  ASSERT_EQ(r->expectations.size(), 3u);
+  EXPECT_EQ(r->expectations[0].text, "vm vm0: counter icr_exits on cpu 0: == 2");
+  EXPECT_EQ(r->expectations[0].actual, 2u);
+  EXPECT_EQ(r->expectations[1].actual, 2u) << "summed over the vCPUs";
+  EXPECT_EQ(r->expectations[2].actual, 2u);
+  for (const auto& e : r->expectations)
+    EXPECT_TRUE(e.passed) << e.text << ": " << e.actual;
+  const std::string json = to_json(*r);
+  EXPECT_NE(json.find("\"exit_cycles\":"), std::string::npos);
+  EXPECT_NE(json.find("\"nmi_collapsed\":0,\"kicks\":2,\"icr_exits\":0,\"nmi_ipis\":1,\"pmis\":0,"
+                      "\"fixed_ipis\":1,\"irqs_injected\":1,\"irq_window_exits\":0}"),
+            std::string::npos)
+      << "vCPU 1's KVM counts, after exit_cycles";
+}
+
+TEST(VmRun, AVmCounterExpectationNamesAPerVcpuCounter) {
+  EXPECT_EQ(load_error(vm("name = \"vm0\"\ncpus = [1]\n") +
+                       "[[expect]]\nvm = \"vm0\"\ncounter = \"nmi_received\"\nequals = 0\n"),
+            "t.toml:9:11: error: expect.counter = \"nmi_received\" is not a per-vCPU counter of a "
+            "VM's result (one of \"nmi_injected\" | \"nmi_window_exits\" | \"nmi_delivered\" | "
+            "\"normal\" | \"unknown\" | \"external\" | \"swallow\" | \"lost\" | "
+            "\"dispatch_cycles\" | \"exit_cycles\" | \"nmi_collapsed\" | \"kicks\" | "
+            "\"icr_exits\" | \"nmi_ipis\" | \"pmis\" | \"fixed_ipis\" | \"irqs_injected\" | "
+            "\"irq_window_exits\")");
+  EXPECT_EQ(load_error(vm("name = \"vm0\"\ncpus = [1]\n") +
+                       "[[expect]]\nvm = \"vm0\"\ncounter = \"kicks\"\ncpu = 1\nequals = 0\n"),
+            "t.toml:10:7: error: expect.cpu = 1 is not a vCPU of VM 'vm0' (it has 1: 0..0)");
+  const ScenarioSpec s = load_ok(vm("name = \"vm0\"\ncpus = [1]\n") +
+                                 "[[expect]]\nvm = \"vm0\"\ncounter = \"kicks\"\nequals = 0\n");
+  ASSERT_EQ(s.expects.size(), 1u);
+  EXPECT_EQ(s.expects[0].kind, ExpectSpec::Kind::counter);
+  EXPECT_EQ(s.expects[0].vm, 0u);
+}
+
 }  // namespace
 }  // namespace fredsim::scenario
