@@ -60,7 +60,7 @@ std::uint64_t stat_of(const VcpuResult& v, StatKind k) {
 }
 
 /// An expectation with `vm = NAME`: judged on that VM's guest kernel and its
-/// vCPUs (the loader allows handler, stat, counter and console there).
+/// vCPUs (the loader allows handler, stat, counter, console and panic there).
 std::uint64_t actual_in_vm(const ExpectSpec& e, const VmResult& vm) {
   switch (e.kind) {
     case ExpectSpec::Kind::stat: {
@@ -90,6 +90,7 @@ std::uint64_t actual_in_vm(const ExpectSpec& e, const VmResult& vm) {
       return calls ? c.calls : c.handled;
     }
     case ExpectSpec::Kind::panic:
+      return vm.panic ? 1 : 0;
     case ExpectSpec::Kind::trace:
       break;
   }

@@ -190,10 +190,12 @@ void Validator::read_expect(const toml::table& t) {
   base.loc = loc;
   base.vm = vm_ref(vm);
   if (error_) return;
-  if (base.vm && (form == &trace || form == &panic)) {
-    // A VM's trace records and its panic come with the VMs at run time.
-    fail(locate(*vm), fmt::format("expect.vm goes with handler, stat, counter and console "
-                                  "expectations; not yet with {}",
+  if (base.vm && form == &trace) {
+    // A trace expectation counts the records of every CPU; it selects a
+    // guest's with where = { vm = NAME }.
+    fail(locate(*vm), fmt::format("expect.vm goes with handler, stat, counter, console and "
+                                  "panic expectations; not with {} (select a guest's records "
+                                  "with where = {{ vm = NAME }})",
                                   form->what.substr(form->what.find('.') + 1)));
     return;
   }

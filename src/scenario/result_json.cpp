@@ -71,7 +71,8 @@ ordered_json vms_json(const std::vector<VmResult>& vms) {
     out.push_back(ordered_json{{"name", vm.name},
                                {"vcpus", std::move(vcpus)},
                                {"handlers", handlers_json(vm.handlers)},
-                               {"console", console_json(vm.console)}});
+                               {"console", console_json(vm.console)},
+                               {"panic", panic_json(vm.panic)}});
   }
   return out;
 }

@@ -152,6 +152,7 @@ struct VmResult {
   std::vector<VcpuResult> vcpus;
   std::vector<HandlerResult> handlers;  // the guest kernel's, registration order
   std::vector<ConsoleLine> console;     // the guest kernel's console (vCPU numbers)
+  std::optional<PanicRecord> panic;     // the guest kernel's first panic (a vCPU number)
 };
 
 struct ScenarioResult {
