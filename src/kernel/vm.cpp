@@ -38,6 +38,7 @@ Vm::Vm(machine::Machine& machine, Kvm& kvm, VmConfig config)
   config_.kernel.vm_name = config_.name;
   for (Vcpu& v : vcpus_)
     v.icr_ring.resize(icr_ring_size(vcpus_.size()));
+  targets_.reserve(vcpus_.size());
   kernel_ = std::make_unique<Kernel>(machine_, *this, config_.kernel);
 }
 
@@ -169,16 +170,33 @@ void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
         from, "KVM: xAPIC logical destination not modelled (no LDR is programmed): IPI dropped");
     return;
   }
+  collect_targets(from, icr);
+  if (machine_.tracer().enabled()) {
+    // KVM's emulated APIC sends the guest's IPI (docs/format.md "Trace
+    // records", kvm_apic_ipi): the Chrome trace's arrow from the ICR write to
+    // the NMI it brings starts here.
+    machine_.tracer().emit(machine_.now(), host_cpu(from), "kvm_apic_ipi",
+                           {{"vm", TraceValue::str(config_.name)},
+                            {"vcpu", TraceValue::dec(from)},
+                            {"icr", TraceValue::hex(icr.raw())},
+                            {"dest", TraceValue::cpu_list(targets_)}});
+  }
   // The NMI-source vector (0 without NMI-source: bit 0), or the fixed vector.
   const std::uint64_t bit = std::uint64_t{1} << icr.vector();
-  auto deliver = [&](CpuId t) {
+  for (CpuId t : targets_) {
     if (!nmi) {
       accept_fixed(t, icr.vector());
-      return;
+      continue;
     }
     ++vcpus_[t].counts.nmi_ipis;
     inject_nmi(t, bit);
-  };
+  }
+}
+
+void Vm::collect_targets(CpuId from, apic::IcrValue icr) {
+  targets_.clear();
+  const bool x2apic = config_.apic == apic::ApicMode::x2apic;
+  const bool logical = icr.dest_mode() == apic::DestMode::logical;
   switch (icr.shorthand()) {
     case apic::Shorthand::none: {
       const std::uint32_t dest = icr.destination();
@@ -186,7 +204,7 @@ void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
       // reaches every vCPU (kvm_apic_match_dest -> kvm_apic_broadcast).
       if (dest == (x2apic ? 0xFFFFFFFFu : 0xFFu)) {
         for (CpuId t = 0; t < vcpu_count(); ++t)
-          deliver(t);
+          targets_.push_back(t);
         break;
       }
       if (logical) {
@@ -195,22 +213,24 @@ void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
         // bits 31:16, bit ID[3:0] of the 16-bit mask; a destination names one
         // cluster and a mask of its members.
         for (CpuId t = 0; t < vcpu_count(); ++t) {
-          if ((dest >> 16) == (t >> 4) && (dest & (1u << (t & 15))) != 0) deliver(t);
+          if ((dest >> 16) == (t >> 4) && (dest & (1u << (t & 15))) != 0) targets_.push_back(t);
         }
         break;
       }
       // Physical destination mode: the vCPU whose APIC ID is the destination
       // (KVM's default APIC ID is the vCPU number); none matches: nothing.
-      if (dest < vcpu_count()) deliver(dest);
+      if (dest < vcpu_count()) targets_.push_back(dest);
       break;
     }
     case apic::Shorthand::self:
-      deliver(from);
+      targets_.push_back(from);
       break;
     case apic::Shorthand::all_including_self:
     case apic::Shorthand::all_excluding_self:
       for (CpuId t = 0; t < vcpu_count(); ++t) {
-        if (t != from || icr.shorthand() == apic::Shorthand::all_including_self) deliver(t);
+        if (t != from || icr.shorthand() == apic::Shorthand::all_including_self) {
+          targets_.push_back(t);
+        }
       }
       break;
   }

@@ -60,13 +60,21 @@ std::uint64_t stat_of(const VcpuResult& v, StatKind k) {
 }
 
 /// An expectation with `vm = NAME`: judged on that VM's guest kernel and its
-/// vCPUs (the loader allows handler, stat and console there).
+/// vCPUs (the loader allows handler, stat, counter, console and panic there).
 std::uint64_t actual_in_vm(const ExpectSpec& e, const VmResult& vm) {
   switch (e.kind) {
     case ExpectSpec::Kind::stat: {
       std::uint64_t sum = 0;
       for (const auto& v : vm.vcpus) {
         if (!e.cpu || v.id == *e.cpu) sum += stat_of(v, e.stat);
+      }
+      return sum;
+    }
+    case ExpectSpec::Kind::counter: {
+      const VcpuCounter* counter = find_vcpu_counter(e.counter);
+      std::uint64_t sum = 0;
+      for (const auto& v : vm.vcpus) {
+        if (counter && (!e.cpu || v.id == *e.cpu)) sum += counter->get(v);
       }
       return sum;
     }
@@ -81,8 +89,8 @@ std::uint64_t actual_in_vm(const ExpectSpec& e, const VmResult& vm) {
       const HandlerCpuCounts c = h->on_cpu(*e.cpu);
       return calls ? c.calls : c.handled;
     }
-    case ExpectSpec::Kind::counter:
     case ExpectSpec::Kind::panic:
+      return vm.panic ? 1 : 0;
     case ExpectSpec::Kind::trace:
       break;
   }

@@ -190,11 +190,12 @@ void Validator::read_expect(const toml::table& t) {
   base.loc = loc;
   base.vm = vm_ref(vm);
   if (error_) return;
-  if (base.vm && (form == &counter || form == &trace || form == &panic)) {
-    // A VM's per-vCPU counters, its trace records and its panic come with
-    // the VMs at run time.
-    fail(locate(*vm), fmt::format("expect.vm goes with handler, stat and console expectations; "
-                                  "not yet with {}",
+  if (base.vm && form == &trace) {
+    // A trace expectation counts the records of every CPU; it selects a
+    // guest's with where = { vm = NAME }.
+    fail(locate(*vm), fmt::format("expect.vm goes with handler, stat, counter, console and "
+                                  "panic expectations; not with {} (select a guest's records "
+                                  "with where = {{ vm = NAME }})",
                                   form->what.substr(form->what.find('.') + 1)));
     return;
   }
@@ -280,7 +281,16 @@ void Validator::read_expect(const toml::table& t) {
   if (form == &counter) {
     auto name = string(*counter, counter.what);
     if (!name) return;
-    if (!find_cpu_counter(*name)) {
+    if (base.vm) {
+      // A VM's counters are its vCPUs' (docs/format.md "Per VM").
+      if (!find_vcpu_counter(*name)) {
+        fail(locate(*counter),
+             fmt::format("{} = \"{}\" is not a per-vCPU counter of a VM's result (one of {})",
+                         counter.what, input::clip(*name),
+                         quoted(vcpu_counters(), [](const VcpuCounter& c) { return c.name; })));
+        return;
+      }
+    } else if (!find_cpu_counter(*name)) {
       fail(locate(*counter),
            fmt::format("{} = \"{}\" is not a per-CPU counter of the result (one of {})",
                        counter.what, input::clip(*name),

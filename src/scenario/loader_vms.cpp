@@ -21,6 +21,31 @@ void Validator::read_vm(const toml::table& t) {
   const Field apic = r.take("apic");
   const Field nmi_exiting = r.take("nmi_exiting");
   const Field virtual_nmis = r.take("virtual_nmis");
+  const Field unknown_nmi_panic = r.take("unknown_nmi_panic");
+  const Field nmi_longest_ns = r.take("nmi_longest_ns");
+  // The host's [kernel] keys a guest does not take: refused by name, before the
+  // unknown-key check, and left out of its list of allowed keys.
+  for (std::string_view key : {"panic_on_unrecovered_nmi", "panic_on_io_nmi"}) {
+    if (const toml::node* n = t.get(key)) {
+      fail(locate(*n),
+           fmt::format("vm.{} has no effect in a guest: KVM raises no SERR or IOCHK NMI in it "
+                       "(its port 0x61 reports neither), so only the host's [kernel] takes it",
+                       key));
+      return;
+    }
+  }
+  for (std::string_view key : {"ignore_nmis", "source_vectors"}) {
+    if (const toml::node* n = t.get(key)) {
+      fail(locate(*n),
+           fmt::format("vm.{} is the host's [kernel] key; a [[vm]]'s guest kernel takes "
+                       "unknown_nmi_panic and nmi_longest_ns{}",
+                       key,
+                       key == "source_vectors"
+                           ? " (the guest runs the host's kernel build: its source_vectors)"
+                           : ""));
+      return;
+    }
+  }
   if (!known_keys(r, "in [[vm]]")) return;
   if (!name) {
     fail(v.loc, "missing required key 'name' in [[vm]]");
@@ -64,6 +89,9 @@ void Validator::read_vm(const toml::table& t) {
   opt(kernel, v.kernel, one_of(kKernelNames));
   opt(apic, v.apic, one_of(kApicNames));
   opt(nmi_exiting, v.nmi_exiting, a_boolean());
+  // The guest kernel's sysctls, as the host's [kernel] reads them (loader_system.cpp).
+  opt(unknown_nmi_panic, v.unknown_nmi_panic, a_boolean());
+  opt(nmi_longest_ns, v.nmi_longest_ns, in_range(0, kMaxInt));
   if (virtual_nmis) {
     bool on = false;
     opt(virtual_nmis, on, a_boolean());

@@ -37,7 +37,41 @@ constexpr CpuCounter kCpuCounters[] = {
      [](const CpuResult& c) { return c.pmi_dropped != 0; }},
 };
 
+constexpr VcpuCounter kVcpuCounters[] = {
+    {"nmi_injected", "", [](const VcpuResult& v) { return v.nmi_injected; }},
+    {"nmi_window_exits", "", [](const VcpuResult& v) { return v.nmi_window_exits; }},
+    {"nmi_delivered", "", [](const VcpuResult& v) { return v.nmi_delivered; }},
+    {"normal", "stats", [](const VcpuResult& v) { return v.stats.normal; }},
+    {"unknown", "stats", [](const VcpuResult& v) { return v.stats.unknown; }},
+    {"external", "stats", [](const VcpuResult& v) { return v.stats.external; }},
+    {"swallow", "stats", [](const VcpuResult& v) { return v.stats.swallow; }},
+    {"lost", "", [](const VcpuResult& v) { return v.lost; }},
+    {"dispatch_cycles", "", [](const VcpuResult& v) { return std::uint64_t{v.dispatch_cycles}; }},
+    {"exit_cycles", "", [](const VcpuResult& v) { return std::uint64_t{v.exit_cycles}; }},
+    // KVM's counts of the vCPU (kernel::VcpuCounts, docs/vmx.md "Guests with a
+    // kernel of their own").
+    {"nmi_collapsed", "", [](const VcpuResult& v) { return v.nmi_collapsed; }},
+    {"kicks", "", [](const VcpuResult& v) { return v.kicks; }},
+    {"icr_exits", "", [](const VcpuResult& v) { return v.icr_exits; }},
+    {"nmi_ipis", "", [](const VcpuResult& v) { return v.nmi_ipis; }},
+    {"pmis", "", [](const VcpuResult& v) { return v.pmis; }},
+    {"fixed_ipis", "", [](const VcpuResult& v) { return v.fixed_ipis; }},
+    {"irqs_injected", "", [](const VcpuResult& v) { return v.irqs_injected; }},
+    {"irq_window_exits", "", [](const VcpuResult& v) { return v.irq_window_exits; }},
+};
+
 }  // namespace
+
+std::span<const VcpuCounter> vcpu_counters() {
+  return kVcpuCounters;
+}
+
+const VcpuCounter* find_vcpu_counter(std::string_view name) {
+  for (const auto& c : kVcpuCounters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
 
 std::span<const CpuCounter> cpu_counters() {
   return kCpuCounters;

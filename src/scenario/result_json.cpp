@@ -46,29 +46,33 @@ ordered_json console_json(const std::vector<ConsoleLine>& lines) {
   return console;
 }
 
+ordered_json panic_json(const std::optional<PanicRecord>& p) {
+  if (!p) return nullptr;
+  return ordered_json{{"cycle", p->cycle}, {"cpu", cpu_json(p->cpu)}, {"message", p->message}};
+}
+
 ordered_json vms_json(const std::vector<VmResult>& vms) {
   ordered_json out = ordered_json::array();
   for (const auto& vm : vms) {
     ordered_json vcpus = ordered_json::array();
     for (const auto& v : vm.vcpus) {
-      vcpus.push_back(ordered_json{{"id", v.id},
-                                   {"host_cpu", v.host_cpu},
-                                   {"nmi_injected", v.nmi_injected},
-                                   {"nmi_window_exits", v.nmi_window_exits},
-                                   {"nmi_delivered", v.nmi_delivered},
-                                   {"stats",
-                                    {{"normal", v.stats.normal},
-                                     {"unknown", v.stats.unknown},
-                                     {"external", v.stats.external},
-                                     {"swallow", v.stats.swallow}}},
-                                   {"lost", v.lost},
-                                   {"dispatch_cycles", v.dispatch_cycles},
-                                   {"exit_cycles", v.exit_cycles}});
+      // The counters in table order, grouped as the host CPUs' (result_json below).
+      ordered_json vj{{"id", v.id}, {"host_cpu", v.host_cpu}};
+      for (const VcpuCounter& counter : vcpu_counters()) {
+        const std::string name(counter.name);
+        if (counter.group.empty()) {
+          vj[name] = counter.get(v);
+        } else {
+          vj[std::string(counter.group)][name] = counter.get(v);
+        }
+      }
+      vcpus.push_back(std::move(vj));
     }
     out.push_back(ordered_json{{"name", vm.name},
                                {"vcpus", std::move(vcpus)},
                                {"handlers", handlers_json(vm.handlers)},
-                               {"console", console_json(vm.console)}});
+                               {"console", console_json(vm.console)},
+                               {"panic", panic_json(vm.panic)}});
   }
   return out;
 }
@@ -109,12 +113,7 @@ ordered_json result_json(const ScenarioResult& r) {
   j["handlers"] = handlers_json(r.handlers);
   j["dispatch"] = summary_json(r.dispatch_samples.summary());
   j["console"] = console_json(r.console);
-  if (r.panic) {
-    j["panic"] = ordered_json{
-        {"cycle", r.panic->cycle}, {"cpu", cpu_json(r.panic->cpu)}, {"message", r.panic->message}};
-  } else {
-    j["panic"] = nullptr;
-  }
+  j["panic"] = panic_json(r.panic);
   // Only with [[vm]], so every other result is as it was.
   if (!r.vms.empty()) j["vms"] = vms_json(r.vms);
   auto& ex = j["expectations"] = ordered_json::array();

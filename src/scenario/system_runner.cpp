@@ -417,14 +417,16 @@ Result<Built> build(const ScenarioSpec& spec) {
   k.record_dispatch_samples(true);
   for (std::uint32_t i = 0; i < spec.kernel.ignore_nmis; ++i)
     k.stop_nmi();
-  // Each [[vm]]: its guest kernel, configured by the VM's own keys (its
-  // sysctls are Linux's defaults), on the VM's vCPUs.
+  // Each [[vm]]: its guest kernel, configured by the VM's own keys (the
+  // sysctls it does not set are Linux's defaults), on the VM's vCPUs.
   for (const VmSpec& v : spec.vms) {
     kernel::VmConfig c;
     c.name = v.name;
     c.host_cpus = v.cpus;
     c.kernel.revision = v.kernel;
     c.kernel.use_fred = v.delivery == Delivery::fred;
+    c.kernel.unknown_nmi_panic = v.unknown_nmi_panic;
+    c.kernel.nmi_longest_ns = v.nmi_longest_ns;
     // The same kernel build as the host's: the NMI-source vectors it names.
     c.kernel.source_vectors = spec.kernel.source_vectors;
     c.nmi_source = v.nmi_source;
@@ -592,13 +594,29 @@ ScenarioResult collect_result(const ScenarioSpec& spec, system::System& sys) {
     const kernel::Kernel& g = vm->kernel();
     for (CpuId i = 0; i < vm->vcpu_count(); ++i) {
       const kernel::VcpuCounts& n = vm->counts(i);
-      vr.vcpus.push_back(VcpuResult{i, vm->host_cpu(i), n.nmi_injected, n.nmi_window_exits,
-                                    n.nmi_delivered, g.cpu_state(i).stats, g.lost_work(i),
-                                    n.dispatch_cycles, n.exit_cycles});
+      VcpuResult v{i,
+                   vm->host_cpu(i),
+                   n.nmi_injected,
+                   n.nmi_window_exits,
+                   n.nmi_delivered,
+                   g.cpu_state(i).stats,
+                   g.lost_work(i),
+                   n.dispatch_cycles,
+                   n.exit_cycles};
+      v.nmi_collapsed = vm->nmis(i).stats().collapsed;
+      v.kicks = n.kicks;
+      v.icr_exits = n.icr_exits;
+      v.nmi_ipis = n.nmi_ipis;
+      v.pmis = n.pmis;
+      v.fixed_ipis = n.fixed_ipis;
+      v.irqs_injected = n.irqs_injected;
+      v.irq_window_exits = n.irq_window_exits;
+      vr.vcpus.push_back(v);
     }
     vr.handlers = handler_results(g);
     for (const auto& l : g.console().lines())
       vr.console.push_back({l.cycle, l.cpu, l.text});
+    if (const auto& p = g.console().panic()) vr.panic = PanicRecord{p->cycle, p->cpu, p->message};
     r.vms.push_back(std::move(vr));
   }
   if (const auto& p = k.console().panic()) r.panic = PanicRecord{p->cycle, p->cpu, p->message};

@@ -34,6 +34,8 @@ constexpr std::array<F, 3> kCpuStop{"via", "vm", "vcpu"};
 constexpr std::array<F, 3> kNmiInject{"vm", "vcpu", "event_data"};
 // KVM's injection of a fixed interrupt of the emulated APIC (docs/vmx.md).
 constexpr std::array<F, 3> kIrqInject{"vm", "vcpu", "vector"};
+// KVM's emulated APIC sends a guest's IPI (docs/vmx.md).
+constexpr std::array<F, 4> kKvmApicIpi{"vm", "vcpu", "icr", "dest"};
 
 constexpr TraceEventFields kEvents[] = {
     {"ipi_send", kIpiSend},
@@ -56,6 +58,7 @@ constexpr TraceEventFields kEvents[] = {
     {"cpu_stop", kCpuStop},
     {"nmi_inject", kNmiInject},
     {"irq_inject", kIrqInject},
+    {"kvm_apic_ipi", kKvmApicIpi},
 };
 
 bool value_matches(const TraceWhere& w, const TraceValue& v) {

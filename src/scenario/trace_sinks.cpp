@@ -310,11 +310,26 @@ bool ChromeTraceSink::guest_record(const TraceRecord& r, double ts) {
     append_trace_fields_json(line_, r.fields);
     fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
     end_event();
+    t.call_begin = r.cycle;
+    t.call_end = r.cycle + field_u(r, "cycles");
+  } else if (r.event == "kvm_apic_ipi") {
+    guest_icr_write(r, key, t);
   } else if (r.event == "nmi_deliver") {
     open_slice(key, t, 'n', ts, &r);
+    t.stack.back().flows = std::move(t.injected);
+    t.injected.clear();
+    t.inject_pending = false;
   } else if (r.event == "nmi_return") {
     close_slice(key, t, ts, &r);
   } else {
+    if (r.event == "nmi_inject" && !t.inject_pending) {
+      // KVM's injection takes every guest NMI IPI queued for the vCPU so far:
+      // it ORs their sources into the one NMI it injects (docs/vmx.md "KVM's
+      // virtual NMIs of a vCPU"); a re-injection of that NMI takes no more.
+      t.injected = std::move(t.arrived);
+      t.arrived.clear();
+      t.inject_pending = true;
+    }
     begin_event(r.event, "nmi", "i", ts, key);
     line_ += ",\"args\":{";
     append_trace_fields_json(line_, r.fields);
@@ -322,6 +337,40 @@ bool ChromeTraceSink::guest_record(const TraceRecord& r, double ts) {
     end_event();
   }
   return true;
+}
+
+void ChromeTraceSink::guest_icr_write(const TraceRecord& r, CpuId key, Track& t) {
+  // The write traps (an MSR-write or APIC-write exit at its instruction) and
+  // KVM's emulated APIC sends the IPI when its emulation ends, at this record:
+  // the slice runs from the exit to here, as the guest sees the write. Inside
+  // a handler call that made it, it ends by the call's end.
+  auto host = tracks_.find(r.cpu);
+  Cycle start = r.cycle;
+  if (host != tracks_.end() && host->second.exit_at) start = std::min(start, *host->second.exit_at);
+  Cycle end = r.cycle;
+  if (t.call_begin && *t.call_begin <= start && start < t.call_end) {
+    end = std::min(end, t.call_end);
+  }
+  const double mid = (static_cast<double>(start) + static_cast<double>(end)) / 2 / cycles_per_us_;
+  begin_event("ICR write", "ipi", "X", us(start), key);
+  line_ += ",\"args\":{";
+  append_trace_fields_json(line_, r.fields);
+  fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(end - start));
+  end_event();
+  const std::uint64_t icr = field_u(r, "icr");
+  const TraceField* dest = r.find("dest");
+  const TraceField* vm = r.find("vm");
+  if (!icr_is_nmi(icr) || dest == nullptr || vm == nullptr) return;
+  for (CpuId d : dest->value.cpus) {
+    const CpuId to = vcpu_key(vm->value.s, d);
+    if (to == kNoCpu) continue;
+    const std::uint64_t id = next_flow_++;
+    Flow f{key, to, static_cast<std::uint32_t>(icr & 0xFF), r.cycle};
+    f.s_ts = mid;
+    f.arrived = true;
+    flows_.emplace(id, f);
+    track(to).arrived.push_back(id);
+  }
 }
 
 void ChromeTraceSink::record(const TraceRecord& r) {
@@ -395,6 +444,7 @@ void ChromeTraceSink::record(const TraceRecord& r) {
     return;
   }
   if (r.event == "vm_exit") {
+    t.exit_at = r.cycle;
     // The guest's code stops here (an NMI or an NMI-window exit).
     if (!t.stack.empty() && t.stack.back().kind == 'g') close_slice(r.cpu, t, ts, nullptr);
     instant();

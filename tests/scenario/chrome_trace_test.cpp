@@ -265,6 +265,55 @@ TEST(ChromeTrace, EachVcpuHasATrackBelowItsHostCpuWithTheGuestsNmisAndCalls) {
   EXPECT_EQ(count(doc, "X", "arch_bt"), 2);
 }
 
+TEST(ChromeTrace, AGuestsNmiIpiDrawsAnArrowFromItsIcrWriteToTheNmiKvmInjects) {
+  // vCPU 0 writes two NMI IPIs to vCPU 1, the second after KVM injected the
+  // first's NMI (so it is the next NMI's), then stops the others (a fixed
+  // IPI: an ICR write without an arrow).
+  json doc = chrome_trace_of_text(
+      "name = \"t\"\n[system]\ncpus = 4\n[[vm]]\nname = \"vm0\"\ncpus = [1, 2, 3]\n"
+      "[[handler]]\nvm = \"vm0\"\nname = \"g\"\nmodel = \"backtrace\"\nvector = 4\n"
+      "[[event]]\nvm = \"vm0\"\nat = 10000\ntype = \"ipi\"\nfrom = 0\ndest = 1\nvector = 4\n"
+      "work = \"g\"\n"
+      "[[event]]\nvm = \"vm0\"\nat = 10001\ntype = \"ipi\"\nfrom = 0\ndest = 1\nvector = 4\n"
+      "work = \"g\"\n"
+      "[[event]]\nvm = \"vm0\"\nat = 400000\ntype = \"stop\"\nfrom = 0\n");
+  auto slices = check_format(doc);
+  constexpr long long kSender = 1'000'000, kTarget = 1'000'001;
+  std::vector<Span> writes, nmis;
+  for (const Span& sl : slices[kSender]) {
+    if (sl.name == "ICR write") writes.push_back(sl);
+  }
+  for (const Span& sl : slices[kTarget]) {
+    if (sl.name == "NMI") nmis.push_back(sl);
+  }
+  ASSERT_EQ(writes.size(), 3u) << "two NMI IPIs and the REBOOT_VECTOR, on the sender's vCPU track";
+  ASSERT_EQ(nmis.size(), 2u);
+  std::sort(nmis.begin(), nmis.end(),
+            [](const Span& x, const Span& y) { return x.begin < y.begin; });
+  std::map<long long, std::pair<json, json>> flows;  // id: its s and its f
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "s") flows[e["id"]].first = e;
+    if (e["ph"] == "f") flows[e["id"]].second = e;
+  }
+  ASSERT_EQ(flows.size(), 2u) << "one arrow per NMI IPI destination, none for the fixed IPI";
+  int n = 0;
+  for (const auto& [id, sf] : flows) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(sf.first["tid"].get<long long>(), kSender);
+    EXPECT_EQ(sf.second["tid"].get<long long>(), kTarget);
+    const double f = sf.second["ts"];
+    // In flow order: the first write's arrow ends in the first NMI, the
+    // second's (sent after that NMI was injected) in the next one.
+    EXPECT_GT(f, nmis[n].begin);
+    EXPECT_LT(f, nmis[n].end);
+    const double s = sf.first["ts"];
+    EXPECT_GT(s, writes[n].begin);
+    EXPECT_LT(s, writes[n].end);
+    EXPECT_LT(s, nmis[n].begin) << "the write comes before the NMI it brings";
+    ++n;
+  }
+}
+
 TEST(ChromeTrace, WithoutVmsNoSortIndex) {
   json doc = chrome_trace_of("demo.toml");
   EXPECT_EQ(count(doc, "M", "thread_sort_index"), 0) << "tracks sort by CPU number";

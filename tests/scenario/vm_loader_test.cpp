@@ -77,6 +77,44 @@ TEST(VmLoader, KeysBySet) {
             "0..3)");
 }
 
+TEST(VmLoader, TheGuestKernelsSysctls) {
+  // Linux's defaults unless the [[vm]] sets them; the host's [kernel] is the
+  // host's only.
+  const ScenarioSpec d = load_ok(std::string(kHead) +
+                                 "[kernel]\nunknown_nmi_panic = true\n[[vm]]\nname = \"a\"\n"
+                                 "cpus = [1]\n");
+  EXPECT_TRUE(d.kernel.unknown_nmi_panic);
+  EXPECT_FALSE(d.vms[0].unknown_nmi_panic);
+  EXPECT_EQ(d.vms[0].nmi_longest_ns, 1'000'000u);
+  const ScenarioSpec s =
+      load_ok(vm("name = \"a\"\ncpus = [1]\nunknown_nmi_panic = true\nnmi_longest_ns = 500\n"));
+  EXPECT_TRUE(s.vms[0].unknown_nmi_panic);
+  EXPECT_EQ(s.vms[0].nmi_longest_ns, 500u);
+  EXPECT_FALSE(s.kernel.unknown_nmi_panic);
+  EXPECT_TRUE(load_ok(vm("name = \"a\"\ncpus = [1]\n"), {Override{"vm.0.unknown_nmi_panic=true"}})
+                  .vms[0]
+                  .unknown_nmi_panic);
+  EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\nunknown_nmi_panic = 1\n")),
+            "t.toml:7:21: error: vm.unknown_nmi_panic must be true or false, not an integer");
+  EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\nnmi_longest_ns = -1\n")),
+            "t.toml:7:18: error: vm.nmi_longest_ns = -1 is out of range (at least 0)");
+  EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\npanic_on_unrecovered_nmi = true\n")),
+            "t.toml:7:28: error: vm.panic_on_unrecovered_nmi has no effect in a guest: KVM raises "
+            "no SERR or IOCHK NMI in it (its port 0x61 reports neither), so only the host's "
+            "[kernel] takes it");
+  EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\npanic_on_io_nmi = true\n")),
+            "t.toml:7:19: error: vm.panic_on_io_nmi has no effect in a guest: KVM raises no SERR "
+            "or IOCHK NMI in it (its port 0x61 reports neither), so only the host's [kernel] "
+            "takes it");
+  EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\nsource_vectors = 16\n")),
+            "t.toml:7:18: error: vm.source_vectors is the host's [kernel] key; a [[vm]]'s guest "
+            "kernel takes unknown_nmi_panic and nmi_longest_ns (the guest runs the host's kernel "
+            "build: its source_vectors)");
+  EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\nignore_nmis = 1\n")),
+            "t.toml:7:15: error: vm.ignore_nmis is the host's [kernel] key; a [[vm]]'s guest "
+            "kernel takes unknown_nmi_panic and nmi_longest_ns");
+}
+
 TEST(VmLoader, NameAndCpusAreRequiredAndChecked) {
   EXPECT_EQ(load_error(vm("cpus = [1]\n")),
             "t.toml:4:1: error: missing required key 'name' in "
@@ -107,7 +145,8 @@ TEST(VmLoader, NameAndCpusAreRequiredAndChecked) {
 TEST(VmLoader, UnknownKeysAndBadValues) {
   EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\ncpu = 1\n")),
             "t.toml:7:1: error: unknown key 'cpu' in [[vm]] (allowed: name, cpus, at, until, "
-            "delivery, nmi_source, kernel, apic, nmi_exiting, virtual_nmis)");
+            "delivery, nmi_source, kernel, apic, nmi_exiting, virtual_nmis, unknown_nmi_panic, "
+            "nmi_longest_ns)");
   EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\ndelivery = \"svm\"\n")),
             "t.toml:7:12: error: vm.delivery = \"svm\" is not one of \"fred\" | \"idt\"");
   EXPECT_EQ(load_error(vm("name = \"a\"\ncpus = [1]\nat = 50\nuntil = 50\n")),
@@ -209,6 +248,142 @@ TEST(VmRun, TheRunnerRunsAVmAndJudgesItsExpectationsOnTheGuest) {
   for (const auto& e : r->expectations)
     EXPECT_TRUE(e.passed) << e.text << ": " << e.actual;
   EXPECT_NE(to_json(*r).find("\"vms\":[{\"name\":\"vm0\",\"vcpus\":[{\"id\":0,\"host_cpu\":2"),
+            std::string::npos);
+}
+
+TEST(VmRun, KvmsPerVcpuCountsAreInTheResultAndCounterExpectationsReadThem) {
+  // vCPU 0 sends a guest NMI IPI to vCPU 1 (an ICR-write exit, the emulated
+  // APIC's NMI and a kick), then stops the others (a fixed IPI: the
+  // REBOOT_VECTOR, a kick and an injection each): KVM's counts per vCPU.
+  const ScenarioSpec s =
+      load_ok(vm("name = \"vm0\"\ncpus = [1, 2, 3]\n") +
+              "[[event]]\nvm = \"vm0\"\nat = 10000\ntype = \"ipi\"\nfrom = 0\ndest = 1\n"
+              "[[event]]\nvm = \"vm0\"\nat = 50000\ntype = \"stop\"\nfrom = 0\n"
+              "[[expect]]\nvm = \"vm0\"\ncounter = \"icr_exits\"\ncpu = 0\nequals = 2\n"
+              "[[expect]]\nvm = \"vm0\"\ncounter = \"irqs_injected\"\nequals = 2\n"
+              "[[expect]]\nvm = \"vm0\"\ncounter = \"kicks\"\ncpu = 1\nat_least = 2\n");
+  RunOptions options;
+  auto r = SystemRunner{}.run(s, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  apply_expectations(s, *r);
+  ASSERT_EQ(r->vms.size(), 1u);
+  const auto& v = r->vms[0].vcpus;
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].icr_exits, 2u) << "the NMI IPI and the REBOOT_VECTOR to all but self";
+  EXPECT_EQ(v[1].icr_exits, 0u);
+  EXPECT_EQ(v[1].nmi_ipis, 1u);
+  EXPECT_EQ(v[2].nmi_ipis, 0u);
+  EXPECT_EQ(v[1].kicks, 2u) << "one for the NMI, one for the REBOOT_VECTOR";
+  EXPECT_EQ(v[2].kicks, 1u);
+  EXPECT_EQ(v[0].fixed_ipis, 0u);
+  EXPECT_EQ(v[1].fixed_ipis, 1u);
+  EXPECT_EQ(v[2].fixed_ipis, 1u);
+  EXPECT_EQ(v[1].irqs_injected, 1u);
+  EXPECT_EQ(v[2].irqs_injected, 1u);
+  EXPECT_EQ(v[1].pmis, 0u);
+  ASSERT_EQ(r->expectations.size(), 3u);
+  EXPECT_EQ(r->expectations[0].text, "vm vm0: counter icr_exits on cpu 0: == 2");
+  EXPECT_EQ(r->expectations[0].actual, 2u);
+  EXPECT_EQ(r->expectations[1].actual, 2u) << "summed over the vCPUs";
+  EXPECT_EQ(r->expectations[2].actual, 2u);
+  for (const auto& e : r->expectations)
+    EXPECT_TRUE(e.passed) << e.text << ": " << e.actual;
+  const std::string json = to_json(*r);
+  EXPECT_NE(json.find("\"exit_cycles\":"), std::string::npos);
+  EXPECT_NE(json.find("\"nmi_collapsed\":0,\"kicks\":2,\"icr_exits\":0,\"nmi_ipis\":1,\"pmis\":0,"
+                      "\"fixed_ipis\":1,\"irqs_injected\":1,\"irq_window_exits\":0}"),
+            std::string::npos)
+      << "vCPU 1's KVM counts, after exit_cycles";
+}
+
+TEST(VmRun, AVmCounterExpectationNamesAPerVcpuCounter) {
+  EXPECT_EQ(load_error(vm("name = \"vm0\"\ncpus = [1]\n") +
+                       "[[expect]]\nvm = \"vm0\"\ncounter = \"nmi_received\"\nequals = 0\n"),
+            "t.toml:9:11: error: expect.counter = \"nmi_received\" is not a per-vCPU counter of a "
+            "VM's result (one of \"nmi_injected\" | \"nmi_window_exits\" | \"nmi_delivered\" | "
+            "\"normal\" | \"unknown\" | \"external\" | \"swallow\" | \"lost\" | "
+            "\"dispatch_cycles\" | \"exit_cycles\" | \"nmi_collapsed\" | \"kicks\" | "
+            "\"icr_exits\" | \"nmi_ipis\" | \"pmis\" | \"fixed_ipis\" | \"irqs_injected\" | "
+            "\"irq_window_exits\")");
+  EXPECT_EQ(load_error(vm("name = \"vm0\"\ncpus = [1]\n") +
+                       "[[expect]]\nvm = \"vm0\"\ncounter = \"kicks\"\ncpu = 1\nequals = 0\n"),
+            "t.toml:10:7: error: expect.cpu = 1 is not a vCPU of VM 'vm0' (it has 1: 0..0)");
+  const ScenarioSpec s = load_ok(vm("name = \"vm0\"\ncpus = [1]\n") +
+                                 "[[expect]]\nvm = \"vm0\"\ncounter = \"kicks\"\nequals = 0\n");
+  ASSERT_EQ(s.expects.size(), 1u);
+  EXPECT_EQ(s.expects[0].kind, ExpectSpec::Kind::counter);
+  EXPECT_EQ(s.expects[0].vm, 0u);
+}
+
+TEST(VmRun, AGuestWithUnknownNmiPanicPanicsAloneAndTheHostRunsOn) {
+  // KVM_NMI on vCPU 1 with no guest handler: an unknown NMI. With the VM's
+  // unknown_nmi_panic the guest panics (and stops its other vCPUs through
+  // KVM's emulated APIC); the host neither panics nor halts, and handles its
+  // own backtrace NMI afterwards.
+  const std::string text = vm("name = \"vm0\"\ncpus = [1, 2, 3]\n") +
+                           "[[handler]]\nname = \"bt\"\nmodel = \"backtrace\"\nvector = 4\n"
+                           "[[event]]\nvm = \"vm0\"\nat = 50000\ntype = \"kvm_nmi\"\ncpu = 1\n"
+                           "[[event]]\nat = 500000\ntype = \"backtrace\"\nfrom = 0\ndest = [3]\n"
+                           "[[expect]]\nvm = \"vm0\"\npanic = true\n[[expect]]\npanic = false\n";
+  RunOptions options;
+  auto quiet = SystemRunner{}.run(load_ok(text), options);
+  ASSERT_TRUE(quiet.ok()) << quiet.error().message;
+  // The same VM without the key: Linux's default, "Dazed and confused".
+  EXPECT_FALSE(quiet->vms[0].panic.has_value());
+
+  std::string on = text;
+  on.replace(on.find("cpus = [1, 2, 3]\n"), 17, "cpus = [1, 2, 3]\nunknown_nmi_panic = true\n");
+  const ScenarioSpec s = load_ok(on);
+  auto r = SystemRunner{}.run(s, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  apply_expectations(s, *r);
+  const VmResult& v = r->vms[0];
+  ASSERT_TRUE(v.panic.has_value());
+  EXPECT_EQ(v.panic->cpu, 1u) << "a vCPU number";
+  EXPECT_EQ(v.panic->message, "NMI: Not continuing");
+  EXPECT_GT(v.panic->cycle, 50000u);
+  EXPECT_LT(v.panic->cycle, 500000u);
+  EXPECT_FALSE(r->panic.has_value()) << "the host does not panic";
+  EXPECT_EQ(v.vcpus[0].irqs_injected, 1u) << "smp_send_stop's REBOOT_VECTOR";
+  EXPECT_EQ(v.vcpus[2].irqs_injected, 1u);
+  ASSERT_NE(r->find_handler("bt"), nullptr);
+  EXPECT_EQ(r->find_handler("bt")->on_cpu(3).calls, 1u) << "the host runs on after the panic";
+  EXPECT_GT(r->end_cycle, 500000u);
+  ASSERT_EQ(r->expectations.size(), 2u);
+  EXPECT_EQ(r->expectations[0].text, "vm vm0: panic: == true");
+  for (const auto& e : r->expectations)
+    EXPECT_TRUE(e.passed) << e.text << ": " << e.actual;
+  EXPECT_NE(to_json(*r).find("\"panic\":{\"cycle\":"), std::string::npos);
+}
+
+TEST(VmRun, AGuestsNmiLongestNsIsItsOwnDurationCheck) {
+  // A guest handler call of 50,050 cycles (25 us at 2000 MHz): over the VM's
+  // nmi_longest_ns = 1000, under Linux's default 1 ms, which the host's
+  // [kernel] setting does not change.
+  const std::string text =
+      "name = \"x\"\n[system]\ncpus = 4\n[kernel]\nnmi_longest_ns = 1000\n"
+      "[[vm]]\nname = \"vm0\"\ncpus = [1, 2]\n"
+      "[[handler]]\nvm = \"vm0\"\nname = \"bt\"\nmodel = \"backtrace\"\nvector = 4\n"
+      "[[event]]\nvm = \"vm0\"\nat = 10000\ntype = \"backtrace\"\nfrom = 0\ndest = [1]\n"
+      "[[expect]]\nvm = \"vm0\"\nconsole = \"took too long\"\ncount = 1\n";
+  RunOptions options;
+  const ScenarioSpec d = load_ok(text);
+  auto r = SystemRunner{}.run(d, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  apply_expectations(d, *r);
+  ASSERT_EQ(r->expectations.size(), 1u);
+  EXPECT_EQ(r->expectations[0].actual, 0u) << "the guest's default, not the host's 1000";
+
+  std::string set = text;
+  set.replace(set.find("cpus = [1, 2]\n"), 14, "cpus = [1, 2]\nnmi_longest_ns = 1000\n");
+  const ScenarioSpec s = load_ok(set);
+  r = SystemRunner{}.run(s, options);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  apply_expectations(s, *r);
+  ASSERT_EQ(r->expectations.size(), 1u);
+  EXPECT_EQ(r->expectations[0].actual, 1u);
+  ASSERT_FALSE(r->vms[0].console.empty());
+  EXPECT_NE(r->vms[0].console.back().text.find("INFO: NMI handler (bt) took too long to run"),
             std::string::npos);
 }
 

@@ -112,9 +112,9 @@ TEST(VmRefs, GuestExpectations) {
             "mce)");
   EXPECT_EQ(load_error(with("[[expect]]\nvm = \"g\"\nstat = \"normal\"\ncpu = 2\nequals = 0\n")),
             "t.toml:10:7: error: expect.cpu = 2 is not a vCPU of VM 'g' (it has 2: 0..1)");
-  EXPECT_EQ(load_error(with("[[expect]]\nvm = \"g\"\ncounter = \"nmi_received\"\nequals = 0\n")),
-            "t.toml:8:6: error: expect.vm goes with handler, stat and console expectations; not "
-            "yet with counter");
+  EXPECT_EQ(load_error(with("[[expect]]\nvm = \"g\"\ntrace = \"nmi_inject\"\ncount = 1\n")),
+            "t.toml:8:6: error: expect.vm goes with handler, stat, counter, console and panic "
+            "expectations; not with trace (select a guest's records with where = { vm = NAME })");
 }
 
 }  // namespace

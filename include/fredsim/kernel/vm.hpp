@@ -209,6 +209,9 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   /// __apic_accept_irq): an NMI for each target vCPU, with its source vector,
   /// or a fixed interrupt in its IRR.
   void send_ipi(CpuId from, apic::IcrValue icr);
+  /// The vCPUs `icr` from `from` addresses (kvm_apic_match_dest), in vCPU
+  /// order, into targets_.
+  void collect_targets(CpuId from, apic::IcrValue icr);
   /// __apic_accept_irq(APIC_DM_FIXED): the vector into the target's IRR and a
   /// kick, unless the target's APIC is software-disabled.
   void accept_fixed(CpuId vcpu, std::uint8_t vector);
@@ -217,6 +220,7 @@ class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
   Kvm& kvm_;
   VmConfig config_;
   std::vector<Vcpu> vcpus_;
+  std::vector<CpuId> targets_;  // one IPI's destinations (capacity: every vCPU, from setup)
   std::unique_ptr<Kernel> kernel_;
 };
 

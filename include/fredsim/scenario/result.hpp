@@ -123,7 +123,28 @@ struct VcpuResult {
   std::uint64_t lost = 0;              // guest work items still unhandled at the end
   Cycle dispatch_cycles = 0;           // guest NMIs, delivery (injection) to return, summed
   Cycle exit_cycles = 0;               // host cycles out of the guest: VM exit to next entry
+  std::uint64_t nmi_collapsed = 0;     // queued NMIs process_nmi merged into a pending one
+  std::uint64_t kicks = 0;             // kvm_vcpu_kick IPIs sent to its host CPU
+  std::uint64_t icr_exits = 0;         // its ICR writes: MSR-write / APIC-write exits
+  std::uint64_t nmi_ipis = 0;          // NMIs the emulated APIC queued for it from an ICR
+  std::uint64_t pmis = 0;              // NMIs its virtual PMU's LVTPC queued
+  std::uint64_t fixed_ipis = 0;        // fixed interrupts the emulated APIC accepted for it
+  std::uint64_t irqs_injected = 0;     // external interrupts injected at VM entry
+  std::uint64_t irq_window_exits = 0;  // interrupt-window exits of this vCPU
 };
+
+/// One per-vCPU integer of a VM's result, as CpuCounter is for a host CPU: its
+/// name (its key in `vms[].vcpus[]` and the `counter` of an expectation with
+/// `vm = NAME`), its group ("" or "stats") and how to read it.
+struct VcpuCounter {
+  std::string_view name;
+  std::string_view group;
+  std::uint64_t (*get)(const VcpuResult&);
+};
+/// Every per-vCPU integer of VcpuResult but `id` and `host_cpu`, in the result
+/// JSON's order (docs/format.md "Per VM").
+std::span<const VcpuCounter> vcpu_counters();
+const VcpuCounter* find_vcpu_counter(std::string_view name);
 
 /// A [[vm]] and its guest kernel.
 struct VmResult {
@@ -131,6 +152,7 @@ struct VmResult {
   std::vector<VcpuResult> vcpus;
   std::vector<HandlerResult> handlers;  // the guest kernel's, registration order
   std::vector<ConsoleLine> console;     // the guest kernel's console (vCPU numbers)
+  std::optional<PanicRecord> panic;     // the guest kernel's first panic (a vCPU number)
 };
 
 struct ScenarioResult {

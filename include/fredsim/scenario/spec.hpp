@@ -245,6 +245,10 @@ struct VmSpec {
   apic::ApicMode apic = apic::ApicMode::x2apic;
   bool nmi_exiting = true;           // pin-based NMI exiting
   std::optional<bool> virtual_nmis;  // unset: KVM's choice (on with NMI exiting)
+  // The guest kernel's sysctls (docs/scenarios.md "The guest kernel's
+  // sysctls"): Linux's defaults unless the [[vm]] sets them.
+  bool unknown_nmi_panic = false;
+  std::uint64_t nmi_longest_ns = 1'000'000;
   SourceLoc loc;
   KeyLocations keys;
 };

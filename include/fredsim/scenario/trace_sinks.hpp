@@ -90,6 +90,14 @@ class ChromeTraceSink final : public TraceSink {
     std::uint64_t bitmap = 0, shown_bitmap = 0;
     std::uint32_t sent = 0, latched = 0, handling = 0;
     std::uint32_t shown_sent = 0, shown_latched = 0, shown_handling = 0;
+    std::optional<Cycle> exit_at;  // a host CPU's last VM exit
+    // A vCPU's guest NMI IPIs that KVM's injection (nmi_inject) took, for the
+    // NMI it delivers; inject_pending: that delivery is still to come.
+    std::vector<std::uint64_t> injected;
+    bool inject_pending = false;
+    // A vCPU's last handler call (cycles), which an ICR write of that call ends within.
+    std::optional<Cycle> call_begin;
+    Cycle call_end = 0;
   };
   double us(Cycle c) const { return static_cast<double>(c) / cycles_per_us_; }
   void begin_event(std::string_view name, std::string_view cat, std::string_view ph, double ts,
@@ -102,6 +110,9 @@ class ChromeTraceSink final : public TraceSink {
   /// A guest record (with `vm`) or a delivery or return of the guest running on
   /// its CPU: on the vCPU's track. False: the record is the host CPU's.
   bool guest_record(const TraceRecord& r, double ts);
+  /// kvm_apic_ipi: the guest's ICR write on the sender's vCPU track, and an
+  /// arrow to each target's next injected NMI when it is an NMI IPI.
+  void guest_icr_write(const TraceRecord& r, CpuId key, Track& t);
   void open_slice(CpuId cpu, Track& t, char kind, double ts, const TraceRecord* r);
   void close_slice(CpuId cpu, Track& t, double ts, const TraceRecord* r);
   /// Writes the pending ICR-write slices, ending by `until` (microseconds).
