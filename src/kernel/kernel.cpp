@@ -102,6 +102,17 @@ std::uint64_t Kernel::cycles_to_ns(Cycle c) const {
   return c * 1000 / mhz;
 }
 
+bool Kernel::reaches_longest_ns(Cycle c) const {
+  // cycles_to_ns(c) >= nmi_longest_ns without its division (one per handler
+  // call otherwise): floor(x / mhz) >= n exactly when x >= n * mhz, and when
+  // n * mhz does not fit, no x does.
+  const std::uint64_t mhz =
+      std::max<std::uint64_t>(1, machine_.timing().get(TimingParam::core_mhz));
+  std::uint64_t least = 0;
+  if (__builtin_mul_overflow(config_.nmi_longest_ns, mhz, &least)) return false;
+  return c * 1000 >= least;
+}
+
 bool Kernel::nmi_source_enabled(CpuId cpu) const {
   const CpuCtx& c = *cpus_[cpu];
   return c.nmi_source_cpuid && c.cpu.fred_enabled();
@@ -447,8 +458,8 @@ void Kernel::call_next_handler(CpuCtx& c) {
     pc.handled += static_cast<std::uint64_t>(ret);
     pc.cycles += cost;
 
-    const std::uint64_t delta_ns = cycles_to_ns(cost);
     if (machine_.tracer().enabled()) {
+      const std::uint64_t delta_ns = cycles_to_ns(cost);
       // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
       // dropped it (docs/linux.md "Trace and messages").
       const std::uint64_t raw =
@@ -463,8 +474,9 @@ void Kernel::call_next_handler(CpuCtx& c) {
     // 4. The duration check (arch/x86/kernel/nmi.c nmi_check_duration): it
     // returns early only below nmi_longest_ns or below the handler's longest
     // call so far, so a call as long as that maximum reports again.
-    if (delta_ns >= config_.nmi_longest_ns && cost >= a.max_duration) {
+    if (cost >= a.max_duration && reaches_longest_ns(cost)) {
       a.max_duration = cost;
+      const std::uint64_t delta_ns = cycles_to_ns(cost);
       if (console_.ratelimit(kRateDuration)) {
         console_.printk(
             c.id, fmt::format("INFO: NMI handler ({}) took too long to run: {}.{:03} msecs", a.name,

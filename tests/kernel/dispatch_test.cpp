@@ -200,6 +200,53 @@ TEST(Dispatch, DurationCheckReportsACallAsLongAsTheMaximumAgain) {
   EXPECT_EQ(count("slow"), 2) << "the second call equals the maximum: nmi_check_duration prints";
 }
 
+// The threshold exactly: nmi_check_duration compares the call's nanoseconds
+// (cycles * 1000 / MHz, rounded down) with nmi_longest_ns, so a threshold equal
+// to them reports and one more does not, also when the call is a whole number
+// of nanoseconds.
+TEST(Dispatch, DurationCheckReportsACallOfExactlyTheThreshold) {
+  struct Ran {
+    bool reported;
+    std::uint64_t cycles;
+    std::uint64_t mhz;
+  };
+  auto run = [](std::uint64_t longest_ns, std::uint32_t handle_cycles) {
+    auto c = make_config(2);
+    c.kernel.nmi_longest_ns = longest_ns;
+    auto sys = make_system(c);
+    Kernel& k = sys->kernel();
+    HandlerId dev =
+        *k.register_model(NmiType::local, HandlerModel::device, 0, "slow", 5, 100, handle_cycles);
+    const CpuId dest[] = {1};
+    sys->at(10, [&] {
+      k.registry().add_work(dev, 1);
+      k.send_nmi_ipi(0, dest, 5);
+    });
+    sys->run_to_idle();
+    return Ran{console_has(k, "INFO: NMI handler (slow) took too long"),
+               k.registry().handler(dev).total.cycles,
+               sys->machine().timing().get(fredsim::TimingParam::core_mhz)};
+  };
+  // A call that is not a whole number of ns, then one that is (the handling
+  // cycles moved on until cycles * 1000 is a multiple of the clock).
+  const Ran first = run(~std::uint64_t{0}, 1'234'567);
+  ASSERT_FALSE(first.reported) << "no call is that long";
+  std::uint32_t whole = 1'234'567;
+  while ((first.cycles + (whole - 1'234'567)) * 1000 % first.mhz != 0)
+    ++whole;
+  for (const std::uint32_t handle : {std::uint32_t{1'234'567}, whole}) {
+    const Ran r = run(~std::uint64_t{0}, handle);
+    const std::uint64_t ns = r.cycles * 1000 / r.mhz;
+    ASSERT_GT(ns, 1000u);
+    EXPECT_TRUE(run(ns, handle).reported) << ns << " ns: as long as the threshold reports";
+    EXPECT_FALSE(run(ns + 1, handle).reported) << "one ns short of the threshold";
+    EXPECT_TRUE(run(ns - 1, handle).reported);
+    if (handle == whole) {
+      EXPECT_EQ(r.cycles * 1000 % r.mhz, 0u) << "a whole number of ns";
+    }
+  }
+}
+
 TEST(Dispatch, UserModeNmiReturnsWithEretu) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
