@@ -423,6 +423,8 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   }
   const auto& list = registry_.handler_list(type);
   c.walk.assign(list.begin(), list.end());
+  c.by_positions = c.filter && registry_.vector_positions(type, c.bitmap, c.positions);
+  c.registrations = registry_.registrations();
   call_next_handler(c);
 }
 
@@ -430,6 +432,21 @@ void Kernel::call_next_handler(CpuCtx& c) {
   // 3. Walk the whole list in order; skip handlers whose source bit is clear,
   // and those unregistered since the walk began.
   while (c.next < c.walk.size() && !c.emergency) {
+    if (c.by_positions) {
+      // The handlers the filter below would skip, passed at once: their vectors
+      // are the ones the walk began with while nothing has been registered
+      // since (a registration may change a vector: then each is looked at).
+      if (registry_.registrations() == c.registrations) {
+        const std::uint64_t rest = c.next < 64 ? c.positions >> c.next : 0;
+        if (rest == 0) {
+          c.next = c.walk.size();  // none left that the filter lets through
+          continue;
+        }
+        c.next += static_cast<std::size_t>(std::countr_zero(rest));
+      } else {
+        c.by_positions = false;
+      }
+    }
     const HandlerId id = c.walk[c.next++];
     NmiAction& a = registry_.action(id);
     if (!a.registered) continue;

@@ -73,6 +73,13 @@ struct Kernel::CpuCtx final : EventTarget {
   int sum = 0;
   bool filter = false;  // the source filter is on for this walk
   std::uint64_t bitmap = ~std::uint64_t{0};
+  // With the filter: the walk positions whose handler's vector is in the
+  // bitmap (HandlerRegistry::vector_positions), while no handler has been
+  // registered since the walk began (`registrations`); the others are skipped
+  // without a look. Off: every position is looked at.
+  bool by_positions = false;
+  std::uint64_t positions = 0;
+  std::uint64_t registrations = 0;
   bool emergency = false;
   int handled_total = 0;
   std::uint8_t reason = 0;

@@ -321,5 +321,64 @@ TEST(Dispatch, RegistrationDuringAWalkNeitherSkipsNorRepeats) {
   }
 }
 
+// The source filter passes the handlers whose vector is not in the bitmap
+// without looking at them (a table of positions by vector, built with the
+// list), but a handler registered again during the walk may have a new vector:
+// Linux's nmi_handle reads a->source_vector when it reaches the handler, so
+// one moved onto the NMI's vector is called.
+TEST(Dispatch, TheFilterSeesAVectorChangedDuringTheWalk) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  auto claim = [](NmiType, const PtRegs&, NmiContext& ctx) {
+    ctx.charge(100);
+    return NMI_HANDLED;
+  };
+  auto a = k.register_nmi_handler(
+      NmiType::local,
+      [&k, claim](NmiType, const PtRegs&, NmiContext& ctx) {
+        // "b" moves from vector 2 to this NMI's vector 1.
+        k.unregister_nmi_handler(NmiType::local, "b");
+        (void)k.register_nmi_handler(NmiType::local, claim, 0, "b", 1);
+        ctx.charge(100);
+        return NMI_HANDLED;
+      },
+      0, "a", 1);
+  auto b = k.register_nmi_handler(NmiType::local, claim, 0, "b", 2);
+  auto c = k.register_nmi_handler(NmiType::local, claim, 0, "c", 3);
+  auto d = k.register_nmi_handler(NmiType::local, claim, 0, "d", 1);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok());
+  const CpuId one[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, one, 1); });
+  sys->run_to_idle();
+  EXPECT_EQ(k.registry().handler(*a).total.calls, 1u);
+  EXPECT_EQ(k.registry().handler(*b).total.calls, 1u) << "on vector 1 when the walk reached it";
+  EXPECT_EQ(k.registry().handler(*c).total.calls, 0u);
+  EXPECT_EQ(k.registry().handler(*d).total.calls, 1u);
+}
+
+// More than 64 handlers (no table of positions): the filter looks at each.
+// (Vector 2 is the external-NMI bit, which polls every handler: 3 to 5 here.)
+TEST(Dispatch, TheFilterOfALongListCallsEveryHandlerOfTheVector) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  auto claim = [](NmiType, const PtRegs&, NmiContext& ctx) {
+    ctx.charge(10);
+    return NMI_HANDLED;
+  };
+  constexpr unsigned kN = 70;
+  std::vector<HandlerId> ids;
+  for (unsigned i = 0; i < kN; ++i) {
+    auto h = k.register_nmi_handler(NmiType::local, claim, 0, "h" + std::to_string(i), 3 + i % 3);
+    ASSERT_TRUE(h.ok());
+    ids.push_back(*h);
+  }
+  const CpuId one[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, one, 4); });
+  sys->run_to_idle();
+  for (unsigned i = 0; i < kN; ++i) {
+    EXPECT_EQ(k.registry().handler(ids[i]).total.calls, i % 3 == 1 ? 1u : 0u) << "h" << i;
+  }
+}
+
 }  // namespace
 }  // namespace fredsim::kernel
