@@ -229,7 +229,9 @@ void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
     // other entries, so anything else is a bad event it returns from at once.
     console_.printk(c.id, fmt::format("FRED: bad event type {} vector {}",
                                       static_cast<int>(d.event.type), d.event.vector));
-    c.d = d;
+    c.path = d.path;
+    c.from_cpl = d.from_cpl;
+    c.event_type = d.event.type;
     c.software = false;
     return_from_nmi(c);
     return;
@@ -242,7 +244,9 @@ Cycle Kernel::entry_code(const Delivery& d) const {
 }
 
 void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
-  c.d = d;
+  c.path = d.path;
+  c.from_cpl = d.from_cpl;
+  c.event_type = d.event.type;
   c.software = d.software;
   c.regs = PtRegs{};
   c.regs.ip = d.frame.rip;
@@ -309,7 +313,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
   }
   switch (kind) {
     case kStart:
-      if (c.d.path == DeliveryPath::idt) {
+      if (c.path == DeliveryPath::idt) {
         // The IDT entry's latch (docs/linux.md "Entry").
         if (c.st.idt_state != IdtNmiState::not_running) {
           c.st.idt_state = IdtNmiState::latched;
@@ -685,7 +689,7 @@ void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
     trace(c.id, "nmi_outcome",
           {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
   }
-  if (c.d.path == DeliveryPath::idt) {
+  if (c.path == DeliveryPath::idt) {
     if (c.st.idt_state == IdtNmiState::latched) {
       // An NMI came in while this one ran: run default_do_nmi once more.
       c.st.idt_state = IdtNmiState::executing;
@@ -704,10 +708,10 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
   c.st.in_dispatch = false;
   cpu::Fault f;
   Cycle ret_cost;
-  if (c.d.path == DeliveryPath::idt) {
+  if (c.path == DeliveryPath::idt) {
     f = cpu.iret(exit_code);
     ret_cost = exit_code + machine_.timing().get(TimingParam::iret);
-  } else if (c.d.from_cpl == 3) {
+  } else if (c.from_cpl == 3) {
     f = cpu.eretu(exit_code);
     ret_cost = exit_code + machine_.timing().get(TimingParam::eretu);
   } else {
@@ -718,7 +722,7 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
     console_.printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));
     return;
   }
-  if (record_samples_ && c.d.event.type == EventType::nmi) {
+  if (record_samples_ && c.event_type == EventType::nmi) {
     samples_.add(machine_.now() + ret_cost + (c.software ? c.extra_return_cycles : 0) - c.started);
   }
   c.started = 0;

@@ -61,7 +61,11 @@ struct Kernel::CpuCtx final : EventTarget {
   KernelCpuState st;
 
   // The NMI in progress.
-  cpu::Delivery d;
+  // Of its delivery, what the return and the samples read (not the whole
+  // cpu::Delivery: copying it cost every NMI).
+  cpu::DeliveryPath path = cpu::DeliveryPath::fred;
+  std::uint8_t from_cpl = 0;
+  cpu::EventType event_type = cpu::EventType::nmi;
   PtRegs regs;
   bool b2b = false;
   NmiType type = NmiType::local;  // the list nmi_handle walks now
