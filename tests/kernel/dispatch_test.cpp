@@ -357,7 +357,8 @@ TEST(Dispatch, TheFilterSeesAVectorChangedDuringTheWalk) {
 }
 
 // More than 64 handlers (no table of positions): the filter looks at each.
-// (Vector 2 is the external-NMI bit, which polls every handler: 3 to 5 here.)
+// (Vector 2 is NMI_VECTOR: the sender sends vector 0, which polls every
+// handler; 3 to 5 here.)
 TEST(Dispatch, TheFilterOfALongListCallsEveryHandlerOfTheVector) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
