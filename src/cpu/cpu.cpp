@@ -106,6 +106,9 @@ std::uint64_t advance_rip(std::uint64_t rip, Cycle ran) {
   // began, even after a whole multiple of the text size: one byte further on.
   constexpr std::uint64_t kSize = kKernelTextEnd - kKernelTextBegin;
   const std::uint64_t from = rip - kKernelTextBegin;
+  // The usual stretch stays inside the text: the same value as below, without
+  // its two divisions.
+  if (ran < kSize - from) return rip + ran;
   std::uint64_t to = (from + ran % kSize) % kSize;
   if (ran != 0 && to == from) to = (to + 1) % kSize;
   return kKernelTextBegin + to;
@@ -387,16 +390,19 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   if (ev.type == EventType::nmi) nmi_blocked_ = true;
   ++stats_.events_delivered;
 
-  Delivery d;
-  d.path = path;
+  // Built where the entry point will read it (no copy on the way); the event
+  // first, in case `ev` is the last delivery's.
+  Delivery& d = entry_;
   d.event = ev;
+  d.path = path;
   d.frame = f;
   d.frame_rsp = new_rsp;
   d.csl = new_csl;
   d.from_cpl = from_user ? 3 : 0;
   d.started = ctx_.now();
+  d.software = false;
   trace_deliver(d);
-  start_entry(d, ctx_.cost(TimingParam::fred_delivery));
+  start_entry(ctx_.cost(TimingParam::fred_delivery));
 }
 
 void Cpu::idt_deliver(const EventInfo& ev) {
@@ -425,17 +431,18 @@ void Cpu::idt_deliver(const EventInfo& ev) {
   if (ev.type == EventType::nmi) nmi_blocked_ = true;
   ++stats_.events_delivered;
 
-  Delivery d;
-  d.path = DeliveryPath::idt;
+  Delivery& d = entry_;  // as in fred_deliver
   d.event = ev;
   d.event.event_data = 0;
+  d.path = DeliveryPath::idt;
   d.frame = f;
   d.frame_rsp = new_rsp;
   d.csl = csl_;
   d.from_cpl = from_user ? 3 : 0;
   d.started = ctx_.now();
+  d.software = false;
   trace_deliver(d);
-  start_entry(d, ctx_.cost(TimingParam::idt_delivery));
+  start_entry(ctx_.cost(TimingParam::idt_delivery));
 }
 
 void Cpu::trace_deliver(const Delivery& d) const {
@@ -468,10 +475,9 @@ void Cpu::trace_deliver(const Delivery& d) const {
   }
 }
 
-void Cpu::start_entry(const Delivery& d, Cycle cost) {
-  entry_ = d;
+void Cpu::start_entry(Cycle cost) {
   state_ = RunState::delivering;
-  ctx_.queue.schedule_next_in(cost + (os_ != nullptr ? os_->entry_code(d) : 0), *this,
+  ctx_.queue.schedule_next_in(cost + (os_ != nullptr ? os_->entry_code(entry_) : 0), *this,
                               kEntryReached);
 }
 

@@ -94,6 +94,14 @@ const std::vector<HandlerId>& HandlerRegistry::handler_list(NmiType type) const 
     l.order.assign(l.first.rbegin(), l.first.rend());
     l.order.insert(l.order.end(), l.rest.begin(), l.rest.end());
     l.stale = false;
+    std::fill(std::begin(l.by_vector), std::end(l.by_vector), std::uint64_t{0});
+    l.by_vector_ok = l.order.size() <= 64;
+    if (l.by_vector_ok) {
+      for (std::size_t i = 0; i < l.order.size(); ++i) {
+        const unsigned v = actions_[l.order[i]].vector;
+        if (v < 64) l.by_vector[v] |= std::uint64_t{1} << i;
+      }
+    }
   }
   return l.order;
 }
@@ -173,6 +181,7 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
   a.model = model;
   a.fn = std::move(fn);
   a.registered = true;
+  ++registrations_;
   (flags & NMI_FLAG_FIRST ? list.first : list.rest).push_back(id);
   list.stale = true;
   return id;

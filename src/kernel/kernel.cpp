@@ -102,6 +102,17 @@ std::uint64_t Kernel::cycles_to_ns(Cycle c) const {
   return c * 1000 / mhz;
 }
 
+bool Kernel::reaches_longest_ns(Cycle c) const {
+  // cycles_to_ns(c) >= nmi_longest_ns without its division (one per handler
+  // call otherwise): floor(x / mhz) >= n exactly when x >= n * mhz, and when
+  // n * mhz does not fit, no x does.
+  const std::uint64_t mhz =
+      std::max<std::uint64_t>(1, machine_.timing().get(TimingParam::core_mhz));
+  std::uint64_t least = 0;
+  if (__builtin_mul_overflow(config_.nmi_longest_ns, mhz, &least)) return false;
+  return c * 1000 >= least;
+}
+
 bool Kernel::nmi_source_enabled(CpuId cpu) const {
   const CpuCtx& c = *cpus_[cpu];
   return c.nmi_source_cpuid && c.cpu.fred_enabled();
@@ -218,7 +229,9 @@ void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
     // other entries, so anything else is a bad event it returns from at once.
     console_.printk(c.id, fmt::format("FRED: bad event type {} vector {}",
                                       static_cast<int>(d.event.type), d.event.vector));
-    c.d = d;
+    c.path = d.path;
+    c.from_cpl = d.from_cpl;
+    c.event_type = d.event.type;
     c.software = false;
     return_from_nmi(c);
     return;
@@ -231,7 +244,9 @@ Cycle Kernel::entry_code(const Delivery& d) const {
 }
 
 void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
-  c.d = d;
+  c.path = d.path;
+  c.from_cpl = d.from_cpl;
+  c.event_type = d.event.type;
   c.software = d.software;
   c.regs = PtRegs{};
   c.regs.ip = d.frame.rip;
@@ -298,7 +313,7 @@ void Kernel::on_cpu_event(CpuCtx& c, std::uint32_t kind) {
   }
   switch (kind) {
     case kStart:
-      if (c.d.path == DeliveryPath::idt) {
+      if (c.path == DeliveryPath::idt) {
         // The IDT entry's latch (docs/linux.md "Entry").
         if (c.st.idt_state != IdtNmiState::not_running) {
           c.st.idt_state = IdtNmiState::latched;
@@ -412,6 +427,8 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
   }
   const auto& list = registry_.handler_list(type);
   c.walk.assign(list.begin(), list.end());
+  c.by_positions = c.filter && registry_.vector_positions(type, c.bitmap, c.positions);
+  c.registrations = registry_.registrations();
   call_next_handler(c);
 }
 
@@ -419,6 +436,21 @@ void Kernel::call_next_handler(CpuCtx& c) {
   // 3. Walk the whole list in order; skip handlers whose source bit is clear,
   // and those unregistered since the walk began.
   while (c.next < c.walk.size() && !c.emergency) {
+    if (c.by_positions) {
+      // The handlers the filter below would skip, passed at once: their vectors
+      // are the ones the walk began with while nothing has been registered
+      // since (a registration may change a vector: then each is looked at).
+      if (registry_.registrations() == c.registrations) {
+        const std::uint64_t rest = c.next < 64 ? c.positions >> c.next : 0;
+        if (rest == 0) {
+          c.next = c.walk.size();  // none left that the filter lets through
+          continue;
+        }
+        c.next += static_cast<std::size_t>(std::countr_zero(rest));
+      } else {
+        c.by_positions = false;
+      }
+    }
     const HandlerId id = c.walk[c.next++];
     NmiAction& a = registry_.action(id);
     if (!a.registered) continue;
@@ -447,8 +479,8 @@ void Kernel::call_next_handler(CpuCtx& c) {
     pc.handled += static_cast<std::uint64_t>(ret);
     pc.cycles += cost;
 
-    const std::uint64_t delta_ns = cycles_to_ns(cost);
     if (machine_.tracer().enabled()) {
+      const std::uint64_t delta_ns = cycles_to_ns(cost);
       // v5 added the raw bitmap (0 when not LOCAL or the feature is off); v6/v7
       // dropped it (docs/linux.md "Trace and messages").
       const std::uint64_t raw =
@@ -463,8 +495,9 @@ void Kernel::call_next_handler(CpuCtx& c) {
     // 4. The duration check (arch/x86/kernel/nmi.c nmi_check_duration): it
     // returns early only below nmi_longest_ns or below the handler's longest
     // call so far, so a call as long as that maximum reports again.
-    if (delta_ns >= config_.nmi_longest_ns && cost >= a.max_duration) {
+    if (cost >= a.max_duration && reaches_longest_ns(cost)) {
       a.max_duration = cost;
+      const std::uint64_t delta_ns = cycles_to_ns(cost);
       if (console_.ratelimit(kRateDuration)) {
         console_.printk(
             c.id, fmt::format("INFO: NMI handler ({}) took too long to run: {}.{:03} msecs", a.name,
@@ -656,7 +689,7 @@ void Kernel::finish_do_nmi(CpuCtx& c, std::string_view outcome) {
     trace(c.id, "nmi_outcome",
           {{"handled", TraceValue::sdec(c.handled_total)}, {"outcome", TraceValue::str(outcome)}});
   }
-  if (c.d.path == DeliveryPath::idt) {
+  if (c.path == DeliveryPath::idt) {
     if (c.st.idt_state == IdtNmiState::latched) {
       // An NMI came in while this one ran: run default_do_nmi once more.
       c.st.idt_state = IdtNmiState::executing;
@@ -675,10 +708,10 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
   c.st.in_dispatch = false;
   cpu::Fault f;
   Cycle ret_cost;
-  if (c.d.path == DeliveryPath::idt) {
+  if (c.path == DeliveryPath::idt) {
     f = cpu.iret(exit_code);
     ret_cost = exit_code + machine_.timing().get(TimingParam::iret);
-  } else if (c.d.from_cpl == 3) {
+  } else if (c.from_cpl == 3) {
     f = cpu.eretu(exit_code);
     ret_cost = exit_code + machine_.timing().get(TimingParam::eretu);
   } else {
@@ -689,7 +722,7 @@ void Kernel::return_from_nmi(CpuCtx& c, Cycle exit_code) {
     console_.printk(c.id, fmt::format("NMI return faulted: {}", cpu::fault_name(f)));
     return;
   }
-  if (record_samples_ && c.d.event.type == EventType::nmi) {
+  if (record_samples_ && c.event_type == EventType::nmi) {
     samples_.add(machine_.now() + ret_cost + (c.software ? c.extra_return_cycles : 0) - c.started);
   }
   c.started = 0;

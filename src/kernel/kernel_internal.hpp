@@ -61,7 +61,11 @@ struct Kernel::CpuCtx final : EventTarget {
   KernelCpuState st;
 
   // The NMI in progress.
-  cpu::Delivery d;
+  // Of its delivery, what the return and the samples read (not the whole
+  // cpu::Delivery: copying it cost every NMI).
+  cpu::DeliveryPath path = cpu::DeliveryPath::fred;
+  std::uint8_t from_cpl = 0;
+  cpu::EventType event_type = cpu::EventType::nmi;
   PtRegs regs;
   bool b2b = false;
   NmiType type = NmiType::local;  // the list nmi_handle walks now
@@ -73,6 +77,13 @@ struct Kernel::CpuCtx final : EventTarget {
   int sum = 0;
   bool filter = false;  // the source filter is on for this walk
   std::uint64_t bitmap = ~std::uint64_t{0};
+  // With the filter: the walk positions whose handler's vector is in the
+  // bitmap (HandlerRegistry::vector_positions), while no handler has been
+  // registered since the walk began (`registrations`); the others are skipped
+  // without a look. Off: every position is looked at.
+  bool by_positions = false;
+  std::uint64_t positions = 0;
+  std::uint64_t registrations = 0;
   bool emergency = false;
   int handled_total = 0;
   std::uint8_t reason = 0;

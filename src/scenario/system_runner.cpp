@@ -247,6 +247,14 @@ class Driver final : public EventTarget {
     struct Rendezvous {
       std::uint32_t event;     // index in spec.events
       std::uint64_t next = 1;  // the occurrence (1-based) due next
+      // What meet() tests, worked out when `next` moves so that a call that
+      // meets nothing costs two compares: the count `next` is due at (next *
+      // calls), the CPU it counts on (any: every CPU's calls) and whether an
+      // occurrence is left at all (not when the product overflows).
+      std::uint64_t due = 0;
+      CpuId cpu = 0;
+      bool any_cpu = true;
+      bool armed = false;
     };
 
     Watch(Driver& d, std::string name, std::optional<std::size_t> vm)
@@ -262,8 +270,11 @@ class Driver final : public EventTarget {
       for (const Action& a : actions) {
         if (a.spec->acts_on(call.cpu, call.call_on_cpu)) spent += d_.act(a, call.cpu, vm_);
       }
-      for (Rendezvous& r : rendezvous)
-        d_.meet(r, call);
+      for (Rendezvous& r : rendezvous) {
+        if (!r.armed) continue;
+        if (r.any_cpu ? call.calls == r.due : call.cpu == r.cpu && call.call_on_cpu == r.due)
+          d_.meet(r);
+      }
       return spent;
     }
 
@@ -302,8 +313,11 @@ class Driver final : public EventTarget {
     std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
       return spec_.events[a].file_index < spec_.events[b].file_index;
     });
-    for (std::uint32_t e : order)
-      watch_of(spec_.events[e].after->handler, spec_.events[e].vm).rendezvous.push_back({e});
+    for (std::uint32_t e : order) {
+      Watch::Rendezvous r{e};
+      arm(r);
+      watch_of(spec_.events[e].after->handler, spec_.events[e].vm).rendezvous.push_back(r);
+    }
     for (const auto& w : watches_)
       kernel_of(w->vm()).registry().observe_calls(w->name(), w.get());
   }
@@ -342,19 +356,25 @@ class Driver final : public EventTarget {
     return writes * sys_.machine().timing().get(TimingParam::icr_write);
   }
 
-  /// Schedules the rendezvous' next occurrence when this call brings the count
-  /// it watches (on its CPU, or on all) to k * calls.
-  void meet(Watch::Rendezvous& r, const kernel::HandlerCall& call) {
+  /// Works out what the call watch tests for the rendezvous' occurrence
+  /// `r.next`: due when the count it watches (on its CPU, or on all) reaches
+  /// next * calls; none is left once `count` have been scheduled.
+  void arm(Watch::Rendezvous& r) const {
     const EventSpec& ev = spec_.events[r.event];
     const RendezvousSpec& rv = *ev.after;
-    if (r.next > ev.count) return;
-    if (rv.cpu && *rv.cpu != call.cpu) return;
-    const std::uint64_t count = rv.cpu ? call.call_on_cpu : call.calls;
-    std::uint64_t due = 0;
-    if (__builtin_mul_overflow(r.next, rv.calls, &due) || count != due) return;
+    r.any_cpu = !rv.cpu;
+    r.cpu = rv.cpu.value_or(0);
+    r.armed = r.next <= ev.count && !__builtin_mul_overflow(r.next, rv.calls, &r.due);
+  }
+
+  /// Schedules the rendezvous' next occurrence: the watch calls this when a
+  /// call brings the count it watches to `r.due`.
+  void meet(Watch::Rendezvous& r) {
+    const RendezvousSpec& rv = *spec_.events[r.event].after;
     sys_.machine().queue().schedule_reserved(sys_.now() + rv.delay, seq_of(r.event), *this, r.event,
                                              (r.next - 1) << 1);
     ++r.next;
+    arm(r);
   }
 
   void give_work(std::uint32_t event, std::span<const CpuId> cpus) {

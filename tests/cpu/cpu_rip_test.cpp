@@ -19,6 +19,19 @@ TEST(KernelRip, MovesOneByteACycleInsideTheText) {
   EXPECT_EQ(h.cpu->rip(), kIdleRip + 1'000'000);
 }
 
+// The stretch that began at the text's first byte (cycle 0), around its end.
+TEST(KernelRip, WrapsAtTheEndOfTheText) {
+  Harness h;
+  h.program_linux_fred();
+  h.run_to(kTextSize - 1);
+  EXPECT_EQ(h.cpu->rip(), kTextEnd - 1) << "the text's last byte";
+  h.run_to(kTextSize);
+  // A whole text size: not the RIP the stretch began at, one byte further.
+  EXPECT_EQ(h.cpu->rip(), kIdleRip + 1);
+  h.run_to(kTextSize + 2);
+  EXPECT_EQ(h.cpu->rip(), kIdleRip + 2);
+}
+
 TEST(KernelRip, StaysInTheKernelTextPastTwoToThe32Cycles) {
   Harness h;
   h.program_linux_fred();

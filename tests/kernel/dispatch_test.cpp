@@ -200,6 +200,53 @@ TEST(Dispatch, DurationCheckReportsACallAsLongAsTheMaximumAgain) {
   EXPECT_EQ(count("slow"), 2) << "the second call equals the maximum: nmi_check_duration prints";
 }
 
+// The threshold exactly: nmi_check_duration compares the call's nanoseconds
+// (cycles * 1000 / MHz, rounded down) with nmi_longest_ns, so a threshold equal
+// to them reports and one more does not, also when the call is a whole number
+// of nanoseconds.
+TEST(Dispatch, DurationCheckReportsACallOfExactlyTheThreshold) {
+  struct Ran {
+    bool reported;
+    std::uint64_t cycles;
+    std::uint64_t mhz;
+  };
+  auto run = [](std::uint64_t longest_ns, std::uint32_t handle_cycles) {
+    auto c = make_config(2);
+    c.kernel.nmi_longest_ns = longest_ns;
+    auto sys = make_system(c);
+    Kernel& k = sys->kernel();
+    HandlerId dev =
+        *k.register_model(NmiType::local, HandlerModel::device, 0, "slow", 5, 100, handle_cycles);
+    const CpuId dest[] = {1};
+    sys->at(10, [&] {
+      k.registry().add_work(dev, 1);
+      k.send_nmi_ipi(0, dest, 5);
+    });
+    sys->run_to_idle();
+    return Ran{console_has(k, "INFO: NMI handler (slow) took too long"),
+               k.registry().handler(dev).total.cycles,
+               sys->machine().timing().get(fredsim::TimingParam::core_mhz)};
+  };
+  // A call that is not a whole number of ns, then one that is (the handling
+  // cycles moved on until cycles * 1000 is a multiple of the clock).
+  const Ran first = run(~std::uint64_t{0}, 1'234'567);
+  ASSERT_FALSE(first.reported) << "no call is that long";
+  std::uint32_t whole = 1'234'567;
+  while ((first.cycles + (whole - 1'234'567)) * 1000 % first.mhz != 0)
+    ++whole;
+  for (const std::uint32_t handle : {std::uint32_t{1'234'567}, whole}) {
+    const Ran r = run(~std::uint64_t{0}, handle);
+    const std::uint64_t ns = r.cycles * 1000 / r.mhz;
+    ASSERT_GT(ns, 1000u);
+    EXPECT_TRUE(run(ns, handle).reported) << ns << " ns: as long as the threshold reports";
+    EXPECT_FALSE(run(ns + 1, handle).reported) << "one ns short of the threshold";
+    EXPECT_TRUE(run(ns - 1, handle).reported);
+    if (handle == whole) {
+      EXPECT_EQ(r.cycles * 1000 % r.mhz, 0u) << "a whole number of ns";
+    }
+  }
+}
+
 TEST(Dispatch, UserModeNmiReturnsWithEretu) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();
@@ -271,6 +318,66 @@ TEST(Dispatch, RegistrationDuringAWalkNeitherSkipsNorRepeats) {
     sys->run_to_idle();
     EXPECT_EQ(k.registry().handler(*a).total.calls, 1u);
     EXPECT_EQ(k.registry().handler(*b).total.calls, 1u);
+  }
+}
+
+// The source filter passes the handlers whose vector is not in the bitmap
+// without looking at them (a table of positions by vector, built with the
+// list), but a handler registered again during the walk may have a new vector:
+// Linux's nmi_handle reads a->source_vector when it reaches the handler, so
+// one moved onto the NMI's vector is called.
+TEST(Dispatch, TheFilterSeesAVectorChangedDuringTheWalk) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  auto claim = [](NmiType, const PtRegs&, NmiContext& ctx) {
+    ctx.charge(100);
+    return NMI_HANDLED;
+  };
+  auto a = k.register_nmi_handler(
+      NmiType::local,
+      [&k, claim](NmiType, const PtRegs&, NmiContext& ctx) {
+        // "b" moves from vector 2 to this NMI's vector 1.
+        k.unregister_nmi_handler(NmiType::local, "b");
+        (void)k.register_nmi_handler(NmiType::local, claim, 0, "b", 1);
+        ctx.charge(100);
+        return NMI_HANDLED;
+      },
+      0, "a", 1);
+  auto b = k.register_nmi_handler(NmiType::local, claim, 0, "b", 2);
+  auto c = k.register_nmi_handler(NmiType::local, claim, 0, "c", 3);
+  auto d = k.register_nmi_handler(NmiType::local, claim, 0, "d", 1);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok());
+  const CpuId one[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, one, 1); });
+  sys->run_to_idle();
+  EXPECT_EQ(k.registry().handler(*a).total.calls, 1u);
+  EXPECT_EQ(k.registry().handler(*b).total.calls, 1u) << "on vector 1 when the walk reached it";
+  EXPECT_EQ(k.registry().handler(*c).total.calls, 0u);
+  EXPECT_EQ(k.registry().handler(*d).total.calls, 1u);
+}
+
+// More than 64 handlers (no table of positions): the filter looks at each.
+// (Vector 2 is NMI_VECTOR: the sender sends vector 0, which polls every
+// handler; 3 to 5 here.)
+TEST(Dispatch, TheFilterOfALongListCallsEveryHandlerOfTheVector) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  auto claim = [](NmiType, const PtRegs&, NmiContext& ctx) {
+    ctx.charge(10);
+    return NMI_HANDLED;
+  };
+  constexpr unsigned kN = 70;
+  std::vector<HandlerId> ids;
+  for (unsigned i = 0; i < kN; ++i) {
+    auto h = k.register_nmi_handler(NmiType::local, claim, 0, "h" + std::to_string(i), 3 + i % 3);
+    ASSERT_TRUE(h.ok());
+    ids.push_back(*h);
+  }
+  const CpuId one[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, one, 4); });
+  sys->run_to_idle();
+  for (unsigned i = 0; i < kN; ++i) {
+    EXPECT_EQ(k.registry().handler(ids[i]).total.calls, i % 3 == 1 ? 1u : 0u) << "h" << i;
   }
 }
 

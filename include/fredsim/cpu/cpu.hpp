@@ -370,7 +370,7 @@ class Cpu final : public EventTarget {
   void deliver_nmi();
   void fred_deliver(const EventInfo& ev, DeliveryPath path);
   void idt_deliver(const EventInfo& ev);
-  void start_entry(const Delivery& d, Cycle cost);
+  void start_entry(Cycle cost);  // of the delivery in entry_
   Fault fault(Fault f, std::string_view what);
   Fault start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, std::uint8_t new_cpl,
                      Cycle after);
@@ -431,7 +431,7 @@ class Cpu final : public EventTarget {
   RunState state_ = RunState::running;
   RunState before_transition_ = RunState::running;
   Cycle resumed_at_ = 0;
-  Delivery entry_;  // the delivery whose entry point is being reached
+  Delivery entry_;  // the delivery whose entry point is being reached (or was last)
   // Return in flight: the popped slot and what the instruction decided.
   StackSlot returning_;
   ReturnVia return_via_ = ReturnVia::erets;

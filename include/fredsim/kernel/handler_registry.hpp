@@ -93,6 +93,22 @@ class HandlerRegistry {
   void observe_calls(std::string_view name, CallObserver* observer);
   /// The handler list of a type, in call order.
   const std::vector<HandlerId>& handler_list(NmiType type) const;
+  /// The positions in handler_list(type) of the handlers whose source vector
+  /// has its bit set in `bitmap` (bit i: position i), from a table built with
+  /// the list, so a filtered walk need not look at the others; false when the
+  /// list is longer than 64. Read handler_list(type) first: the table is
+  /// rebuilt with it.
+  bool vector_positions(NmiType type, std::uint64_t bitmap, std::uint64_t& positions) const {
+    const HandlerList& l = lists_[static_cast<int>(type)];
+    if (!l.by_vector_ok) return false;
+    positions = 0;
+    for (std::uint64_t b = bitmap; b != 0; b &= b - 1)
+      positions |= l.by_vector[static_cast<unsigned>(__builtin_ctzll(b))];
+    return true;
+  }
+  /// Registrations so far: a handler's source vector changes only when it is
+  /// registered (again), so a table read while this stays the same still holds.
+  std::uint64_t registrations() const { return registrations_; }
 
   /// An emergency handler short-circuits the whole list of its type.
   void set_emergency_handler(NmiType type, NmiHandlerFn fn);
@@ -141,6 +157,10 @@ class HandlerRegistry {
     std::vector<HandlerId> rest;
     mutable std::vector<HandlerId> order;
     mutable bool stale = false;
+    // By source vector (0..63): the positions in `order` of its handlers, for
+    // a list of at most 64 (by_vector_ok); built with `order`.
+    mutable std::uint64_t by_vector[64] = {};
+    mutable bool by_vector_ok = true;
   };
   /// Name indexes, for lookup only (nothing iterates them): the action of a
   /// name on each type's list (at most one: a name is unique per list, and a
@@ -159,6 +179,7 @@ class HandlerRegistry {
   NameIndex first_by_name_;
   NmiHandlerFn emergency_[kNmiTypeCount];
   std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
+  std::uint64_t registrations_ = 0;
   /// Observers of names no handler has yet (observe_calls), taken at registration.
   std::vector<std::pair<std::string, CallObserver*>> pending_observers_;
 };

@@ -283,6 +283,7 @@ class Kernel final : public cpu::OsEntry {
   Result<HandlerId> register_action(NmiType type, NmiHandlerFn fn, unsigned flags,
                                     std::string_view name, unsigned vector, HandlerModel model);
   std::uint64_t cycles_to_ns(Cycle c) const;
+  bool reaches_longest_ns(Cycle c) const;  // cycles_to_ns(c) >= config's nmi_longest_ns
   /// nmi_panic -> panic(): the panic line, then smp_send_stop(); the machine
   /// halts when the stop is over. Nothing more runs on `cpu`.
   void nmi_panic(CpuId cpu, std::string message);
