@@ -230,6 +230,8 @@ class Driver final : public EventTarget {
     }
   }
   std::string_view event_name(std::uint32_t kind) const override {
+    // Past the file's events: a VM's start or stop (schedule_all).
+    if (kind >= spec_.events.size()) return "vm";
     return to_string(spec_.events[kind].type);
   }
 

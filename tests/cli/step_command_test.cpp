@@ -323,6 +323,13 @@ TEST(StepCommand, BreakHandlerStopsAtAGuestsCall) {
   EXPECT_EQ(r.out.find("cycle=57580"), std::string::npos) << "stopped before vCPU 2's call";
 }
 
+TEST(StepCommand, AVmsStartIsAStepOfItsOwn) {
+  // The VM's start is an event of the scenario's driver past the file's own
+  // events: its name is "vm" (it was read from past the end of the events).
+  auto r = run_cli({"step", vm_backtrace()}, "step\nquit\n");
+  EXPECT_NE(r.out.find("cycle=0 cpu=- (event vm, no trace record)\n"), std::string::npos) << r.out;
+}
+
 TEST(StepCommand, PrintVmRefusesWhatIsNotThere) {
   auto r = run_cli({"step", vm_backtrace()},
                    "print vm\nprint vm vm1\nprint vcpu vm0 3\nprint vcpu vm0 x\nprint vcpu\n"
