@@ -327,7 +327,8 @@ TEST(StepCommand, AVmsStartIsAStepOfItsOwn) {
   // The VM's start is an event of the scenario's driver past the file's own
   // events: its name is "vm" (it was read from past the end of the events).
   auto r = run_cli({"step", vm_backtrace()}, "step\nquit\n");
-  EXPECT_NE(r.out.find("cycle=0 cpu=- (event vm, no trace record)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cycle=0 cpu=- (event vm, no trace record)\n"), std::string::npos)
+      << r.out << r.err;
 }
 
 TEST(StepCommand, PrintVmRefusesWhatIsNotThere) {
