@@ -181,15 +181,15 @@ void Vm::send_ipi(CpuId from, apic::IcrValue icr) {
                             {"icr", TraceValue::hex(icr.raw())},
                             {"dest", TraceValue::cpu_list(targets_)}});
   }
-  // The NMI-source vector (0 without NMI-source: bit 0), or the fixed vector.
-  const std::uint64_t bit = std::uint64_t{1} << icr.vector();
   for (CpuId t : targets_) {
     if (!nmi) {
       accept_fixed(t, icr.vector());
       continue;
     }
     ++vcpus_[t].counts.nmi_ipis;
-    inject_nmi(t, bit);
+    // The NMI-source vector's bit, as the host's latch takes it: bit 0 for
+    // vector 0 or one beyond the bitmap (docs/hardware.md §2).
+    inject_nmi(t, cpu::arch::nmi_source_bit(icr.vector()));
   }
 }
 
@@ -369,7 +369,7 @@ bool Vm::deliver_pmi(CpuId vcpu) {
     return false;
   a.lvtpc |= apicdef::APIC_LVT_MASKED;
   ++v.counts.pmis;
-  v.nmis.queue(std::uint64_t{1} << (a.lvtpc & 0xFF));
+  v.nmis.queue(cpu::arch::nmi_source_bit(a.lvtpc & 0xFF));
   return true;
 }
 
