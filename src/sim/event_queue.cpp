@@ -331,15 +331,8 @@ bool EventQueue::run_next(Cycle limit, Cycle horizon) {
     if (front_.cycle > limit) return false;
     front_live_ = false;
     if (newest_tail_ == kFront) newest_live_ = false;
-    EventTarget* const target = front_.target;
-    const std::uint32_t kind = front_.kind;
-    const std::uint64_t arg = front_.arg;
     now_ = front_.cycle;
-    --live_;
-    ++events_run_;
-    horizon_ = horizon;
-    target->on_event(kind, arg);
-    horizon_ = 0;
+    fire(front_.target, front_.kind, front_.arg, horizon);
     return true;
   }
   drop_stale_first();
@@ -351,11 +344,7 @@ bool EventQueue::run_next(Cycle limit, Cycle horizon) {
   const std::uint64_t arg = nodes_[i].arg;
   now_ = nodes_[i].cycle;
   consume_first(i);
-  --live_;
-  ++events_run_;
-  horizon_ = horizon;
-  target->on_event(kind, arg);
-  horizon_ = 0;
+  fire(target, kind, arg, horizon);
   return true;
 }
 

@@ -207,6 +207,15 @@ class EventQueue {
   /// entry, or the entry itself.
   void consume_first(std::uint32_t i);
   void drop_stale_first();
+  /// Runs one event taken off the queue at now_ (its fields copied out first:
+  /// the call may schedule into the slot it came from).
+  void fire(EventTarget* target, std::uint32_t kind, std::uint64_t arg, Cycle horizon) {
+    --live_;
+    ++events_run_;
+    horizon_ = horizon;
+    target->on_event(kind, arg);
+    horizon_ = 0;
+  }
   Node pop_first();
   /// The next live event, off the queue, with now() at its cycle; none when idle.
   std::optional<Node> take_next();
