@@ -60,6 +60,15 @@ constexpr VcpuCounter kVcpuCounters[] = {
     {"irq_window_exits", "", [](const VcpuResult& v) { return v.irq_window_exits; }},
 };
 
+// The entry of a counter table with this name, or null.
+template <typename Counter>
+const Counter* find_named(std::span<const Counter> table, std::string_view name) {
+  for (const Counter& c : table) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::span<const VcpuCounter> vcpu_counters() {
@@ -67,10 +76,7 @@ std::span<const VcpuCounter> vcpu_counters() {
 }
 
 const VcpuCounter* find_vcpu_counter(std::string_view name) {
-  for (const auto& c : kVcpuCounters) {
-    if (c.name == name) return &c;
-  }
-  return nullptr;
+  return find_named(vcpu_counters(), name);
 }
 
 std::span<const CpuCounter> cpu_counters() {
@@ -78,10 +84,7 @@ std::span<const CpuCounter> cpu_counters() {
 }
 
 const CpuCounter* find_cpu_counter(std::string_view name) {
-  for (const auto& c : kCpuCounters) {
-    if (c.name == name) return &c;
-  }
-  return nullptr;
+  return find_named(cpu_counters(), name);
 }
 
 ResultConfig config_of(const SystemSpec& s) {
