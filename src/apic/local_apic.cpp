@@ -1,7 +1,6 @@
 #include "fredsim/apic/local_apic.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cassert>
 
 #include "fredsim/apic/interconnect.hpp"
@@ -181,8 +180,8 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
       ++counters_.eoi_writes;
       // SDM Vol. 3A ch. 11 "End-of-Interrupt (EOI)": the highest ISR bit clears;
       // a request that waited behind it may now be dispatched.
-      if (const int v = highest(isr_); v >= 0) {
-        isr_[v / 64] &= ~(std::uint64_t{1} << (v % 64));
+      if (const int v = highest_vector(isr_); v >= 0) {
+        clear_vector(isr_, static_cast<std::uint8_t>(v));
         if (pending_interrupt() >= 0 && sink_ != nullptr) {
           sink_->accept_message(DeliveryMode::fixed,
                                 static_cast<std::uint8_t>(pending_interrupt()));
@@ -368,34 +367,27 @@ void LocalApic::receive(DeliveryMode mode, std::uint8_t vector) {
     // SDM Vol. 3A ch. 11 "Interrupt Acceptance for Fixed Interrupts": the
     // request sets its IRR bit (a second one for a set bit is merged) and waits
     // there until the CPU takes it. The sender rejected vectors 0..15.
-    irr_[vector / 64] |= std::uint64_t{1} << (vector % 64);
+    set_vector(irr_, vector);
   }
   if (sink_ != nullptr) {
     sink_->accept_message(mode, vector);
   }
 }
 
-int LocalApic::highest(const VectorBits& b) {
-  for (int w = 3; w >= 0; --w) {
-    if (b[w] != 0) return w * 64 + 63 - std::countl_zero(b[w]);
-  }
-  return -1;
-}
-
 int LocalApic::pending_interrupt() const {
-  const int v = highest(irr_);
+  const int v = highest_vector(irr_);
   if (v < 0) return -1;
   // The processor priority: the higher of the TPR and the class of the highest
   // ISR vector; only a higher class is dispatched.
-  const int in_service = highest(isr_);
+  const int in_service = highest_vector(isr_);
   const std::uint32_t ppr = std::max<std::uint32_t>(
       tpr_ & 0xF0, in_service < 0 ? 0 : static_cast<std::uint32_t>(in_service) & 0xF0);
   return (static_cast<std::uint32_t>(v) & 0xF0) > ppr ? v : -1;
 }
 
 void LocalApic::acknowledge_interrupt(std::uint8_t vector) {
-  irr_[vector / 64] &= ~(std::uint64_t{1} << (vector % 64));
-  isr_[vector / 64] |= std::uint64_t{1} << (vector % 64);
+  clear_vector(irr_, vector);
+  set_vector(isr_, vector);
 }
 
 LvtOutcome LocalApic::assert_lvt(Lvt which) {

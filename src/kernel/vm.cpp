@@ -1,7 +1,6 @@
 // A VM with a guest kernel of its own (include/fredsim/kernel/vm.hpp).
 #include "fredsim/kernel/vm.hpp"
 
-#include <bit>
 #include <cassert>
 #include <utility>
 
@@ -24,13 +23,6 @@ std::uint32_t icr_ring_size(std::size_t vcpus) {
   return static_cast<std::uint32_t>(2 * vcpus + 2);
 }
 }  // namespace
-
-int EmulatedApic::highest_irr() const {
-  for (int w = static_cast<int>(irr.size()) - 1; w >= 0; --w) {
-    if (irr[w] != 0) return w * 64 + 63 - std::countl_zero(irr[w]);
-  }
-  return -1;
-}
 
 Vm::Vm(machine::Machine& machine, Kvm& kvm, VmConfig config)
     : machine_(machine), kvm_(kvm), config_(std::move(config)), vcpus_(config_.host_cpus.size()) {
@@ -242,7 +234,7 @@ void Vm::accept_fixed(CpuId vcpu, std::uint8_t vector) {
   // fixed interrupt (SDM Vol. 3A "Local APIC State After It Has Been Software
   // Disabled"), nor does any APIC a vector 0-15 (a send-illegal-vector error).
   if (!v.apic.enabled() || vector < 16) return;
-  v.apic.irr[vector / 64] |= std::uint64_t{1} << (vector % 64);
+  apic::set_vector(v.apic.irr, vector);
   ++v.counts.fixed_ipis;
   // kvm_make_request(KVM_REQ_EVENT) and kvm_vcpu_kick(): a running vCPU
   // exits so that KVM injects the interrupt at its next entry.
@@ -255,7 +247,7 @@ int Vm::take_irr(CpuId vcpu) {
   if (v < 0) return -1;
   // kvm_cpu_get_interrupt -> kvm_apic_ack_interrupt: IRR to ISR (the model
   // keeps no ISR: the guest's EOI ends it).
-  a.irr[v / 64] &= ~(std::uint64_t{1} << (v % 64));
+  apic::clear_vector(a.irr, static_cast<std::uint8_t>(v));
   ++vcpus_[vcpu].counts.irqs_injected;
   return v;
 }

@@ -24,6 +24,7 @@
 #include "fredsim/apic/icr.hpp"
 #include "fredsim/apic/lvt.hpp"
 #include "fredsim/apic/nmi_sink.hpp"
+#include "fredsim/apic/vector_bits.hpp"
 #include "fredsim/cpu/fault.hpp"
 #include "fredsim/cpu/interrupt_source.hpp"
 #include "fredsim/cpu/msr_device.hpp"
@@ -104,8 +105,8 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   int pending_interrupt() const override;
   /// INTA: the vector's IRR bit moves to the ISR.
   void acknowledge_interrupt(std::uint8_t vector) override;
-  bool irr_bit(std::uint8_t vector) const { return bit_of(irr_, vector); }
-  bool isr_bit(std::uint8_t vector) const { return bit_of(isr_, vector); }
+  bool irr_bit(std::uint8_t vector) const { return has_vector(irr_, vector); }
+  bool isr_bit(std::uint8_t vector) const { return has_vector(isr_, vector); }
 
   // ---- x2APIC view (cpu::MsrDevice): 0x800..0x8FF and IA32_APIC_BASE --------------
   bool claims_msr(std::uint32_t index) const override;
@@ -185,11 +186,6 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   void raise_nmi(std::uint32_t source_vector);
   void receive(DeliveryMode mode, std::uint8_t vector);
   void reset_registers();
-  using VectorBits = std::array<std::uint64_t, 4>;
-  static bool bit_of(const VectorBits& b, std::uint8_t v) {
-    return ((b[v / 64] >> (v % 64)) & 1) != 0;
-  }
-  static int highest(const VectorBits& b);
 
   Interconnect& bus_;
   SimContext ctx_;

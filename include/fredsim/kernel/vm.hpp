@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fredsim/apic/apic_mode.hpp"
+#include "fredsim/apic/vector_bits.hpp"
 #include "fredsim/kernel/kernel.hpp"
 #include "fredsim/kernel/platform.hpp"
 #include "fredsim/kernel/virtual_nmi.hpp"
@@ -72,11 +73,11 @@ struct EmulatedApic {
   /// Software-enabled with the spurious vector 0xff: the guest's
   /// setup_local_APIC() has run by the time the model's guest kernel boots.
   std::uint32_t spiv = 0x1ff;
-  std::array<std::uint64_t, 4> irr{};  // fixed-mode vectors waiting for injection
+  apic::VectorBits irr{};  // fixed-mode vectors waiting for injection
 
   bool enabled() const { return (spiv & 0x100) != 0; }
   /// The highest vector in the IRR, or -1 (apic_find_highest_irr).
-  int highest_irr() const;
+  int highest_irr() const { return apic::highest_vector(irr); }
 };
 
 class Vm final : public Platform, public EventTarget, public cpu::OsEntry {
