@@ -305,11 +305,7 @@ bool ChromeTraceSink::guest_record(const TraceRecord& r, double ts) {
   }
   Track& t = track(key);
   if (r.event == "handler_call") {
-    begin_event(field_s(r, "handler"), "handler", "X", ts, key);
-    line_ += ",\"args\":{";
-    append_trace_fields_json(line_, r.fields);
-    fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
-    end_event();
+    write_call(r, key, ts);
     t.call_begin = r.cycle;
     t.call_end = r.cycle + field_u(r, "cycles");
   } else if (r.event == "kvm_apic_ipi") {
@@ -330,13 +326,25 @@ bool ChromeTraceSink::guest_record(const TraceRecord& r, double ts) {
       t.arrived.clear();
       t.inject_pending = true;
     }
-    begin_event(r.event, "nmi", "i", ts, key);
-    line_ += ",\"args\":{";
-    append_trace_fields_json(line_, r.fields);
-    line_ += "},\"s\":\"t\"";
-    end_event();
+    write_instant(r, key, ts);
   }
   return true;
+}
+
+void ChromeTraceSink::write_call(const TraceRecord& r, CpuId tid, double ts) {
+  begin_event(field_s(r, "handler"), "handler", "X", ts, tid);
+  line_ += ",\"args\":{";
+  append_trace_fields_json(line_, r.fields);
+  fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
+  end_event();
+}
+
+void ChromeTraceSink::write_instant(const TraceRecord& r, CpuId tid, double ts) {
+  begin_event(r.event, "nmi", "i", ts, tid);
+  line_ += ",\"args\":{";
+  append_trace_fields_json(line_, r.fields);
+  line_ += "},\"s\":\"t\"";
+  end_event();
 }
 
 void ChromeTraceSink::guest_icr_write(const TraceRecord& r, CpuId key, Track& t) {
@@ -385,20 +393,10 @@ void ChromeTraceSink::record(const TraceRecord& r) {
   const bool handler = r.event == "handler_call";
   if (!t.writes.empty() && r.cycle != t.writes_at) place_writes(r.cpu, t, ts);
   if (!t.writes.empty() && !handler && r.event != "ipi_send") place_writes(r.cpu, t, ts);
-  auto instant = [&] {
-    begin_event(r.event, "nmi", "i", ts, r.cpu);
-    line_ += ",\"args\":{";
-    append_trace_fields_json(line_, r.fields);
-    line_ += "},\"s\":\"t\"";
-    end_event();
-  };
+  auto instant = [&] { write_instant(r, r.cpu, ts); };
 
   if (handler) {
-    begin_event(field_s(r, "handler"), "handler", "X", ts, r.cpu);
-    line_ += ",\"args\":{";
-    append_trace_fields_json(line_, r.fields);
-    fmt::format_to(std::back_inserter(line_), "}},\"dur\":{}", us(field_u(r, "cycles")));
-    end_event();
+    write_call(r, r.cpu, ts);
     // The writes this call made, inside it (its cycles include them).
     place_writes(r.cpu, t, ts + us(field_u(r, "cycles")));
     return;

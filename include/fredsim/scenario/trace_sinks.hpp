@@ -113,6 +113,10 @@ class ChromeTraceSink final : public TraceSink {
   /// kvm_apic_ipi: the guest's ICR write on the sender's vCPU track, and an
   /// arrow to each target's next injected NMI when it is an NMI IPI.
   void guest_icr_write(const TraceRecord& r, CpuId key, Track& t);
+  /// A handler_call record as a complete (X) slice of its cycles on track `tid`.
+  void write_call(const TraceRecord& r, CpuId tid, double ts);
+  /// Any other record as an instant on track `tid`.
+  void write_instant(const TraceRecord& r, CpuId tid, double ts);
   void open_slice(CpuId cpu, Track& t, char kind, double ts, const TraceRecord* r);
   void close_slice(CpuId cpu, Track& t, double ts, const TraceRecord* r);
   /// Writes the pending ICR-write slices, ending by `until` (microseconds).
