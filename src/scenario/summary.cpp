@@ -101,6 +101,33 @@ void handler_table(std::ostream& out, const std::vector<HandlerResult>& handlers
   }
 }
 
+/// compare's rows of each handler of the first run, calls then cycles, against
+/// the polling run's handler of the same name (the first of a name, as
+/// find_handler gives; one scan, not one per handler of a scenario with
+/// thousands); `prefix` comes before each row's name ("vm0 " for a guest's).
+void handler_rows(std::ostream& out, std::string_view prefix,
+                  const std::vector<HandlerResult>& first,
+                  const std::vector<HandlerResult>& polling) {
+  std::unordered_map<std::string_view, const HandlerResult*> by_name;
+  by_name.reserve(polling.size());
+  for (const auto& h : polling)
+    by_name.emplace(h.name, &h);
+  auto find = [&](const std::string& name) -> const HandlerResult* {
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  };
+  for (const auto& h : first) {
+    const HandlerResult* ph = find(h.name);
+    compare_row(out, fmt::format("{}calls {}", prefix, h.name), static_cast<double>(h.calls),
+                ph ? static_cast<double>(ph->calls) : 0, true);
+  }
+  for (const auto& h : first) {
+    const HandlerResult* ph = find(h.name);
+    compare_row(out, fmt::format("{}cycles {}", prefix, h.name), static_cast<double>(h.cycles),
+                ph ? static_cast<double>(ph->cycles) : 0, true);
+  }
+}
+
 /// Each [[vm]]: its vCPUs (KVM's counts, the guest kernel's stats), the guest
 /// kernel's handlers and console (docs/cli.md "run").
 void vm_sections(std::ostream& out, const ScenarioResult& r, bool running, int last_width) {
@@ -272,26 +299,7 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
   if (b.stopped != StopReason::none || p.stopped != StopReason::none) fmt::print(out, "\n");
   fmt::print(out, "  {:<36} {:>14} {:>14} {:>10}\n", "", first, "polling",
              bitmap_on ? "poll/bmp" : "ratio");
-  // The polling run's handlers by name (the first of a name, as find_handler
-  // gives): one scan, not one per handler of a scenario with thousands.
-  std::unordered_map<std::string_view, const HandlerResult*> polling;
-  polling.reserve(p.handlers.size());
-  for (const auto& h : p.handlers)
-    polling.emplace(h.name, &h);
-  auto find = [&](const std::string& name) -> const HandlerResult* {
-    const auto it = polling.find(name);
-    return it == polling.end() ? nullptr : it->second;
-  };
-  for (const auto& h : b.handlers) {
-    const HandlerResult* ph = find(h.name);
-    double pc = ph ? static_cast<double>(ph->calls) : 0;
-    compare_row(out, fmt::format("calls {}", h.name), static_cast<double>(h.calls), pc, true);
-  }
-  for (const auto& h : b.handlers) {
-    const HandlerResult* ph = find(h.name);
-    double pc = ph ? static_cast<double>(ph->cycles) : 0;
-    compare_row(out, fmt::format("cycles {}", h.name), static_cast<double>(h.cycles), pc, true);
-  }
+  handler_rows(out, "", b.handlers, p.handlers);
   Summary sb = b.dispatch_samples.summary();
   Summary sp = p.dispatch_samples.summary();
   compare_row(out, "NMIs dispatched", static_cast<double>(sb.count), static_cast<double>(sp.count),
@@ -314,52 +322,30 @@ void write_compare(std::ostream& out, const ScenarioResult& b, const ScenarioRes
     for (const auto& v : p.vms) {
       if (v.name == vb.name) vp = &v;
     }
-    auto guest_handler = [&](const std::string& name) -> const HandlerResult* {
-      if (vp == nullptr) return nullptr;
-      for (const auto& h : vp->handlers) {
-        if (h.name == name) return &h;
-      }
-      return nullptr;
+    static const std::vector<HandlerResult> kNone;
+    handler_rows(out, fmt::format("{} ", vb.name), vb.handlers, vp ? vp->handlers : kNone);
+    // Over the vCPUs: these counters of the result's vms[].vcpus[], each a row.
+    static constexpr std::pair<std::string_view, std::string_view> kRows[] = {
+        {"NMIs injected", "nmi_injected"},
+        {"NMI-window exits", "nmi_window_exits"},
+        {"NMIs delivered", "nmi_delivered"},
+        {"guest dispatch cycles", "dispatch_cycles"},
+        {"host cycles in VM exits", "exit_cycles"},
+        {"lost work items", "lost"},
+        {"unknown NMIs", "unknown"},
     };
-    for (const auto& h : vb.handlers) {
-      const HandlerResult* ph = guest_handler(h.name);
-      compare_row(out, fmt::format("{} calls {}", vb.name, h.name), static_cast<double>(h.calls),
-                  ph ? static_cast<double>(ph->calls) : 0, true);
+    for (const auto& [label, key] : kRows) {
+      const VcpuCounter& counter = *find_vcpu_counter(key);
+      auto sum = [&](const VmResult* vm) {
+        std::uint64_t n = 0;
+        if (vm != nullptr) {
+          for (const auto& v : vm->vcpus)
+            n += counter.get(v);
+        }
+        return static_cast<double>(n);
+      };
+      compare_row(out, fmt::format("{} {}", vb.name, label), sum(&vb), sum(vp), true);
     }
-    for (const auto& h : vb.handlers) {
-      const HandlerResult* ph = guest_handler(h.name);
-      compare_row(out, fmt::format("{} cycles {}", vb.name, h.name), static_cast<double>(h.cycles),
-                  ph ? static_cast<double>(ph->cycles) : 0, true);
-    }
-    auto vcpus = [](const VmResult* vm, auto field) {
-      std::uint64_t sum = 0;
-      if (vm != nullptr) {
-        for (const auto& v : vm->vcpus)
-          sum += field(v);
-      }
-      return static_cast<double>(sum);
-    };
-    const auto injected = [](const VcpuResult& v) { return v.nmi_injected; };
-    const auto window = [](const VcpuResult& v) { return v.nmi_window_exits; };
-    const auto delivered = [](const VcpuResult& v) { return v.nmi_delivered; };
-    const auto lost = [](const VcpuResult& v) { return v.lost; };
-    const auto unknown = [](const VcpuResult& v) { return v.stats.unknown; };
-    compare_row(out, fmt::format("{} NMIs injected", vb.name), vcpus(&vb, injected),
-                vcpus(vp, injected), true);
-    compare_row(out, fmt::format("{} NMI-window exits", vb.name), vcpus(&vb, window),
-                vcpus(vp, window), true);
-    compare_row(out, fmt::format("{} NMIs delivered", vb.name), vcpus(&vb, delivered),
-                vcpus(vp, delivered), true);
-    const auto dispatch = [](const VcpuResult& v) { return v.dispatch_cycles; };
-    const auto exits = [](const VcpuResult& v) { return v.exit_cycles; };
-    compare_row(out, fmt::format("{} guest dispatch cycles", vb.name), vcpus(&vb, dispatch),
-                vcpus(vp, dispatch), true);
-    compare_row(out, fmt::format("{} host cycles in VM exits", vb.name), vcpus(&vb, exits),
-                vcpus(vp, exits), true);
-    compare_row(out, fmt::format("{} lost work items", vb.name), vcpus(&vb, lost), vcpus(vp, lost),
-                true);
-    compare_row(out, fmt::format("{} unknown NMIs", vb.name), vcpus(&vb, unknown),
-                vcpus(vp, unknown), true);
   }
   compare_row(out, "end cycle", static_cast<double>(b.end_cycle), static_cast<double>(p.end_cycle),
               true);
