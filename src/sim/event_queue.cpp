@@ -118,12 +118,7 @@ FREDSIM_INLINE void EventQueue::insert(std::uint32_t i) {
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   if (past_end(at, target, kind)) return EventId{};
-  const std::uint64_t seq = next_seq_++;
-  if (!newest_live_ || at != newest_cycle_) {
-    newest_live_ = true;
-    newest_cycle_ = at;
-    newest_run_ = seq;
-  }
+  const std::uint64_t seq = open_seq(at);
   const std::uint32_t i = alloc_node();
   nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
   newest_tail_ = i;
@@ -140,12 +135,7 @@ void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind
     schedule(at, target, kind, arg);
     return;
   }
-  const std::uint64_t seq = next_seq_++;
-  if (!newest_live_ || at != newest_cycle_) {
-    newest_live_ = true;
-    newest_cycle_ = at;
-    newest_run_ = seq;
-  }
+  const std::uint64_t seq = open_seq(at);
   front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
   front_live_ = true;
   newest_tail_ = kFront;
@@ -307,9 +297,7 @@ Cycle EventQueue::next_cycle() {
 FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
   if (overrun_) return std::nullopt;  // time ran out: the run stops here
   if (front_live_) {
-    front_live_ = false;
-    if (newest_tail_ == kFront) newest_live_ = false;
-    now_ = front_.cycle;
+    take_front();
     --live_;
     ++events_run_;
     return front_;
@@ -329,9 +317,7 @@ bool EventQueue::run_next(Cycle limit, Cycle horizon) {
   if (front_live_) {
     // Before every queued event (tombstones too): nothing to search or unlink.
     if (front_.cycle > limit) return false;
-    front_live_ = false;
-    if (newest_tail_ == kFront) newest_live_ = false;
-    now_ = front_.cycle;
+    take_front();
     fire(front_.target, front_.kind, front_.arg, horizon);
     return true;
   }

@@ -188,6 +188,23 @@ class EventQueue {
   bool before(std::uint32_t a, std::uint32_t b) const { return precedes(nodes_[a], nodes_[b]); }
   /// Moves the front into the queue (an event that comes before it was scheduled).
   void displace_front();
+  /// The next sequence number, for an event at `at`: it joins the newest run
+  /// when that run is at `at`, else begins a new one (newest_run_ after).
+  std::uint64_t open_seq(Cycle at) {
+    const std::uint64_t seq = next_seq_++;
+    if (!newest_live_ || at != newest_cycle_) {
+      newest_live_ = true;
+      newest_cycle_ = at;
+      newest_run_ = seq;
+    }
+    return seq;
+  }
+  /// Takes the front off (its event runs next), with now() at its cycle.
+  void take_front() {
+    front_live_ = false;
+    if (newest_tail_ == kFront) newest_live_ = false;
+    now_ = front_.cycle;
+  }
   bool run_next(Cycle limit, Cycle horizon);
   std::uint32_t alloc_node();
   /// Records the first overrun; false when `at` is within time.
