@@ -229,9 +229,7 @@ void Kernel::on_delivery(Cpu& cpu, const Delivery& d) {
     // other entries, so anything else is a bad event it returns from at once.
     console_.printk(c.id, fmt::format("FRED: bad event type {} vector {}",
                                       static_cast<int>(d.event.type), d.event.vector));
-    c.path = d.path;
-    c.from_cpl = d.from_cpl;
-    c.event_type = d.event.type;
+    c.note_delivery(d);
     c.software = false;
     return_from_nmi(c);
     return;
@@ -244,9 +242,7 @@ Cycle Kernel::entry_code(const Delivery& d) const {
 }
 
 void Kernel::begin_nmi(CpuCtx& c, const Delivery& d, bool entry_ran) {
-  c.path = d.path;
-  c.from_cpl = d.from_cpl;
-  c.event_type = d.event.type;
+  c.note_delivery(d);
   c.software = d.software;
   c.regs = PtRegs{};
   c.regs.ip = d.frame.rip;

@@ -66,6 +66,11 @@ struct Kernel::CpuCtx final : EventTarget {
   cpu::DeliveryPath path = cpu::DeliveryPath::fred;
   std::uint8_t from_cpl = 0;
   cpu::EventType event_type = cpu::EventType::nmi;
+  void note_delivery(const cpu::Delivery& d) {
+    path = d.path;
+    from_cpl = d.from_cpl;
+    event_type = d.event.type;
+  }
   PtRegs regs;
   bool b2b = false;
   NmiType type = NmiType::local;  // the list nmi_handle walks now

@@ -242,8 +242,8 @@ Cycle Kvm::prepare_vm_entry(vmx::VmxCpu& vcpu, Vcpu& v) {
   // MOV SS; nor inside the guest's NMI handler (virtual-NMI blocking), where
   // the model's guest kernel, like the host CPU model, takes no interrupt.
   // The guest then takes it at its first instruction after the entry
-  // (interrupt_entered). One that cannot go in waits in the IRR for a later
-  // entry: the interrupt-window exit (enable_irq_window) is not modelled.
+  // (interrupt_entered). One that cannot go in waits in the IRR for the
+  // interrupt-window exit below.
   const bool if_set = (f.get(vmx::field::kGuestRflags) & cpu::arch::kRflagsIf) != 0;
   const bool halted = f.get(vmx::field::kGuestActivityState) != 0;
   // An interrupt injected at an entry that exited before the guest took it
