@@ -86,6 +86,31 @@ std::vector<std::string> study_of(const test::CliOutcome& r, const std::string& 
   return {out, read_file(dir + "/sweep.csv"), read_file(dir + "/sweep.json")};
 }
 
+TEST(SweepCli, AStudyWithoutAPointIsRefusedWithWhy) {
+  // Both would write an empty study: a mix below its handler minimum, and the
+  // vm place with only the mixes it does not take (a guest has no platform NMI).
+  SystemRunner runner;
+  const auto dir = std::filesystem::temp_directory_path() / "fredsim-sweep-empty-test";
+  std::filesystem::remove_all(dir);
+  std::istringstream in;
+  for (const auto& [args, why] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"fredsim", "sweep", "--handlers", "1", "--mixes", "two", "--places", "bare"},
+            "error: sweep: --mixes two needs at least 3 LOCAL handlers; --handlers 1 gives it no "
+            "point (add a count of 3 or more)\n"},
+           {{"fredsim", "sweep", "--mixes", "two,external10", "--places", "bare,vm"},
+            "error: sweep: --places vm takes the mixes one and unsourced10 only (a VM's guest has "
+            "no platform NMI); --mixes two,external10 gives it no point\n"}}) {
+    std::vector<std::string> full = args;
+    for (std::string a : {"--out", dir.string().c_str(), "--nmis", "10", "--plot", "none"})
+      full.push_back(a);
+    std::ostringstream out, err;
+    EXPECT_EQ(cli_main(full, runner, in, out, err), kExitBadUsage) << err.str();
+    EXPECT_EQ(err.str(), why);
+    EXPECT_FALSE(std::filesystem::exists(dir / "sweep.csv")) << "nothing written";
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SweepCliParallel, JobsWriteTheSameBytes) {
   TempDir t;
   auto one = run_cli(with({"sweep", "--out", t.path("one"), "-j", "1"}, kSmall));

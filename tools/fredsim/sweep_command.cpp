@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <ranges>
 #include <sstream>
 #include <thread>
 
@@ -195,6 +196,21 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
           "error: sweep: --mixes {} needs at least {} LOCAL handlers; --handlers {} gives it no "
           "point (add a count of {} or more)\n",
           to_string(mix), need, fmt::join(cmd.options.handlers, ","), need);
+      return kExitBadUsage;
+    }
+  }
+  // Likewise a place none of the mixes applies to (a guest's own NMIs have no
+  // platform NMI: the vm place takes one and unsourced10 only).
+  for (SweepPlace place : cmd.options.places) {
+    if (std::none_of(cmd.options.mixes.begin(), cmd.options.mixes.end(),
+                     [&](SweepMix m) { return sweep_place_has_mix(place, m); })) {
+      err << fmt::format(
+          "error: sweep: --places {} takes the mixes one and unsourced10 only (a VM's guest has "
+          "no platform NMI); --mixes {} gives it no point\n",
+          to_string(place),
+          fmt::join(
+              cmd.options.mixes | std::views::transform([](SweepMix m) { return to_string(m); }),
+              ","));
       return kExitBadUsage;
     }
   }
