@@ -204,13 +204,13 @@ int sweep_command(const SweepCommand& cmd, const scenario::ScenarioRunner& runne
   for (SweepPlace place : cmd.options.places) {
     if (std::none_of(cmd.options.mixes.begin(), cmd.options.mixes.end(),
                      [&](SweepMix m) { return sweep_place_has_mix(place, m); })) {
+      std::string mixes;
+      for (SweepMix m : cmd.options.mixes)
+        mixes += fmt::format("{}{}", mixes.empty() ? "" : ",", to_string(m));
       err << fmt::format(
           "error: sweep: --places {} takes the mixes one and unsourced10 only (a VM's guest has "
           "no platform NMI); --mixes {} gives it no point\n",
-          to_string(place),
-          fmt::join(
-              cmd.options.mixes | std::views::transform([](SweepMix m) { return to_string(m); }),
-              ","));
+          to_string(place), mixes);
       return kExitBadUsage;
     }
   }
