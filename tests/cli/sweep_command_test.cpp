@@ -101,8 +101,7 @@ TEST(SweepCli, AStudyWithoutAPointIsRefusedWithWhy) {
             "error: sweep: --places vm takes the mixes one and unsourced10 only (a VM's guest has "
             "no platform NMI); --mixes two,external10 gives it no point\n"}}) {
     std::vector<std::string> full = args;
-    for (std::string a : {"--out", dir.string().c_str(), "--nmis", "10", "--plot", "none"})
-      full.push_back(a);
+    full.insert(full.end(), {"--out", dir.string(), "--nmis", "10", "--plot", "none"});
     std::ostringstream out, err;
     EXPECT_EQ(cli_main(full, runner, in, out, err), kExitBadUsage) << err.str();
     EXPECT_EQ(err.str(), why);
