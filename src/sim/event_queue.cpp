@@ -311,7 +311,7 @@ FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
   return n;
 }
 
-bool EventQueue::run_next(Cycle limit, Cycle horizon) {
+FREDSIM_INLINE bool EventQueue::next_event(Cycle limit, Cycle horizon) {
   // take_next() without copying the whole node: only what the call needs.
   if (overrun_) return false;
   if (front_live_) {
@@ -334,6 +334,19 @@ bool EventQueue::run_next(Cycle limit, Cycle horizon) {
   return true;
 }
 
+bool EventQueue::run_next(Cycle limit, Cycle horizon) {
+  return next_event(limit, horizon);
+}
+
+std::uint64_t EventQueue::run_batch(Cycle limit, std::uint64_t max_events, const bool& stop) {
+  std::uint64_t ran = 0;
+  while (ran < max_events && next_event(limit, limit)) {
+    ++ran;
+    if (stop) break;
+  }
+  return ran;
+}
+
 bool EventQueue::try_advance(Cycle to) {
   // Past the end of time, the event the caller schedules instead records it.
   if (to > horizon_ || to < now_ || to > kMaxCycle) return false;
@@ -341,6 +354,20 @@ bool EventQueue::try_advance(Cycle to) {
   drop_stale_first();
   if (const std::uint32_t i = first(); i != kNone && nodes_[i].cycle <= to) return false;
   now_ = to;
+  return true;
+}
+
+bool EventQueue::take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
+  // The front runs before every queued event: then the next one is not queued.
+  if (!in_run_ || overrun_ || front_live_) return false;
+  drop_stale_first();
+  const std::uint32_t i = first();
+  if (i == kNone || nodes_[i].cycle != now_ || nodes_[i].target != &target) return false;
+  kind = nodes_[i].kind;
+  arg = nodes_[i].arg;
+  consume_first(i);
+  --live_;
+  ++events_run_;
   return true;
 }
 

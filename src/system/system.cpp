@@ -39,9 +39,8 @@ std::optional<StepInfo> System::step() {
 }
 
 std::uint64_t System::run_until(Cycle cycle) {
-  std::uint64_t ran = 0;
-  while (!stopped() && machine_->queue().run_next(cycle))
-    ++ran;
+  if (stopped()) return 0;
+  const std::uint64_t ran = machine_->queue().run_batch(cycle, ~std::uint64_t{0}, stopped_flag());
   if (!stopped()) machine_->queue().run_until(cycle);  // advances the clock to `cycle`
   return ran;
 }

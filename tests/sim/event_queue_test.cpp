@@ -111,6 +111,88 @@ TEST(EventQueue, RunUntilStopsAtTheLimitAndAdvancesTime) {
   EXPECT_EQ(q.next_cycle(), kNever);
 }
 
+TEST(EventQueue, RunBatchRunsWhatRunNextWouldUntilItsLimitCountOrStop) {
+  // A target that schedules more work and raises the caller's stop flag at
+  // event 4: the batch runs the same events in the same order as run_next.
+  struct Worker final : EventTarget {
+    EventQueue* q = nullptr;
+    bool stop = false;
+    std::vector<std::pair<Cycle, std::uint64_t>> seen;
+    void on_event(std::uint32_t, std::uint64_t arg) override {
+      seen.emplace_back(q->now(), arg);
+      if (arg < 3) q->schedule(q->now() + 5, *this, 0, arg + 10);
+      if (arg == 4) stop = true;
+    }
+    std::string_view event_name(std::uint32_t) const override { return "work"; }
+  };
+  auto fill = [](EventQueue& q, Worker& w) {
+    w.q = &q;
+    for (std::uint64_t i = 0; i < 6; ++i)
+      q.schedule(10 * i, w, 0, i);
+  };
+  EventQueue ref;
+  Worker wr;
+  fill(ref, wr);
+  while (ref.run_next(100))
+    if (wr.stop) break;
+
+  EventQueue q;
+  Worker w;
+  fill(q, w);
+  EXPECT_EQ(q.run_batch(100, 3, w.stop), 3u) << "at most max_events";
+  EXPECT_EQ(q.run_batch(24, 100, w.stop), 2u) << "none due after the limit";
+  EXPECT_EQ(q.now(), 20u);
+  EXPECT_EQ(q.run_batch(100, 100, w.stop), 3u) << "the flag, read after each event";
+  EXPECT_TRUE(w.stop);
+  EXPECT_EQ(w.seen, wr.seen);
+  EXPECT_EQ(q.now(), 40u);
+  EXPECT_EQ(q.next_cycle(), 50u);
+}
+
+TEST(EventQueue, TakeNextOfTakesOnlyTheTargetsOwnNextEventDueNow) {
+  // A target that runs its own next events itself while they come next.
+  struct Taker final : EventTarget {
+    EventQueue* q = nullptr;
+    std::vector<std::pair<Cycle, std::uint64_t>> seen;
+    std::vector<std::size_t> batches;  // events run per call of on_event
+    void on_event(std::uint32_t kind, std::uint64_t arg) override {
+      std::size_t n = 0;
+      do {
+        seen.emplace_back(q->now(), arg);
+        ++n;
+      } while (q->take_next_of(*this, kind, arg));
+      batches.push_back(n);
+    }
+    std::string_view event_name(std::uint32_t) const override { return "taker"; }
+  };
+  EventQueue q;
+  Taker t;
+  t.q = &q;
+  Recorder r;
+  r.q = &q;
+  q.schedule(10, t, 0, 1);
+  q.schedule(10, t, 0, 2);
+  q.schedule(10, r, 0, 100);  // another target's: the taker stops before it
+  q.schedule(10, t, 0, 3);
+  q.schedule(20, t, 0, 4);  // a later cycle: not taken
+  EXPECT_EQ(q.run_to_idle(), 4u) << "the taken event ran inside the one that took it";
+  EXPECT_EQ(q.events_run(), 5u);
+  EXPECT_EQ(t.seen,
+            (std::vector<std::pair<Cycle, std::uint64_t>>{{10, 1}, {10, 2}, {10, 3}, {20, 4}}));
+  EXPECT_EQ(t.batches, (std::vector<std::size_t>{2, 1, 1}));
+  EXPECT_EQ(r.seen, (std::vector<std::pair<Cycle, std::uint64_t>>{{10, 100}}));
+  EXPECT_TRUE(q.empty());
+
+  // step() shows every event: nothing is taken there.
+  q.schedule(30, t, 0, 5);
+  q.schedule(30, t, 0, 6);
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(t.batches.back(), 1u);
+  EXPECT_EQ(q.size(), 1u);
+  ASSERT_TRUE(q.step());
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(EventQueue, StepReportsWhatRan) {
   EventQueue q;
   Recorder r;

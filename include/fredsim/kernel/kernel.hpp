@@ -221,6 +221,9 @@ class Kernel final : public cpu::OsEntry {
   /// The machine has stopped: a panic, after panic() stopped the other CPUs
   /// (docs/kernel.md "A panic stops the machine").
   bool machine_halted() const { return halted_; }
+  /// The flag behind machine_halted(), for a run loop that reads it after
+  /// every event without a call (EventQueue::run_batch).
+  const bool& machine_halted_flag() const { return halted_; }
   /// Keeps the dispatch cycles of each NMI (for the summary and compare's
   /// percentiles) in constant memory (Samples); off by default.
   void record_dispatch_samples(bool on) { record_samples_ = on; }

@@ -136,6 +136,13 @@ class EventQueue {
   /// run_one(limit) when the next event is due at or before `limit`; false,
   /// running nothing, otherwise (next_cycle() and run_one() in one).
   bool run_next(Cycle limit) { return run_next(limit, limit); }
+  /// run_next(limit) in a loop: runs the events due at or before `limit` until
+  /// `max_events` have run, none is left, or `stop` (a flag of the caller's,
+  /// such as the kernel's machine-halted flag) is true after one. Returns how
+  /// many ran. One call for a whole run of events, for a run loop that checks
+  /// its other conditions every few thousand events: the same events in the
+  /// same order as the loop of run_next calls, without a call per event.
+  std::uint64_t run_batch(Cycle limit, std::uint64_t max_events, const bool& stop);
   /// Moves now() to `to` without an event, for a target that would otherwise
   /// schedule an event for itself at `to` and do the rest of its work there
   /// (the kernel model between two handler calls). Allowed only inside an event
@@ -145,6 +152,16 @@ class EventQueue {
   /// false, changing nothing, otherwise: then schedule the event. step() runs
   /// with no horizon, so stepping still shows every event.
   bool try_advance(Cycle to);
+  /// For a target whose events often come in a row at one cycle (a scenario's
+  /// events at the same cycle): inside an event run by run_next, run_batch,
+  /// run_one, run_until or run_to_idle, when the queue's next event in the
+  /// order is `target`'s and due now, takes it off the queue into `kind` and
+  /// `arg` and returns true; the target runs it itself, right away. It is the
+  /// event the run loop would run next, in its place of the order, and counts
+  /// in events_run() and size() as one (a loop's `max_events` counts only the
+  /// event that took it). False, taking nothing, otherwise, and always under
+  /// step(), which shows every event.
+  bool take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg);
   /// Runs every event with cycle <= limit, then sets now() to limit (if it is
   /// later; at most kMaxCycle, and not after an overrun). Returns how many events
   /// ran. Stops early after `max_events`.
@@ -206,6 +223,7 @@ class EventQueue {
     now_ = front_.cycle;
   }
   bool run_next(Cycle limit, Cycle horizon);
+  bool next_event(Cycle limit, Cycle horizon);
   std::uint32_t alloc_node();
   /// Records the first overrun; false when `at` is within time.
   bool past_end(Cycle at, const EventTarget& target, std::uint32_t kind);
@@ -230,7 +248,9 @@ class EventQueue {
     --live_;
     ++events_run_;
     horizon_ = horizon;
+    in_run_ = true;
     target->on_event(kind, arg);
+    in_run_ = false;
     horizon_ = 0;
   }
   Node pop_first();
@@ -260,7 +280,8 @@ class EventQueue {
   std::uint64_t newest_run_ = 0;
   std::uint32_t newest_tail_ = kNone;
   Cycle now_ = 0;
-  Cycle horizon_ = 0;  // how far try_advance may go; 0 outside run_one
+  Cycle horizon_ = 0;    // how far try_advance may go; 0 outside run_one
+  bool in_run_ = false;  // inside an event run by fire() (not step())
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
   std::size_t live_ = 0;

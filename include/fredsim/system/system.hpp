@@ -51,6 +51,8 @@ class System {
   /// Keeps `owned` alive as long as the System (a driver of its events, say).
   void adopt(std::shared_ptr<void> owned) { owned_.push_back(std::move(owned)); }
   bool stopped() const { return kernel_->machine_halted(); }
+  /// The flag behind stopped(), for EventQueue::run_batch.
+  const bool& stopped_flag() const { return kernel_->machine_halted_flag(); }
 
  private:
   System() = default;
