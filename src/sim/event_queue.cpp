@@ -115,7 +115,8 @@ FREDSIM_INLINE void EventQueue::insert(std::uint32_t i) {
   ++live_;
 }
 
-EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
+FREDSIM_INLINE EventId EventQueue::queue_event(Cycle at, EventTarget& target, std::uint32_t kind,
+                                               std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   if (past_end(at, target, kind)) return EventId{};
   const std::uint64_t seq = open_seq(at);
@@ -126,13 +127,17 @@ EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, 
   return EventId{seq};
 }
 
+EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
+  return queue_event(at, target, kind, arg);
+}
+
 void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind,
                                std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   // One front at a time, and only for an event due before the queue's first
   // (at its cycle, schedule() decides): otherwise the queue takes it.
   if (front_live_ || (first_ != kNone && nodes_[first_].cycle <= at) || at > kMaxCycle) {
-    schedule(at, target, kind, arg);
+    queue_event(at, target, kind, arg);
     return;
   }
   const std::uint64_t seq = open_seq(at);
@@ -218,47 +223,54 @@ FREDSIM_INLINE std::uint32_t EventQueue::find_first() const {
   return before(far_.front(), wheel) ? far_.front() : wheel;
 }
 
-void EventQueue::remove_first(std::uint32_t i) {
+FREDSIM_INLINE void EventQueue::remove_first(std::uint32_t i) {
   assert(i == first_);
   Node& n = nodes_[i];
   const std::uint32_t s = static_cast<std::uint32_t>(n.cycle) & kSlotMask;
-  if (slot_head_[s] == i) {
-    --wheel_size_;
-    const std::uint32_t next = n.next;
-    slot_head_[s] = next;
-    if (next != kNone) {
-      // The first event's slot goes on: its next event is the wheel's first,
-      // no scan needed; only the heap's top may come before it.
-      if (i == newest_tail_) newest_live_ = false;
-      n.next = free_;
-      free_ = i;
-      first_ = !far_.empty() && before(far_.front(), next) ? far_.front() : next;
-      return;
-    }
+  if (slot_head_[s] != i) [[unlikely]] {
+    far_pop(i);
+    return;
+  }
+  --wheel_size_;
+  const std::uint32_t next = n.next;
+  slot_head_[s] = next;
+  if (next == kNone) {
     slot_tail_[s] = kNone;
     occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
     if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
-  } else {
-    // The heap's top: move the last entry down from the root.
-    const std::uint32_t last = far_.back();
-    far_.pop_back();
-    const std::size_t size = far_.size();
-    if (size != 0) {
-      std::size_t k = 0;
-      for (;;) {
-        std::size_t c = 2 * k + 1;
-        if (c >= size) break;
-        if (c + 1 < size && before(far_[c + 1], far_[c])) ++c;
-        if (!before(far_[c], last)) break;
-        far_[k] = far_[c];
-        k = c;
-      }
-      far_[k] = last;
-    }
   }
   // The newest run's last event is gone: no event may join that run any more.
   if (i == newest_tail_) newest_live_ = false;
   n.next = free_;
+  free_ = i;
+  if (next != kNone) {
+    // The first event's slot goes on: its next event is the wheel's first,
+    // no scan needed; only the heap's top may come before it.
+    first_ = !far_.empty() && before(far_.front(), next) ? far_.front() : next;
+  } else {
+    first_ = find_first();
+  }
+}
+
+void EventQueue::far_pop(std::uint32_t i) {
+  // The heap's top: move the last entry down from the root.
+  const std::uint32_t last = far_.back();
+  far_.pop_back();
+  const std::size_t size = far_.size();
+  if (size != 0) {
+    std::size_t k = 0;
+    for (;;) {
+      std::size_t c = 2 * k + 1;
+      if (c >= size) break;
+      if (c + 1 < size && before(far_[c + 1], far_[c])) ++c;
+      if (!before(far_[c], last)) break;
+      far_[k] = far_[c];
+      k = c;
+    }
+    far_[k] = last;
+  }
+  if (i == newest_tail_) newest_live_ = false;
+  nodes_[i].next = free_;
   free_ = i;
   first_ = find_first();
 }
@@ -359,8 +371,8 @@ bool EventQueue::try_advance(Cycle to) {
 
 bool EventQueue::take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
   // The front runs before every queued event: then the next one is not queued.
+  // A cancelled first (a tombstone) is not the target's: nothing is taken.
   if (!in_run_ || overrun_ || front_live_) return false;
-  drop_stale_first();
   const std::uint32_t i = first();
   if (i == kNone || nodes_[i].cycle != now_ || nodes_[i].target != &target) return false;
   kind = nodes_[i].kind;

@@ -238,6 +238,10 @@ class EventQueue {
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
+  /// remove_first() for a first event that is the heap's top.
+  void far_pop(std::uint32_t i);
+  /// schedule()'s work, inlined into schedule_next()'s fallback as well.
+  EventId queue_event(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
   /// Takes the first event's next run off the queue: one repeat of a posted
   /// entry, or the entry itself.
   void consume_first(std::uint32_t i);
