@@ -47,33 +47,39 @@ const std::vector<CpuId>& dest_cpus(const Destination& d, CpuId from, std::uint3
   return out;
 }
 
-/// CPU `from` writes its ICR as an "ipi" event or a handler's `send` gives it:
+/// The ICR values CPU `from` writes for an "ipi" event or a handler's `send`:
 /// delivery mode, vector field and destination exactly as written
-/// (docs/hardware.md §3 "Local APIC"); one write per CPU of a list.
-/// `p` is the platform of the sending CPU: the machine's APIC, or a VM's
-/// (each ICR write of a vCPU is a VM exit KVM emulates).
-void write_icrs(kernel::Platform& p, CpuId from, const Destination& dest, apic::DeliveryMode mode,
-                std::uint32_t vector) {
+/// (docs/hardware.md §3 "Local APIC"); one write per CPU of a list. Worked out
+/// once, when the driver is built: an occurrence only writes them.
+std::vector<apic::IcrValue> icr_writes(const Destination& dest, apic::DeliveryMode mode,
+                                       std::uint32_t vector) {
   const apic::IcrValue icr =
       apic::IcrValue{}.with_delivery_mode(mode).with_vector(static_cast<std::uint8_t>(vector));
-  auto write = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
-    p.write_icr(from, icr.with_shorthand(shorthand).with_destination(dest_id));
-  };
+  std::vector<apic::IcrValue> out;
   switch (dest.kind) {
     case Destination::Kind::self:
-      write(apic::Shorthand::self, 0);
+      out.push_back(icr.with_shorthand(apic::Shorthand::self).with_destination(0));
       break;
     case Destination::Kind::all:
-      write(apic::Shorthand::all_including_self, 0);
+      out.push_back(icr.with_shorthand(apic::Shorthand::all_including_self).with_destination(0));
       break;
     case Destination::Kind::all_but_self:
-      write(apic::Shorthand::all_excluding_self, 0);
+      out.push_back(icr.with_shorthand(apic::Shorthand::all_excluding_self).with_destination(0));
       break;
     case Destination::Kind::cpus:
       for (CpuId c : dest.cpus)
-        write(apic::Shorthand::none, c);
+        out.push_back(icr.with_shorthand(apic::Shorthand::none).with_destination(c));
       break;
   }
+  return out;
+}
+
+/// CPU `from` writes those ICR values. `p` is the platform of the sending CPU:
+/// the machine's APIC, or a VM's (each ICR write of a vCPU is a VM exit KVM
+/// emulates).
+void write_icrs(kernel::Platform& p, CpuId from, std::span<const apic::IcrValue> icrs) {
+  for (const apic::IcrValue icr : icrs)
+    p.write_icr(from, icr);
 }
 
 /// Resolves handler names to ids (the loader checked them).
@@ -93,8 +99,12 @@ class Driver final : public EventTarget {
   Driver(const ScenarioSpec& spec, system::System& sys) : spec_(spec), sys_(sys) {
     // Each event's work names, resolved once: a repeated event looks up nothing.
     work_.resize(spec.events.size());
-    for (std::size_t e = 0; e < spec.events.size(); ++e)
-      work_[e] = handler_ids(kernel_of(spec.events[e].vm), spec.events[e].work);
+    icrs_.resize(spec.events.size());
+    for (std::size_t e = 0; e < spec.events.size(); ++e) {
+      const EventSpec& ev = spec.events[e];
+      work_[e] = handler_ids(kernel_of(ev.vm), ev.work);
+      if (ev.type == EventType::ipi) icrs_[e] = icr_writes(ev.dest, ev.mode, ev.vector);
+    }
     // A VM has at most one vCPU per host CPU: the machine's count bounds every list.
     dest_.reserve(sys.machine().cpu_count());
     watch_handlers();
@@ -188,7 +198,7 @@ class Driver final : public EventTarget {
           give_work(kind, dest_cpus(ev.dest, ev.from, cpus, dest_));
         }
         // The raw "ipi" event: the ICR exactly as the scenario gives it.
-        write_icrs(k.platform(), ev.from, ev.dest, ev.mode, ev.vector);
+        write_icrs(k.platform(), ev.from, icrs_[kind]);
         break;
       }
       case EventType::pmi:
@@ -256,6 +266,7 @@ class Driver final : public EventTarget {
     struct Action {
       const HandlerActionSpec* spec;
       std::vector<kernel::HandlerId> work;
+      std::vector<apic::IcrValue> icrs;  // one `send`'s writes
     };
     struct Rendezvous {
       std::uint32_t event;     // index in spec.events
@@ -316,7 +327,8 @@ class Driver final : public EventTarget {
       if (h.actions.empty()) continue;
       Watch& w = watch_of(h.name, h.vm);
       for (const HandlerActionSpec& a : h.actions)
-        w.actions.push_back({&a, handler_ids(kernel_of(h.vm), a.work)});
+        w.actions.push_back(
+            {&a, handler_ids(kernel_of(h.vm), a.work), icr_writes(a.dest, a.mode, a.vector)});
     }
     // By file position, so two rendezvous met by one call schedule in file order.
     std::vector<std::uint32_t> order;
@@ -363,7 +375,7 @@ class Driver final : public EventTarget {
       }
     }
     for (std::uint32_t i = 0; i < s.count; ++i)
-      write_icrs(k.platform(), cpu, s.dest, s.mode, s.vector);
+      write_icrs(k.platform(), cpu, a.icrs);
     const std::uint64_t writes =
         s.dest.kind == Destination::Kind::cpus ? s.dest.cpus.size() * s.count : s.count;
     return writes * sys_.machine().timing().get(TimingParam::icr_write);
@@ -405,6 +417,7 @@ class Driver final : public EventTarget {
   }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
+  std::vector<std::vector<apic::IcrValue>> icrs_;     // per "ipi" event: its ICR writes
   std::vector<CpuId> dest_;                           // an event's destination CPUs, reused
   std::vector<std::unique_ptr<Watch>> watches_;
   std::uint64_t seq_base_ = 0;
