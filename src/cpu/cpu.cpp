@@ -310,7 +310,10 @@ Fault Cpu::deliver_event(const EventInfo& event) {
   return Fault::none;
 }
 
-void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
+// Inlined into deliver_nmi, whose event is a constant but for its event data:
+// the level's switch, the software-initiated test and the SS slot's fields fold
+// away there.
+[[gnu::always_inline]] inline void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   // An event delivered ends the interrupted code's shadow: the return does not
   // bring it back (FRED's ERETS could, through SS bit 16; not modelled).
   if (shadow_ != Shadow::none) close_shadow();
@@ -353,7 +356,11 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
                                   ev.type == EventType::privileged_software_exception ||
                                   ev.type == EventType::software_exception ||
                                   ev.type == EventType::other;
-  FredFrame f;
+  // The frame is built once, where the entry point will read it (the Delivery
+  // record); the stack slot gets a copy. `ev` may be the last delivery's event
+  // (entry_.event): it is read here and overwritten only below.
+  Delivery& d = entry_;
+  FredFrame& f = d.frame;
   f.error_code = ev.error_code;
   f.rip = rip();
   f.cs = FredCs{}.set_selector(cs_).set_stack_level(from_user ? 0 : csl_);
@@ -390,18 +397,14 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   if (ev.type == EventType::nmi) nmi_blocked_ = true;
   ++stats_.events_delivered;
 
-  // Built where the entry point will read it (no copy on the way); the event
-  // first, in case `ev` is the last delivery's.
-  Delivery& d = entry_;
   d.event = ev;
   d.path = path;
-  d.frame = f;
   d.frame_rsp = new_rsp;
   d.csl = new_csl;
   d.from_cpl = from_user ? 3 : 0;
   d.started = ctx_.now();
   d.software = false;
-  trace_deliver(d);
+  if (ctx_.tracer.enabled()) trace_deliver(d);
   start_entry(ctx_.cost(TimingParam::fred_delivery));
 }
 
@@ -441,12 +444,11 @@ void Cpu::idt_deliver(const EventInfo& ev) {
   d.from_cpl = from_user ? 3 : 0;
   d.started = ctx_.now();
   d.software = false;
-  trace_deliver(d);
+  if (ctx_.tracer.enabled()) trace_deliver(d);
   start_entry(ctx_.cost(TimingParam::idt_delivery));
 }
 
-void Cpu::trace_deliver(const Delivery& d) const {
-  if (!ctx_.tracer.enabled()) return;
+void Cpu::trace_deliver(const Delivery& d) const {  // called when the tracer is enabled
   const char* event = d.event.type == EventType::nmi ? "nmi_deliver" : "event_deliver";
   if (d.path == DeliveryPath::fred) {
     const TraceField frame[] = {
@@ -504,7 +506,14 @@ FredFrame Cpu::software_nmi_frame(std::uint64_t rflags, bool fred, std::uint64_t
 void Cpu::push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software) {
   assert(depth_ < stack_.size() && "event nesting deeper than the model keeps");
   if (depth_ == stack_.size()) return;
-  stack_[depth_++] = StackSlot{address, frame, nmi, software, state_};
+  // Field by field into the slot: a whole StackSlot built and assigned was
+  // copied twice.
+  StackSlot& slot = stack_[depth_++];
+  slot.address = address;
+  slot.frame = frame;
+  slot.nmi = nmi;
+  slot.software = software;
+  slot.interrupted = state_;
 }
 
 const FredFrame* Cpu::frame_at_rsp() const {
