@@ -145,6 +145,13 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
       return 1;
     }
   }
+  return send_resolved(sender, icr);
+}
+
+// Out of line: its trace record and loop made send() save registers and set up
+// a frame for the unicast above as well.
+[[gnu::noinline]] std::uint32_t Interconnect::send_resolved(CpuId sender, IcrValue icr) {
+  const DeliveryMode mode = icr.delivery_mode();
   resolve(*apics_[sender], icr);
   // Arbitration among lowest-priority destinations is not modelled: the first wins.
   if (mode == DeliveryMode::lowest_priority && dest_.size() > 1) {

@@ -143,13 +143,19 @@ void Cpu::raise_nmi(std::uint32_t source_vector) {
   // Sources accumulate while the NMI waits; without NMI-source nothing is kept,
   // so a coalesced NMI loses its identity.
   if (nmi_source_active()) bitmap_ |= nmi_source_bit(source_vector);
-  if (ctx_.tracer.enabled()) {
-    ctx_.tracer.emit(ctx_.now(), id_, "nmi_receive",
-                     {{"vector", TraceValue::dec(source_vector)},
-                      {"pending_bitmap", TraceValue::hex(bitmap_)},
-                      {"coalesced", TraceValue::boolean(coalesced)}});
-  }
+  if (ctx_.tracer.enabled()) trace_receive(source_vector, coalesced);
   try_deliver();
+}
+
+// Out of line and cold, as the other trace emitters of the NMI path: the
+// record built on the stack made every caller save registers and set up a
+// frame, tracer or not.
+[[gnu::cold, gnu::noinline]] void Cpu::trace_receive(std::uint32_t source_vector,
+                                                     bool coalesced) const {
+  ctx_.tracer.emit(ctx_.now(), id_, "nmi_receive",
+                   {{"vector", TraceValue::dec(source_vector)},
+                    {"pending_bitmap", TraceValue::hex(bitmap_)},
+                    {"coalesced", TraceValue::boolean(coalesced)}});
 }
 
 void Cpu::try_deliver() {
@@ -448,7 +454,7 @@ void Cpu::idt_deliver(const EventInfo& ev) {
   start_entry(ctx_.cost(TimingParam::idt_delivery));
 }
 
-void Cpu::trace_deliver(const Delivery& d) const {  // called when the tracer is enabled
+[[gnu::cold, gnu::noinline]] void Cpu::trace_deliver(const Delivery& d) const {
   const char* event = d.event.type == EventType::nmi ? "nmi_deliver" : "event_deliver";
   if (d.path == DeliveryPath::fred) {
     const TraceField frame[] = {
@@ -604,12 +610,7 @@ void Cpu::complete_return() {
   const bool was_blocked = nmi_blocked_;
   if (return_unblocks_) nmi_blocked_ = false;
 
-  if (ctx_.tracer.enabled()) {
-    static constexpr std::string_view kVia[] = {"erets", "eretu", "iret"};
-    ctx_.tracer.emit(ctx_.now(), id_, returning_.nmi ? "nmi_return" : "event_return",
-                     {{"via", TraceValue::str(kVia[static_cast<int>(return_via_)])},
-                      {"nmi_unblocked", TraceValue::boolean(was_blocked && !nmi_blocked_)}});
-  }
+  if (ctx_.tracer.enabled()) trace_return(was_blocked && !nmi_blocked_);
   // The NMI's handling ends with the return that pops its frame; after an
   // NMI-induced VM exit it ends at the VM entry instead.
   if (returning_.nmi && !returning_.software && nmi_open_) {
@@ -632,6 +633,13 @@ void Cpu::complete_return() {
   if ((state_ == RunState::running || state_ == RunState::in_os) && os_ != nullptr) {
     os_->on_resume(*this, state_);
   }
+}
+
+[[gnu::cold, gnu::noinline]] void Cpu::trace_return(bool nmi_unblocked) const {
+  static constexpr std::string_view kVia[] = {"erets", "eretu", "iret"};
+  ctx_.tracer.emit(ctx_.now(), id_, returning_.nmi ? "nmi_return" : "event_return",
+                   {{"via", TraceValue::str(kVia[static_cast<int>(return_via_)])},
+                    {"nmi_unblocked", TraceValue::boolean(nmi_unblocked)}});
 }
 
 void Cpu::complete_nmi_vm_entry() {

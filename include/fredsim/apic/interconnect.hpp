@@ -75,6 +75,7 @@ class Interconnect {
 
  private:
   Interconnect(SimContext ctx, const InterconnectConfig& config);
+  std::uint32_t send_resolved(CpuId sender, IcrValue icr);  // send() but its unicast
   void resolve(const LocalApic& sender, IcrValue icr);
   void add_all(CpuId except);
   CpuId search_apic_id(std::uint32_t apic_id) const;
