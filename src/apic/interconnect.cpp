@@ -41,17 +41,18 @@ Result<std::unique_ptr<Interconnect>> Interconnect::create(SimContext ctx,
 }
 
 Interconnect::Interconnect(SimContext ctx, const InterconnectConfig& config) : ctx_(ctx) {
+  apics_.reserve(config.cpus);
   for (std::uint32_t cpu = 0; cpu < config.cpus; ++cpu) {
     const std::uint32_t id = config.apic_ids.empty() ? cpu : config.apic_ids[cpu];
     if (id != cpu) identity_ids_ = false;
-    apics_.emplace_back(LocalApic::Key{}, *this, ctx, cpu, id, config.mode,
-                        config.software_enabled);
+    apics_.push_back(&storage_.emplace_back(LocalApic::Key{}, *this, ctx, cpu, id, config.mode,
+                                            config.software_enabled));
   }
   cpu_count_ = config.cpus;
   if (!identity_ids_) {
     by_apic_id_.reserve(config.cpus);
     for (std::uint32_t cpu = 0; cpu < config.cpus; ++cpu) {
-      by_apic_id_.emplace_back(apics_[cpu].apic_id(), cpu);
+      by_apic_id_.emplace_back(apics_[cpu]->apic_id(), cpu);
     }
     std::sort(by_apic_id_.begin(), by_apic_id_.end());
   }
@@ -107,7 +108,7 @@ void Interconnect::resolve(const LocalApic& sender, IcrValue icr) {
     for (std::uint32_t bit = 0; bit < kX2apicLogicalMembers.width; ++bit) {
       if ((members & (1u << bit)) == 0) continue;
       const CpuId cpu = cpu_of_apic_id((cluster << kX2apicClusterShift) | bit);
-      if (cpu != kNoCpu && apics_[cpu].matches_logical(dest, ApicMode::x2apic)) {
+      if (cpu != kNoCpu && apics_[cpu]->matches_logical(dest, ApicMode::x2apic)) {
         dest_.push_back(cpu);
       }
     }
@@ -116,7 +117,7 @@ void Interconnect::resolve(const LocalApic& sender, IcrValue icr) {
   // xAPIC logical (flat or cluster, per receiver's DFR): at most 255 APICs to check.
   const auto n = static_cast<CpuId>(apics_.size());
   for (CpuId cpu = 0; cpu < n; ++cpu) {
-    if (apics_[cpu].matches_logical(dest, ApicMode::xapic)) dest_.push_back(cpu);
+    if (apics_[cpu]->matches_logical(dest, ApicMode::xapic)) dest_.push_back(cpu);
   }
 }
 
@@ -127,7 +128,7 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
       !ctx_.tracer.enabled()) {
     // The common IPI, one APIC by its physical ID (what resolve() finds for it,
     // without its switch and loop; a broadcast ID goes the long way).
-    const bool x2 = apics_[sender].mode() == ApicMode::x2apic;
+    const bool x2 = apics_[sender]->mode() == ApicMode::x2apic;
     const std::uint32_t dest = x2 ? icr.destination() : (icr.destination() & APIC_BROADCAST_ID);
     if (dest != (x2 ? X2APIC_BROADCAST_ID : APIC_BROADCAST_ID)) {
       dest_.clear();
@@ -137,14 +138,21 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
         return 0;
       }
       dest_.push_back(cpu);
-      ctx_.queue.post(ctx_.now() + ctx_.cost(TimingParam::ipi_latency), apics_[cpu],
+      ctx_.queue.post(ctx_.now() + ctx_.cost(TimingParam::ipi_latency), *apics_[cpu],
                       LocalApic::kIpiArrive, LocalApic::pack_message(mode, icr.vector()));
       ++counters_.messages_posted;
       ++counters_.posted_by_mode[index_of(mode)];
       return 1;
     }
   }
-  resolve(apics_[sender], icr);
+  return send_resolved(sender, icr);
+}
+
+// Out of line: its trace record and loop made send() save registers and set up
+// a frame for the unicast above as well.
+[[gnu::noinline]] std::uint32_t Interconnect::send_resolved(CpuId sender, IcrValue icr) {
+  const DeliveryMode mode = icr.delivery_mode();
+  resolve(*apics_[sender], icr);
   // Arbitration among lowest-priority destinations is not modelled: the first wins.
   if (mode == DeliveryMode::lowest_priority && dest_.size() > 1) {
     dest_.erase(dest_.begin() + 1, dest_.end());
@@ -168,7 +176,7 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
   // Posted: nothing cancels a message, and identical ones at one cycle (the
   // ten NMIs kvm-unit-tests' "pending nmi" sends from its handler) share an entry.
   for (const CpuId cpu : dest_) {
-    ctx_.queue.post(at, apics_[cpu], LocalApic::kIpiArrive, arg);
+    ctx_.queue.post(at, *apics_[cpu], LocalApic::kIpiArrive, arg);
     at += per_dest;
   }
   const auto n = static_cast<std::uint32_t>(dest_.size());

@@ -143,17 +143,22 @@ MsrRead LocalApic::read_register(std::uint32_t offset, bool x2) {
   }
 }
 
+Fault LocalApic::write_x2apic_icr(std::uint64_t value) {
+  // write_register's x2APIC ICR write, without its register decode: the
+  // platform's ICR writes (Machine::write_icr) come here straight.
+  if (mode_ != ApicMode::x2apic || (value & ~kIcrX2apicWritable) != 0) return Fault::gp;
+  icr_ = IcrValue(value);
+  send(icr_);
+  return Fault::none;
+}
+
 Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool x2) {
   // The ICR first: the register an IPI storm writes (the LVT, ISR/TMR/IRR and
   // other tests below never match its offset).
   if (offset == APIC_ICR) {
-    if (x2) {
-      if ((value & ~kIcrX2apicWritable) != 0) return Fault::gp;
-      icr_ = IcrValue(value);
-    } else {
-      // The low-word write keeps ICR2's destination and sends (docs/hardware.md §3 "Local APIC").
-      icr_ = IcrValue(value & kLow32 & kIcrLowWritable).with_destination(icr_.destination());
-    }
+    if (x2) return write_x2apic_icr(value);  // write_msr checked the mode
+    // The low-word write keeps ICR2's destination and sends (docs/hardware.md §3 "Local APIC").
+    icr_ = IcrValue(value & kLow32 & kIcrLowWritable).with_destination(icr_.destination());
     send(icr_);
     return Fault::none;
   }

@@ -143,13 +143,19 @@ void Cpu::raise_nmi(std::uint32_t source_vector) {
   // Sources accumulate while the NMI waits; without NMI-source nothing is kept,
   // so a coalesced NMI loses its identity.
   if (nmi_source_active()) bitmap_ |= nmi_source_bit(source_vector);
-  if (ctx_.tracer.enabled()) {
-    ctx_.tracer.emit(ctx_.now(), id_, "nmi_receive",
-                     {{"vector", TraceValue::dec(source_vector)},
-                      {"pending_bitmap", TraceValue::hex(bitmap_)},
-                      {"coalesced", TraceValue::boolean(coalesced)}});
-  }
+  if (ctx_.tracer.enabled()) trace_receive(source_vector, coalesced);
   try_deliver();
+}
+
+// Out of line and cold, as the other trace emitters of the NMI path: the
+// record built on the stack made every caller save registers and set up a
+// frame, tracer or not.
+[[gnu::cold, gnu::noinline]] void Cpu::trace_receive(std::uint32_t source_vector,
+                                                     bool coalesced) const {
+  ctx_.tracer.emit(ctx_.now(), id_, "nmi_receive",
+                   {{"vector", TraceValue::dec(source_vector)},
+                    {"pending_bitmap", TraceValue::hex(bitmap_)},
+                    {"coalesced", TraceValue::boolean(coalesced)}});
 }
 
 void Cpu::try_deliver() {
@@ -310,7 +316,10 @@ Fault Cpu::deliver_event(const EventInfo& event) {
   return Fault::none;
 }
 
-void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
+// Inlined into deliver_nmi, whose event is a constant but for its event data:
+// the level's switch, the software-initiated test and the SS slot's fields fold
+// away there.
+[[gnu::always_inline]] inline void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   // An event delivered ends the interrupted code's shadow: the return does not
   // bring it back (FRED's ERETS could, through SS bit 16; not modelled).
   if (shadow_ != Shadow::none) close_shadow();
@@ -353,7 +362,11 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
                                   ev.type == EventType::privileged_software_exception ||
                                   ev.type == EventType::software_exception ||
                                   ev.type == EventType::other;
-  FredFrame f;
+  // The frame is built once, where the entry point will read it (the Delivery
+  // record); the stack slot gets a copy. `ev` may be the last delivery's event
+  // (entry_.event): it is read here and overwritten only below.
+  Delivery& d = entry_;
+  FredFrame& f = d.frame;
   f.error_code = ev.error_code;
   f.rip = rip();
   f.cs = FredCs{}.set_selector(cs_).set_stack_level(from_user ? 0 : csl_);
@@ -390,18 +403,14 @@ void Cpu::fred_deliver(const EventInfo& ev, DeliveryPath path) {
   if (ev.type == EventType::nmi) nmi_blocked_ = true;
   ++stats_.events_delivered;
 
-  // Built where the entry point will read it (no copy on the way); the event
-  // first, in case `ev` is the last delivery's.
-  Delivery& d = entry_;
   d.event = ev;
   d.path = path;
-  d.frame = f;
   d.frame_rsp = new_rsp;
   d.csl = new_csl;
   d.from_cpl = from_user ? 3 : 0;
   d.started = ctx_.now();
   d.software = false;
-  trace_deliver(d);
+  if (ctx_.tracer.enabled()) trace_deliver(d);
   start_entry(ctx_.cost(TimingParam::fred_delivery));
 }
 
@@ -441,12 +450,11 @@ void Cpu::idt_deliver(const EventInfo& ev) {
   d.from_cpl = from_user ? 3 : 0;
   d.started = ctx_.now();
   d.software = false;
-  trace_deliver(d);
+  if (ctx_.tracer.enabled()) trace_deliver(d);
   start_entry(ctx_.cost(TimingParam::idt_delivery));
 }
 
-void Cpu::trace_deliver(const Delivery& d) const {
-  if (!ctx_.tracer.enabled()) return;
+[[gnu::cold, gnu::noinline]] void Cpu::trace_deliver(const Delivery& d) const {
   const char* event = d.event.type == EventType::nmi ? "nmi_deliver" : "event_deliver";
   if (d.path == DeliveryPath::fred) {
     const TraceField frame[] = {
@@ -504,7 +512,14 @@ FredFrame Cpu::software_nmi_frame(std::uint64_t rflags, bool fred, std::uint64_t
 void Cpu::push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software) {
   assert(depth_ < stack_.size() && "event nesting deeper than the model keeps");
   if (depth_ == stack_.size()) return;
-  stack_[depth_++] = StackSlot{address, frame, nmi, software, state_};
+  // Field by field into the slot: a whole StackSlot built and assigned was
+  // copied twice.
+  StackSlot& slot = stack_[depth_++];
+  slot.address = address;
+  slot.frame = frame;
+  slot.nmi = nmi;
+  slot.software = software;
+  slot.interrupted = state_;
 }
 
 const FredFrame* Cpu::frame_at_rsp() const {
@@ -595,12 +610,7 @@ void Cpu::complete_return() {
   const bool was_blocked = nmi_blocked_;
   if (return_unblocks_) nmi_blocked_ = false;
 
-  if (ctx_.tracer.enabled()) {
-    static constexpr std::string_view kVia[] = {"erets", "eretu", "iret"};
-    ctx_.tracer.emit(ctx_.now(), id_, returning_.nmi ? "nmi_return" : "event_return",
-                     {{"via", TraceValue::str(kVia[static_cast<int>(return_via_)])},
-                      {"nmi_unblocked", TraceValue::boolean(was_blocked && !nmi_blocked_)}});
-  }
+  if (ctx_.tracer.enabled()) trace_return(was_blocked && !nmi_blocked_);
   // The NMI's handling ends with the return that pops its frame; after an
   // NMI-induced VM exit it ends at the VM entry instead.
   if (returning_.nmi && !returning_.software && nmi_open_) {
@@ -623,6 +633,13 @@ void Cpu::complete_return() {
   if ((state_ == RunState::running || state_ == RunState::in_os) && os_ != nullptr) {
     os_->on_resume(*this, state_);
   }
+}
+
+[[gnu::cold, gnu::noinline]] void Cpu::trace_return(bool nmi_unblocked) const {
+  static constexpr std::string_view kVia[] = {"erets", "eretu", "iret"};
+  ctx_.tracer.emit(ctx_.now(), id_, returning_.nmi ? "nmi_return" : "event_return",
+                   {{"via", TraceValue::str(kVia[static_cast<int>(return_via_)])},
+                    {"nmi_unblocked", TraceValue::boolean(nmi_unblocked)}});
 }
 
 void Cpu::complete_nmi_vm_entry() {

@@ -52,9 +52,9 @@ class Interconnect {
   Interconnect& operator=(const Interconnect&) = delete;
 
   std::uint32_t size() const { return static_cast<std::uint32_t>(apics_.size()); }
-  LocalApic& apic(CpuId cpu) { return apics_[cpu]; }
-  const LocalApic& apic(CpuId cpu) const { return apics_[cpu]; }
-  void bind_nmi_sink(CpuId cpu, NmiSink& sink) { apics_[cpu].bind_nmi_sink(&sink); }
+  LocalApic& apic(CpuId cpu) { return *apics_[cpu]; }
+  const LocalApic& apic(CpuId cpu) const { return *apics_[cpu]; }
+  void bind_nmi_sink(CpuId cpu, NmiSink& sink) { apics_[cpu]->bind_nmi_sink(&sink); }
 
   /// The CPU whose APIC has this ID, or kNoCpu.
   CpuId cpu_of_apic_id(std::uint32_t apic_id) const {
@@ -75,12 +75,16 @@ class Interconnect {
 
  private:
   Interconnect(SimContext ctx, const InterconnectConfig& config);
+  std::uint32_t send_resolved(CpuId sender, IcrValue icr);  // send() but its unicast
   void resolve(const LocalApic& sender, IcrValue icr);
   void add_all(CpuId except);
   CpuId search_apic_id(std::uint32_t apic_id) const;
 
   SimContext ctx_;
-  std::deque<LocalApic> apics_;  // stable addresses: the queue holds them as targets
+  std::deque<LocalApic> storage_;  // stable addresses: the queue holds them as targets
+  // storage_'s APICs by CPU: one load per lookup on every send and arrival, where
+  // a deque index is a division into its blocks and two loads.
+  std::vector<LocalApic*> apics_;
   bool identity_ids_ = true;
   std::uint32_t cpu_count_ = 0;                              // apics_.size()
   std::vector<std::pair<std::uint32_t, CpuId>> by_apic_id_;  // sorted; when not identity

@@ -120,10 +120,7 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   /// whose CPUs reach the x2APIC ICR only through this APIC. Nothing changes
   /// when it faults (#GP outside x2APIC mode or for a reserved bit), so the
   /// caller may then make the write through the CPU to have the fault recorded.
-  cpu::Fault write_x2apic_icr(std::uint64_t value) {
-    if (mode_ != ApicMode::x2apic) return cpu::Fault::gp;
-    return write_register(APIC_ICR, value, true);
-  }
+  cpu::Fault write_x2apic_icr(std::uint64_t value);
 
   /// IA32_APIC_BASE (SDM 11.12.5): xAPIC -> x2APIC and any -> disabled are allowed;
   /// x2APIC -> xAPIC, disabled -> x2APIC and EXTD without EN #GP.

@@ -377,7 +377,10 @@ class Cpu final : public EventTarget {
   void complete_return();
   void push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software);
   void pop_frame();
+  // Trace records of the NMI path; called only when the tracer is enabled.
   void trace_deliver(const Delivery& d) const;
+  void trace_receive(std::uint32_t source_vector, bool coalesced) const;
+  void trace_return(bool nmi_unblocked) const;
   MsrDevice* device_for(std::uint32_t index) const;
 
   CpuId id_;
