@@ -184,6 +184,7 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
   ++registrations_;
   (flags & NMI_FLAG_FIRST ? list.first : list.rest).push_back(id);
   list.stale = true;
+  ++list_changes_;
   return id;
 }
 
@@ -201,6 +202,7 @@ bool HandlerRegistry::remove(NmiType type, std::string_view name, CpuId nmi_cpu)
   auto& part = actions_[id].flags & NMI_FLAG_FIRST ? list.first : list.rest;
   part.erase(std::find(part.begin(), part.end(), id));
   list.stale = true;
+  ++list_changes_;
   return true;
 }
 

@@ -96,8 +96,9 @@ class HandlerRegistry {
   /// The positions in handler_list(type) of the handlers whose source vector
   /// has its bit set in `bitmap` (bit i: position i), from a table built with
   /// the list, so a filtered walk need not look at the others; false when the
-  /// list is longer than 64. Read handler_list(type) first: the table is
-  /// rebuilt with it.
+  /// list is longer than 64. Read handler_list(type) first (or know that
+  /// list_changes() has not moved since it was read): the table is rebuilt
+  /// with it.
   bool vector_positions(NmiType type, std::uint64_t bitmap, std::uint64_t& positions) const {
     const HandlerList& l = lists_[static_cast<int>(type)];
     if (!l.by_vector_ok) return false;
@@ -109,6 +110,9 @@ class HandlerRegistry {
   /// Registrations so far: a handler's source vector changes only when it is
   /// registered (again), so a table read while this stays the same still holds.
   std::uint64_t registrations() const { return registrations_; }
+  /// Changes to any handler list so far (registrations and removals): a copy
+  /// of a list taken while this stays the same is still the list.
+  std::uint64_t list_changes() const { return list_changes_; }
 
   /// An emergency handler short-circuits the whole list of its type.
   void set_emergency_handler(NmiType type, NmiHandlerFn fn);
@@ -180,6 +184,7 @@ class HandlerRegistry {
   NmiHandlerFn emergency_[kNmiTypeCount];
   std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
   std::uint64_t registrations_ = 0;
+  std::uint64_t list_changes_ = 0;
   /// Observers of names no handler has yet (observe_calls), taken at registration.
   std::vector<std::pair<std::string, CallObserver*>> pending_observers_;
 };
