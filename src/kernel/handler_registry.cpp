@@ -22,12 +22,6 @@ constexpr ReservedHandler kReservedHandlers[] = {
     {HandlerModel::mce, "mce", 0, nmis::VECTOR_MCE},
 };
 
-bool mask_like(HandlerModel m) {
-  // mce: mce_raise_notify tests its CPU in mce_inject_cpumask
-  // (arch/x86/kernel/cpu/mce/inject.c), one bit however many injections queued.
-  return m == HandlerModel::backtrace || m == HandlerModel::selftest || m == HandlerModel::stop ||
-         m == HandlerModel::kgdb || m == HandlerModel::mce;
-}
 }  // namespace
 
 const ReservedHandler& reserved_handler(HandlerModel model) {
@@ -184,6 +178,7 @@ Result<HandlerId> HandlerRegistry::add(NmiType type, NmiHandlerFn fn, unsigned f
   ++registrations_;
   (flags & NMI_FLAG_FIRST ? list.first : list.rest).push_back(id);
   list.stale = true;
+  ++list_changes_;
   return id;
 }
 
@@ -201,32 +196,12 @@ bool HandlerRegistry::remove(NmiType type, std::string_view name, CpuId nmi_cpu)
   auto& part = actions_[id].flags & NMI_FLAG_FIRST ? list.first : list.rest;
   part.erase(std::find(part.begin(), part.end(), id));
   list.stale = true;
+  ++list_changes_;
   return true;
 }
 
 void HandlerRegistry::set_emergency_handler(NmiType type, NmiHandlerFn fn) {
   emergency_[static_cast<int>(type)] = std::move(fn);
-}
-
-bool HandlerRegistry::add_work(HandlerId h, CpuId cpu, std::uint32_t count) {
-  if (!valid_work_slot(h, cpu)) return false;
-  std::uint32_t& w = work_[std::size_t{h} * cpu_count_ + cpu];
-  w = mask_like(actions_[h].model) ? 1 : w + count;
-  return true;
-}
-
-std::uint32_t HandlerRegistry::pending_work(HandlerId h, CpuId cpu) const {
-  if (!valid_work_slot(h, cpu)) return 0;
-  return work_[std::size_t{h} * cpu_count_ + cpu];
-}
-
-std::uint32_t HandlerRegistry::take_work(HandlerId h, CpuId cpu) {
-  // An emergency handler's context has no handler id: it has no work of its own.
-  if (!valid_work_slot(h, cpu)) return 0;
-  std::uint32_t& w = work_[std::size_t{h} * cpu_count_ + cpu];
-  const std::uint32_t n = w;
-  w = 0;
-  return n;
 }
 
 std::uint64_t HandlerRegistry::pending_on(CpuId cpu) const {

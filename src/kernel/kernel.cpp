@@ -401,6 +401,7 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
     nmi_code_cpu_ = outer;
     c.emergency = true;
     c.walk.clear();
+    c.walk_changes = CpuCtx::kNoChanges;
     machine_.queue().schedule_in(ctx.charged(), c, kHandlerDone);
     return;
   }
@@ -421,8 +422,14 @@ void Kernel::begin_handle(CpuCtx& c, NmiType type) {
       c.bitmap = data;
     }
   }
-  const auto& list = registry_.handler_list(type);
-  c.walk.assign(list.begin(), list.end());
+  if (c.walk_type != type || c.walk_changes != registry_.list_changes()) {
+    const auto& list = registry_.handler_list(type);
+    c.walk.assign(list.begin(), list.end());
+    c.walk_type = type;
+    c.walk_changes = registry_.list_changes();
+  }
+  // With the copy current, the registry's table of positions is too (it is
+  // rebuilt with the list, which has not changed).
   c.by_positions = c.filter && registry_.vector_positions(type, c.bitmap, c.positions);
   c.registrations = registry_.registrations();
   call_next_handler(c);

@@ -78,6 +78,12 @@ struct Kernel::CpuCtx final : EventTarget {
   // warm): a handler (un)registered meanwhile must not shift the walk, which
   // would skip or repeat a handler (Linux walks an RCU list).
   std::vector<HandlerId> walk;
+  // The list `walk` copies, as of HandlerRegistry::list_changes() `walk_changes`:
+  // while no list has changed since, the copy is the list and is not taken
+  // again (a copy per NMI otherwise). kNoChanges: no copy.
+  static constexpr std::uint64_t kNoChanges = ~std::uint64_t{0};
+  NmiType walk_type = NmiType::local;
+  std::uint64_t walk_changes = kNoChanges;
   std::size_t next = 0;
   int sum = 0;
   bool filter = false;  // the source filter is on for this walk

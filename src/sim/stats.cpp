@@ -51,22 +51,8 @@ void Samples::reserve(std::size_t n) {
   if (!folded()) values_.reserve(std::min(n, kExactCap));
 }
 
-void Samples::add(std::uint64_t v) {
-  if (count_ == 0) {
-    min_ = max_ = v;
-  } else {
-    min_ = std::min(min_, v);
-    max_ = std::max(max_, v);
-  }
-  ++count_;
-  sum_ += v;
-  if (!folded()) {
-    if (values_.size() < kExactCap) {
-      values_.push_back(v);
-      return;
-    }
-    fold();
-  }
+void Samples::add_folded(std::uint64_t v) {
+  if (!folded()) fold();
   ++buckets_[bucket_of(v)];
 }
 

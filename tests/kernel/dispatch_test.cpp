@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "fredsim/kernel/kernel.hpp"
 #include "test_support.hpp"
@@ -379,6 +381,42 @@ TEST(Dispatch, TheFilterOfALongListCallsEveryHandlerOfTheVector) {
   for (unsigned i = 0; i < kN; ++i) {
     EXPECT_EQ(k.registry().handler(ids[i]).total.calls, i % 3 == 1 ? 1u : 0u) << "h" << i;
   }
+}
+
+// Each walk is of its type's list as it is when the walk begins: the kernel
+// keeps its copy of a list across NMIs only while no list has changed, and a
+// LOCAL walk's copy is not an UNKNOWN walk's.
+TEST(Dispatch, EachWalkIsOfItsListAsItIsWhenTheWalkBegins) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  std::vector<std::string> calls;
+  auto record = [&calls](std::string name, int ret) {
+    return [&calls, name, ret](NmiType, const PtRegs&, NmiContext& ctx) {
+      calls.push_back(name);
+      ctx.charge(10);
+      return ret;
+    };
+  };
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, record("a", NMI_DONE), 0, "a").ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::local, record("b", NMI_DONE), 0, "b").ok());
+  ASSERT_TRUE(k.register_nmi_handler(NmiType::unknown, record("u", NMI_HANDLED), 0, "u").ok());
+  const CpuId one[] = {1};
+  sys->at(10, [&] { k.send_nmi_ipi(0, one, 0); });
+  sys->at(100'000, [&] {
+    // "a" moves behind "b".
+    ASSERT_TRUE(k.unregister_nmi_handler(NmiType::local, "a"));
+    ASSERT_TRUE(k.register_nmi_handler(NmiType::local, record("a", NMI_DONE), 0, "a").ok());
+  });
+  sys->at(200'000, [&] { k.send_nmi_ipi(0, one, 0); });
+  sys->at(300'000, [&] {
+    // The UNKNOWN list's handler replaced: its walk calls the new one.
+    ASSERT_TRUE(k.unregister_nmi_handler(NmiType::unknown, "u"));
+    ASSERT_TRUE(k.register_nmi_handler(NmiType::unknown, record("v", NMI_HANDLED), 0, "v").ok());
+  });
+  sys->at(400'000, [&] { k.send_nmi_ipi(0, one, 0); });
+  sys->run_to_idle();
+  const std::vector<std::string> expected = {"a", "b", "u", "b", "a", "u", "b", "a", "v"};
+  EXPECT_EQ(calls, expected);
 }
 
 }  // namespace

@@ -163,6 +163,30 @@ TEST(HandlerIds, WorkForAnIdThatNamesNoHandlerIsRefused) {
   EXPECT_EQ(k.lost_work(0) + k.lost_work(1), 3u) << "only the valid call recorded work";
 }
 
+// A mask-like model (a per-CPU bit: selftest, stop, backtrace, kgdb, mce)
+// keeps one work item however many it is given; the others count them.
+TEST(HandlerIds, MaskLikeModelsKeepOneWorkItem) {
+  auto sys = make_system(make_config(2));
+  Kernel& k = sys->kernel();
+  const HandlerModel models[] = {
+      HandlerModel::custom,    HandlerModel::device,   HandlerModel::ghes,
+      HandlerModel::pmi,       HandlerModel::selftest, HandlerModel::stop,
+      HandlerModel::backtrace, HandlerModel::kgdb,     HandlerModel::mce};
+  for (const HandlerModel m : models) {
+    const std::string name = "w_" + std::string(handler_model_name(m));
+    auto h = k.register_model(NmiType::local, m, 0, name, 0);
+    ASSERT_TRUE(h.ok()) << name;
+    EXPECT_TRUE(k.registry().add_work(*h, 1, 3));
+    EXPECT_TRUE(k.registry().add_work(*h, 1, 2));
+    const bool mask = m == HandlerModel::selftest || m == HandlerModel::stop ||
+                      m == HandlerModel::backtrace || m == HandlerModel::kgdb ||
+                      m == HandlerModel::mce;
+    EXPECT_EQ(k.registry().pending_work(*h, 1), mask ? 1u : 5u) << name;
+    EXPECT_EQ(k.registry().take_work(*h, 1), mask ? 1u : 5u) << name;
+    EXPECT_EQ(k.registry().pending_work(*h, 1), 0u) << name;
+  }
+}
+
 TEST(HandlerIds, AnEmergencyHandlerHasNoWorkOfItsOwn) {
   auto sys = make_system(make_config(2));
   Kernel& k = sys->kernel();

@@ -24,6 +24,28 @@ TEST(Samples, NearestRankPercentiles) {
   EXPECT_EQ(sum.max, 100u);
 }
 
+// The first sample is the minimum and the maximum, at either end of the range
+// (add() keeps them without a first-sample case), exact and folded.
+TEST(Samples, MinAndMaxFromTheFirstSampleAtEitherEnd) {
+  for (const std::uint64_t first : {std::uint64_t{0}, ~std::uint64_t{0}}) {
+    Samples s;
+    s.add(first);
+    EXPECT_EQ(s.summary().min, first);
+    EXPECT_EQ(s.summary().max, first);
+    s.add(12345);
+    EXPECT_EQ(s.summary().min, std::min<std::uint64_t>(first, 12345));
+    EXPECT_EQ(s.summary().max, std::max<std::uint64_t>(first, 12345));
+  }
+  Samples folded;
+  folded.add(~std::uint64_t{0});
+  for (std::uint64_t i = 0; i < Samples::kExactCap; ++i)
+    folded.add(1000 + i);
+  ASSERT_TRUE(folded.folded());
+  EXPECT_EQ(folded.summary().min, 1000u);
+  EXPECT_EQ(folded.summary().max, ~std::uint64_t{0});
+  EXPECT_EQ(folded.summary().count, Samples::kExactCap + 1);
+}
+
 TEST(Samples, EmptyAndSingle) {
   EXPECT_EQ(Samples{}.summary().count, 0u);
   Samples one;

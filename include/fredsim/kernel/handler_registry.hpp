@@ -96,8 +96,9 @@ class HandlerRegistry {
   /// The positions in handler_list(type) of the handlers whose source vector
   /// has its bit set in `bitmap` (bit i: position i), from a table built with
   /// the list, so a filtered walk need not look at the others; false when the
-  /// list is longer than 64. Read handler_list(type) first: the table is
-  /// rebuilt with it.
+  /// list is longer than 64. Read handler_list(type) first (or know that
+  /// list_changes() has not moved since it was read): the table is rebuilt
+  /// with it.
   bool vector_positions(NmiType type, std::uint64_t bitmap, std::uint64_t& positions) const {
     const HandlerList& l = lists_[static_cast<int>(type)];
     if (!l.by_vector_ok) return false;
@@ -109,6 +110,9 @@ class HandlerRegistry {
   /// Registrations so far: a handler's source vector changes only when it is
   /// registered (again), so a table read while this stays the same still holds.
   std::uint64_t registrations() const { return registrations_; }
+  /// Changes to any handler list so far (registrations and removals): a copy
+  /// of a list taken while this stays the same is still the list.
+  std::uint64_t list_changes() const { return list_changes_; }
 
   /// An emergency handler short-circuits the whole list of its type.
   void set_emergency_handler(NmiType type, NmiHandlerFn fn);
@@ -120,9 +124,22 @@ class HandlerRegistry {
   /// as backtrace, keeps at most one). False, and nothing recorded, for an id
   /// that names no handler or a CPU that does not exist; pending_work and
   /// take_work answer 0 for those.
-  bool add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1);
-  std::uint32_t pending_work(HandlerId h, CpuId cpu) const;
-  std::uint32_t take_work(HandlerId h, CpuId cpu);
+  /// (Inline: one add and one take per NMI a scenario sends.)
+  bool add_work(HandlerId h, CpuId cpu, std::uint32_t count = 1) {
+    if (!valid_work_slot(h, cpu)) return false;
+    std::uint32_t& w = work_[std::size_t{h} * cpu_count_ + cpu];
+    w = mask_like(actions_[h].model) ? 1 : w + count;
+    return true;
+  }
+  std::uint32_t pending_work(HandlerId h, CpuId cpu) const {
+    if (!valid_work_slot(h, cpu)) return 0;
+    return work_[std::size_t{h} * cpu_count_ + cpu];
+  }
+  std::uint32_t take_work(HandlerId h, CpuId cpu) {
+    // An emergency handler's context has no handler id: it has no work of its own.
+    if (!valid_work_slot(h, cpu)) return 0;
+    return std::exchange(work_[std::size_t{h} * cpu_count_ + cpu], 0);
+  }
   /// Work items pending on `cpu`, all handlers together.
   std::uint64_t pending_on(CpuId cpu) const;
 
@@ -145,6 +162,19 @@ class HandlerRegistry {
   bool remove(NmiType type, std::string_view name, CpuId nmi_cpu);
   NmiAction& action(HandlerId id) { return actions_[id]; }
 
+  /// A model whose work is a per-CPU bit: at most one item pending, however
+  /// many are given. nmi_selftest's cpumask, arch_bt's backtrace mask,
+  /// smp_stop's cpus_stop_mask, kgdb's roundup, and mce_raise_notify's
+  /// mce_inject_cpumask (arch/x86/kernel/cpu/mce/inject.c), one bit however
+  /// many injections are queued.
+  static bool mask_like(HandlerModel m) {
+    constexpr unsigned kMaskLike = 1u << static_cast<unsigned>(HandlerModel::backtrace) |
+                                   1u << static_cast<unsigned>(HandlerModel::selftest) |
+                                   1u << static_cast<unsigned>(HandlerModel::stop) |
+                                   1u << static_cast<unsigned>(HandlerModel::kgdb) |
+                                   1u << static_cast<unsigned>(HandlerModel::mce);
+    return (kMaskLike >> static_cast<unsigned>(m)) & 1u;
+  }
   bool valid_work_slot(HandlerId h, CpuId cpu) const {
     return h < actions_.size() && cpu < cpu_count_;
   }
@@ -180,6 +210,7 @@ class HandlerRegistry {
   NmiHandlerFn emergency_[kNmiTypeCount];
   std::vector<std::uint32_t> work_;  // [handler * cpus + cpu]
   std::uint64_t registrations_ = 0;
+  std::uint64_t list_changes_ = 0;
   /// Observers of names no handler has yet (observe_calls), taken at registration.
   std::vector<std::pair<std::string, CallObserver*>> pending_observers_;
 };

@@ -35,7 +35,19 @@ class Samples {
   __extension__ using Sum = unsigned __int128;
 
   void reserve(std::size_t n);
-  void add(std::uint64_t v);
+  /// Inline, with no first-sample case (min_ starts above every value, max_
+  /// below): one per NMI when the kernel records dispatch times.
+  void add(std::uint64_t v) {
+    if (v < min_) min_ = v;
+    if (v > max_) max_ = v;
+    ++count_;
+    sum_ += v;
+    if (buckets_.empty() && values_.size() < kExactCap) [[likely]] {
+      values_.push_back(v);
+      return;
+    }
+    add_folded(v);
+  }
   std::uint64_t size() const { return count_; }
   /// The exact sum of every sample added (no overflow below 2^64 samples).
   Sum sum() const { return sum_; }
@@ -50,6 +62,8 @@ class Samples {
   static std::uint64_t bucket_width(std::size_t b);
 
  private:
+  /// add() past the exact samples: folds them first if not yet folded.
+  void add_folded(std::uint64_t v);
   void fold();
   std::uint64_t folded_percentile(double p) const;
 
@@ -57,7 +71,7 @@ class Samples {
   std::vector<std::uint64_t> buckets_;  // sample counts, once folded
   std::uint64_t count_ = 0;
   Sum sum_ = 0;
-  std::uint64_t min_ = 0;
+  std::uint64_t min_ = ~std::uint64_t{0};  // read only once a sample is in
   std::uint64_t max_ = 0;
 };
 
