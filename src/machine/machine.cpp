@@ -99,7 +99,14 @@ apic::Interconnect& Machine::interconnect() {
 
 void Machine::apic_write(CpuId cpu, std::uint32_t offset, std::uint64_t value) {
   if (config_.apic == apic::ApicMode::x2apic) {
-    cpus_[cpu]->wrmsr(apic::x2apic_msr(offset), value);
+    // As write_icr: the WRMSR goes straight to the CPU's APIC (its only MSR
+    // device, which claims every x2APIC MSR), and through Cpu::wrmsr only when
+    // it faults (a faulting APIC write changes nothing), so that the CPU
+    // records the fault as for any WRMSR. The kernel's EOI of every interrupt
+    // comes this way.
+    const std::uint32_t msr = apic::x2apic_msr(offset);
+    if (impl_->apic->apic(cpu).write_msr(msr, value) == cpu::Fault::none) return;
+    cpus_[cpu]->wrmsr(msr, value);
     return;
   }
   apic::LocalApic& a = impl_->apic->apic(cpu);

@@ -63,5 +63,31 @@ TEST(MachineIcr, AnX2apicIcrWriteSendsOrFaultsAsItsWrmsrDoes) {
   EXPECT_EQ(m.cpu(0).stats().faults, 2u);
 }
 
+TEST(MachineIcr, AnX2apicRegisterWriteActsOrFaultsAsItsWrmsrDoes) {
+  // Machine::apic_write (the kernel's EOI, LVT and TPR writes) goes straight
+  // to the APIC in x2APIC mode as well: an EOI clears the highest ISR bit, an
+  // EOI with a value other than 0 or a write to a read-only register (the
+  // version) is the CPU's #GP (SDM 11.12.1.3) and changes nothing.
+  machine::MachineConfig c;
+  c.cpus = 1;
+  c.apic = apic::ApicMode::x2apic;
+  auto created = machine::Machine::create(c);
+  ASSERT_TRUE(created.ok());
+  machine::Machine& m = *created.value();
+  m.apic_write(0, apic::APIC_TASKPRI, 0x20);
+  EXPECT_EQ(m.apic_read(0, apic::APIC_TASKPRI), 0x20u);
+  EXPECT_EQ(m.cpu(0).stats().faults, 0u);
+  const std::uint64_t eois = m.apic(0).counters().eoi_writes;
+  m.apic_write(0, apic::APIC_EOI, 1);
+  EXPECT_EQ(m.cpu(0).stats().faults, 1u);
+  EXPECT_EQ(m.cpu(0).last_fault(), cpu::Fault::gp);
+  EXPECT_EQ(m.apic(0).counters().eoi_writes, eois);
+  m.apic_write(0, apic::APIC_LVR, 0);
+  EXPECT_EQ(m.cpu(0).stats().faults, 2u);
+  m.apic_write(0, apic::APIC_EOI, 0);
+  EXPECT_EQ(m.apic(0).counters().eoi_writes, eois + 1);
+  EXPECT_EQ(m.cpu(0).stats().faults, 2u);
+}
+
 }  // namespace
 }  // namespace fredsim
