@@ -369,18 +369,8 @@ bool EventQueue::try_advance(Cycle to) {
   return true;
 }
 
-bool EventQueue::take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
-  // The front runs before every queued event: then the next one is not queued.
-  // A cancelled first (a tombstone) is not the target's: nothing is taken.
-  if (!in_run_ || overrun_ || front_live_) return false;
-  const std::uint32_t i = first();
-  if (i == kNone || nodes_[i].cycle != now_ || nodes_[i].target != &target) return false;
-  kind = nodes_[i].kind;
-  arg = nodes_[i].arg;
-  consume_first(i);
-  --live_;
-  ++events_run_;
-  return true;
+void EventQueue::take_first() {
+  remove_first(first_);
 }
 
 std::optional<StepInfo> EventQueue::step() {

@@ -171,6 +171,8 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   }
 
  private:
+  /// One event of this APIC (on_event runs it, and the next ones due now).
+  void run_event(std::uint32_t kind, std::uint64_t arg);
   friend class Interconnect;
 
   cpu::MsrRead read_register(std::uint32_t offset, bool x2);

@@ -161,7 +161,25 @@ class EventQueue {
   /// in events_run() and size() as one (a loop's `max_events` counts only the
   /// event that took it). False, taking nothing, otherwise, and always under
   /// step(), which shows every event.
-  bool take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg);
+  bool take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
+    // The front runs before every queued event: then the next one is not
+    // queued. A cancelled first (a tombstone) is not the target's.
+    if (!in_run_ || front_live_ || first_ == kNone) return false;
+    Node& n = nodes_[first_];
+    if (n.cycle != now_ || n.target != &target || overrun_) return false;
+    kind = n.kind;
+    arg = n.arg;
+    if (n.repeat != 0) {
+      // A posted entry's next identical event: the entry stays first.
+      --n.repeat;
+      ++n.seq;
+    } else {
+      take_first();
+    }
+    --live_;
+    ++events_run_;
+    return true;
+  }
   /// Runs every event with cycle <= limit, then sets now() to limit (if it is
   /// later; at most kMaxCycle, and not after an overrun). Returns how many events
   /// ran. Stops early after `max_events`.
@@ -238,6 +256,8 @@ class EventQueue {
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
+  /// remove_first(first()), out of line (for take_next_of).
+  void take_first();
   /// remove_first() for a first event that is the heap's top.
   void far_pop(std::uint32_t i);
   /// schedule()'s work, inlined into schedule_next()'s fallback as well.
