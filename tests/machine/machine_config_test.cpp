@@ -38,15 +38,19 @@ TEST(MachineConfig, XapicAddressesAtMost255Cpus) {
             "xAPIC addresses at most 255 CPUs (8-bit APIC IDs); use x2apic for 256");
 }
 
+auto x2apic_machine(std::uint32_t cpus) {
+  machine::MachineConfig c;
+  c.cpus = cpus;
+  c.apic = apic::ApicMode::x2apic;
+  return machine::Machine::create(c);
+}
+
 TEST(MachineIcr, AnX2apicIcrWriteSendsOrFaultsAsItsWrmsrDoes) {
   // Machine::write_icr goes straight to the APIC in x2APIC mode; what the
   // WRMSR of MSR 0x830 does must not change: a valid ICR sends, one with a
   // reserved bit (bit 12, delivery status, SDM 11.12.1.3) or written while the
   // APIC is not in x2APIC mode is the CPU's #GP and sends nothing.
-  machine::MachineConfig c;
-  c.cpus = 2;
-  c.apic = apic::ApicMode::x2apic;
-  auto created = machine::Machine::create(c);
+  auto created = x2apic_machine(2);
   ASSERT_TRUE(created.ok());
   machine::Machine& m = *created.value();
   const auto nmi = apic::IcrValue{}.with_delivery_mode(apic::DeliveryMode::nmi).with_destination(1);
@@ -65,13 +69,10 @@ TEST(MachineIcr, AnX2apicIcrWriteSendsOrFaultsAsItsWrmsrDoes) {
 
 TEST(MachineIcr, AnX2apicRegisterWriteActsOrFaultsAsItsWrmsrDoes) {
   // Machine::apic_write (the kernel's EOI, LVT and TPR writes) goes straight
-  // to the APIC in x2APIC mode as well: an EOI clears the highest ISR bit, an
-  // EOI with a value other than 0 or a write to a read-only register (the
+  // to the APIC in x2APIC mode as well: a TPR write sets it, an EOI counts,
+  // an EOI with a value other than 0 or a write to a read-only register (the
   // version) is the CPU's #GP (SDM 11.12.1.3) and changes nothing.
-  machine::MachineConfig c;
-  c.cpus = 1;
-  c.apic = apic::ApicMode::x2apic;
-  auto created = machine::Machine::create(c);
+  auto created = x2apic_machine(1);
   ASSERT_TRUE(created.ok());
   machine::Machine& m = *created.value();
   m.apic_write(0, apic::APIC_TASKPRI, 0x20);
