@@ -56,19 +56,22 @@ std::vector<apic::IcrValue> icr_writes(const Destination& dest, apic::DeliveryMo
   const apic::IcrValue icr =
       apic::IcrValue{}.with_delivery_mode(mode).with_vector(static_cast<std::uint8_t>(vector));
   std::vector<apic::IcrValue> out;
+  auto add = [&](apic::Shorthand shorthand, std::uint32_t dest_id) {
+    out.push_back(icr.with_shorthand(shorthand).with_destination(dest_id));
+  };
   switch (dest.kind) {
     case Destination::Kind::self:
-      out.push_back(icr.with_shorthand(apic::Shorthand::self).with_destination(0));
+      add(apic::Shorthand::self, 0);
       break;
     case Destination::Kind::all:
-      out.push_back(icr.with_shorthand(apic::Shorthand::all_including_self).with_destination(0));
+      add(apic::Shorthand::all_including_self, 0);
       break;
     case Destination::Kind::all_but_self:
-      out.push_back(icr.with_shorthand(apic::Shorthand::all_excluding_self).with_destination(0));
+      add(apic::Shorthand::all_excluding_self, 0);
       break;
     case Destination::Kind::cpus:
       for (CpuId c : dest.cpus)
-        out.push_back(icr.with_shorthand(apic::Shorthand::none).with_destination(c));
+        add(apic::Shorthand::none, c);
       break;
   }
   return out;
@@ -376,8 +379,7 @@ class Driver final : public EventTarget {
     }
     for (std::uint32_t i = 0; i < s.count; ++i)
       write_icrs(k.platform(), cpu, a.icrs);
-    const std::uint64_t writes =
-        s.dest.kind == Destination::Kind::cpus ? s.dest.cpus.size() * s.count : s.count;
+    const std::uint64_t writes = a.icrs.size() * s.count;
     return writes * sys_.machine().timing().get(TimingParam::icr_write);
   }
 

@@ -46,10 +46,8 @@ std::uint64_t System::run_until(Cycle cycle) {
 }
 
 std::uint64_t System::run_to_idle(std::uint64_t max_events) {
-  std::uint64_t ran = 0;
-  while (ran < max_events && !stopped() && machine_->queue().run_one())
-    ++ran;
-  return ran;
+  if (stopped()) return 0;
+  return machine_->queue().run_batch(kNever, max_events, stopped_flag());
 }
 
 }  // namespace fredsim::system
