@@ -121,31 +121,53 @@ void Interconnect::resolve(const LocalApic& sender, IcrValue icr) {
   }
 }
 
-std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
-  ++counters_.sends;
-  const DeliveryMode mode = icr.delivery_mode();
-  if (icr.shorthand() == Shorthand::none && icr.dest_mode() == DestMode::physical &&
-      !ctx_.tracer.enabled()) {
-    // The common IPI, one APIC by its physical ID (what resolve() finds for it,
-    // without its switch and loop; a broadcast ID goes the long way).
-    const bool x2 = apics_[sender]->mode() == ApicMode::x2apic;
-    const std::uint32_t dest = x2 ? icr.destination() : (icr.destination() & APIC_BROADCAST_ID);
-    if (dest != (x2 ? X2APIC_BROADCAST_ID : APIC_BROADCAST_ID)) {
-      dest_.clear();
-      const CpuId cpu = cpu_of_apic_id(dest);
-      if (cpu == kNoCpu) {
-        ++counters_.dropped_no_destination;
-        return 0;
-      }
-      dest_.push_back(cpu);
-      ctx_.queue.post(ctx_.now() + ctx_.cost(TimingParam::ipi_latency), *apics_[cpu],
-                      LocalApic::kIpiArrive, LocalApic::pack_message(mode, icr.vector()));
-      ++counters_.messages_posted;
-      ++counters_.posted_by_mode[index_of(mode)];
-      return 1;
-    }
+// The common IPI, one APIC by its physical ID, `count` times (what resolve()
+// finds for it, without its switch and loop; a broadcast ID goes the long way):
+// true, with `posted` set, when it was one. Alike messages post as one entry
+// (EventQueue::post with a count); the counters count each. Inlined into both
+// send()s: the unicast is the path of every IPI.
+[[gnu::always_inline]] inline bool Interconnect::send_unicast(CpuId sender, IcrValue icr,
+                                                              std::uint32_t count,
+                                                              std::uint32_t& posted) {
+  if (icr.shorthand() != Shorthand::none || icr.dest_mode() != DestMode::physical ||
+      ctx_.tracer.enabled()) {
+    return false;
   }
+  const bool x2 = apics_[sender]->mode() == ApicMode::x2apic;
+  const std::uint32_t dest = x2 ? icr.destination() : (icr.destination() & APIC_BROADCAST_ID);
+  if (dest == (x2 ? X2APIC_BROADCAST_ID : APIC_BROADCAST_ID)) return false;
+  counters_.sends += count;
+  dest_.clear();
+  const CpuId cpu = cpu_of_apic_id(dest);
+  if (cpu == kNoCpu) {
+    counters_.dropped_no_destination += count;
+    posted = 0;
+    return true;
+  }
+  dest_.push_back(cpu);
+  const DeliveryMode mode = icr.delivery_mode();
+  ctx_.queue.post(ctx_.now() + ctx_.cost(TimingParam::ipi_latency), *apics_[cpu],
+                  LocalApic::kIpiArrive, LocalApic::pack_message(mode, icr.vector()), count);
+  counters_.messages_posted += count;
+  counters_.posted_by_mode[index_of(mode)] += count;
+  posted = count;
+  return true;
+}
+
+std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
+  if (std::uint32_t posted = 0; send_unicast(sender, icr, 1, posted)) return posted;
+  ++counters_.sends;
   return send_resolved(sender, icr);
+}
+
+std::uint64_t Interconnect::send(CpuId sender, IcrValue icr, std::uint32_t count) {
+  if (std::uint32_t posted = 0; send_unicast(sender, icr, count, posted)) return posted;
+  std::uint64_t all = 0;
+  for (; count != 0; --count) {
+    ++counters_.sends;
+    all += send_resolved(sender, icr);
+  }
+  return all;
 }
 
 // Out of line: its trace record and loop made send() save registers and set up

@@ -147,6 +147,22 @@ void Cpu::raise_nmi(std::uint32_t source_vector) {
   try_deliver();
 }
 
+void Cpu::raise_nmis(std::uint32_t source_vector, std::uint64_t count) {
+  for (; count != 0; --count) {
+    // An NMI waits and blocking holds it (nothing can change that within this
+    // cycle's run of messages): raise_nmi() would count each further one as
+    // received and coalesced, OR in the same source bit and find try_deliver()
+    // returning at the blocking test. Traced, each still gets its record.
+    if (nmi_pending_ && nmi_blocked_ && !non_root() && !ctx_.tracer.enabled()) {
+      stats_.nmi_received += count;
+      stats_.nmi_coalesced += count;
+      if (nmi_source_active()) bitmap_ |= nmi_source_bit(source_vector);
+      return;
+    }
+    raise_nmi(source_vector);
+  }
+}
+
 // Out of line and cold, as the other trace emitters of the NMI path: the
 // record built on the stack made every caller save registers and set up a
 // frame, tracer or not.

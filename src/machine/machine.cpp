@@ -15,6 +15,9 @@ class CpuNmiLine final : public apic::NmiSink {
  public:
   explicit CpuNmiLine(cpu::Cpu& cpu) : cpu_(cpu) {}
   void assert_nmi(std::uint32_t source_vector) override { cpu_.raise_nmi(source_vector); }
+  void assert_nmis(std::uint32_t source_vector, std::uint64_t count) override {
+    cpu_.raise_nmis(source_vector, count);
+  }
   // A fixed interrupt waits in the APIC's IRR: the CPU's INTR input sees a request.
   void accept_message(apic::DeliveryMode mode, std::uint8_t /*vector*/) override {
     if (mode == apic::DeliveryMode::fixed || mode == apic::DeliveryMode::lowest_priority) {
@@ -142,6 +145,18 @@ void Machine::write_icr(CpuId cpu, apic::IcrValue icr) {
           ? icr.raw()
           : (std::uint64_t{icr.xapic_high()} << apic::kIcrHighShift) | icr.low();
   apic_write(cpu, apic::APIC_ICR, value);
+}
+
+void Machine::write_icr(CpuId cpu, apic::IcrValue icr, std::uint32_t count) {
+  if (count == 0) return;
+  // x2APIC: as write_icr, all at once when the writes do not fault (a faulting
+  // one changes nothing, so each of them faults alike: then one by one).
+  if (config_.apic == apic::ApicMode::x2apic &&
+      impl_->apic->apic(cpu).write_x2apic_icr(icr.raw(), count) == cpu::Fault::none) {
+    return;
+  }
+  for (; count != 0; --count)
+    write_icr(cpu, icr);
 }
 
 void Machine::pmu_overflow(CpuId cpu, std::uint64_t counter_mask) {

@@ -377,8 +377,13 @@ class Driver final : public EventTarget {
           break;
       }
     }
-    for (std::uint32_t i = 0; i < s.count; ++i)
-      write_icrs(k.platform(), cpu, a.icrs);
+    if (a.icrs.size() == 1) {
+      // One ICR `count` times: the platform writes them in one call.
+      k.platform().write_icr_repeated(cpu, a.icrs.front(), s.count);
+    } else {
+      for (std::uint32_t i = 0; i < s.count; ++i)
+        write_icrs(k.platform(), cpu, a.icrs);
+    }
     const std::uint64_t writes = a.icrs.size() * s.count;
     return writes * sys_.machine().timing().get(TimingParam::icr_write);
   }

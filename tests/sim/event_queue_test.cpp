@@ -193,6 +193,59 @@ TEST(EventQueue, TakeNextOfTakesOnlyTheTargetsOwnNextEventDueNow) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(EventQueue, PostWithACountIsThatManyPostsAndTakeEntryOfTakesThemAll) {
+  // post(..., n) is n post() calls in a row: the same events under the same
+  // sequence numbers, each stepped as an event of its own.
+  auto steps = [](bool one_call) {
+    EventQueue q;
+    Recorder r;
+    r.q = &q;
+    q.schedule(10, r, 0, 1);
+    if (one_call) {
+      q.post(10, r, 0, 2, 4);
+    } else {
+      for (int i = 0; i < 4; ++i)
+        q.post(10, r, 0, 2);
+    }
+    q.post(10, r, 0, 2, 0);  // none
+    q.schedule(10, r, 0, 3);
+    std::vector<std::pair<std::uint64_t, Cycle>> out;
+    while (const auto s = q.step())
+      out.emplace_back(s->seq, s->cycle);
+    EXPECT_EQ(r.seen.size(), 6u);
+    return out;
+  };
+  EXPECT_EQ(steps(true), steps(false));
+
+  // take_entry_of takes an entry's remaining events together, counts each.
+  struct Taker final : EventTarget {
+    EventQueue* q = nullptr;
+    std::vector<std::uint64_t> counts;  // events per run: the loop's, then each take
+    void on_event(std::uint32_t kind, std::uint64_t arg) override {
+      std::uint64_t n = 1;
+      do {
+        counts.push_back(n);
+      } while ((n = q->take_entry_of(*this, kind, arg)) != 0);
+    }
+    std::string_view event_name(std::uint32_t) const override { return "taker"; }
+  };
+  EventQueue q;
+  Taker t;
+  t.q = &q;
+  q.post(10, t, 0, 5, 4);   // one entry: the loop runs its first, the take the other 3
+  q.schedule(10, t, 0, 6);  // the next event, alone
+  q.post(20, t, 0, 7, 2);
+  EXPECT_EQ(q.size(), 7u);
+  EXPECT_EQ(q.run_to_idle(), 2u) << "two runs of the loop: the rest was taken";
+  EXPECT_EQ(q.events_run(), 7u);
+  EXPECT_EQ(t.counts, (std::vector<std::uint64_t>{1, 3, 1, 1, 1}));
+  EXPECT_TRUE(q.empty());
+  // Under step() nothing is taken.
+  q.post(30, t, 0, 8, 2);
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.size(), 1u);
+}
+
 TEST(EventQueue, StepReportsWhatRan) {
   EventQueue q;
   Recorder r;

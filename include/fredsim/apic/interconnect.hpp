@@ -66,6 +66,9 @@ class Interconnect {
   /// after its own checks): resolves the destinations in the sender's mode, traces
   /// ipi_send and posts the messages. Returns the number of messages posted.
   std::uint32_t send(CpuId sender, IcrValue icr);
+  /// send() `count` times in a row (the same ICR written over and over at one
+  /// cycle); returns the messages posted by all of them.
+  std::uint64_t send(CpuId sender, IcrValue icr, std::uint32_t count);
 
   /// The destinations of the last send(), in posting order.
   std::span<const CpuId> last_destinations() const { return dest_; }
@@ -75,6 +78,7 @@ class Interconnect {
 
  private:
   Interconnect(SimContext ctx, const InterconnectConfig& config);
+  bool send_unicast(CpuId sender, IcrValue icr, std::uint32_t count, std::uint32_t& posted);
   std::uint32_t send_resolved(CpuId sender, IcrValue icr);  // send() but its unicast
   void resolve(const LocalApic& sender, IcrValue icr);
   void add_all(CpuId except);

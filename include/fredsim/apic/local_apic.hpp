@@ -121,6 +121,9 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   /// when it faults (#GP outside x2APIC mode or for a reserved bit), so the
   /// caller may then make the write through the CPU to have the fault recorded.
   cpu::Fault write_x2apic_icr(std::uint64_t value);
+  /// write_x2apic_icr(value) `count` times in a row (count >= 1): the same
+  /// checks, one fault for all when it faults (then nothing was sent).
+  cpu::Fault write_x2apic_icr(std::uint64_t value, std::uint32_t count);
 
   /// IA32_APIC_BASE (SDM 11.12.5): xAPIC -> x2APIC and any -> disabled are allowed;
   /// x2APIC -> xAPIC, disabled -> x2APIC and EXTD without EN #GP.
@@ -173,6 +176,8 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
  private:
   /// One event of this APIC (on_event runs it, and the next ones due now).
   void run_event(std::uint32_t kind, std::uint64_t arg);
+  /// run_event() `count` times over, for identical events that come together.
+  void run_events(std::uint32_t kind, std::uint64_t arg, std::uint64_t count);
   friend class Interconnect;
 
   cpu::MsrRead read_register(std::uint32_t offset, bool x2);
@@ -181,9 +186,11 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   void write_svr(std::uint32_t value);
   void latch_esr();
   void record_error(std::uint32_t esr_bits);
-  void send(IcrValue icr);
+  void send(IcrValue icr, std::uint32_t count = 1);
   void raise_nmi(std::uint32_t source_vector);
   void receive(DeliveryMode mode, std::uint8_t vector);
+  /// receive() `count` times over, for identical messages that arrive together.
+  void receive(DeliveryMode mode, std::uint8_t vector, std::uint64_t count);
   void reset_registers();
 
   Interconnect& bus_;

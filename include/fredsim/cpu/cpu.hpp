@@ -241,6 +241,10 @@ class Cpu final : public EventTarget {
   /// An NMI reaches the CPU carrying an NMI-source vector. Any value is accepted:
   /// 1..15 set that bit, anything else bit 0.
   void raise_nmi(std::uint32_t source_vector);
+  /// raise_nmi() `count` times in a row, as identical messages that arrive
+  /// together do: the ones that find an NMI already waiting behind blocking only
+  /// merge into it, and are counted without the rest of the path.
+  void raise_nmis(std::uint32_t source_vector, std::uint64_t count);
   bool nmi_pending() const { return nmi_pending_; }
   std::uint16_t nmi_source_bitmap() const { return bitmap_; }
   bool nmi_blocked() const { return nmi_blocked_; }

@@ -51,6 +51,12 @@ class Platform {
   virtual std::uint64_t apic_read(CpuId cpu, std::uint32_t offset) = 0;
   /// An IPI: `icr` written to the ICR of `cpu` in the platform's APIC mode.
   virtual void write_icr(CpuId cpu, apic::IcrValue icr) = 0;
+  /// write_icr(cpu, icr) `count` times in a row at one cycle, nothing between
+  /// (a handler that sends the same IPI ten times). Default: one by one.
+  virtual void write_icr_repeated(CpuId cpu, apic::IcrValue icr, std::uint32_t count) {
+    for (; count != 0; --count)
+      write_icr(cpu, icr);
+  }
 
   /// IA32_PERF_GLOBAL_STATUS of `cpu` as its perf handler reads it (RDMSR
   /// 0x38e): the CPU's own; a vCPU's is KVM's emulated one (pmu->global_status).
@@ -86,6 +92,9 @@ class MachinePlatform final : public Platform {
     return machine_.apic_read(cpu, offset);
   }
   void write_icr(CpuId cpu, apic::IcrValue icr) override { machine_.write_icr(cpu, icr); }
+  void write_icr_repeated(CpuId cpu, apic::IcrValue icr, std::uint32_t count) override {
+    machine_.write_icr(cpu, icr, count);
+  }
   void pmu_overflow(CpuId cpu, std::uint64_t counter_mask) override {
     machine_.pmu_overflow(cpu, counter_mask);
   }

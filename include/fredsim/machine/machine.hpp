@@ -85,6 +85,9 @@ class Machine {
   std::uint64_t apic_read(CpuId cpu, std::uint32_t offset);
   /// Sends an IPI: writes `icr` to the ICR of `cpu` in the machine's APIC mode.
   void write_icr(CpuId cpu, apic::IcrValue icr);
+  /// write_icr(cpu, icr) `count` times in a row at one cycle (a sender's loop
+  /// of identical writes): the same messages, counters and faults.
+  void write_icr(CpuId cpu, apic::IcrValue icr, std::uint32_t count);
 
   // --- Platform events -------------------------------------------------------
   /// PMU counters of `cpu` overflow: sets their global-status bits and asserts

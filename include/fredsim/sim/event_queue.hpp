@@ -86,18 +86,31 @@ class EventQueue {
   /// sequence numbers. An APIC that receives ten identical NMI messages at one
   /// cycle costs one queue entry, not ten; every one of them still runs (and
   /// steps) as an event of its own.
-  void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
+  ///
+  /// With a `count`, the same event `count` times in a row (0: none), as that
+  /// many post() calls with nothing between them make it: one entry that runs
+  /// `count` times more. A sender that writes one ICR ten times at one cycle
+  /// (kvm-unit-tests' "pending nmi") posts its ten messages in one call.
+  void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0,
+            std::uint32_t count = 1) {
+    if (count == 0) return;
     if (newest_live_ && at == newest_cycle_ && newest_tail_ != kFront) {
       Node& t = nodes_[newest_tail_];
       if (t.posted && t.target == &target && t.kind == kind && t.arg == arg &&
-          t.seq + t.repeat + 1 == next_seq_) {
-        ++t.repeat;
-        ++next_seq_;
-        ++live_;
+          t.seq + t.repeat + 1 == next_seq_ && t.repeat <= kMaxRepeat - count) {
+        t.repeat += count;
+        next_seq_ += count;
+        live_ += count;
         return;
       }
     }
-    if (schedule(at, target, kind, arg).seq != EventId{}.seq) nodes_[newest_tail_].posted = true;
+    if (schedule(at, target, kind, arg).seq == EventId{}.seq) return;  // past the end of time
+    Node& t = nodes_[newest_tail_];
+    t.posted = true;
+    // The entry just made takes the other count - 1 (count <= kMaxRepeat + 1).
+    t.repeat = count - 1;
+    next_seq_ += count - 1;
+    live_ += count - 1;
   }
   /// schedule() for the next step of a component whose event is running (a
   /// CPU's delivery reaching its entry point, a return completing), which no one
@@ -180,6 +193,25 @@ class EventQueue {
     ++events_run_;
     return true;
   }
+  /// take_next_of() for a whole entry: the queue's next event, when it is
+  /// `target`'s and due now, with the identical events posted with it (post()'s
+  /// repeats), which come right after it in the order. Returns how many events
+  /// it took (1 for an event without repeats), their `kind` and `arg`; 0,
+  /// taking nothing, when take_next_of() would take nothing. Each counts in
+  /// events_run() and size() as one. For a target that runs alike events
+  /// together (an APIC's identical NMI messages).
+  std::uint64_t take_entry_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
+    if (!in_run_ || front_live_ || first_ == kNone) return 0;
+    const Node& n = nodes_[first_];
+    if (n.cycle != now_ || n.target != &target || overrun_) return 0;
+    kind = n.kind;
+    arg = n.arg;
+    const std::uint64_t taken = std::uint64_t{n.repeat} + 1;
+    take_first();
+    live_ -= taken;
+    events_run_ += taken;
+    return taken;
+  }
   /// Runs every event with cycle <= limit, then sets now() to limit (if it is
   /// later; at most kMaxCycle, and not after an overrun). Returns how many events
   /// ran. Stops early after `max_events`.
@@ -194,7 +226,8 @@ class EventQueue {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  static constexpr std::uint32_t kFront = kNone - 1;  // newest_tail_: the front
+  static constexpr std::uint32_t kFront = kNone - 1;              // newest_tail_: the front
+  static constexpr std::uint32_t kMaxRepeat = ~std::uint32_t{0};  // Node::repeat's range
   // The near wheel: one slot per cycle of the next kSlots cycles (event_queue.cpp).
   static constexpr std::uint32_t kSlotBits = 12;
   static constexpr std::uint32_t kSlots = 1u << kSlotBits;
