@@ -171,8 +171,22 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
   }
   // x2APIC: every register but the ICR is 32 bits wide; the upper half is reserved.
   if (x2 && (value >> 32) != 0) return Fault::gp;
-  if (const auto which = lvt_at_offset(offset)) return write_lvt(*which, value, x2);
   const auto v32 = static_cast<std::uint32_t>(value & kLow32);
+  // Then the EOI, which ends every interrupt, ahead of the LVT search.
+  if (offset == APIC_EOI) {
+    if (x2 && v32 != 0) return Fault::gp;  // SDM 11.12.1.3
+    ++counters_.eoi_writes;
+    // SDM Vol. 3A ch. 11 "End-of-Interrupt (EOI)": the highest ISR bit clears;
+    // a request that waited behind it may now be dispatched.
+    if (const int v = highest_vector(isr_); v >= 0) {
+      clear_vector(isr_, static_cast<std::uint8_t>(v));
+      if (const int next = pending_interrupt(); next >= 0 && sink_ != nullptr) {
+        sink_->accept_message(DeliveryMode::fixed, static_cast<std::uint8_t>(next));
+      }
+    }
+    return Fault::none;
+  }
+  if (const auto which = lvt_at_offset(offset)) return write_lvt(*which, value, x2);
   if (in_isr_tmr_irr(offset)) return x2 ? Fault::gp : Fault::none;  // read-only
   switch (offset) {
     case APIC_ID:  // read-only in x2APIC; the model keeps xAPIC IDs fixed as well
@@ -186,19 +200,6 @@ Fault LocalApic::write_register(std::uint32_t offset, std::uint64_t value, bool 
     case APIC_TASKPRI:
       if (x2 && (v32 & ~APIC_TPRI_MASK) != 0) return Fault::gp;
       tpr_ = v32 & APIC_TPRI_MASK;
-      return Fault::none;
-    case APIC_EOI:
-      if (x2 && v32 != 0) return Fault::gp;  // SDM 11.12.1.3
-      ++counters_.eoi_writes;
-      // SDM Vol. 3A ch. 11 "End-of-Interrupt (EOI)": the highest ISR bit clears;
-      // a request that waited behind it may now be dispatched.
-      if (const int v = highest_vector(isr_); v >= 0) {
-        clear_vector(isr_, static_cast<std::uint8_t>(v));
-        if (pending_interrupt() >= 0 && sink_ != nullptr) {
-          sink_->accept_message(DeliveryMode::fixed,
-                                static_cast<std::uint8_t>(pending_interrupt()));
-        }
-      }
       return Fault::none;
     case APIC_LDR:
       if (x2) return Fault::gp;  // derived from the ID
