@@ -33,56 +33,62 @@ namespace fredsim {
 // Scheduling appends to a slot's chain (a reserved number may insert into it)
 // or pushes onto the heap.
 
-EventQueue::EventQueue(std::size_t initial_capacity)
-    : slot_head_(kSlots, kNone), slot_tail_(kSlots, kNone) {
+EventQueue::EventQueue(std::size_t initial_capacity) {
   initial_capacity = std::max<std::size_t>(initial_capacity, 16);
   nodes_.reserve(initial_capacity);
   far_.reserve(initial_capacity);
 }
 
-FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
-  if (free_ != kNone) {
-    const std::uint32_t i = free_;
-    free_ = nodes_[i].next;
-    return i;
-  }
+std::uint32_t EventQueue::grow() {
   // push_back doubles the storage when full: reallocations stay logarithmic in
   // the working size, and none happen once it is reached.
   nodes_.push_back(Node{});
   return static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
-FREDSIM_INLINE bool EventQueue::past_end(Cycle at, const EventTarget& target, std::uint32_t kind) {
-  if (at <= kMaxCycle) [[likely]]
-    return false;
-  if (!overrun_) overrun_ = TimeOverrun{now_, at, target.event_name(kind)};
-  return true;
+FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
+  const std::uint32_t i = free_;
+  if (i == kNone) [[unlikely]]
+    return grow();
+  free_ = nodes_[i].next;
+  return i;
 }
 
-FREDSIM_INLINE void EventQueue::wheel_insert(std::uint32_t i) {
-  const std::uint32_t s = static_cast<std::uint32_t>(nodes_[i].cycle) & kSlotMask;
-  ++wheel_size_;
-  const std::uint32_t tail = slot_tail_[s];
-  if (tail == kNone) {
-    slot_head_[s] = slot_tail_[s] = i;
-    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
-    summary_ |= std::uint64_t{1} << (s >> 6);
+void EventQueue::record_overrun(Cycle at, const EventTarget& target, std::uint32_t kind) {
+  if (!overrun_) overrun_ = TimeOverrun{now_, at, target.event_name(kind)};
+}
+
+void EventQueue::maybe_first(std::uint32_t i, Cycle at) {
+  // At the first's cycle only a reserved number, or an event in the wheel
+  // beside a heap one, can come before the first: compare the whole key.
+  if (at == first_cycle_ && !before(i, first_)) return;
+  // Before every queued event: then maybe before the front too, which then
+  // goes into the queue (and becomes first_ for the moment).
+  if (front_live_ && precedes(nodes_[i], front_)) [[unlikely]]
+    displace_front();
+  first_ = i;
+  first_cycle_ = at;
+}
+
+void EventQueue::slot_insert(std::uint32_t i, Cycle at) {
+  Slot& slot = slots_[static_cast<std::uint32_t>(at) & kSlotMask];
+  if (before(slot.tail, i)) {
+    nodes_[slot.tail].next = i;
+    slot.tail = i;
     return;
   }
-  if (before(tail, i)) {
-    nodes_[tail].next = i;
-    slot_tail_[s] = i;
-    return;
-  }
-  // A reserved number older than the chain's last: walk to its place.
-  std::uint32_t* link = &slot_head_[s];
+  // A reserved number (or the displaced front) older than the chain's last:
+  // walk to its place. At the head, it may be the queue's first.
+  std::uint32_t* link = &slot.head;
   while (before(*link, i))
     link = &nodes_[*link].next;
   nodes_[i].next = *link;
+  const bool head = link == &slot.head;
   *link = i;
+  if (head && at <= first_cycle_) maybe_first(i, at);
 }
 
-void EventQueue::far_push(std::uint32_t i) {
+void EventQueue::far_push(std::uint32_t i, Cycle at) {
   far_.push_back(i);
   std::size_t k = far_.size() - 1;
   while (k > 0) {
@@ -92,6 +98,38 @@ void EventQueue::far_push(std::uint32_t i) {
     k = parent;
   }
   far_[k] = i;
+  if (k == 0) far_cycle_ = at;
+  if (at <= first_cycle_) maybe_first(i, at);
+}
+
+template <bool newest>
+FREDSIM_INLINE void EventQueue::link(std::uint32_t i, Cycle at) {
+  if (at - now_ >= kSlots) [[unlikely]] {
+    far_push(i, at);
+    return;
+  }
+  const std::uint32_t s = static_cast<std::uint32_t>(at) & kSlotMask;
+  Slot& slot = slots_[s];
+  if (slot.tail == kNone) {
+    slot.head = slot.tail = i;
+    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
+    summary_ |= std::uint64_t{1} << (s >> 6);
+    if (at <= first_cycle_) maybe_first(i, at);
+    return;
+  }
+  // The slot's events are at `at` too, so the first is no later: the event
+  // is not first unless it goes in at the head (slot_insert sees to that).
+  // The latest schedule() has the highest seq: it goes after every event of
+  // an older or the same run, the common case, with a compare of runs.
+  if constexpr (newest) {
+    Node& tail = nodes_[slot.tail];
+    if (tail.run <= nodes_[i].run) [[likely]] {
+      tail.next = i;
+      slot.tail = i;
+      return;
+    }
+  }
+  slot_insert(i, at);
 }
 
 void EventQueue::displace_front() {
@@ -99,31 +137,21 @@ void EventQueue::displace_front() {
   const std::uint32_t j = alloc_node();
   nodes_[j] = front_;
   if (newest_tail_ == kFront) newest_tail_ = j;
-  --live_;  // insert() counts it again
-  insert(j);
-}
-
-FREDSIM_INLINE void EventQueue::insert(std::uint32_t i) {
-  if (front_live_ && precedes(nodes_[i], front_)) [[unlikely]]
-    displace_front();
-  if (nodes_[i].cycle - now_ < kSlots) {
-    wheel_insert(i);
-  } else {
-    far_push(i);
-  }
-  if (first_ == kNone || before(i, first_)) first_ = i;
-  ++live_;
+  link<false>(j, front_.cycle);
 }
 
 FREDSIM_INLINE EventId EventQueue::queue_event(Cycle at, EventTarget& target, std::uint32_t kind,
                                                std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
-  if (past_end(at, target, kind)) return EventId{};
+  if (at > kMaxCycle) [[unlikely]] {
+    record_overrun(at, target, kind);
+    return EventId{};
+  }
   const std::uint64_t seq = open_seq(at);
   const std::uint32_t i = alloc_node();
   nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
   newest_tail_ = i;
-  insert(i);
+  link<true>(i, at);
   return EventId{seq};
 }
 
@@ -131,12 +159,17 @@ EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, 
   return queue_event(at, target, kind, arg);
 }
 
+void EventQueue::post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
+  if (queue_event(at, target, kind, arg).seq != EventId{}.seq) nodes_[newest_tail_].posted = true;
+}
+
 void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind,
                                std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   // One front at a time, and only for an event due before the queue's first
   // (at its cycle, schedule() decides): otherwise the queue takes it.
-  if (front_live_ || (first_ != kNone && nodes_[first_].cycle <= at) || at > kMaxCycle) {
+  // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle.
+  if (front_live_ || at >= first_cycle_) {
     queue_event(at, target, kind, arg);
     return;
   }
@@ -144,19 +177,22 @@ void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind
   front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
   front_live_ = true;
   newest_tail_ = kFront;
-  ++live_;
 }
 
 EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target,
                                       std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   assert(seq < next_seq_ && "a reserved sequence number");
-  if (past_end(at, target, kind)) return EventId{};
+  if (at > kMaxCycle) [[unlikely]] {
+    record_overrun(at, target, kind);
+    return EventId{};
+  }
   // A run of its own, which nothing joins: its number is older than the newest
   // run's, so events joining it would overtake that run's.
   const std::uint32_t i = alloc_node();
   nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, false};
-  insert(i);
+  --uncounted_;
+  link<false>(i, at);
   return EventId{seq};
 }
 
@@ -165,7 +201,7 @@ void EventQueue::for_each_queued(F&& f) const {
   for (std::uint32_t w = 0; w < kWords; ++w) {
     for (std::uint64_t bits = occupied_[w]; bits != 0; bits &= bits - 1) {
       const std::uint32_t s = (w << 6) | static_cast<std::uint32_t>(std::countr_zero(bits));
-      for (std::uint32_t i = slot_head_[s]; i != kNone; i = nodes_[i].next) {
+      for (std::uint32_t i = slots_[s].head; i != kNone; i = nodes_[i].next) {
         if (f(i)) return;
       }
     }
@@ -192,7 +228,7 @@ bool EventQueue::cancel(EventId id) {
     if (n.seq != id.seq) return false;
     if (n.target != nullptr) {
       n.target = nullptr;  // a tombstone: taken off and skipped in its turn
-      --live_;
+      ++uncounted_;
       cancelled = true;
     }
     return true;
@@ -216,40 +252,50 @@ FREDSIM_INLINE std::uint32_t EventQueue::first_wheel_slot() const {
   return (v << 6) | static_cast<std::uint32_t>(std::countr_zero(occupied_[v]));
 }
 
-FREDSIM_INLINE std::uint32_t EventQueue::find_first() const {
-  const std::uint32_t wheel = wheel_size_ != 0 ? slot_head_[first_wheel_slot()] : kNone;
-  if (far_.empty()) return wheel;
-  if (wheel == kNone) return far_.front();
-  return before(far_.front(), wheel) ? far_.front() : wheel;
+FREDSIM_INLINE void EventQueue::find_first() {
+  std::uint32_t i = kNone;
+  Cycle c = kEmpty;
+  if (summary_ != 0) {
+    i = slots_[first_wheel_slot()].head;
+    c = nodes_[i].cycle;
+  }
+  // The heap's top, when it is due no later (both kEmpty: nothing queued).
+  if (far_cycle_ <= c && far_cycle_ != kEmpty) [[unlikely]] {
+    if (far_cycle_ < c || before(far_.front(), i)) {
+      i = far_.front();
+      c = far_cycle_;
+    }
+  }
+  first_ = i;
+  first_cycle_ = c;
 }
 
 FREDSIM_INLINE void EventQueue::remove_first(std::uint32_t i) {
   assert(i == first_);
   Node& n = nodes_[i];
-  const std::uint32_t s = static_cast<std::uint32_t>(n.cycle) & kSlotMask;
-  if (slot_head_[s] != i) [[unlikely]] {
+  const std::uint32_t s = static_cast<std::uint32_t>(first_cycle_) & kSlotMask;
+  Slot& slot = slots_[s];
+  if (slot.head != i) [[unlikely]] {
     far_pop(i);
     return;
   }
-  --wheel_size_;
   const std::uint32_t next = n.next;
-  slot_head_[s] = next;
-  if (next == kNone) {
-    slot_tail_[s] = kNone;
-    occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
-    if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
-  }
-  // The newest run's last event is gone: no event may join that run any more.
-  if (i == newest_tail_) newest_live_ = false;
+  slot.head = next;
+  if (i == newest_tail_) end_newest();
   n.next = free_;
   free_ = i;
   if (next != kNone) {
     // The first event's slot goes on: its next event is the wheel's first,
-    // no scan needed; only the heap's top may come before it.
-    first_ = !far_.empty() && before(far_.front(), next) ? far_.front() : next;
-  } else {
-    first_ = find_first();
+    // no scan needed; only the heap's top may come before it, at this cycle.
+    first_ = next;
+    if (far_cycle_ == first_cycle_ && before(far_.front(), next)) [[unlikely]]
+      first_ = far_.front();
+    return;
   }
+  slot.tail = kNone;
+  occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
+  if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
+  find_first();
 }
 
 void EventQueue::far_pop(std::uint32_t i) {
@@ -268,109 +314,125 @@ void EventQueue::far_pop(std::uint32_t i) {
       k = c;
     }
     far_[k] = last;
+    far_cycle_ = nodes_[far_.front()].cycle;
+  } else {
+    far_cycle_ = kEmpty;
   }
-  if (i == newest_tail_) newest_live_ = false;
+  if (i == newest_tail_) end_newest();
   nodes_[i].next = free_;
   free_ = i;
-  first_ = find_first();
+  find_first();
 }
 
-FREDSIM_INLINE void EventQueue::consume_first(std::uint32_t i) {
-  Node& n = nodes_[i];
-  if (n.repeat == 0) {
-    remove_first(i);
-    return;
-  }
-  // A posted entry's next identical event: the entry stays first, for the rest.
-  --n.repeat;
-  ++n.seq;
-}
-
-FREDSIM_INLINE EventQueue::Node EventQueue::pop_first() {
-  const std::uint32_t i = first();
-  const Node n = nodes_[i];
-  consume_first(i);
-  return n;
-}
-
-FREDSIM_INLINE void EventQueue::drop_stale_first() {
-  for (std::uint32_t i = first(); i != kNone && nodes_[i].target == nullptr; i = first())
-    remove_first(i);
+void EventQueue::take_first() {
+  remove_first(first_);
 }
 
 Cycle EventQueue::next_cycle() {
   if (overrun_) return kNever;
   if (front_live_) return front_.cycle;
   drop_stale_first();
-  const std::uint32_t i = first();
-  return i == kNone ? kNever : nodes_[i].cycle;
+  return first_ == kNone ? kNever : first_cycle_;
 }
 
-FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
+std::optional<EventQueue::Node> EventQueue::take_next() {
   if (overrun_) return std::nullopt;  // time ran out: the run stops here
   if (front_live_) {
     take_front();
-    --live_;
     ++events_run_;
     return front_;
   }
   drop_stale_first();
-  if (live_ == 0) return std::nullopt;
-  const Node n = pop_first();
+  if (first_ == kNone) return std::nullopt;
+  const std::uint32_t i = first_;
+  const Node n = nodes_[i];
   now_ = n.cycle;
-  --live_;
+  if (n.repeat != 0) {
+    --nodes_[i].repeat;
+    ++nodes_[i].seq;
+  } else {
+    remove_first(i);
+  }
   ++events_run_;
   return n;
 }
 
-FREDSIM_INLINE bool EventQueue::next_event(Cycle limit, Cycle horizon) {
-  // take_next() without copying the whole node: only what the call needs.
-  if (overrun_) return false;
+FREDSIM_INLINE bool EventQueue::next_event(Cycle limit) {
+  if (overrun_) [[unlikely]]
+    return false;  // time ran out: the run stops here
   if (front_live_) {
     // Before every queued event (tombstones too): nothing to search or unlink.
     if (front_.cycle > limit) return false;
     take_front();
-    fire(front_.target, front_.kind, front_.arg, horizon);
+    ++events_run_;
+    front_.target->on_event(front_.kind, front_.arg);
     return true;
   }
-  drop_stale_first();
-  if (live_ == 0) return false;
-  const std::uint32_t i = first();
-  if (nodes_[i].cycle > limit) return false;
-  EventTarget* const target = nodes_[i].target;
-  const std::uint32_t kind = nodes_[i].kind;
-  const std::uint64_t arg = nodes_[i].arg;
-  now_ = nodes_[i].cycle;
-  consume_first(i);
-  fire(target, kind, arg, horizon);
+  // Tombstones at the front go whatever the limit (as next_cycle() drops them).
+  std::uint32_t i = first_;
+  for (;;) {
+    if (i == kNone) return false;
+    if (nodes_[i].target != nullptr) [[likely]]
+      break;
+    take_first();
+    i = first_;
+  }
+  const Cycle at = first_cycle_;
+  if (at > limit) return false;
+  // The fields the call needs, copied out first: the call may schedule into
+  // the node's slot, or reuse the node.
+  Node& n = nodes_[i];
+  EventTarget* const target = n.target;
+  const std::uint32_t kind = n.kind;
+  const std::uint64_t arg = n.arg;
+  now_ = at;
+  if (n.repeat != 0) {
+    // A posted entry's next identical event: the entry stays first, for the rest.
+    --n.repeat;
+    ++n.seq;
+  } else {
+    remove_first(i);
+  }
+  ++events_run_;
+  target->on_event(kind, arg);
   return true;
 }
 
-bool EventQueue::run_next(Cycle limit, Cycle horizon) {
-  return next_event(limit, horizon);
-}
-
-std::uint64_t EventQueue::run_batch(Cycle limit, std::uint64_t max_events, const bool& stop) {
+std::uint64_t EventQueue::run_loop(Cycle limit, Cycle horizon, std::uint64_t max_events,
+                                   const bool& stop) {
+  // No event's cycle is past kMaxCycle, nor may try_advance go there.
+  limit = std::min(limit, kMaxCycle);
+  // Set once for the whole loop: between two events only the queue runs.
+  horizon_ = std::min(horizon, kMaxCycle);
+  in_run_ = true;
   std::uint64_t ran = 0;
-  while (ran < max_events && next_event(limit, limit)) {
+  while (ran < max_events && next_event(limit)) {
     ++ran;
     if (stop) break;
   }
+  in_run_ = false;
+  horizon_ = 0;
   return ran;
 }
 
-bool EventQueue::try_advance(Cycle to) {
-  // Past the end of time, the event the caller schedules instead records it.
-  if (to > horizon_ || to < now_ || to > kMaxCycle) return false;
-  if (front_live_ && front_.cycle <= to) return false;
-  drop_stale_first();
-  if (const std::uint32_t i = first(); i != kNone && nodes_[i].cycle <= to) return false;
-  now_ = to;
-  return true;
+bool EventQueue::run_next(Cycle limit, Cycle horizon) {
+  constexpr bool kGo = false;
+  return run_loop(limit, horizon, 1, kGo) != 0;
 }
 
-void EventQueue::take_first() {
-  remove_first(first_);
+std::uint64_t EventQueue::run_batch(Cycle limit, std::uint64_t max_events, const bool& stop) {
+  return run_loop(limit, limit, max_events, stop);
+}
+
+bool EventQueue::try_advance(Cycle to) {
+  // horizon_ is at most kMaxCycle: past the end of time, the event the caller
+  // schedules instead records it.
+  if (to > horizon_ || to < now_) return false;
+  if (front_live_ && front_.cycle <= to) return false;
+  drop_stale_first();
+  if (first_cycle_ <= to) return false;
+  now_ = to;
+  return true;
 }
 
 std::optional<StepInfo> EventQueue::step() {
@@ -383,9 +445,8 @@ std::optional<StepInfo> EventQueue::step() {
 }
 
 std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
-  std::uint64_t ran = 0;
-  while (ran < max_events && run_next(limit))
-    ++ran;
+  constexpr bool kGo = false;
+  const std::uint64_t ran = run_loop(limit, limit, max_events, kGo);
   if (ran < max_events && !overrun_ && limit != kNever && limit > now_) {
     now_ = std::min(limit, kMaxCycle);
   }
@@ -393,10 +454,8 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
 }
 
 std::uint64_t EventQueue::run_to_idle(std::uint64_t max_events) {
-  std::uint64_t ran = 0;
-  while (ran < max_events && run_one())
-    ++ran;
-  return ran;
+  constexpr bool kGo = false;
+  return run_loop(kNever, kNever, max_events, kGo);
 }
 
 }  // namespace fredsim

@@ -75,6 +75,7 @@ class EventQueue {
   std::uint64_t reserve_seqs(std::uint64_t n) {
     const std::uint64_t base = next_seq_;
     next_seq_ += n;
+    uncounted_ += n;  // numbers, not events, until schedule_reserved() (size())
     return base;
   }
   EventId schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target, std::uint32_t kind,
@@ -87,17 +88,18 @@ class EventQueue {
   /// cycle costs one queue entry, not ten; every one of them still runs (and
   /// steps) as an event of its own.
   void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
-    if (newest_live_ && at == newest_cycle_ && newest_tail_ != kFront) {
+    // newest_tail_ is a node (not kFront or kNone) only while the newest run
+    // is live, and then newest_cycle_ is its cycle.
+    if (at == newest_cycle_ && newest_tail_ < kFront) {
       Node& t = nodes_[newest_tail_];
       if (t.posted && t.target == &target && t.kind == kind && t.arg == arg &&
           t.seq + t.repeat + 1 == next_seq_) {
         ++t.repeat;
-        ++next_seq_;
-        ++live_;
+        ++next_seq_;  // counts the event in size() too
         return;
       }
     }
-    if (schedule(at, target, kind, arg).seq != EventId{}.seq) nodes_[newest_tail_].posted = true;
+    post_new(at, target, kind, arg);
   }
   /// schedule() for the next step of a component whose event is running (a
   /// CPU's delivery reaching its entry point, a return completing), which no one
@@ -121,8 +123,12 @@ class EventQueue {
   bool pending(EventId id) const;
 
   Cycle now() const { return now_; }
-  bool empty() const { return live_ == 0; }
-  std::size_t size() const { return live_; }
+  bool empty() const { return size() == 0; }
+  std::size_t size() const {
+    // Every sequence number is an event scheduled, but for uncounted_; the
+    // ones run are gone. No counter per schedule or per event beyond these.
+    return static_cast<std::size_t>(next_seq_ - uncounted_ - events_run_);
+  }
   /// Cycle of the next live event, or kNever (also after an overrun).
   Cycle next_cycle();
   /// The first schedule past kMaxCycle, if any: the queue has stopped.
@@ -162,11 +168,12 @@ class EventQueue {
   /// event that took it). False, taking nothing, otherwise, and always under
   /// step(), which shows every event.
   bool take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
-    // The front runs before every queued event: then the next one is not
-    // queued. A cancelled first (a tombstone) is not the target's.
-    if (!in_run_ || front_live_ || first_ == kNone) return false;
+    // first_cycle_ is kEmpty (never now) when nothing is queued. The front runs
+    // before every queued event: then the next one is not queued. A cancelled
+    // first (a tombstone) is not the target's.
+    if (first_cycle_ != now_ || !in_run_ || front_live_ || overrun_) return false;
     Node& n = nodes_[first_];
-    if (n.cycle != now_ || n.target != &target || overrun_) return false;
+    if (n.target != &target) return false;
     kind = n.kind;
     arg = n.arg;
     if (n.repeat != 0) {
@@ -176,7 +183,6 @@ class EventQueue {
     } else {
       take_first();
     }
-    --live_;
     ++events_run_;
     return true;
   }
@@ -195,6 +201,9 @@ class EventQueue {
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr std::uint32_t kFront = kNone - 1;  // newest_tail_: the front
+  /// first_cycle_ when nothing is queued: after every cycle an event may have
+  /// (and after every run's limit, which the run loops clamp to kMaxCycle).
+  static constexpr Cycle kEmpty = kMaxCycle + 1;
   // The near wheel: one slot per cycle of the next kSlots cycles (event_queue.cpp).
   static constexpr std::uint32_t kSlotBits = 12;
   static constexpr std::uint32_t kSlots = 1u << kSlotBits;
@@ -215,69 +224,81 @@ class EventQueue {
     std::uint32_t repeat = 0;  // post(): identical events after this one, seq + 1...
     bool posted = false;       // by post(): may take repeats
   };
+  /// A wheel slot's chain, kNone when empty.
+  struct Slot {
+    std::uint32_t head = kNone;
+    std::uint32_t tail = kNone;
+  };
   static bool precedes(const Node& x, const Node& y) {
     if (x.cycle != y.cycle) return x.cycle < y.cycle;
     if (x.run != y.run) return x.run < y.run;
     return x.seq < y.seq;
   }
   bool before(std::uint32_t a, std::uint32_t b) const { return precedes(nodes_[a], nodes_[b]); }
-  /// Moves the front into the queue (an event that comes before it was scheduled).
-  void displace_front();
   /// The next sequence number, for an event at `at`: it joins the newest run
   /// when that run is at `at`, else begins a new one (newest_run_ after).
+  /// newest_cycle_ is kNever (no event's cycle) when no run may be joined.
   std::uint64_t open_seq(Cycle at) {
     const std::uint64_t seq = next_seq_++;
-    if (!newest_live_ || at != newest_cycle_) {
-      newest_live_ = true;
+    if (at != newest_cycle_) {
       newest_cycle_ = at;
       newest_run_ = seq;
     }
     return seq;
   }
+  /// The newest run's last event is gone: no event may join that run any more.
+  void end_newest() {
+    newest_cycle_ = kNever;
+    newest_tail_ = kNone;
+  }
+  std::uint32_t alloc_node();
+  [[gnu::noinline]] std::uint32_t grow();
+  /// Records the first overrun (`at` is past kMaxCycle).
+  [[gnu::noinline, gnu::cold]] void record_overrun(Cycle at, const EventTarget& target,
+                                                   std::uint32_t kind);
+  /// schedule()'s work: the event goes into the queue (never the front).
+  EventId queue_event(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
+  /// schedule() for post(), marking the entry as one that may take repeats.
+  void post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
+  /// Puts node `i`, due at `at`, into the wheel or the heap, and updates the
+  /// first. `newest`: it is the latest schedule() (its seq is the highest), so
+  /// it comes after every event of its slot of the same or an older run.
+  template <bool newest>
+  void link(std::uint32_t i, Cycle at);
+  /// Node `i` (at `at` <= first_cycle_) may come first: then it becomes first_,
+  /// the front first moving into the queue if `i` comes before it.
+  void maybe_first(std::uint32_t i, Cycle at);
+  /// A node not the latest schedule() into a slot with events: walks to its place.
+  [[gnu::noinline]] void slot_insert(std::uint32_t i, Cycle at);
+  [[gnu::noinline]] void far_push(std::uint32_t i, Cycle at);
+  /// Moves the front into the queue (an event that comes before it was scheduled).
+  [[gnu::noinline]] void displace_front();
   /// Takes the front off (its event runs next), with now() at its cycle.
   void take_front() {
     front_live_ = false;
-    if (newest_tail_ == kFront) newest_live_ = false;
+    if (newest_tail_ == kFront) end_newest();
     now_ = front_.cycle;
   }
   bool run_next(Cycle limit, Cycle horizon);
-  bool next_event(Cycle limit, Cycle horizon);
-  std::uint32_t alloc_node();
-  /// Records the first overrun; false when `at` is within time.
-  bool past_end(Cycle at, const EventTarget& target, std::uint32_t kind);
-  void insert(std::uint32_t i);
-  void wheel_insert(std::uint32_t i);
-  void far_push(std::uint32_t i);
-  /// The first event in the order (tombstone or not), kNone when none: kept up
-  /// to date by insert() and remove_first(), so finding it costs nothing.
-  std::uint32_t first() const { return first_; }
+  /// Runs the next event due at or before `limit` (at most kMaxCycle); false,
+  /// running nothing, when there is none. in_run_ and horizon_ are the caller's.
+  bool next_event(Cycle limit);
+  /// The loop of next_event calls behind every run function.
+  std::uint64_t run_loop(Cycle limit, Cycle horizon, std::uint64_t max_events, const bool& stop);
   /// Finds the first event from scratch (after the first was taken off).
-  std::uint32_t find_first() const;
+  void find_first();
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
-  /// remove_first(first()), out of line (for take_next_of).
-  void take_first();
+  /// remove_first(first_), out of line (for take_next_of and the tombstones).
+  [[gnu::noinline]] void take_first();
   /// remove_first() for a first event that is the heap's top.
-  void far_pop(std::uint32_t i);
-  /// schedule()'s work, inlined into schedule_next()'s fallback as well.
-  EventId queue_event(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
-  /// Takes the first event's next run off the queue: one repeat of a posted
-  /// entry, or the entry itself.
-  void consume_first(std::uint32_t i);
-  void drop_stale_first();
-  /// Runs one event taken off the queue at now_ (its fields copied out first:
-  /// the call may schedule into the slot it came from).
-  void fire(EventTarget* target, std::uint32_t kind, std::uint64_t arg, Cycle horizon) {
-    --live_;
-    ++events_run_;
-    horizon_ = horizon;
-    in_run_ = true;
-    target->on_event(kind, arg);
-    in_run_ = false;
-    horizon_ = 0;
+  [[gnu::noinline]] void far_pop(std::uint32_t i);
+  /// Takes the tombstones off the front of the queue: first_ is then live or kNone.
+  void drop_stale_first() {
+    while (first_ != kNone && nodes_[first_].target == nullptr)
+      [[unlikely]] take_first();
   }
-  Node pop_first();
   /// The next live event, off the queue, with now() at its cycle; none when idle.
   std::optional<Node> take_next();
   template <typename F>
@@ -285,31 +306,41 @@ class EventQueue {
 
   std::vector<Node> nodes_;
   std::uint32_t free_ = kNone;
-  // The wheel: events due within kSlots cycles of now, in the slot of their
-  // cycle, each slot's events chained in order.
-  std::vector<std::uint32_t> slot_head_, slot_tail_;
-  std::uint64_t occupied_[kWords] = {};  // a bit per slot with events
-  std::uint64_t summary_ = 0;            // a bit per word of occupied_ that is not 0
-  std::size_t wheel_size_ = 0;
-  // Later events: a binary heap of nodes in (cycle, run, seq) order.
-  std::vector<std::uint32_t> far_;
-  std::uint32_t first_ = kNone;  // the first event in the order, see first()
+  // The first event in the order (tombstone or not) and its cycle; kNone and
+  // kEmpty when none is queued. Kept up to date by every schedule and removal,
+  // so finding the next event costs nothing, and a schedule compares a cycle.
+  std::uint32_t first_ = kNone;
+  Cycle first_cycle_ = kEmpty;
   // schedule_next()'s event while it comes before every queued one: not in the
   // wheel or the heap, not counted in first_.
-  Node front_{};
   bool front_live_ = false;
+  bool in_run_ = false;  // inside an event run by the run loops (not step())
+  Node front_{};
   // The run created last by schedule(): the only one an event may join.
-  bool newest_live_ = false;
-  Cycle newest_cycle_ = 0;
+  // newest_tail_ is its last event, kFront when that is the front, and kNone
+  // when there is none (newest_cycle_ kNever, see end_newest()).
+  Cycle newest_cycle_ = kNever;
   std::uint64_t newest_run_ = 0;
   std::uint32_t newest_tail_ = kNone;
   Cycle now_ = 0;
-  Cycle horizon_ = 0;    // how far try_advance may go; 0 outside run_one
-  bool in_run_ = false;  // inside an event run by fire() (not step())
+  Cycle horizon_ = 0;  // how far try_advance may go (at most kMaxCycle); 0 outside runs
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
-  std::size_t live_ = 0;
+  // Sequence numbers that are no pending or run event: reserved ones not (yet)
+  // scheduled, and cancelled events (counts modulo 2^64: a reserved number
+  // scheduled again after its event ran counts twice). See size().
+  std::uint64_t uncounted_ = 0;
   std::optional<TimeOverrun> overrun_;
+  // Later events: a binary heap of nodes in (cycle, run, seq) order, and its
+  // top's cycle (kEmpty when empty).
+  std::vector<std::uint32_t> far_;
+  Cycle far_cycle_ = kEmpty;
+  // The wheel: events due within kSlots cycles of now, in the slot of their
+  // cycle, each slot's events chained in order; a bit per slot in use, and a
+  // summary bit per word of those bits that is not 0.
+  std::uint64_t summary_ = 0;
+  std::uint64_t occupied_[kWords] = {};
+  Slot slots_[kSlots];
 };
 
 }  // namespace fredsim
