@@ -9,6 +9,16 @@
 #define FREDSIM_INLINE [[gnu::always_inline]] inline
 
 namespace fredsim {
+namespace {
+
+// The index of the lowest bit set in `bits`, which is not 0: a bit scan
+// without std::countr_zero's care for 0.
+FREDSIM_INLINE std::uint32_t lowest_bit(std::uint64_t bits) {
+  assert(bits != 0);
+  return static_cast<std::uint32_t>(__builtin_ctzll(bits));
+}
+
+}  // namespace
 
 // The order is (cycle, seq), seq counting schedule() calls: FIFO at equal cycles.
 //
@@ -56,6 +66,7 @@ FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
 
 void EventQueue::record_overrun(Cycle at, const EventTarget& target, std::uint32_t kind) {
   if (!overrun_) overrun_ = TimeOverrun{now_, at, target.event_name(kind)};
+  state_ |= kOverrun;
 }
 
 void EventQueue::maybe_first(std::uint32_t i, Cycle at) {
@@ -64,7 +75,7 @@ void EventQueue::maybe_first(std::uint32_t i, Cycle at) {
   if (at == first_cycle_ && !before(i, first_)) return;
   // Before every queued event: then maybe before the front too, which then
   // goes into the queue (and becomes first_ for the moment).
-  if (front_live_ && precedes(nodes_[i], front_)) [[unlikely]]
+  if (front_live() && precedes(nodes_[i], front_)) [[unlikely]]
     displace_front();
   first_ = i;
   first_cycle_ = at;
@@ -133,10 +144,10 @@ FREDSIM_INLINE void EventQueue::link(std::uint32_t i, Cycle at) {
 }
 
 void EventQueue::displace_front() {
-  front_live_ = false;
+  state_ &= ~kFront;
   const std::uint32_t j = alloc_node();
   nodes_[j] = front_;
-  if (newest_tail_ == kFront) newest_tail_ = j;
+  if (newest_tail_ == kFrontTail) newest_tail_ = j;
   link<false>(j, front_.cycle);
 }
 
@@ -168,15 +179,16 @@ void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind
   assert(at >= now_ && "events cannot be scheduled in the past");
   // One front at a time, and only for an event due before the queue's first
   // (at its cycle, schedule() decides): otherwise the queue takes it.
-  // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle.
-  if (front_live_ || at >= first_cycle_) {
+  // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle. No
+  // front after an overrun or with tombstones either (one test of state_).
+  if ((state_ & ~kInRun) != 0 || at >= first_cycle_) {
     queue_event(at, target, kind, arg);
     return;
   }
   const std::uint64_t seq = open_seq(at);
   front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
-  front_live_ = true;
-  newest_tail_ = kFront;
+  state_ |= kFront;
+  newest_tail_ = kFrontTail;
 }
 
 EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target,
@@ -229,6 +241,8 @@ bool EventQueue::cancel(EventId id) {
     if (n.target != nullptr) {
       n.target = nullptr;  // a tombstone: taken off and skipped in its turn
       ++uncounted_;
+      ++tombstones_;
+      state_ |= kTombstones;
       cancelled = true;
     }
     return true;
@@ -242,14 +256,13 @@ FREDSIM_INLINE std::uint32_t EventQueue::first_wheel_slot() const {
   const std::uint32_t start = static_cast<std::uint32_t>(now_) & kSlotMask;
   const std::uint32_t w = start >> 6;
   if (const std::uint64_t m = occupied_[w] & (~std::uint64_t{0} << (start & 63)); m != 0) {
-    return (w << 6) | static_cast<std::uint32_t>(std::countr_zero(m));
+    return (w << 6) | lowest_bit(m);
   }
   const std::uint64_t after = w == 63 ? 0 : summary_ & (~std::uint64_t{0} << (w + 1));
   // None after now's word: round to the first in use (word w's bits at or after
   // now's slot are ruled out above).
-  const std::uint32_t v =
-      static_cast<std::uint32_t>(std::countr_zero(after != 0 ? after : summary_));
-  return (v << 6) | static_cast<std::uint32_t>(std::countr_zero(occupied_[v]));
+  const std::uint32_t v = lowest_bit(after != 0 ? after : summary_);
+  return (v << 6) | lowest_bit(occupied_[v]);
 }
 
 FREDSIM_INLINE void EventQueue::find_first() {
@@ -328,16 +341,23 @@ void EventQueue::take_first() {
   remove_first(first_);
 }
 
+void EventQueue::drop_tombstones() {
+  while (first_ != kNone && nodes_[first_].target == nullptr) {
+    take_first();
+    if (--tombstones_ == 0) state_ &= ~kTombstones;
+  }
+}
+
 Cycle EventQueue::next_cycle() {
   if (overrun_) return kNever;
-  if (front_live_) return front_.cycle;
+  if (front_live()) return front_.cycle;
   drop_stale_first();
   return first_ == kNone ? kNever : first_cycle_;
 }
 
 std::optional<EventQueue::Node> EventQueue::take_next() {
   if (overrun_) return std::nullopt;  // time ran out: the run stops here
-  if (front_live_) {
+  if (front_live()) {
     take_front();
     ++events_run_;
     return front_;
@@ -358,27 +378,23 @@ std::optional<EventQueue::Node> EventQueue::take_next() {
 }
 
 FREDSIM_INLINE bool EventQueue::next_event(Cycle limit) {
-  if (overrun_) [[unlikely]]
-    return false;  // time ran out: the run stops here
-  if (front_live_) {
-    // Before every queued event (tombstones too): nothing to search or unlink.
-    if (front_.cycle > limit) return false;
-    take_front();
-    ++events_run_;
-    front_.target->on_event(front_.kind, front_.arg);
-    return true;
+  if (state_ != kInRun) {
+    if ((state_ & kOverrun) != 0) return false;  // time ran out: the run stops here
+    if (front_live()) {
+      // Before every queued event (tombstones too): nothing to search or unlink.
+      if (front_.cycle > limit) return false;
+      take_front();
+      ++events_run_;
+      front_.target->on_event(front_.kind, front_.arg);
+      return true;
+    }
+    // Tombstones at the front go whatever the limit (as next_cycle() drops them).
+    drop_stale_first();
   }
-  // Tombstones at the front go whatever the limit (as next_cycle() drops them).
-  std::uint32_t i = first_;
-  for (;;) {
-    if (i == kNone) return false;
-    if (nodes_[i].target != nullptr) [[likely]]
-      break;
-    take_first();
-    i = first_;
-  }
+  // The first is live now (or none: kEmpty, past every limit).
   const Cycle at = first_cycle_;
   if (at > limit) return false;
+  const std::uint32_t i = first_;
   // The fields the call needs, copied out first: the call may schedule into
   // the node's slot, or reuse the node.
   Node& n = nodes_[i];
@@ -404,13 +420,13 @@ std::uint64_t EventQueue::run_loop(Cycle limit, Cycle horizon, std::uint64_t max
   limit = std::min(limit, kMaxCycle);
   // Set once for the whole loop: between two events only the queue runs.
   horizon_ = std::min(horizon, kMaxCycle);
-  in_run_ = true;
+  state_ |= kInRun;
   std::uint64_t ran = 0;
   while (ran < max_events && next_event(limit)) {
     ++ran;
     if (stop) break;
   }
-  in_run_ = false;
+  state_ &= ~kInRun;
   horizon_ = 0;
   return ran;
 }
@@ -428,7 +444,7 @@ bool EventQueue::try_advance(Cycle to) {
   // horizon_ is at most kMaxCycle: past the end of time, the event the caller
   // schedules instead records it.
   if (to > horizon_ || to < now_) return false;
-  if (front_live_ && front_.cycle <= to) return false;
+  if (front_live() && front_.cycle <= to) return false;
   drop_stale_first();
   if (first_cycle_ <= to) return false;
   now_ = to;

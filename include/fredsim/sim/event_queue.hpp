@@ -88,9 +88,9 @@ class EventQueue {
   /// cycle costs one queue entry, not ten; every one of them still runs (and
   /// steps) as an event of its own.
   void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
-    // newest_tail_ is a node (not kFront or kNone) only while the newest run
+    // newest_tail_ is a node (not kFrontTail or kNone) only while the newest run
     // is live, and then newest_cycle_ is its cycle.
-    if (at == newest_cycle_ && newest_tail_ < kFront) {
+    if (at == newest_cycle_ && newest_tail_ < kFrontTail) {
       Node& t = nodes_[newest_tail_];
       if (t.posted && t.target == &target && t.kind == kind && t.arg == arg &&
           t.seq + t.repeat + 1 == next_seq_) {
@@ -171,7 +171,8 @@ class EventQueue {
     // first_cycle_ is kEmpty (never now) when nothing is queued. The front runs
     // before every queued event: then the next one is not queued. A cancelled
     // first (a tombstone) is not the target's.
-    if (first_cycle_ != now_ || !in_run_ || front_live_ || overrun_) return false;
+    // Only inside a run loop, without a front or an overrun (tombstones or not).
+    if (first_cycle_ != now_ || (state_ | kTombstones) != (kInRun | kTombstones)) return false;
     Node& n = nodes_[first_];
     if (n.target != &target) return false;
     kind = n.kind;
@@ -200,7 +201,7 @@ class EventQueue {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  static constexpr std::uint32_t kFront = kNone - 1;  // newest_tail_: the front
+  static constexpr std::uint32_t kFrontTail = kNone - 1;  // newest_tail_: the front
   /// first_cycle_ when nothing is queued: after every cycle an event may have
   /// (and after every run's limit, which the run loops clamp to kMaxCycle).
   static constexpr Cycle kEmpty = kMaxCycle + 1;
@@ -212,8 +213,9 @@ class EventQueue {
   static_assert(kWords <= 64, "one summary word covers the occupancy words");
   /// One scheduled event, in a pool; `next` chains a slot's events or the free list.
   /// Its place in the order is (cycle, run, seq): `run` is the sequence number
-  /// of the first event of the run it joined (see event_queue.cpp).
-  struct Node {
+  /// of the first event of the run it joined (see event_queue.cpp). A cache
+  /// line each: one node per line, and an index is a shift from its address.
+  struct alignas(64) Node {
     EventTarget* target;  // null: cancelled (a tombstone)
     std::uint64_t arg;
     std::uint64_t seq;  // of the next run of it (a repeated entry counts up)
@@ -275,13 +277,13 @@ class EventQueue {
   [[gnu::noinline]] void displace_front();
   /// Takes the front off (its event runs next), with now() at its cycle.
   void take_front() {
-    front_live_ = false;
-    if (newest_tail_ == kFront) end_newest();
+    state_ &= ~kFront;
+    if (newest_tail_ == kFrontTail) end_newest();
     now_ = front_.cycle;
   }
   bool run_next(Cycle limit, Cycle horizon);
   /// Runs the next event due at or before `limit` (at most kMaxCycle); false,
-  /// running nothing, when there is none. in_run_ and horizon_ are the caller's.
+  /// running nothing, when there is none. kInRun and horizon_ are the caller's.
   bool next_event(Cycle limit);
   /// The loop of next_event calls behind every run function.
   std::uint64_t run_loop(Cycle limit, Cycle horizon, std::uint64_t max_events, const bool& stop);
@@ -296,9 +298,10 @@ class EventQueue {
   [[gnu::noinline]] void far_pop(std::uint32_t i);
   /// Takes the tombstones off the front of the queue: first_ is then live or kNone.
   void drop_stale_first() {
-    while (first_ != kNone && nodes_[first_].target == nullptr)
-      [[unlikely]] take_first();
+    if ((state_ & kTombstones) != 0) [[unlikely]]
+      drop_tombstones();
   }
+  [[gnu::noinline]] void drop_tombstones();
   /// The next live event, off the queue, with now() at its cycle; none when idle.
   std::optional<Node> take_next();
   template <typename F>
@@ -311,13 +314,20 @@ class EventQueue {
   // so finding the next event costs nothing, and a schedule compares a cycle.
   std::uint32_t first_ = kNone;
   Cycle first_cycle_ = kEmpty;
+  // What the run loop must look at besides the first event, in one byte
+  // (state_): 0 in the common case, kInRun alone inside a run loop.
+  static constexpr std::uint8_t kFront = 1;       // front_ holds an event
+  static constexpr std::uint8_t kOverrun = 2;     // overrun_ is set: nothing runs
+  static constexpr std::uint8_t kTombstones = 4;  // tombstones_ != 0
+  static constexpr std::uint8_t kInRun = 8;       // inside a run loop (not step())
+  std::uint8_t state_ = 0;
+  bool front_live() const { return (state_ & kFront) != 0; }
+  std::uint32_t tombstones_ = 0;  // cancelled events still queued
   // schedule_next()'s event while it comes before every queued one: not in the
   // wheel or the heap, not counted in first_.
-  bool front_live_ = false;
-  bool in_run_ = false;  // inside an event run by the run loops (not step())
   Node front_{};
   // The run created last by schedule(): the only one an event may join.
-  // newest_tail_ is its last event, kFront when that is the front, and kNone
+  // newest_tail_ is its last event, kFrontTail when that is the front, and kNone
   // when there is none (newest_cycle_ kNever, see end_newest()).
   Cycle newest_cycle_ = kNever;
   std::uint64_t newest_run_ = 0;
