@@ -49,17 +49,18 @@ EventQueue::EventQueue(std::size_t initial_capacity) {
   far_.reserve(initial_capacity);
 }
 
-std::uint32_t EventQueue::grow() {
+void EventQueue::grow() {
   // push_back doubles the storage when full: reallocations stay logarithmic in
   // the working size, and none happen once it is reached.
   nodes_.push_back(Node{});
-  return static_cast<std::uint32_t>(nodes_.size() - 1);
+  nodes_.back().next = free_;
+  free_ = static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
 FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
+  if (free_ == kNone) [[unlikely]]
+    grow();
   const std::uint32_t i = free_;
-  if (i == kNone) [[unlikely]]
-    return grow();
   free_ = nodes_[i].next;
   return i;
 }
@@ -69,24 +70,25 @@ void EventQueue::record_overrun(Cycle at, const EventTarget& target, std::uint32
   state_ |= kOverrun;
 }
 
-void EventQueue::maybe_first(std::uint32_t i, Cycle at) {
+EventId EventQueue::maybe_first(std::uint32_t i, Cycle at) {
   // At the first's cycle only a reserved number, or an event in the wheel
   // beside a heap one, can come before the first: compare the whole key.
-  if (at == first_cycle_ && !before(i, first_)) return;
+  if (at == first_cycle_ && !before(i, first_)) return EventId{nodes_[i].seq};
   // Before every queued event: then maybe before the front too, which then
   // goes into the queue (and becomes first_ for the moment).
   if (front_live() && precedes(nodes_[i], front_)) [[unlikely]]
     displace_front();
   first_ = i;
   first_cycle_ = at;
+  return EventId{nodes_[i].seq};
 }
 
-void EventQueue::slot_insert(std::uint32_t i, Cycle at) {
+EventId EventQueue::slot_insert(std::uint32_t i, Cycle at) {
   Slot& slot = slots_[static_cast<std::uint32_t>(at) & kSlotMask];
   if (before(slot.tail, i)) {
     nodes_[slot.tail].next = i;
     slot.tail = i;
-    return;
+    return EventId{nodes_[i].seq};
   }
   // A reserved number (or the displaced front) older than the chain's last:
   // walk to its place. At the head, it may be the queue's first.
@@ -96,10 +98,11 @@ void EventQueue::slot_insert(std::uint32_t i, Cycle at) {
   nodes_[i].next = *link;
   const bool head = link == &slot.head;
   *link = i;
-  if (head && at <= first_cycle_) maybe_first(i, at);
+  if (head && at <= first_cycle_) return maybe_first(i, at);
+  return EventId{nodes_[i].seq};
 }
 
-void EventQueue::far_push(std::uint32_t i, Cycle at) {
+EventId EventQueue::far_push(std::uint32_t i, Cycle at) {
   far_.push_back(i);
   std::size_t k = far_.size() - 1;
   while (k > 0) {
@@ -110,23 +113,22 @@ void EventQueue::far_push(std::uint32_t i, Cycle at) {
   }
   far_[k] = i;
   if (k == 0) far_cycle_ = at;
-  if (at <= first_cycle_) maybe_first(i, at);
+  if (at <= first_cycle_) return maybe_first(i, at);
+  return EventId{nodes_[i].seq};
 }
 
 template <bool newest>
-FREDSIM_INLINE void EventQueue::link(std::uint32_t i, Cycle at) {
-  if (at - now_ >= kSlots) [[unlikely]] {
-    far_push(i, at);
-    return;
-  }
+FREDSIM_INLINE EventId EventQueue::link(std::uint32_t i, Cycle at) {
+  if (at - now_ >= kSlots) [[unlikely]]
+    return far_push(i, at);
   const std::uint32_t s = static_cast<std::uint32_t>(at) & kSlotMask;
   Slot& slot = slots_[s];
-  if (slot.tail == kNone) {
+  if (slot.head == kNone) {
     slot.head = slot.tail = i;
     occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
     summary_ |= std::uint64_t{1} << (s >> 6);
-    if (at <= first_cycle_) maybe_first(i, at);
-    return;
+    if (at <= first_cycle_) return maybe_first(i, at);
+    return EventId{nodes_[i].seq};
   }
   // The slot's events are at `at` too, so the first is no later: the event
   // is not first unless it goes in at the head (slot_insert sees to that).
@@ -137,10 +139,10 @@ FREDSIM_INLINE void EventQueue::link(std::uint32_t i, Cycle at) {
     if (tail.run <= nodes_[i].run) [[likely]] {
       tail.next = i;
       slot.tail = i;
-      return;
+      return EventId{nodes_[i].seq};
     }
   }
-  slot_insert(i, at);
+  return slot_insert(i, at);
 }
 
 void EventQueue::displace_front() {
@@ -151,27 +153,37 @@ void EventQueue::displace_front() {
   link<false>(j, front_.cycle);
 }
 
+template <bool posted>
 FREDSIM_INLINE EventId EventQueue::queue_event(Cycle at, EventTarget& target, std::uint32_t kind,
                                                std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
-  if (at > kMaxCycle) [[unlikely]] {
+  if (free_ == kNone || at > kMaxCycle) [[unlikely]]
+    return queue_event_rare<posted>(at, target, kind, arg);
+  const std::uint64_t seq = open_seq(at);
+  const std::uint32_t i = free_;
+  free_ = nodes_[i].next;
+  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, posted};
+  newest_tail_ = i;
+  return link<true>(i, at);
+}
+
+template <bool posted>
+EventId EventQueue::queue_event_rare(Cycle at, EventTarget& target, std::uint32_t kind,
+                                     std::uint64_t arg) {
+  if (at > kMaxCycle) {
     record_overrun(at, target, kind);
     return EventId{};
   }
-  const std::uint64_t seq = open_seq(at);
-  const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
-  newest_tail_ = i;
-  link<true>(i, at);
-  return EventId{seq};
+  grow();
+  return queue_event<posted>(at, target, kind, arg);
 }
 
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
-  return queue_event(at, target, kind, arg);
+  return queue_event<false>(at, target, kind, arg);
 }
 
 void EventQueue::post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
-  if (queue_event(at, target, kind, arg).seq != EventId{}.seq) nodes_[newest_tail_].posted = true;
+  queue_event<true>(at, target, kind, arg);
 }
 
 void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind,
@@ -182,7 +194,7 @@ void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind
   // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle. No
   // front after an overrun or with tombstones either (one test of state_).
   if ((state_ & ~kInRun) != 0 || at >= first_cycle_) {
-    queue_event(at, target, kind, arg);
+    queue_event<false>(at, target, kind, arg);
     return;
   }
   const std::uint64_t seq = open_seq(at);
@@ -204,8 +216,7 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
   const std::uint32_t i = alloc_node();
   nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, false};
   --uncounted_;
-  link<false>(i, at);
-  return EventId{seq};
+  return link<false>(i, at);
 }
 
 template <typename F>
@@ -265,22 +276,25 @@ FREDSIM_INLINE std::uint32_t EventQueue::first_wheel_slot() const {
   return (v << 6) | lowest_bit(occupied_[v]);
 }
 
-FREDSIM_INLINE void EventQueue::find_first() {
-  std::uint32_t i = kNone;
-  Cycle c = kEmpty;
-  if (summary_ != 0) {
-    i = slots_[first_wheel_slot()].head;
-    c = nodes_[i].cycle;
-  }
-  // The heap's top, when it is due no later (both kEmpty: nothing queued).
-  if (far_cycle_ <= c && far_cycle_ != kEmpty) [[unlikely]] {
-    if (far_cycle_ < c || before(far_.front(), i)) {
+FREDSIM_INLINE void EventQueue::set_first(std::uint32_t i, Cycle c) {
+  // The heap's top instead, when it is due no later (both kEmpty: nothing queued).
+  if (far_cycle_ <= c) [[unlikely]] {
+    if (far_cycle_ != kEmpty && (far_cycle_ < c || before(far_.front(), i))) {
       i = far_.front();
       c = far_cycle_;
     }
   }
   first_ = i;
   first_cycle_ = c;
+}
+
+FREDSIM_INLINE void EventQueue::find_first() {
+  if (summary_ == 0) {
+    set_first(kNone, kEmpty);
+    return;
+  }
+  const std::uint32_t i = slots_[first_wheel_slot()].head;
+  set_first(i, nodes_[i].cycle);
 }
 
 FREDSIM_INLINE void EventQueue::remove_first(std::uint32_t i) {
@@ -305,10 +319,32 @@ FREDSIM_INLINE void EventQueue::remove_first(std::uint32_t i) {
       first_ = far_.front();
     return;
   }
-  slot.tail = kNone;
-  occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
-  if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
-  find_first();
+  // The slot is empty (its head kNone; its tail is not looked at again until
+  // an event goes in). The wheel's next event is the first in use after it,
+  // going round: every event in the wheel is due in [first_cycle_, now +
+  // kSlots), so the scan starts from this slot and this bitmap word, which is
+  // in a register already.
+  const std::uint32_t w = s >> 6;
+  const std::uint64_t bit = std::uint64_t{1} << (s & 63);
+  const std::uint64_t word = occupied_[w] & ~bit;
+  occupied_[w] = word;
+  std::uint32_t next_slot;
+  if (const std::uint64_t later = word & (0 - bit); later != 0) {
+    next_slot = (w << 6) | lowest_bit(later);
+  } else {
+    if (word == 0) summary_ &= ~(std::uint64_t{1} << w);
+    if (summary_ == 0) [[unlikely]] {
+      set_first(kNone, kEmpty);
+      return;
+    }
+    // The words after w (~1 << w: none after the last word), else round to the
+    // first in use (w's own bits before s among them).
+    const std::uint64_t after = summary_ & (~std::uint64_t{1} << w);
+    const std::uint32_t v = lowest_bit(after != 0 ? after : summary_);
+    next_slot = (v << 6) | lowest_bit(occupied_[v]);
+  }
+  const std::uint32_t j = slots_[next_slot].head;
+  set_first(j, nodes_[j].cycle);
 }
 
 void EventQueue::far_pop(std::uint32_t i) {

@@ -226,7 +226,7 @@ class EventQueue {
     std::uint32_t repeat = 0;  // post(): identical events after this one, seq + 1...
     bool posted = false;       // by post(): may take repeats
   };
-  /// A wheel slot's chain, kNone when empty.
+  /// A wheel slot's chain: head kNone when empty (the tail is then stale).
   struct Slot {
     std::uint32_t head = kNone;
     std::uint32_t tail = kNone;
@@ -254,25 +254,34 @@ class EventQueue {
     newest_tail_ = kNone;
   }
   std::uint32_t alloc_node();
-  [[gnu::noinline]] std::uint32_t grow();
+  /// Adds a node to the free list (storage for one more event).
+  [[gnu::noinline]] void grow();
   /// Records the first overrun (`at` is past kMaxCycle).
   [[gnu::noinline, gnu::cold]] void record_overrun(Cycle at, const EventTarget& target,
                                                    std::uint32_t kind);
   /// schedule()'s work: the event goes into the queue (never the front).
+  /// Every rare case (no free node, past kMaxCycle, an event that may come
+  /// first, the heap, a walk along a slot) is a call in tail position, so the
+  /// common one, an event appended to a wheel slot, saves no registers.
+  template <bool posted>
   EventId queue_event(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
+  template <bool posted>
+  [[gnu::noinline]] EventId queue_event_rare(Cycle at, EventTarget& target, std::uint32_t kind,
+                                             std::uint64_t arg);
   /// schedule() for post(), marking the entry as one that may take repeats.
   void post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
   /// Puts node `i`, due at `at`, into the wheel or the heap, and updates the
   /// first. `newest`: it is the latest schedule() (its seq is the highest), so
   /// it comes after every event of its slot of the same or an older run.
+  /// Returns the event's EventId (its seq), so that its callers end in calls.
   template <bool newest>
-  void link(std::uint32_t i, Cycle at);
+  EventId link(std::uint32_t i, Cycle at);
   /// Node `i` (at `at` <= first_cycle_) may come first: then it becomes first_,
   /// the front first moving into the queue if `i` comes before it.
-  void maybe_first(std::uint32_t i, Cycle at);
+  [[gnu::noinline]] EventId maybe_first(std::uint32_t i, Cycle at);
   /// A node not the latest schedule() into a slot with events: walks to its place.
-  [[gnu::noinline]] void slot_insert(std::uint32_t i, Cycle at);
-  [[gnu::noinline]] void far_push(std::uint32_t i, Cycle at);
+  [[gnu::noinline]] EventId slot_insert(std::uint32_t i, Cycle at);
+  [[gnu::noinline]] EventId far_push(std::uint32_t i, Cycle at);
   /// Moves the front into the queue (an event that comes before it was scheduled).
   [[gnu::noinline]] void displace_front();
   /// Takes the front off (its event runs next), with now() at its cycle.
@@ -289,6 +298,9 @@ class EventQueue {
   std::uint64_t run_loop(Cycle limit, Cycle horizon, std::uint64_t max_events, const bool& stop);
   /// Finds the first event from scratch (after the first was taken off).
   void find_first();
+  /// Makes `i`, the wheel's first, at `c` (kNone and kEmpty when the wheel is
+  /// empty), the first, unless the heap's top comes before it.
+  void set_first(std::uint32_t i, Cycle c);
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
