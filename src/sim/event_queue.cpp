@@ -85,13 +85,9 @@ EventId EventQueue::maybe_first(std::uint32_t i, Cycle at) {
 
 EventId EventQueue::slot_insert(std::uint32_t i, Cycle at) {
   Slot& slot = slots_[static_cast<std::uint32_t>(at) & kSlotMask];
-  if (before(slot.tail, i)) {
-    nodes_[slot.tail].next = i;
-    slot.tail = i;
-    return EventId{nodes_[i].seq};
-  }
-  // A reserved number (or the displaced front) older than the chain's last:
-  // walk to its place. At the head, it may be the queue's first.
+  // A reserved number (or the displaced front) older than the chain's last
+  // (link() has seen to the rest): walk to its place. At the head, it may be
+  // the queue's first.
   std::uint32_t* link = &slot.head;
   while (before(*link, i))
     link = &nodes_[*link].next;
@@ -127,20 +123,26 @@ FREDSIM_INLINE EventId EventQueue::link(std::uint32_t i, Cycle at) {
     slot.head = slot.tail = i;
     occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
     summary_ |= std::uint64_t{1} << (s >> 6);
-    if (at <= first_cycle_) return maybe_first(i, at);
+    if (at > first_cycle_) [[likely]]
+      return EventId{nodes_[i].seq};
+    // Due before the first and no front: the first, without more ado.
+    if (at == first_cycle_ || front_live()) return maybe_first(i, at);
+    first_ = i;
+    first_cycle_ = at;
     return EventId{nodes_[i].seq};
   }
   // The slot's events are at `at` too, so the first is no later: the event
   // is not first unless it goes in at the head (slot_insert sees to that).
   // The latest schedule() has the highest seq: it goes after every event of
-  // an older or the same run, the common case, with a compare of runs.
-  if constexpr (newest) {
-    Node& tail = nodes_[slot.tail];
-    if (tail.run <= nodes_[i].run) [[likely]] {
-      tail.next = i;
-      slot.tail = i;
-      return EventId{nodes_[i].seq};
-    }
+  // an older or the same run, the common case, with a compare of runs. Any
+  // other (a reserved number) mostly goes last as well.
+  Node& tail = nodes_[slot.tail];
+  const Node& n = nodes_[i];
+  if (newest ? tail.run <= n.run : tail.run < n.run || (tail.run == n.run && tail.seq < n.seq))
+      [[likely]] {
+    tail.next = i;
+    slot.tail = i;
+    return EventId{n.seq};
   }
   return slot_insert(i, at);
 }
@@ -207,16 +209,25 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
                                       std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   assert(seq < next_seq_ && "a reserved sequence number");
-  if (at > kMaxCycle) [[unlikely]] {
-    record_overrun(at, target, kind);
-    return EventId{};
-  }
+  if (free_ == kNone || at > kMaxCycle) [[unlikely]]
+    return schedule_reserved_rare(at, seq, target, kind, arg);
   // A run of its own, which nothing joins: its number is older than the newest
   // run's, so events joining it would overtake that run's.
-  const std::uint32_t i = alloc_node();
+  const std::uint32_t i = free_;
+  free_ = nodes_[i].next;
   nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, false};
   --uncounted_;
   return link<false>(i, at);
+}
+
+EventId EventQueue::schedule_reserved_rare(Cycle at, std::uint64_t seq, EventTarget& target,
+                                           std::uint32_t kind, std::uint64_t arg) {
+  if (at > kMaxCycle) {
+    record_overrun(at, target, kind);
+    return EventId{};
+  }
+  grow();
+  return schedule_reserved(at, seq, target, kind, arg);
 }
 
 template <typename F>

@@ -268,6 +268,8 @@ class EventQueue {
   template <bool posted>
   [[gnu::noinline]] EventId queue_event_rare(Cycle at, EventTarget& target, std::uint32_t kind,
                                              std::uint64_t arg);
+  [[gnu::noinline]] EventId schedule_reserved_rare(Cycle at, std::uint64_t seq, EventTarget& target,
+                                                   std::uint32_t kind, std::uint64_t arg);
   /// schedule() for post(), marking the entry as one that may take repeats.
   void post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
   /// Puts node `i`, due at `at`, into the wheel or the heap, and updates the
