@@ -113,60 +113,12 @@ EventId EventQueue::far_push(std::uint32_t i, Cycle at) {
   return EventId{nodes_[i].seq};
 }
 
-template <bool newest>
-FREDSIM_INLINE EventId EventQueue::link(std::uint32_t i, Cycle at) {
-  if (at - now_ >= kSlots) [[unlikely]]
-    return far_push(i, at);
-  const std::uint32_t s = static_cast<std::uint32_t>(at) & kSlotMask;
-  Slot& slot = slots_[s];
-  if (slot.head == kNone) {
-    slot.head = slot.tail = i;
-    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
-    summary_ |= std::uint64_t{1} << (s >> 6);
-    if (at > first_cycle_) [[likely]]
-      return EventId{nodes_[i].seq};
-    // Due before the first and no front: the first, without more ado.
-    if (at == first_cycle_ || front_live()) return maybe_first(i, at);
-    first_ = i;
-    first_cycle_ = at;
-    return EventId{nodes_[i].seq};
-  }
-  // The slot's events are at `at` too, so the first is no later: the event
-  // is not first unless it goes in at the head (slot_insert sees to that).
-  // The latest schedule() has the highest seq: it goes after every event of
-  // an older or the same run, the common case, with a compare of runs. Any
-  // other (a reserved number) mostly goes last as well.
-  Node& tail = nodes_[slot.tail];
-  const Node& n = nodes_[i];
-  if (newest ? tail.run <= n.run : tail.run < n.run || (tail.run == n.run && tail.seq < n.seq))
-      [[likely]] {
-    tail.next = i;
-    slot.tail = i;
-    return EventId{n.seq};
-  }
-  return slot_insert(i, at);
-}
-
 void EventQueue::displace_front() {
   state_ &= ~kFront;
   const std::uint32_t j = alloc_node();
   nodes_[j] = front_;
   if (newest_tail_ == kFrontTail) newest_tail_ = j;
   link<false>(j, front_.cycle);
-}
-
-template <bool posted>
-FREDSIM_INLINE EventId EventQueue::queue_event(Cycle at, EventTarget& target, std::uint32_t kind,
-                                               std::uint64_t arg) {
-  assert(at >= now_ && "events cannot be scheduled in the past");
-  if (free_ == kNone || at > kMaxCycle) [[unlikely]]
-    return queue_event_rare<posted>(at, target, kind, arg);
-  const std::uint64_t seq = open_seq(at);
-  const std::uint32_t i = free_;
-  free_ = nodes_[i].next;
-  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, posted};
-  newest_tail_ = i;
-  return link<true>(i, at);
 }
 
 template <bool posted>
@@ -180,29 +132,17 @@ EventId EventQueue::queue_event_rare(Cycle at, EventTarget& target, std::uint32_
   return queue_event<posted>(at, target, kind, arg);
 }
 
+template EventId EventQueue::queue_event_rare<false>(Cycle, EventTarget&, std::uint32_t,
+                                                     std::uint64_t);
+template EventId EventQueue::queue_event_rare<true>(Cycle, EventTarget&, std::uint32_t,
+                                                    std::uint64_t);
+
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   return queue_event<false>(at, target, kind, arg);
 }
 
 void EventQueue::post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
   queue_event<true>(at, target, kind, arg);
-}
-
-void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind,
-                               std::uint64_t arg) {
-  assert(at >= now_ && "events cannot be scheduled in the past");
-  // One front at a time, and only for an event due before the queue's first
-  // (at its cycle, schedule() decides): otherwise the queue takes it.
-  // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle. No
-  // front after an overrun or with tombstones either (one test of state_).
-  if ((state_ & ~kInRun) != 0 || at >= first_cycle_) {
-    queue_event<false>(at, target, kind, arg);
-    return;
-  }
-  const std::uint64_t seq = open_seq(at);
-  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
-  state_ |= kFront;
-  newest_tail_ = kFrontTail;
 }
 
 EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target,

@@ -5,6 +5,7 @@
 // run in the order they were scheduled (FIFO), never LIFO. Storage is reserved up
 // front and reused, so a queue that has reached its working size schedules and
 // pops without touching the heap.
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -366,5 +367,75 @@ class EventQueue {
   std::uint64_t occupied_[kWords] = {};
   Slot slots_[kSlots];
 };
+
+// The common schedules, inlined into their callers (the call cost as much as
+// the work); every rare case is a call out of line (event_queue.cpp).
+
+template <bool newest>
+[[gnu::always_inline]] inline EventId EventQueue::link(std::uint32_t i, Cycle at) {
+  if (at - now_ >= kSlots) [[unlikely]]
+    return far_push(i, at);
+  const std::uint32_t s = static_cast<std::uint32_t>(at) & kSlotMask;
+  Slot& slot = slots_[s];
+  if (slot.head == kNone) {
+    slot.head = slot.tail = i;
+    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
+    summary_ |= std::uint64_t{1} << (s >> 6);
+    if (at > first_cycle_) [[likely]]
+      return EventId{nodes_[i].seq};
+    // Due before the first and no front: the first, without more ado.
+    if (at == first_cycle_ || front_live()) return maybe_first(i, at);
+    first_ = i;
+    first_cycle_ = at;
+    return EventId{nodes_[i].seq};
+  }
+  // The slot's events are at `at` too, so the first is no later: the event
+  // is not first unless it goes in at the head (slot_insert sees to that).
+  // The latest schedule() has the highest seq: it goes after every event of
+  // an older or the same run, the common case, with a compare of runs. Any
+  // other (a reserved number) mostly goes last as well.
+  Node& tail = nodes_[slot.tail];
+  const Node& n = nodes_[i];
+  if (newest ? tail.run <= n.run : tail.run < n.run || (tail.run == n.run && tail.seq < n.seq))
+      [[likely]] {
+    tail.next = i;
+    slot.tail = i;
+    return EventId{n.seq};
+  }
+  return slot_insert(i, at);
+}
+
+template <bool posted>
+[[gnu::always_inline]] inline EventId EventQueue::queue_event(Cycle at, EventTarget& target,
+                                                              std::uint32_t kind,
+                                                              std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  if (free_ == kNone || at > kMaxCycle) [[unlikely]]
+    return queue_event_rare<posted>(at, target, kind, arg);
+  const std::uint64_t seq = open_seq(at);
+  const std::uint32_t i = free_;
+  free_ = nodes_[i].next;
+  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, posted};
+  newest_tail_ = i;
+  return link<true>(i, at);
+}
+
+[[gnu::always_inline]] inline void EventQueue::schedule_next(Cycle at, EventTarget& target,
+                                                             std::uint32_t kind,
+                                                             std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  // One front at a time, and only for an event due before the queue's first
+  // (at its cycle, schedule() decides): otherwise the queue takes it.
+  // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle. No
+  // front after an overrun or with tombstones either (one test of state_).
+  if ((state_ & ~kInRun) != 0 || at >= first_cycle_) {
+    queue_event<false>(at, target, kind, arg);
+    return;
+  }
+  const std::uint64_t seq = open_seq(at);
+  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
+  state_ |= kFront;
+  newest_tail_ = kFrontTail;
+}
 
 }  // namespace fredsim
