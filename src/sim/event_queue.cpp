@@ -155,7 +155,7 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
   // run's, so events joining it would overtake that run's.
   const std::uint32_t i = free_;
   free_ = nodes_[i].next;
-  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, false};
+  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0};
   --uncounted_;
   return link<false>(i, at);
 }

@@ -76,7 +76,8 @@ class EventQueue {
   std::uint64_t reserve_seqs(std::uint64_t n) {
     const std::uint64_t base = next_seq_;
     next_seq_ += n;
-    uncounted_ += n;  // numbers, not events, until schedule_reserved() (size())
+    uncounted_ += n;       // numbers, not events, until schedule_reserved() (size())
+    posted_tail_ = kNone;  // the next number is not the last post's next event's
     return base;
   }
   EventId schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target, std::uint32_t kind,
@@ -89,12 +90,11 @@ class EventQueue {
   /// cycle costs one queue entry, not ten; every one of them still runs (and
   /// steps) as an event of its own.
   void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0) {
-    // newest_tail_ is a node (not kFrontTail or kNone) only while the newest run
-    // is live, and then newest_cycle_ is its cycle.
-    if (at == newest_cycle_ && newest_tail_ < kFrontTail) {
-      Node& t = nodes_[newest_tail_];
-      if (t.posted && t.target == &target && t.kind == kind && t.arg == arg &&
-          t.seq + t.repeat + 1 == next_seq_) {
+    // posted_tail_ is the newest run's last event, when post() made it and no
+    // sequence number was taken since; newest_cycle_ is then its cycle.
+    if (at == newest_cycle_ && posted_tail_ != kNone) {
+      Node& t = nodes_[posted_tail_];
+      if (t.target == &target && t.kind == kind && t.arg == arg) {
         ++t.repeat;
         ++next_seq_;  // counts the event in size() too
         return;
@@ -225,7 +225,6 @@ class EventQueue {
     std::uint32_t kind;
     std::uint32_t next;
     std::uint32_t repeat = 0;  // post(): identical events after this one, seq + 1...
-    bool posted = false;       // by post(): may take repeats
   };
   /// A wheel slot's chain: head kNone when empty (the tail is then stale).
   struct Slot {
@@ -253,6 +252,7 @@ class EventQueue {
   void end_newest() {
     newest_cycle_ = kNever;
     newest_tail_ = kNone;
+    posted_tail_ = kNone;
   }
   std::uint32_t alloc_node();
   /// Adds a node to the free list (storage for one more event).
@@ -347,6 +347,10 @@ class EventQueue {
   Cycle newest_cycle_ = kNever;
   std::uint64_t newest_run_ = 0;
   std::uint32_t newest_tail_ = kNone;
+  // newest_tail_ while it is a post()'s entry and nothing took a sequence
+  // number since (the next is its next repeat's), else kNone: the one entry
+  // that may take repeats.
+  std::uint32_t posted_tail_ = kNone;
   Cycle now_ = 0;
   Cycle horizon_ = 0;  // how far try_advance may go (at most kMaxCycle); 0 outside runs
   std::uint64_t next_seq_ = 0;
@@ -415,8 +419,9 @@ template <bool posted>
   const std::uint64_t seq = open_seq(at);
   const std::uint32_t i = free_;
   free_ = nodes_[i].next;
-  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, posted};
+  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0};
   newest_tail_ = i;
+  posted_tail_ = posted ? i : kNone;
   return link<true>(i, at);
 }
 
@@ -433,9 +438,10 @@ template <bool posted>
     return;
   }
   const std::uint64_t seq = open_seq(at);
-  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
+  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0};
   state_ |= kFront;
   newest_tail_ = kFrontTail;
+  posted_tail_ = kNone;
 }
 
 }  // namespace fredsim
