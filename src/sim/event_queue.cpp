@@ -42,6 +42,22 @@ FREDSIM_INLINE std::uint32_t lowest_bit(std::uint64_t bits) {
 // whichever of the wheel's first and the heap's top comes first in the order.
 // Scheduling appends to a slot's chain (a reserved number may insert into it)
 // or pushes onto the heap.
+//
+// The first. first_ and its cycle, first_cycle_ (kEmpty, past every cycle
+// and run limit, when nothing is queued), are kept up to date by every
+// schedule and removal: a schedule compares its cycle with first_cycle_ (an
+// event appended to a slot with events is never first), a removal takes the
+// next event of the slot, or scans the bitmap from the emptied slot on.
+// schedule_next()'s event waits outside the wheel and the heap, as the front,
+// while it comes before every queued event: an event that comes before the
+// front moves it into the queue.
+//
+// Costs. The common schedules (link, queue_event, schedule_next) are inline in
+// the header and every rare case is a call in tail position; the run loop
+// tests one state byte for everything but the first event (the front, an
+// overrun, tombstones), and sets kInRun and the horizon once per loop. No
+// counter is kept per event but events_run_: size() is worked out from the
+// sequence numbers (uncounted_).
 
 EventQueue::EventQueue(std::size_t initial_capacity) {
   initial_capacity = std::max<std::size_t>(initial_capacity, 16);
