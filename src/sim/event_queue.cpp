@@ -358,26 +358,27 @@ Cycle EventQueue::next_cycle() {
   return first_ == kNone ? kNever : first_cycle_;
 }
 
-std::optional<EventQueue::Node> EventQueue::take_next() {
-  if (overrun_) return std::nullopt;  // time ran out: the run stops here
+EventQueue::Taken EventQueue::take_next() {
+  if (overrun_) return Taken{};  // time ran out: the run stops here
   if (front_live()) {
     take_front();
     ++events_run_;
-    return front_;
+    return Taken{front_.target, front_.kind, front_.arg, front_.seq};
   }
   drop_stale_first();
-  if (first_ == kNone) return std::nullopt;
+  if (first_ == kNone) return Taken{};
   const std::uint32_t i = first_;
-  const Node n = nodes_[i];
-  now_ = n.cycle;
+  Node& n = nodes_[i];
+  const Taken taken{n.target, n.kind, n.arg, n.seq};
+  now_ = first_cycle_;
   if (n.repeat != 0) {
-    --nodes_[i].repeat;
-    ++nodes_[i].seq;
+    --n.repeat;
+    ++n.seq;
   } else {
     remove_first(i);
   }
   ++events_run_;
-  return n;
+  return taken;
 }
 
 FREDSIM_INLINE bool EventQueue::next_event(Cycle limit) {
@@ -455,11 +456,11 @@ bool EventQueue::try_advance(Cycle to) {
 }
 
 std::optional<StepInfo> EventQueue::step() {
-  const auto n = take_next();
-  if (!n) return std::nullopt;
+  const Taken n = take_next();
+  if (n.target == nullptr) return std::nullopt;
   // Named before the event runs: the target may be gone after it.
-  StepInfo info{now_, n->seq, n->target->event_cpu(), n->target->event_name(n->kind)};
-  n->target->on_event(n->kind, n->arg);
+  StepInfo info{now_, n.seq, n.target->event_cpu(), n.target->event_name(n.kind)};
+  n.target->on_event(n.kind, n.arg);
   return info;
 }
 

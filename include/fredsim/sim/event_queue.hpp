@@ -317,8 +317,15 @@ class EventQueue {
       drop_tombstones();
   }
   [[gnu::noinline]] void drop_tombstones();
+  /// What take_next() took: the fields step() needs (not a whole node).
+  struct Taken {
+    EventTarget* target = nullptr;  // null: none
+    std::uint32_t kind = 0;
+    std::uint64_t arg = 0;
+    std::uint64_t seq = 0;
+  };
   /// The next live event, off the queue, with now() at its cycle; none when idle.
-  std::optional<Node> take_next();
+  Taken take_next();
   template <typename F>
   void for_each_queued(F&& f) const;
 
