@@ -9,6 +9,16 @@
 #define FREDSIM_INLINE [[gnu::always_inline]] inline
 
 namespace fredsim {
+namespace {
+
+// The index of the lowest bit set in `bits`, which is not 0: a bit scan
+// without std::countr_zero's care for 0.
+FREDSIM_INLINE std::uint32_t lowest_bit(std::uint64_t bits) {
+  assert(bits != 0);
+  return static_cast<std::uint32_t>(__builtin_ctzll(bits));
+}
+
+}  // namespace
 
 // The order is (cycle, seq), seq counting schedule() calls: FIFO at equal cycles.
 //
@@ -32,57 +42,79 @@ namespace fredsim {
 // whichever of the wheel's first and the heap's top comes first in the order.
 // Scheduling appends to a slot's chain (a reserved number may insert into it)
 // or pushes onto the heap.
+//
+// The first. first_ and its cycle, first_cycle_ (kEmpty, past every cycle
+// and run limit, when nothing is queued), are kept up to date by every
+// schedule and removal: a schedule compares its cycle with first_cycle_ (an
+// event appended to a slot with events is never first), a removal takes the
+// next event of the slot, or scans the bitmap from the emptied slot on.
+// schedule_next()'s event waits outside the wheel and the heap, as the front,
+// while it comes before every queued event: an event that comes before the
+// front moves it into the queue.
+//
+// Costs. The common schedules (link, queue_event, schedule_next) are inline in
+// the header and every rare case is a call in tail position; the run loop
+// tests one state byte for everything but the first event (the front, an
+// overrun, tombstones), and sets kInRun and the horizon once per loop. No
+// counter is kept per event but events_run_: size() is worked out from the
+// sequence numbers (uncounted_).
 
-EventQueue::EventQueue(std::size_t initial_capacity)
-    : slot_head_(kSlots, kNone), slot_tail_(kSlots, kNone) {
+EventQueue::EventQueue(std::size_t initial_capacity) {
   initial_capacity = std::max<std::size_t>(initial_capacity, 16);
   nodes_.reserve(initial_capacity);
   far_.reserve(initial_capacity);
 }
 
-FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
-  if (free_ != kNone) {
-    const std::uint32_t i = free_;
-    free_ = nodes_[i].next;
-    return i;
-  }
+void EventQueue::grow() {
   // push_back doubles the storage when full: reallocations stay logarithmic in
   // the working size, and none happen once it is reached.
   nodes_.push_back(Node{});
-  return static_cast<std::uint32_t>(nodes_.size() - 1);
+  nodes_.back().next = free_;
+  free_ = static_cast<std::uint32_t>(nodes_.size() - 1);
 }
 
-FREDSIM_INLINE bool EventQueue::past_end(Cycle at, const EventTarget& target, std::uint32_t kind) {
-  if (at <= kMaxCycle) [[likely]]
-    return false;
+FREDSIM_INLINE std::uint32_t EventQueue::alloc_node() {
+  if (free_ == kNone) [[unlikely]]
+    grow();
+  const std::uint32_t i = free_;
+  free_ = nodes_[i].next;
+  return i;
+}
+
+void EventQueue::record_overrun(Cycle at, const EventTarget& target, std::uint32_t kind) {
   if (!overrun_) overrun_ = TimeOverrun{now_, at, target.event_name(kind)};
-  return true;
+  state_ |= kOverrun;
 }
 
-FREDSIM_INLINE void EventQueue::wheel_insert(std::uint32_t i) {
-  const std::uint32_t s = static_cast<std::uint32_t>(nodes_[i].cycle) & kSlotMask;
-  ++wheel_size_;
-  const std::uint32_t tail = slot_tail_[s];
-  if (tail == kNone) {
-    slot_head_[s] = slot_tail_[s] = i;
-    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
-    summary_ |= std::uint64_t{1} << (s >> 6);
-    return;
-  }
-  if (before(tail, i)) {
-    nodes_[tail].next = i;
-    slot_tail_[s] = i;
-    return;
-  }
-  // A reserved number older than the chain's last: walk to its place.
-  std::uint32_t* link = &slot_head_[s];
+EventId EventQueue::maybe_first(std::uint32_t i, Cycle at) {
+  // At the first's cycle only a reserved number, or an event in the wheel
+  // beside a heap one, can come before the first: compare the whole key.
+  if (at == first_cycle_ && !before(i, first_)) return EventId{nodes_[i].seq};
+  // Before every queued event: then maybe before the front too, which then
+  // goes into the queue (and becomes first_ for the moment).
+  if (front_live() && precedes(nodes_[i], front_)) [[unlikely]]
+    displace_front();
+  first_ = i;
+  first_cycle_ = at;
+  return EventId{nodes_[i].seq};
+}
+
+EventId EventQueue::slot_insert(std::uint32_t i, Cycle at) {
+  Slot& slot = slots_[static_cast<std::uint32_t>(at) & kSlotMask];
+  // A reserved number (or the displaced front) older than the chain's last
+  // (link() has seen to the rest): walk to its place. At the head, it may be
+  // the queue's first.
+  std::uint32_t* link = &slot.head;
   while (before(*link, i))
     link = &nodes_[*link].next;
   nodes_[i].next = *link;
+  const bool head = link == &slot.head;
   *link = i;
+  if (head && at <= first_cycle_) return maybe_first(i, at);
+  return EventId{nodes_[i].seq};
 }
 
-void EventQueue::far_push(std::uint32_t i) {
+EventId EventQueue::far_push(std::uint32_t i, Cycle at) {
   far_.push_back(i);
   std::size_t k = far_.size() - 1;
   while (k > 0) {
@@ -92,72 +124,78 @@ void EventQueue::far_push(std::uint32_t i) {
     k = parent;
   }
   far_[k] = i;
+  if (k == 0) far_cycle_ = at;
+  if (at <= first_cycle_) return maybe_first(i, at);
+  return EventId{nodes_[i].seq};
 }
 
 void EventQueue::displace_front() {
-  front_live_ = false;
+  state_ &= ~kFront;
   const std::uint32_t j = alloc_node();
   nodes_[j] = front_;
-  if (newest_tail_ == kFront) newest_tail_ = j;
-  --live_;  // insert() counts it again
-  insert(j);
+  if (newest_tail_ == kFrontTail) newest_tail_ = j;
+  link<false>(j, front_.cycle);
 }
 
-FREDSIM_INLINE void EventQueue::insert(std::uint32_t i) {
-  if (front_live_ && precedes(nodes_[i], front_)) [[unlikely]]
-    displace_front();
-  if (nodes_[i].cycle - now_ < kSlots) {
-    wheel_insert(i);
-  } else {
-    far_push(i);
+template <bool posted>
+EventId EventQueue::queue_event_rare(Cycle at, EventTarget& target, std::uint32_t kind,
+                                     std::uint64_t arg) {
+  if (at > kMaxCycle) {
+    record_overrun(at, target, kind);
+    return EventId{};
   }
-  if (first_ == kNone || before(i, first_)) first_ = i;
-  ++live_;
+  grow();
+  return queue_event<posted>(at, target, kind, arg);
 }
 
-FREDSIM_INLINE EventId EventQueue::queue_event(Cycle at, EventTarget& target, std::uint32_t kind,
-                                               std::uint64_t arg) {
-  assert(at >= now_ && "events cannot be scheduled in the past");
-  if (past_end(at, target, kind)) return EventId{};
-  const std::uint64_t seq = open_seq(at);
-  const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
-  newest_tail_ = i;
-  insert(i);
-  return EventId{seq};
-}
+template EventId EventQueue::queue_event_rare<false>(Cycle, EventTarget&, std::uint32_t,
+                                                     std::uint64_t);
+template EventId EventQueue::queue_event_rare<true>(Cycle, EventTarget&, std::uint32_t,
+                                                    std::uint64_t);
 
 EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
-  return queue_event(at, target, kind, arg);
+  return queue_event<false>(at, target, kind, arg);
 }
 
-void EventQueue::schedule_next(Cycle at, EventTarget& target, std::uint32_t kind,
-                               std::uint64_t arg) {
-  assert(at >= now_ && "events cannot be scheduled in the past");
-  // One front at a time, and only for an event due before the queue's first
-  // (at its cycle, schedule() decides): otherwise the queue takes it.
-  if (front_live_ || (first_ != kNone && nodes_[first_].cycle <= at) || at > kMaxCycle) {
-    queue_event(at, target, kind, arg);
+void EventQueue::post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg,
+                          std::uint32_t count) {
+  if (queue_event<true>(at, target, kind, arg).seq == EventId{}.seq) return;  // past the end
+  if (count == 1) return;
+  if (posted_tail_ == kNone) [[unlikely]] {
+    // The entry is not the one to take repeats (no path does this today): the
+    // others as posts of their own, which come out the same.
+    for (std::uint32_t k = 1; k < count; ++k)
+      post(at, target, kind, arg);
     return;
   }
-  const std::uint64_t seq = open_seq(at);
-  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0, false};
-  front_live_ = true;
-  newest_tail_ = kFront;
-  ++live_;
+  // The entry just made (posted_tail_) takes the other count - 1.
+  nodes_[posted_tail_].repeat = count - 1;
+  next_seq_ += count - 1;
 }
 
 EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target,
                                       std::uint32_t kind, std::uint64_t arg) {
   assert(at >= now_ && "events cannot be scheduled in the past");
   assert(seq < next_seq_ && "a reserved sequence number");
-  if (past_end(at, target, kind)) return EventId{};
+  if (free_ == kNone || at > kMaxCycle) [[unlikely]]
+    return schedule_reserved_rare(at, seq, target, kind, arg);
   // A run of its own, which nothing joins: its number is older than the newest
   // run's, so events joining it would overtake that run's.
-  const std::uint32_t i = alloc_node();
-  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, false};
-  insert(i);
-  return EventId{seq};
+  const std::uint32_t i = free_;
+  free_ = nodes_[i].next;
+  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0};
+  --uncounted_;
+  return link<false>(i, at);
+}
+
+EventId EventQueue::schedule_reserved_rare(Cycle at, std::uint64_t seq, EventTarget& target,
+                                           std::uint32_t kind, std::uint64_t arg) {
+  if (at > kMaxCycle) {
+    record_overrun(at, target, kind);
+    return EventId{};
+  }
+  grow();
+  return schedule_reserved(at, seq, target, kind, arg);
 }
 
 template <typename F>
@@ -165,7 +203,7 @@ void EventQueue::for_each_queued(F&& f) const {
   for (std::uint32_t w = 0; w < kWords; ++w) {
     for (std::uint64_t bits = occupied_[w]; bits != 0; bits &= bits - 1) {
       const std::uint32_t s = (w << 6) | static_cast<std::uint32_t>(std::countr_zero(bits));
-      for (std::uint32_t i = slot_head_[s]; i != kNone; i = nodes_[i].next) {
+      for (std::uint32_t i = slots_[s].head; i != kNone; i = nodes_[i].next) {
         if (f(i)) return;
       }
     }
@@ -192,7 +230,9 @@ bool EventQueue::cancel(EventId id) {
     if (n.seq != id.seq) return false;
     if (n.target != nullptr) {
       n.target = nullptr;  // a tombstone: taken off and skipped in its turn
-      --live_;
+      ++uncounted_;
+      ++tombstones_;
+      state_ |= kTombstones;
       cancelled = true;
     }
     return true;
@@ -206,50 +246,84 @@ FREDSIM_INLINE std::uint32_t EventQueue::first_wheel_slot() const {
   const std::uint32_t start = static_cast<std::uint32_t>(now_) & kSlotMask;
   const std::uint32_t w = start >> 6;
   if (const std::uint64_t m = occupied_[w] & (~std::uint64_t{0} << (start & 63)); m != 0) {
-    return (w << 6) | static_cast<std::uint32_t>(std::countr_zero(m));
+    return (w << 6) | lowest_bit(m);
   }
   const std::uint64_t after = w == 63 ? 0 : summary_ & (~std::uint64_t{0} << (w + 1));
   // None after now's word: round to the first in use (word w's bits at or after
   // now's slot are ruled out above).
-  const std::uint32_t v =
-      static_cast<std::uint32_t>(std::countr_zero(after != 0 ? after : summary_));
-  return (v << 6) | static_cast<std::uint32_t>(std::countr_zero(occupied_[v]));
+  const std::uint32_t v = lowest_bit(after != 0 ? after : summary_);
+  return (v << 6) | lowest_bit(occupied_[v]);
 }
 
-FREDSIM_INLINE std::uint32_t EventQueue::find_first() const {
-  const std::uint32_t wheel = wheel_size_ != 0 ? slot_head_[first_wheel_slot()] : kNone;
-  if (far_.empty()) return wheel;
-  if (wheel == kNone) return far_.front();
-  return before(far_.front(), wheel) ? far_.front() : wheel;
+FREDSIM_INLINE void EventQueue::set_first(std::uint32_t i, Cycle c) {
+  // The heap's top instead, when it is due no later (both kEmpty: nothing queued).
+  if (far_cycle_ <= c) [[unlikely]] {
+    if (far_cycle_ != kEmpty && (far_cycle_ < c || before(far_.front(), i))) {
+      i = far_.front();
+      c = far_cycle_;
+    }
+  }
+  first_ = i;
+  first_cycle_ = c;
+}
+
+FREDSIM_INLINE void EventQueue::find_first() {
+  if (summary_ == 0) {
+    set_first(kNone, kEmpty);
+    return;
+  }
+  const std::uint32_t i = slots_[first_wheel_slot()].head;
+  set_first(i, nodes_[i].cycle);
 }
 
 FREDSIM_INLINE void EventQueue::remove_first(std::uint32_t i) {
   assert(i == first_);
   Node& n = nodes_[i];
-  const std::uint32_t s = static_cast<std::uint32_t>(n.cycle) & kSlotMask;
-  if (slot_head_[s] != i) [[unlikely]] {
+  const std::uint32_t s = static_cast<std::uint32_t>(first_cycle_) & kSlotMask;
+  Slot& slot = slots_[s];
+  if (slot.head != i) [[unlikely]] {
     far_pop(i);
     return;
   }
-  --wheel_size_;
   const std::uint32_t next = n.next;
-  slot_head_[s] = next;
-  if (next == kNone) {
-    slot_tail_[s] = kNone;
-    occupied_[s >> 6] &= ~(std::uint64_t{1} << (s & 63));
-    if (occupied_[s >> 6] == 0) summary_ &= ~(std::uint64_t{1} << (s >> 6));
-  }
-  // The newest run's last event is gone: no event may join that run any more.
-  if (i == newest_tail_) newest_live_ = false;
+  slot.head = next;
+  if (i == newest_tail_) end_newest();
   n.next = free_;
   free_ = i;
   if (next != kNone) {
     // The first event's slot goes on: its next event is the wheel's first,
-    // no scan needed; only the heap's top may come before it.
-    first_ = !far_.empty() && before(far_.front(), next) ? far_.front() : next;
-  } else {
-    first_ = find_first();
+    // no scan needed; only the heap's top may come before it, at this cycle.
+    first_ = next;
+    if (far_cycle_ == first_cycle_ && before(far_.front(), next)) [[unlikely]]
+      first_ = far_.front();
+    return;
   }
+  // The slot is empty (its head kNone; its tail is not looked at again until
+  // an event goes in). The wheel's next event is the first in use after it,
+  // going round: every event in the wheel is due in [first_cycle_, now +
+  // kSlots), so the scan starts from this slot and this bitmap word, which is
+  // in a register already.
+  const std::uint32_t w = s >> 6;
+  const std::uint64_t bit = std::uint64_t{1} << (s & 63);
+  const std::uint64_t word = occupied_[w] & ~bit;
+  occupied_[w] = word;
+  std::uint32_t next_slot;
+  if (const std::uint64_t later = word & (0 - bit); later != 0) {
+    next_slot = (w << 6) | lowest_bit(later);
+  } else {
+    if (word == 0) summary_ &= ~(std::uint64_t{1} << w);
+    if (summary_ == 0) [[unlikely]] {
+      set_first(kNone, kEmpty);
+      return;
+    }
+    // The words after w (~1 << w: none after the last word), else round to the
+    // first in use (w's own bits before s among them).
+    const std::uint64_t after = summary_ & (~std::uint64_t{1} << w);
+    const std::uint32_t v = lowest_bit(after != 0 ? after : summary_);
+    next_slot = (v << 6) | lowest_bit(occupied_[v]);
+  }
+  const std::uint32_t j = slots_[next_slot].head;
+  set_first(j, nodes_[j].cycle);
 }
 
 void EventQueue::far_pop(std::uint32_t i) {
@@ -268,124 +342,143 @@ void EventQueue::far_pop(std::uint32_t i) {
       k = c;
     }
     far_[k] = last;
+    far_cycle_ = nodes_[far_.front()].cycle;
+  } else {
+    far_cycle_ = kEmpty;
   }
-  if (i == newest_tail_) newest_live_ = false;
+  if (i == newest_tail_) end_newest();
   nodes_[i].next = free_;
   free_ = i;
-  first_ = find_first();
-}
-
-FREDSIM_INLINE void EventQueue::consume_first(std::uint32_t i) {
-  Node& n = nodes_[i];
-  if (n.repeat == 0) {
-    remove_first(i);
-    return;
-  }
-  // A posted entry's next identical event: the entry stays first, for the rest.
-  --n.repeat;
-  ++n.seq;
-}
-
-FREDSIM_INLINE EventQueue::Node EventQueue::pop_first() {
-  const std::uint32_t i = first();
-  const Node n = nodes_[i];
-  consume_first(i);
-  return n;
-}
-
-FREDSIM_INLINE void EventQueue::drop_stale_first() {
-  for (std::uint32_t i = first(); i != kNone && nodes_[i].target == nullptr; i = first())
-    remove_first(i);
-}
-
-Cycle EventQueue::next_cycle() {
-  if (overrun_) return kNever;
-  if (front_live_) return front_.cycle;
-  drop_stale_first();
-  const std::uint32_t i = first();
-  return i == kNone ? kNever : nodes_[i].cycle;
-}
-
-FREDSIM_INLINE std::optional<EventQueue::Node> EventQueue::take_next() {
-  if (overrun_) return std::nullopt;  // time ran out: the run stops here
-  if (front_live_) {
-    take_front();
-    --live_;
-    ++events_run_;
-    return front_;
-  }
-  drop_stale_first();
-  if (live_ == 0) return std::nullopt;
-  const Node n = pop_first();
-  now_ = n.cycle;
-  --live_;
-  ++events_run_;
-  return n;
-}
-
-FREDSIM_INLINE bool EventQueue::next_event(Cycle limit, Cycle horizon) {
-  // take_next() without copying the whole node: only what the call needs.
-  if (overrun_) return false;
-  if (front_live_) {
-    // Before every queued event (tombstones too): nothing to search or unlink.
-    if (front_.cycle > limit) return false;
-    take_front();
-    fire(front_.target, front_.kind, front_.arg, horizon);
-    return true;
-  }
-  drop_stale_first();
-  if (live_ == 0) return false;
-  const std::uint32_t i = first();
-  if (nodes_[i].cycle > limit) return false;
-  EventTarget* const target = nodes_[i].target;
-  const std::uint32_t kind = nodes_[i].kind;
-  const std::uint64_t arg = nodes_[i].arg;
-  now_ = nodes_[i].cycle;
-  consume_first(i);
-  fire(target, kind, arg, horizon);
-  return true;
-}
-
-bool EventQueue::run_next(Cycle limit, Cycle horizon) {
-  return next_event(limit, horizon);
-}
-
-std::uint64_t EventQueue::run_batch(Cycle limit, std::uint64_t max_events, const bool& stop) {
-  std::uint64_t ran = 0;
-  while (ran < max_events && next_event(limit, limit)) {
-    ++ran;
-    if (stop) break;
-  }
-  return ran;
-}
-
-bool EventQueue::try_advance(Cycle to) {
-  // Past the end of time, the event the caller schedules instead records it.
-  if (to > horizon_ || to < now_ || to > kMaxCycle) return false;
-  if (front_live_ && front_.cycle <= to) return false;
-  drop_stale_first();
-  if (const std::uint32_t i = first(); i != kNone && nodes_[i].cycle <= to) return false;
-  now_ = to;
-  return true;
+  find_first();
 }
 
 void EventQueue::take_first() {
   remove_first(first_);
 }
 
+void EventQueue::drop_tombstones() {
+  while (first_ != kNone && nodes_[first_].target == nullptr) {
+    take_first();
+    if (--tombstones_ == 0) state_ &= ~kTombstones;
+  }
+}
+
+Cycle EventQueue::next_cycle() {
+  if (overrun_) return kNever;
+  if (front_live()) return front_.cycle;
+  drop_stale_first();
+  return first_ == kNone ? kNever : first_cycle_;
+}
+
+EventQueue::Taken EventQueue::take_next() {
+  if (overrun_) return Taken{};  // time ran out: the run stops here
+  if (front_live()) {
+    take_front();
+    ++events_run_;
+    return Taken{front_.target, front_.kind, front_.arg, front_.seq};
+  }
+  drop_stale_first();
+  if (first_ == kNone) return Taken{};
+  const std::uint32_t i = first_;
+  Node& n = nodes_[i];
+  const Taken taken{n.target, n.kind, n.arg, n.seq};
+  now_ = first_cycle_;
+  if (n.repeat != 0) {
+    --n.repeat;
+    ++n.seq;
+  } else {
+    remove_first(i);
+  }
+  ++events_run_;
+  return taken;
+}
+
+FREDSIM_INLINE bool EventQueue::next_event(Cycle limit) {
+  if (state_ != kInRun) {
+    if ((state_ & kOverrun) != 0) return false;  // time ran out: the run stops here
+    if (front_live()) {
+      // Before every queued event (tombstones too): nothing to search or unlink.
+      if (front_.cycle > limit) return false;
+      take_front();
+      ++events_run_;
+      front_.target->on_event(front_.kind, front_.arg);
+      return true;
+    }
+    // Tombstones at the front go whatever the limit (as next_cycle() drops them).
+    drop_stale_first();
+  }
+  // The first is live now (or none: kEmpty, past every limit).
+  const Cycle at = first_cycle_;
+  if (at > limit) return false;
+  const std::uint32_t i = first_;
+  // The fields the call needs, copied out first: the call may schedule into
+  // the node's slot, or reuse the node.
+  Node& n = nodes_[i];
+  EventTarget* const target = n.target;
+  const std::uint32_t kind = n.kind;
+  const std::uint64_t arg = n.arg;
+  now_ = at;
+  if (n.repeat != 0) {
+    // A posted entry's next identical event: the entry stays first, for the rest.
+    --n.repeat;
+    ++n.seq;
+  } else {
+    remove_first(i);
+  }
+  ++events_run_;
+  target->on_event(kind, arg);
+  return true;
+}
+
+std::uint64_t EventQueue::run_loop(Cycle limit, Cycle horizon, std::uint64_t max_events,
+                                   const bool& stop) {
+  // No event's cycle is past kMaxCycle, nor may try_advance go there.
+  limit = std::min(limit, kMaxCycle);
+  // Set once for the whole loop: between two events only the queue runs.
+  horizon_ = std::min(horizon, kMaxCycle);
+  state_ |= kInRun;
+  std::uint64_t ran = 0;
+  while (ran < max_events && next_event(limit)) {
+    ++ran;
+    if (stop) break;
+  }
+  state_ &= ~kInRun;
+  horizon_ = 0;
+  return ran;
+}
+
+bool EventQueue::run_next(Cycle limit, Cycle horizon) {
+  constexpr bool kGo = false;
+  return run_loop(limit, horizon, 1, kGo) != 0;
+}
+
+std::uint64_t EventQueue::run_batch(Cycle limit, std::uint64_t max_events, const bool& stop) {
+  return run_loop(limit, limit, max_events, stop);
+}
+
+bool EventQueue::try_advance(Cycle to) {
+  // horizon_ is at most kMaxCycle: past the end of time, the event the caller
+  // schedules instead records it.
+  if (to > horizon_ || to < now_) return false;
+  if (front_live() && front_.cycle <= to) return false;
+  drop_stale_first();
+  if (first_cycle_ <= to) return false;
+  now_ = to;
+  return true;
+}
+
 std::optional<StepInfo> EventQueue::step() {
-  const auto n = take_next();
-  if (!n) return std::nullopt;
+  const Taken n = take_next();
+  if (n.target == nullptr) return std::nullopt;
   // Named before the event runs: the target may be gone after it.
-  StepInfo info{now_, n->seq, n->target->event_cpu(), n->target->event_name(n->kind)};
-  n->target->on_event(n->kind, n->arg);
+  StepInfo info{now_, n.seq, n.target->event_cpu(), n.target->event_name(n.kind)};
+  n.target->on_event(n.kind, n.arg);
   return info;
 }
 
 std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
-  std::uint64_t ran = 0;
-  while (ran < max_events && run_next(limit))
-    ++ran;
+  constexpr bool kGo = false;
+  const std::uint64_t ran = run_loop(limit, limit, max_events, kGo);
   if (ran < max_events && !overrun_ && limit != kNever && limit > now_) {
     now_ = std::min(limit, kMaxCycle);
   }
@@ -393,10 +486,8 @@ std::uint64_t EventQueue::run_until(Cycle limit, std::uint64_t max_events) {
 }
 
 std::uint64_t EventQueue::run_to_idle(std::uint64_t max_events) {
-  std::uint64_t ran = 0;
-  while (ran < max_events && run_one())
-    ++ran;
-  return ran;
+  constexpr bool kGo = false;
+  return run_loop(kNever, kNever, max_events, kGo);
 }
 
 }  // namespace fredsim

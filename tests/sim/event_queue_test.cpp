@@ -292,6 +292,100 @@ TEST(EventQueue, PostedIdenticalEventsShareAnEntryAndStillRunOneByOne) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(EventQueue, APostAfterAReservationIsAnEntryOfItsOwn) {
+  // A repeat runs under the number after its entry's last one: once
+  // reserve_seqs() took numbers in between, an identical post() is a new
+  // entry, with its own number (still in the run the first one opened).
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  q.post(10, r, 0, 5);
+  const std::uint64_t base = q.reserve_seqs(2);
+  EXPECT_EQ(base, 1u);
+  q.post(10, r, 0, 5);
+  q.schedule_reserved(10, base, r, 0, 7);
+  std::vector<std::uint64_t> seqs;
+  while (const auto info = q.step())
+    seqs.push_back(info->seq);
+  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{0, 3, 1}));
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(EventQueue, SizeCountsEveryPendingEventWhateverItsWay) {
+  // size() is worked out from the sequence numbers: a reserved number counts
+  // once it is scheduled (again when it is reused), a repeat counts, a
+  // cancelled event or one past the end of time does not.
+  EventQueue q;
+  Recorder r;
+  r.q = &q;
+  const std::uint64_t base = q.reserve_seqs(3);
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_TRUE(q.empty());
+  q.schedule_reserved(5, base + 1, r, 0, 1);
+  EXPECT_EQ(q.size(), 1u);
+  q.post(6, r, 0, 2);
+  q.post(6, r, 0, 2);
+  EXPECT_EQ(q.size(), 3u);
+  const EventId id = q.schedule(7, r, 0, 3);
+  EXPECT_EQ(q.size(), 4u);
+  EXPECT_TRUE(q.cancel(id));
+  EXPECT_FALSE(q.cancel(id));
+  EXPECT_EQ(q.size(), 3u);
+  EXPECT_TRUE(q.run_one());
+  EXPECT_EQ(q.size(), 2u);
+  q.schedule_reserved(8, base + 1, r, 0, 4);  // the number again, its event ran
+  EXPECT_EQ(q.size(), 3u);
+  EXPECT_EQ(q.run_to_idle(), 3u);
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.events_run(), 4u);
+  q.schedule(kMaxCycle + 1, r, 0, 9);  // an overrun: not scheduled
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(EventQueue, CancelledEventsInARowAreSkippedByEveryRunLoop) {
+  // Tombstones at the front of the queue, one after another, are taken off by
+  // whichever way reaches them first; the run goes on with the live events.
+  for (int way = 0; way < 4; ++way) {
+    EventQueue q;
+    Recorder r;
+    r.q = &q;
+    const EventId a = q.schedule(5, r, 0, 1);
+    const EventId b = q.schedule(6, r, 0, 2);
+    q.schedule(7, r, 0, 3);
+    const EventId d = q.schedule(8, r, 0, 4);
+    const EventId e = q.schedule(9, r, 0, 5);
+    q.schedule(10, r, 0, 6);
+    for (const EventId id : {a, b, d, e})
+      EXPECT_TRUE(q.cancel(id));
+    EXPECT_EQ(q.size(), 2u);
+    switch (way) {
+      case 0:
+        EXPECT_EQ(q.next_cycle(), 7u);
+        EXPECT_EQ(q.run_to_idle(), 2u);
+        break;
+      case 1:
+        EXPECT_EQ(q.run_until(20), 2u);
+        break;
+      case 2: {
+        const bool stop = false;
+        EXPECT_EQ(q.run_batch(kNever, 10, stop), 2u);
+        break;
+      }
+      default:
+        ASSERT_TRUE(q.step().has_value());
+        ASSERT_TRUE(q.step().has_value());
+        EXPECT_FALSE(q.step().has_value());
+        break;
+    }
+    EXPECT_EQ(r.seen, (std::vector<std::pair<Cycle, std::uint64_t>>{{7, 3}, {10, 6}}))
+        << "way " << way;
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.next_cycle(), kNever);
+  }
+}
+
 // Schedules from inside an event: schedule_next() at +`next`, then (when
 // `other` is not kNever) schedule() at +`other`.
 struct Chainer final : EventTarget {

@@ -5,6 +5,7 @@
 // run in the order they were scheduled (FIFO), never LIFO. Storage is reserved up
 // front and reused, so a queue that has reached its working size schedules and
 // pops without touching the heap.
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -75,6 +76,8 @@ class EventQueue {
   std::uint64_t reserve_seqs(std::uint64_t n) {
     const std::uint64_t base = next_seq_;
     next_seq_ += n;
+    uncounted_ += n;       // numbers, not events, until schedule_reserved() (size())
+    posted_tail_ = kNone;  // the next number is not the last post's next event's
     return base;
   }
   EventId schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& target, std::uint32_t kind,
@@ -94,23 +97,17 @@ class EventQueue {
   void post(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg = 0,
             std::uint32_t count = 1) {
     if (count == 0) return;
-    if (newest_live_ && at == newest_cycle_ && newest_tail_ != kFront) {
-      Node& t = nodes_[newest_tail_];
-      if (t.posted && t.target == &target && t.kind == kind && t.arg == arg &&
-          t.seq + t.repeat + 1 == next_seq_ && t.repeat <= kMaxRepeat - count) {
+    // posted_tail_ is the newest run's last event, when post() made it and no
+    // sequence number was taken since; newest_cycle_ is then its cycle.
+    if (at == newest_cycle_ && posted_tail_ != kNone) {
+      Node& t = nodes_[posted_tail_];
+      if (t.target == &target && t.kind == kind && t.arg == arg && t.repeat <= kMaxRepeat - count) {
         t.repeat += count;
-        next_seq_ += count;
-        live_ += count;
+        next_seq_ += count;  // counts the events in size() too
         return;
       }
     }
-    if (schedule(at, target, kind, arg).seq == EventId{}.seq) return;  // past the end of time
-    Node& t = nodes_[newest_tail_];
-    t.posted = true;
-    // The entry just made takes the other count - 1 (count <= kMaxRepeat + 1).
-    t.repeat = count - 1;
-    next_seq_ += count - 1;
-    live_ += count - 1;
+    post_new(at, target, kind, arg, count);
   }
   /// schedule() for the next step of a component whose event is running (a
   /// CPU's delivery reaching its entry point, a return completing), which no one
@@ -134,8 +131,12 @@ class EventQueue {
   bool pending(EventId id) const;
 
   Cycle now() const { return now_; }
-  bool empty() const { return live_ == 0; }
-  std::size_t size() const { return live_; }
+  bool empty() const { return size() == 0; }
+  std::size_t size() const {
+    // Every sequence number is an event scheduled, but for uncounted_; the
+    // ones run are gone. No counter per schedule or per event beyond these.
+    return static_cast<std::size_t>(next_seq_ - uncounted_ - events_run_);
+  }
   /// Cycle of the next live event, or kNever (also after an overrun).
   Cycle next_cycle();
   /// The first schedule past kMaxCycle, if any: the queue has stopped.
@@ -175,11 +176,13 @@ class EventQueue {
   /// event that took it). False, taking nothing, otherwise, and always under
   /// step(), which shows every event.
   bool take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
-    // The front runs before every queued event: then the next one is not
-    // queued. A cancelled first (a tombstone) is not the target's.
-    if (!in_run_ || front_live_ || first_ == kNone) return false;
+    // first_cycle_ is kEmpty (never now) when nothing is queued. The front runs
+    // before every queued event: then the next one is not queued. A cancelled
+    // first (a tombstone) is not the target's.
+    // Only inside a run loop, without a front or an overrun (tombstones or not).
+    if (first_cycle_ != now_ || (state_ | kTombstones) != (kInRun | kTombstones)) return false;
     Node& n = nodes_[first_];
-    if (n.cycle != now_ || n.target != &target || overrun_) return false;
+    if (n.target != &target) return false;
     kind = n.kind;
     arg = n.arg;
     if (n.repeat != 0) {
@@ -189,7 +192,6 @@ class EventQueue {
     } else {
       take_first();
     }
-    --live_;
     ++events_run_;
     return true;
   }
@@ -201,14 +203,14 @@ class EventQueue {
   /// events_run() and size() as one. For a target that runs alike events
   /// together (an APIC's identical NMI messages).
   std::uint64_t take_entry_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
-    if (!in_run_ || front_live_ || first_ == kNone) return 0;
+    // As take_next_of: inside a run loop, without a front or an overrun.
+    if (first_cycle_ != now_ || (state_ | kTombstones) != (kInRun | kTombstones)) return 0;
     const Node& n = nodes_[first_];
-    if (n.cycle != now_ || n.target != &target || overrun_) return 0;
+    if (n.target != &target) return 0;
     kind = n.kind;
     arg = n.arg;
     const std::uint64_t taken = std::uint64_t{n.repeat} + 1;
     take_first();
-    live_ -= taken;
     events_run_ += taken;
     return taken;
   }
@@ -226,8 +228,11 @@ class EventQueue {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  static constexpr std::uint32_t kFront = kNone - 1;              // newest_tail_: the front
+  static constexpr std::uint32_t kFrontTail = kNone - 1;          // newest_tail_: the front
   static constexpr std::uint32_t kMaxRepeat = ~std::uint32_t{0};  // Node::repeat's range
+  /// first_cycle_ when nothing is queued: after every cycle an event may have
+  /// (and after every run's limit, which the run loops clamp to kMaxCycle).
+  static constexpr Cycle kEmpty = kMaxCycle + 1;
   // The near wheel: one slot per cycle of the next kSlots cycles (event_queue.cpp).
   static constexpr std::uint32_t kSlotBits = 12;
   static constexpr std::uint32_t kSlots = 1u << kSlotBits;
@@ -236,8 +241,9 @@ class EventQueue {
   static_assert(kWords <= 64, "one summary word covers the occupancy words");
   /// One scheduled event, in a pool; `next` chains a slot's events or the free list.
   /// Its place in the order is (cycle, run, seq): `run` is the sequence number
-  /// of the first event of the run it joined (see event_queue.cpp).
-  struct Node {
+  /// of the first event of the run it joined (see event_queue.cpp). A cache
+  /// line each: one node per line, and an index is a shift from its address.
+  struct alignas(64) Node {
     EventTarget* target;  // null: cancelled (a tombstone)
     std::uint64_t arg;
     std::uint64_t seq;  // of the next run of it (a repeated entry counts up)
@@ -246,7 +252,11 @@ class EventQueue {
     std::uint32_t kind;
     std::uint32_t next;
     std::uint32_t repeat = 0;  // post(): identical events after this one, seq + 1...
-    bool posted = false;       // by post(): may take repeats
+  };
+  /// A wheel slot's chain: head kNone when empty (the tail is then stale).
+  struct Slot {
+    std::uint32_t head = kNone;
+    std::uint32_t tail = kNone;
   };
   static bool precedes(const Node& x, const Node& y) {
     if (x.cycle != y.cycle) return x.cycle < y.cycle;
@@ -254,95 +264,220 @@ class EventQueue {
     return x.seq < y.seq;
   }
   bool before(std::uint32_t a, std::uint32_t b) const { return precedes(nodes_[a], nodes_[b]); }
-  /// Moves the front into the queue (an event that comes before it was scheduled).
-  void displace_front();
   /// The next sequence number, for an event at `at`: it joins the newest run
   /// when that run is at `at`, else begins a new one (newest_run_ after).
+  /// newest_cycle_ is kNever (no event's cycle) when no run may be joined.
   std::uint64_t open_seq(Cycle at) {
     const std::uint64_t seq = next_seq_++;
-    if (!newest_live_ || at != newest_cycle_) {
-      newest_live_ = true;
+    if (at != newest_cycle_) {
       newest_cycle_ = at;
       newest_run_ = seq;
     }
     return seq;
   }
+  /// The newest run's last event is gone: no event may join that run any more.
+  void end_newest() {
+    newest_cycle_ = kNever;
+    newest_tail_ = kNone;
+    posted_tail_ = kNone;
+  }
+  std::uint32_t alloc_node();
+  /// Adds a node to the free list (storage for one more event).
+  [[gnu::noinline]] void grow();
+  /// Records the first overrun (`at` is past kMaxCycle).
+  [[gnu::noinline, gnu::cold]] void record_overrun(Cycle at, const EventTarget& target,
+                                                   std::uint32_t kind);
+  /// schedule()'s work: the event goes into the queue (never the front).
+  /// Every rare case (no free node, past kMaxCycle, an event that may come
+  /// first, the heap, a walk along a slot) is a call in tail position, so the
+  /// common one, an event appended to a wheel slot, saves no registers.
+  template <bool posted>
+  EventId queue_event(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
+  template <bool posted>
+  [[gnu::noinline]] EventId queue_event_rare(Cycle at, EventTarget& target, std::uint32_t kind,
+                                             std::uint64_t arg);
+  [[gnu::noinline]] EventId schedule_reserved_rare(Cycle at, std::uint64_t seq, EventTarget& target,
+                                                   std::uint32_t kind, std::uint64_t arg);
+  /// schedule() for post(), marking the entry as one that may take repeats;
+  /// with `count` - 1 of them already.
+  void post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg,
+                std::uint32_t count);
+  /// Puts node `i`, due at `at`, into the wheel or the heap, and updates the
+  /// first. `newest`: it is the latest schedule() (its seq is the highest), so
+  /// it comes after every event of its slot of the same or an older run.
+  /// Returns the event's EventId (its seq), so that its callers end in calls.
+  template <bool newest>
+  EventId link(std::uint32_t i, Cycle at);
+  /// Node `i` (at `at` <= first_cycle_) may come first: then it becomes first_,
+  /// the front first moving into the queue if `i` comes before it.
+  [[gnu::noinline]] EventId maybe_first(std::uint32_t i, Cycle at);
+  /// A node not the latest schedule() into a slot with events: walks to its place.
+  [[gnu::noinline]] EventId slot_insert(std::uint32_t i, Cycle at);
+  [[gnu::noinline]] EventId far_push(std::uint32_t i, Cycle at);
+  /// Moves the front into the queue (an event that comes before it was scheduled).
+  [[gnu::noinline]] void displace_front();
   /// Takes the front off (its event runs next), with now() at its cycle.
   void take_front() {
-    front_live_ = false;
-    if (newest_tail_ == kFront) newest_live_ = false;
+    state_ &= ~kFront;
+    if (newest_tail_ == kFrontTail) end_newest();
     now_ = front_.cycle;
   }
   bool run_next(Cycle limit, Cycle horizon);
-  bool next_event(Cycle limit, Cycle horizon);
-  std::uint32_t alloc_node();
-  /// Records the first overrun; false when `at` is within time.
-  bool past_end(Cycle at, const EventTarget& target, std::uint32_t kind);
-  void insert(std::uint32_t i);
-  void wheel_insert(std::uint32_t i);
-  void far_push(std::uint32_t i);
-  /// The first event in the order (tombstone or not), kNone when none: kept up
-  /// to date by insert() and remove_first(), so finding it costs nothing.
-  std::uint32_t first() const { return first_; }
+  /// Runs the next event due at or before `limit` (at most kMaxCycle); false,
+  /// running nothing, when there is none. kInRun and horizon_ are the caller's.
+  bool next_event(Cycle limit);
+  /// The loop of next_event calls behind every run function.
+  std::uint64_t run_loop(Cycle limit, Cycle horizon, std::uint64_t max_events, const bool& stop);
   /// Finds the first event from scratch (after the first was taken off).
-  std::uint32_t find_first() const;
+  void find_first();
+  /// Makes `i`, the wheel's first, at `c` (kNone and kEmpty when the wheel is
+  /// empty), the first, unless the heap's top comes before it.
+  void set_first(std::uint32_t i, Cycle c);
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
-  /// remove_first(first()), out of line (for take_next_of).
-  void take_first();
+  /// remove_first(first_), out of line (for take_next_of and the tombstones).
+  [[gnu::noinline]] void take_first();
   /// remove_first() for a first event that is the heap's top.
-  void far_pop(std::uint32_t i);
-  /// schedule()'s work, inlined into schedule_next()'s fallback as well.
-  EventId queue_event(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
-  /// Takes the first event's next run off the queue: one repeat of a posted
-  /// entry, or the entry itself.
-  void consume_first(std::uint32_t i);
-  void drop_stale_first();
-  /// Runs one event taken off the queue at now_ (its fields copied out first:
-  /// the call may schedule into the slot it came from).
-  void fire(EventTarget* target, std::uint32_t kind, std::uint64_t arg, Cycle horizon) {
-    --live_;
-    ++events_run_;
-    horizon_ = horizon;
-    in_run_ = true;
-    target->on_event(kind, arg);
-    in_run_ = false;
-    horizon_ = 0;
+  [[gnu::noinline]] void far_pop(std::uint32_t i);
+  /// Takes the tombstones off the front of the queue: first_ is then live or kNone.
+  void drop_stale_first() {
+    if ((state_ & kTombstones) != 0) [[unlikely]]
+      drop_tombstones();
   }
-  Node pop_first();
+  [[gnu::noinline]] void drop_tombstones();
+  /// What take_next() took: the fields step() needs (not a whole node).
+  struct Taken {
+    EventTarget* target = nullptr;  // null: none
+    std::uint32_t kind = 0;
+    std::uint64_t arg = 0;
+    std::uint64_t seq = 0;
+  };
   /// The next live event, off the queue, with now() at its cycle; none when idle.
-  std::optional<Node> take_next();
+  Taken take_next();
   template <typename F>
   void for_each_queued(F&& f) const;
 
   std::vector<Node> nodes_;
   std::uint32_t free_ = kNone;
-  // The wheel: events due within kSlots cycles of now, in the slot of their
-  // cycle, each slot's events chained in order.
-  std::vector<std::uint32_t> slot_head_, slot_tail_;
-  std::uint64_t occupied_[kWords] = {};  // a bit per slot with events
-  std::uint64_t summary_ = 0;            // a bit per word of occupied_ that is not 0
-  std::size_t wheel_size_ = 0;
-  // Later events: a binary heap of nodes in (cycle, run, seq) order.
-  std::vector<std::uint32_t> far_;
-  std::uint32_t first_ = kNone;  // the first event in the order, see first()
+  // The first event in the order (tombstone or not) and its cycle; kNone and
+  // kEmpty when none is queued. Kept up to date by every schedule and removal,
+  // so finding the next event costs nothing, and a schedule compares a cycle.
+  std::uint32_t first_ = kNone;
+  Cycle first_cycle_ = kEmpty;
+  // What the run loop must look at besides the first event, in one byte
+  // (state_): 0 in the common case, kInRun alone inside a run loop.
+  static constexpr std::uint8_t kFront = 1;       // front_ holds an event
+  static constexpr std::uint8_t kOverrun = 2;     // overrun_ is set: nothing runs
+  static constexpr std::uint8_t kTombstones = 4;  // tombstones_ != 0
+  static constexpr std::uint8_t kInRun = 8;       // inside a run loop (not step())
+  std::uint8_t state_ = 0;
+  bool front_live() const { return (state_ & kFront) != 0; }
+  std::uint32_t tombstones_ = 0;  // cancelled events still queued
   // schedule_next()'s event while it comes before every queued one: not in the
   // wheel or the heap, not counted in first_.
   Node front_{};
-  bool front_live_ = false;
   // The run created last by schedule(): the only one an event may join.
-  bool newest_live_ = false;
-  Cycle newest_cycle_ = 0;
+  // newest_tail_ is its last event, kFrontTail when that is the front, and kNone
+  // when there is none (newest_cycle_ kNever, see end_newest()).
+  Cycle newest_cycle_ = kNever;
   std::uint64_t newest_run_ = 0;
   std::uint32_t newest_tail_ = kNone;
+  // newest_tail_ while it is a post()'s entry and nothing took a sequence
+  // number since (the next is its next repeat's), else kNone: the one entry
+  // that may take repeats.
+  std::uint32_t posted_tail_ = kNone;
   Cycle now_ = 0;
-  Cycle horizon_ = 0;    // how far try_advance may go; 0 outside run_one
-  bool in_run_ = false;  // inside an event run by fire() (not step())
+  Cycle horizon_ = 0;  // how far try_advance may go (at most kMaxCycle); 0 outside runs
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
-  std::size_t live_ = 0;
+  // Sequence numbers that are no pending or run event: reserved ones not (yet)
+  // scheduled, and cancelled events (counts modulo 2^64: a reserved number
+  // scheduled again after its event ran counts twice). See size().
+  std::uint64_t uncounted_ = 0;
   std::optional<TimeOverrun> overrun_;
+  // Later events: a binary heap of nodes in (cycle, run, seq) order, and its
+  // top's cycle (kEmpty when empty).
+  std::vector<std::uint32_t> far_;
+  Cycle far_cycle_ = kEmpty;
+  // The wheel: events due within kSlots cycles of now, in the slot of their
+  // cycle, each slot's events chained in order; a bit per slot in use, and a
+  // summary bit per word of those bits that is not 0.
+  std::uint64_t summary_ = 0;
+  std::uint64_t occupied_[kWords] = {};
+  Slot slots_[kSlots];
 };
+
+// The common schedules, inlined into their callers (the call cost as much as
+// the work); every rare case is a call out of line (event_queue.cpp).
+
+template <bool newest>
+[[gnu::always_inline]] inline EventId EventQueue::link(std::uint32_t i, Cycle at) {
+  if (at - now_ >= kSlots) [[unlikely]]
+    return far_push(i, at);
+  const std::uint32_t s = static_cast<std::uint32_t>(at) & kSlotMask;
+  Slot& slot = slots_[s];
+  if (slot.head == kNone) {
+    slot.head = slot.tail = i;
+    occupied_[s >> 6] |= std::uint64_t{1} << (s & 63);
+    summary_ |= std::uint64_t{1} << (s >> 6);
+    if (at > first_cycle_) [[likely]]
+      return EventId{nodes_[i].seq};
+    // Due before the first and no front: the first, without more ado.
+    if (at == first_cycle_ || front_live()) return maybe_first(i, at);
+    first_ = i;
+    first_cycle_ = at;
+    return EventId{nodes_[i].seq};
+  }
+  // The slot's events are at `at` too, so the first is no later: the event
+  // is not first unless it goes in at the head (slot_insert sees to that).
+  // The latest schedule() has the highest seq: it goes after every event of
+  // an older or the same run, the common case, with a compare of runs. Any
+  // other (a reserved number) mostly goes last as well.
+  Node& tail = nodes_[slot.tail];
+  const Node& n = nodes_[i];
+  if (newest ? tail.run <= n.run : tail.run < n.run || (tail.run == n.run && tail.seq < n.seq))
+      [[likely]] {
+    tail.next = i;
+    slot.tail = i;
+    return EventId{n.seq};
+  }
+  return slot_insert(i, at);
+}
+
+template <bool posted>
+[[gnu::always_inline]] inline EventId EventQueue::queue_event(Cycle at, EventTarget& target,
+                                                              std::uint32_t kind,
+                                                              std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  if (free_ == kNone || at > kMaxCycle) [[unlikely]]
+    return queue_event_rare<posted>(at, target, kind, arg);
+  const std::uint64_t seq = open_seq(at);
+  const std::uint32_t i = free_;
+  free_ = nodes_[i].next;
+  nodes_[i] = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0};
+  newest_tail_ = i;
+  posted_tail_ = posted ? i : kNone;
+  return link<true>(i, at);
+}
+
+[[gnu::always_inline]] inline void EventQueue::schedule_next(Cycle at, EventTarget& target,
+                                                             std::uint32_t kind,
+                                                             std::uint64_t arg) {
+  assert(at >= now_ && "events cannot be scheduled in the past");
+  // One front at a time, and only for an event due before the queue's first
+  // (at its cycle, schedule() decides): otherwise the queue takes it.
+  // first_cycle_ is at most kEmpty, so the front is never past kMaxCycle. No
+  // front after an overrun or with tombstones either (one test of state_).
+  if ((state_ & ~kInRun) != 0 || at >= first_cycle_) {
+    queue_event<false>(at, target, kind, arg);
+    return;
+  }
+  const std::uint64_t seq = open_seq(at);
+  front_ = Node{&target, arg, seq, newest_run_, at, kind, kNone, 0};
+  state_ |= kFront;
+  newest_tail_ = kFrontTail;
+  posted_tail_ = kNone;
+}
 
 }  // namespace fredsim
