@@ -157,10 +157,13 @@ EventId EventQueue::schedule(Cycle at, EventTarget& target, std::uint32_t kind, 
   return queue_event<false>(at, target, kind, arg);
 }
 
-void EventQueue::post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg,
-                          std::uint32_t count) {
+void EventQueue::post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg) {
+  queue_event<true>(at, target, kind, arg);
+}
+
+void EventQueue::post_many(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg,
+                           std::uint32_t count) {
   if (queue_event<true>(at, target, kind, arg).seq == EventId{}.seq) return;  // past the end
-  if (count == 1) return;
   if (posted_tail_ == kNone) [[unlikely]] {
     // The entry is not the one to take repeats (no path does this today): the
     // others as posts of their own, which come out the same.

@@ -107,7 +107,11 @@ class EventQueue {
         return;
       }
     }
-    post_new(at, target, kind, arg, count);
+    if (count == 1) {
+      post_new(at, target, kind, arg);
+    } else {
+      post_many(at, target, kind, arg, count);
+    }
   }
   /// schedule() for the next step of a component whose event is running (a
   /// CPU's delivery reaching its entry point, a return completing), which no one
@@ -298,10 +302,11 @@ class EventQueue {
                                              std::uint64_t arg);
   [[gnu::noinline]] EventId schedule_reserved_rare(Cycle at, std::uint64_t seq, EventTarget& target,
                                                    std::uint32_t kind, std::uint64_t arg);
-  /// schedule() for post(), marking the entry as one that may take repeats;
-  /// with `count` - 1 of them already.
-  void post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg,
-                std::uint32_t count);
+  /// schedule() for post(), marking the entry as one that may take repeats.
+  void post_new(Cycle at, EventTarget& target, std::uint32_t kind, std::uint64_t arg);
+  /// post_new() with `count` - 1 repeats already (count > 1).
+  [[gnu::noinline]] void post_many(Cycle at, EventTarget& target, std::uint32_t kind,
+                                   std::uint64_t arg, std::uint32_t count);
   /// Puts node `i`, due at `at`, into the wheel or the heap, and updates the
   /// first. `newest`: it is the latest schedule() (its seq is the highest), so
   /// it comes after every event of its slot of the same or an older run.
