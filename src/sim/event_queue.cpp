@@ -373,6 +373,17 @@ Cycle EventQueue::next_cycle() {
   return first_ == kNone ? kNever : first_cycle_;
 }
 
+FREDSIM_INLINE void EventQueue::consume_first(std::uint32_t i) {
+  Node& n = nodes_[i];
+  if (n.repeat != 0) {
+    --n.repeat;
+    ++n.seq;
+  } else {
+    remove_first(i);
+  }
+  ++events_run_;
+}
+
 EventQueue::Taken EventQueue::take_next() {
   if (overrun_) return Taken{};  // time ran out: the run stops here
   if (front_live()) {
@@ -386,13 +397,7 @@ EventQueue::Taken EventQueue::take_next() {
   Node& n = nodes_[i];
   const Taken taken{n.target, n.kind, n.arg, n.seq};
   now_ = first_cycle_;
-  if (n.repeat != 0) {
-    --n.repeat;
-    ++n.seq;
-  } else {
-    remove_first(i);
-  }
-  ++events_run_;
+  consume_first(i);
   return taken;
 }
 
@@ -421,14 +426,7 @@ FREDSIM_INLINE bool EventQueue::next_event(Cycle limit) {
   const std::uint32_t kind = n.kind;
   const std::uint64_t arg = n.arg;
   now_ = at;
-  if (n.repeat != 0) {
-    // A posted entry's next identical event: the entry stays first, for the rest.
-    --n.repeat;
-    ++n.seq;
-  } else {
-    remove_first(i);
-  }
-  ++events_run_;
+  consume_first(i);
   target->on_event(kind, arg);
   return true;
 }

@@ -341,6 +341,10 @@ class EventQueue {
   std::uint32_t first_wheel_slot() const;
   /// Takes event `i`, the first, off the queue (its node goes to the free list).
   void remove_first(std::uint32_t i);
+  /// Takes the first event's next run off the queue and counts it as run: one
+  /// repeat of a posted entry (the entry stays first, for the rest), or the
+  /// entry itself.
+  void consume_first(std::uint32_t i);
   /// remove_first(first_), out of line (for take_next_of and the tombstones).
   [[gnu::noinline]] void take_first();
   /// remove_first() for a first event that is the heap's top.
