@@ -163,10 +163,8 @@ std::uint32_t Interconnect::send(CpuId sender, IcrValue icr) {
 std::uint64_t Interconnect::send(CpuId sender, IcrValue icr, std::uint32_t count) {
   if (std::uint32_t posted = 0; send_unicast(sender, icr, count, posted)) return posted;
   std::uint64_t all = 0;
-  for (; count != 0; --count) {
-    ++counters_.sends;
-    all += send_resolved(sender, icr);
-  }
+  for (; count != 0; --count)
+    all += send(sender, icr);
   return all;
 }
 

@@ -143,16 +143,15 @@ MsrRead LocalApic::read_register(std::uint32_t offset, bool x2) {
   }
 }
 
-Fault LocalApic::write_x2apic_icr(std::uint64_t value) {
-  // write_register's x2APIC ICR write, without its register decode: the
-  // platform's ICR writes (Machine::write_icr) come here straight.
-  if (mode_ != ApicMode::x2apic || (value & ~kIcrX2apicWritable) != 0) return Fault::gp;
-  icr_ = IcrValue(value);
-  send(icr_);
-  return Fault::none;
+// The single write, the path of every IPI, is the one below with its count a
+// constant (flatten: the count's additions and test fold away).
+[[gnu::flatten]] Fault LocalApic::write_x2apic_icr(std::uint64_t value) {
+  return write_x2apic_icr(value, 1);
 }
 
 Fault LocalApic::write_x2apic_icr(std::uint64_t value, std::uint32_t count) {
+  // write_register's x2APIC ICR write, without its register decode: the
+  // platform's ICR writes (Machine::write_icr) come here straight.
   if (mode_ != ApicMode::x2apic || (value & ~kIcrX2apicWritable) != 0) return Fault::gp;
   icr_ = IcrValue(value);
   send(icr_, count);
@@ -357,13 +356,17 @@ void LocalApic::send(IcrValue icr, std::uint32_t count) {
   }
 }
 
-void LocalApic::raise_nmi(std::uint32_t source_vector) {
-  ++counters_.nmis_raised;
+void LocalApic::raise_nmi(std::uint32_t source_vector, std::uint64_t count) {
+  counters_.nmis_raised += count;
   if (sink_ == nullptr) {
-    ++counters_.nmis_without_sink;
+    counters_.nmis_without_sink += count;
     return;
   }
-  sink_->assert_nmi(source_vector);
+  if (count == 1) {
+    sink_->assert_nmi(source_vector);
+  } else {
+    sink_->assert_nmis(source_vector, count);
+  }
 }
 
 // Inlined into run_event, the path of every message.
@@ -408,12 +411,7 @@ void LocalApic::receive(DeliveryMode mode, std::uint8_t vector, std::uint64_t co
     return;
   }
   counters_.received[index_of(mode)] += count;
-  counters_.nmis_raised += count;
-  if (sink_ == nullptr) {
-    counters_.nmis_without_sink += count;
-    return;
-  }
-  sink_->assert_nmis(vector, count);
+  raise_nmi(vector, count);
 }
 
 int LocalApic::pending_interrupt() const {

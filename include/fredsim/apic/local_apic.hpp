@@ -187,7 +187,8 @@ class LocalApic final : public EventTarget, public cpu::MsrDevice, public cpu::I
   void latch_esr();
   void record_error(std::uint32_t esr_bits);
   void send(IcrValue icr, std::uint32_t count = 1);
-  void raise_nmi(std::uint32_t source_vector);
+  /// Passes `count` NMIs (identical, at one cycle) to the CPU.
+  void raise_nmi(std::uint32_t source_vector, std::uint64_t count = 1);
   void receive(DeliveryMode mode, std::uint8_t vector);
   /// receive() `count` times over, for identical messages that arrive together.
   void receive(DeliveryMode mode, std::uint8_t vector, std::uint64_t count);

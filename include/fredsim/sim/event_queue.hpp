@@ -180,13 +180,9 @@ class EventQueue {
   /// event that took it). False, taking nothing, otherwise, and always under
   /// step(), which shows every event.
   bool take_next_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
-    // first_cycle_ is kEmpty (never now) when nothing is queued. The front runs
-    // before every queued event: then the next one is not queued. A cancelled
-    // first (a tombstone) is not the target's.
-    // Only inside a run loop, without a front or an overrun (tombstones or not).
-    if (first_cycle_ != now_ || (state_ | kTombstones) != (kInRun | kTombstones)) return false;
-    Node& n = nodes_[first_];
-    if (n.target != &target) return false;
+    Node* const next = next_of(target);
+    if (next == nullptr) return false;
+    Node& n = *next;
     kind = n.kind;
     arg = n.arg;
     if (n.repeat != 0) {
@@ -207,10 +203,9 @@ class EventQueue {
   /// events_run() and size() as one. For a target that runs alike events
   /// together (an APIC's identical NMI messages).
   std::uint64_t take_entry_of(const EventTarget& target, std::uint32_t& kind, std::uint64_t& arg) {
-    // As take_next_of: inside a run loop, without a front or an overrun.
-    if (first_cycle_ != now_ || (state_ | kTombstones) != (kInRun | kTombstones)) return 0;
-    const Node& n = nodes_[first_];
-    if (n.target != &target) return 0;
+    const Node* const next = next_of(target);
+    if (next == nullptr) return 0;
+    const Node& n = *next;
     kind = n.kind;
     arg = n.arg;
     const std::uint64_t taken = std::uint64_t{n.repeat} + 1;
@@ -268,6 +263,16 @@ class EventQueue {
     return x.seq < y.seq;
   }
   bool before(std::uint32_t a, std::uint32_t b) const { return precedes(nodes_[a], nodes_[b]); }
+  /// The first event, for take_next_of and take_entry_of: when it is
+  /// `target`'s, due now, inside a run loop, without a front or an overrun;
+  /// else null. first_cycle_ is kEmpty (never now) when nothing is queued; the
+  /// front runs before every queued event (then the next one is not queued); a
+  /// cancelled first (a tombstone) is nobody's.
+  Node* next_of(const EventTarget& target) {
+    if (first_cycle_ != now_ || (state_ | kTombstones) != (kInRun | kTombstones)) return nullptr;
+    Node& n = nodes_[first_];
+    return n.target == &target ? &n : nullptr;
+  }
   /// The next sequence number, for an event at `at`: it joins the newest run
   /// when that run is at `at`, else begins a new one (newest_run_ after).
   /// newest_cycle_ is kNever (no event's cycle) when no run may be joined.
