@@ -102,11 +102,20 @@ class Driver final : public EventTarget {
   Driver(const ScenarioSpec& spec, system::System& sys) : spec_(spec), sys_(sys) {
     // Each event's work names, resolved once: a repeated event looks up nothing.
     work_.resize(spec.events.size());
+    work_cpus_.resize(spec.events.size());
     icrs_.resize(spec.events.size());
     for (std::size_t e = 0; e < spec.events.size(); ++e) {
       const EventSpec& ev = spec.events[e];
       work_[e] = handler_ids(kernel_of(ev.vm), ev.work);
-      if (ev.type == EventType::ipi) icrs_[e] = icr_writes(ev.dest, ev.mode, ev.vector);
+      if (ev.type == EventType::ipi) {
+        icrs_[e] = icr_writes(ev.dest, ev.mode, ev.vector);
+        // The CPUs its work goes to: the destination depends on the file
+        // alone, so every occurrence uses the list worked out here.
+        if (!work_[e].empty()) {
+          std::vector<CpuId> cpus;
+          work_cpus_[e] = dest_cpus(ev.dest, ev.from, kernel_of(ev.vm).cpu_count(), cpus);
+        }
+      }
     }
     // A VM has at most one vCPU per host CPU: the machine's count bounds every list.
     dest_.reserve(sys.machine().cpu_count());
@@ -194,12 +203,7 @@ class Driver final : public EventTarget {
     const std::uint32_t cpus = k.cpu_count();
     switch (ev.type) {
       case EventType::ipi: {
-        // A list of CPUs is its own destination: no copy for the common case.
-        if (ev.dest.kind == Destination::Kind::cpus) {
-          give_work(kind, ev.dest.cpus);
-        } else {
-          give_work(kind, dest_cpus(ev.dest, ev.from, cpus, dest_));
-        }
+        give_work(kind, work_cpus_[kind]);
         // The raw "ipi" event: the ICR exactly as the scenario gives it.
         write_icrs(k.platform(), ev.from, icrs_[kind]);
         break;
@@ -410,6 +414,7 @@ class Driver final : public EventTarget {
   }
 
   void give_work(std::uint32_t event, std::span<const CpuId> cpus) {
+    if (work_[event].empty()) return;  // an event without `work` (most of a test's)
     kernel::Kernel& k = kernel_of(spec_.events[event].vm);
     for (kernel::HandlerId h : work_[event]) {
       for (CpuId c : cpus)
@@ -424,6 +429,7 @@ class Driver final : public EventTarget {
   }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
+  std::vector<std::vector<CpuId>> work_cpus_;         // per "ipi" event with work
   std::vector<std::vector<apic::IcrValue>> icrs_;     // per "ipi" event: its ICR writes
   std::vector<CpuId> dest_;                           // an event's destination CPUs, reused
   std::vector<std::unique_ptr<Watch>> watches_;
