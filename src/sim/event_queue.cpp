@@ -297,14 +297,6 @@ FREDSIM_INLINE void EventQueue::remove_first(std::uint32_t i) {
     // The first event's slot goes on: its next event is the wheel's first,
     // no scan needed; only the heap's top may come before it, at this cycle.
     first_ = next;
-    // Events of one cycle in a row are most often one per CPU (a broadcast's
-    // arrivals, then its deliveries): each touches a CPU's state that the
-    // one before did not, and with thousands of CPUs that state is out of
-    // the caches. Start loading the next event's target, and the node of the
-    // one after it, while this event runs (docs/benchmarks.md item 14).
-    const Node& n_next = nodes_[next];
-    __builtin_prefetch(n_next.target);
-    if (n_next.next != kNone) __builtin_prefetch(&nodes_[n_next.next]);
     if (far_cycle_ == first_cycle_ && before(far_.front(), next)) [[unlikely]]
       first_ = far_.front();
     return;
