@@ -278,7 +278,7 @@ class Driver final : public EventTarget {
     struct Rendezvous {
       std::uint32_t event;     // index in spec.events
       std::uint64_t next = 1;  // the occurrence (1-based) due next
-      // What meet() tests, worked out when `next` moves so that a call that
+      // What on_call() tests, worked out when `next` moves so that a call that
       // meets nothing costs two compares: the count `next` is due at (next *
       // calls), the CPU it counts on (any: every CPU's calls) and whether an
       // occurrence is left at all (not when the product overflows).
@@ -286,6 +286,12 @@ class Driver final : public EventTarget {
       CpuId cpu = 0;
       bool any_cpu = true;
       bool armed = false;
+      // The event's `after`, `count` and order, copied at setup: a meet
+      // reads nothing but this record.
+      std::uint64_t calls = 1;
+      std::uint64_t count = 0;
+      Cycle delay = 0;
+      std::uint64_t seq_offset = 0;  // seq_of(event) - seq_base_
     };
 
     Watch(Driver& d, std::string name, std::optional<std::size_t> vm)
@@ -346,7 +352,14 @@ class Driver final : public EventTarget {
       return spec_.events[a].file_index < spec_.events[b].file_index;
     });
     for (std::uint32_t e : order) {
+      const EventSpec& ev = spec_.events[e];
       Watch::Rendezvous r{e};
+      r.any_cpu = !ev.after->cpu;
+      r.cpu = ev.after->cpu.value_or(0);
+      r.calls = ev.after->calls;
+      r.count = ev.count;
+      r.delay = ev.after->delay;
+      r.seq_offset = seq_of(e) - seq_base_;
       arm(r);
       watch_of(spec_.events[e].after->handler, spec_.events[e].vm).rendezvous.push_back(r);
     }
@@ -395,20 +408,15 @@ class Driver final : public EventTarget {
   /// Works out what the call watch tests for the rendezvous' occurrence
   /// `r.next`: due when the count it watches (on its CPU, or on all) reaches
   /// next * calls; none is left once `count` have been scheduled.
-  void arm(Watch::Rendezvous& r) const {
-    const EventSpec& ev = spec_.events[r.event];
-    const RendezvousSpec& rv = *ev.after;
-    r.any_cpu = !rv.cpu;
-    r.cpu = rv.cpu.value_or(0);
-    r.armed = r.next <= ev.count && !__builtin_mul_overflow(r.next, rv.calls, &r.due);
+  static void arm(Watch::Rendezvous& r) {
+    r.armed = r.next <= r.count && !__builtin_mul_overflow(r.next, r.calls, &r.due);
   }
 
   /// Schedules the rendezvous' next occurrence: the watch calls this when a
   /// call brings the count it watches to `r.due`.
   void meet(Watch::Rendezvous& r) {
-    const RendezvousSpec& rv = *spec_.events[r.event].after;
-    sys_.machine().queue().schedule_reserved(sys_.now() + rv.delay, seq_of(r.event), *this, r.event,
-                                             (r.next - 1) << 1);
+    sys_.machine().queue().schedule_reserved(sys_.now() + r.delay, seq_base_ + r.seq_offset, *this,
+                                             r.event, (r.next - 1) << 1);
     ++r.next;
     arm(r);
   }
