@@ -92,6 +92,66 @@ count = 3
   EXPECT_NE(sends[4].find("icr=0x100000405"), std::string::npos) << sends[4];
 }
 
+TEST(SystemRunner, AnIpiEventGivesItsWorkToEveryCpuOfItsDestinationAtEveryOccurrence) {
+  // The work CPUs of an "ipi" event are worked out once, at setup: each
+  // occurrence must still give one item to each CPU the destination names
+  // (all-but-self leaves the sender out, all includes it, self is the
+  // sender), and an event without work gives none.
+  auto spec = load_scenario_string(R"(name = "work-dests"
+[system]
+cpus = 4
+[[handler]]
+name = "dev"
+vector = 5
+model = "device"
+[[event]]
+at = 0
+type = "ipi"
+from = 1
+dest = "all-but-self"
+vector = 5
+work = "dev"
+every = 10_000
+count = 3
+[[event]]
+at = 5_000
+type = "ipi"
+from = 2
+dest = "all"
+vector = 5
+work = "dev"
+[[event]]
+at = 7_000
+type = "ipi"
+from = 3
+dest = "self"
+vector = 5
+work = "dev"
+every = 10_000
+count = 2
+[[event]]
+at = 9_000
+type = "ipi"
+from = 0
+dest = 2
+vector = 5
+)",
+                                   "work-dests");
+  ASSERT_TRUE(spec.ok()) << spec.error().message;
+  auto sys = build_system(*spec);
+  ASSERT_TRUE(sys.ok()) << sys.error().message;
+  (*sys)->run_until(100'000);
+  const kernel::HandlerRegistry& reg = (*sys)->kernel().registry();
+  const auto& dev = reg.handler(reg.find_handler("dev"));
+  // CPU 0: 3 (all-but-self) + 1 (all); CPU 1, the first sender: 1 (all);
+  // CPU 2: 3 + 1; CPU 3: 3 + 1 + 2 (self).
+  const std::uint64_t expected[] = {4, 1, 4, 6};
+  for (CpuId c = 0; c < 4; ++c)
+    EXPECT_EQ(dev.per_cpu[c].handled, expected[c]) << "cpu " << c;
+  // The work-less IPI to CPU 2 found nothing to claim: an unknown NMI there.
+  EXPECT_EQ((*sys)->kernel().cpu_state(2).stats.unknown, 1u);
+}
+
 }  // namespace
 }  // namespace fredsim::scenario
 
