@@ -291,7 +291,7 @@ class Driver final : public EventTarget {
       std::uint64_t calls = 1;
       std::uint64_t count = 0;
       Cycle delay = 0;
-      std::uint64_t seq_offset = 0;  // seq_of(event) - seq_base_
+      std::uint64_t seq_offset = 0;  // seq_offset_of(event)
     };
 
     Watch(Driver& d, std::string name, std::optional<std::size_t> vm)
@@ -359,7 +359,7 @@ class Driver final : public EventTarget {
       r.calls = ev.after->calls;
       r.count = ev.count;
       r.delay = ev.after->delay;
-      r.seq_offset = seq_of(e) - seq_base_;
+      r.seq_offset = seq_offset_of(e);
       arm(r);
       watch_of(spec_.events[e].after->handler, spec_.events[e].vm).rendezvous.push_back(r);
     }
@@ -432,9 +432,12 @@ class Driver final : public EventTarget {
 
   const ScenarioSpec& spec_;
   system::System& sys_;
-  std::uint64_t seq_of(std::uint32_t e) const {
-    return seq_base_ + spec_.vms.size() + spec_.events[e].file_index;
+  /// Event `e`'s place among the numbers schedule_all() reserves: the VMs'
+  /// first, then the events in file order.
+  std::uint64_t seq_offset_of(std::uint32_t e) const {
+    return spec_.vms.size() + spec_.events[e].file_index;
   }
+  std::uint64_t seq_of(std::uint32_t e) const { return seq_base_ + seq_offset_of(e); }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
   std::vector<std::vector<CpuId>> work_cpus_;         // per "ipi" event with work
