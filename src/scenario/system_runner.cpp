@@ -111,10 +111,8 @@ class Driver final : public EventTarget {
         icrs_[e] = icr_writes(ev.dest, ev.mode, ev.vector);
         // The CPUs its work goes to: the destination depends on the file
         // alone, so every occurrence uses the list worked out here.
-        if (!work_[e].empty()) {
-          std::vector<CpuId> cpus;
-          work_cpus_[e] = dest_cpus(ev.dest, ev.from, kernel_of(ev.vm).cpu_count(), cpus);
-        }
+        if (!work_[e].empty())
+          dest_cpus(ev.dest, ev.from, kernel_of(ev.vm).cpu_count(), work_cpus_[e]);
       }
     }
     // A VM has at most one vCPU per host CPU: the machine's count bounds every list.
