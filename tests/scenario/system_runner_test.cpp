@@ -96,7 +96,7 @@ TEST(SystemRunner, AnIpiEventGivesItsWorkToEveryCpuOfItsDestinationAtEveryOccurr
   // The work CPUs of an "ipi" event are worked out once, at setup: each
   // occurrence must still give one item to each CPU the destination names
   // (all-but-self leaves the sender out, all includes it, self is the
-  // sender), and an event without work gives none.
+  // sender, a list is its CPUs), and an event without work gives none.
   auto spec = load_scenario_string(R"(name = "work-dests"
 [system]
 cpus = 4
@@ -113,6 +113,13 @@ vector = 5
 work = "dev"
 every = 10_000
 count = 3
+[[event]]
+at = 3_000
+type = "ipi"
+from = 0
+dest = [1, 3]
+vector = 5
+work = "dev"
 [[event]]
 at = 5_000
 type = "ipi"
@@ -143,9 +150,9 @@ vector = 5
   (*sys)->run_until(100'000);
   const kernel::HandlerRegistry& reg = (*sys)->kernel().registry();
   const auto& dev = reg.handler(reg.find_handler("dev"));
-  // CPU 0: 3 (all-but-self) + 1 (all); CPU 1, the first sender: 1 (all);
-  // CPU 2: 3 + 1; CPU 3: 3 + 1 + 2 (self).
-  const std::uint64_t expected[] = {4, 1, 4, 6};
+  // CPU 0: 3 (all-but-self) + 1 (all); CPU 1, the first sender: 1 (the
+  // list) + 1 (all); CPU 2: 3 + 1; CPU 3: 3 + 1 (the list) + 1 + 2 (self).
+  const std::uint64_t expected[] = {4, 2, 4, 7};
   for (CpuId c = 0; c < 4; ++c)
     EXPECT_EQ(dev.per_cpu[c].handled, expected[c]) << "cpu " << c;
   // The work-less IPI to CPU 2 found nothing to claim: an unknown NMI there.
