@@ -14,21 +14,28 @@
 # a loaded host disturbed least). Then each benchmark program runs old, new, old, new
 # with 3 repetitions a run, and the median CPU time of each case is printed (a
 # broadcast's per destination). Prints Markdown tables; needs python3.
+# FREDSIM_NEW_BUILD=build/pgo times this checkout's profile-guided build
+# (scripts/build-pgo.sh) instead of its release preset's; the old checkout's
+# is always build/release.
 set -euo pipefail
 new="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 old="${1:?usage: scripts/bench-against.sh OLD_CHECKOUT [RUNS]}"
 old="$(cd "$old" && pwd)"
 runs="${2:-5}"
+new_build="${FREDSIM_NEW_BUILD:-build/release}"
+build_of() {  # tree
+  if [[ "$1" == "$new" ]]; then echo "$new/$new_build"; else echo "$1/build/release"; fi
+}
 for tree in "$old" "$new"; do
-  [[ -x "$tree/build/release/tools/fredsim/fredsim" ]] ||
-    { echo "error: $tree/build/release/tools/fredsim/fredsim: not built" >&2; exit 2; }
+  [[ -x "$(build_of "$tree")/tools/fredsim/fredsim" ]] ||
+    { echo "error: $(build_of "$tree")/tools/fredsim/fredsim: not built" >&2; exit 2; }
 done
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 cat >"$work/whole.py" <<'PY'
 import os, resource, statistics, subprocess, sys, time
-old, new, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+old, new, runs, new_build = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
 def file_in(tree, rel):
     path = os.path.join(tree, rel)
@@ -37,7 +44,8 @@ def file_in(tree, rel):
 def once(tree, rel):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([os.path.join(tree, "build/release/tools/fredsim/fredsim"), "run",
+    build = os.path.join(new, new_build) if tree == new else os.path.join(tree, "build/release")
+    subprocess.run([os.path.join(build, "tools/fredsim/fredsim"), "run",
                     file_in(tree, rel), "-q", "--json", "/dev/null"], check=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -57,7 +65,7 @@ for rel in ["scenarios/kut-apic-multiple-nmi.toml", "scenarios/kut-apic-pending-
     fastest = min(x[0] for x in got[new]) / min(x[0] for x in got[old])
     print(f"| {rel} | {oc:.4f} | {nc:.4f} | {ow:.4f} | {nw:.4f} | {nc / oc:.2f} | {fastest:.2f} |")
 PY
-python3 "$work/whole.py" "$old" "$new" "$runs"
+python3 "$work/whole.py" "$old" "$new" "$runs" "$new_build"
 
 cat >"$work/bench.py" <<'PY'
 import glob, json, statistics, sys
@@ -89,7 +97,7 @@ bench() {  # program filter
     for side in old new; do
       tree="$old"
       [[ "$side" == new ]] && tree="$new"
-      "$tree/build/release/bench/$1" --benchmark_filter="$2" --benchmark_repetitions=3 \
+      "$(build_of "$tree")/bench/$1" --benchmark_filter="$2" --benchmark_repetitions=3 \
         --benchmark_min_time=0.2 --benchmark_format=json >"$work/$side-$1-$i.json" 2>/dev/null
     done
   done
