@@ -9,8 +9,9 @@
 # storms; the release preset stays the default build.
 #
 # The training runs: every scenario under scenarios/ (each must meet its
-# expectations), the storm of bench/storm-2m.toml, and one `compare` (the
-# polling path). Code they do not reach keeps the ordinary -O3 optimisation.
+# expectations), the storms under bench/ (bare metal, and through VM exits),
+# and one `compare` (the polling path). Code they do not reach keeps the
+# ordinary -O3 optimisation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,7 +33,7 @@ cmake --build "$dir" -j "$jobs" --target fredsim_cli
 
 echo "== build-pgo: training runs"
 fredsim="$dir/tools/fredsim/fredsim"
-for s in scenarios/*.toml bench/storm-2m.toml; do
+for s in scenarios/*.toml bench/*.toml; do
   if ! "$fredsim" run "$s" -q --json /dev/null; then
     echo "build-pgo: $s failed its expectations under the instrumented build" >&2
     exit 1
