@@ -51,7 +51,10 @@ void copy_fred_state(const cpu::ArchState& fields, cpu::ArchState& s) {
   }
 }
 
-void write_fred(Vmcs& v, const FredFields& f, const ArchState& s) {
+// The fields are template arguments: each encoding is a constant, so its slot
+// in the VMCS table is worked out at compile time, not at every VM exit.
+template <FredFields f>
+void write_fred(Vmcs& v, const ArchState& s) {
   v.set_exit_field(f.config, fred_config_with_csl(s));
   v.set_exit_field(f.stklvls, s.stklvls.encode());
   for (unsigned l = 1; l < kFredLevels; ++l) {
@@ -60,7 +63,8 @@ void write_fred(Vmcs& v, const FredFields& f, const ArchState& s) {
   }
 }
 
-void read_fred(const Vmcs& v, const FredFields& f, ArchState& s) {
+template <FredFields f>
+void read_fred(const Vmcs& v, ArchState& s) {
   const std::uint64_t config = v.get(f.config);
   s.config = cpu::FredConfig(config);
   s.csl = static_cast<std::uint8_t>(config & kConfigCsl);
@@ -118,7 +122,7 @@ void VmxCpu::write_guest_state(const ArchState& s) {
   const std::uint64_t ar = kAccessRightsPresent.set(kAccessRightsDpl.set(0, s.cpl), 1);
   v.set_exit_field(field::kGuestCsAccessRights, ar);
   v.set_exit_field(field::kGuestSsAccessRights, ar);
-  write_fred(v, kGuestFred, s);
+  write_fred<kGuestFred>(v, s);
   write_msrs(guest_msrs_, s);
   v.set_exit_field(field::kGuestInterruptibility,
                    Interruptibility::decode(v.get(field::kGuestInterruptibility))
@@ -153,7 +157,7 @@ ArchState VmxCpu::guest_state() const {
   s.cs = static_cast<std::uint16_t>(v.get(field::kGuestCsSelector));
   s.ss = static_cast<std::uint16_t>(v.get(field::kGuestSsSelector));
   s.cpl = static_cast<std::uint8_t>(kAccessRightsDpl.get(v.get(field::kGuestSsAccessRights)));
-  read_fred(v, kGuestFred, s);
+  read_fred<kGuestFred>(v, s);
   read_msrs(guest_msrs_, s);
   s.nmi_blocked = Interruptibility::decode(v.get(field::kGuestInterruptibility)).blocking_by_nmi();
   s.halted = v.get(field::kGuestActivityState) == static_cast<std::uint32_t>(ActivityState::hlt);
@@ -167,7 +171,7 @@ void VmxCpu::write_host_state(const ArchState& s) {
   v.set_exit_field(field::kHostCr4, s.cr4);
   v.set_exit_field(field::kHostCsSelector, s.cs);
   v.set_exit_field(field::kHostSsSelector, s.ss);
-  write_fred(v, kHostFred, s);
+  write_fred<kHostFred>(v, s);
   write_msrs(host_msrs_, s);
 }
 
@@ -181,7 +185,7 @@ ArchState VmxCpu::host_state() const {
   s.cr4 = v.get(field::kHostCr4);
   s.cs = static_cast<std::uint16_t>(v.get(field::kHostCsSelector));
   s.ss = static_cast<std::uint16_t>(v.get(field::kHostSsSelector));
-  read_fred(v, kHostFred, s);
+  read_fred<kHostFred>(v, s);
   read_msrs(host_msrs_, s);
   return s;
 }
@@ -479,7 +483,7 @@ void VmxCpu::save_guest_state() {
   const bool save_fred =
       PrimaryExitControls::decode(v.get(field::kPrimaryExitControls)).activate_secondary() &&
       SecondaryExitControls::decode(v.get(field::kSecondaryExitControls)).save_guest_fred();
-  if (save_fred) write_fred(v, kGuestFred, s);
+  if (save_fred) write_fred<kGuestFred>(v, s);
   write_msrs(guest_msrs_, s);
   // Blocking by NMI: with virtual NMIs, the CPU's NMI blocking in the guest is
   // the virtual-NMI blocking, saved as it is (an NMI-induced exit neither sets
