@@ -333,14 +333,16 @@ VmxResult VmxCpu::enter(Instruction insn, Cycle vmm_cycles) {
   }
 
   if (insn == Instruction::vmlaunch) vmcs_.set_launched(true);
-  if (capture_host_) write_host_state(cpu_.save_state());
+  // The CPU's state now: the host's, when the entry captures it, and the base
+  // of the guest's (the parts the controls do not load keep their values).
+  ArchState g = cpu_.save_state();
+  if (capture_host_) write_host_state(g);
   host_os_ = cpu_.os_entry();
   active_pin_ = PinControls::decode(vmcs_.get(field::kPinControls));
   active_proc_ = ProcControls::decode(vmcs_.get(field::kPrimaryProcControls));
   entering_with_ = insn;
 
-  // Load the guest: the parts the controls do not load keep their values.
-  ArchState g = cpu_.save_state();
+  // Load the guest.
   const ArchState fields = guest_state();
   g.rip = fields.rip;
   g.rsp = fields.rsp;
