@@ -10,29 +10,87 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "signals.hpp"
 
 namespace fredsim::cli {
 namespace {
 
+/// Waits until stdin has input (true) or fredsim's signal flag is set (false).
+/// SIGINT and SIGTERM are blocked but while ppoll waits, which unblocks them
+/// atomically, so a signal that comes between the check of the flag and the
+/// wait cannot leave the wait blocked until the next input.
+bool wait_for_stdin() {
+  sigset_t blocked, old;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &blocked, &old);
+  bool ready = false;
+  for (;;) {
+    if (caught_signal() != 0) break;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    if (::ppoll(&p, 1, nullptr, &old) >= 0) {
+      ready = true;  // input, end of input or an error: read() tells which
+      break;
+    }
+    if (errno != EINTR) {
+      ready = true;
+      break;
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ready;
+}
+
 class StreamInput final : public LineInput {
  public:
   StreamInput(std::istream& in, std::ostream& out) : in_(in), out_(out) {}
   Read read(std::string_view prompt, std::string& line) override {
     out_ << prompt << std::flush;
+    if (&in_ == &std::cin) return read_stdin(line);
     if (std::getline(in_, line)) return Read::line;
     if (caught_signal() != SIGINT) return Read::end;
     // ^C broke the read (no SA_RESTART, signals.cpp): the stream goes on.
     in_.clear();
-    if (&in_ == &std::cin) std::clearerr(stdin);
     return Read::interrupted;
   }
   bool terminal() const override { return false; }
 
  private:
+  /// A line of stdin (a pipe or a file) read from its descriptor, so that a ^C
+  /// that comes just after the prompt is seen at once (wait_for_stdin), not
+  /// after the next line. As std::getline: the line without its newline; a
+  /// last line without one counts.
+  Read read_stdin(std::string& line) {
+    for (;;) {
+      if (const std::size_t nl = pending_.find('\n'); nl != std::string::npos) {
+        line.assign(pending_, 0, nl);
+        pending_.erase(0, nl + 1);
+        return Read::line;
+      }
+      if (eof_) {
+        if (pending_.empty()) return Read::end;
+        line.swap(pending_);
+        pending_.clear();
+        return Read::line;
+      }
+      if (!wait_for_stdin()) return caught_signal() == SIGINT ? Read::interrupted : Read::end;
+      char chunk[4096];
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n > 0) {
+        pending_.append(chunk, static_cast<std::size_t>(n));
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        eof_ = true;  // end of input, or an error that ends it
+      }
+    }
+  }
+
   std::istream& in_;
   std::ostream& out_;
+  std::string pending_;  // read from stdin, not yet returned
+  bool eof_ = false;
 };
 
 /// libedit's EditLine and History, with fredsim's prompt, reader and completion.
