@@ -526,26 +526,31 @@ FredFrame Cpu::software_nmi_frame(std::uint64_t rflags, bool fred, std::uint64_t
 }
 
 void Cpu::push_frame(std::uint64_t address, const FredFrame& frame, bool nmi, bool software) {
-  assert(depth_ < stack_.size() && "event nesting deeper than the model keeps");
-  if (depth_ == stack_.size()) return;
-  // Field by field into the slot: a whole StackSlot built and assigned was
-  // copied twice.
-  StackSlot& slot = stack_[depth_++];
+  assert(depth_ < kMaxDepth && "event nesting deeper than the model keeps");
+  if (depth_ == kMaxDepth) return;
+  // A return in flight reads its popped slot when it completes: a push meanwhile
+  // (only a library caller could make one) must not overwrite it.
+  if (state_ == RunState::returning && returning_ == depth_) {
+    slots_[kSpareSlot] = slots_[depth_];
+    frames_[kSpareSlot] = frames_[depth_];
+    returning_ = kSpareSlot;
+  }
+  SlotInfo& slot = slots_[depth_];
+  frames_[depth_++] = frame;
   slot.address = address;
-  slot.frame = frame;
   slot.nmi = nmi;
   slot.software = software;
   slot.interrupted = state_;
 }
 
 const FredFrame* Cpu::frame_at_rsp() const {
-  if (depth_ == 0 || stack_[depth_ - 1].address != rsp_) return nullptr;
-  return &stack_[depth_ - 1].frame;
+  if (depth_ == 0 || slots_[depth_ - 1].address != rsp_) return nullptr;
+  return &frames_[depth_ - 1];
 }
 
 FredFrame* Cpu::frame_at_rsp() {
-  if (depth_ == 0 || stack_[depth_ - 1].address != rsp_) return nullptr;
-  return &stack_[depth_ - 1].frame;
+  if (depth_ == 0 || slots_[depth_ - 1].address != rsp_) return nullptr;
+  return &frames_[depth_ - 1];
 }
 
 // --- Return instructions (docs/hardware.md §1 "Return") ------------------------------
@@ -598,7 +603,8 @@ Fault Cpu::iret(Cycle after) {
 
 Fault Cpu::start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, std::uint8_t new_cpl,
                         Cycle after) {
-  returning_ = stack_[--depth_];
+  // The slot stays where it is (push_frame moves it aside if need be).
+  returning_ = --depth_;
   return_via_ = via;
   return_unblocks_ = unblock_nmi;
   return_csl_ = new_csl;
@@ -612,7 +618,8 @@ Fault Cpu::start_return(ReturnVia via, bool unblock_nmi, std::uint8_t new_csl, s
 }
 
 void Cpu::complete_return() {
-  const FredFrame& f = returning_.frame;
+  const SlotInfo& slot = slots_[returning_];
+  const FredFrame& f = frames_[returning_];
   rip_ = f.rip;
   cs_ = f.cs.selector();
   rflags_ = f.rflags;
@@ -629,12 +636,12 @@ void Cpu::complete_return() {
   if (ctx_.tracer.enabled()) trace_return(was_blocked && !nmi_blocked_);
   // The NMI's handling ends with the return that pops its frame; after an
   // NMI-induced VM exit it ends at the VM entry instead.
-  if (returning_.nmi && !returning_.software && nmi_open_) {
+  if (slot.nmi && !slot.software && nmi_open_) {
     stats_.dispatch_cycles += ctx_.now() - nmi_started_;
     nmi_open_ = false;
   }
 
-  state_ = returning_.interrupted;
+  state_ = slot.interrupted;
   if (state_ == RunState::running) {
     resumed_at_ = ctx_.now();
     if (depth_ == 0) {
@@ -653,7 +660,7 @@ void Cpu::complete_return() {
 
 [[gnu::cold, gnu::noinline]] void Cpu::trace_return(bool nmi_unblocked) const {
   static constexpr std::string_view kVia[] = {"erets", "eretu", "iret"};
-  ctx_.tracer.emit(ctx_.now(), id_, returning_.nmi ? "nmi_return" : "event_return",
+  ctx_.tracer.emit(ctx_.now(), id_, slots_[returning_].nmi ? "nmi_return" : "event_return",
                    {{"via", TraceValue::str(kVia[static_cast<int>(return_via_)])},
                     {"nmi_unblocked", TraceValue::boolean(nmi_unblocked)}});
 }

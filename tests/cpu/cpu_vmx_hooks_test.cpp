@@ -117,6 +117,35 @@ TEST_F(Vmx, KvmSoftwareFrameAndVmEntryCloseTheNmi) {
   EXPECT_EQ(ret.back().cycle, 4000u);
 }
 
+// A frame pushed while a return is in flight (only a library caller can push
+// then) lands where the popped one was; the return still restores the popped one.
+TEST_F(Vmx, APushDuringAReturnKeepsTheReturnsFrame) {
+  c.set_vmx(nullptr);
+  c.load_state(host);
+  c.enter_os();
+  h.run_to(1000);
+  const std::uint64_t rsp = c.rsp();
+  auto frame = [&](std::uint64_t rip) {
+    FredFrame f;
+    f.rip = rip;
+    f.cs = FredCs{}.set_selector(kKernelCs);
+    f.rflags = 0x2;
+    f.rsp = rsp;
+    f.ss =
+        FredSs{}.set_selector(kKernelSs).set_type(EventType::nmi).set_vector(2).set_long_mode(true);
+    return f;
+  };
+  c.push_software_frame(frame(0xFFFFFFFFA0001000ull));
+  ASSERT_EQ(c.erets(), Fault::none);
+  ASSERT_EQ(c.run_state(), RunState::returning);
+  c.push_software_frame(frame(0xFFFFFFFFA0002000ull));
+  ASSERT_NE(c.frame_at_rsp(), nullptr);
+  EXPECT_EQ(c.frame_at_rsp()->rip, 0xFFFFFFFFA0002000ull);
+  h.run_idle();
+  EXPECT_EQ(c.rip(), 0xFFFFFFFFA0001000ull);  // the popped frame's, not the new one's
+  EXPECT_EQ(c.run_state(), RunState::in_os);
+}
+
 TEST_F(Vmx, WithoutNmiExitingTheGuestTakesTheNmi) {
   vmx.exiting = false;
   c.raise_nmi(4);
