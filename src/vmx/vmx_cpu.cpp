@@ -471,8 +471,8 @@ bool VmxCpu::load_host_fred() const {
          SecondaryExitControls::decode(vmcs_.get(field::kSecondaryExitControls)).load_host_fred();
 }
 
-void VmxCpu::save_guest_state() {
-  const ArchState s = cpu_.save_state();
+ArchState VmxCpu::save_guest_state() {
+  ArchState s = cpu_.save_state();
   Vmcs& v = vmcs_;
   v.set_exit_field(field::kGuestRip, s.rip);
   v.set_exit_field(field::kGuestRsp, s.rsp);
@@ -503,10 +503,10 @@ void VmxCpu::save_guest_state() {
   v.set_exit_field(
       field::kGuestActivityState,
       static_cast<std::uint32_t>(s.halted ? ActivityState::hlt : ActivityState::active));
+  return s;
 }
 
-ArchState VmxCpu::build_host_state() const {
-  ArchState h = cpu_.save_state();
+ArchState VmxCpu::build_host_state(ArchState h) const {
   const ArchState fields = host_state();
   h.cpl = 0;
   h.rip = fields.rip;
@@ -610,7 +610,9 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
   v.set_exit_field(field::kExitInstructionLength, 0);
 
   const bool from_hlt = cpu_.halted();
-  save_guest_state();
+  // One save of the CPU's state: what the VMCS gets as the guest's, and the
+  // base of the host's (the parts the exit does not load keep their values).
+  ArchState h = save_guest_state();
   exit_.guest_interruptibility = Interruptibility::decode(v.get(field::kGuestInterruptibility));
   exit_.guest_activity = static_cast<ActivityState>(v.get(field::kGuestActivityState));
   exit_.guest_rip = v.get(field::kGuestRip);
@@ -622,7 +624,7 @@ void VmxCpu::exit_to_host(ExitReason reason, IntrInfo intr_info, std::uint64_t q
   // The host, with NMIs blocked after an NMI-induced exit (docs/hardware.md §4
   // "VMX"); other exits leave them as the host had them at VMRESUME: unblocked.
   cpu_.set_vmx(nullptr);
-  ArchState h = build_host_state();
+  h = build_host_state(h);
   h.nmi_blocked = nmi;
   h.halted = false;
   cpu_.load_state(h);

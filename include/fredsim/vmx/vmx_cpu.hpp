@@ -179,8 +179,11 @@ class VmxCpu final : public cpu::VmxHooks, public EventTarget {
                     TimingParam cost = TimingParam::vm_exit);
   void complete_entry();
   void capture_host_state();
-  void save_guest_state();
-  cpu::ArchState build_host_state() const;
+  // Saves the guest's state into the VMCS and returns it as the CPU held it.
+  cpu::ArchState save_guest_state();
+  // The host's state: `base` (the CPU's state at the exit) with the host-state
+  // fields loaded over it.
+  cpu::ArchState build_host_state(cpu::ArchState base) const;
   bool load_host_fred() const;
 
   cpu::Cpu& cpu_;
