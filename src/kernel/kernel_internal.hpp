@@ -54,11 +54,14 @@ enum CpuEvent : std::uint32_t {
 
 /// A CPU's kernel context: the NMI being dispatched and the per-CPU state.
 struct Kernel::CpuCtx final : EventTarget {
+  // The members are laid out by when an NMI's dispatch uses them (as the CPU
+  // model's are, docs/benchmarks.md item 17): a broadcast to thousands of CPUs
+  // finds each context out of the first-level cache at every step, so what
+  // every NMI reads comes first, in as few cache lines as it fits, and what
+  // only KVM, the perf and kgdb models or the lost-work report use comes last.
   Kernel& k;
+  cpu::Cpu& cpu;  // the CPU model that runs it (the platform's cpu(id))
   CpuId id;
-  cpu::Cpu& cpu;                  // the CPU model that runs it (the platform's cpu(id))
-  bool nmi_source_cpuid = false;  // the platform's CPUID enumerates NMI-source
-  KernelCpuState st;
 
   // The NMI in progress.
   // Of its delivery, what the return and the samples read (not the whole
@@ -66,14 +69,14 @@ struct Kernel::CpuCtx final : EventTarget {
   cpu::DeliveryPath path = cpu::DeliveryPath::fred;
   std::uint8_t from_cpl = 0;
   cpu::EventType event_type = cpu::EventType::nmi;
+  bool b2b = false;
   void note_delivery(const cpu::Delivery& d) {
     path = d.path;
     from_cpl = d.from_cpl;
     event_type = d.event.type;
   }
+  KernelCpuState st;
   PtRegs regs;
-  bool b2b = false;
-  NmiType type = NmiType::local;  // the list nmi_handle walks now
   // The list as the walk found it (capacity kept, so no allocation per NMI once
   // warm): a handler (un)registered meanwhile must not shift the walk, which
   // would skip or repeat a handler (Linux walks an RCU list).
@@ -82,32 +85,35 @@ struct Kernel::CpuCtx final : EventTarget {
   // while no list has changed since, the copy is the list and is not taken
   // again (a copy per NMI otherwise). kNoChanges: no copy.
   static constexpr std::uint64_t kNoChanges = ~std::uint64_t{0};
-  NmiType walk_type = NmiType::local;
   std::uint64_t walk_changes = kNoChanges;
   std::size_t next = 0;
-  int sum = 0;
-  bool filter = false;  // the source filter is on for this walk
   std::uint64_t bitmap = ~std::uint64_t{0};
   // With the filter: the walk positions whose handler's vector is in the
   // bitmap (HandlerRegistry::vector_positions), while no handler has been
   // registered since the walk began (`registrations`); the others are skipped
   // without a look. Off: every position is looked at.
-  bool by_positions = false;
   std::uint64_t positions = 0;
   std::uint64_t registrations = 0;
-  bool emergency = false;
+  Cycle started = 0;              // delivery (or VM exit) start, for the samples
+  Cycle extra_return_cycles = 0;  // VM entry after KVM's return
+  int sum = 0;
   int handled_total = 0;
+  NmiType type = NmiType::local;  // the list nmi_handle walks now
+  NmiType walk_type = NmiType::local;
+  bool filter = false;  // the source filter is on for this walk
+  bool by_positions = false;
+  bool emergency = false;
+  bool software = false;
   std::uint8_t reason = 0;
   bool spinning_on_reason_lock = false;  // in default_do_nmi's trylock loop
-  Cycle started = 0;                     // delivery (or VM exit) start, for the samples
-  bool software = false;
-  Cycle extra_return_cycles = 0;  // VM entry after KVM's return
+  bool nmi_source_cpuid = false;         // the platform's CPUID enumerates NMI-source
 
+  // Process-context work waiting for this CPU to leave the event it is in
+  // (in_process_context()): a KVM vCPU thread's VM entry. Looked at by every
+  // return (Kernel::on_resume), as is kvm_then.
+  std::function<void()> process_then;
   // KVM: what to do when the host NMI entry has returned.
   std::function<void()> kvm_then;
-  // Process-context work waiting for this CPU to leave the event it is in
-  // (in_process_context()): a KVM vCPU thread's VM entry.
-  std::function<void()> process_then;
   std::uint64_t kvm_qualification = 0;
   // A guest kernel's CPU event that fell due while the vCPU was out of the
   // guest (KernelConfig::in_vm): it runs at the next VM entry. kNoEvent: none.
@@ -119,7 +125,7 @@ struct Kernel::CpuCtx final : EventTarget {
   bool was_in_debug_nmi = false;  // kgdb.c: this CPU's LOCAL kgdb handler claimed an NMI
   std::vector<std::uint64_t> lost_reasons;
 
-  CpuCtx(Kernel& kernel, CpuId cpu, cpu::Cpu& model) : k(kernel), id(cpu), cpu(model) {}
+  CpuCtx(Kernel& kernel, CpuId cpu, cpu::Cpu& model) : k(kernel), cpu(model), id(cpu) {}
   void on_event(std::uint32_t kind, std::uint64_t) override { k.on_cpu_event(*this, kind); }
   std::string_view event_name(std::uint32_t kind) const override {
     static constexpr std::string_view kNames[] = {"nmi_start",     "handler_done",
