@@ -124,15 +124,10 @@ TEST_F(Vmx, APushDuringAReturnKeepsTheReturnsFrame) {
   c.load_state(host);
   c.enter_os();
   h.run_to(1000);
-  const std::uint64_t rsp = c.rsp();
+  // KVM's software NMI frame (the builder the kernel model uses), at two RIPs.
   auto frame = [&](std::uint64_t rip) {
-    FredFrame f;
+    FredFrame f = c.software_nmi_frame(cpu::arch::kRflagsFixed1, true, 0);
     f.rip = rip;
-    f.cs = FredCs{}.set_selector(kKernelCs);
-    f.rflags = 0x2;
-    f.rsp = rsp;
-    f.ss =
-        FredSs{}.set_selector(kKernelSs).set_type(EventType::nmi).set_vector(2).set_long_mode(true);
     return f;
   };
   c.push_software_frame(frame(0xFFFFFFFFA0001000ull));
