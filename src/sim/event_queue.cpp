@@ -28,7 +28,9 @@ FREDSIM_INLINE std::uint32_t lowest_bit(std::uint64_t bits) {
 // reserve_seqs() that is exactly seq order. With it, a reserved number is a run
 // of its own that nothing joins, and sorts by that number among the runs of its
 // cycle. (The queue used to keep each run as one heap entry; the key keeps
-// that order bit for bit.)
+// that order bit for bit.) A reserved number scheduled twice for one cycle
+// (both pending) is two runs with one key: the order of the schedules decides,
+// through the node's stamp.
 //
 // Storage. Events live in a pool of nodes. Almost every event of a run is due
 // within a few thousand cycles, so those due within kSlots cycles of now go into
@@ -186,7 +188,7 @@ EventId EventQueue::schedule_reserved(Cycle at, std::uint64_t seq, EventTarget& 
   // run's, so events joining it would overtake that run's.
   const std::uint32_t i = free_;
   free_ = nodes_[i].next;
-  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0};
+  nodes_[i] = Node{&target, arg, seq, seq, at, kind, kNone, 0, ++reserved_stamp_};
   --uncounted_;
   return link<false>(i, at);
 }

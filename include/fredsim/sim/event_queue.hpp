@@ -72,7 +72,9 @@ class EventQueue {
   /// reserve a block of `n` sequence numbers now, then schedule_reserved() with
   /// one of them at any later time. The event runs among the events of its
   /// cycle as if scheduled at the reservation. A reserved number may be reused
-  /// once its event has run, but must not be pending twice at one cycle.
+  /// once its event has run. One pending twice at one cycle (a scenario's
+  /// rendezvous met by two calls at one cycle) runs in the order of its
+  /// schedules, as any two events of one cycle do.
   std::uint64_t reserve_seqs(std::uint64_t n) {
     const std::uint64_t base = next_seq_;
     next_seq_ += n;
@@ -195,6 +197,27 @@ class EventQueue {
     ++events_run_;
     return true;
   }
+  /// For a target about to schedule_reserved(now(), seq, ...) an event of its
+  /// own (a scenario's events that one handler call met together: the first is
+  /// queued, the others follow it): when that event would be the next to run,
+  /// counts it as scheduled and run (in events_run() and size(), as
+  /// take_next_of() does) and returns true, and the target runs it right away,
+  /// in its place of the order. That is inside a run loop (not under step(),
+  /// which shows every event), with no front, overrun or tombstone, and no
+  /// queued event at now() at or before (now(), seq) in the order: one there
+  /// with the same number was scheduled first, and runs first. False, changing
+  /// nothing, otherwise: then schedule_reserved() it.
+  bool claim_reserved(std::uint64_t seq) {
+    assert(seq < next_seq_ && "a reserved sequence number");
+    if (state_ != kInRun) return false;
+    if (first_cycle_ == now_) {
+      const Node& f = nodes_[first_];
+      if (f.run < seq || (f.run == seq && f.seq <= seq)) return false;
+    }
+    --uncounted_;
+    ++events_run_;
+    return true;
+  }
   /// take_next_of() for a whole entry: the queue's next event, when it is
   /// `target`'s and due now, with the identical events posted with it (post()'s
   /// repeats), which come right after it in the order. Returns how many events
@@ -251,7 +274,12 @@ class EventQueue {
     std::uint32_t kind;
     std::uint32_t next;
     std::uint32_t repeat = 0;  // post(): identical events after this one, seq + 1...
+    // schedule_reserved()'s count when it made the node (0 for the others,
+    // whose (run, seq) no other pending event has): the order of two
+    // schedules of one reserved number at one cycle.
+    std::uint64_t stamp = 0;
   };
+  static_assert(sizeof(Node) == 64, "a node is one cache line");
   /// A wheel slot's chain: head kNone when empty (the tail is then stale).
   struct Slot {
     std::uint32_t head = kNone;
@@ -260,7 +288,8 @@ class EventQueue {
   static bool precedes(const Node& x, const Node& y) {
     if (x.cycle != y.cycle) return x.cycle < y.cycle;
     if (x.run != y.run) return x.run < y.run;
-    return x.seq < y.seq;
+    if (x.seq != y.seq) return x.seq < y.seq;
+    return x.stamp < y.stamp;
   }
   bool before(std::uint32_t a, std::uint32_t b) const { return precedes(nodes_[a], nodes_[b]); }
   /// The first event, for take_next_of and take_entry_of: when it is
@@ -405,6 +434,7 @@ class EventQueue {
   Cycle horizon_ = 0;  // how far try_advance may go (at most kMaxCycle); 0 outside runs
   std::uint64_t next_seq_ = 0;
   std::uint64_t events_run_ = 0;
+  std::uint64_t reserved_stamp_ = 0;  // schedule_reserved() calls (Node::stamp)
   // Sequence numbers that are no pending or run event: reserved ones not (yet)
   // scheduled, and cancelled events (counts modulo 2^64: a reserved number
   // scheduled again after its event ran counts twice). See size().
@@ -450,8 +480,7 @@ template <bool newest>
   // other (a reserved number) mostly goes last as well.
   Node& tail = nodes_[slot.tail];
   const Node& n = nodes_[i];
-  if (newest ? tail.run <= n.run : tail.run < n.run || (tail.run == n.run && tail.seq < n.seq))
-      [[likely]] {
+  if (newest ? tail.run <= n.run : precedes(tail, n)) [[likely]] {
     tail.next = i;
     slot.tail = i;
     return EventId{n.seq};
