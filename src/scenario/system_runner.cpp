@@ -158,13 +158,13 @@ class Driver final : public EventTarget {
   }
 
   void on_event(std::uint32_t kind, std::uint64_t arg) override {
-    occur(kind, arg);
+    occur_with_riders(kind, arg);
     // The scenario's next event, when it is the queue's next and due now (the
     // three ICR writes of kvm-unit-tests' "multiple nmi"), runs here: the same
     // event in the same place of the order, without a trip through the run loop.
     EventQueue& q = sys_.machine().queue();
     while (q.take_next_of(*this, kind, arg))
-      occur(kind, arg);
+      occur_with_riders(kind, arg);
   }
   std::string_view event_name(std::uint32_t kind) const override {
     // Past the file's events: a VM's start or stop (schedule_all).
@@ -173,6 +173,25 @@ class Driver final : public EventTarget {
   }
 
  private:
+  /// occur(), then the same occurrence of the events that ride with `kind`
+  /// (riders_): the rendezvous the call that met it met too. meet() scheduled
+  /// only the first; each of the others runs now, right after it, when nothing
+  /// queued comes between them in the order (the queue's claim_reserved()),
+  /// and is scheduled as meet() would have scheduled it otherwise, so the
+  /// order is the one a schedule of each at the meeting gives.
+  void occur_with_riders(std::uint32_t kind, std::uint64_t arg) {
+    occur(kind, arg);
+    if (kind >= riders_.size() || riders_[kind].empty()) return;
+    EventQueue& q = sys_.machine().queue();
+    const std::vector<std::uint32_t>& riders = riders_[kind];
+    std::size_t i = 0;
+    for (; i < riders.size() && q.claim_reserved(seq_of(riders[i])); ++i)
+      occur(riders[i], arg);
+    // The rest come after the one that could not run (they are in file order).
+    for (; i < riders.size(); ++i)
+      q.schedule_reserved(sys_.now(), seq_of(riders[i]), *this, riders[i], arg);
+  }
+
   /// Occurrence `arg` of event `kind` (or a VM's start or stop, schedule_all).
   void occur(std::uint32_t kind, std::uint64_t arg) {
     if (kind >= spec_.events.size()) {
@@ -290,6 +309,11 @@ class Driver final : public EventTarget {
       std::uint64_t count = 0;
       Cycle delay = 0;
       std::uint64_t seq_offset = 0;  // seq_offset_of(event)
+      /// Met by every call that meets `o`, at the same occurrence and cycle.
+      bool meets_with(const Rendezvous& o) const {
+        return any_cpu == o.any_cpu && cpu == o.cpu && calls == o.calls && count == o.count &&
+               delay == o.delay;
+      }
     };
 
     Watch(Driver& d, std::string name, std::optional<std::size_t> vm)
@@ -349,6 +373,7 @@ class Driver final : public EventTarget {
     std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
       return spec_.events[a].file_index < spec_.events[b].file_index;
     });
+    riders_.resize(spec_.events.size());
     for (std::uint32_t e : order) {
       const EventSpec& ev = spec_.events[e];
       Watch::Rendezvous r{e};
@@ -359,7 +384,16 @@ class Driver final : public EventTarget {
       r.delay = ev.after->delay;
       r.seq_offset = seq_offset_of(e);
       arm(r);
-      watch_of(spec_.events[e].after->handler, spec_.events[e].vm).rendezvous.push_back(r);
+      Watch& w = watch_of(ev.after->handler, ev.vm);
+      // The same `after`, count and delay as the watch's last rendezvous (the
+      // two ICR writes and the fixed IPI of kvm-unit-tests' "multiple nmi"):
+      // every call that meets that one meets this one, so it rides with it
+      // (occur_with_riders) instead of being tested and queued on its own.
+      if (!w.rendezvous.empty() && w.rendezvous.back().meets_with(r)) {
+        riders_[w.rendezvous.back().event].push_back(e);
+        continue;
+      }
+      w.rendezvous.push_back(r);
     }
     for (const auto& w : watches_)
       kernel_of(w->vm()).registry().observe_calls(w->name(), w.get());
@@ -442,6 +476,8 @@ class Driver final : public EventTarget {
   std::vector<std::vector<apic::IcrValue>> icrs_;     // per "ipi" event: its ICR writes
   std::vector<CpuId> dest_;                           // an event's destination CPUs, reused
   std::vector<std::unique_ptr<Watch>> watches_;
+  // Per event: the rendezvous that ride with it, in file order (watch_handlers).
+  std::vector<std::vector<std::uint32_t>> riders_;
   std::uint64_t seq_base_ = 0;
 };
 

@@ -583,5 +583,135 @@ work = "h"
   EXPECT_EQ(run.result.cpus[0].nmi_coalesced, 0u);
 }
 
+// Rendezvous with the same `after`, count and delay are met by the same calls:
+// the driver queues the first and runs the others right after it when nothing
+// comes between them in the order. These runs check that the order is the one
+// a rendezvous of its own gives (the same scenario with a count that keeps the
+// events apart, as it never runs out here) and the file order.
+
+std::vector<std::string> send_texts(const RunOut& run) {
+  std::vector<std::string> out;
+  for (const auto& r : run.trace.of("ipi_send"))
+    out.push_back(std::to_string(r.cycle) + " " + r.text);
+  return out;
+}
+
+// Three events at the cycle a call on CPU 1 meets two rendezvous (file
+// positions 0 and 2), and an event of file position 1 at `middle`.
+std::string met_together(std::string_view middle, int second_count) {
+  return std::string(R"(name = "together"
+[system]
+cpus = 3
+[[handler]]
+name = "h"
+vector = 5
+[[event]]
+after = { handler = "h", calls = 1, cpu = 1 }
+delay = 100
+count = 1
+type = "ipi"
+dest = 0
+mode = "fixed"
+vector = 0x40
+[[event]]
+at = )") +
+         std::string(middle) +
+         R"(
+type = "ipi"
+dest = 2
+mode = "fixed"
+vector = 0x41
+[[event]]
+after = { handler = "h", calls = 1, cpu = 1 }
+delay = 100
+count = )" +
+         std::to_string(second_count) +
+         R"(
+type = "ipi"
+dest = 0
+mode = "fixed"
+vector = 0x42
+[[event]]
+at = 1000
+type = "ipi"
+dest = 1
+vector = 5
+)";
+}
+
+TEST(RendezvousRun, EventsMetTogetherRunInFileOrderWithAnEventBetweenThem) {
+  RunOut probe;
+  run_text(met_together("10_000_000", 1), probe);
+  const auto calls = probe.trace.of("handler_call", "handler=h ");
+  ASSERT_EQ(calls.size(), 1u);
+  const Cycle met = calls[0].cycle + 100;
+  // The event of file position 1 at the very cycle the two rendezvous fire:
+  // it runs between them.
+  RunOut together, apart;
+  run_text(met_together(std::to_string(met), 1), together);
+  run_text(met_together(std::to_string(met), 2), apart);
+  const auto sends = together.trace.of("ipi_send");
+  ASSERT_EQ(sends.size(), 4u);
+  for (std::size_t i = 1; i < 4; ++i)
+    EXPECT_EQ(sends[i].cycle, met) << sends[i].text;
+  EXPECT_NE(sends[1].text.find("icr=0x40 "), std::string::npos) << sends[1].text;
+  EXPECT_NE(sends[2].text.find("041 dest=[2]"), std::string::npos) << sends[2].text;
+  EXPECT_NE(sends[3].text.find("icr=0x42 "), std::string::npos) << sends[3].text;
+  EXPECT_EQ(send_texts(together), send_texts(apart));
+}
+
+TEST(RendezvousRun, EventsMetTwiceAtOneCycleRunInTheOrderOfTheirMeetings) {
+  // An NMI to CPUs 1 and 2 runs h on both at one cycle: two calls, each
+  // meeting both rendezvous (any CPU's calls), so each event has two
+  // occurrences due at one cycle under one reserved number. They run in the
+  // order of the schedules, each event's in file order: 0x50, 0x50, 0x51, 0x51.
+  auto text = [](int second_count) {
+    return R"(name = "twice"
+[system]
+cpus = 3
+[[handler]]
+name = "h"
+vector = 5
+[[event]]
+after = { handler = "h", calls = 1 }
+delay = 100
+count = 2
+type = "ipi"
+dest = 0
+mode = "fixed"
+vector = 0x50
+[[event]]
+after = { handler = "h", calls = 1 }
+delay = 100
+count = )" +
+           std::to_string(second_count) +
+           R"(
+type = "ipi"
+dest = 0
+mode = "fixed"
+vector = 0x51
+[[event]]
+at = 1000
+type = "ipi"
+dest = [1, 2]
+vector = 5
+)";
+  };
+  RunOut together, apart;
+  run_text(text(2), together);
+  run_text(text(3), apart);
+  const auto calls = together.trace.of("handler_call", "handler=h ");
+  ASSERT_EQ(calls.size(), 2u);
+  ASSERT_EQ(calls[0].cycle, calls[1].cycle) << "both CPUs call h at one cycle";
+  const auto sends = together.trace.of("ipi_send", "icr=0x5");
+  ASSERT_EQ(sends.size(), 4u);
+  const char* want[] = {"icr=0x50 ", "icr=0x50 ", "icr=0x51 ", "icr=0x51 "};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(sends[i].cycle, calls[0].cycle + 100);
+    EXPECT_NE(sends[i].text.find(want[i]), std::string::npos) << i << ": " << sends[i].text;
+  }
+  EXPECT_EQ(send_texts(together), send_texts(apart));
+}
+
 }  // namespace
 }  // namespace fredsim::scenario
