@@ -102,17 +102,27 @@ class Driver final : public EventTarget {
   Driver(const ScenarioSpec& spec, system::System& sys) : spec_(spec), sys_(sys) {
     // Each event's work names, resolved once: a repeated event looks up nothing.
     work_.resize(spec.events.size());
-    work_cpus_.resize(spec.events.size());
-    icrs_.resize(spec.events.size());
+    ipis_.resize(spec.events.size());
     for (std::size_t e = 0; e < spec.events.size(); ++e) {
       const EventSpec& ev = spec.events[e];
-      work_[e] = handler_ids(kernel_of(ev.vm), ev.work);
+      kernel::Kernel& k = kernel_of(ev.vm);
+      work_[e] = handler_ids(k, ev.work);
       if (ev.type == EventType::ipi) {
-        icrs_[e] = icr_writes(ev.dest, ev.mode, ev.vector);
+        IpiPlan& p = ipis_[e];
+        p.platform = &k.platform();
+        p.registry = &k.registry();
+        p.from = ev.from;
+        p.icrs = icr_writes(ev.dest, ev.mode, ev.vector);
         // The CPUs its work goes to: the destination depends on the file
         // alone, so every occurrence uses the list worked out here.
-        if (!work_[e].empty())
-          dest_cpus(ev.dest, ev.from, kernel_of(ev.vm).cpu_count(), work_cpus_[e]);
+        if (!work_[e].empty()) {
+          std::vector<CpuId> cpus;
+          dest_cpus(ev.dest, ev.from, k.cpu_count(), cpus);
+          for (kernel::HandlerId h : work_[e]) {
+            for (CpuId c : cpus)
+              p.work.emplace_back(h, c);
+          }
+        }
       }
     }
     // A VM has at most one vCPU per host CPU: the machine's count bounds every list.
@@ -213,18 +223,23 @@ class Driver final : public EventTarget {
                                                  next << 1);
       }
     }
+    if (ev.type == EventType::ipi) {
+      // The raw "ipi" event: its work, then the ICR exactly as the scenario
+      // gives it, from its plan alone.
+      const IpiPlan& p = ipis_[kind];
+      for (const auto& [h, c] : p.work)
+        p.registry->add_work(h, c, 1);
+      write_icrs(*p.platform, p.from, p.icrs);
+      return;
+    }
     // A guest event (`vm = NAME`): the guest kernel's senders and PMU on the
     // VM's vCPUs, whose ICR writes go to KVM's emulated APIC.
     kernel::Kernel& k = kernel_of(ev.vm);
     machine::Machine& m = sys_.machine();
     const std::uint32_t cpus = k.cpu_count();
     switch (ev.type) {
-      case EventType::ipi: {
-        give_work(kind, work_cpus_[kind]);
-        // The raw "ipi" event: the ICR exactly as the scenario gives it.
-        write_icrs(k.platform(), ev.from, icrs_[kind]);
-        break;
-      }
+      case EventType::ipi:
+        break;  // above
       case EventType::pmi:
         k.pmu_overflow(ev.cpu, ev.counters);
         break;
@@ -472,9 +487,18 @@ class Driver final : public EventTarget {
   std::uint64_t seq_of(std::uint32_t e) const { return seq_base_ + seq_offset_of(e); }
 
   std::vector<std::vector<kernel::HandlerId>> work_;  // per event
-  std::vector<std::vector<CpuId>> work_cpus_;         // per "ipi" event with work
-  std::vector<std::vector<apic::IcrValue>> icrs_;     // per "ipi" event: its ICR writes
-  std::vector<CpuId> dest_;                           // an event's destination CPUs, reused
+  /// What an "ipi" event does at each occurrence, worked out at setup (the
+  /// sender's platform, a VM's for a guest event, whose ICR writes go to KVM's
+  /// emulated APIC): an occurrence reads this record and nothing else.
+  struct IpiPlan {
+    kernel::Platform* platform = nullptr;
+    kernel::HandlerRegistry* registry = nullptr;
+    CpuId from = 0;
+    std::vector<apic::IcrValue> icrs;                       // its ICR writes
+    std::vector<std::pair<kernel::HandlerId, CpuId>> work;  // its work items, in order
+  };
+  std::vector<IpiPlan> ipis_;  // per event (empty but for "ipi" events)
+  std::vector<CpuId> dest_;    // an event's destination CPUs, reused
   std::vector<std::unique_ptr<Watch>> watches_;
   // Per event: the rendezvous that ride with it, in file order (watch_handlers).
   std::vector<std::vector<std::uint32_t>> riders_;
