@@ -645,7 +645,9 @@ void Cpu::complete_return() {
   if (state_ == RunState::running) {
     resumed_at_ = ctx_.now();
     if (depth_ == 0) {
-      set_user_mode(want_user_);
+      // A user-mode switch that came while the event ran (a no-op, and no
+      // call, when the frame returned to the mode the ordinary code wants).
+      if (want_user_ != (cpl_ == 3)) set_user_mode(want_user_);
       // A CLI/STI of the ordinary code that came while the event ran.
       rflags_ = code_if_ ? (rflags_ | kRflagsIf) : (rflags_ & ~kRflagsIf);
     }
