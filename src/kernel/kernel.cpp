@@ -83,7 +83,7 @@ Kernel::Kernel(machine::Machine& machine, Platform* platform, std::unique_ptr<Pl
     if (model.id() >= local_of_host_.size()) local_of_host_.resize(model.id() + 1, kNoCpu);
     local_of_host_[model.id()] = i;
   }
-  samples_.reserve(4096);
+  samples_.reserve();
 }
 
 Kernel::CpuCtx& Kernel::ctx_of(const cpu::Cpu& cpu) {

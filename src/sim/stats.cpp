@@ -6,12 +6,7 @@
 
 namespace fredsim {
 namespace {
-// Values below 2^(kSubBits + 1) have a bucket each (width 1); above, bucket
-// widths double with each power of two and stay at most value / 2^kSubBits.
-constexpr unsigned kLinearBits = Samples::kSubBits + 1;
-constexpr std::uint64_t kLinear = std::uint64_t{1} << kLinearBits;
-constexpr std::uint64_t kPerOctave = std::uint64_t{1} << Samples::kSubBits;
-constexpr std::size_t kBuckets = kLinear + (64 - kLinearBits) * kPerOctave;
+constexpr std::size_t kFirstSlots = 64;
 
 /// Nearest-rank: the 1-based rank of percentile p among n samples.
 std::uint64_t nearest_rank(double p, std::uint64_t n) {
@@ -24,13 +19,6 @@ std::uint64_t nearest_rank(double p, std::uint64_t n) {
 std::uint64_t percentile_sorted(const std::vector<std::uint64_t>& sorted, double p) {
   if (sorted.empty()) return 0;
   return sorted[nearest_rank(p, sorted.size()) - 1];
-}
-
-std::size_t Samples::bucket_of(std::uint64_t v) {
-  if (v < kLinear) return static_cast<std::size_t>(v);
-  const unsigned top = static_cast<unsigned>(std::bit_width(v)) - 1;  // >= kLinearBits
-  const std::uint64_t sub = (v >> (top - kSubBits)) & (kPerOctave - 1);
-  return static_cast<std::size_t>(kLinear + (top - kLinearBits) * kPerOctave + sub);
 }
 
 std::uint64_t Samples::bucket_low(std::size_t b) {
@@ -47,33 +35,136 @@ std::uint64_t Samples::bucket_width(std::size_t b) {
   return std::uint64_t{1} << (top - kSubBits);
 }
 
-void Samples::reserve(std::size_t n) {
-  if (!folded()) values_.reserve(std::min(n, kExactCap));
+void Samples::reserve() {
+  if (mode_ != Mode::empty) return;
+  table_init(kFirstSlots);
+  mode_ = Mode::exact_table;
 }
 
-void Samples::add_folded(std::uint64_t v) {
-  if (!folded()) fold();
-  ++buckets_[bucket_of(v)];
+void Samples::table_init(std::size_t slots) {
+  table_.assign(slots, Entry{});
+  mask_ = slots - 1;
+  shift_ = 64 - static_cast<unsigned>(std::countr_zero(slots));
+  keys_ = 0;
+}
+
+bool Samples::table_add(std::uint64_t key, std::uint64_t n) {
+  std::size_t i = slot_of(key);
+  for (; table_[i].count != 0; i = (i + 1) & mask_) {
+    if (table_[i].key == key) {
+      table_[i].count += n;
+      return true;
+    }
+  }
+  if (keys_ + 1 > kTableMax) return false;
+  if ((keys_ + 1) * 2 > table_.size()) {
+    // At most half full: twice the slots, every key placed again.
+    std::vector<Entry> old;
+    old.swap(table_);
+    table_init(old.size() * 2);
+    for (const Entry& e : old)
+      if (e.count != 0) table_add(e.key, e.count);
+    return table_add(key, n);
+  }
+  table_[i] = Entry{key, n};
+  ++keys_;
+  return true;
+}
+
+std::vector<Samples::Entry> Samples::sorted_entries() const {
+  std::vector<Entry> out;
+  out.reserve(keys_);
+  for (const Entry& e : table_)
+    if (e.count != 0) out.push_back(e);
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  return out;
+}
+
+void Samples::add_slow(std::uint64_t v) {
+  // count_, sum_, min_ and max_ already include v.
+  switch (mode_) {
+    case Mode::empty:
+      reserve();
+      [[fallthrough]];
+    case Mode::exact_table:
+      if (count_ > kExactCap) break;  // fold below
+      if (table_add(v, 1)) return;
+      // More distinct values than the table takes: list them all from here on.
+      values_.reserve(kExactCap);
+      for (const Entry& e : table_)
+        values_.insert(values_.end(), e.count, e.key);
+      std::vector<Entry>().swap(table_);
+      keys_ = 0;
+      mode_ = Mode::exact_values;
+      values_.push_back(v);
+      return;
+    case Mode::exact_values:
+      if (count_ > kExactCap) break;  // fold below
+      values_.push_back(v);
+      return;
+    case Mode::folded_table:
+      if (table_add(bucket_of(v), 1)) return;
+      fold_dense();
+      ++buckets_[bucket_of(v)];
+      return;
+    case Mode::folded_dense:
+      ++buckets_[bucket_of(v)];
+      return;
+  }
+  fold();
+  add_slow(v);
 }
 
 void Samples::fold() {
-  // One allocation, once: from here on memory stays as it is.
+  // Once, at the first sample past kExactCap: the exact keys (or values) become
+  // bucket counts; from here on memory stays as it is.
+  std::vector<Entry> exact;
+  exact.swap(table_);
+  std::vector<std::uint64_t> values;
+  values.swap(values_);
+  table_init(kFirstSlots);
+  mode_ = Mode::folded_table;
+  for (const Entry& e : exact)
+    if (e.count != 0) fold_add(bucket_of(e.key), e.count);
+  for (std::uint64_t x : values)
+    fold_add(bucket_of(x), 1);
+}
+
+void Samples::fold_add(std::size_t bucket, std::uint64_t n) {
+  if (mode_ == Mode::folded_table) {
+    if (table_add(bucket, n)) return;
+    fold_dense();
+  }
+  buckets_[bucket] += n;
+}
+
+void Samples::fold_dense() {
   buckets_.assign(kBuckets, 0);
-  for (std::uint64_t v : values_)
-    ++buckets_[bucket_of(v)];
-  std::vector<std::uint64_t>().swap(values_);
+  for (const Entry& e : table_)
+    if (e.count != 0) buckets_[e.key] += e.count;
+  std::vector<Entry>().swap(table_);
+  keys_ = 0;
+  mode_ = Mode::folded_dense;
 }
 
 std::uint64_t Samples::folded_percentile(double p) const {
   const std::uint64_t rank = nearest_rank(p, count_);
+  // The bucket's midpoint, inside the range the samples really span.
+  const auto report = [&](std::size_t b) {
+    const std::uint64_t mid = bucket_low(b) + (bucket_width(b) - 1) / 2;
+    return std::clamp(mid, min_, max_);
+  };
   std::uint64_t seen = 0;
+  if (mode_ == Mode::folded_table) {
+    for (const Entry& e : sorted_entries()) {
+      seen += e.count;
+      if (seen >= rank) return report(static_cast<std::size_t>(e.key));
+    }
+    return max_;
+  }
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     seen += buckets_[b];
-    if (seen >= rank) {
-      // The bucket's midpoint, inside the range the samples really span.
-      const std::uint64_t mid = bucket_low(b) + (bucket_width(b) - 1) / 2;
-      return std::clamp(mid, min_, max_);
-    }
+    if (seen >= rank) return report(b);
   }
   return max_;
 }
@@ -88,6 +179,22 @@ Summary Samples::summary() const {
   if (folded()) {
     s.p50 = folded_percentile(50);
     s.p99 = folded_percentile(99);
+    return s;
+  }
+  if (mode_ == Mode::exact_table) {
+    // The nearest-rank value: the first key whose running count reaches the rank.
+    const std::vector<Entry> sorted = sorted_entries();
+    const auto at_rank = [&](double p) {
+      const std::uint64_t rank = nearest_rank(p, count_);
+      std::uint64_t seen = 0;
+      for (const Entry& e : sorted) {
+        seen += e.count;
+        if (seen >= rank) return e.key;
+      }
+      return max_;
+    };
+    s.p50 = at_rank(50);
+    s.p99 = at_rank(99);
     return s;
   }
   std::vector<std::uint64_t> sorted = values_;

@@ -144,3 +144,75 @@ TEST(Samples, MemoryStaysBoundedAndTheSumExact) {
 
 }  // namespace
 }  // namespace fredsim
+
+namespace fredsim {
+namespace {
+
+/// What a summary must say, from every sample kept: exact nearest-rank values
+/// up to kExactCap samples, histogram bucket midpoints past it.
+Summary reference_summary(std::vector<std::uint64_t> all) {
+  Summary s;
+  s.count = all.size();
+  if (all.empty()) return s;
+  std::sort(all.begin(), all.end());
+  s.min = all.front();
+  s.max = all.back();
+  const auto report = [&](double p) {
+    const std::uint64_t exact = percentile_sorted(all, p);
+    if (all.size() <= Samples::kExactCap) return exact;
+    // Folded: the midpoint of the exact value's bucket, kept inside [min, max].
+    const std::size_t b = Samples::bucket_of(exact);
+    const std::uint64_t mid = Samples::bucket_low(b) + (Samples::bucket_width(b) - 1) / 2;
+    return std::clamp(mid, s.min, s.max);
+  };
+  s.p50 = report(50);
+  s.p99 = report(99);
+  return s;
+}
+
+// The counting table gives way to a list of values (exact) or the full bucket
+// array (folded) past kTableMax distinct keys; every road gives the summary that
+// sorting every sample gives. The spreads: a few values (the table throughout),
+// more distinct values than the table takes but few buckets, and more of both.
+TEST(Samples, EveryRepresentationSummarisesAsSortingEverySample) {
+  struct Spread {
+    const char* name;
+    std::uint64_t (*value)(std::uint64_t i);  // the i-th sample, in shuffled order
+  };
+  const Spread spreads[] = {
+      {"three values", [](std::uint64_t i) { return 2'000 + (i * 7919) % 3 * 700; }},
+      {"past the table, few buckets",
+       [](std::uint64_t i) { return 2'000 + (i * 7919) % (Samples::kTableMax + 500); }},
+      {"past the table in buckets too",
+       [](std::uint64_t i) {
+         return Samples::bucket_low(600 + (i * 7919) % (Samples::kTableMax + 900)) + i % 3;
+       }},
+  };
+  for (const Spread& sp : spreads) {
+    for (const std::uint64_t n :
+         {std::uint64_t{1}, std::uint64_t{1000}, std::uint64_t{Samples::kExactCap},
+          std::uint64_t{Samples::kExactCap + 1}, std::uint64_t{300'000}}) {
+      Samples s;
+      std::vector<std::uint64_t> all;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        const std::uint64_t v = sp.value(i);
+        s.add(v);
+        all.push_back(v);
+      }
+      const Summary want = reference_summary(all);
+      const Summary got = s.summary();
+      EXPECT_EQ(s.folded(), n > Samples::kExactCap) << sp.name << ", " << n;
+      EXPECT_EQ(got.count, want.count) << sp.name << ", " << n;
+      EXPECT_EQ(got.min, want.min) << sp.name << ", " << n;
+      EXPECT_EQ(got.max, want.max) << sp.name << ", " << n;
+      EXPECT_EQ(got.p50, want.p50) << sp.name << ", " << n;
+      EXPECT_EQ(got.p99, want.p99) << sp.name << ", " << n;
+      // A copy (the result keeps one) summarises the same.
+      const Samples copy = s;
+      EXPECT_EQ(copy.summary().p99, got.p99) << sp.name << ", " << n;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fredsim
