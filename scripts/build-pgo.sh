@@ -22,7 +22,7 @@ profiles="$dir/pgo-profile"
 
 configure() {
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFREDSIM_WERROR=ON \
-    -DFREDSIM_BUILD_TESTS=OFF -DFREDSIM_BUILD_BENCH="$bench" \
+    -DFREDSIM_BUILD_TESTS=OFF -DFREDSIM_BUILD_BENCH="$bench" -DFREDSIM_STATIC_CLI=ON \
     -DFREDSIM_PGO="$1" -DFREDSIM_PGO_DIR="$PWD/$profiles" >/dev/null
 }
 

@@ -20,7 +20,7 @@ namespace outputs_detail {
 /// (errno) instead of losing it as std::ofstream does.
 class FdBuf final : public std::streambuf {
  public:
-  FdBuf() : buf_(std::make_unique<char[]>(kSize)) { reset(); }
+  FdBuf() : buf_(std::make_unique_for_overwrite<char[]>(kSize)) { reset(); }
   void attach(int fd) { fd_ = fd; }
   int error() const { return error_; }
 
