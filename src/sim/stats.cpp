@@ -46,6 +46,7 @@ void Samples::table_init(std::size_t slots) {
   mask_ = slots - 1;
   shift_ = 64 - static_cast<unsigned>(std::countr_zero(slots));
   keys_ = 0;
+  cache_until_ = 0;
 }
 
 bool Samples::table_add(std::uint64_t key, std::uint64_t n) {
@@ -95,6 +96,7 @@ void Samples::add_slow(std::uint64_t v) {
         values_.insert(values_.end(), e.count, e.key);
       std::vector<Entry>().swap(table_);
       keys_ = 0;
+      cache_until_ = 0;
       mode_ = Mode::exact_values;
       values_.push_back(v);
       return;
@@ -144,6 +146,7 @@ void Samples::fold_dense() {
     if (e.count != 0) buckets_[e.key] += e.count;
   std::vector<Entry>().swap(table_);
   keys_ = 0;
+  cache_until_ = 0;
   mode_ = Mode::folded_dense;
 }
 

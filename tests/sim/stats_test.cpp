@@ -172,8 +172,9 @@ Summary reference_summary(std::vector<std::uint64_t> all) {
 
 // The counting table gives way to a list of values (exact) or the full bucket
 // array (folded) past kTableMax distinct keys; every road gives the summary that
-// sorting every sample gives. The spreads: a few values (the table throughout),
-// more distinct values than the table takes but few buckets, and more of both.
+// sorting every sample gives. The spreads: a few values (the table throughout;
+// in turn and in runs), more distinct values than the table takes but few
+// buckets (in turn, and with one value between them), and more of both.
 TEST(Samples, EveryRepresentationSummarisesAsSortingEverySample) {
   struct Spread {
     const char* name;
@@ -181,6 +182,14 @@ TEST(Samples, EveryRepresentationSummarisesAsSortingEverySample) {
   };
   const Spread spreads[] = {
       {"three values", [](std::uint64_t i) { return 2'000 + (i * 7919) % 3 * 700; }},
+      // Runs of one value, as a steady simulation gives: the last value's slot.
+      {"five values in runs", [](std::uint64_t i) { return 2'000 + (i / 100) % 5 * 300; }},
+      // One value between many others, across the table's growth and past it:
+      // the last value's slot must not outlive the table it was found in.
+      {"one value between many",
+       [](std::uint64_t i) -> std::uint64_t {
+         return i % 2 == 0 ? 5'000 : 2'000 + (i / 2 * 7919) % (Samples::kTableMax + 900);
+       }},
       {"past the table, few buckets",
        [](std::uint64_t i) { return 2'000 + (i * 7919) % (Samples::kTableMax + 500); }},
       {"past the table in buckets too",

@@ -54,10 +54,15 @@ class Samples {
     if (v > max_) max_ = v;
     ++count_;
     sum_ += v;
-    if (mode_ == Mode::exact_table && count_ <= kExactCap) [[likely]] {
-      if (bump(v)) return;
+    // The same value as the last one counted: its slot is known.
+    if (v == last_value_ && count_ <= cache_until_) [[likely]] {
+      ++table_[last_slot_].count;
+      return;
+    }
+    if (mode_ == Mode::exact_table && count_ <= kExactCap) {
+      if (bump(v, v)) return;
     } else if (mode_ == Mode::folded_table) {
-      if (bump(bucket_of(v))) return;
+      if (bump(bucket_of(v), v)) return;
     }
     add_slow(v);
   }
@@ -102,14 +107,19 @@ class Samples {
   std::size_t slot_of(std::uint64_t key) const {
     return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
   }
-  /// Counts one more of a key already in the table; false if it is not there.
-  bool bump(std::uint64_t key) {
+  /// Counts one more of a key already in the table (value v's), and remembers
+  /// its slot for v; false if it is not there.
+  bool bump(std::uint64_t key, std::uint64_t v) {
     // Linear probing from the key's hash; an empty slot has count 0.
     for (std::size_t i = slot_of(key);; i = (i + 1) & mask_) {
       Entry& e = table_[i];
       if (e.count == 0) return false;
       if (e.key == key) {
         ++e.count;
+        last_value_ = v;
+        last_slot_ = i;
+        // Up to the fold, or for good once folded.
+        cache_until_ = mode_ == Mode::exact_table ? kExactCap : ~std::uint64_t{0};
         return true;
       }
     }
@@ -134,7 +144,12 @@ class Samples {
   std::vector<Entry> table_;
   std::size_t mask_ = 0;
   unsigned shift_ = 63;
-  std::size_t keys_ = 0;                // distinct keys in table_
+  std::size_t keys_ = 0;  // distinct keys in table_
+  // The last value bump() counted and its slot, valid while count_ is at most
+  // cache_until_ (0: not valid; a new table or mode resets it).
+  std::uint64_t last_value_ = 0;
+  std::size_t last_slot_ = 0;
+  std::uint64_t cache_until_ = 0;
   std::vector<std::uint64_t> values_;   // exact_values
   std::vector<std::uint64_t> buckets_;  // folded_dense
   std::uint64_t count_ = 0;
