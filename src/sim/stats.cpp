@@ -49,6 +49,12 @@ void Samples::table_init(std::size_t slots) {
   cache_until_ = 0;
 }
 
+void Samples::table_drop() {
+  std::vector<Entry>().swap(table_);
+  keys_ = 0;
+  cache_until_ = 0;
+}
+
 bool Samples::table_add(std::uint64_t key, std::uint64_t n) {
   std::size_t i = slot_of(key);
   for (; table_[i].count != 0; i = (i + 1) & mask_) {
@@ -94,9 +100,7 @@ void Samples::add_slow(std::uint64_t v) {
       values_.reserve(kExactCap);
       for (const Entry& e : table_)
         values_.insert(values_.end(), e.count, e.key);
-      std::vector<Entry>().swap(table_);
-      keys_ = 0;
-      cache_until_ = 0;
+      table_drop();
       mode_ = Mode::exact_values;
       values_.push_back(v);
       return;
@@ -144,27 +148,32 @@ void Samples::fold_dense() {
   buckets_.assign(kBuckets, 0);
   for (const Entry& e : table_)
     if (e.count != 0) buckets_[e.key] += e.count;
-  std::vector<Entry>().swap(table_);
-  keys_ = 0;
-  cache_until_ = 0;
+  table_drop();
   mode_ = Mode::folded_dense;
 }
 
-std::uint64_t Samples::folded_percentile(double p) const {
+const Samples::Entry* Samples::at_rank(const std::vector<Entry>& sorted, std::uint64_t rank) {
+  // The first key whose running count reaches the rank.
+  std::uint64_t seen = 0;
+  for (const Entry& e : sorted) {
+    seen += e.count;
+    if (seen >= rank) return &e;
+  }
+  return nullptr;
+}
+
+std::uint64_t Samples::folded_percentile(double p, const std::vector<Entry>& sorted) const {
   const std::uint64_t rank = nearest_rank(p, count_);
   // The bucket's midpoint, inside the range the samples really span.
   const auto report = [&](std::size_t b) {
     const std::uint64_t mid = bucket_low(b) + (bucket_width(b) - 1) / 2;
     return std::clamp(mid, min_, max_);
   };
-  std::uint64_t seen = 0;
   if (mode_ == Mode::folded_table) {
-    for (const Entry& e : sorted_entries()) {
-      seen += e.count;
-      if (seen >= rank) return report(static_cast<std::size_t>(e.key));
-    }
-    return max_;
+    const Entry* e = at_rank(sorted, rank);
+    return e != nullptr ? report(static_cast<std::size_t>(e->key)) : max_;
   }
+  std::uint64_t seen = 0;
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     seen += buckets_[b];
     if (seen >= rank) return report(b);
@@ -179,31 +188,27 @@ Summary Samples::summary() const {
   s.mean = static_cast<double>(static_cast<long double>(sum_) / static_cast<long double>(count_));
   s.min = min_;
   s.max = max_;
+  // The table's keys, sorted once for both percentiles.
+  std::vector<Entry> sorted;
+  if (mode_ == Mode::exact_table || mode_ == Mode::folded_table) sorted = sorted_entries();
   if (folded()) {
-    s.p50 = folded_percentile(50);
-    s.p99 = folded_percentile(99);
+    s.p50 = folded_percentile(50, sorted);
+    s.p99 = folded_percentile(99, sorted);
     return s;
   }
   if (mode_ == Mode::exact_table) {
-    // The nearest-rank value: the first key whose running count reaches the rank.
-    const std::vector<Entry> sorted = sorted_entries();
-    const auto at_rank = [&](double p) {
-      const std::uint64_t rank = nearest_rank(p, count_);
-      std::uint64_t seen = 0;
-      for (const Entry& e : sorted) {
-        seen += e.count;
-        if (seen >= rank) return e.key;
-      }
-      return max_;
+    const auto value_at = [&](double p) {
+      const Entry* e = at_rank(sorted, nearest_rank(p, count_));
+      return e != nullptr ? e->key : max_;
     };
-    s.p50 = at_rank(50);
-    s.p99 = at_rank(99);
+    s.p50 = value_at(50);
+    s.p99 = value_at(99);
     return s;
   }
-  std::vector<std::uint64_t> sorted = values_;
-  std::sort(sorted.begin(), sorted.end());
-  s.p50 = percentile_sorted(sorted, 50);
-  s.p99 = percentile_sorted(sorted, 99);
+  std::vector<std::uint64_t> values = values_;
+  std::sort(values.begin(), values.end());
+  s.p50 = percentile_sorted(values, 50);
+  s.p99 = percentile_sorted(values, 99);
   return s;
 }
 

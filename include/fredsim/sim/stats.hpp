@@ -130,6 +130,8 @@ class Samples {
   /// take the table past kTableMax keys.
   bool table_add(std::uint64_t key, std::uint64_t n);
   void table_init(std::size_t slots);
+  /// Frees the table (its samples now live in the list or the bucket array).
+  void table_drop();
   /// At the first sample past kExactCap: the exact keys become bucket counts.
   void fold();
   /// Adds n samples to a bucket once folded, giving up the table if full.
@@ -138,7 +140,11 @@ class Samples {
   void fold_dense();
   /// The table's keys with their counts, in key order.
   std::vector<Entry> sorted_entries() const;
-  std::uint64_t folded_percentile(double p) const;
+  /// The entry holding the sample of nearest rank `rank` among sorted entries
+  /// (null past their counts).
+  static const Entry* at_rank(const std::vector<Entry>& sorted, std::uint64_t rank);
+  /// `sorted`: the table's sorted entries when folded_table (else unused).
+  std::uint64_t folded_percentile(double p, const std::vector<Entry>& sorted) const;
 
   Mode mode_ = Mode::empty;
   std::vector<Entry> table_;
